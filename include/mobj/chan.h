@@ -1,0 +1,137 @@
+/*
+ * mobj channels: pass memory objects (and a small payload) between
+ * processes. Linux: AF_UNIX SOCK_SEQPACKET with SCM_RIGHTS. Darwin: Mach
+ * messages with port descriptors, names through the bootstrap server.
+ *
+ * Every message carries a payload of 0..MOBJ_MSG_MAX bytes and zero or one
+ * memory object. A received object is accepted only after the same checks as
+ * mobj_from_fd() / mobj_from_port(): anything else is -EPROTO, every handle
+ * that arrived with it is released, and the channel stays usable.
+ */
+#ifndef MOBJ_CHAN_H
+#define MOBJ_CHAN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "object.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Largest payload of one message, in bytes. */
+#define MOBJ_MSG_MAX 4096
+
+/** For mobj_chan_allow_uid(): accept peers of every uid. */
+#define MOBJ_ANY_UID ((uid_t)-1)
+
+/** A channel end, or a listener. Opaque and process-local. */
+struct mobj_chan;
+
+/**
+ * Listen on @p name.
+ *
+ * Linux: a name starting with '/' is a filesystem socket path, created with
+ * mode 0600; a stale socket left by a dead listener is replaced, a live one
+ * is -EADDRINUSE. Any other name is the abstract address "\0" followed by
+ * the name's bytes, nothing added. Darwin: a bootstrap service name.
+ *
+ * The listener accepts only peers with the caller's uid, unless
+ * mobj_chan_allow_uid() says otherwise.
+ *
+ * @return 0, or -EINVAL (NULL or empty name, name too long), -EADDRINUSE,
+ *         -EACCES, -EMFILE, -ENFILE, -ENOMEM.
+ */
+MOBJ_EXPORT int mobj_chan_listen(const char *name, struct mobj_chan **out);
+
+/**
+ * Also accept peers of @p uid on listener @p l (MOBJ_ANY_UID: everyone).
+ * @return 0, or -EINVAL (not a listener), -ENOSPC (too many uids).
+ */
+MOBJ_EXPORT int mobj_chan_allow_uid(struct mobj_chan *l, uid_t uid);
+
+/**
+ * Wait for a peer on listener @p l and return the connected channel.
+ * A peer whose uid is not allowed is disconnected and never gets a working
+ * channel; accept goes on waiting for the next peer within the timeout.
+ *
+ * @param timeout_ms  milliseconds; 0 polls; -1 waits forever.
+ * @return 0, or -EINVAL, -ETIMEDOUT, -EMFILE, -ENFILE, -ENOMEM.
+ */
+MOBJ_EXPORT int mobj_chan_accept(struct mobj_chan *l, int timeout_ms,
+                                 struct mobj_chan **out);
+
+/**
+ * Connect to the listener named @p name (same naming rule as
+ * mobj_chan_listen()), retrying until it exists or the timeout ends.
+ *
+ * @return 0, or -EINVAL, -ETIMEDOUT (nobody listening in time),
+ *         -ECONNREFUSED (timeout 0 and nobody listening), -EPIPE (the
+ *         listener refused this peer), -EMFILE, -ENFILE, -ENOMEM.
+ */
+MOBJ_EXPORT int mobj_chan_connect(const char *name, int timeout_ms,
+                                  struct mobj_chan **out);
+
+/**
+ * A connected pair, for a parent and the child it forks (each closes the end
+ * it does not use). Linux: a socketpair; the descriptors are close-on-exec.
+ * @return 0, or -EINVAL, -EMFILE, -ENFILE, -ENOMEM.
+ */
+MOBJ_EXPORT int mobj_chan_pair(struct mobj_chan **a, struct mobj_chan **b);
+
+/** Close a channel or listener (a path listener unlinks its socket). NULL: no-op. */
+MOBJ_EXPORT void mobj_chan_close(struct mobj_chan *c);
+
+/**
+ * Send @p len bytes of @p data and, if @p o is not NULL, the object @p o
+ * (the caller keeps its own handle; the peer gets the same access as @p o).
+ * Never raises SIGPIPE.
+ *
+ * @return 0, or -EINVAL (NULL channel, a listener, data NULL with len > 0),
+ *         -EMSGSIZE (len > MOBJ_MSG_MAX), -EPIPE (the peer is gone),
+ *         -ENOMEM, -ENOBUFS.
+ */
+MOBJ_EXPORT int mobj_send(struct mobj_chan *c, struct mobj *o,
+                          const void *data, size_t len);
+
+/**
+ * Receive one message: its payload into @p buf and its object into @p *o.
+ *
+ * @param o    receives the object, or NULL when the message had none. May be
+ *             NULL when no object is expected: one that arrives anyway is
+ *             released and the call fails with -EPROTO.
+ * @param buf  room for @p cap bytes (may be NULL when cap is 0).
+ * @return the payload length (0..MOBJ_MSG_MAX), or
+ *  -EINVAL     NULL channel, a listener, buf NULL with cap > 0;
+ *  -ETIMEDOUT  nothing within timeout_ms (0 polls, -1 waits forever);
+ *  -EPIPE      the peer is gone and every message it sent has been read;
+ *  -EPROTO     a malformed or unacceptable message (consumed, its handles
+ *              released; the channel stays usable);
+ *  -EMSGSIZE   the payload is larger than cap (the message is consumed and
+ *              its object released).
+ */
+MOBJ_EXPORT int mobj_recv(struct mobj_chan *c, int timeout_ms, struct mobj **o,
+                          void *buf, size_t cap);
+
+/**
+ * A descriptor that polls readable when mobj_recv() (or, on a listener,
+ * mobj_chan_accept()) would not block, for event loops. Owned by the
+ * channel: do not close it, and do not read from it.
+ * @return the descriptor, or -EINVAL.
+ */
+MOBJ_EXPORT int mobj_chan_fd(const struct mobj_chan *c);
+
+/**
+ * The peer's process id and user id, as the kernel reported them when the
+ * channel was set up (Linux SO_PEERCRED, Darwin audit token). Either
+ * pointer may be NULL.
+ * @return 0, or -EINVAL (NULL channel, or a listener).
+ */
+MOBJ_EXPORT int mobj_chan_peer(const struct mobj_chan *c, pid_t *pid, uid_t *uid);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOBJ_CHAN_H */

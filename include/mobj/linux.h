@@ -1,0 +1,45 @@
+/*
+ * mobj on Linux: the native handle is a sealed memfd, so an object can also
+ * travel over IPC that mobj does not own (Wayland, D-Bus, a socket of your
+ * own).
+ */
+#ifndef MOBJ_LINUX_H
+#define MOBJ_LINUX_H
+
+#include "object.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * The object's memfd. Owned by the handle: valid until mobj_close(); dup it
+ * to keep it longer. A read-only handle's fd is opened O_RDONLY on a frozen
+ * object.
+ * @return the descriptor, or -EINVAL for NULL.
+ */
+MOBJ_EXPORT int mobj_fd(const struct mobj *o);
+
+/**
+ * Wrap a memfd received from elsewhere, after exactly the checks mobj_recv()
+ * applies: @p fd must be a memfd (F_GET_SEALS works) sealed F_SEAL_SHRINK |
+ * F_SEAL_GROW, of exactly @p size bytes (a multiple of mobj_page_size());
+ * declared MOBJ_READ it must also be frozen (F_SEAL_FUTURE_WRITE);
+ * declared MOBJ_READ | MOBJ_WRITE it must be open O_RDWR.
+ * The fd is duplicated (close-on-exec): the caller keeps and closes its own.
+ *
+ * @param access  MOBJ_READ or MOBJ_READ | MOBJ_WRITE.
+ * @return 0, or
+ *  -EINVAL  out is NULL, size is 0, or access is not one of the two values;
+ *  -EBADF   fd is not an open descriptor;
+ *  -EPROTO  fd is open but not an acceptable object as declared;
+ *  -EMFILE, -ENFILE  no descriptor for the duplicate.
+ */
+MOBJ_EXPORT int mobj_from_fd(int fd, size_t size, unsigned access,
+                             struct mobj **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOBJ_LINUX_H */

@@ -1,0 +1,154 @@
+/*
+ * mobj: memory objects - pages wrapped in a handle that can be mapped,
+ * mirrored, frozen read-only and passed to another process.
+ *
+ * Conventions for every function in every mobj header:
+ *  - A function that can fail returns 0 (or a count) on success and a
+ *    negative errno value on failure. errno is never read as a result and
+ *    never relied on by the caller; results come back through out-parameters.
+ *  - Out-parameters are written only on success.
+ *  - NULL where a handle is required is -EINVAL, never a crash.
+ *  - Handles (struct mobj, struct mobj_chan, ...) are process-local and not
+ *    thread-safe: one thread uses a handle at a time. Distinct handles may be
+ *    used from distinct threads. Mappings are ordinary memory.
+ */
+#ifndef MOBJ_OBJECT_H
+#define MOBJ_OBJECT_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MOBJ_EXPORT __attribute__((visibility("default")))
+#else
+#define MOBJ_EXPORT
+#endif
+
+/** Library version, as numbers and as a string. */
+#define MOBJ_VERSION_MAJOR 0
+#define MOBJ_VERSION_MINOR 1
+#define MOBJ_VERSION_PATCH 0
+#define MOBJ_VERSION_STRING "0.1.0"
+
+/** Access bits, as returned by mobj_access(). */
+#define MOBJ_READ  1u
+#define MOBJ_WRITE 2u
+
+/** Protection for mobj_map() and mobj_map_mirror(). */
+#define MOBJ_PROT_READ  1u
+#define MOBJ_PROT_WRITE 2u
+
+/** An open handle to a memory object. Opaque and process-local. */
+struct mobj;
+
+/**
+ * The granule of every size and offset: sizes are rounded up to it, offsets
+ * must be multiples of it. 4 KiB on x86_64 Linux; 16 KiB on Apple silicon
+ * (and under Rosetta, where the kernel's page is larger than the task's).
+ * Never fails.
+ */
+MOBJ_EXPORT size_t mobj_page_size(void);
+
+/**
+ * Create a new memory object of at least @p size bytes, readable and writable.
+ *
+ * @param size  requested size; rounded up to mobj_page_size(). The object's
+ *              size is fixed for its life (Linux: sealed against shrink and
+ *              grow, so no peer can make a mapping fault).
+ * @param flags must be 0: no creation flag is defined yet.
+ * @param out   the new handle, with access MOBJ_READ | MOBJ_WRITE.
+ *
+ * Nothing is populated: a many-GiB object costs nothing until touched.
+ *
+ * @return 0, or
+ *  -EINVAL  out is NULL, size is 0, size overflows when rounded or is beyond
+ *           what the system can address, or flags has any bit set;
+ *  -ENOMEM, -EMFILE, -ENFILE, -ENOSPC  the system is out of that resource.
+ */
+MOBJ_EXPORT int mobj_create(size_t size, unsigned flags, struct mobj **out);
+
+/**
+ * Freeze @p o and derive a read-only handle to the same pages.
+ *
+ * The one rule: after mobj_readonly(), no new writable mapping of the object
+ * can be made by anyone, through any handle (mobj_map() with
+ * MOBJ_PROT_WRITE gives -EPERM on a writable handle, -EACCES on a read-only
+ * one); writable mappings made before keep working. Map what you need
+ * writable first, then derive the read-only handle. Freezing is idempotent
+ * and cannot be undone. On a handle that is already read-only this just
+ * duplicates it.
+ *
+ * @return 0, or
+ *  -EINVAL  o or out is NULL;
+ *  -EMFILE, -ENFILE, -ENOMEM  out of resources (the object may already be
+ *           frozen when this happens);
+ *  -ENOENT  (Linux) /proc is not mounted, so the handle cannot be reopened
+ *           read-only.
+ */
+MOBJ_EXPORT int mobj_readonly(struct mobj *o, struct mobj **out);
+
+/** The object's size in bytes (a multiple of mobj_page_size()); 0 for NULL. */
+MOBJ_EXPORT size_t mobj_size(const struct mobj *o);
+
+/** MOBJ_READ, or MOBJ_READ | MOBJ_WRITE; 0 for NULL. */
+MOBJ_EXPORT unsigned mobj_access(const struct mobj *o);
+
+/**
+ * Map @p len bytes of @p o starting at @p off, shared with every other
+ * mapping of the object. The mapping stays valid after mobj_close().
+ *
+ * @param off   a multiple of mobj_page_size().
+ * @param len   > 0; off + len must not exceed mobj_size(o). Rounded up to
+ *              whole pages for the mapping; pass the same len to mobj_unmap().
+ * @param prot  MOBJ_PROT_READ or MOBJ_PROT_READ | MOBJ_PROT_WRITE.
+ * @param addr  receives the address (page aligned).
+ *
+ * @return 0, or
+ *  -EINVAL  a NULL argument, bad prot, unaligned off, len 0 or a range
+ *           outside the object;
+ *  -EACCES  writable mapping requested through a read-only handle;
+ *  -EPERM   writable mapping requested of a frozen object (see mobj_readonly);
+ *  -ENOMEM  no address space.
+ */
+MOBJ_EXPORT int mobj_map(struct mobj *o, size_t off, size_t len, unsigned prot,
+                         void **addr);
+
+/**
+ * Map the whole object twice, back to back: for every i < mobj_size(o),
+ * addr[i] and addr[i + size] are the same byte. A record that runs past the
+ * end of the first copy continues, contiguous, into the second. Never
+ * relies on an address hint: 2 * size is reserved first, then both copies
+ * are mapped inside the reservation; on failure nothing stays mapped.
+ * Unmap with mobj_unmap(addr, 2 * mobj_size(o)).
+ *
+ * @return 0, or the errors of mobj_map() (the range being the whole object).
+ */
+MOBJ_EXPORT int mobj_map_mirror(struct mobj *o, unsigned prot, void **addr);
+
+/**
+ * Unmap what mobj_map() or mobj_map_mirror() mapped.
+ *
+ * @return 0, or -EINVAL when addr is NULL or not page aligned, or len is 0.
+ */
+MOBJ_EXPORT int mobj_unmap(void *addr, size_t len);
+
+/** Close the handle. Mappings stay valid. NULL is a no-op. */
+MOBJ_EXPORT void mobj_close(struct mobj *o);
+
+/**
+ * A static English description of an error returned by any mobj function.
+ * Accepts the negative value as returned (or its absolute value). Never
+ * returns NULL; thread-safe. On Darwin, errors translated from a Mach
+ * kern_return_t name the original Mach error when the thread's most recent
+ * mobj failure was one.
+ */
+MOBJ_EXPORT const char *mobj_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOBJ_OBJECT_H */

@@ -1,0 +1,33 @@
+/*
+ * Shared internals of the portable core. Internal names are mobj__*, and
+ * none of them is exported from the shared library.
+ */
+#ifndef MOBJ_INTERNAL_H
+#define MOBJ_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mobj/object.h"
+#include "os.h"
+
+struct mobj {
+	struct mobj__os_obj os;
+	size_t size;     /* page multiple, nonzero */
+	unsigned access; /* MOBJ_READ or MOBJ_READ | MOBJ_WRITE */
+};
+
+/* Wrap a native handle the caller owns into a new struct mobj; on success
+ * the handle belongs to the result, on failure it is still the caller's. */
+int mobj__wrap(struct mobj__os_obj *os, size_t size, unsigned access,
+               struct mobj **out);
+
+/* Validate a foreign native handle as declared and wrap a duplicate of it:
+ * the common path of mobj_from_fd, mobj_from_port and mobj_recv. */
+int mobj__adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
+                struct mobj **out);
+
+/* Round @n up to the page size; 0 when that overflows. */
+size_t mobj__page_round(size_t n);
+
+#endif /* MOBJ_INTERNAL_H */

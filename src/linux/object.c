@@ -1,0 +1,204 @@
+/*
+ * Linux objects: a memory object is a memfd (MFD_CLOEXEC |
+ * MFD_ALLOW_SEALING, plus MFD_NOEXEC_SEAL where the kernel has it), sized
+ * once with ftruncate and sealed F_SEAL_SHRINK | F_SEAL_GROW at once, so no
+ * holder can ever make another's mapping fault with SIGBUS.
+ *
+ * Freezing adds F_SEAL_FUTURE_WRITE | F_SEAL_SEAL: every new writable
+ * mapping, write(2) and mprotect upgrade then fails for everyone, root
+ * included, while writable mappings made before keep working. The read-only
+ * handle is the same file reopened O_RDONLY through /proc/self/fd, so it also
+ * cannot be mapped writable on its own account. An O_RDONLY fd alone would
+ * not be a boundary (anyone can reopen /proc/self/fd/N read-write); the seal
+ * is.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../internal.h"
+#include "mobj/linux.h"
+
+#ifndef MFD_NOEXEC_SEAL
+#define MFD_NOEXEC_SEAL 0x0008U
+#endif
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010
+#endif
+
+#define SIZE_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
+#define FREEZE_SEALS (F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
+
+size_t mobj__os_page_size(void)
+{
+	static size_t page;
+
+	if (!page)
+		page = (size_t)sysconf(_SC_PAGESIZE);
+	return page;
+}
+
+static int neg_errno(void)
+{
+	return errno ? -errno : -EIO;
+}
+
+int mobj__os_create(size_t size, struct mobj__os_obj *out)
+{
+	const char *name = "mobj";
+	int fd, err;
+
+	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
+	if (fd < 0 && errno == EINVAL)
+		fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return neg_errno();
+	if ((off_t)size < 0 || ftruncate(fd, (off_t)size) < 0) {
+		err = errno == EFBIG || (off_t)size < 0 ? -EINVAL : neg_errno();
+		goto fail;
+	}
+	if (fcntl(fd, F_ADD_SEALS, SIZE_SEALS) < 0) {
+		err = neg_errno();
+		goto fail;
+	}
+	out->fd = fd;
+	return 0;
+fail:
+	close(fd);
+	return err;
+}
+
+/* A new O_RDONLY descriptor for the same file. */
+static int reopen_rdonly(int fd, int *out)
+{
+	char path[32];
+	int ro;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	if (ro < 0)
+		return neg_errno();
+	*out = ro;
+	return 0;
+}
+
+int mobj__os_freeze(struct mobj__os_obj *o, size_t size, bool o_writable,
+                    struct mobj__os_obj *ro)
+{
+	int seals;
+
+	(void)size;
+	(void)o_writable;
+	seals = fcntl(o->fd, F_GET_SEALS);
+	if (seals < 0)
+		return neg_errno();
+	if ((seals & F_SEAL_FUTURE_WRITE) == 0) {
+		/* F_SEAL_SEAL is set only together with the freeze, so adding
+		 * seals still works on an object that is not frozen yet. */
+		if (fcntl(o->fd, F_ADD_SEALS, FREEZE_SEALS) < 0)
+			return neg_errno();
+	}
+	return reopen_rdonly(o->fd, &ro->fd);
+}
+
+void mobj__os_release(struct mobj__os_obj *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = -1;
+}
+
+int mobj__os_map(const struct mobj__os_obj *o, size_t off, size_t len,
+                 bool write, void *fixed, void **addr)
+{
+	int prot = PROT_READ | (write ? PROT_WRITE : 0);
+	int flags = MAP_SHARED | (fixed ? MAP_FIXED : 0);
+	void *p;
+
+	p = mmap(fixed, len, prot, flags, o->fd, (off_t)off);
+	if (p == MAP_FAILED)
+		return neg_errno();
+	*addr = p;
+	return 0;
+}
+
+int mobj__os_reserve(size_t len, void **addr)
+{
+	void *p;
+
+	p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+	         -1, 0);
+	if (p == MAP_FAILED)
+		return neg_errno();
+	*addr = p;
+	return 0;
+}
+
+int mobj__os_unmap(void *addr, size_t len)
+{
+	if (munmap(addr, len) < 0)
+		return neg_errno();
+	return 0;
+}
+
+int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
+                   struct mobj__os_obj *out)
+{
+	struct stat st;
+	int fl, seals, fd;
+
+	fl = fcntl(in->fd, F_GETFL);
+	if (fl < 0)
+		return -EBADF;
+	seals = fcntl(in->fd, F_GET_SEALS);
+	if (seals < 0 || (seals & SIZE_SEALS) != SIZE_SEALS)
+		return -EPROTO; /* not a memfd, or its size can change */
+	if (fstat(in->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size < 0 || (unsigned long long)st.st_size != size)
+		return -EPROTO;
+	if (access & MOBJ_WRITE) {
+		if ((fl & O_ACCMODE) != O_RDWR || (seals & F_SEAL_WRITE))
+			return -EPROTO;
+		fd = fcntl(in->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return neg_errno();
+		out->fd = fd;
+		return 0;
+	}
+	if (!(seals & (F_SEAL_FUTURE_WRITE | F_SEAL_WRITE)))
+		return -EPROTO; /* "read-only", but anyone may still write it */
+	if ((fl & O_ACCMODE) == O_RDONLY) {
+		fd = fcntl(in->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return neg_errno();
+		out->fd = fd;
+		return 0;
+	}
+	return reopen_rdonly(in->fd, &out->fd);
+}
+
+const char *mobj__os_strerror(int err)
+{
+	(void)err;
+	return NULL;
+}
+
+int mobj_fd(const struct mobj *o)
+{
+	return o ? o->os.fd : -EINVAL;
+}
+
+int mobj_from_fd(int fd, size_t size, unsigned access, struct mobj **out)
+{
+	struct mobj__os_obj in = { .fd = fd };
+
+	if (!out || size == 0)
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	return mobj__adopt(&in, size, access, out);
+}

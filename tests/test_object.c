@@ -1,0 +1,628 @@
+/*
+ * Objects and mappings: sizes, bad input, mirrors, the read-only rule and
+ * every way a holder of a read-only handle might try to write, in this
+ * process and in a forked child.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mobj/mobj.h"
+#include "mobj/linux.h"
+#include "testutil.h"
+
+#define RW (MOBJ_PROT_READ | MOBJ_PROT_WRITE)
+
+static size_t page(void)
+{
+	return mobj_page_size();
+}
+
+static void test_page_size(void **state)
+{
+	size_t ps = page();
+
+	(void)state;
+	assert_true(ps >= 4096);
+	assert_int_equal(ps & (ps - 1), 0);
+	assert_int_equal(ps, (size_t)sysconf(_SC_PAGESIZE));
+}
+
+static void test_create_rounds_and_seals(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *o;
+	int seals, fdflags;
+
+	(void)state;
+	assert_int_equal(mobj_create(1, 0, &o), 0);
+	assert_int_equal(mobj_size(o), page());
+	assert_int_equal(mobj_access(o), MOBJ_READ | MOBJ_WRITE);
+	seals = fcntl(mobj_fd(o), F_GET_SEALS);
+	assert_true(seals >= 0);
+	assert_int_equal(seals & (F_SEAL_SHRINK | F_SEAL_GROW),
+	                 F_SEAL_SHRINK | F_SEAL_GROW);
+	assert_int_equal(seals & F_SEAL_FUTURE_WRITE, 0);
+	fdflags = fcntl(mobj_fd(o), F_GETFD);
+	assert_true(fdflags & FD_CLOEXEC);
+	/* Size seals: nobody can shrink the object under a mapping. */
+	assert_int_equal(ftruncate(mobj_fd(o), 0), -1);
+	assert_int_equal(errno, EPERM);
+	mobj_close(o);
+
+	assert_int_equal(mobj_create(page() + 1, 0, &o), 0);
+	assert_int_equal(mobj_size(o), 2 * page());
+	mobj_close(o);
+	tu_res_check(r);
+}
+
+static void test_create_bad_input(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *o = (struct mobj *)(uintptr_t)0x1;
+
+	(void)state;
+	assert_int_equal(mobj_create(0, 0, &o), -EINVAL);
+	assert_int_equal(mobj_create(SIZE_MAX, 0, &o), -EINVAL);
+	assert_int_equal(mobj_create(SIZE_MAX - page() + 2, 0, &o), -EINVAL);
+	assert_int_equal(mobj_create((size_t)PTRDIFF_MAX, 0, &o), -EINVAL);
+	assert_int_equal(mobj_create(page(), 1, &o), -EINVAL);
+	assert_int_equal(mobj_create(page(), 0x80000000u, &o), -EINVAL);
+	assert_int_equal(mobj_create(page(), 0, NULL), -EINVAL);
+	/* Out-parameters are written only on success. */
+	assert_ptr_equal(o, (struct mobj *)(uintptr_t)0x1);
+	tu_res_check(r);
+}
+
+static void test_null_handles(void **state)
+{
+	struct mobj *o;
+	void *p;
+
+	(void)state;
+	assert_int_equal(mobj_size(NULL), 0);
+	assert_int_equal(mobj_access(NULL), 0);
+	assert_int_equal(mobj_fd(NULL), -EINVAL);
+	assert_int_equal(mobj_readonly(NULL, &o), -EINVAL);
+	assert_int_equal(mobj_map(NULL, 0, page(), MOBJ_PROT_READ, &p), -EINVAL);
+	assert_int_equal(mobj_map_mirror(NULL, MOBJ_PROT_READ, &p), -EINVAL);
+	mobj_close(NULL);
+}
+
+static void test_huge_object_costs_nothing(void **state)
+{
+	struct tu_res r = tu_res_now();
+	size_t size = (size_t)64 << 30;
+	struct mobj *o;
+	unsigned char *p;
+
+	(void)state;
+	assert_int_equal(mobj_create(size, 0, &o), 0);
+	assert_int_equal(mobj_size(o), size);
+	assert_int_equal(mobj_map(o, size / 2, 4 * page(), RW, (void **)&p), 0);
+	p[0] = 1;
+	p[4 * page() - 1] = 2;
+	assert_int_equal(mobj_unmap(p, 4 * page()), 0);
+	mobj_close(o);
+	tu_res_check(r);
+}
+
+static void test_map_bad_input(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *o;
+	void *p = NULL;
+	size_t sz = 4 * page();
+
+	(void)state;
+	assert_int_equal(mobj_create(sz, 0, &o), 0);
+	assert_int_equal(mobj_map(o, 0, sz, MOBJ_PROT_READ, NULL), -EINVAL);
+	assert_int_equal(mobj_map(o, 0, sz, 0, &p), -EINVAL);
+	assert_int_equal(mobj_map(o, 0, sz, MOBJ_PROT_WRITE, &p), -EINVAL);
+	assert_int_equal(mobj_map(o, 0, sz, 4, &p), -EINVAL);
+	assert_int_equal(mobj_map(o, 1, page(), RW, &p), -EINVAL);
+	assert_int_equal(mobj_map(o, page() / 2, page(), RW, &p), -EINVAL);
+	assert_int_equal(mobj_map(o, 0, 0, RW, &p), -EINVAL);
+	assert_int_equal(mobj_map(o, 0, sz + 1, RW, &p), -EINVAL);
+	assert_int_equal(mobj_map(o, page(), sz, RW, &p), -EINVAL);
+	assert_int_equal(mobj_map(o, sz, 1, RW, &p), -EINVAL);
+	assert_int_equal(mobj_map(o, 8 * page(), page(), RW, &p), -EINVAL);
+	assert_int_equal(mobj_map(o, page(), SIZE_MAX, RW, &p), -EINVAL);
+	assert_int_equal(mobj_map(o, SIZE_MAX & ~(page() - 1), page(), RW, &p),
+	                 -EINVAL);
+	assert_int_equal(mobj_map_mirror(o, 0, &p), -EINVAL);
+	assert_int_equal(mobj_map_mirror(o, MOBJ_PROT_READ, NULL), -EINVAL);
+	assert_null(p);
+	assert_int_equal(mobj_unmap(NULL, page()), -EINVAL);
+	assert_int_equal(mobj_unmap((void *)(uintptr_t)(page() + 1), page()), -EINVAL);
+	assert_int_equal(mobj_unmap((void *)(uintptr_t)page(), 0), -EINVAL);
+	assert_int_equal(mobj_unmap((void *)(uintptr_t)page(), SIZE_MAX), -EINVAL);
+	mobj_close(o);
+	tu_res_check(r);
+}
+
+static void test_map_shares_pages_and_outlives_close(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *o;
+	unsigned char *a, *b;
+	size_t sz = 3 * page();
+	char line[512];
+	bool named = false;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(mobj_create(sz, 0, &o), 0);
+	assert_int_equal(mobj_map(o, 0, sz, RW, (void **)&a), 0);
+	assert_int_equal(mobj_map(o, page(), 100, MOBJ_PROT_READ, (void **)&b), 0);
+	f = fopen("/proc/self/maps", "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "/memfd:mobj"))
+			named = true;
+	fclose(f);
+	assert_true(named);
+	mobj_close(o);
+	a[page() + 7] = 0x5a;
+	assert_int_equal(b[7], 0x5a);
+	assert_int_equal(mobj_unmap(a, sz), 0);
+	assert_int_equal(mobj_unmap(b, 100), 0);
+	tu_res_check(r);
+}
+
+static void check_mirror(unsigned char *m, size_t sz)
+{
+	size_t i;
+
+	for (i = 0; i < sz; i++)
+		m[i] = (unsigned char)(i * 31 + 7);
+	for (i = 0; i < sz; i++)
+		if (m[i + sz] != (unsigned char)(i * 31 + 7))
+			fail_msg("mirror differs at %zu", i);
+	for (i = 0; i < sz; i++)
+		m[i + sz] = (unsigned char)(i * 17 + 3);
+	for (i = 0; i < sz; i++)
+		if (m[i] != (unsigned char)(i * 17 + 3))
+			fail_msg("mirror differs at %zu (written high)", i);
+}
+
+static void test_mirror_aliases_every_byte(void **state)
+{
+	struct tu_res r = tu_res_now();
+	size_t sizes[] = { 1, 2, 16 };
+	size_t k;
+
+	(void)state;
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		struct mobj *o;
+		unsigned char *m;
+		size_t sz = sizes[k] * page();
+
+		assert_int_equal(mobj_create(sz, 0, &o), 0);
+		assert_int_equal(mobj_map_mirror(o, RW, (void **)&m), 0);
+		check_mirror(m, sz);
+		assert_int_equal(mobj_unmap(m, 2 * sz), 0);
+		mobj_close(o);
+	}
+	tu_res_check(r);
+}
+
+static void test_mirror_write_across_seam(void **state)
+{
+	struct tu_res r = tu_res_now();
+	size_t sz = 2 * page(), i;
+	unsigned char rec[300], *m;
+	struct mobj *o;
+
+	(void)state;
+	for (i = 0; i < sizeof(rec); i++)
+		rec[i] = (unsigned char)(i ^ 0xa5);
+	assert_int_equal(mobj_create(sz, 0, &o), 0);
+	assert_int_equal(mobj_map_mirror(o, RW, (void **)&m), 0);
+	/* A record written contiguously across the end of the first copy... */
+	memcpy(m + sz - 100, rec, sizeof(rec));
+	/* ...is split in the object: its tail is at the start. */
+	assert_memory_equal(m, rec + 100, 200);
+	assert_memory_equal(m + sz - 100, rec, 100);
+	/* And a record written split is read back whole. */
+	memset(m, 0, sz);
+	memcpy(m + 2 * sz - 50, rec, 50);
+	memcpy(m, rec + 50, 250);
+	assert_memory_equal(m + sz - 50, rec, sizeof(rec));
+	assert_int_equal(mobj_unmap(m, 2 * sz), 0);
+	mobj_close(o);
+	tu_res_check(r);
+}
+
+static void test_mirror_readonly(void **state)
+{
+	struct tu_res r = tu_res_now();
+	size_t sz = 2 * page(), i;
+	struct mobj *o, *ro;
+	unsigned char *w, *m;
+	void *p = NULL;
+
+	(void)state;
+	assert_int_equal(mobj_create(sz, 0, &o), 0);
+	assert_int_equal(mobj_map(o, 0, sz, RW, (void **)&w), 0);
+	assert_int_equal(mobj_readonly(o, &ro), 0);
+	assert_int_equal(mobj_map_mirror(ro, RW, &p), -EACCES);
+	assert_int_equal(mobj_map_mirror(o, RW, &p), -EPERM);
+	assert_null(p);
+	assert_int_equal(mobj_map_mirror(ro, MOBJ_PROT_READ, (void **)&m), 0);
+	for (i = 0; i < sz; i++)
+		w[i] = (unsigned char)(i * 13);
+	for (i = 0; i < sz; i++)
+		if (m[i] != (unsigned char)(i * 13) ||
+		    m[i + sz] != (unsigned char)(i * 13))
+			fail_msg("read-only mirror differs at %zu", i);
+	assert_false(tu_poke_proc_mem(m + sz + 5, 1));
+	assert_int_equal(mobj_unmap(m, 2 * sz), 0);
+	assert_int_equal(mobj_unmap(w, sz), 0);
+	mobj_close(ro);
+	mobj_close(o);
+	tu_res_check(r);
+}
+
+static void test_readonly_rule(void **state)
+{
+	struct tu_res r = tu_res_now();
+	size_t sz = page();
+	struct mobj *o, *ro, *ro2, *ro3;
+	unsigned char *w, *rd;
+	void *p = NULL;
+
+	(void)state;
+	assert_int_equal(mobj_create(sz, 0, &o), 0);
+	assert_int_equal(mobj_map(o, 0, sz, RW, (void **)&w), 0);
+	assert_int_equal(mobj_readonly(o, &ro), 0);
+	assert_int_equal(mobj_access(ro), MOBJ_READ);
+	assert_int_equal(mobj_size(ro), sz);
+	assert_int_equal(fcntl(mobj_fd(ro), F_GETFL) & O_ACCMODE, O_RDONLY);
+	/* Writable mappings made before keep working. */
+	w[10] = 42;
+	assert_int_equal(mobj_map(ro, 0, sz, MOBJ_PROT_READ, (void **)&rd), 0);
+	assert_int_equal(rd[10], 42);
+	/* No new writable mapping, through either handle. */
+	assert_int_equal(mobj_map(o, 0, sz, RW, &p), -EPERM);
+	assert_int_equal(mobj_map(ro, 0, sz, RW, &p), -EACCES);
+	assert_null(p);
+	/* Freezing again, and deriving from the read-only handle, both work. */
+	assert_int_equal(mobj_readonly(o, &ro2), 0);
+	assert_int_equal(mobj_readonly(ro, &ro3), 0);
+	assert_int_equal(mobj_access(ro3), MOBJ_READ);
+	assert_int_equal(mobj_map(ro3, 0, sz, RW, &p), -EACCES);
+	mobj_close(ro3);
+	mobj_close(ro2);
+	assert_int_equal(mobj_unmap(rd, sz), 0);
+	assert_int_equal(mobj_unmap(w, sz), 0);
+	mobj_close(ro);
+	mobj_close(o);
+	tu_res_check(r);
+}
+
+/* ---- The read-only vectors. Each returns 0 when the write was refused and
+ * the object is unchanged, nonzero when it got through. */
+
+struct frozen {
+	struct mobj *o, *ro;
+	unsigned char *view; /* a read-only view, to check nothing changed */
+};
+
+static void frozen_open(struct frozen *f)
+{
+	assert_int_equal(mobj_create(page(), 0, &f->o), 0);
+	assert_int_equal(mobj_readonly(f->o, &f->ro), 0);
+	assert_int_equal(mobj_map(f->ro, 0, page(), MOBJ_PROT_READ,
+	                          (void **)&f->view), 0);
+}
+
+static void frozen_close(struct frozen *f)
+{
+	assert_int_equal(f->view[0], 0);
+	assert_int_equal(mobj_unmap(f->view, page()), 0);
+	mobj_close(f->ro);
+	mobj_close(f->o);
+}
+
+static int vec_mmap(void *arg)
+{
+	struct frozen *f = arg;
+	int fds[2] = { mobj_fd(f->ro), mobj_fd(f->o) };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		void *p = mmap(NULL, page(), PROT_READ | PROT_WRITE, MAP_SHARED,
+		               fds[i], 0);
+		if (p != MAP_FAILED)
+			return 1;
+	}
+	return f->view[0] != 0;
+}
+
+static int vec_mprotect(void *arg)
+{
+	struct frozen *f = arg;
+	void *p;
+	int rc = 0;
+
+	if (mobj_map(f->ro, 0, page(), MOBJ_PROT_READ, &p) != 0)
+		return 2;
+	if (mprotect(p, page(), PROT_READ | PROT_WRITE) == 0)
+		rc = 1;
+	if (mprotect(f->view, page(), PROT_READ | PROT_WRITE) == 0)
+		rc = 1;
+	mobj_unmap(p, page());
+	return rc;
+}
+
+static int vec_reopen(void *arg)
+{
+	struct frozen *f = arg;
+	char path[64];
+	void *p;
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", mobj_fd(f->ro));
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return f->view[0] != 0; /* refused at open: fine too */
+	p = mmap(NULL, page(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p != MAP_FAILED) {
+		((unsigned char *)p)[0] = 1;
+		rc = 1;
+	}
+	if (write(fd, "x", 1) >= 0)
+		rc = 1;
+	close(fd);
+	return rc || f->view[0] != 0;
+}
+
+static int vec_write(void *arg)
+{
+	struct frozen *f = arg;
+
+	if (pwrite(mobj_fd(f->ro), "x", 1, 0) >= 0)
+		return 1;
+	if (pwrite(mobj_fd(f->o), "x", 1, 0) >= 0)
+		return 1;
+	return f->view[0] != 0;
+}
+
+static int vec_ftruncate(void *arg)
+{
+	struct frozen *f = arg;
+
+	if (ftruncate(mobj_fd(f->ro), 0) == 0 ||
+	    ftruncate(mobj_fd(f->ro), 2 * (off_t)page()) == 0)
+		return 1;
+	if (ftruncate(mobj_fd(f->o), 0) == 0 ||
+	    ftruncate(mobj_fd(f->o), 2 * (off_t)page()) == 0)
+		return 1;
+	return f->view[0] != 0;
+}
+
+static int vec_proc_mem(void *arg)
+{
+	struct frozen *f = arg;
+
+	if (tu_poke_proc_mem(f->view, 1))
+		return 1;
+	return f->view[0] != 0;
+}
+
+static int vec_unseal(void *arg)
+{
+	struct frozen *f = arg;
+
+	/* F_SEAL_SEAL: the freeze itself cannot be undone or extended. */
+	if (fcntl(mobj_fd(f->o), F_ADD_SEALS, F_SEAL_WRITE) == 0)
+		return 1;
+	return 0;
+}
+
+static void run_vector(int (*vec)(void *))
+{
+	struct tu_res r = tu_res_now();
+	struct frozen f;
+
+	frozen_open(&f);
+	assert_int_equal(vec(&f), 0);
+	assert_int_equal(tu_in_child(vec, &f), 0);
+	frozen_close(&f);
+	tu_res_check(r);
+}
+
+static void test_ro_mmap(void **s) { (void)s; run_vector(vec_mmap); }
+static void test_ro_mprotect(void **s) { (void)s; run_vector(vec_mprotect); }
+static void test_ro_reopen_proc_fd(void **s) { (void)s; run_vector(vec_reopen); }
+static void test_ro_write(void **s) { (void)s; run_vector(vec_write); }
+static void test_ro_ftruncate(void **s) { (void)s; run_vector(vec_ftruncate); }
+static void test_ro_proc_mem(void **s) { (void)s; run_vector(vec_proc_mem); }
+static void test_ro_seal_seal(void **s) { (void)s; run_vector(vec_unseal); }
+
+/* The vectors must be able to fail: against an object that is not frozen,
+ * each of them gets through. */
+static void test_vectors_detect_writable(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct frozen f;
+
+	(void)state;
+	assert_int_equal(mobj_create(page(), 0, &f.o), 0);
+	f.ro = f.o;
+	assert_int_equal(mobj_map(f.o, 0, page(), RW, (void **)&f.view), 0);
+	assert_int_not_equal(vec_mmap(&f), 0);
+	f.view[0] = 0;
+	assert_int_not_equal(vec_reopen(&f), 0);
+	f.view[0] = 0;
+	assert_int_not_equal(vec_write(&f), 0);
+	f.view[0] = 0;
+	assert_int_not_equal(vec_proc_mem(&f), 0);
+	assert_int_equal(mobj_unmap(f.view, page()), 0);
+	mobj_close(f.o);
+	/* vec_mmap leaked its successful mappings on purpose; count again. */
+	(void)r;
+}
+
+static int make_memfd(size_t size, unsigned seals)
+{
+	int fd = memfd_create("other", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	if (seals)
+		assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
+	return fd;
+}
+
+static void test_from_fd_accepts(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *o, *a, *b, *ro;
+	unsigned char *p, *q;
+	int fd;
+
+	(void)state;
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	assert_int_equal(mobj_from_fd(mobj_fd(o), page(), MOBJ_READ | MOBJ_WRITE, &a), 0);
+	assert_int_not_equal(mobj_fd(a), mobj_fd(o));
+	assert_int_equal(mobj_access(a), MOBJ_READ | MOBJ_WRITE);
+	assert_int_equal(mobj_map(a, 0, page(), RW, (void **)&p), 0);
+	mobj_close(a);
+	assert_int_equal(mobj_readonly(o, &ro), 0);
+	assert_int_equal(mobj_from_fd(mobj_fd(ro), page(), MOBJ_READ, &b), 0);
+	assert_int_equal(mobj_map(b, 0, page(), RW, (void **)&q), -EACCES);
+	assert_int_equal(mobj_map(b, 0, page(), MOBJ_PROT_READ, (void **)&q), 0);
+	p[1] = 9;
+	assert_int_equal(q[1], 9);
+	/* A frozen object sent with its read-write fd, declared read-only, is
+	 * accepted and held O_RDONLY. */
+	mobj_close(b);
+	assert_int_equal(mobj_from_fd(mobj_fd(o), page(), MOBJ_READ, &b), 0);
+	assert_int_equal(fcntl(mobj_fd(b), F_GETFL) & O_ACCMODE, O_RDONLY);
+	mobj_close(b);
+	/* Another program's memfd with size seals, frozen by hand. */
+	fd = make_memfd(page(), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE);
+	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ, &b), 0);
+	close(fd);
+	assert_int_equal(mobj_size(b), page());
+	mobj_close(b);
+	mobj_unmap(p, page());
+	mobj_unmap(q, page());
+	mobj_close(ro);
+	mobj_close(o);
+	tu_res_check(r);
+}
+
+static void test_from_fd_rejects(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *o, *x = NULL;
+	int fd, pfd[2];
+	FILE *tmp;
+
+	(void)state;
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	assert_int_equal(mobj_from_fd(mobj_fd(o), page(), MOBJ_READ | MOBJ_WRITE, NULL), -EINVAL);
+	assert_int_equal(mobj_from_fd(mobj_fd(o), 0, MOBJ_READ, &x), -EINVAL);
+	assert_int_equal(mobj_from_fd(mobj_fd(o), page(), 0, &x), -EINVAL);
+	assert_int_equal(mobj_from_fd(mobj_fd(o), page(), MOBJ_WRITE, &x), -EINVAL);
+	assert_int_equal(mobj_from_fd(-1, page(), MOBJ_READ, &x), -EBADF);
+	fd = dup(0 <= mobj_fd(o) ? mobj_fd(o) : 0);
+	close(fd);
+	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ, &x), -EBADF);
+	/* Wrong size, non-page size. */
+	assert_int_equal(mobj_from_fd(mobj_fd(o), 2 * page(), MOBJ_READ | MOBJ_WRITE, &x), -EPROTO);
+	assert_int_equal(mobj_from_fd(mobj_fd(o), page() / 2, MOBJ_READ | MOBJ_WRITE, &x), -EPROTO);
+	/* Declared read-only, but not frozen. */
+	assert_int_equal(mobj_from_fd(mobj_fd(o), page(), MOBJ_READ, &x), -EPROTO);
+	/* A pipe, a regular file, an unsealed memfd, one with only one seal. */
+	assert_int_equal(pipe(pfd), 0);
+	assert_int_equal(mobj_from_fd(pfd[0], page(), MOBJ_READ, &x), -EPROTO);
+	close(pfd[0]);
+	close(pfd[1]);
+	tmp = tmpfile();
+	assert_non_null(tmp);
+	assert_int_equal(ftruncate(fileno(tmp), (off_t)page()), 0);
+	assert_int_equal(mobj_from_fd(fileno(tmp), page(), MOBJ_READ | MOBJ_WRITE, &x), -EPROTO);
+	fclose(tmp);
+	fd = make_memfd(page(), 0);
+	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ | MOBJ_WRITE, &x), -EPROTO);
+	close(fd);
+	fd = make_memfd(page(), F_SEAL_SHRINK);
+	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ | MOBJ_WRITE, &x), -EPROTO);
+	close(fd);
+	/* Declared writable, but the descriptor is read-only. */
+	{
+		struct mobj *ro;
+
+		assert_int_equal(mobj_readonly(o, &ro), 0);
+		assert_int_equal(mobj_from_fd(mobj_fd(ro), page(), MOBJ_READ | MOBJ_WRITE, &x), -EPROTO);
+		mobj_close(ro);
+	}
+	assert_null(x);
+	mobj_close(o);
+	tu_res_check(r);
+}
+
+static void test_strerror(void **state)
+{
+	const char *unknown = mobj_strerror(123456);
+	int errs[] = { EINVAL, EACCES, EPERM, EPROTO, EPIPE, ETIMEDOUT,
+	               EAGAIN, EMSGSIZE, EBADF, ENOMEM };
+	size_t i;
+
+	(void)state;
+	assert_non_null(unknown);
+	for (i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+		assert_non_null(mobj_strerror(-errs[i]));
+		assert_string_not_equal(mobj_strerror(-errs[i]), unknown);
+		assert_string_equal(mobj_strerror(-errs[i]), mobj_strerror(errs[i]));
+	}
+	assert_string_not_equal(mobj_strerror(-EPERM), mobj_strerror(-EACCES));
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_page_size),
+		cmocka_unit_test(test_create_rounds_and_seals),
+		cmocka_unit_test(test_create_bad_input),
+		cmocka_unit_test(test_null_handles),
+		cmocka_unit_test(test_huge_object_costs_nothing),
+		cmocka_unit_test(test_map_bad_input),
+		cmocka_unit_test(test_map_shares_pages_and_outlives_close),
+		cmocka_unit_test(test_mirror_aliases_every_byte),
+		cmocka_unit_test(test_mirror_write_across_seam),
+		cmocka_unit_test(test_mirror_readonly),
+		cmocka_unit_test(test_readonly_rule),
+		cmocka_unit_test(test_ro_mmap),
+		cmocka_unit_test(test_ro_mprotect),
+		cmocka_unit_test(test_ro_reopen_proc_fd),
+		cmocka_unit_test(test_ro_write),
+		cmocka_unit_test(test_ro_ftruncate),
+		cmocka_unit_test(test_ro_proc_mem),
+		cmocka_unit_test(test_ro_seal_seal),
+		cmocka_unit_test(test_vectors_detect_writable),
+		cmocka_unit_test(test_from_fd_accepts),
+		cmocka_unit_test(test_from_fd_rejects),
+		cmocka_unit_test(test_strerror),
+	};
+
+	(void)argc;
+	(void)argv;
+	return cmocka_run_group_tests_name("object", tests, NULL, NULL);
+}
