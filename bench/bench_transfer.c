@@ -1,0 +1,4 @@
+#include "harness.h"
+void bench_transfer(void)
+{
+}
