@@ -28,6 +28,10 @@
 
 static volatile pid_t roudi_pid = -1;
 static char roudi_dir[64];
+static char roudi_cfg[128], roudi_log[128];
+/* The shared-memory segments RouDi reported ("shared memory [name]"): it
+ * leaves them behind when it exits, we remove them. */
+static char roudi_shm[4][64];
 
 static const char roudi_config[] =
 	"[general]\nversion = 1\n\n[[segment]]\n\n"
@@ -42,58 +46,68 @@ bool iox_available(void)
 	       system("command -v iox-roudi >/dev/null 2>&1") == 0;
 }
 
+/* Signal-safe: kill, waitpid, usleep, unlink, rmdir only. */
 static void stop_roudi(void)
 {
 	pid_t pid = roudi_pid;
-	int status;
+	char path[96];
 
-	if (pid <= 0)
-		return;
-	roudi_pid = -1;
-	kill(pid, SIGTERM);
-	for (int i = 0; i < 500; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return;
-		usleep(10000);
+	if (pid > 0) {
+		roudi_pid = -1;
+		kill(pid, SIGTERM);
+		for (int i = 0; i < 500 && waitpid(pid, NULL, WNOHANG) != pid; i++)
+			usleep(10000);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
 	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-}
-
-void iox_stop(void)
-{
-	char path[128];
-
-	stop_roudi();
+	for (int i = 0; i < 4; i++) {
+		if (!roudi_shm[i][0])
+			continue;
+		memcpy(path, "/dev/shm/", 9);
+		memcpy(path + 9, roudi_shm[i], strlen(roudi_shm[i]) + 1);
+		unlink(path);
+		roudi_shm[i][0] = 0;
+	}
 	if (roudi_dir[0]) {
-		snprintf(path, sizeof(path), "%s/roudi.toml", roudi_dir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/roudi.log", roudi_dir);
-		unlink(path);
+		unlink(roudi_cfg);
+		unlink(roudi_log);
 		rmdir(roudi_dir);
 		roudi_dir[0] = 0;
 	}
 }
 
-static void on_signal(int sig)
+void iox_stop(void)
 {
-	pid_t pid = roudi_pid;
+	stop_roudi();
+}
 
-	if (pid > 0) {
-		kill(pid, SIGTERM);
-		/* Async-signal-safe wait, bounded. */
-		for (int i = 0; i < 300 && waitpid(pid, NULL, WNOHANG) != pid; i++)
-			usleep(10000);
-		kill(pid, SIGKILL);
+/* Remember the segment names RouDi logs while it starts. */
+static void note_segments(const char *line)
+{
+	const char *p = strstr(line, "shared memory [");
+	size_t n;
+
+	if (!p)
+		return;
+	p += strlen("shared memory [");
+	n = strcspn(p, "]/");
+	if (n == 0 || n >= sizeof(roudi_shm[0]) || p[n] != ']')
+		return;
+	for (int i = 0; i < 4; i++) {
+		if (!strncmp(roudi_shm[i], p, n) && !roudi_shm[i][n])
+			return;
+		if (!roudi_shm[i][0]) {
+			memcpy(roudi_shm[i], p, n);
+			roudi_shm[i][n] = 0;
+			return;
+		}
 	}
-	signal(sig, SIG_DFL);
-	raise(sig);
 }
 
 int iox_start(char *why, size_t cap)
 {
 	static bool hooked;
-	char cfg[128], log[128], line[512];
+	char *cfg = roudi_cfg, *log = roudi_log, line[512];
 	FILE *f;
 	pid_t pid;
 	int fd;
@@ -106,9 +120,7 @@ int iox_start(char *why, size_t cap)
 	}
 	if (!hooked) {
 		atexit(iox_stop);
-		signal(SIGINT, on_signal);
-		signal(SIGTERM, on_signal);
-		signal(SIGHUP, on_signal);
+		bh_signal_hook = stop_roudi;
 		hooked = true;
 	}
 	snprintf(roudi_dir, sizeof(roudi_dir), "/tmp/mobj-bench-XXXXXX");
@@ -117,8 +129,8 @@ int iox_start(char *why, size_t cap)
 		roudi_dir[0] = 0;
 		return -errno;
 	}
-	snprintf(cfg, sizeof(cfg), "%s/roudi.toml", roudi_dir);
-	snprintf(log, sizeof(log), "%s/roudi.log", roudi_dir);
+	snprintf(cfg, sizeof(roudi_cfg), "%s/roudi.toml", roudi_dir);
+	snprintf(log, sizeof(roudi_log), "%s/roudi.log", roudi_dir);
 	f = fopen(cfg, "w");
 	if (!f || fputs(roudi_config, f) < 0 || fclose(f) != 0) {
 		snprintf(why, cap, "writing %s failed", cfg);
@@ -143,7 +155,7 @@ int iox_start(char *why, size_t cap)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execlp("iox-roudi", "iox-roudi", "-c", cfg, "-m", "off", "-l", "info",
+		execlp("iox-roudi", "iox-roudi", "-c", cfg, "-m", "off", "-k", "2", "-l", "info",
 		       (char *)NULL);
 		_exit(127);
 	}
@@ -172,8 +184,10 @@ int iox_start(char *why, size_t cap)
 		f = fopen(log, "r");
 		if (f) {
 			bool ready = false;
-			while (fgets(line, sizeof(line), f))
+			while (fgets(line, sizeof(line), f)) {
+				note_segments(line);
 				ready |= strstr(line, "RouDi is ready") != NULL;
+			}
 			fclose(f);
 			if (ready)
 				return 0;
@@ -223,6 +237,7 @@ static int iox_open(struct xport *x, int side)
 	         run_no);
 	snprintf(name, sizeof(name), "mobjbench_%s_%d", side ? "sub" : "pub",
 	         (int)getpid());
+	iox_set_loglevel(Iceoryx_LogLevel_Warn);
 	iox_runtime_init(name);
 	if (side == 0) {
 		iox_pub_options_t o;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -34,6 +35,19 @@ static struct bh_result results[MAX_RESULTS];
 static int nresults;
 static bool progress_tty;
 static double suite_t0;
+static volatile pid_t pair_pid[2] = { -1, -1 };
+void (*bh_signal_hook)(void);
+
+static void on_signal(int sig)
+{
+	for (int i = 0; i < 2; i++)
+		if (pair_pid[i] > 0)
+			kill(pair_pid[i], SIGKILL);
+	if (bh_signal_hook)
+		bh_signal_hook();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 static void usage(FILE *f)
 {
@@ -123,6 +137,9 @@ void bh_init(int argc, char **argv)
 	suite_t0 = bh_now_ns();
 	/* A peer that dies must not kill the suite. */
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 }
 
@@ -349,8 +366,13 @@ int bh_pair_run(bh_side_fn fn, void *arg, double timeout_s, struct bh_pair **out
 		if (pid[side] == 0) {
 			int rc;
 
-			/* The peer dies with the suite (ctrl-C, a crash). */
-			setpgid(0, 0);
+			/* The peer dies with the suite, however it ends. */
+			signal(SIGINT, SIG_DFL);
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGHUP, SIG_DFL);
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() == 1)
+				_exit(1);
 			rc = bh_pin(bh_opts.cpu[side]);
 			if (rc < 0)
 				bh_pair_fail(pair, rc, "sched_setaffinity(%d): %s",
@@ -361,6 +383,7 @@ int bh_pair_run(bh_side_fn fn, void *arg, double timeout_s, struct bh_pair **out
 				bh_pair_fail(pair, rc, "side %d failed: %s", side, strerror(-rc));
 			_exit(rc < 0 ? 1 : 0);
 		}
+		pair_pid[side] = pid[side];
 		alive++;
 	}
 	t0 = bh_now_ns();
@@ -373,6 +396,7 @@ int bh_pair_run(bh_side_fn fn, void *arg, double timeout_s, struct bh_pair **out
 				if (p != pid[side])
 					continue;
 				pid[side] = -1;
+				pair_pid[side] = -1;
 				alive--;
 				if (WIFSIGNALED(status))
 					bh_pair_fail(pair, -ECHILD, "side %d killed by signal %d",

@@ -141,6 +141,10 @@ void bh_pair_barrier(struct bh_pair *pair, uint32_t *local_sense);
 void bh_pair_fail(struct bh_pair *pair, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Called from the SIGINT/SIGTERM/SIGHUP handler after the pair children
+ * are killed, before the suite dies: stop daemons. Async-signal-safe only. */
+extern void (*bh_signal_hook)(void);
+
 /* Pause in a spin loop. */
 static inline void bh_relax(void)
 {
