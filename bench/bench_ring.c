@@ -76,42 +76,6 @@ static void *page_alloc(size_t n)
 
 /* ---- pipe and unix ------------------------------------------------------- */
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *b = p;
-
-	while (n) {
-		ssize_t w = write(fd, b, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int read_all(int fd, void *p, size_t n)
-{
-	char *b = p;
-
-	while (n) {
-		ssize_t r = read(fd, b, n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			return -EPIPE;
-		b += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 static int pipe_prepare(struct xport *x)
 {
 	if (pipe2(x->fd, O_CLOEXEC) < 0)
@@ -141,12 +105,12 @@ static int fd_open(struct xport *x, int side)
 
 static int fd_send(struct xport *x, const void *src)
 {
-	return write_all(x->fd[1], src, x->msg);
+	return bh_write_all(x->fd[1], src, x->msg);
 }
 
 static int fd_recv(struct xport *x, uint64_t *first, uint64_t *sum)
 {
-	int rc = read_all(x->fd[0], x->buf, x->msg);
+	int rc = bh_read_all(x->fd[0], x->buf, x->msg);
 
 	if (rc < 0)
 		return rc;

@@ -35,6 +35,7 @@ static struct bh_result results[MAX_RESULTS];
 static int nresults;
 static bool progress_tty;
 static double suite_t0;
+static char load_start[64];
 static volatile pid_t pair_pid[2] = { -1, -1 };
 void (*bh_signal_hook)(void);
 
@@ -69,6 +70,19 @@ static const char *case_list[] = {
 	"map.unmap", "transfer.rtt", "transfer.crossover", "ring.throughput",
 	"ring.latency.oneway", "ring.inplace", "ring.syscalls", "heap.message",
 };
+
+/* The 1-minute load average: other work on these cores moves the numbers. */
+static void read_load(char *buf, size_t cap)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	snprintf(buf, cap, "?");
+	if (f) {
+		if (fscanf(f, "%63s", buf) != 1)
+			snprintf(buf, cap, "?");
+		fclose(f);
+	}
+}
 
 void bh_init(int argc, char **argv)
 {
@@ -135,6 +149,7 @@ void bh_init(int argc, char **argv)
 	}
 	progress_tty = isatty(2);
 	suite_t0 = bh_now_ns();
+	read_load(load_start, sizeof(load_start));
 	/* A peer that dies must not kill the suite. */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);
@@ -191,6 +206,42 @@ uint64_t bh_sum(const void *p, size_t n)
 	for (; i < n; i++)
 		s += b[i];
 	return s;
+}
+
+int bh_write_all(int fd, const void *p, size_t n)
+{
+	const char *b = p;
+
+	while (n) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int bh_read_all(int fd, void *p, size_t n)
+{
+	char *b = p;
+
+	while (n) {
+		ssize_t r = read(fd, b, n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == 0)
+			return -EPIPE;
+		b += r;
+		n -= (size_t)r;
+	}
+	return 0;
 }
 
 void bh_fill(void *p, size_t n, uint64_t seed)
@@ -769,7 +820,7 @@ static void write_plots(const char *json)
 			const struct bh_result *r = &results[i];
 			bool seen = false;
 
-			if (strcmp(r->case_name, cn) || r->note[0])
+			if (strcmp(r->case_name, cn) || r->note[0] || r->size == 0)
 				continue;
 			unit = r->unit;
 			nsizes++;
@@ -886,6 +937,13 @@ int bh_finish(void)
 		       "round trip %.0f ns (min %.0f, max %.0f)\n",
 		       bh_place.cpu_a, bh_place.cpu_b, bh_place.rtt_ns,
 		       bh_place.rtt_min_ns, bh_place.rtt_max_ns);
+	{
+		char load_end[64];
+
+		read_load(load_end, sizeof(load_end));
+		printf("load average (1 min): %s at start, %s at end, on %d usable cores\n",
+		       load_start, load_end, bh_opts.ncpu);
+	}
 	print_table(stdout);
 	print_ratios(stdout);
 	print_goals(stdout);

@@ -159,6 +159,11 @@ static inline void bh_relax(void)
  * "uses" of each message. */
 uint64_t bh_sum(const void *p, size_t n);
 
+/* write(2)/read(2) all @n bytes, retrying on EINTR; 0, -errno, or -EPIPE
+ * (read: end of file). */
+int bh_write_all(int fd, const void *p, size_t n);
+int bh_read_all(int fd, void *p, size_t n);
+
 /* Fill @n bytes with a pattern. */
 void bh_fill(void *p, size_t n, uint64_t seed);
 
