@@ -78,7 +78,9 @@ struct mobj_heap;
  * without "experimental.arenas_create_ext" (older than 5.3), the arena's
  * bookkeeping also lives in the object, costing at least 2 MiB of it.
  *
+ * @param size   bytes of the object (rounded up to mobj_page_size()).
  * @param flags  must be 0.
+ * @param out    the new heap.
  * @return 0, or
  *  -EINVAL  out is NULL, size is 0 or too large, flags has any bit set;
  *  -ENOMEM  no memory or address space, or the allocator has no free arena
