@@ -18,7 +18,8 @@
  *              mapping, data moved with spa_ringbuffer_write_data/read_data
  *              (the split copy at the wrap); the consumer copies out, as
  *              that API does. Waiting: the mobj scheme, so wake costs are
- *              comparable: spin SPIN_ITERS pauses, then publish "I sleep"
+ *              comparable: spin SPIN_ITERS pauses (as many as the mobj
+ *              ring), then publish "I sleep"
  *              and futex-wait on the other side's index word; the other
  *              side futex-wakes only when it sees that flag (seq_cst
  *              fences on both sides, so no wake-up is lost).
@@ -54,7 +55,8 @@
 #include <mobj/ring.h>
 #endif
 
-#define SPIN_ITERS 4000
+/* As the mobj ring (SPINS in src/ring.c), so both wait alike. */
+#define SPIN_ITERS 256
 
 static const size_t tput_sizes[] = { 64, 1024, 65536, 1048576 };
 
@@ -319,27 +321,47 @@ static const struct xport_ops xport_split = {
 /* ---- mobj ring ------------------------------------------------------------ */
 
 #ifdef HAVE_MOBJ_RING
+/*
+ * Set-up: the real cross-process path when channels are built (the
+ * producer creates the ring and mobj_ring_send()s it, the consumer
+ * mobj_ring_recv()s it). Without channels, both ends are made before fork
+ * (mobj_ring_consumer) and each child uses its own: the same mappings and
+ * the same steady state, without the handshake.
+ */
 struct mobj_x {
 	struct mobj_chan *ch[2];
 	struct mobj_ring *r;
+	struct mobj_ring *end[2];	/* made before fork */
 };
 
 static struct mobj_x mx;
 
 static int mobj_prepare(struct xport *x)
 {
-	int rc = mobj_chan_pair(&mx.ch[0], &mx.ch[1]);
+	int rc;
 
+#ifdef HAVE_MOBJ_RING_CHAN
+	rc = mobj_chan_pair(&mx.ch[0], &mx.ch[1]);
 	if (rc < 0)
 		snprintf(x->note, sizeof(x->note), "mobj_chan_pair: %s", mobj_strerror(rc));
+#else
+	rc = mobj_ring_create(x->cap, &mx.end[0]);
+	if (rc == 0 && (rc = mobj_ring_consumer(mx.end[0], &mx.end[1])) < 0) {
+		mobj_ring_close(mx.end[0]);
+		mx.end[0] = NULL;
+	}
+	if (rc < 0)
+		snprintf(x->note, sizeof(x->note), "mobj ring set-up: %s", mobj_strerror(rc));
+#endif
 	return rc;
 }
 
 static int mobj_open(struct xport *x, int side)
 {
-	int rc;
+	int rc = 0;
 
 	x->side = side;
+#ifdef HAVE_MOBJ_RING_CHAN
 	mobj_chan_close(mx.ch[!side]);
 	mx.ch[!side] = NULL;
 	if (side == 0) {
@@ -348,11 +370,16 @@ static int mobj_open(struct xport *x, int side)
 			rc = mobj_ring_send(mx.ch[0], mx.r, 10000);
 	} else {
 		rc = mobj_ring_recv(mx.ch[1], 10000, &mx.r);
-		if (rc == 0 && !(x->buf = page_alloc(x->msg)))
-			rc = -ENOMEM;
 	}
 	mobj_chan_close(mx.ch[side]);
 	mx.ch[side] = NULL;
+#else
+	/* The other end's handle stays untouched in this process: closing it
+	 * would tell the peer we are gone. */
+	mx.r = mx.end[side];
+#endif
+	if (rc == 0 && side == 1 && !(x->buf = page_alloc(x->msg)))
+		rc = -ENOMEM;
 	return rc;
 }
 
@@ -439,8 +466,13 @@ static void mobj_cleanup(struct xport *x)
 {
 	(void)x;
 	for (int i = 0; i < 2; i++) {
+#ifdef HAVE_MOBJ_RING_CHAN
 		mobj_chan_close(mx.ch[i]);
 		mx.ch[i] = NULL;
+#endif
+		/* Both children are gone: nobody reads the closed flags now. */
+		mobj_ring_close(mx.end[i]);
+		mx.end[i] = NULL;
 	}
 }
 
