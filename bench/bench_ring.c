@@ -455,6 +455,19 @@ static int mobj_recv_rec(struct xport *x, uint64_t *first, uint64_t *sum)
 	return mobj_ring_consume_record(mx.r);
 }
 
+static void mobj_xstats(struct xport *x, double out[4])
+{
+	struct mobj_ring_stats st;
+
+	(void)x;
+	if (mobj_ring_stats(mx.r, &st) < 0)
+		return;
+	out[0] = (double)st.sleeps;
+	out[1] = (double)st.wakes;
+	out[2] = (double)st.peer_checks;
+	out[3] = (double)st.spins;
+}
+
 static void mobj_xclose(struct xport *x)
 {
 	(void)x;
@@ -478,7 +491,8 @@ static void mobj_cleanup(struct xport *x)
 
 static const struct xport_ops xport_mobj = {
 	.name = "mobj", .prepare = mobj_prepare, .open = mobj_open,
-	.send = mobj_send_zc, .recv = mobj_recv_zc, .close = mobj_xclose,
+	.send = mobj_send_zc, .recv = mobj_recv_zc, .stats = mobj_xstats,
+	.close = mobj_xclose,
 	.cleanup = mobj_cleanup,
 };
 
@@ -586,6 +600,7 @@ static int tput_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 		uint64_t sc = 0;
 
 		pair->count = count;
+		pair->aux[24] += (double)count;
 		bh_pair_barrier(pair, sense);
 		count_start(pc);
 		t0 = bh_now_ns();
@@ -740,15 +755,17 @@ static int ring_side(struct bh_pair *pair, int side, void *arg)
 		rc = side ? lat_consumer(pair, rn, &sense) : lat_producer(pair, rn, &sense);
 	else
 		rc = side ? tput_consumer(pair, rn, &sense) : tput_producer(pair, rn, &sense);
+	if (x->ops->stats)
+		x->ops->stats(x, &pair->aux[16 + 4 * side]);
 	x->ops->close(x);
 	return rc;
 }
 
 /* Run one transport; returns the pair (caller frees) or NULL with a note
  * recorded under @case_name. */
-static struct bh_pair *run_pair(const char *case_name, const struct xport_ops *ops,
-                                size_t msg, enum mode mode, const char *impl,
-                                const char *unit)
+static struct bh_pair *run_pair(const char *group, const char *case_name,
+                                const struct xport_ops *ops, size_t msg,
+                                enum mode mode, const char *impl, const char *unit)
 {
 	struct run rn = { .mode = mode };
 	struct bh_pair *pair = NULL;
@@ -762,7 +779,7 @@ static struct bh_pair *run_pair(const char *case_name, const struct xport_ops *o
 	rn.lat_warm = bh_opts.quick ? 500 : 2000;
 	rc = ops->prepare(&rn.x);
 	if (rc < 0) {
-		bh_note("ring", case_name, impl, msg, unit, "%s",
+		bh_note(group, case_name, impl, msg, unit, "%s",
 		        rn.x.note[0] ? rn.x.note : strerror(-rc));
 		return NULL;
 	}
@@ -770,7 +787,7 @@ static struct bh_pair *run_pair(const char *case_name, const struct xport_ops *o
 	if (ops->cleanup)
 		ops->cleanup(&rn.x);
 	if (rc < 0) {
-		bh_note("ring", case_name, impl, msg, unit, "%s",
+		bh_note(group, case_name, impl, msg, unit, "%s",
 		        pair && pair->note[0] ? pair->note : strerror(-rc));
 		bh_pair_free(pair);
 		return NULL;
@@ -812,16 +829,16 @@ static void memcpy_tput(size_t msg)
 	munmap(dst, msg);
 }
 
-static void tput_case(const char *case_name, const struct xport_ops *ops,
-                      const char *impl, size_t msg)
+void xport_tput_case(const char *group, const char *case_name,
+                     const struct xport_ops *ops, const char *impl, size_t msg)
 {
 	struct bh_pair *pair;
 
 	bh_progress("%s/%s size %zu", case_name, impl, msg);
-	pair = run_pair(case_name, ops, msg, TPUT, impl, "MB/s");
+	pair = run_pair(group, case_name, ops, msg, TPUT, impl, "MB/s");
 	if (!pair)
 		return;
-	bh_result("ring", case_name, impl, msg, "MB/s", BH_RATE, 2, pair->samples,
+	bh_result(group, case_name, impl, msg, "MB/s", BH_RATE, 2, pair->samples,
 	          pair->nsamples, false);
 	bh_pair_free(pair);
 }
@@ -832,7 +849,7 @@ static void latency_case(const struct xport_ops *ops, const char *impl)
 	struct bh_result r;
 
 	bh_progress("ring.latency.oneway/%s", impl);
-	pair = run_pair("ring.latency.oneway", ops, 64, LATENCY, impl, "ns");
+	pair = run_pair("ring", "ring.latency.oneway", ops, 64, LATENCY, impl, "ns");
 	if (!pair)
 		return;
 	memset(&r, 0, sizeof(r));
@@ -860,7 +877,7 @@ static void syscalls_case(const struct xport_ops *ops, const char *impl,
 	int n;
 
 	bh_progress("ring.syscalls/%s", impl);
-	pair = run_pair("ring.syscalls", ops, 64, mode, impl, "syscalls/msg");
+	pair = run_pair("ring", "ring.syscalls", ops, 64, mode, impl, "syscalls/msg");
 	if (!pair)
 		return;
 	n = pair->nsamples;
@@ -868,6 +885,14 @@ static void syscalls_case(const struct xport_ops *ops, const char *impl,
 		s[k] = (pair->samples[k] + pair->aux[32 + k]) / pair->aux[k];
 	bh_result("ring", "ring.syscalls", impl, 64, "syscalls/msg", BH_COUNT, 2, s,
 	          n, false);
+	if (ops->stats && pair->aux[24] > 0) {
+		/* The ring's own counters, over every message of the run. */
+		const double *a = &pair->aux[16], m = pair->aux[24];
+
+		bh_detail("ring stats/msg: producer %.3g sleeps %.3g wakes %.3g checks, "
+		          "consumer %.3g sleeps %.3g wakes %.3g checks",
+		          a[0] / m, a[1] / m, a[2] / m, a[4] / m, a[5] / m, a[6] / m);
+	}
 	bh_pair_free(pair);
 }
 
@@ -929,7 +954,7 @@ void bench_ring(void)
 				bh_progress("ring.throughput/memcpy size %zu", tput_sizes[s]);
 				memcpy_tput(tput_sizes[s]);
 			} else {
-				tput_case("ring.throughput", t->ops, t->impl, tput_sizes[s]);
+				xport_tput_case("ring", "ring.throughput", t->ops, t->impl, tput_sizes[s]);
 			}
 		}
 	}
@@ -953,14 +978,14 @@ void bench_ring(void)
 	for (size_t s = 0; s < sizeof(inplace_sizes) / sizeof(inplace_sizes[0]); s++) {
 #ifdef HAVE_MOBJ_RING
 		if (bh_want("ring.inplace", "mobj"))
-			tput_case("ring.inplace", &xport_mobj_rec, "mobj", inplace_sizes[s]);
+			xport_tput_case("ring", "ring.inplace", &xport_mobj_rec, "mobj", inplace_sizes[s]);
 #else
 		if (bh_want("ring.inplace", "mobj"))
 			bh_note("ring", "ring.inplace", "mobj", inplace_sizes[s], "MB/s",
 			        "the mobj ring is not in this build yet");
 #endif
 		if (bh_want("ring.inplace", "split"))
-			tput_case("ring.inplace", &xport_split, "split", inplace_sizes[s]);
+			xport_tput_case("ring", "ring.inplace", &xport_split, "split", inplace_sizes[s]);
 	}
 
 #ifdef HAVE_MOBJ_RING

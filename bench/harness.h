@@ -95,6 +95,9 @@ void bh_result(const char *group, const char *case_name, const char *impl,
 /* Record a result computed elsewhere (e.g. in a child process). */
 void bh_result_raw(const struct bh_result *r);
 
+/* Add free text to the last result (the table's last column, JSON "detail"). */
+void bh_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* Record that @impl could not run, and why. */
 void bh_note(const char *group, const char *case_name, const char *impl,
              size_t size, const char *unit, const char *fmt, ...)
@@ -183,5 +186,6 @@ static inline double bh_now_ns(void)
 void bench_map(void);
 void bench_ring(void);
 void bench_transfer(void);
+void bench_heap(void);
 
 #endif /* MOBJ_BENCH_HARNESS_H */
