@@ -37,6 +37,7 @@ static bool progress_tty;
 static double suite_t0;
 static char load_start[64];
 static volatile pid_t pair_pid[2] = { -1, -1 };
+static double last_rtt = NAN;
 void (*bh_signal_hook)(void);
 
 static void on_signal(int sig)
@@ -311,7 +312,10 @@ static struct bh_result *new_keyed(const char *group, const char *case_name,
 
 void bh_result_raw(const struct bh_result *r)
 {
-	*new_result() = *r;
+	struct bh_result *n = new_result();
+
+	*n = *r;
+	n->rtt_ns = r->procs == 2 ? last_rtt : NAN;
 }
 
 void bh_result(const char *group, const char *case_name, const char *impl,
@@ -322,6 +326,7 @@ void bh_result(const char *group, const char *case_name, const char *impl,
 
 	r->kind = kind;
 	r->procs = procs;
+	r->rtt_ns = procs == 2 ? last_rtt : NAN;
 	bh_stats(samples, n, r, with_p99);
 }
 
@@ -331,7 +336,7 @@ void bh_note(const char *group, const char *case_name, const char *impl,
 	struct bh_result *r = new_keyed(group, case_name, impl, size, unit);
 	va_list ap;
 
-	r->median = r->min = r->max = r->p99 = NAN;
+	r->median = r->min = r->max = r->p99 = r->rtt_ns = NAN;
 	va_start(ap, fmt);
 	vsnprintf(r->note, sizeof(r->note), fmt, ap);
 	va_end(ap);
@@ -399,6 +404,43 @@ void bh_pair_fail(struct bh_pair *pair, int err, const char *fmt, ...)
 	va_end(ap);
 }
 
+void bh_set_pair_rtt(double rtt_ns)
+{
+	last_rtt = rtt_ns;
+}
+
+/* A short cache-line ping-pong between the pair, before its work: the
+ * placement these two processes actually had. */
+static void pair_pingpong(struct bh_pair *pair, int side)
+{
+	enum { CHUNKS = 5, ROUNDS = 400 };
+	double v[CHUNKS];
+	struct bh_result r;
+
+	if (bh_opts.cpu[0] == bh_opts.cpu[1])
+		return;
+	for (int c = 0; c < CHUNKS; c++) {
+		double t0 = bh_now_ns();
+
+		for (uint32_t i = 0; i < ROUNDS; i++) {
+			uint32_t want = (uint32_t)(c * ROUNDS + (int)i) * 2 + (uint32_t)side;
+
+			while (__atomic_load_n(&pair->pp, __ATOMIC_ACQUIRE) != want) {
+				bh_relax();
+				if (pair->err)
+					return;
+			}
+			__atomic_store_n(&pair->pp, want + 1, __ATOMIC_RELEASE);
+		}
+		v[c] = (bh_now_ns() - t0) / ROUNDS;
+	}
+	if (side == 0) {
+		memset(&r, 0, sizeof(r));
+		bh_stats(v, CHUNKS, &r, false);
+		pair->rtt_ns = r.median;
+	}
+}
+
 void bh_pair_free(struct bh_pair *pair)
 {
 	if (pair)
@@ -436,11 +478,13 @@ int bh_pair_run(bh_side_fn fn, void *arg, double timeout_s, struct bh_pair **out
 			if (getppid() == 1)
 				_exit(1);
 			rc = bh_pin(bh_opts.cpu[side]);
-			if (rc < 0)
+			if (rc < 0) {
 				bh_pair_fail(pair, rc, "sched_setaffinity(%d): %s",
 				             bh_opts.cpu[side], strerror(-rc));
-			else
+			} else {
+				pair_pingpong(pair, side);
 				rc = fn(pair, side, arg);
+			}
 			if (rc < 0 && !pair->err)
 				bh_pair_fail(pair, rc, "side %d failed: %s", side, strerror(-rc));
 			_exit(rc < 0 ? 1 : 0);
@@ -484,6 +528,8 @@ int bh_pair_run(bh_side_fn fn, void *arg, double timeout_s, struct bh_pair **out
 		}
 		usleep(2000);
 	}
+	if (!pair->err && !err)
+		last_rtt = pair->rtt_ns;
 	return pair->err ? pair->err : err;
 }
 
@@ -582,10 +628,10 @@ static void fmt_num(char *buf, size_t cap, double v)
 static void print_table(FILE *f)
 {
 	const char *last = "";
-	char sz[24], a[32], b[32], c[32], d[32];
+	char sz[24], a[32], b[32], c[32], d[32], pp[32];
 
-	fprintf(f, "\n%-20s %-10s %6s %12s %12s %12s %12s %4s  %s\n", "case", "impl",
-	        "size", "median", "min", "max", "p99", "n", "unit");
+	fprintf(f, "\n%-20s %-10s %6s %12s %12s %12s %12s %5s %6s  %s\n", "case",
+	        "impl", "size", "median", "min", "max", "p99", "n", "pp ns", "unit");
 	for (int i = 0; i < nresults; i++) {
 		const struct bh_result *r = &results[i];
 
@@ -603,8 +649,12 @@ static void print_table(FILE *f)
 		fmt_num(b, sizeof(b), r->min);
 		fmt_num(c, sizeof(c), r->max);
 		fmt_num(d, sizeof(d), r->p99);
-		fprintf(f, "%-20s %-10s %6s %12s %12s %12s %12s %4d  %s%s%s\n",
-		        r->case_name, r->impl, sz, a, b, c, d, r->n, r->unit,
+		if (r->procs == 2 && !isnan(r->rtt_ns))
+			snprintf(pp, sizeof(pp), "%.0f", r->rtt_ns);
+		else
+			snprintf(pp, sizeof(pp), "-");
+		fprintf(f, "%-20s %-10s %6s %12s %12s %12s %12s %5d %6s  %s%s%s\n",
+		        r->case_name, r->impl, sz, a, b, c, d, r->n, pp, r->unit,
 		        r->extra[0] ? "  " : "", r->extra);
 	}
 }
@@ -807,13 +857,14 @@ static int write_json(const char *path)
 		fprintf(f, ",\"n\":%d", r->n);
 		if (!isnan(r->p99))
 			json_kv_num(f, "p99", r->p99);
-		if (r->procs == 2)
-			fprintf(f, ",\"placement\":{\"producer_cpu\":%d,\"consumer_cpu\":%d,"
-			        "\"pingpong_rtt_ns\":", bh_opts.cpu[0], bh_opts.cpu[1]);
-		else
-			fprintf(f, ",\"placement\":{\"cpu\":%d,\"pingpong_rtt_ns\":",
-			        bh_opts.cpu[0]);
-		json_num(f, bh_place.rtt_ns);
+		if (r->procs == 2) {
+			fprintf(f, ",\"placement\":{\"producer_cpu\":%d,\"consumer_cpu\":%d",
+			        bh_opts.cpu[0], bh_opts.cpu[1]);
+			json_kv_num(f, "pingpong_rtt_ns", r->rtt_ns);
+		} else {
+			fprintf(f, ",\"placement\":{\"cpu\":%d", bh_opts.cpu[0]);
+		}
+		json_kv_num(f, "suite_pingpong_rtt_ns", bh_place.rtt_ns);
 		fputc('}', f);
 		if (r->note[0])
 			json_kv_str(f, "note", r->note);
