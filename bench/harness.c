@@ -763,6 +763,14 @@ static int goal_eval(const struct goal *g, double *ratio, const char **why)
 	return g->at_least ? *ratio >= g->target : *ratio <= g->target;
 }
 
+/* How far a missed goal is: the factor the measured value must improve by. */
+static double goal_shortfall(const struct goal *g, double ratio)
+{
+	if (g->at_least)
+		return ratio > 0 ? g->target / ratio : INFINITY;
+	return g->target > 0 ? ratio / g->target : INFINITY;
+}
+
 static void print_goals(FILE *f)
 {
 	fprintf(f, "\ngoals (targets from one run, not assertions)\n");
@@ -788,12 +796,48 @@ static void print_goals(FILE *f)
 				fprintf(f, "  %-46s %-18s %10s  not in this run\n",
 				        g->text, what, "-");
 		}
-		else if (g->den)
-			fprintf(f, "  %-46s %-18s %9.2fx  %s\n", g->text, what, ratio,
-			        ok ? "met" : "missed");
+		else if (ok)
+			fprintf(f, g->den ? "  %-46s %-18s %9.2fx  met\n" :
+			        "  %-46s %-18s %10.4f  met\n", g->text, what, ratio);
 		else
-			fprintf(f, "  %-46s %-18s %10.4f  %s\n", g->text, what, ratio,
-			        ok ? "met" : "missed");
+			fprintf(f, g->den ? "  %-46s %-18s %9.2fx  missed, %.2gx short\n" :
+			        "  %-46s %-18s %10.4f  missed, %.2gx over\n", g->text, what,
+			        ratio, goal_shortfall(g, ratio));
+	}
+}
+
+static void json_kv_str(FILE *f, const char *key, const char *v);
+static void json_kv_num(FILE *f, const char *key, double v);
+
+/* Goals as JSON Lines too (group "goal", unit "ratio"), for tools that
+ * report against them. */
+static void json_goals(FILE *f)
+{
+	for (size_t i = 0; i < sizeof(goals) / sizeof(goals[0]); i++) {
+		const struct goal *g = &goals[i];
+		char what[48];
+		const char *why;
+		double ratio = NAN;
+		int ok = goal_eval(g, &ratio, &why);
+
+		snprintf(what, sizeof(what), "%s%s%s", g->num, g->den ? "/" : "",
+		         g->den ? g->den : "");
+		fputc('{', f);
+		json_kv_str(f, "group", "goal");
+		json_kv_str(f, "case", g->case_name);
+		json_kv_str(f, "impl", what);
+		fprintf(f, ",\"size\":%zu", g->size);
+		json_kv_str(f, "unit", g->den ? "ratio" : "syscalls/msg");
+		json_kv_num(f, "median", ok < 0 ? NAN : ratio);
+		json_kv_num(f, "min", ok < 0 ? NAN : ratio);
+		json_kv_num(f, "max", ok < 0 ? NAN : ratio);
+		fprintf(f, ",\"n\":%d", ok < 0 ? 0 : 1);
+		json_kv_str(f, "goal", g->text);
+		json_kv_num(f, "target", g->target);
+		fprintf(f, ",\"met\":%s", ok < 0 ? "null" : ok ? "true" : "false");
+		if (ok < 0)
+			json_kv_str(f, "note", "not measured in this run");
+		fputs("}\n", f);
 	}
 }
 
@@ -874,6 +918,7 @@ static int write_json(const char *path)
 		fputs(bh_opts.quick ? "true" : "false", f);
 		fputs("}\n", f);
 	}
+	json_goals(f);
 	return fclose(f) == 0 ? 0 : -1;
 }
 
