@@ -3,7 +3,10 @@
  * process (cpu[1]), against what one would use instead.
  *
  *   ring.throughput      MB/s for 64 B .. 1 MiB messages
- *   ring.latency.oneway  64 B, send timestamp to receive, ns (p50, p99)
+ *   ring.latency.oneway  64 B, send timestamp to receive, ns (p50, p99);
+ *                        the next message goes as soon as the previous one
+ *                        was received; the "-idle" impls wait 200 us
+ *                        first, so a receiver that spins has gone to sleep
  *   ring.inplace         records of odd sizes checksummed in place, MB/s
  *   ring.syscalls        system calls per message (perf tracepoint count)
  *
@@ -511,7 +514,11 @@ static const struct xport_ops xport_mobj_rec = {
 
 /* ---- The runs ------------------------------------------------------------- */
 
-enum mode { TPUT, LATENCY, SYSC_BUSY, SYSC_SLEEP };
+enum mode { TPUT, LATENCY, LATENCY_IDLE, SYSC_BUSY, SYSC_SLEEP };
+
+/* The pause before each message in LATENCY_IDLE (and SYSC_SLEEP): long
+ * enough for any spinning receiver to give up and sleep. */
+#define IDLE_GAP_NS 200e3
 
 struct run {
 	struct xport x;
@@ -613,7 +620,7 @@ static int tput_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 			if (rn->mode == SYSC_SLEEP) {
 				/* Let the consumer fall asleep; spin, so this
 				 * side makes no system call of its own. */
-				double until = bh_now_ns() + 300e3;
+				double until = bh_now_ns() + IDLE_GAP_NS;
 				while (bh_now_ns() < until)
 					bh_relax();
 			}
@@ -702,6 +709,11 @@ static int lat_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 			if (pair->err)
 				return pair->err;
 		}
+		if (rn->mode == LATENCY_IDLE) {
+			double until = bh_now_ns() + IDLE_GAP_NS;
+			while (bh_now_ns() < until)
+				bh_relax();
+		}
 	}
 	bh_pair_barrier(pair, sense);
 	return pair->err;
@@ -752,7 +764,7 @@ static int ring_side(struct bh_pair *pair, int side, void *arg)
 		             strerror(-rc));
 		return rc;
 	}
-	if (rn->mode == LATENCY)
+	if (rn->mode == LATENCY || rn->mode == LATENCY_IDLE)
 		rc = side ? lat_consumer(pair, rn, &sense) : lat_producer(pair, rn, &sense);
 	else
 		rc = side ? tput_consumer(pair, rn, &sense) : tput_producer(pair, rn, &sense);
@@ -775,8 +787,13 @@ static struct bh_pair *run_pair(const struct xport_ops *ops, size_t msg,
 	rn.x.msg = msg;
 	rn.x.cap = ring_cap(msg);
 	rn.x.fd[0] = rn.x.fd[1] = -1;
-	rn.lat_msgs = bh_opts.quick ? 3000 : 20000;
-	rn.lat_warm = bh_opts.quick ? 500 : 2000;
+	if (mode == LATENCY_IDLE) {
+		rn.lat_msgs = bh_opts.quick ? 600 : 2200;
+		rn.lat_warm = 200;
+	} else {
+		rn.lat_msgs = bh_opts.quick ? 3000 : 20000;
+		rn.lat_warm = bh_opts.quick ? 500 : 2000;
+	}
 	rc = ops->prepare(&rn.x);
 	if (rc < 0) {
 		snprintf(why, why_cap, "%s", rn.x.note[0] ? rn.x.note : strerror(-rc));
@@ -886,14 +903,15 @@ void xport_tput_case(const char *group, const char *case_name,
 	tput_record(group, case_name, impl, msg, &a, true);
 }
 
-static void latency_case(const struct xport_ops *ops, const char *impl)
+static void latency_case(const struct xport_ops *ops, const char *impl,
+                         enum mode mode)
 {
 	struct bh_pair *pair;
 	struct bh_result r;
 	char why[200];
 
 	bh_progress("ring.latency.oneway/%s", impl);
-	pair = run_pair(ops, 64, LATENCY, 1, why, sizeof(why));
+	pair = run_pair(ops, 64, mode, 1, why, sizeof(why));
 	if (!pair) {
 		bh_note("ring", "ring.latency.oneway", impl, 64, "ns", "%s", why);
 		return;
@@ -1021,17 +1039,28 @@ void bench_ring(void)
 					tput_record("ring", "ring.throughput", impls[i].impl,
 					            tput_sizes[s], &acc[s][i], impls[i].ops != NULL);
 	}
-	for (size_t i = 0; i < nimpl; i++) {
-		const struct tp *t = &impls[i];
+	/* Latency twice: messages back to back (a receiver that waits spins
+	 * for the next one), then after an idle gap (it has gone to sleep). */
+	for (int idle = 0; idle < 2; idle++) {
+		static char idle_name[8][32];
 
-		if ((!t->ops && !t->iox) || !strcmp(t->impl, "mobj-copy") ||
-		    !bh_want("ring.latency.oneway", t->impl))
-			continue;
-		if (t->iox && iox_rc < 0) {
-			bh_note("ring", "ring.latency.oneway", t->impl, 64, "ns", "%s", why);
-			continue;
+		for (size_t i = 0; i < nimpl; i++) {
+			const struct tp *t = &impls[i];
+			const char *name = t->impl;
+
+			if (idle) {
+				snprintf(idle_name[i], sizeof(idle_name[i]), "%s-idle", t->impl);
+				name = idle_name[i];
+			}
+			if ((!t->ops && !t->iox) || !strcmp(t->impl, "mobj-copy") ||
+			    !bh_want("ring.latency.oneway", name))
+				continue;
+			if (t->iox && iox_rc < 0) {
+				bh_note("ring", "ring.latency.oneway", name, 64, "ns", "%s", why);
+				continue;
+			}
+			latency_case(t->ops, name, idle ? LATENCY_IDLE : LATENCY);
 		}
-		latency_case(t->ops, t->impl);
 	}
 #ifdef HAVE_ICEORYX
 	if (want_iox)

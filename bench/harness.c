@@ -630,7 +630,7 @@ static void print_table(FILE *f)
 	const char *last = "";
 	char sz[24], a[32], b[32], c[32], d[32], pp[32];
 
-	fprintf(f, "\n%-20s %-10s %6s %12s %12s %12s %12s %5s %6s  %s\n", "case",
+	fprintf(f, "\n%-20s %-12s %6s %12s %12s %12s %12s %5s %6s  %s\n", "case",
 	        "impl", "size", "median", "min", "max", "p99", "n", "pp ns", "unit");
 	for (int i = 0; i < nresults; i++) {
 		const struct bh_result *r = &results[i];
@@ -641,7 +641,7 @@ static void print_table(FILE *f)
 		last = r->case_name;
 		bh_size_str(r->size, sz);
 		if (r->note[0]) {
-			fprintf(f, "%-20s %-10s %6s  (did not run: %s)\n", r->case_name,
+			fprintf(f, "%-20s %-12s %6s  (did not run: %s)\n", r->case_name,
 			        r->impl, sz, r->note);
 			continue;
 		}
@@ -653,7 +653,7 @@ static void print_table(FILE *f)
 			snprintf(pp, sizeof(pp), "%.0f", r->rtt_ns);
 		else
 			snprintf(pp, sizeof(pp), "-");
-		fprintf(f, "%-20s %-10s %6s %12s %12s %12s %12s %5d %6s  %s%s%s\n",
+		fprintf(f, "%-20s %-12s %6s %12s %12s %12s %12s %5d %6s  %s%s%s\n",
 		        r->case_name, r->impl, sz, a, b, c, d, r->n, pp, r->unit,
 		        r->extra[0] ? "  " : "", r->extra);
 	}
@@ -664,13 +664,25 @@ static bool is_subject(const char *impl)
 	return !strncmp(impl, "mobj", 4);
 }
 
-/* "mobj-busy" compares with "spa-busy", not with "spa-sleep"; impls without
- * a scenario suffix compare with everything. */
+/* The scenario an impl name ends with ("-busy", "-sleep", "-idle"), or "". */
+static const char *scenario(const char *impl)
+{
+	static const char *const sfx[] = { "-busy", "-sleep", "-idle" };
+	size_t n = strlen(impl);
+
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		size_t k = strlen(sfx[i]);
+		if (n > k && !strcmp(impl + n - k, sfx[i]))
+			return sfx[i];
+	}
+	return "";
+}
+
+/* "mobj-busy" compares with "spa-busy" only, "mobj" and "mobj-copy" with
+ * every impl that has no scenario. */
 static bool comparable(const char *subject, const char *ref)
 {
-	const char *a = strrchr(subject, '-'), *b = strrchr(ref, '-');
-
-	return !b || (a && !strcmp(a, b));
+	return !strcmp(scenario(subject), scenario(ref));
 }
 
 static void print_ratios(FILE *f)
