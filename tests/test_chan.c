@@ -30,6 +30,7 @@
 
 #include "mobj/mobj.h"
 #include "mobj/linux.h"
+#include "rawmsg.h"
 #include "rovec.h"
 #include "testutil.h"
 
@@ -534,32 +535,6 @@ static struct wire hdr(uint32_t len, uint32_t nobj, uint64_t size, uint32_t acce
 		.nobj = nobj, .obj_size = size, .obj_access = access,
 	};
 	return w;
-}
-
-static int raw_send(int fd, const void *p, size_t len, const int *fds, size_t nfds)
-{
-	union {
-		char buf[CMSG_SPACE(253 * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
-
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-	}
-	n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-	return n == (ssize_t)len ? 0 : -1;
 }
 
 #define SIZE_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)

@@ -16,10 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "mobj/mobj.h"
+#include "rawmsg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -73,31 +73,6 @@ static size_t make_fds(unsigned kind, int *fds)
 	}
 }
 
-static void send_raw(const uint8_t *p, size_t len, const int *fds, size_t nfds)
-{
-	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
-	}
-	if (sendmsg(mobj_chan_fd(tx), &mh, MSG_NOSIGNAL) != (ssize_t)len)
-		abort();
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static unsigned char buf[255 * 17];
@@ -114,7 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	nfds = make_fds(data[0] & 7, fds);
 	cap = (size_t)data[1] * 17;
-	send_raw(data + 2, size - 2, fds, nfds);
+	if (raw_send(mobj_chan_fd(tx), data + 2, size - 2, fds, nfds) < 0)
+		abort();
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
 	rc = mobj_recv(rx, 0, &o, buf, cap);
