@@ -27,8 +27,10 @@ int rovec_mmap(void *target)
 	for (i = 0; i < 2; i++) {
 		void *p = mmap(NULL, page(), PROT_READ | PROT_WRITE, MAP_SHARED,
 		               fds[i], 0);
-		if (p != MAP_FAILED)
+		if (p != MAP_FAILED) {
+			munmap(p, page());
 			return 1;
+		}
 	}
 	return f->view[0] != 0;
 }
@@ -63,6 +65,7 @@ int rovec_reopen(void *target)
 	p = mmap(NULL, page(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p != MAP_FAILED) {
 		((unsigned char *)p)[0] = 1;
+		munmap(p, page());
 		rc = 1;
 	}
 	if (write(fd, "x", 1) >= 0)

@@ -17,4 +17,10 @@ struct mobj__os_chan {
 	ino_t ino;
 };
 
+/* One end of a ring: a pidfd on the peer process (-1 when the peer is in
+ * this process). The futex words live in the shared control pages. */
+struct mobj__os_waker {
+	int pidfd;
+};
+
 #endif
