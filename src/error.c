@@ -40,6 +40,7 @@ static const struct error_text texts[] = {
 	{ EOVERFLOW, "Value too large" },
 	{ EIO, "Input/output error" },
 	{ ECONNRESET, "Connection reset by peer" },
+	{ ENOTCONN, "Not connected: the ring has no consumer yet" },
 };
 
 const char *mobj_strerror(int err)

@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "os_types.h"
 
@@ -66,5 +67,60 @@ const char *mobj__os_strerror(int err);
 /* ---- Channels ------------------------------------------------------------ */
 
 /* ---- Ring waiting -------------------------------------------------------- */
+
+/*
+ * struct mobj__os_waker (os_types.h) is process-local, one per ring end: how
+ * this end sleeps until its peer wakes it, and how it learns that the peer
+ * process is gone. The shared words live in the ring's control pages; the
+ * core runs the protocol (who is waiting, Dekker fences, sequence numbers,
+ * validation) and calls these only on its slow paths. No call here may block
+ * longer than asked, and none may be interrupted into an error: a signal is a
+ * spurious wake-up (return 0).
+ *
+ * Linux: futex (shared, not FUTEX_PRIVATE) on the word; a pidfd of the peer
+ * for liveness. Darwin: each side waits on a Mach semaphore its *peer*
+ * created, so the peer's death ends the wait with KERN_TERMINATED (-EPIPE).
+ */
+struct mobj_chan;
+
+/* Both ends in this process: @a and @b each get a waker that wakes the
+ * other. The peer counts as alive until it marks itself closed. */
+int mobj__os_waker_pair(struct mobj__os_waker *a, struct mobj__os_waker *b);
+
+/* Ends in two processes, connected by channel @c: exchange whatever the
+ * backend needs through @c and arm liveness tracking of the process at the
+ * other end. Both sides call it at the same step of the ring set-up, after
+ * every mobj message of the set-up has been received; @producer tells which
+ * side this is, so a backend that sends something can order the exchange
+ * (producer sends first). Linux sends nothing: it opens a pidfd on the
+ * channel peer's pid. -EPIPE when the peer is already gone. */
+int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj_chan *c,
+                           bool producer, int timeout_ms);
+
+/* Release what the waker holds. Safe on a zeroed or released waker. */
+void mobj__os_waker_release(struct mobj__os_waker *w);
+
+/* Sleep until the peer wakes us, or *@word (the peer's wake sequence,
+ * mapped read-only here) no longer equals @expect, or @timeout_ms (> 0)
+ * passed. May return early for no reason. Returns 0 (woken, changed, or
+ * spurious), -ETIMEDOUT, or -EPIPE when the wait itself learnt the peer
+ * is gone. */
+int mobj__os_waker_wait(struct mobj__os_waker *w, const uint32_t *word,
+                        uint32_t expect, int timeout_ms);
+
+/* Wake the peer sleeping in mobj__os_waker_wait() on @word (our own wake
+ * sequence, already incremented by the core). */
+void mobj__os_waker_wake(struct mobj__os_waker *w, uint32_t *word);
+
+/* false once the peer's process is gone (not merely closed). A system call
+ * on Linux; the core calls it only after a sleep. */
+bool mobj__os_waker_peer_alive(struct mobj__os_waker *w);
+
+/* A monotonic clock in nanoseconds, for the core's timeouts. */
+uint64_t mobj__os_waker_clock_ns(void);
+
+/* The longest sleep the core asks of mobj__os_waker_wait() before it checks
+ * mobj__os_waker_peer_alive(): bounds how late a death is noticed. */
+#define MOBJ__OS_WAKER_SLICE_MS 50
 
 #endif /* MOBJ_OS_H */

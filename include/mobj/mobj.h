@@ -8,5 +8,6 @@
 
 #include "object.h"
 #include "chan.h"
+#include "ring.h"
 
 #endif /* MOBJ_MOBJ_H */

@@ -6,4 +6,10 @@ struct mobj__os_obj {
 	int fd; /* a sealed memfd, close-on-exec */
 };
 
+/* One end of a ring: a pidfd on the peer process (-1 when the peer is in
+ * this process). The futex words live in the shared control pages. */
+struct mobj__os_waker {
+	int pidfd;
+};
+
 #endif

@@ -1,0 +1,250 @@
+/*
+ * mobj ring: a single-producer/single-consumer byte ring over a mirrored
+ * memory object, between two threads or two processes.
+ *
+ * The data object is mapped twice back to back on both sides, so every
+ * reservation and every readable span is contiguous: a record is never split
+ * at the wrap, and the zero-copy calls (reserve/commit, peek/consume) hand
+ * out plain pointers into the shared pages.
+ *
+ * Least privilege: the producer alone can write the data and its own index;
+ * the consumer maps both read-only (frozen objects, enforced by the kernel).
+ * The consumer's index lives in an object the consumer creates and freezes,
+ * so the producer maps it read-only and can never write it. Each side
+ * validates the other's index before using it: an impossible value
+ * (backwards, or beyond the capacity) is -EPROTO, never an access outside
+ * the ring.
+ *
+ * Blocking calls take timeout_ms: 0 never blocks (-EAGAIN when the call
+ * would wait), -1 waits forever, a positive value waits at most that long
+ * (-ETIMEDOUT); any other negative value is -EINVAL. A side spins briefly,
+ * then sleeps; the other side makes a system call to wake it only when it
+ * has published that it sleeps, so a busy pair makes no system call per
+ * message (see mobj_ring_stats()).
+ *
+ * Peer death: when the peer closes its end, or its process dies, a waiting
+ * side wakes (within about 100 ms for a death without close), the consumer
+ * first reads everything committed before, then gets -EPIPE.
+ *
+ * A handle is process-local and used by one thread at a time; the two ends
+ * may be used from two threads of one process (mobj_ring_consumer()).
+ */
+#ifndef MOBJ_RING_H
+#define MOBJ_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "object.h"
+#include "chan.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** One end of a ring (producer or consumer). Opaque and process-local. */
+struct mobj_ring;
+
+/** Bytes a record takes in the ring besides its payload (the header). */
+#define MOBJ_RING_RECORD_HEADER 8u
+
+/**
+ * Create a ring and return its producer end. Nothing is connected yet: pass
+ * it to mobj_ring_send() (another process) or mobj_ring_consumer() (this
+ * process) before producing; until then the data calls return -ENOTCONN.
+ *
+ * @param capacity  bytes; rounded up to mobj_page_size(). One page is fine.
+ * @return 0, or -EINVAL (producer NULL, capacity 0 or too large), -ENOMEM,
+ *         -EMFILE, -ENFILE, -ENOSPC.
+ */
+MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
+
+/**
+ * Get the consumer end of an unconnected ring in this process, for a
+ * thread. The consumer maps the data and the producer's index read-only,
+ * exactly as a consumer in another process does.
+ *
+ * @return 0, or -EINVAL (NULL argument, not a producer, already connected),
+ *         -ENOMEM, -EMFILE, -ENFILE.
+ */
+MOBJ_EXPORT int mobj_ring_consumer(struct mobj_ring *producer,
+                                   struct mobj_ring **consumer);
+
+/**
+ * Connect the unconnected @p producer to a consumer in the process at the
+ * other end of channel @p c, which calls mobj_ring_recv(). Sends the
+ * read-only data and producer-index objects, then waits for the consumer's
+ * own (frozen) index object. Uses the channel exclusively until it returns;
+ * the channel may be closed afterwards (peer death is then noticed by pid).
+ *
+ * @param timeout_ms  for the consumer's answer (0: -ETIMEDOUT unless it is
+ *                    already there; -1: forever).
+ * @return 0, or -EINVAL (NULL, not a producer, already connected), the
+ *         errors of mobj_send() and mobj_recv() (-EPIPE, -ETIMEDOUT, ...),
+ *         -EPROTO (the answer is not a valid consumer index object; the ring
+ *         stays unconnected).
+ */
+MOBJ_EXPORT int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *producer,
+                               int timeout_ms);
+
+/**
+ * Receive a ring sent with mobj_ring_send() and return its consumer end.
+ * Validates everything received (magic, version, sizes, read-only seals),
+ * creates the consumer's index object, freezes it and sends it back.
+ *
+ * @return 0, or -EINVAL (NULL argument), the errors of mobj_recv() and
+ *         mobj_send(), -EPROTO (what arrived is not a valid ring), -ENOMEM.
+ */
+MOBJ_EXPORT int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
+                               struct mobj_ring **consumer);
+
+/** The capacity in bytes (a multiple of mobj_page_size()); 0 for NULL. */
+MOBJ_EXPORT size_t mobj_ring_capacity(const struct mobj_ring *r);
+
+/**
+ * Producer: wait until @p n bytes are free and return them, contiguous and
+ * writable, in @p *p. Nothing is visible to the consumer until
+ * mobj_ring_commit(). Reserving again replaces the reservation.
+ *
+ * @return 0, or
+ *  -EINVAL    NULL argument, not a producer, bad timeout;
+ *  -ENOTCONN  no consumer attached yet;
+ *  -EMSGSIZE  n > capacity;
+ *  -EAGAIN    timeout 0 and not enough room;  -ETIMEDOUT;
+ *  -EPIPE     the consumer closed its end or died;
+ *  -EPROTO    the consumer's index is impossible (the ring is then dead:
+ *             every later call returns -EPROTO).
+ */
+MOBJ_EXPORT int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
+                                  void **p);
+
+/**
+ * Producer: publish the first @p n bytes of the current reservation (release
+ * ordering: the bytes are visible before the index). Ends the reservation.
+ * Wakes the consumer only if it sleeps waiting for this much.
+ * @return 0, or -EINVAL (NULL, not a producer, n larger than reserved).
+ */
+MOBJ_EXPORT int mobj_ring_commit(struct mobj_ring *r, size_t n);
+
+/**
+ * Consumer: wait until at least @p min bytes are readable (min 0 counts as
+ * 1) and return all readable bytes, contiguous, in @p *p / @p *avail. The
+ * pages are read-only. A hostile producer can still change bytes it has
+ * committed while you read them: copy (mobj_ring_read()) what must be
+ * stable.
+ *
+ * @return 0, or
+ *  -EINVAL    NULL argument, not a consumer, bad timeout;
+ *  -EMSGSIZE  min > capacity;
+ *  -EAGAIN    timeout 0 and fewer than min bytes;  -ETIMEDOUT;
+ *  -EPIPE     the producer closed or died and fewer than min bytes remain;
+ *  -EPROTO    the producer's index is impossible (sticky).
+ */
+MOBJ_EXPORT int mobj_ring_peek(struct mobj_ring *r, size_t min, int timeout_ms,
+                               const void **p, size_t *avail);
+
+/**
+ * Consumer: release the first @p n readable bytes to the producer. n may be
+ * at most the readable amount last returned by mobj_ring_peek() (less what
+ * was consumed since).
+ * @return 0, or -EINVAL (NULL, not a consumer, n too large).
+ */
+MOBJ_EXPORT int mobj_ring_consume(struct mobj_ring *r, size_t n);
+
+/**
+ * Producer: copy @p n bytes in, all or nothing (waits for room for all of
+ * them), and commit them.
+ * @return n, or the errors of mobj_ring_reserve() (-EINVAL also for p NULL
+ *         with n > 0).
+ */
+MOBJ_EXPORT ssize_t mobj_ring_write(struct mobj_ring *r, const void *p,
+                                    size_t n, int timeout_ms);
+
+/**
+ * Consumer: wait for at least 1 byte, copy out what is readable up to
+ * @p cap bytes, and consume it.
+ * @return the count (1..cap), or the errors of mobj_ring_peek() (-EINVAL
+ *         also for p NULL or cap 0).
+ */
+MOBJ_EXPORT ssize_t mobj_ring_read(struct mobj_ring *r, void *p, size_t cap,
+                                   int timeout_ms);
+
+/**
+ * Records: length-prefixed messages on top of the byte ring. A record is a
+ * MOBJ_RING_RECORD_HEADER-byte header (uint32 length, uint32 zero, native
+ * byte order) followed by the payload, padded to a multiple of 8 bytes, so
+ * every header and payload is 8-byte aligned. A record is never split: the
+ * mirror makes each one contiguous. Do not mix records and plain bytes on
+ * one ring. The largest payload is mobj_ring_record_max().
+ */
+MOBJ_EXPORT size_t mobj_ring_record_max(const struct mobj_ring *r);
+
+/**
+ * Producer: reserve room for a record of @p len payload bytes and return the
+ * payload area (8-byte aligned) in @p *p.
+ * @return 0, or the errors of mobj_ring_reserve() (-EMSGSIZE when len >
+ *         mobj_ring_record_max()).
+ */
+MOBJ_EXPORT int mobj_ring_reserve_record(struct mobj_ring *r, size_t len,
+                                         int timeout_ms, void **p);
+
+/**
+ * Producer: publish the reserved record with its final payload length
+ * @p len (at most what was reserved).
+ * @return 0, or -EINVAL (no record reserved, len larger than reserved).
+ */
+MOBJ_EXPORT int mobj_ring_commit_record(struct mobj_ring *r, size_t len);
+
+/**
+ * Consumer: wait for the next record and return its payload in place.
+ * @return 0, or the errors of mobj_ring_peek(); -EPROTO also when the
+ *         header is impossible (length beyond what the producer committed).
+ */
+MOBJ_EXPORT int mobj_ring_peek_record(struct mobj_ring *r, int timeout_ms,
+                                      const void **p, size_t *len);
+
+/**
+ * Consumer: release the record returned by the last mobj_ring_peek_record().
+ * @return 0, or -EINVAL (no record peeked).
+ */
+MOBJ_EXPORT int mobj_ring_consume_record(struct mobj_ring *r);
+
+/** Producer: copy one record in and commit it. @return len, or the errors of
+ *  mobj_ring_reserve_record(). */
+MOBJ_EXPORT ssize_t mobj_ring_write_record(struct mobj_ring *r, const void *p,
+                                           size_t len, int timeout_ms);
+
+/**
+ * Consumer: copy the next record out and consume it.
+ * @return its length, or the errors of mobj_ring_peek_record(); -EMSGSIZE
+ *         when it is longer than @p cap (the record stays in the ring).
+ */
+MOBJ_EXPORT ssize_t mobj_ring_read_record(struct mobj_ring *r, void *p,
+                                          size_t cap, int timeout_ms);
+
+/** Counters of the slow paths of one ring end, for benchmarks. Every system
+ *  call the ring makes after set-up is one of these. */
+struct mobj_ring_stats {
+	uint64_t sleeps; /**< sleeps waiting for the peer (one system call each) */
+	uint64_t wakes;  /**< wake-ups sent to a sleeping peer (one system call each) */
+	uint64_t peer_checks; /**< liveness checks of the peer (one system call each on Linux) */
+	uint64_t spins;  /**< waits that ended while spinning, with no system call */
+};
+
+/** Copy the counters of @p r. @return 0, or -EINVAL. */
+MOBJ_EXPORT int mobj_ring_stats(const struct mobj_ring *r,
+                                struct mobj_ring_stats *out);
+
+/**
+ * Close this end: mark it closed in its index page and wake the peer (which
+ * then gets -EPIPE once it has read everything), unmap and free. Data
+ * committed before stays readable by the consumer. NULL is a no-op.
+ */
+MOBJ_EXPORT void mobj_ring_close(struct mobj_ring *r);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOBJ_RING_H */

@@ -1,0 +1,748 @@
+/*
+ * The mirrored SPSC ring.
+ *
+ * Objects and who writes what. Three memory objects:
+ *   data  capacity bytes. Created by the producer, which maps it mirrored
+ *         read-write and only then freezes it (mobj_readonly); the consumer
+ *         gets the frozen read-only handle and maps it mirrored read-only.
+ *   pctl  one page, the producer's control page (struct mobj__ring_ctl):
+ *         the tail. Created, mapped read-write and frozen by the producer;
+ *         the consumer maps it read-only.
+ *   cctl  one page, the consumer's control page: the head. Created,
+ *         mapped read-write and frozen by the *consumer*, whose read-only
+ *         handle goes back to the producer. The producer never holds a
+ *         writable handle to it, so it can never write the head, even if
+ *         hostile; and the consumer never holds a writable handle to data
+ *         or pctl. Freezing is the kernel's (F_SEAL_FUTURE_WRITE on Linux):
+ *         no new writable mapping, mprotect upgrade or /proc/self/mem write.
+ * Set-up across processes (mobj_ring_send / mobj_ring_recv, ring_chan.c):
+ * producer -> consumer: data (read-only) then pctl (read-only); consumer ->
+ * producer: cctl (read-only); then both arm peer-death tracking
+ * (mobj__os_waker_connect). Each message carries a small hello (magic,
+ * version, kind, capacity) and each control page repeats magic, version,
+ * role and capacity; everything is checked against the object sizes.
+ *
+ * Indices. tail (in pctl) counts bytes ever committed, head (in cctl) bytes
+ * ever consumed; 64-bit, free running, never wrapped. The byte at index i
+ * lives at data[i % capacity]. Invariant: head <= tail <= head + capacity.
+ * Each side keeps its own index locally (its page is its own, but the local
+ * copy is what it trusts) and the last validated value of the peer's.
+ * A peer index is accepted only if it is monotonic and keeps the invariant:
+ *   consumer: tail' >= tail_seen and tail' - head <= capacity
+ *   producer: head' >= head_seen and head' <= tail
+ * Anything else is -EPROTO, and the end is dead (every later call -EPROTO):
+ * no offset is ever computed from an unvalidated value, so a lie cannot
+ * cause an access outside the mapping.
+ *
+ * Wrap-around. The data object is mapped twice back to back, so the n <=
+ * capacity bytes at offset o = i % capacity are data[o .. o + n), contiguous
+ * even when they cross the end of the first copy: reserve(n) and peek() hand
+ * out plain pointers and a record is never split. Records are an 8-byte
+ * header (length) plus the payload padded to 8 bytes, so they stay aligned
+ * (capacity is a page multiple).
+ *
+ * Ordering. The producer fills bytes, then store-releases the tail; the
+ * consumer load-acquires the tail, then reads bytes (and symmetrically for
+ * the head and the space it frees). Nothing else is needed on the fast path.
+ *
+ * Waiting and waking (Dekker, no lost wake-up, no system call when busy).
+ * A side that must wait first spins briefly re-reading the peer's index,
+ * then:
+ *   W1 seq = peer.wake_seq                      (acquire)
+ *   W2 own.wait_target = target; own.waiting = 1
+ *   W3 fence(seq_cst)
+ *   W4 re-check the peer's index and closed flag; done if satisfied
+ *   W5 sleep on peer.wake_seq while it still equals seq (futex / semaphore),
+ *      at most MOBJ__OS_WAKER_SLICE_MS, then go to W1
+ * and the other side, after publishing its index (or its closed flag):
+ *   K1 store index (release)
+ *   K2 fence(seq_cst)
+ *   K3 if peer.waiting and index >= peer.wait_target:
+ *        own.wake_seq += 1; wake
+ * The two seq_cst fences are totally ordered. If W3 comes first, K3 sees
+ * waiting = 1 and the current target, bumps wake_seq and wakes: the sleeper
+ * either is asleep (woken) or not yet (W5 compares wake_seq with the seq read
+ * at W1, which happened before W2, so the bump is seen and it does not
+ * sleep). If K2 comes first, W4 sees the new index. So a waiter never sleeps
+ * through progress, and a side that is busy never makes a system call: it
+ * sees waiting = 0 (or a target it has not reached) and returns. A waiter
+ * clears waiting when it returns; a stale waiting = 1 only costs a spare wake.
+ *
+ * Peer death. close() sets closed and wakes unconditionally. A process that
+ * dies without closing cannot wake anyone, so sleeps are sliced and, after a
+ * slice that ended without a wake, the backend is asked whether the peer
+ * process still lives (Linux: a pidfd from the channel's peer pid; Darwin:
+ * the semaphore the peer created dies with it). Once the peer is closed or
+ * dead, the consumer re-reads the tail (final now) and gets -EPIPE only when
+ * fewer than the wanted bytes remain; the producer gets -EPIPE at once.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "ring_layout.h"
+#include "ring_internal.h"
+
+/* Re-reads of the peer's index before sleeping: a few microseconds, enough
+ * for a busy peer on another core to catch up. */
+#define SPINS 256
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static bool bad_timeout(int timeout_ms)
+{
+	return timeout_ms < -1;
+}
+
+static size_t data_offset(const struct mobj_ring *r, uint64_t index)
+{
+	return (size_t)(index % r->cap);
+}
+
+/* Load the peer's index and validate it against the invariant. */
+static int load_peer(struct mobj_ring *r, uint64_t *out)
+{
+	uint64_t v = atomic_load_explicit(&r->peer->index, memory_order_acquire);
+
+	if (v < r->peer_seen)
+		goto bad;
+	if (r->producer ? v > r->pos : v - r->pos > r->cap)
+		goto bad;
+	r->peer_seen = v;
+	*out = v;
+	return 0;
+bad:
+	r->broken = true;
+	return -EPROTO;
+}
+
+/* 0: the peer's index reached @target; 1: not yet; -EPIPE: it never will;
+ * -EPROTO. */
+static int check_peer(struct mobj_ring *r, uint64_t target)
+{
+	uint64_t v;
+	int err;
+
+	err = load_peer(r, &v);
+	if (err < 0)
+		return err;
+	if (v >= target)
+		return 0;
+	if (!r->peer_dead &&
+	    !atomic_load_explicit(&r->peer->closed, memory_order_acquire))
+		return 1;
+	/* The peer will not move again: its index is final now (closed was
+	 * stored after it, and acquired above). */
+	err = load_peer(r, &v);
+	if (err < 0)
+		return err;
+	return v >= target ? 0 : -EPIPE;
+}
+
+/* Milliseconds left until @deadline (ns), rounded up, or 0 when past. */
+static int ms_left(uint64_t deadline)
+{
+	uint64_t now = mobj__os_waker_clock_ns(), ms;
+
+	if (now >= deadline)
+		return 0;
+	ms = (deadline - now + 999999) / 1000000;
+	return ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+/* Wait until the peer's index reaches @target (see the design block). */
+static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
+{
+	uint64_t deadline = 0;
+	uint32_t seq;
+	int err, i, slice, rc;
+
+	err = check_peer(r, target);
+	if (err <= 0)
+		return err;
+	if (timeout_ms == 0)
+		return -EAGAIN;
+	for (i = 0; i < SPINS; i++) {
+		cpu_relax();
+		err = check_peer(r, target);
+		if (err <= 0) {
+			r->stats.spins += err == 0;
+			return err;
+		}
+	}
+	if (timeout_ms > 0)
+		deadline = mobj__os_waker_clock_ns() +
+		           (uint64_t)timeout_ms * 1000000u;
+	for (;;) {
+		seq = atomic_load_explicit(&r->peer->wake_seq, memory_order_acquire);
+		atomic_store_explicit(&r->own->wait_target, target,
+		                      memory_order_relaxed);
+		atomic_store_explicit(&r->own->waiting, 1, memory_order_seq_cst);
+		atomic_thread_fence(memory_order_seq_cst);
+		err = check_peer(r, target);
+		if (err <= 0)
+			break;
+		slice = MOBJ__OS_WAKER_SLICE_MS;
+		if (timeout_ms > 0) {
+			int left = ms_left(deadline);
+
+			if (left == 0) {
+				err = -ETIMEDOUT;
+				break;
+			}
+			if (left < slice)
+				slice = left;
+		}
+		r->stats.sleeps++;
+		rc = mobj__os_waker_wait(&r->waker,
+		                         (const uint32_t *)&r->peer->wake_seq,
+		                         seq, slice);
+		if (rc == -EPIPE) {
+			r->peer_dead = true;
+		} else if (rc == -ETIMEDOUT) {
+			/* A dead peer never wakes us: ask only after a
+			 * silent slice. */
+			r->stats.peer_checks++;
+			if (!mobj__os_waker_peer_alive(&r->waker))
+				r->peer_dead = true;
+		}
+	}
+	atomic_store_explicit(&r->own->waiting, 0, memory_order_relaxed);
+	return err;
+}
+
+/* Publish our index and wake the peer if it waits for this much. */
+static void publish(struct mobj_ring *r)
+{
+	atomic_store_explicit(&r->own->index, r->pos, memory_order_release);
+	atomic_thread_fence(memory_order_seq_cst);
+	if (atomic_load_explicit(&r->peer->waiting, memory_order_relaxed) &&
+	    r->pos >= atomic_load_explicit(&r->peer->wait_target,
+	                                   memory_order_relaxed)) {
+		atomic_fetch_add_explicit(&r->own->wake_seq, 1,
+		                          memory_order_release);
+		mobj__os_waker_wake(&r->waker, (uint32_t *)&r->own->wake_seq);
+		r->stats.wakes++;
+	}
+}
+
+/* ---- Set-up -------------------------------------------------------------- */
+
+static void ctl_init(struct mobj__ring_ctl *c, uint32_t role, size_t cap)
+{
+	memset(c, 0, sizeof(*c));
+	c->magic = MOBJ__RING_MAGIC;
+	c->version = MOBJ__RING_VERSION;
+	c->role = role;
+	c->header_size = sizeof(*c);
+	c->capacity = cap;
+}
+
+/* Check a peer's control page header; everything is read exactly once. */
+static int ctl_check(const struct mobj__ring_ctl *c, uint32_t role, size_t cap)
+{
+	const volatile struct mobj__ring_ctl *v = c;
+
+	if (v->magic != MOBJ__RING_MAGIC || v->version != MOBJ__RING_VERSION ||
+	    v->role != role || v->header_size != sizeof(*c) ||
+	    v->capacity != cap)
+		return -EPROTO;
+	return 0;
+}
+
+/* Create a control page: mapped read-write at @rw, frozen, its read-only
+ * handle in @ro (the read-write handle is closed). */
+static int ctl_create(uint32_t role, size_t cap, struct mobj__ring_ctl **rw,
+                      struct mobj **ro)
+{
+	struct mobj *o;
+	void *p;
+	int err;
+
+	err = mobj_create(sizeof(struct mobj__ring_ctl), 0, &o);
+	if (err < 0)
+		return err;
+	err = mobj_map(o, 0, mobj_size(o), MOBJ_PROT_READ | MOBJ_PROT_WRITE, &p);
+	if (err < 0)
+		goto out;
+	ctl_init(p, role, cap);
+	err = mobj_readonly(o, ro);
+	if (err < 0) {
+		mobj_unmap(p, mobj_size(o));
+		goto out;
+	}
+	*rw = p;
+out:
+	mobj_close(o);
+	return err;
+}
+
+/* Map a peer's frozen control page read-only and check it. */
+static int ctl_attach(struct mobj *ro, uint32_t role, size_t cap,
+                      const struct mobj__ring_ctl **out)
+{
+	void *p;
+	int err;
+
+	if (mobj_size(ro) != mobj_page_size() ||
+	    mobj_size(ro) < sizeof(struct mobj__ring_ctl))
+		return -EPROTO;
+	err = mobj_map(ro, 0, mobj_size(ro), MOBJ_PROT_READ, &p);
+	if (err < 0)
+		return err;
+	err = ctl_check(p, role, cap);
+	if (err < 0) {
+		mobj_unmap(p, mobj_size(ro));
+		return err;
+	}
+	*out = p;
+	return 0;
+}
+
+static void set_capacity(struct mobj_ring *r, size_t cap)
+{
+	r->cap = cap;
+	/* A record's length field is 32 bits. */
+	if (cap - MOBJ_RING_RECORD_HEADER > UINT32_MAX)
+		r->record_max = UINT32_MAX & ~(size_t)7;
+	else
+		r->record_max = cap - MOBJ_RING_RECORD_HEADER;
+}
+
+int mobj_ring_create(size_t capacity, struct mobj_ring **producer)
+{
+	struct mobj_ring *r;
+	struct mobj *data;
+	void *p;
+	int err;
+
+	if (!producer || capacity == 0)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->producer = true;
+	err = mobj_create(capacity, 0, &data);
+	if (err < 0)
+		goto fail;
+	set_capacity(r, mobj_size(data));
+	/* Writable mirror first, then freeze: the one rule of mobj_readonly. */
+	err = mobj_map_mirror(data, MOBJ_PROT_READ | MOBJ_PROT_WRITE, &p);
+	if (err == 0) {
+		r->data = p;
+		err = mobj_readonly(data, &r->data_ro);
+	}
+	mobj_close(data);
+	if (err < 0)
+		goto fail;
+	err = ctl_create(MOBJ__RING_PRODUCER, r->cap, &r->own, &r->pctl_ro);
+	if (err < 0)
+		goto fail;
+	*producer = r;
+	return 0;
+fail:
+	if (r->data)
+		mobj_unmap(r->data, 2 * r->cap);
+	mobj_close(r->data_ro);
+	free(r);
+	return err;
+}
+
+int mobj__ring_attach(struct mobj *data_ro, struct mobj *pctl_ro,
+                      struct mobj_ring **consumer, struct mobj **cctl_ro)
+{
+	struct mobj_ring *r;
+	void *p;
+	int err;
+
+	if (!data_ro || !pctl_ro || !consumer || !cctl_ro)
+		return -EINVAL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	set_capacity(r, mobj_size(data_ro));
+	err = ctl_attach(pctl_ro, MOBJ__RING_PRODUCER, r->cap, &r->peer);
+	if (err < 0)
+		goto fail;
+	err = mobj_map_mirror(data_ro, MOBJ_PROT_READ, &p);
+	if (err < 0)
+		goto fail;
+	r->data = p;
+	err = ctl_create(MOBJ__RING_CONSUMER, r->cap, &r->own, cctl_ro);
+	if (err < 0)
+		goto fail;
+	r->connected = true;
+	*consumer = r;
+	return 0;
+fail:
+	if (r->data)
+		mobj_unmap(r->data, 2 * r->cap);
+	if (r->peer)
+		mobj_unmap((void *)r->peer, mobj_page_size());
+	free(r);
+	return err;
+}
+
+int mobj__ring_accept(struct mobj_ring *r, struct mobj *cctl_ro)
+{
+	const struct mobj__ring_ctl *peer;
+	int err;
+
+	err = ctl_attach(cctl_ro, MOBJ__RING_CONSUMER, r->cap, &peer);
+	if (err < 0)
+		return err;
+	if (atomic_load_explicit(&peer->index, memory_order_acquire) != 0) {
+		mobj_unmap((void *)peer, mobj_page_size());
+		return -EPROTO;
+	}
+	r->peer = peer;
+	r->connected = true;
+	mobj_close(r->data_ro);
+	mobj_close(r->pctl_ro);
+	r->data_ro = NULL;
+	r->pctl_ro = NULL;
+	return 0;
+}
+
+int mobj__ring_export(struct mobj_ring *r, struct mobj **data_ro,
+                      struct mobj **pctl_ro)
+{
+	if (!r || !r->producer || r->connected)
+		return -EINVAL;
+	*data_ro = r->data_ro;
+	*pctl_ro = r->pctl_ro;
+	return 0;
+}
+
+int mobj_ring_consumer(struct mobj_ring *producer, struct mobj_ring **consumer)
+{
+	struct mobj_ring *c;
+	struct mobj *cctl_ro;
+	int err;
+
+	if (!producer || !consumer || !producer->producer || producer->connected)
+		return -EINVAL;
+	err = mobj__ring_attach(producer->data_ro, producer->pctl_ro, &c,
+	                        &cctl_ro);
+	if (err < 0)
+		return err;
+	err = mobj__ring_accept(producer, cctl_ro);
+	mobj_close(cctl_ro);
+	if (err == 0)
+		err = mobj__os_waker_pair(&producer->waker, &c->waker);
+	if (err < 0) {
+		mobj__ring_free(c);
+		return err;
+	}
+	*consumer = c;
+	return 0;
+}
+
+void mobj__ring_free(struct mobj_ring *r)
+{
+	if (r->data)
+		mobj_unmap(r->data, 2 * r->cap);
+	if (r->own)
+		mobj_unmap(r->own, mobj_page_size());
+	if (r->peer)
+		mobj_unmap((void *)r->peer, mobj_page_size());
+	mobj_close(r->data_ro);
+	mobj_close(r->pctl_ro);
+	mobj__os_waker_release(&r->waker);
+	free(r);
+}
+
+void mobj_ring_close(struct mobj_ring *r)
+{
+	if (!r)
+		return;
+	if (r->connected) {
+		atomic_store_explicit(&r->own->closed, 1, memory_order_release);
+		atomic_thread_fence(memory_order_seq_cst);
+		atomic_fetch_add_explicit(&r->own->wake_seq, 1,
+		                          memory_order_release);
+		mobj__os_waker_wake(&r->waker, (uint32_t *)&r->own->wake_seq);
+	}
+	mobj__ring_free(r);
+}
+
+struct mobj__ring_ctl *mobj__ring_own(struct mobj_ring *r)
+{
+	return r->own;
+}
+
+const struct mobj__ring_ctl *mobj__ring_peer(struct mobj_ring *r)
+{
+	return r->peer;
+}
+
+void *mobj__ring_data(struct mobj_ring *r)
+{
+	return r->data;
+}
+
+size_t mobj_ring_capacity(const struct mobj_ring *r)
+{
+	return r ? r->cap : 0;
+}
+
+size_t mobj_ring_record_max(const struct mobj_ring *r)
+{
+	return r ? r->record_max : 0;
+}
+
+int mobj_ring_stats(const struct mobj_ring *r, struct mobj_ring_stats *out)
+{
+	if (!r || !out)
+		return -EINVAL;
+	*out = r->stats;
+	return 0;
+}
+
+/* ---- Producer ------------------------------------------------------------ */
+
+/* Common entry checks of the data calls. */
+static int usable(const struct mobj_ring *r, bool producer, int timeout_ms)
+{
+	if (!r || r->producer != producer || bad_timeout(timeout_ms))
+		return -EINVAL;
+	if (!r->connected)
+		return -ENOTCONN;
+	if (r->broken)
+		return -EPROTO;
+	return 0;
+}
+
+int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms, void **p)
+{
+	int err = usable(r, true, timeout_ms);
+
+	if (err < 0)
+		return err;
+	if (!p)
+		return -EINVAL;
+	if (n > r->cap)
+		return -EMSGSIZE;
+	if (atomic_load_explicit(&r->peer->closed, memory_order_relaxed))
+		return -EPIPE;
+	if (r->pos + n - r->peer_seen > r->cap) {
+		err = wait_peer(r, r->pos + n - r->cap, timeout_ms);
+		if (err < 0)
+			return err;
+	}
+	r->reserved = n;
+	r->in_record = false;
+	*p = r->data + data_offset(r, r->pos);
+	return 0;
+}
+
+int mobj_ring_commit(struct mobj_ring *r, size_t n)
+{
+	if (!r || !r->producer || n > r->reserved)
+		return -EINVAL;
+	r->reserved = 0;
+	r->in_record = false;
+	if (n == 0)
+		return 0;
+	r->pos += n;
+	publish(r);
+	return 0;
+}
+
+ssize_t mobj_ring_write(struct mobj_ring *r, const void *p, size_t n,
+                        int timeout_ms)
+{
+	void *dst;
+	int err;
+
+	if (!p && n > 0)
+		return -EINVAL;
+	err = mobj_ring_reserve(r, n, timeout_ms, &dst);
+	if (err < 0)
+		return err;
+	if (n == 0)
+		return 0;
+	memcpy(dst, p, n);
+	mobj_ring_commit(r, n);
+	return (ssize_t)n;
+}
+
+static uint64_t record_total(uint64_t len)
+{
+	return MOBJ_RING_RECORD_HEADER + ((len + 7) & ~(uint64_t)7);
+}
+
+int mobj_ring_reserve_record(struct mobj_ring *r, size_t len, int timeout_ms,
+                             void **p)
+{
+	void *dst;
+	int err = usable(r, true, timeout_ms);
+
+	if (err < 0)
+		return err;
+	if (!p)
+		return -EINVAL;
+	if (len > r->record_max)
+		return -EMSGSIZE;
+	err = mobj_ring_reserve(r, (size_t)record_total(len), timeout_ms, &dst);
+	if (err < 0)
+		return err;
+	r->in_record = true;
+	r->record_len = len;
+	*p = (char *)dst + MOBJ_RING_RECORD_HEADER;
+	return 0;
+}
+
+int mobj_ring_commit_record(struct mobj_ring *r, size_t len)
+{
+	struct mobj__ring_record *h;
+
+	if (!r || !r->producer || !r->in_record || len > r->record_len)
+		return -EINVAL;
+	h = (struct mobj__ring_record *)(r->data + data_offset(r, r->pos));
+	h->len = (uint32_t)len;
+	h->zero = 0;
+	return mobj_ring_commit(r, (size_t)record_total(len));
+}
+
+ssize_t mobj_ring_write_record(struct mobj_ring *r, const void *p, size_t len,
+                               int timeout_ms)
+{
+	void *dst;
+	int err;
+
+	if (!p && len > 0)
+		return -EINVAL;
+	err = mobj_ring_reserve_record(r, len, timeout_ms, &dst);
+	if (err < 0)
+		return err;
+	if (len > 0)
+		memcpy(dst, p, len);
+	mobj_ring_commit_record(r, len);
+	return (ssize_t)len;
+}
+
+/* ---- Consumer ------------------------------------------------------------ */
+
+int mobj_ring_peek(struct mobj_ring *r, size_t min, int timeout_ms,
+                   const void **p, size_t *avail)
+{
+	uint64_t tail;
+	int err = usable(r, false, timeout_ms);
+
+	if (err < 0)
+		return err;
+	if (!p || !avail)
+		return -EINVAL;
+	if (min == 0)
+		min = 1;
+	if (min > r->cap)
+		return -EMSGSIZE;
+	r->in_record = false;
+	err = load_peer(r, &tail);
+	if (err < 0)
+		return err;
+	if (tail - r->pos < min) {
+		err = wait_peer(r, r->pos + min, timeout_ms);
+		if (err < 0)
+			return err;
+	}
+	*p = r->data + data_offset(r, r->pos);
+	*avail = (size_t)(r->peer_seen - r->pos);
+	return 0;
+}
+
+int mobj_ring_consume(struct mobj_ring *r, size_t n)
+{
+	if (!r || r->producer || !r->connected || n > r->peer_seen - r->pos)
+		return -EINVAL;
+	r->in_record = false;
+	if (n == 0)
+		return 0;
+	r->pos += n;
+	publish(r);
+	return 0;
+}
+
+ssize_t mobj_ring_read(struct mobj_ring *r, void *p, size_t cap, int timeout_ms)
+{
+	const void *src;
+	size_t avail;
+	int err;
+
+	if (!p || cap == 0)
+		return -EINVAL;
+	err = mobj_ring_peek(r, 1, timeout_ms, &src, &avail);
+	if (err < 0)
+		return err;
+	if (avail > cap)
+		avail = cap;
+	memcpy(p, src, avail);
+	mobj_ring_consume(r, avail);
+	return (ssize_t)avail;
+}
+
+int mobj_ring_peek_record(struct mobj_ring *r, int timeout_ms, const void **p,
+                          size_t *len)
+{
+	const volatile struct mobj__ring_record *h;
+	const void *src;
+	size_t avail;
+	uint32_t n;
+	int err;
+
+	if (!p || !len)
+		return -EINVAL;
+	err = mobj_ring_peek(r, MOBJ_RING_RECORD_HEADER, timeout_ms, &src,
+	                     &avail);
+	if (err < 0)
+		return err;
+	/* The producer may rewrite the header under us: read it once. */
+	h = src;
+	n = h->len;
+	if (n > r->record_max || record_total(n) > avail) {
+		r->broken = true;
+		return -EPROTO;
+	}
+	r->in_record = true;
+	r->record_len = n;
+	*p = (const char *)src + MOBJ_RING_RECORD_HEADER;
+	*len = n;
+	return 0;
+}
+
+int mobj_ring_consume_record(struct mobj_ring *r)
+{
+	if (!r || r->producer || !r->in_record)
+		return -EINVAL;
+	return mobj_ring_consume(r, (size_t)record_total(r->record_len));
+}
+
+ssize_t mobj_ring_read_record(struct mobj_ring *r, void *p, size_t cap,
+                              int timeout_ms)
+{
+	const void *src;
+	size_t len;
+	int err;
+
+	if (!p && cap > 0)
+		return -EINVAL;
+	err = mobj_ring_peek_record(r, timeout_ms, &src, &len);
+	if (err < 0)
+		return err;
+	if (len > cap)
+		return -EMSGSIZE;
+	if (len > 0)
+		memcpy(p, src, len);
+	mobj_ring_consume_record(r);
+	return (ssize_t)len;
+}

@@ -1,0 +1,86 @@
+/*
+ * The ring's shared layout: what lives in the control pages, and the
+ * internal entry points the set-up code and the tests share.
+ *
+ * Each side owns one control page (its own memory object, one page): the
+ * producer's holds the tail, the consumer's the head. The owner maps it
+ * read-write and freezes it before the peer sees it, so the peer can only
+ * map it read-only. A page is a plain struct of fixed-width types; the
+ * fields each side writes at run time sit on their own 128-byte line (two
+ * cache lines, for adjacent-line prefetchers), so the index the peer polls
+ * never shares a line with anything else that moves.
+ */
+#ifndef MOBJ_RING_LAYOUT_H
+#define MOBJ_RING_LAYOUT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mobj/ring.h"
+
+#define MOBJ__RING_MAGIC 0x72626f6du /* "mobr" in memory on little endian */
+#define MOBJ__RING_VERSION 1u
+#define MOBJ__RING_PRODUCER 1u
+#define MOBJ__RING_CONSUMER 2u
+
+struct mobj__ring_ctl {
+	/* Written once by the owner before the page is shared; read once by
+	 * the peer at set-up and checked, never trusted again. */
+	uint32_t magic;       /* MOBJ__RING_MAGIC */
+	uint32_t version;     /* MOBJ__RING_VERSION */
+	uint32_t role;        /* MOBJ__RING_PRODUCER or MOBJ__RING_CONSUMER */
+	uint32_t header_size; /* sizeof(struct mobj__ring_ctl) */
+	uint64_t capacity;    /* bytes in the data object */
+	uint8_t pad0[104];
+	/* Producer: bytes ever committed (tail). Consumer: bytes ever
+	 * consumed (head). Free running, never wraps in practice (2^64 bytes).
+	 * Store-release by the owner, load-acquire by the peer. */
+	_Atomic uint64_t index;
+	uint8_t pad1[120];
+	/* Bumped by the owner each time it wakes the peer (the futex word the
+	 * peer sleeps on); closed is set once by mobj_ring_close(). */
+	_Atomic uint32_t wake_seq;
+	_Atomic uint32_t closed;
+	uint8_t pad2[120];
+	/* Set by the owner while it may sleep: it waits for the peer's index
+	 * to reach wait_target. */
+	_Atomic uint32_t waiting;
+	uint32_t pad3;
+	_Atomic uint64_t wait_target;
+	uint8_t pad4[112];
+};
+
+_Static_assert(offsetof(struct mobj__ring_ctl, magic) == 0, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, version) == 4, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, role) == 8, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, header_size) == 12, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, capacity) == 16, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, index) == 128, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, wake_seq) == 256, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, closed) == 260, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, waiting) == 384, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, wait_target) == 392, "ring layout");
+_Static_assert(sizeof(struct mobj__ring_ctl) == 512, "ring layout");
+/* Shared between processes, so the atomics must be lock-free (address
+ * free) and plain-sized. */
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
+               "ring atomics must be lock-free");
+_Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4,
+               "ring atomics must be plain-sized");
+
+/* The header of a record in the data area. */
+struct mobj__ring_record {
+	uint32_t len; /* payload bytes */
+	uint32_t zero;
+};
+_Static_assert(sizeof(struct mobj__ring_record) == MOBJ_RING_RECORD_HEADER,
+               "record header");
+
+/* For tests: this end's own control page (read-write), the peer's (read-only
+ * mapping) and the data mirror. NULL before the ring is connected. */
+struct mobj__ring_ctl *mobj__ring_own(struct mobj_ring *r);
+const struct mobj__ring_ctl *mobj__ring_peer(struct mobj_ring *r);
+void *mobj__ring_data(struct mobj_ring *r);
+
+#endif /* MOBJ_RING_LAYOUT_H */

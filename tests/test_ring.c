@@ -1,0 +1,867 @@
+/*
+ * The mirrored SPSC ring: argument checking, the timeout and error
+ * contract, wrap-around, 1 GiB streams through every API pair between
+ * threads and between processes (every byte checked), records small and
+ * large, one-page rings, least privilege (neither side can write what the
+ * other owns), hostile indices and record headers (-EPROTO, no access out of
+ * bounds), and a producer killed with SIGKILL mid-stream.
+ *
+ * MOBJ_RING_STREAM_MB overrides the stream length (default 1024).
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mobj/mobj.h"
+#include "ring_layout.h"
+#include "ring_internal.h"
+#include "testutil.h"
+
+/* Generous bound for every blocking call of a test: a hang fails the test
+ * with -ETIMEDOUT instead of hitting the meson timeout. */
+#define T_MS 5000
+
+static size_t page(void)
+{
+	return mobj_page_size();
+}
+
+/* ---- A reproducible byte stream ----------------------------------------- */
+
+/* Stream byte i is pattern[i % PATTERN]; PATTERN is prime, so a block that
+ * is lost, repeated or shifted by any amount shorter than the pattern shows
+ * up as a mismatch. */
+#define PATTERN 1048573u
+#define PATTERN_SLACK (8u << 20)
+static unsigned char *pattern;
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void *warm_up(void *arg)
+{
+	void *volatile m = malloc(64); /* volatile: keep the malloc */
+
+	free(m);
+	return arg;
+}
+
+static int pattern_setup(void **state)
+{
+	uint64_t s = 0x9e3779b97f4a7c15u;
+	pthread_t t;
+	size_t i;
+
+	(void)state;
+	/* The first thread leaves a cached stack and an arena mapped for
+	 * good: let that happen before any test counts mappings. */
+	if (pthread_create(&t, NULL, warm_up, NULL) != 0 ||
+	    pthread_join(t, NULL) != 0)
+		return -1;
+	pattern = malloc(PATTERN + PATTERN_SLACK);
+	if (!pattern)
+		return -1;
+	for (i = 0; i < PATTERN; i++)
+		pattern[i] = (unsigned char)(rnd(&s) >> 24);
+	for (; i < PATTERN + PATTERN_SLACK; i++)
+		pattern[i] = pattern[i - PATTERN];
+	return 0;
+}
+
+static int pattern_teardown(void **state)
+{
+	(void)state;
+	free(pattern);
+	return 0;
+}
+
+static const unsigned char *at(uint64_t pos)
+{
+	return pattern + pos % PATTERN;
+}
+
+static uint64_t stream_bytes(void)
+{
+	const char *e = getenv("MOBJ_RING_STREAM_MB");
+
+	return (e ? strtoull(e, NULL, 10) : 1024) << 20;
+}
+
+enum api { API_RESERVE, API_WRITE, API_RECORD };
+
+struct stream {
+	struct mobj_ring *r;
+	enum api api;
+	uint64_t total;    /* bytes (payload bytes for records) */
+	uint64_t seed;
+	int err;           /* 0, a negative errno, or a positive line number */
+};
+
+/* A record length: mostly small, some medium, a few as large as allowed. */
+static size_t record_len(uint64_t *s, size_t max)
+{
+	uint64_t x = rnd(s), k = x % 100;
+
+	if (k < 70)
+		return (size_t)(x >> 8) % 65 < max ? (size_t)(x >> 8) % 65 : max;
+	if (k < 95)
+		return (size_t)((x >> 8) % (max < 4096 ? max + 1 : 4097));
+	return max - (size_t)((x >> 8) % 64 < max ? (x >> 8) % 64 : 0);
+}
+
+static size_t chunk_len(uint64_t *s, size_t cap)
+{
+	uint64_t x = rnd(s);
+
+	/* Half small, half anything up to the capacity. */
+	if (x & 1)
+		return 1 + (size_t)((x >> 1) % 256);
+	return 1 + (size_t)((x >> 1) % cap);
+}
+
+#define FAIL(e) do { st->err = (e); return NULL; } while (0)
+
+static void *produce(void *arg)
+{
+	struct stream *st = arg;
+	size_t cap = mobj_ring_capacity(st->r), max = mobj_ring_record_max(st->r);
+	uint64_t s = st->seed, pos = 0, seq = 0;
+	ssize_t w;
+	void *p;
+	int err;
+
+	while (pos < st->total) {
+		size_t n = chunk_len(&s, cap);
+
+		if (n > st->total - pos)
+			n = (size_t)(st->total - pos);
+		switch (st->api) {
+		case API_RESERVE:
+			err = mobj_ring_reserve(st->r, n, T_MS, &p);
+			if (err < 0)
+				FAIL(err);
+			memcpy(p, at(pos), n);
+			if (mobj_ring_commit(st->r, n) < 0)
+				FAIL(__LINE__);
+			break;
+		case API_WRITE:
+			w = mobj_ring_write(st->r, at(pos), n, T_MS);
+			if (w != (ssize_t)n)
+				FAIL(w < 0 ? (int)w : __LINE__);
+			break;
+		case API_RECORD:
+			n = record_len(&s, max);
+			if (seq++ & 1) {
+				w = mobj_ring_write_record(st->r, at(pos), n, T_MS);
+				if (w != (ssize_t)n)
+					FAIL(w < 0 ? (int)w : __LINE__);
+			} else {
+				/* Reserve more than needed, commit n. */
+				size_t extra = n < max ? 1 : 0;
+
+				err = mobj_ring_reserve_record(st->r, n + extra,
+				                               T_MS, &p);
+				if (err < 0)
+					FAIL(err);
+				if ((uintptr_t)p % 8 != 0)
+					FAIL(__LINE__);
+				memcpy(p, at(pos), n);
+				if (mobj_ring_commit_record(st->r, n) < 0)
+					FAIL(__LINE__);
+			}
+			break;
+		}
+		pos += n;
+	}
+	st->err = 0;
+	return NULL;
+}
+
+static void *consume(void *arg)
+{
+	struct stream *st = arg;
+	size_t cap = mobj_ring_capacity(st->r), max = mobj_ring_record_max(st->r);
+	uint64_t s = st->seed, pos = 0, seq = 0;
+	unsigned char *buf = malloc(cap);
+	const void *p;
+	size_t avail, n, k;
+	ssize_t got;
+	int err;
+
+	if (!buf)
+		FAIL(-ENOMEM);
+	while (pos < st->total) {
+		switch (st->api) {
+		case API_RESERVE:
+			err = mobj_ring_peek(st->r, 1, T_MS, &p, &avail);
+			if (err < 0)
+				goto fail;
+			k = chunk_len(&s, cap);
+			if (k > avail)
+				k = avail;
+			if (k > st->total - pos ||
+			    memcmp(p, at(pos), k) != 0) {
+				err = __LINE__;
+				goto fail;
+			}
+			if (mobj_ring_consume(st->r, k) < 0) {
+				err = __LINE__;
+				goto fail;
+			}
+			pos += k;
+			break;
+		case API_WRITE:
+			k = chunk_len(&s, cap);
+			got = mobj_ring_read(st->r, buf, k, T_MS);
+			if (got < 0) {
+				err = (int)got;
+				goto fail;
+			}
+			if (got == 0 || (size_t)got > k ||
+			    (uint64_t)got > st->total - pos ||
+			    memcmp(buf, at(pos), (size_t)got) != 0) {
+				err = __LINE__;
+				goto fail;
+			}
+			pos += (uint64_t)got;
+			break;
+		case API_RECORD:
+			/* The producer's length sequence, replayed (its loop
+			 * head draws a chunk length first). */
+			(void)chunk_len(&s, cap);
+			n = record_len(&s, max);
+			if (seq++ & 1) {
+				got = mobj_ring_read_record(st->r, buf, cap, T_MS);
+				if (got < 0) {
+					err = (int)got;
+					goto fail;
+				}
+				if ((size_t)got != n || memcmp(buf, at(pos), n)) {
+					err = __LINE__;
+					goto fail;
+				}
+			} else {
+				err = mobj_ring_peek_record(st->r, T_MS, &p, &k);
+				if (err < 0)
+					goto fail;
+				if (k != n || (uintptr_t)p % 8 != 0 ||
+				    memcmp(p, at(pos), n) != 0 ||
+				    mobj_ring_consume_record(st->r) < 0) {
+					err = __LINE__;
+					goto fail;
+				}
+			}
+			pos += n;
+			break;
+		}
+	}
+	free(buf);
+	st->err = 0;
+	return NULL;
+fail:
+	free(buf);
+	FAIL(err);
+}
+
+static void stream_threads(size_t cap, enum api api, uint64_t total)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	struct stream ps, cs;
+	pthread_t t;
+	const void *q;
+	size_t avail;
+
+	assert_int_equal(mobj_ring_create(cap, &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	ps = (struct stream){ p, api, total, 0x1234567u + api, -1 };
+	cs = (struct stream){ c, api, total, 0x1234567u + api, -1 };
+	assert_int_equal(pthread_create(&t, NULL, produce, &ps), 0);
+	consume(&cs);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(ps.err, 0);
+	assert_int_equal(cs.err, 0);
+	mobj_ring_close(p);
+	assert_int_equal(mobj_ring_peek(c, 1, T_MS, &q, &avail), -EPIPE);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+static void test_stream_threads_reserve(void **s)
+{
+	(void)s;
+	stream_threads(256 << 10, API_RESERVE, stream_bytes());
+}
+
+static void test_stream_threads_write(void **s)
+{
+	(void)s;
+	stream_threads(256 << 10, API_WRITE, stream_bytes());
+}
+
+static void test_stream_threads_records(void **s)
+{
+	(void)s;
+	stream_threads(256 << 10, API_RECORD, stream_bytes());
+}
+
+static void test_stream_threads_one_page(void **s)
+{
+	(void)s;
+	stream_threads(1, API_RESERVE, stream_bytes() / 16);
+	stream_threads(1, API_WRITE, stream_bytes() / 16);
+	stream_threads(1, API_RECORD, stream_bytes() / 16);
+}
+
+/* ---- Basics ------------------------------------------------------------- */
+
+static void test_create_bad_input(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c, *x = (struct mobj_ring *)(uintptr_t)1;
+	struct mobj_ring_stats st;
+	const void *q;
+	void *w;
+	size_t avail;
+	char b[8];
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(0, &x), -EINVAL);
+	assert_int_equal(mobj_ring_create(page(), NULL), -EINVAL);
+	assert_int_equal(mobj_ring_create(SIZE_MAX, &x), -EINVAL);
+	assert_ptr_equal(x, (struct mobj_ring *)(uintptr_t)1);
+	assert_int_equal(mobj_ring_capacity(NULL), 0);
+	assert_int_equal(mobj_ring_consumer(NULL, &x), -EINVAL);
+	assert_int_equal(mobj_ring_reserve(NULL, 1, 0, &w), -EINVAL);
+	assert_int_equal(mobj_ring_commit(NULL, 0), -EINVAL);
+	assert_int_equal(mobj_ring_peek(NULL, 1, 0, &q, &avail), -EINVAL);
+	assert_int_equal(mobj_ring_consume(NULL, 0), -EINVAL);
+	assert_int_equal(mobj_ring_write(NULL, b, 1, 0), -EINVAL);
+	assert_int_equal(mobj_ring_read(NULL, b, 1, 0), -EINVAL);
+	assert_int_equal(mobj_ring_stats(NULL, &st), -EINVAL);
+	mobj_ring_close(NULL);
+
+	assert_int_equal(mobj_ring_create(1, &p), 0);
+	assert_int_equal(mobj_ring_capacity(p), page());
+	assert_int_equal(mobj_ring_record_max(p), page() - 8);
+	/* Nobody to produce for yet. */
+	assert_int_equal(mobj_ring_reserve(p, 1, 0, &w), -ENOTCONN);
+	assert_int_equal(mobj_ring_write(p, b, 1, 0), -ENOTCONN);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_capacity(c), page());
+	assert_int_equal(mobj_ring_consumer(p, &x), -EINVAL);
+	assert_int_equal(mobj_ring_consumer(c, &x), -EINVAL);
+	/* Each end does only its own half. */
+	assert_int_equal(mobj_ring_reserve(c, 1, 0, &w), -EINVAL);
+	assert_int_equal(mobj_ring_write(c, b, 1, 0), -EINVAL);
+	assert_int_equal(mobj_ring_peek(p, 1, 0, &q, &avail), -EINVAL);
+	assert_int_equal(mobj_ring_read(p, b, 1, 0), -EINVAL);
+	assert_int_equal(mobj_ring_consume(p, 0), -EINVAL);
+	assert_int_equal(mobj_ring_commit(c, 0), -EINVAL);
+	/* Bad timeouts, sizes and commits. */
+	assert_int_equal(mobj_ring_reserve(p, 1, -2, &w), -EINVAL);
+	assert_int_equal(mobj_ring_peek(c, 1, -5, &q, &avail), -EINVAL);
+	assert_int_equal(mobj_ring_reserve(p, page() + 1, 0, &w), -EMSGSIZE);
+	assert_int_equal(mobj_ring_write(p, b, page() + 1, 0), -EMSGSIZE);
+	assert_int_equal(mobj_ring_peek(c, page() + 1, 0, &q, &avail), -EMSGSIZE);
+	assert_int_equal(mobj_ring_reserve_record(p, page() - 7, 0, &w), -EMSGSIZE);
+	assert_int_equal(mobj_ring_commit(p, 1), -EINVAL);
+	assert_int_equal(mobj_ring_commit_record(p, 0), -EINVAL);
+	assert_int_equal(mobj_ring_consume(c, 1), -EINVAL);
+	assert_int_equal(mobj_ring_consume_record(c), -EINVAL);
+	assert_int_equal(mobj_ring_read(c, NULL, 1, 0), -EINVAL);
+	assert_int_equal(mobj_ring_read(c, b, 0, 0), -EINVAL);
+	assert_int_equal(mobj_ring_reserve(p, 4, 0, &w), 0);
+	assert_int_equal(mobj_ring_commit(p, 5), -EINVAL);
+	assert_int_equal(mobj_ring_commit(p, 4), 0);
+	assert_int_equal(mobj_ring_commit(p, 1), -EINVAL);
+	assert_int_equal(mobj_ring_stats(p, &st), 0);
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+static void test_timeouts(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	unsigned char b[64];
+	const void *q;
+	size_t avail;
+	void *w;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	/* Empty: 0 never blocks, a short timeout times out. */
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), -EAGAIN);
+	assert_int_equal(mobj_ring_read(c, b, sizeof(b), 0), -EAGAIN);
+	assert_int_equal(mobj_ring_peek_record(c, 0, &q, &avail), -EAGAIN);
+	assert_int_equal(mobj_ring_peek(c, 1, 20, &q, &avail), -ETIMEDOUT);
+	/* Full: the same for the producer. */
+	assert_int_equal(mobj_ring_reserve(p, page(), 0, &w), 0);
+	assert_int_equal(mobj_ring_commit(p, page()), 0);
+	assert_int_equal(mobj_ring_reserve(p, 1, 0, &w), -EAGAIN);
+	assert_int_equal(mobj_ring_write(p, b, 1, 0), -EAGAIN);
+	assert_int_equal(mobj_ring_reserve(p, 1, 20, &w), -ETIMEDOUT);
+	assert_int_equal(mobj_ring_reserve(p, 0, 0, &w), 0);
+	/* Some room: exactly what was freed. */
+	assert_int_equal(mobj_ring_peek(c, page(), 0, &q, &avail), 0);
+	assert_int_equal(avail, page());
+	assert_int_equal(mobj_ring_consume(c, 10), 0);
+	assert_int_equal(mobj_ring_reserve(p, 11, 0, &w), -EAGAIN);
+	assert_int_equal(mobj_ring_reserve(p, 10, 0, &w), 0);
+	/* Wanting more than there is. */
+	assert_int_equal(mobj_ring_peek(c, page() - 9, 0, &q, &avail), -EAGAIN);
+	assert_int_equal(mobj_ring_peek(c, page() - 10, 0, &q, &avail), 0);
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+/* Every reservation is contiguous, including across the end of the first
+ * copy, and what the consumer sees there is what was written. */
+static void test_wrap_contiguous(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	size_t cap = 2 * page(), off, i;
+	unsigned char *w;
+	const unsigned char *q;
+	size_t avail;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(cap, &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	for (off = 1; off < cap; off += cap / 3 + 1) {
+		/* Move both indices to off (mod cap), then fill the ring. */
+		assert_int_equal(mobj_ring_reserve(p, off, 0, (void **)&w), 0);
+		memset(w, 0, off);
+		assert_int_equal(mobj_ring_commit(p, off), 0);
+		assert_int_equal(mobj_ring_peek(c, off, 0, (const void **)&q, &avail), 0);
+		assert_int_equal(mobj_ring_consume(c, off), 0);
+		assert_int_equal(mobj_ring_reserve(p, cap, 0, (void **)&w), 0);
+		for (i = 0; i < cap; i++)
+			w[i] = (unsigned char)(i * 7 + off);
+		assert_int_equal(mobj_ring_commit(p, cap), 0);
+		assert_int_equal(mobj_ring_peek(c, cap, 0, (const void **)&q, &avail), 0);
+		assert_int_equal(avail, cap);
+		for (i = 0; i < cap; i++)
+			assert_int_equal(q[i], (unsigned char)(i * 7 + off));
+		assert_int_equal(mobj_ring_consume(c, cap), 0);
+	}
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+static void test_records_basic(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	unsigned char buf[16];
+	const void *q;
+	size_t len;
+	void *w;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_write_record(p, "", 0, 0), 0);
+	assert_int_equal(mobj_ring_write_record(p, "hello", 5, 0), 5);
+	assert_int_equal(mobj_ring_write_record(p, "0123456789abcdefXYZ", 19, 0), 19);
+	/* The largest record fills the ring by itself. */
+	assert_int_equal(mobj_ring_reserve_record(p, mobj_ring_record_max(p), 0, &w), -EAGAIN);
+	assert_int_equal(mobj_ring_read_record(c, buf, sizeof(buf), 0), 0);
+	assert_int_equal(mobj_ring_read_record(c, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "hello", 5);
+	/* Too small a buffer: -EMSGSIZE, and the record stays. */
+	assert_int_equal(mobj_ring_read_record(c, buf, sizeof(buf), 0), -EMSGSIZE);
+	assert_int_equal(mobj_ring_peek_record(c, 0, &q, &len), 0);
+	assert_int_equal(len, 19);
+	assert_memory_equal(q, "0123456789abcdefXYZ", 19);
+	assert_int_equal(mobj_ring_consume_record(c), 0);
+	assert_int_equal(mobj_ring_consume_record(c), -EINVAL);
+	assert_int_equal(mobj_ring_reserve_record(p, mobj_ring_record_max(p), 0, &w), 0);
+	memset(w, 0xab, mobj_ring_record_max(p));
+	assert_int_equal(mobj_ring_commit_record(p, mobj_ring_record_max(p) + 1), -EINVAL);
+	assert_int_equal(mobj_ring_commit_record(p, mobj_ring_record_max(p)), 0);
+	assert_int_equal(mobj_ring_peek_record(c, 0, &q, &len), 0);
+	assert_int_equal(len, mobj_ring_record_max(p));
+	assert_int_equal(((const unsigned char *)q)[len - 1], 0xab);
+	assert_int_equal(mobj_ring_consume_record(c), 0);
+	mobj_ring_close(p);
+	assert_int_equal(mobj_ring_peek_record(c, T_MS, &q, &len), -EPIPE);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+/* Close: the consumer reads everything committed, then -EPIPE; the producer
+ * gets -EPIPE once the consumer closed. */
+static void test_close_semantics(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	unsigned char b[300];
+	const void *q;
+	size_t avail;
+	void *w;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_write(p, at(0), 200, 0), 200);
+	assert_int_equal(mobj_ring_reserve(p, 50, 0, &w), 0); /* never committed */
+	mobj_ring_close(p);
+	assert_int_equal(mobj_ring_peek(c, 201, T_MS, &q, &avail), -EPIPE);
+	assert_int_equal(mobj_ring_read(c, b, 150, T_MS), 150);
+	assert_int_equal(mobj_ring_read(c, b + 150, 150, 0), 50);
+	assert_memory_equal(b, at(0), 200);
+	assert_int_equal(mobj_ring_read(c, b, 1, 0), -EPIPE);
+	assert_int_equal(mobj_ring_read(c, b, 1, T_MS), -EPIPE);
+	mobj_ring_close(c);
+
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	mobj_ring_close(c);
+	assert_int_equal(mobj_ring_write(p, b, 1, T_MS), -EPIPE);
+	assert_int_equal(mobj_ring_reserve(p, 1, 0, &w), -EPIPE);
+	mobj_ring_close(p);
+	tu_res_check(res);
+}
+
+/* A producer blocked on a full ring is woken by the consumer's close. */
+static void *close_later(void *arg)
+{
+	struct timespec ts = { 0, 30 * 1000000 };
+
+	nanosleep(&ts, NULL);
+	mobj_ring_close(arg);
+	return NULL;
+}
+
+static void test_close_wakes_sleeper(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	const void *q;
+	size_t avail;
+	pthread_t t;
+	void *w;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_reserve(p, page(), 0, &w), 0);
+	assert_int_equal(mobj_ring_commit(p, page()), 0);
+	assert_int_equal(pthread_create(&t, NULL, close_later, c), 0);
+	assert_int_equal(mobj_ring_reserve(p, 1, -1, &w), -EPIPE);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	mobj_ring_close(p);
+
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(pthread_create(&t, NULL, close_later, p), 0);
+	assert_int_equal(mobj_ring_peek(c, 1, -1, &q, &avail), -EPIPE);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+/* ---- Least privilege ---------------------------------------------------- */
+
+static int cannot_write(const void *addr)
+{
+	void *a = (void *)(uintptr_t)addr;
+
+	if (mprotect(a, page(), PROT_READ | PROT_WRITE) == 0)
+		return 1;
+	if (tu_poke_proc_mem(a, 1))
+		return 2;
+	return 0;
+}
+
+struct privs {
+	struct mobj_ring *p, *c;
+};
+
+static int check_privs(void *arg)
+{
+	struct privs *v = arg;
+	unsigned char *cdata = mobj__ring_data(v->c);
+	size_t cap = mobj_ring_capacity(v->c);
+	int rc;
+
+	/* The consumer's views of the data (both copies) and of the tail. */
+	if ((rc = cannot_write(cdata)) != 0)
+		return 10 + rc;
+	if ((rc = cannot_write(cdata + cap)) != 0)
+		return 20 + rc;
+	if ((rc = cannot_write(mobj__ring_peer(v->c))) != 0)
+		return 30 + rc;
+	/* The producer's view of the head. */
+	if ((rc = cannot_write(mobj__ring_peer(v->p))) != 0)
+		return 40 + rc;
+	/* And what each side owns stays writable. */
+	if (!tu_poke_proc_mem(mobj__ring_own(v->c), 'M'))
+		return 50;
+	if (!tu_poke_proc_mem(mobj__ring_data(v->p), 1))
+		return 51;
+	return 0;
+}
+
+static void test_least_privilege(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct privs v;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &v.p), 0);
+	assert_int_equal(mobj_ring_consumer(v.p, &v.c), 0);
+	assert_int_equal(check_privs(&v), 0);
+	assert_int_equal(tu_in_child(check_privs, &v), 0);
+	mobj_ring_close(v.p);
+	mobj_ring_close(v.c);
+	tu_res_check(res);
+}
+
+/* ---- Hostile peers ------------------------------------------------------ */
+
+static void test_hostile_producer_index(void **state)
+{
+	struct tu_res res = tu_res_now();
+	static const uint64_t bad[] = { 0, 1, 2, 3 };
+	struct mobj_ring *p, *c;
+	struct mobj__ring_ctl *pc;
+	unsigned char b[16];
+	const void *q;
+	size_t avail, cap, i;
+
+	(void)state;
+	(void)bad;
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(mobj_ring_create(page(), &p), 0);
+		assert_int_equal(mobj_ring_consumer(p, &c), 0);
+		cap = mobj_ring_capacity(p);
+		pc = mobj__ring_own(p);
+		assert_int_equal(mobj_ring_write(p, b, 16, 0), 16);
+		assert_int_equal(mobj_ring_read(c, b, 8, 0), 8);
+		switch (i) {
+		case 0: /* beyond the capacity */
+			atomic_store(&pc->index, 8 + cap + 1);
+			break;
+		case 1: /* backwards, behind the head */
+			atomic_store(&pc->index, 4);
+			break;
+		case 2: /* backwards, still ahead of the head */
+			atomic_store(&pc->index, 12);
+			break;
+		case 3: /* absurd */
+			atomic_store(&pc->index, UINT64_MAX);
+			break;
+		}
+		assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), -EPROTO);
+		/* Sticky, on every call, even after the index looks sane. */
+		atomic_store(&pc->index, 16);
+		assert_int_equal(mobj_ring_read(c, b, 8, T_MS), -EPROTO);
+		assert_int_equal(mobj_ring_peek_record(c, 0, &q, &avail), -EPROTO);
+		mobj_ring_close(p);
+		mobj_ring_close(c);
+	}
+	/* A lie discovered while sleeping. */
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	atomic_store(&mobj__ring_own(p)->index, 3 * page());
+	assert_int_equal(mobj_ring_peek(c, 1, T_MS, &q, &avail), -EPROTO);
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+static void test_hostile_consumer_index(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	struct mobj__ring_ctl *cc;
+	unsigned char b[16] = { 0 };
+	void *w;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(mobj_ring_create(page(), &p), 0);
+		assert_int_equal(mobj_ring_consumer(p, &c), 0);
+		cc = mobj__ring_own(c);
+		assert_int_equal(mobj_ring_reserve(p, page(), 0, &w), 0);
+		assert_int_equal(mobj_ring_commit(p, page()), 0);
+		/* Head beyond the tail (would claim free space that is not),
+		 * or absurd. */
+		atomic_store(&cc->index, i ? UINT64_MAX : page() + 1);
+		assert_int_equal(mobj_ring_write(p, b, 16, 0), -EPROTO);
+		atomic_store(&cc->index, 0);
+		assert_int_equal(mobj_ring_reserve(p, 1, 0, &w), -EPROTO);
+		mobj_ring_close(p);
+		mobj_ring_close(c);
+	}
+	/* Backwards. */
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	cc = mobj__ring_own(c);
+	assert_int_equal(mobj_ring_reserve(p, page(), 0, &w), 0);
+	assert_int_equal(mobj_ring_commit(p, page()), 0);
+	assert_int_equal(mobj_ring_read(c, b, 16, 0), 16);
+	assert_int_equal(mobj_ring_write(p, b, 16, 0), 16);
+	atomic_store(&cc->index, 8);
+	assert_int_equal(mobj_ring_write(p, b, 1, T_MS), -EPROTO);
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+/* A record header that claims more than the producer committed. */
+static void test_hostile_record_header(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	uint32_t h[4] = { 0 };
+	unsigned char b[64];
+	const void *q;
+	size_t len;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(mobj_ring_create(page(), &p), 0);
+		assert_int_equal(mobj_ring_consumer(p, &c), 0);
+		h[0] = i == 0 ? 9 : i == 1 ? UINT32_MAX : (uint32_t)page();
+		assert_int_equal(mobj_ring_write(p, h, 16, 0), 16);
+		assert_int_equal(mobj_ring_peek_record(c, 0, &q, &len), -EPROTO);
+		assert_int_equal(mobj_ring_read_record(c, b, sizeof(b), 0), -EPROTO);
+		mobj_ring_close(p);
+		mobj_ring_close(c);
+	}
+	tu_res_check(res);
+}
+
+/* ---- Processes ---------------------------------------------------------- */
+
+/* Both ends are made here, then the child keeps the producer and this
+ * process the consumer; each drops the other end without closing it. */
+static void stream_fork(size_t cap, enum api api, uint64_t total)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	struct stream ps, cs;
+	const void *q;
+	size_t avail;
+	pid_t pid;
+
+	assert_int_equal(mobj_ring_create(cap, &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	ps = (struct stream){ p, api, total, 0xabcdefu + api, -1 };
+	cs = (struct stream){ c, api, total, 0xabcdefu + api, -1 };
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		mobj__ring_free(c);
+		produce(&ps);
+		mobj_ring_close(p);
+		_exit(ps.err == 0 ? 0 : 1);
+	}
+	mobj__ring_free(p);
+	consume(&cs);
+	assert_int_equal(cs.err, 0);
+	assert_int_equal(mobj_ring_peek(c, 1, T_MS, &q, &avail), -EPIPE);
+	assert_int_equal(tu_wait(pid), 0);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+static void test_stream_fork_reserve(void **s)
+{
+	(void)s;
+	stream_fork(256 << 10, API_RESERVE, stream_bytes());
+}
+
+static void test_stream_fork_write(void **s)
+{
+	(void)s;
+	stream_fork(256 << 10, API_WRITE, stream_bytes());
+}
+
+static void test_stream_fork_records(void **s)
+{
+	(void)s;
+	stream_fork(256 << 10, API_RECORD, stream_bytes());
+}
+
+static void test_stream_fork_one_page(void **s)
+{
+	(void)s;
+	stream_fork(1, API_RECORD, stream_bytes() / 16);
+}
+
+static void test_layout_frozen(void **state)
+{
+	(void)state;
+	/* The shared layout is an ABI between processes (and versions). */
+	assert_int_equal(offsetof(struct mobj__ring_ctl, index), 128);
+	assert_int_equal(offsetof(struct mobj__ring_ctl, wake_seq), 256);
+	assert_int_equal(offsetof(struct mobj__ring_ctl, closed), 260);
+	assert_int_equal(offsetof(struct mobj__ring_ctl, waiting), 384);
+	assert_int_equal(offsetof(struct mobj__ring_ctl, wait_target), 392);
+	assert_int_equal(sizeof(struct mobj__ring_ctl), 512);
+	assert_int_equal(MOBJ__RING_MAGIC, 0x72626f6du);
+	assert_int_equal(MOBJ__RING_VERSION, 1);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_layout_frozen),
+		cmocka_unit_test(test_create_bad_input),
+		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_wrap_contiguous),
+		cmocka_unit_test(test_records_basic),
+		cmocka_unit_test(test_close_semantics),
+		cmocka_unit_test(test_close_wakes_sleeper),
+		cmocka_unit_test(test_least_privilege),
+		cmocka_unit_test(test_hostile_producer_index),
+		cmocka_unit_test(test_hostile_consumer_index),
+		cmocka_unit_test(test_hostile_record_header),
+		cmocka_unit_test(test_stream_threads_reserve),
+		cmocka_unit_test(test_stream_threads_write),
+		cmocka_unit_test(test_stream_threads_records),
+		cmocka_unit_test(test_stream_threads_one_page),
+		cmocka_unit_test(test_stream_fork_reserve),
+		cmocka_unit_test(test_stream_fork_write),
+		cmocka_unit_test(test_stream_fork_records),
+		cmocka_unit_test(test_stream_fork_one_page),
+	};
+
+	(void)argc;
+	(void)argv;
+	return cmocka_run_group_tests_name("ring", tests, pattern_setup,
+	                                   pattern_teardown);
+}
