@@ -1,0 +1,332 @@
+/*
+ * iceoryx as a transport (Debian's iceoryx 2.0 C binding): publisher and
+ * subscriber in two processes, zero-copy (loan, fill, publish; take, read in
+ * place, release), the subscriber blocking in a WaitSet when nothing is
+ * queued, the publisher blocking (WAIT_FOR_CONSUMER / BLOCK_PRODUCER) when
+ * the queue is full, so nothing is dropped.
+ *
+ * RouDi, iceoryx's daemon, is started here with a config of our own (pools
+ * big enough for 1 MiB messages), waited for ("RouDi is ready for clients"
+ * in its log), and always stopped: by iox_stop(), at exit, and from the
+ * SIGINT/SIGTERM handler; PR_SET_PDEATHSIG stops it if the suite is killed.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <iceoryx_binding_c/api.h>
+
+#include "harness.h"
+#include "ring_impl.h"
+
+static volatile pid_t roudi_pid = -1;
+static char roudi_dir[64];
+static char roudi_cfg[128], roudi_log[128];
+/* The shared-memory segments RouDi reported ("shared memory [name]"): it
+ * leaves them behind when it exits, we remove them. */
+static char roudi_shm[4][64];
+
+static const char roudi_config[] =
+	"[general]\nversion = 1\n\n[[segment]]\n\n"
+	"[[segment.mempool]]\nsize = 256\ncount = 1024\n\n"
+	"[[segment.mempool]]\nsize = 2048\ncount = 1024\n\n"
+	"[[segment.mempool]]\nsize = 81920\ncount = 300\n\n"
+	"[[segment.mempool]]\nsize = 1114112\ncount = 40\n";
+
+bool iox_available(void)
+{
+	return access("/usr/bin/iox-roudi", X_OK) == 0 ||
+	       system("command -v iox-roudi >/dev/null 2>&1") == 0;
+}
+
+/* Signal-safe: kill, waitpid, usleep, unlink, rmdir only. */
+static void stop_roudi(void)
+{
+	pid_t pid = roudi_pid;
+	char path[96];
+
+	if (pid > 0) {
+		roudi_pid = -1;
+		kill(pid, SIGTERM);
+		for (int i = 0; i < 500 && waitpid(pid, NULL, WNOHANG) != pid; i++)
+			usleep(10000);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		if (!roudi_shm[i][0])
+			continue;
+		memcpy(path, "/dev/shm/", 9);
+		memcpy(path + 9, roudi_shm[i], strlen(roudi_shm[i]) + 1);
+		unlink(path);
+		roudi_shm[i][0] = 0;
+	}
+	if (roudi_dir[0]) {
+		unlink(roudi_cfg);
+		unlink(roudi_log);
+		rmdir(roudi_dir);
+		roudi_dir[0] = 0;
+	}
+}
+
+void iox_stop(void)
+{
+	stop_roudi();
+}
+
+/* Remember the segment names RouDi logs while it starts. */
+static void note_segments(const char *line)
+{
+	const char *p = strstr(line, "shared memory [");
+	size_t n;
+
+	if (!p)
+		return;
+	p += strlen("shared memory [");
+	n = strcspn(p, "]/");
+	if (n == 0 || n >= sizeof(roudi_shm[0]) || p[n] != ']')
+		return;
+	for (int i = 0; i < 4; i++) {
+		if (!strncmp(roudi_shm[i], p, n) && !roudi_shm[i][n])
+			return;
+		if (!roudi_shm[i][0]) {
+			memcpy(roudi_shm[i], p, n);
+			roudi_shm[i][n] = 0;
+			return;
+		}
+	}
+}
+
+int iox_start(char *why, size_t cap)
+{
+	static bool hooked;
+	char *cfg = roudi_cfg, *log = roudi_log, line[512];
+	FILE *f;
+	pid_t pid;
+	int fd;
+
+	if (roudi_pid > 0)
+		return 0;
+	if (!iox_available()) {
+		snprintf(why, cap, "iox-roudi is not installed");
+		return -ENOENT;
+	}
+	if (!hooked) {
+		atexit(iox_stop);
+		bh_signal_hook = stop_roudi;
+		hooked = true;
+	}
+	snprintf(roudi_dir, sizeof(roudi_dir), "/tmp/mobj-bench-XXXXXX");
+	if (!mkdtemp(roudi_dir)) {
+		snprintf(why, cap, "mkdtemp: %s", strerror(errno));
+		roudi_dir[0] = 0;
+		return -errno;
+	}
+	snprintf(cfg, sizeof(roudi_cfg), "%s/roudi.toml", roudi_dir);
+	snprintf(log, sizeof(roudi_log), "%s/roudi.log", roudi_dir);
+	f = fopen(cfg, "w");
+	if (!f || fputs(roudi_config, f) < 0 || fclose(f) != 0) {
+		snprintf(why, cap, "writing %s failed", cfg);
+		iox_stop();
+		return -EIO;
+	}
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(why, cap, "%s: %s", log, strerror(errno));
+		iox_stop();
+		return -EIO;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(fd);
+		snprintf(why, cap, "fork: %s", strerror(errno));
+		iox_stop();
+		return -EAGAIN;
+	}
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execlp("iox-roudi", "iox-roudi", "-c", cfg, "-m", "off", "-k", "2", "-l", "info",
+		       (char *)NULL);
+		_exit(127);
+	}
+	close(fd);
+	roudi_pid = pid;
+	for (int i = 0; i < 1000; i++) {	/* 10 s */
+		int status;
+
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			roudi_pid = -1;
+			line[0] = 0;
+			f = fopen(log, "r");
+			if (f) {
+				char l[512];
+				while (fgets(l, sizeof(l), f))
+					if (strlen(l) > 1)
+						snprintf(line, sizeof(line), "%s", l);
+				fclose(f);
+			}
+			line[strcspn(line, "\n")] = 0;
+			snprintf(why, cap, "iox-roudi exited (%d) at start: %.100s",
+			         WIFEXITED(status) ? WEXITSTATUS(status) : -1, line);
+			iox_stop();
+			return -ECHILD;
+		}
+		f = fopen(log, "r");
+		if (f) {
+			bool ready = false;
+			while (fgets(line, sizeof(line), f)) {
+				note_segments(line);
+				ready |= strstr(line, "RouDi is ready") != NULL;
+			}
+			fclose(f);
+			if (ready)
+				return 0;
+		}
+		usleep(10000);
+	}
+	snprintf(why, cap, "iox-roudi did not become ready in 10 s");
+	iox_stop();
+	return -ETIMEDOUT;
+}
+
+/* ---- The transport ------------------------------------------------------- */
+
+struct iox_state {
+	iox_pub_storage_t pub_storage;
+	iox_sub_storage_t sub_storage;
+	iox_ws_storage_t ws_storage;
+	iox_pub_t pub;
+	iox_sub_t sub;
+	iox_ws_t ws;
+	char event[32];
+};
+
+static struct iox_state st;
+static int run_no;
+
+static int iox_prepare(struct xport *x)
+{
+	run_no++;
+	if (roudi_pid <= 0) {
+		snprintf(x->note, sizeof(x->note), "RouDi is not running");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int iox_open(struct xport *x, int side)
+{
+	char name[64];
+	double t0 = bh_now_ns();
+
+	x->side = side;
+	x->priv = &st;
+	/* The run gets a fresh event name so a late chunk of a previous run
+	 * can never arrive here. */
+	snprintf(st.event, sizeof(st.event), "m%zu_%d_%d", x->msg, (int)getppid(),
+	         run_no);
+	snprintf(name, sizeof(name), "mobjbench_%s_%d", side ? "sub" : "pub",
+	         (int)getpid());
+	iox_set_loglevel(Iceoryx_LogLevel_Warn);
+	iox_runtime_init(name);
+	if (side == 0) {
+		iox_pub_options_t o;
+
+		iox_pub_options_init(&o);
+		o.historyCapacity = 0;
+		o.subscriberTooSlowPolicy = ConsumerTooSlowPolicy_WAIT_FOR_CONSUMER;
+		st.pub = iox_pub_init(&st.pub_storage, "mobj", "bench", st.event, &o);
+		while (!iox_pub_has_subscribers(st.pub)) {
+			if (bh_now_ns() - t0 > 10e9)
+				return -ETIMEDOUT;
+			usleep(1000);
+		}
+	} else {
+		iox_sub_options_t o;
+
+		iox_sub_options_init(&o);
+		/* Room for the queue plus what both sides hold, in the pool for
+		 * this size (see roudi_config). */
+		o.queueCapacity = x->msg > 65536 ? 16 : 256;
+		o.historyRequest = 0;
+		o.queueFullPolicy = QueueFullPolicy_BLOCK_PRODUCER;
+		st.sub = iox_sub_init(&st.sub_storage, "mobj", "bench", st.event, &o);
+		st.ws = iox_ws_init(&st.ws_storage);
+		if (iox_ws_attach_subscriber_state(st.ws, st.sub, SubscriberState_HAS_DATA,
+		                                   0, NULL) != WaitSetResult_SUCCESS)
+			return -EIO;
+		while (iox_sub_get_subscription_state(st.sub) != SubscribeState_SUBSCRIBED) {
+			if (bh_now_ns() - t0 > 10e9)
+				return -ETIMEDOUT;
+			usleep(1000);
+		}
+	}
+	return 0;
+}
+
+static int iox_send(struct xport *x, const void *src)
+{
+	void *chunk;
+	enum iox_AllocationResult r;
+
+	while ((r = iox_pub_loan_chunk(st.pub, &chunk, (uint32_t)x->msg)) !=
+	       AllocationResult_SUCCESS) {
+		if (r != AllocationResult_RUNNING_OUT_OF_CHUNKS &&
+		    r != AllocationResult_TOO_MANY_CHUNKS_ALLOCATED_IN_PARALLEL)
+			return -ENOMEM;
+		bh_relax();
+	}
+	memcpy(chunk, src, x->msg);
+	iox_pub_publish_chunk(st.pub, chunk);
+	return 0;
+}
+
+static int iox_recv(struct xport *x, uint64_t *first, uint64_t *sum)
+{
+	const void *p;
+	enum iox_ChunkReceiveResult r;
+
+	while ((r = iox_sub_take_chunk(st.sub, &p)) != ChunkReceiveResult_SUCCESS) {
+		iox_notification_info_t info[2];
+		uint64_t missed;
+
+		if (r != ChunkReceiveResult_NO_CHUNK_AVAILABLE)
+			return -EIO;
+		iox_ws_wait(st.ws, info, 2, &missed);
+	}
+	memcpy(first, p, sizeof(*first));
+	*sum += bh_sum(p, x->msg);
+	iox_sub_release_chunk(st.sub, p);
+	return 0;
+}
+
+static void iox_close(struct xport *x)
+{
+	if (x->side == 0) {
+		iox_pub_deinit(st.pub);
+	} else {
+		iox_ws_detach_subscriber_state(st.ws, st.sub, SubscriberState_HAS_DATA);
+		iox_ws_deinit(st.ws);
+		iox_sub_deinit(st.sub);
+	}
+	iox_runtime_shutdown();
+}
+
+const struct xport_ops xport_iceoryx = {
+	.name = "iceoryx",
+	.prepare = iox_prepare,
+	.open = iox_open,
+	.send = iox_send,
+	.recv = iox_recv,
+	.close = iox_close,
+};

@@ -1,0 +1,952 @@
+/*
+ * ring.*: moving messages from a producer process (cpu[0]) to a consumer
+ * process (cpu[1]), against what one would use instead.
+ *
+ *   ring.throughput      MB/s for 64 B .. 1 MiB messages
+ *   ring.latency.oneway  64 B, send timestamp to receive, ns (p50, p99)
+ *   ring.inplace         records of odd sizes checksummed in place, MB/s
+ *   ring.syscalls        system calls per message (perf tracepoint count)
+ *
+ * Transports (ring_impl.h has the per-message contract):
+ *   mobj       mobj ring, zero copy: reserve + memcpy + commit; peek + sum in
+ *              place + consume
+ *   mobj-copy  mobj ring, mobj_ring_write / mobj_ring_read into a buffer
+ *   memcpy     one core copying src to dst: the limit, no second process
+ *   pipe       pipe(2), F_SETPIPE_SZ to the ring capacity (max 1 MiB)
+ *   unix       AF_UNIX SOCK_STREAM socketpair, default buffers
+ *   spa        PipeWire's spa_ringbuffer (two u32 indices) over a shared
+ *              mapping, data moved with spa_ringbuffer_write_data/read_data
+ *              (the split copy at the wrap); the consumer copies out, as
+ *              that API does. Waiting: the mobj scheme, so wake costs are
+ *              comparable: spin SPIN_ITERS pauses, then publish "I sleep"
+ *              and futex-wait on the other side's index word; the other
+ *              side futex-wakes only when it sees that flag (seq_cst
+ *              fences on both sides, so no wake-up is lost).
+ *   iceoryx    bench_iox.c
+ *
+ * Every transport has the same capacity: max(256 KiB, 4 messages), a power
+ * of two.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <linux/perf_event.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <spa/utils/ringbuffer.h>
+
+#include "harness.h"
+#include "ring_impl.h"
+
+#ifdef HAVE_MOBJ_RING
+#include <mobj/mobj.h>
+#include <mobj/ring.h>
+#endif
+
+#define SPIN_ITERS 4000
+
+static const size_t tput_sizes[] = { 64, 1024, 65536, 1048576 };
+
+static size_t ring_cap(size_t msg)
+{
+	size_t cap = 256 * 1024;
+
+	while (cap < 4 * msg)
+		cap *= 2;
+	return cap;
+}
+
+static void *page_alloc(size_t n)
+{
+	void *p = mmap(NULL, n ? n : 1, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* ---- pipe and unix ------------------------------------------------------- */
+
+static int pipe_prepare(struct xport *x)
+{
+	if (pipe2(x->fd, O_CLOEXEC) < 0)
+		return -errno;
+	/* Same buffer as the rings, within the unprivileged limit. */
+	fcntl(x->fd[1], F_SETPIPE_SZ, (int)(x->cap < (1u << 20) ? x->cap : (1u << 20)));
+	return 0;
+}
+
+static int unix_prepare(struct xport *x)
+{
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, x->fd) < 0)
+		return -errno;
+	return 0;
+}
+
+static int fd_open(struct xport *x, int side)
+{
+	x->side = side;
+	/* pipe: fd[0] reads, fd[1] writes; socketpair: either way. */
+	close(x->fd[side ? 1 : 0]);
+	x->fd[side ? 1 : 0] = -1;
+	if (side == 1 && !(x->buf = page_alloc(x->msg)))
+		return -ENOMEM;
+	return 0;
+}
+
+static int fd_send(struct xport *x, const void *src)
+{
+	return bh_write_all(x->fd[1], src, x->msg);
+}
+
+static int fd_recv(struct xport *x, uint64_t *first, uint64_t *sum)
+{
+	int rc = bh_read_all(x->fd[0], x->buf, x->msg);
+
+	if (rc < 0)
+		return rc;
+	memcpy(first, x->buf, sizeof(*first));
+	*sum += bh_sum(x->buf, x->msg);
+	return 0;
+}
+
+static void fd_close(struct xport *x)
+{
+	for (int i = 0; i < 2; i++)
+		if (x->fd[i] >= 0)
+			close(x->fd[i]);
+}
+
+static void fd_cleanup(struct xport *x)
+{
+	fd_close(x);
+}
+
+static const struct xport_ops xport_pipe = {
+	.name = "pipe", .prepare = pipe_prepare, .open = fd_open, .send = fd_send,
+	.recv = fd_recv, .close = fd_close, .cleanup = fd_cleanup,
+};
+
+static const struct xport_ops xport_unix = {
+	.name = "unix", .prepare = unix_prepare, .open = fd_open, .send = fd_send,
+	.recv = fd_recv, .close = fd_close, .cleanup = fd_cleanup,
+};
+
+/* ---- spa_ringbuffer with futex waiting ---------------------------------- */
+
+struct spa_shared {
+	struct spa_ringbuffer rb;		/* PipeWire's layout: two u32 */
+	_Alignas(64) uint32_t cons_sleeps;	/* consumer waits on rb.writeindex */
+	_Alignas(64) uint32_t prod_sleeps;	/* producer waits on rb.readindex */
+};
+
+#define SPA_HDR 4096
+
+static long futex(uint32_t *uaddr, int op, uint32_t val)
+{
+	return syscall(SYS_futex, uaddr, op, val, NULL, NULL, 0);
+}
+
+static int spa_prepare(struct xport *x)
+{
+	struct spa_shared *s;
+
+	x->shm_len = SPA_HDR + x->cap;
+	x->shm = mmap(NULL, x->shm_len, PROT_READ | PROT_WRITE,
+	              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (x->shm == MAP_FAILED) {
+		x->shm = NULL;
+		return -errno;
+	}
+	s = x->shm;
+	spa_ringbuffer_init(&s->rb);
+	return 0;
+}
+
+static int spa_open(struct xport *x, int side)
+{
+	x->side = side;
+	if (side == 1 && !(x->buf = page_alloc(x->msg)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Wait until *word != seen, spinning first, then sleeping with the flag
+ * @sleeps raised. @ready re-checks the condition after the flag is up. */
+static void spa_wait(uint32_t *word, uint32_t seen, uint32_t *sleeps)
+{
+	for (int i = 0; i < SPIN_ITERS; i++) {
+		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != seen)
+			return;
+		bh_relax();
+	}
+	__atomic_store_n(sleeps, 1, __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(word, __ATOMIC_SEQ_CST) == seen)
+		futex(word, FUTEX_WAIT, seen);
+	__atomic_store_n(sleeps, 0, __ATOMIC_RELAXED);
+}
+
+static void spa_wake(uint32_t *word, uint32_t *sleeps)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(sleeps, __ATOMIC_SEQ_CST))
+		futex(word, FUTEX_WAKE, 1);
+}
+
+static void *spa_data(struct xport *x)
+{
+	return (char *)x->shm + SPA_HDR;
+}
+
+static int spa_send(struct xport *x, const void *src)
+{
+	struct spa_shared *s = x->shm;
+	uint32_t idx, size = (uint32_t)x->cap;
+	int32_t filled;
+
+	for (;;) {
+		filled = spa_ringbuffer_get_write_index(&s->rb, &idx);
+		if (filled < 0 || (uint32_t)filled > size)
+			return -EPROTO;
+		if (size - (uint32_t)filled >= x->msg)
+			break;
+		spa_wait(&s->rb.readindex, idx - (uint32_t)filled, &s->prod_sleeps);
+	}
+	spa_ringbuffer_write_data(&s->rb, spa_data(x), size, idx & (size - 1), src,
+	                          (uint32_t)x->msg);
+	spa_ringbuffer_write_update(&s->rb, (int32_t)(idx + (uint32_t)x->msg));
+	spa_wake(&s->rb.writeindex, &s->cons_sleeps);
+	return 0;
+}
+
+/* Wait for a whole message and return the read index. */
+static int spa_wait_msg(struct xport *x, uint32_t *idx)
+{
+	struct spa_shared *s = x->shm;
+	int32_t avail;
+
+	for (;;) {
+		avail = spa_ringbuffer_get_read_index(&s->rb, idx);
+		if (avail < 0 || (uint32_t)avail > x->cap)
+			return -EPROTO;
+		if ((uint32_t)avail >= x->msg)
+			return 0;
+		spa_wait(&s->rb.writeindex, *idx + (uint32_t)avail, &s->cons_sleeps);
+	}
+}
+
+static void spa_done(struct xport *x, uint32_t idx)
+{
+	struct spa_shared *s = x->shm;
+
+	spa_ringbuffer_read_update(&s->rb, (int32_t)(idx + (uint32_t)x->msg));
+	spa_wake(&s->rb.readindex, &s->prod_sleeps);
+}
+
+static int spa_recv(struct xport *x, uint64_t *first, uint64_t *sum)
+{
+	struct spa_shared *s = x->shm;
+	uint32_t idx, size = (uint32_t)x->cap;
+	int rc = spa_wait_msg(x, &idx);
+
+	if (rc < 0)
+		return rc;
+	spa_ringbuffer_read_data(&s->rb, spa_data(x), size, idx & (size - 1), x->buf,
+	                         (uint32_t)x->msg);
+	spa_done(x, idx);
+	memcpy(first, x->buf, sizeof(*first));
+	*sum += bh_sum(x->buf, x->msg);
+	return 0;
+}
+
+/* ring.inplace: records read in place unless they wrap, then copied out
+ * (the best a split ring can do for a reader that wants a record whole). */
+static int split_recv(struct xport *x, uint64_t *first, uint64_t *sum)
+{
+	struct spa_shared *s = x->shm;
+	uint32_t idx, size = (uint32_t)x->cap, off;
+	const void *rec;
+	int rc = spa_wait_msg(x, &idx);
+
+	if (rc < 0)
+		return rc;
+	off = idx & (size - 1);
+	if (off + x->msg <= size) {
+		rec = (const char *)spa_data(x) + off;
+	} else {
+		spa_ringbuffer_read_data(&s->rb, spa_data(x), size, off, x->buf,
+		                         (uint32_t)x->msg);
+		rec = x->buf;
+	}
+	memcpy(first, rec, sizeof(*first));
+	*sum += bh_sum(rec, x->msg);
+	spa_done(x, idx);
+	return 0;
+}
+
+static void spa_close(struct xport *x)
+{
+	(void)x;
+}
+
+static void spa_cleanup(struct xport *x)
+{
+	if (x->shm)
+		munmap(x->shm, x->shm_len);
+	x->shm = NULL;
+}
+
+static const struct xport_ops xport_spa = {
+	.name = "spa", .prepare = spa_prepare, .open = spa_open, .send = spa_send,
+	.recv = spa_recv, .close = spa_close, .cleanup = spa_cleanup,
+};
+
+static const struct xport_ops xport_split = {
+	.name = "split", .prepare = spa_prepare, .open = spa_open, .send = spa_send,
+	.recv = split_recv, .close = spa_close, .cleanup = spa_cleanup,
+};
+
+/* ---- mobj ring ------------------------------------------------------------ */
+
+#ifdef HAVE_MOBJ_RING
+struct mobj_x {
+	struct mobj_chan *ch[2];
+	struct mobj_ring *r;
+};
+
+static struct mobj_x mx;
+
+static int mobj_prepare(struct xport *x)
+{
+	int rc = mobj_chan_pair(&mx.ch[0], &mx.ch[1]);
+
+	if (rc < 0)
+		snprintf(x->note, sizeof(x->note), "mobj_chan_pair: %s", mobj_strerror(rc));
+	return rc;
+}
+
+static int mobj_open(struct xport *x, int side)
+{
+	int rc;
+
+	x->side = side;
+	mobj_chan_close(mx.ch[!side]);
+	mx.ch[!side] = NULL;
+	if (side == 0) {
+		rc = mobj_ring_create(x->cap, &mx.r);
+		if (rc == 0)
+			rc = mobj_ring_send(mx.ch[0], mx.r, 10000);
+	} else {
+		rc = mobj_ring_recv(mx.ch[1], 10000, &mx.r);
+		if (rc == 0 && !(x->buf = page_alloc(x->msg)))
+			rc = -ENOMEM;
+	}
+	mobj_chan_close(mx.ch[side]);
+	mx.ch[side] = NULL;
+	return rc;
+}
+
+static int mobj_send_zc(struct xport *x, const void *src)
+{
+	void *p;
+	int rc = mobj_ring_reserve(mx.r, x->msg, -1, &p);
+
+	if (rc < 0)
+		return rc;
+	memcpy(p, src, x->msg);
+	return mobj_ring_commit(mx.r, x->msg);
+}
+
+static int mobj_recv_zc(struct xport *x, uint64_t *first, uint64_t *sum)
+{
+	const void *p;
+	size_t avail;
+	int rc = mobj_ring_peek(mx.r, x->msg, -1, &p, &avail);
+
+	if (rc < 0)
+		return rc;
+	memcpy(first, p, sizeof(*first));
+	*sum += bh_sum(p, x->msg);
+	return mobj_ring_consume(mx.r, x->msg);
+}
+
+static int mobj_send_copy(struct xport *x, const void *src)
+{
+	ssize_t n = mobj_ring_write(mx.r, src, x->msg, -1);
+
+	return n < 0 ? (int)n : 0;
+}
+
+static int mobj_recv_copy(struct xport *x, uint64_t *first, uint64_t *sum)
+{
+	size_t got = 0;
+
+	while (got < x->msg) {
+		ssize_t n = mobj_ring_read(mx.r, (char *)x->buf + got, x->msg - got, -1);
+		if (n < 0)
+			return (int)n;
+		got += (size_t)n;
+	}
+	memcpy(first, x->buf, sizeof(*first));
+	*sum += bh_sum(x->buf, x->msg);
+	return 0;
+}
+
+static int mobj_send_rec(struct xport *x, const void *src)
+{
+	void *p;
+	int rc = mobj_ring_reserve_record(mx.r, x->msg, -1, &p);
+
+	if (rc < 0)
+		return rc;
+	memcpy(p, src, x->msg);
+	return mobj_ring_commit_record(mx.r, x->msg);
+}
+
+static int mobj_recv_rec(struct xport *x, uint64_t *first, uint64_t *sum)
+{
+	const void *p;
+	size_t len;
+	int rc = mobj_ring_peek_record(mx.r, -1, &p, &len);
+
+	if (rc < 0)
+		return rc;
+	if (len != x->msg)
+		return -EPROTO;
+	memcpy(first, p, sizeof(*first));
+	*sum += bh_sum(p, len);
+	return mobj_ring_consume_record(mx.r);
+}
+
+static void mobj_xclose(struct xport *x)
+{
+	(void)x;
+	mobj_ring_close(mx.r);
+	mx.r = NULL;
+}
+
+static void mobj_cleanup(struct xport *x)
+{
+	(void)x;
+	for (int i = 0; i < 2; i++) {
+		mobj_chan_close(mx.ch[i]);
+		mx.ch[i] = NULL;
+	}
+}
+
+static const struct xport_ops xport_mobj = {
+	.name = "mobj", .prepare = mobj_prepare, .open = mobj_open,
+	.send = mobj_send_zc, .recv = mobj_recv_zc, .close = mobj_xclose,
+	.cleanup = mobj_cleanup,
+};
+
+static const struct xport_ops xport_mobj_copy = {
+	.name = "mobj-copy", .prepare = mobj_prepare, .open = mobj_open,
+	.send = mobj_send_copy, .recv = mobj_recv_copy, .close = mobj_xclose,
+	.cleanup = mobj_cleanup,
+};
+
+static const struct xport_ops xport_mobj_rec = {
+	.name = "mobj", .prepare = mobj_prepare, .open = mobj_open,
+	.send = mobj_send_rec, .recv = mobj_recv_rec, .close = mobj_xclose,
+	.cleanup = mobj_cleanup,
+};
+#endif
+
+/* ---- The runs ------------------------------------------------------------- */
+
+enum mode { TPUT, LATENCY, SYSC_BUSY, SYSC_SLEEP };
+
+struct run {
+	struct xport x;
+	enum mode mode;
+	uint64_t lat_msgs, lat_warm;
+};
+
+/* A counter of this process's system calls (the raw_syscalls:sys_enter
+ * tracepoint), or -errno when perf events are not allowed here. */
+static int syscall_counter(void)
+{
+	struct perf_event_attr a;
+	char buf[32];
+	FILE *f;
+	long id;
+
+	f = fopen("/sys/kernel/tracing/events/raw_syscalls/sys_enter/id", "r");
+	if (!f)
+		f = fopen("/sys/kernel/debug/tracing/events/raw_syscalls/sys_enter/id", "r");
+	if (!f)
+		return -ENOENT;
+	if (!fgets(buf, sizeof(buf), f)) {
+		fclose(f);
+		return -EIO;
+	}
+	fclose(f);
+	id = strtol(buf, NULL, 10);
+	memset(&a, 0, sizeof(a));
+	a.type = PERF_TYPE_TRACEPOINT;
+	a.size = sizeof(a);
+	a.config = (uint64_t)id;
+	a.disabled = 1;
+	int fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static void count_start(int pc)
+{
+	if (pc >= 0) {
+		ioctl(pc, PERF_EVENT_IOC_RESET, 0);
+		ioctl(pc, PERF_EVENT_IOC_ENABLE, 0);
+	}
+}
+
+static uint64_t count_stop(int pc)
+{
+	uint64_t n = 0;
+
+	if (pc >= 0) {
+		ioctl(pc, PERF_EVENT_IOC_DISABLE, 0);
+		if (read(pc, &n, sizeof(n)) != sizeof(n))
+			n = 0;
+	}
+	return n;
+}
+
+static uint64_t initial_count(size_t msg)
+{
+	uint64_t c = (bh_opts.quick ? 4u << 20 : 16u << 20) / msg;
+
+	return c < 16 ? 16 : c;
+}
+
+static int tput_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
+{
+	struct xport *x = &rn->x;
+	void *src = page_alloc(x->msg);
+	uint64_t count = initial_count(x->msg);
+	int reps = rn->mode == TPUT ? bh_opts.reps : (bh_opts.reps < 16 ? bh_opts.reps : 16);
+	int pc = -1, rc = 0;
+
+	if (!src)
+		return -ENOMEM;
+	bh_fill(src, x->msg, 1);
+	if (rn->mode != TPUT) {
+		pc = syscall_counter();
+		if (pc < 0) {
+			bh_pair_fail(pair, pc, "perf_event_open(raw_syscalls:sys_enter): %s",
+			             strerror(-pc));
+			return pc;
+		}
+		count = rn->mode == SYSC_SLEEP ? (bh_opts.quick ? 200 : 1000) : count;
+	}
+	for (int k = -bh_opts.warmup; k < reps && !pair->err; k++) {
+		double t0, dt;
+		uint64_t sc = 0;
+
+		pair->count = count;
+		bh_pair_barrier(pair, sense);
+		count_start(pc);
+		t0 = bh_now_ns();
+		for (uint64_t i = 0; i < count; i++) {
+			if ((rc = x->ops->send(x, src)) < 0) {
+				bh_pair_fail(pair, rc, "%s send: %s", x->ops->name, strerror(-rc));
+				return rc;
+			}
+			if (rn->mode == SYSC_SLEEP) {
+				/* Let the consumer fall asleep; spin, so this
+				 * side makes no system call of its own. */
+				double until = bh_now_ns() + 300e3;
+				while (bh_now_ns() < until)
+					bh_relax();
+			}
+		}
+		sc = count_stop(pc);
+		bh_pair_barrier(pair, sense);
+		dt = bh_now_ns() - t0;
+		if (k < 0) {
+			if (rn->mode == SYSC_SLEEP)
+				continue;
+			double want = bh_opts.rep_ms * 1e6;
+			double c = (double)count * want / (dt > 1 ? dt : 1);
+			count = c < 16 ? 16 : c > 1e9 ? 1e9 : (uint64_t)c;
+			continue;
+		}
+		if (rn->mode == TPUT) {
+			pair->samples[pair->nsamples++] = (double)count * (double)x->msg / dt * 1e3;
+		} else {
+			/* The consumer adds its count at the barrier. */
+			pair->samples[pair->nsamples++] = (double)sc;
+			pair->aux[k] = (double)count;
+		}
+	}
+	if (pc >= 0)
+		close(pc);
+	return pair->err;
+}
+
+static int tput_consumer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
+{
+	struct xport *x = &rn->x;
+	uint64_t sum = 0, first;
+	int reps = rn->mode == TPUT ? bh_opts.reps : (bh_opts.reps < 16 ? bh_opts.reps : 16);
+	int pc = -1, rc;
+
+	if (rn->mode != TPUT) {
+		pc = syscall_counter();
+		if (pc < 0) {
+			bh_pair_fail(pair, pc, "perf_event_open: %s", strerror(-pc));
+			return pc;
+		}
+	}
+	for (int k = -bh_opts.warmup; k < reps && !pair->err; k++) {
+		uint64_t count, sc = 0;
+
+		bh_pair_barrier(pair, sense);
+		count = pair->count;
+		count_start(pc);
+		for (uint64_t i = 0; i < count; i++) {
+			if ((rc = x->ops->recv(x, &first, &sum)) < 0) {
+				bh_pair_fail(pair, rc, "%s recv: %s", x->ops->name, strerror(-rc));
+				return rc;
+			}
+		}
+		sc = count_stop(pc);
+		if (pc >= 0 && k >= 0)
+			pair->aux[32 + k] = (double)sc;
+		bh_pair_barrier(pair, sense);
+	}
+	pair->checksum = sum;
+	if (pc >= 0)
+		close(pc);
+	return pair->err;
+}
+
+static int lat_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
+{
+	struct xport *x = &rn->x;
+	void *src = page_alloc(x->msg);
+	int rc;
+
+	if (!src)
+		return -ENOMEM;
+	bh_fill(src, x->msg, 2);
+	bh_pair_barrier(pair, sense);
+	for (uint64_t i = 0; i < rn->lat_msgs && !pair->err; i++) {
+		uint64_t now = (uint64_t)bh_now_ns();
+
+		memcpy(src, &now, sizeof(now));
+		if ((rc = x->ops->send(x, src)) < 0) {
+			bh_pair_fail(pair, rc, "%s send: %s", x->ops->name, strerror(-rc));
+			return rc;
+		}
+		while (__atomic_load_n(&pair->acked, __ATOMIC_ACQUIRE) != i + 1) {
+			bh_relax();
+			if (pair->err)
+				return pair->err;
+		}
+	}
+	bh_pair_barrier(pair, sense);
+	return pair->err;
+}
+
+static int lat_consumer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
+{
+	struct xport *x = &rn->x;
+	uint64_t n = rn->lat_msgs - rn->lat_warm, sum = 0, first;
+	double *lat = page_alloc(n * sizeof(double));
+	struct bh_result r;
+	int rc;
+
+	if (!lat)
+		return -ENOMEM;
+	bh_pair_barrier(pair, sense);
+	for (uint64_t i = 0; i < rn->lat_msgs; i++) {
+		if ((rc = x->ops->recv(x, &first, &sum)) < 0) {
+			bh_pair_fail(pair, rc, "%s recv: %s", x->ops->name, strerror(-rc));
+			return rc;
+		}
+		double now = bh_now_ns();
+		if (i >= rn->lat_warm)
+			lat[i - rn->lat_warm] = now - (double)first;
+		__atomic_store_n(&pair->acked, i + 1, __ATOMIC_RELEASE);
+	}
+	bh_pair_barrier(pair, sense);
+	memset(&r, 0, sizeof(r));
+	bh_stats(lat, (int)n, &r, true);
+	pair->aux[0] = r.median;
+	pair->aux[1] = r.min;
+	pair->aux[2] = r.max;
+	pair->aux[3] = r.p99;
+	pair->aux[4] = (double)n;
+	pair->checksum = sum;
+	return 0;
+}
+
+static int ring_side(struct bh_pair *pair, int side, void *arg)
+{
+	struct run *rn = arg;
+	struct xport *x = &rn->x;
+	uint32_t sense = 0;
+	int rc = x->ops->open(x, side);
+
+	if (rc < 0) {
+		bh_pair_fail(pair, rc, "%s: %s", x->note[0] ? x->note : "open",
+		             strerror(-rc));
+		return rc;
+	}
+	if (rn->mode == LATENCY)
+		rc = side ? lat_consumer(pair, rn, &sense) : lat_producer(pair, rn, &sense);
+	else
+		rc = side ? tput_consumer(pair, rn, &sense) : tput_producer(pair, rn, &sense);
+	x->ops->close(x);
+	return rc;
+}
+
+/* Run one transport; returns the pair (caller frees) or NULL with a note
+ * recorded under @case_name. */
+static struct bh_pair *run_pair(const char *case_name, const struct xport_ops *ops,
+                                size_t msg, enum mode mode, const char *impl,
+                                const char *unit)
+{
+	struct run rn = { .mode = mode };
+	struct bh_pair *pair = NULL;
+	int rc;
+
+	rn.x.ops = ops;
+	rn.x.msg = msg;
+	rn.x.cap = ring_cap(msg);
+	rn.x.fd[0] = rn.x.fd[1] = -1;
+	rn.lat_msgs = bh_opts.quick ? 3000 : 20000;
+	rn.lat_warm = bh_opts.quick ? 500 : 2000;
+	rc = ops->prepare(&rn.x);
+	if (rc < 0) {
+		bh_note("ring", case_name, impl, msg, unit, "%s",
+		        rn.x.note[0] ? rn.x.note : strerror(-rc));
+		return NULL;
+	}
+	rc = bh_pair_run(ring_side, &rn, 300, &pair);
+	if (ops->cleanup)
+		ops->cleanup(&rn.x);
+	if (rc < 0) {
+		bh_note("ring", case_name, impl, msg, unit, "%s",
+		        pair && pair->note[0] ? pair->note : strerror(-rc));
+		bh_pair_free(pair);
+		return NULL;
+	}
+	return pair;
+}
+
+static void memcpy_tput(size_t msg)
+{
+	char *src = page_alloc(msg), *dst = page_alloc(msg);
+	double s[BH_MAX_SAMPLES];
+	uint64_t count = initial_count(msg);
+
+	if (!src || !dst) {
+		bh_note("ring", "ring.throughput", "memcpy", msg, "MB/s", "out of memory");
+		return;
+	}
+	bh_pin(bh_opts.cpu[0]);
+	bh_fill(src, msg, 3);
+	for (int k = -bh_opts.warmup; k < bh_opts.reps; k++) {
+		double t0 = bh_now_ns(), dt;
+
+		for (uint64_t i = 0; i < count; i++) {
+			memcpy(dst, src, msg);
+			/* Keep the copy: the compiler must not drop it. */
+			__asm__ volatile("" : : "r"(dst) : "memory");
+		}
+		dt = bh_now_ns() - t0;
+		if (k < 0) {
+			double c = (double)count * bh_opts.rep_ms * 1e6 / dt;
+			count = c < 16 ? 16 : (uint64_t)c;
+			continue;
+		}
+		s[k] = (double)count * (double)msg / dt * 1e3;
+	}
+	bh_result("ring", "ring.throughput", "memcpy", msg, "MB/s", BH_RATE, 1, s,
+	          bh_opts.reps, false);
+	munmap(src, msg);
+	munmap(dst, msg);
+}
+
+static void tput_case(const char *case_name, const struct xport_ops *ops,
+                      const char *impl, size_t msg)
+{
+	struct bh_pair *pair;
+
+	bh_progress("%s/%s size %zu", case_name, impl, msg);
+	pair = run_pair(case_name, ops, msg, TPUT, impl, "MB/s");
+	if (!pair)
+		return;
+	bh_result("ring", case_name, impl, msg, "MB/s", BH_RATE, 2, pair->samples,
+	          pair->nsamples, false);
+	bh_pair_free(pair);
+}
+
+static void latency_case(const struct xport_ops *ops, const char *impl)
+{
+	struct bh_pair *pair;
+	struct bh_result r;
+
+	bh_progress("ring.latency.oneway/%s", impl);
+	pair = run_pair("ring.latency.oneway", ops, 64, LATENCY, impl, "ns");
+	if (!pair)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.group = "ring";
+	r.case_name = "ring.latency.oneway";
+	r.impl = impl;
+	r.size = 64;
+	r.unit = "ns";
+	r.kind = BH_TIME;
+	r.procs = 2;
+	r.median = pair->aux[0];
+	r.min = pair->aux[1];
+	r.max = pair->aux[2];
+	r.p99 = pair->aux[3];
+	r.n = (int)pair->aux[4];
+	bh_result_raw(&r);
+	bh_pair_free(pair);
+}
+
+static void syscalls_case(const struct xport_ops *ops, const char *impl,
+                          enum mode mode)
+{
+	struct bh_pair *pair;
+	double s[32];
+	int n;
+
+	bh_progress("ring.syscalls/%s", impl);
+	pair = run_pair("ring.syscalls", ops, 64, mode, impl, "syscalls/msg");
+	if (!pair)
+		return;
+	n = pair->nsamples;
+	for (int k = 0; k < n; k++)
+		s[k] = (pair->samples[k] + pair->aux[32 + k]) / pair->aux[k];
+	bh_result("ring", "ring.syscalls", impl, 64, "syscalls/msg", BH_COUNT, 2, s,
+	          n, false);
+	bh_pair_free(pair);
+}
+
+struct tp {
+	const char *impl;
+	const struct xport_ops *ops;	/* NULL: memcpy */
+	bool iox;
+};
+
+void bench_ring(void)
+{
+	static const size_t inplace_sizes[] = { 1000, 16000, 100000 };
+	const struct tp impls[] = {
+#ifdef HAVE_MOBJ_RING
+		{ "mobj", &xport_mobj, false },
+		{ "mobj-copy", &xport_mobj_copy, false },
+#endif
+		{ "memcpy", NULL, false },
+		{ "pipe", &xport_pipe, false },
+		{ "unix", &xport_unix, false },
+		{ "spa", &xport_spa, false },
+#ifdef HAVE_ICEORYX
+		{ "iceoryx", &xport_iceoryx, true },
+#else
+		{ "iceoryx", NULL, true },
+#endif
+	};
+	const size_t nimpl = sizeof(impls) / sizeof(impls[0]);
+	bool want_iox = false;
+	char why[200] = "";
+	int iox_rc = 0;
+
+	for (size_t i = 0; i < nimpl; i++)
+		if (impls[i].iox)
+			want_iox = bh_want("ring.throughput", impls[i].impl) ||
+			           bh_want("ring.latency.oneway", impls[i].impl);
+#ifdef HAVE_ICEORYX
+	if (want_iox) {
+		bh_progress("starting iox-roudi");
+		iox_rc = iox_start(why, sizeof(why));
+	}
+#else
+	iox_rc = -ENOSYS;
+	snprintf(why, sizeof(why), "not built: iceoryx C binding not found at build time");
+#endif
+
+	for (size_t s = 0; s < sizeof(tput_sizes) / sizeof(tput_sizes[0]); s++) {
+		for (size_t i = 0; i < nimpl; i++) {
+			const struct tp *t = &impls[i];
+
+			if (!bh_want("ring.throughput", t->impl))
+				continue;
+			if (t->iox && iox_rc < 0) {
+				bh_note("ring", "ring.throughput", t->impl, tput_sizes[s], "MB/s",
+				        "%s", why);
+				continue;
+			}
+			if (!t->ops) {
+				bh_progress("ring.throughput/memcpy size %zu", tput_sizes[s]);
+				memcpy_tput(tput_sizes[s]);
+			} else {
+				tput_case("ring.throughput", t->ops, t->impl, tput_sizes[s]);
+			}
+		}
+	}
+	for (size_t i = 0; i < nimpl; i++) {
+		const struct tp *t = &impls[i];
+
+		if ((!t->ops && !t->iox) || !strcmp(t->impl, "mobj-copy") ||
+		    !bh_want("ring.latency.oneway", t->impl))
+			continue;
+		if (t->iox && iox_rc < 0) {
+			bh_note("ring", "ring.latency.oneway", t->impl, 64, "ns", "%s", why);
+			continue;
+		}
+		latency_case(t->ops, t->impl);
+	}
+#ifdef HAVE_ICEORYX
+	if (want_iox)
+		iox_stop();
+#endif
+
+	for (size_t s = 0; s < sizeof(inplace_sizes) / sizeof(inplace_sizes[0]); s++) {
+#ifdef HAVE_MOBJ_RING
+		if (bh_want("ring.inplace", "mobj"))
+			tput_case("ring.inplace", &xport_mobj_rec, "mobj", inplace_sizes[s]);
+#else
+		if (bh_want("ring.inplace", "mobj"))
+			bh_note("ring", "ring.inplace", "mobj", inplace_sizes[s], "MB/s",
+			        "the mobj ring is not in this build yet");
+#endif
+		if (bh_want("ring.inplace", "split"))
+			tput_case("ring.inplace", &xport_split, "split", inplace_sizes[s]);
+	}
+
+#ifdef HAVE_MOBJ_RING
+	if (bh_want("ring.syscalls", "mobj-busy"))
+		syscalls_case(&xport_mobj, "mobj-busy", SYSC_BUSY);
+	if (bh_want("ring.syscalls", "mobj-sleep"))
+		syscalls_case(&xport_mobj, "mobj-sleep", SYSC_SLEEP);
+#else
+	if (bh_want("ring.syscalls", "mobj"))
+		bh_note("ring", "ring.syscalls", "mobj-busy", 64, "syscalls/msg",
+		        "the mobj ring is not in this build yet");
+#endif
+	if (bh_want("ring.syscalls", "spa-busy"))
+		syscalls_case(&xport_spa, "spa-busy", SYSC_BUSY);
+	if (bh_want("ring.syscalls", "spa-sleep"))
+		syscalls_case(&xport_spa, "spa-sleep", SYSC_SLEEP);
+	if (bh_want("ring.syscalls", "pipe-busy"))
+		syscalls_case(&xport_pipe, "pipe-busy", SYSC_BUSY);
+	if (bh_want("ring.syscalls", "pipe-sleep"))
+		syscalls_case(&xport_pipe, "pipe-sleep", SYSC_SLEEP);
+}

@@ -1,0 +1,423 @@
+/*
+ * transfer.*: handing memory to another process, producer on cpu[0],
+ * consumer (the peer) on cpu[1], both real processes.
+ *
+ *   transfer.rtt        one round trip: send an object (a few bytes of
+ *                       payload with it), the peer maps it read-only,
+ *                       touches one byte per page, unmaps, closes, replies
+ *                       with one byte. impl mobj: mobj_send / mobj_recv +
+ *                       mobj_map (with mobj_recv's seal and size checks);
+ *                       impl raw: the same exchange with sendmsg/recvmsg
+ *                       SCM_RIGHTS on a SOCK_SEQPACKET socketpair + mmap.
+ *                       The object is created once (that is map.create).
+ *   transfer.crossover  delivering N bytes the peer reads whole: impl mobj
+ *                       fills an object (memcpy into a standing mapping)
+ *                       and passes it, the peer maps it, sums every byte,
+ *                       unmaps, replies; impl copy writes the N bytes into
+ *                       an AF_UNIX stream socket, the peer reads them into
+ *                       a buffer and sums them, replies. A sweep of sizes;
+ *                       the crossover row is the size above which passing
+ *                       is faster (log-linear interpolation between the two
+ *                       sizes where the order flips).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <mobj/mobj.h>
+#include <mobj/linux.h>
+
+#include "harness.h"
+
+enum tkind { T_MOBJ, T_RAW, T_COPY };
+enum tmode { RTT, PAYLOAD };
+
+struct tx {
+	enum tkind kind;
+	enum tmode mode;
+	size_t size;
+	int fd[2];
+	int memfd;
+	struct mobj *obj;
+	void *map;		/* the producer's standing mapping */
+	void *buf;		/* copy: buffers */
+#ifdef HAVE_MOBJ_CHAN
+	struct mobj_chan *ch[2];
+#endif
+};
+
+static size_t page_size(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static int raw_send_fd(int sock, int fd, uint64_t size)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { &size, sizeof(size) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	                     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+
+	memset(cbuf, 0, sizeof(cbuf));
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+static int raw_recv_fd(int sock, int *fd, uint64_t *size)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { size, sizeof(*size) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	                     .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c;
+	ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+
+	if (n < 0)
+		return -errno;
+	if (n == 0)
+		return -EPIPE;
+	c = CMSG_FIRSTHDR(&mh);
+	if (!c || c->cmsg_type != SCM_RIGHTS)
+		return -EPROTO;
+	memcpy(fd, CMSG_DATA(c), sizeof(int));
+	return 0;
+}
+
+/* What the peer does with the pages: touch one byte per page (rtt) or read
+ * them all (payload). */
+static uint64_t use_pages(const void *p, size_t size, enum tmode mode)
+{
+	uint64_t s = 0;
+
+	if (mode == PAYLOAD)
+		return bh_sum(p, size);
+	for (size_t i = 0; i < size; i += page_size())
+		s += ((const volatile unsigned char *)p)[i];
+	return s;
+}
+
+/* Before fork. */
+static int tx_prepare(struct tx *t)
+{
+	int rc;
+
+	t->fd[0] = t->fd[1] = -1;
+	if (t->kind == T_MOBJ) {
+#ifdef HAVE_MOBJ_CHAN
+		rc = mobj_chan_pair(&t->ch[0], &t->ch[1]);
+		if (rc < 0)
+			return rc;
+#else
+		return -ENOSYS;
+#endif
+	} else if (socketpair(AF_UNIX, (t->kind == T_RAW ? SOCK_SEQPACKET : SOCK_STREAM) |
+	                      SOCK_CLOEXEC, 0, t->fd) < 0) {
+		return -errno;
+	}
+	(void)rc;
+	return 0;
+}
+
+static void tx_cleanup(struct tx *t)
+{
+	for (int i = 0; i < 2; i++)
+		if (t->fd[i] >= 0)
+			close(t->fd[i]);
+#ifdef HAVE_MOBJ_CHAN
+	for (int i = 0; i < 2; i++)
+		mobj_chan_close(t->ch[i]);
+#endif
+}
+
+/* In the child. */
+static int tx_open(struct tx *t, int side)
+{
+	int rc;
+
+	if (t->fd[!side] >= 0) {
+		close(t->fd[!side]);
+		t->fd[!side] = -1;
+	}
+#ifdef HAVE_MOBJ_CHAN
+	mobj_chan_close(t->ch[!side]);
+	t->ch[!side] = NULL;
+#endif
+	if (t->kind == T_COPY) {
+		t->buf = mmap(NULL, t->size, PROT_READ | PROT_WRITE,
+		              MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (t->buf == MAP_FAILED)
+			return -ENOMEM;
+		bh_fill(t->buf, t->size, 5);
+		return 0;
+	}
+	if (side == 1)
+		return 0;
+	if (t->kind == T_MOBJ) {
+		rc = mobj_create(t->size, 0, &t->obj);
+		if (rc == 0)
+			rc = mobj_map(t->obj, 0, t->size, MOBJ_PROT_READ | MOBJ_PROT_WRITE,
+			              &t->map);
+		if (rc < 0)
+			return rc;
+	} else {
+		t->memfd = memfd_create("raw", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (t->memfd < 0)
+			return -errno;
+		if (ftruncate(t->memfd, (off_t)t->size) < 0 ||
+		    fcntl(t->memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) < 0)
+			return -errno;
+		t->map = mmap(NULL, t->size, PROT_READ | PROT_WRITE, MAP_SHARED, t->memfd, 0);
+		if (t->map == MAP_FAILED)
+			return -errno;
+	}
+	bh_fill(t->map, t->size, 6);
+	return 0;
+}
+
+/* Producer: one round trip. */
+static int tx_round(struct tx *t, const void *src)
+{
+	uint64_t size = t->size;
+	char ack;
+	int rc;
+
+	switch (t->kind) {
+	case T_COPY:
+		if ((rc = bh_write_all(t->fd[0], src, t->size)) < 0)
+			return rc;
+		return bh_read_all(t->fd[0], &ack, 1);
+	case T_RAW:
+		if (t->mode == PAYLOAD)
+			memcpy(t->map, src, t->size);
+		if ((rc = raw_send_fd(t->fd[0], t->memfd, size)) < 0)
+			return rc;
+		return bh_read_all(t->fd[0], &ack, 1);
+	case T_MOBJ:
+#ifdef HAVE_MOBJ_CHAN
+		if (t->mode == PAYLOAD)
+			memcpy(t->map, src, t->size);
+		if ((rc = mobj_send(t->ch[0], t->obj, &size, sizeof(size))) < 0)
+			return rc;
+		rc = mobj_recv(t->ch[0], -1, NULL, &ack, 1);
+		return rc < 0 ? rc : 0;
+#endif
+		break;
+	}
+	return -ENOSYS;
+}
+
+/* Consumer: answer one round trip. */
+static int tx_answer(struct tx *t, uint64_t *sum)
+{
+	uint64_t size = 0;
+	void *p;
+	int fd = -1, rc;
+
+	switch (t->kind) {
+	case T_COPY:
+		if ((rc = bh_read_all(t->fd[1], t->buf, t->size)) < 0)
+			return rc;
+		*sum += bh_sum(t->buf, t->size);
+		return bh_write_all(t->fd[1], "k", 1);
+	case T_RAW:
+		if ((rc = raw_recv_fd(t->fd[1], &fd, &size)) < 0)
+			return rc;
+		p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+		*sum += use_pages(p, size, t->mode);
+		munmap(p, size);
+		close(fd);
+		return bh_write_all(t->fd[1], "k", 1);
+	case T_MOBJ: {
+#ifdef HAVE_MOBJ_CHAN
+		struct mobj *o = NULL;
+
+		rc = mobj_recv(t->ch[1], -1, &o, &size, sizeof(size));
+		if (rc < 0)
+			return rc;
+		if (!o)
+			return -EPROTO;
+		rc = mobj_map(o, 0, mobj_size(o), MOBJ_PROT_READ, &p);
+		if (rc == 0) {
+			*sum += use_pages(p, t->size, t->mode);
+			mobj_unmap(p, mobj_size(o));
+		}
+		mobj_close(o);
+		if (rc < 0)
+			return rc;
+		return mobj_send(t->ch[1], NULL, "k", 1);
+#endif
+		break;
+	}
+	}
+	return -ENOSYS;
+}
+
+static int tx_side(struct bh_pair *pair, int side, void *arg)
+{
+	struct tx *t = arg;
+	uint32_t sense = 0;
+	uint64_t count = bh_opts.quick ? 50 : 200, sum = 0;
+	void *src = NULL;
+	int rc = tx_open(t, side);
+
+	if (rc < 0) {
+		bh_pair_fail(pair, rc, "set-up: %s", strerror(-rc));
+		return rc;
+	}
+	if (side == 0 && t->mode == PAYLOAD) {
+		src = mmap(NULL, t->size, PROT_READ | PROT_WRITE,
+		           MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+		if (src == MAP_FAILED)
+			return -ENOMEM;
+		bh_fill(src, t->size, 7);
+	}
+	for (int k = -bh_opts.warmup; k < bh_opts.reps && !pair->err; k++) {
+		double t0 = 0, dt;
+
+		if (side == 0)
+			pair->count = count;
+		bh_pair_barrier(pair, &sense);
+		if (side == 0) {
+			t0 = bh_now_ns();
+			for (uint64_t i = 0; i < count; i++)
+				if ((rc = tx_round(t, src)) < 0) {
+					bh_pair_fail(pair, rc, "round trip: %s", strerror(-rc));
+					return rc;
+				}
+		} else {
+			for (uint64_t i = 0; i < pair->count; i++)
+				if ((rc = tx_answer(t, &sum)) < 0) {
+					bh_pair_fail(pair, rc, "peer: %s", strerror(-rc));
+					return rc;
+				}
+		}
+		bh_pair_barrier(pair, &sense);
+		if (side == 1)
+			continue;
+		dt = bh_now_ns() - t0;
+		if (k < 0) {
+			double c = (double)count * bh_opts.rep_ms * 1e6 / dt;
+			count = c < 8 ? 8 : (uint64_t)c;
+		} else {
+			pair->samples[pair->nsamples++] = dt / (double)count / 1e3;
+		}
+	}
+	pair->checksum = sum;
+	return pair->err;
+}
+
+static const char *kind_name[] = { "mobj", "raw", "copy" };
+
+/* Median round trip in us, or NAN (a note recorded). */
+static double tx_case(const char *case_name, enum tkind kind, enum tmode mode,
+                      size_t size)
+{
+	struct tx t = { .kind = kind, .mode = mode, .size = size, .memfd = -1 };
+	struct bh_pair *pair = NULL;
+	struct bh_result r;
+	int rc;
+
+	bh_progress("%s/%s size %zu", case_name, kind_name[kind], size);
+	rc = tx_prepare(&t);
+	if (rc == -ENOSYS) {
+		bh_note("transfer", case_name, kind_name[kind], size, "us",
+		        "mobj channels are not in this build yet");
+		return NAN;
+	}
+	if (rc < 0) {
+		bh_note("transfer", case_name, kind_name[kind], size, "us", "set-up: %s",
+		        strerror(-rc));
+		return NAN;
+	}
+	rc = bh_pair_run(tx_side, &t, 300, &pair);
+	tx_cleanup(&t);
+	if (rc < 0) {
+		bh_note("transfer", case_name, kind_name[kind], size, "us", "%s",
+		        pair && pair->note[0] ? pair->note : strerror(-rc));
+		bh_pair_free(pair);
+		return NAN;
+	}
+	memset(&r, 0, sizeof(r));
+	bh_stats(pair->samples, pair->nsamples, &r, false);
+	bh_result("transfer", case_name, kind_name[kind], size, "us", BH_TIME, 2,
+	          pair->samples, pair->nsamples, false);
+	bh_pair_free(pair);
+	return r.median;
+}
+
+void bench_transfer(void)
+{
+	static const size_t rtt_sizes[] = { 4096, 65536, 1048576 };
+	static const size_t sweep[] = { 4096, 16384, 65536, 262144, 1048576, 4194304 };
+	double pass[6], copy[6];
+	struct bh_result r;
+	const size_t nsweep = sizeof(sweep) / sizeof(sweep[0]);
+
+	for (size_t s = 0; s < sizeof(rtt_sizes) / sizeof(rtt_sizes[0]); s++)
+		for (int k = T_MOBJ; k <= T_RAW; k++)
+			if (bh_want("transfer.rtt", kind_name[k]))
+				tx_case("transfer.rtt", (enum tkind)k, RTT, rtt_sizes[s]);
+
+	if (!bh_want("transfer.crossover", "mobj") && !bh_want("transfer.crossover", "copy"))
+		return;
+	for (size_t s = 0; s < nsweep; s++) {
+		pass[s] = tx_case("transfer.crossover", T_MOBJ, PAYLOAD, sweep[s]);
+		copy[s] = tx_case("transfer.crossover", T_COPY, PAYLOAD, sweep[s]);
+	}
+	memset(&r, 0, sizeof(r));
+	r.group = "transfer";
+	r.case_name = "transfer.crossover";
+	r.impl = "crossover";
+	r.size = 0;
+	r.unit = "bytes";
+	r.kind = BH_COUNT;
+	r.procs = 2;
+	r.n = 1;
+	r.p99 = NAN;
+	r.median = NAN;
+	for (size_t s = 0; s < nsweep; s++) {
+		if (isnan(pass[s]) || isnan(copy[s]))
+			continue;
+		if (pass[s] < copy[s]) {
+			if (s == 0 || isnan(pass[s - 1]) || isnan(copy[s - 1])) {
+				r.median = (double)sweep[s];
+				snprintf(r.extra, sizeof(r.extra),
+				         "passing wins at every size measured, from %zu", sweep[s]);
+			} else {
+				/* Where d = log(pass/copy) crosses 0, in log(size). */
+				double d0 = log(pass[s - 1] / copy[s - 1]);
+				double d1 = log(pass[s] / copy[s]);
+				double l0 = log((double)sweep[s - 1]), l1 = log((double)sweep[s]);
+				r.median = exp(l0 + (l1 - l0) * d0 / (d0 - d1));
+				snprintf(r.extra, sizeof(r.extra),
+				         "copying wins at %zu, passing at %zu", sweep[s - 1], sweep[s]);
+			}
+			break;
+		}
+	}
+	if (isnan(r.median)) {
+		if (isnan(pass[nsweep - 1]))
+			snprintf(r.note, sizeof(r.note), "passing (mobj) did not run");
+		else
+			snprintf(r.extra, sizeof(r.extra),
+			         "copying was faster at every size up to %zu", sweep[nsweep - 1]);
+	}
+	r.min = r.max = r.median;
+	bh_result_raw(&r);
+}

@@ -1,0 +1,55 @@
+/*
+ * One message transport for ring.throughput / ring.latency.oneway: a
+ * producer process sends fixed-size messages, a consumer process receives
+ * them, each pinned to its own core. Every transport does the same work per
+ * message: the producer gets @msg bytes from its source buffer into the
+ * message (a memcpy into a reserved slot, or write(2)), the consumer reads
+ * every byte once (bh_sum; in place when the transport allows it, else from
+ * the buffer it copied into). The first 8 bytes carry a timestamp for the
+ * latency case.
+ */
+#ifndef MOBJ_BENCH_RING_IMPL_H
+#define MOBJ_BENCH_RING_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct xport {
+	const struct xport_ops *ops;
+	size_t msg;		/* bytes per message */
+	size_t cap;		/* ring/pipe capacity asked for */
+	int side;		/* 0 producer, 1 consumer (set in open) */
+	int fd[2];		/* pipe or socketpair */
+	void *shm;		/* shared mapping made before fork */
+	size_t shm_len;
+	void *buf;		/* consumer's copy-out buffer */
+	void *priv;		/* transport state */
+	char note[160];		/* why it cannot run */
+};
+
+struct xport_ops {
+	const char *name;
+	/* In the parent, before fork: shared resources. 0 or -errno (note set). */
+	int (*prepare)(struct xport *x);
+	/* In each child after fork. */
+	int (*open)(struct xport *x, int side);
+	/* Producer: one message from @src (@x->msg bytes). */
+	int (*send)(struct xport *x, const void *src);
+	/* Consumer: one message; its first 8 bytes in @first, bh_sum in @sum. */
+	int (*recv)(struct xport *x, uint64_t *first, uint64_t *sum);
+	/* In each child. */
+	void (*close)(struct xport *x);
+	/* In the parent, after both children are gone. */
+	void (*cleanup)(struct xport *x);
+};
+
+/* iceoryx (bench_iox.c): NULL ops when not built. */
+extern const struct xport_ops xport_iceoryx;
+bool iox_available(void);
+/* Start RouDi (once); 0 or -errno with @why filled. Stopped by iox_stop(),
+ * at exit, and on SIGINT/SIGTERM. */
+int iox_start(char *why, size_t cap);
+void iox_stop(void);
+
+#endif /* MOBJ_BENCH_RING_IMPL_H */
