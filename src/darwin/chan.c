@@ -30,8 +30,9 @@
  * the next message is read by the next call.
  *
  * Peer death: a dead-name notification on the peer's port, and (for a
- * connector, whose peer port comes late) a no-senders notification on its
- * own port requested with sync=1 once the first send right is out. Both are
+ * connector, whose peer port comes late, and for a pair) a no-senders
+ * notification on its own port requested with sync=1 once the first send
+ * right is out. Both are
  * queued after every message the peer sent before it died, so -EPIPE comes
  * only when all of those have been read. Anyone holding a send right can
  * forge a notification: only those whose audit token is the kernel's are
@@ -677,6 +678,16 @@ int mobj__os_chan_pair(struct mobj__os_chan *a, struct mobj__os_chan *b)
 		err = link_to(&cb, &ca);
 	if (err < 0)
 		goto fail;
+	/* Both peers' ports live in this task, where a dead-name request on
+	 * a name that also holds the receive right may be refused: each end
+	 * also learns of the other's close when its one send right goes. */
+	kr = notify(&ca, ca.recv, MACH_NOTIFY_NO_SENDERS, 1);
+	if (kr == KERN_SUCCESS)
+		kr = notify(&cb, cb.recv, MACH_NOTIFY_NO_SENDERS, 1);
+	if (kr != KERN_SUCCESS) {
+		err = mobj__kr(kr);
+		goto fail;
+	}
 	/* Both ends are this task: messages carry its own audit token. */
 	kr = task_info(mach_task_self(), TASK_AUDIT_TOKEN, (task_info_t)&self, &n);
 	if (kr != KERN_SUCCESS) {
