@@ -90,6 +90,9 @@ MOBJ_EXPORT int mobj_chan_connect(const char *name, int timeout_ms,
 /**
  * A connected pair, for a parent and the child it forks (each closes the end
  * it does not use). Linux: a socketpair; the descriptors are close-on-exec.
+ * Darwin: two Mach ports, which fork() does not carry into the child: there
+ * the pair only joins threads of one process, and a child is reached
+ * through mobj_chan_listen() / mobj_chan_connect().
  * @return 0, or -EINVAL, -EMFILE, -ENFILE, -ENOMEM.
  */
 MOBJ_EXPORT int mobj_chan_pair(struct mobj_chan **a, struct mobj_chan **b);
@@ -106,7 +109,9 @@ MOBJ_EXPORT void mobj_chan_close(struct mobj_chan *c);
  *
  * @return 0, or -EINVAL (NULL channel, a listener, data NULL with len > 0),
  *         -EMSGSIZE (len > MOBJ_MSG_MAX), -EPIPE (the peer is gone),
- *         -ENOMEM, -ENOBUFS.
+ *         -ENOMEM, -ENOBUFS, -EPERM (Darwin: @p o is a read-write handle
+ *         of a frozen object, which the receiver could map writable
+ *         there; send the read-only handle from mobj_readonly()).
  */
 MOBJ_EXPORT int mobj_send(struct mobj_chan *c, struct mobj *o,
                           const void *data, size_t len);
