@@ -27,6 +27,10 @@ int mobj__wrap(struct mobj__os_obj *os, size_t size, unsigned access,
 int mobj__adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
                 struct mobj **out);
 
+/* What is left of a timeout of @timeout_ms started at @start
+ * (mobj__os_clock_ms): -1 stays -1 (forever), never below 0. */
+int mobj__time_left(int timeout_ms, uint64_t start);
+
 /* Round @n up to the page size; 0 when that overflows. */
 size_t mobj__page_round(size_t n);
 

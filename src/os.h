@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "os_types.h"
 
@@ -65,6 +66,71 @@ int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
 const char *mobj__os_strerror(int err);
 
 /* ---- Channels ------------------------------------------------------------ */
+
+/* struct mobj__os_chan (os_types.h) is one end of a message channel or a
+ * listener: Linux an AF_UNIX SOCK_SEQPACKET socket, Darwin a receive port
+ * plus the peer's send right. A message is one block of bytes (the wire
+ * format of msg.h, at most MOBJ__MSG_WIRE_MAX) plus at most one native
+ * object; the core encodes and validates the bytes, the backend moves them
+ * and never interprets them. The core owns the uid policy and the
+ * handshake: accept hands over a connection with its peer's credentials,
+ * the core decides, then welcomes it (sends the HELLO) or closes it. A
+ * connector waits for that HELLO with mobj__os_chan_recv, so a refused
+ * peer sees -EPIPE deterministically. Timeouts are milliseconds, -1
+ * forever, 0 polls; interruptions by signals are retried with the
+ * remaining time. No call raises SIGPIPE. */
+
+/* A monotonic clock in milliseconds, for timeouts spanning several calls. */
+uint64_t mobj__os_clock_ms(void);
+
+/* Listen on @name (non-empty; naming rules in mobj/chan.h). -EINVAL when
+ * the name is too long for the system, -EADDRINUSE when a live listener
+ * has it. */
+int mobj__os_chan_listen(const char *name, struct mobj__os_chan *out);
+
+/* Wait for a connection on listener @l and return it in @out with its
+ * peer's credentials recorded (mobj__os_chan_peer), not yet welcomed.
+ * -ETIMEDOUT. */
+int mobj__os_chan_accept(struct mobj__os_chan *l, int timeout_ms,
+                         struct mobj__os_chan *out);
+
+/* Send the listener's first message, @msg (a HELLO), on a connection
+ * returned by accept; on Darwin this also hands the peer the connection's
+ * own port. -EPIPE when the peer has already gone. */
+int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len);
+
+/* Connect to the listener @name, retrying while nobody listens until the
+ * timeout ends: -ETIMEDOUT, or -ECONNREFUSED when @timeout_ms is 0; -EACCES
+ * when the system forbids it. The welcome is read by the caller. */
+int mobj__os_chan_connect(const char *name, int timeout_ms,
+                          struct mobj__os_chan *out);
+
+/* Two connected ends, peer credentials set (both are this process). */
+int mobj__os_chan_pair(struct mobj__os_chan *a, struct mobj__os_chan *b);
+
+/* Close a channel or listener; a listener removes its name. */
+void mobj__os_chan_close(struct mobj__os_chan *c);
+
+/* Send one message of @len bytes and, when @obj is not NULL, a copy of
+ * that native handle (the caller keeps its own). Blocks while the peer's
+ * queue is full. -EPIPE when the peer is gone; -ENOBUFS, -ENOMEM. */
+int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
+                       const struct mobj__os_obj *obj);
+
+/* Receive one message into @buf (@cap bytes) and return its length; @nobj
+ * is set to how many handles came with it (0 or 1) and with 1, @obj is that
+ * handle, now the caller's to release. A message that does not fit in @cap,
+ * or that carries more than one handle or anything else out of band, is
+ * consumed, everything it carried released, and -EPROTO returned.
+ * -ETIMEDOUT; -EPIPE when the peer is gone and nothing is queued. */
+int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
+                       size_t cap, struct mobj__os_obj *obj, unsigned *nobj);
+
+/* A descriptor that polls readable when recv (or accept) would not block. */
+int mobj__os_chan_fd(const struct mobj__os_chan *c);
+
+/* The peer's credentials as recorded at set-up (either pointer may be NULL). */
+void mobj__os_chan_peer(const struct mobj__os_chan *c, pid_t *pid, uid_t *uid);
 
 /* ---- Ring waiting -------------------------------------------------------- */
 

@@ -21,6 +21,7 @@
 
 #include "mobj/mobj.h"
 #include "mobj/linux.h"
+#include "rovec.h"
 #include "testutil.h"
 
 #define RW (MOBJ_PROT_READ | MOBJ_PROT_WRITE)
@@ -313,15 +314,9 @@ static void test_readonly_rule(void **state)
 	tu_res_check(r);
 }
 
-/* ---- The read-only vectors. Each returns 0 when the write was refused and
- * the object is unchanged, nonzero when it got through. */
+/* ---- The read-only vectors (tests/rovec.c), against a frozen object. */
 
-struct frozen {
-	struct mobj *o, *ro;
-	unsigned char *view; /* a read-only view, to check nothing changed */
-};
-
-static void frozen_open(struct frozen *f)
+static void frozen_open(struct rovec_target *f)
 {
 	assert_int_equal(mobj_create(page(), 0, &f->o), 0);
 	assert_int_equal(mobj_readonly(f->o, &f->ro), 0);
@@ -329,7 +324,7 @@ static void frozen_open(struct frozen *f)
 	                          (void **)&f->view), 0);
 }
 
-static void frozen_close(struct frozen *f)
+static void frozen_close(struct rovec_target *f)
 {
 	assert_int_equal(f->view[0], 0);
 	assert_int_equal(mobj_unmap(f->view, page()), 0);
@@ -337,109 +332,10 @@ static void frozen_close(struct frozen *f)
 	mobj_close(f->o);
 }
 
-static int vec_mmap(void *arg)
-{
-	struct frozen *f = arg;
-	int fds[2] = { mobj_fd(f->ro), mobj_fd(f->o) };
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		void *p = mmap(NULL, page(), PROT_READ | PROT_WRITE, MAP_SHARED,
-		               fds[i], 0);
-		if (p != MAP_FAILED) {
-			munmap(p, page());
-			return 1;
-		}
-	}
-	return f->view[0] != 0;
-}
-
-static int vec_mprotect(void *arg)
-{
-	struct frozen *f = arg;
-	void *p;
-	int rc = 0;
-
-	if (mobj_map(f->ro, 0, page(), MOBJ_PROT_READ, &p) != 0)
-		return 2;
-	if (mprotect(p, page(), PROT_READ | PROT_WRITE) == 0)
-		rc = 1;
-	if (mprotect(f->view, page(), PROT_READ | PROT_WRITE) == 0)
-		rc = 1;
-	mobj_unmap(p, page());
-	return rc;
-}
-
-static int vec_reopen(void *arg)
-{
-	struct frozen *f = arg;
-	char path[64];
-	void *p;
-	int fd, rc = 0;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", mobj_fd(f->ro));
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return f->view[0] != 0; /* refused at open: fine too */
-	p = mmap(NULL, page(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p != MAP_FAILED) {
-		((unsigned char *)p)[0] = 1;
-		munmap(p, page());
-		rc = 1;
-	}
-	if (write(fd, "x", 1) >= 0)
-		rc = 1;
-	close(fd);
-	return rc || f->view[0] != 0;
-}
-
-static int vec_write(void *arg)
-{
-	struct frozen *f = arg;
-
-	if (pwrite(mobj_fd(f->ro), "x", 1, 0) >= 0)
-		return 1;
-	if (pwrite(mobj_fd(f->o), "x", 1, 0) >= 0)
-		return 1;
-	return f->view[0] != 0;
-}
-
-static int vec_ftruncate(void *arg)
-{
-	struct frozen *f = arg;
-
-	if (ftruncate(mobj_fd(f->ro), 0) == 0 ||
-	    ftruncate(mobj_fd(f->ro), 2 * (off_t)page()) == 0)
-		return 1;
-	if (ftruncate(mobj_fd(f->o), 0) == 0 ||
-	    ftruncate(mobj_fd(f->o), 2 * (off_t)page()) == 0)
-		return 1;
-	return f->view[0] != 0;
-}
-
-static int vec_proc_mem(void *arg)
-{
-	struct frozen *f = arg;
-
-	if (tu_poke_proc_mem(f->view, 1))
-		return 1;
-	return f->view[0] != 0;
-}
-
-static int vec_unseal(void *arg)
-{
-	struct frozen *f = arg;
-
-	/* F_SEAL_SEAL: the freeze itself cannot be undone or extended. */
-	if (fcntl(mobj_fd(f->o), F_ADD_SEALS, F_SEAL_WRITE) == 0)
-		return 1;
-	return 0;
-}
-
 static void run_vector(int (*vec)(void *))
 {
 	struct tu_res r = tu_res_now();
-	struct frozen f;
+	struct rovec_target f;
 
 	frozen_open(&f);
 	assert_int_equal(vec(&f), 0);
@@ -448,46 +344,35 @@ static void run_vector(int (*vec)(void *))
 	tu_res_check(r);
 }
 
-static void test_ro_mmap(void **s) { (void)s; run_vector(vec_mmap); }
-static void test_ro_mprotect(void **s) { (void)s; run_vector(vec_mprotect); }
-static void test_ro_reopen_proc_fd(void **s) { (void)s; run_vector(vec_reopen); }
-static void test_ro_write(void **s) { (void)s; run_vector(vec_write); }
-static void test_ro_ftruncate(void **s) { (void)s; run_vector(vec_ftruncate); }
-static void test_ro_proc_mem(void **s) { (void)s; run_vector(vec_proc_mem); }
-static void test_ro_seal_seal(void **s) { (void)s; run_vector(vec_unseal); }
+static void test_ro_mmap(void **s) { (void)s; run_vector(rovec_mmap); }
+static void test_ro_mprotect(void **s) { (void)s; run_vector(rovec_mprotect); }
+static void test_ro_reopen_proc_fd(void **s) { (void)s; run_vector(rovec_reopen); }
+static void test_ro_write(void **s) { (void)s; run_vector(rovec_write); }
+static void test_ro_ftruncate(void **s) { (void)s; run_vector(rovec_ftruncate); }
+static void test_ro_proc_mem(void **s) { (void)s; run_vector(rovec_proc_mem); }
+static void test_ro_seal_seal(void **s) { (void)s; run_vector(rovec_unseal); }
 
 /* The vectors must be able to fail: against an object that is not frozen,
  * each of them gets through. */
 static void test_vectors_detect_writable(void **state)
 {
 	struct tu_res r = tu_res_now();
-	struct frozen f;
+	struct rovec_target f;
 
 	(void)state;
 	assert_int_equal(mobj_create(page(), 0, &f.o), 0);
 	f.ro = f.o;
 	assert_int_equal(mobj_map(f.o, 0, page(), RW, (void **)&f.view), 0);
-	assert_int_not_equal(vec_mmap(&f), 0);
+	assert_int_not_equal(rovec_mmap(&f), 0);
 	f.view[0] = 0;
-	assert_int_not_equal(vec_reopen(&f), 0);
+	assert_int_not_equal(rovec_reopen(&f), 0);
 	f.view[0] = 0;
-	assert_int_not_equal(vec_write(&f), 0);
+	assert_int_not_equal(rovec_write(&f), 0);
 	f.view[0] = 0;
-	assert_int_not_equal(vec_proc_mem(&f), 0);
+	assert_int_not_equal(rovec_proc_mem(&f), 0);
 	assert_int_equal(mobj_unmap(f.view, page()), 0);
 	mobj_close(f.o);
 	tu_res_check(r);
-}
-
-static int make_memfd(size_t size, unsigned seals)
-{
-	int fd = memfd_create("other", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, (off_t)size), 0);
-	if (seals)
-		assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
-	return fd;
 }
 
 static void test_from_fd_accepts(void **state)
@@ -517,7 +402,7 @@ static void test_from_fd_accepts(void **state)
 	assert_int_equal(fcntl(mobj_fd(b), F_GETFL) & O_ACCMODE, O_RDONLY);
 	mobj_close(b);
 	/* Another program's memfd with size seals, frozen by hand. */
-	fd = make_memfd(page(), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE);
+	fd = tu_memfd(page(), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE);
 	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ, &b), 0);
 	close(fd);
 	assert_int_equal(mobj_size(b), page());
@@ -561,10 +446,10 @@ static void test_from_fd_rejects(void **state)
 	assert_int_equal(ftruncate(fileno(tmp), (off_t)page()), 0);
 	assert_int_equal(mobj_from_fd(fileno(tmp), page(), MOBJ_READ | MOBJ_WRITE, &x), -EPROTO);
 	fclose(tmp);
-	fd = make_memfd(page(), 0);
+	fd = tu_memfd(page(), 0);
 	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ | MOBJ_WRITE, &x), -EPROTO);
 	close(fd);
-	fd = make_memfd(page(), F_SEAL_SHRINK);
+	fd = tu_memfd(page(), F_SEAL_SHRINK);
 	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ | MOBJ_WRITE, &x), -EPROTO);
 	close(fd);
 	/* Declared writable, but the descriptor is read-only. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -105,13 +106,22 @@ int tu_in_child(int (*fn)(void *arg), void *arg)
 	return tu_wait(pid);
 }
 
+/* The test binary, as tu_helper_dispatch saw it: under valgrind,
+ * /proc/self/exe is valgrind itself, so re-execute the real path when known. */
+static char self_path[4096];
+
+static const char *self_exe(void)
+{
+	return self_path[0] ? self_path : "/proc/self/exe";
+}
+
 pid_t tu_spawn_helper(const char *name, const char *const *args)
 {
 	const char *argv[32];
 	size_t n = 0;
 	pid_t pid;
 
-	argv[n++] = "/proc/self/exe";
+	argv[n++] = self_exe();
 	argv[n++] = "--helper";
 	argv[n++] = name;
 	while (args && *args && n < 31)
@@ -120,7 +130,7 @@ pid_t tu_spawn_helper(const char *name, const char *const *args)
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		execv("/proc/self/exe", (char *const *)argv);
+		execv(self_exe(), (char *const *)argv);
 		_exit(127);
 	}
 	return pid;
@@ -128,6 +138,8 @@ pid_t tu_spawn_helper(const char *name, const char *const *args)
 
 void tu_helper_dispatch(int argc, char **argv, const struct tu_helper *table)
 {
+	if (argc > 0 && !realpath(argv[0], self_path))
+		self_path[0] = '\0';
 	if (argc < 3 || strcmp(argv[1], "--helper") != 0)
 		return;
 	for (; table && table->name; table++)
@@ -147,4 +159,15 @@ bool tu_poke_proc_mem(void *p, unsigned char byte)
 	n = pwrite(fd, &byte, 1, (off_t)(uintptr_t)p);
 	close(fd);
 	return n == 1;
+}
+
+int tu_memfd(size_t size, unsigned seals)
+{
+	int fd = memfd_create("tu", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	if (seals)
+		assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
+	return fd;
 }

@@ -33,12 +33,17 @@ pid_t tu_spawn_helper(const char *name, const char *const *args);
 /* Waits for @pid; exit status or 128 + signal. */
 int tu_wait(pid_t pid);
 
-/* If argv names a helper, runs it from @table and exits; otherwise returns. */
+/* If argv names a helper, runs it from @table and exits; otherwise returns.
+ * Call it first in main(): it also records the binary tu_spawn_helper runs. */
 struct tu_helper {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 };
 void tu_helper_dispatch(int argc, char **argv, const struct tu_helper *table);
+
+/* A memfd of @size bytes with @seals added (0: none), as another program
+ * might make one; fails the current test if it cannot. */
+int tu_memfd(size_t size, unsigned seals);
 
 /* Writes one byte at @p through /proc/self/mem; true if the write went
  * through. */

@@ -7,6 +7,12 @@
  * memory object. A received object is accepted only after the same checks as
  * mobj_from_fd() / mobj_from_port(): anything else is -EPROTO, every handle
  * that arrived with it is released, and the channel stays usable.
+ *
+ * On Linux each message is one SOCK_SEQPACKET datagram: a 32-byte header
+ * (magic, version, type, payload length, object count, object size and
+ * access; layout in src/msg.h and the README) followed by the payload, with
+ * the object, if any, as the one SCM_RIGHTS descriptor. A listener's first
+ * message on every accepted connection is a header-only HELLO.
  */
 #ifndef MOBJ_CHAN_H
 #define MOBJ_CHAN_H
@@ -34,7 +40,7 @@ struct mobj_chan;
  *
  * Linux: a name starting with '/' is a filesystem socket path, created with
  * mode 0600; a stale socket left by a dead listener is replaced, a live one
- * is -EADDRINUSE. Any other name is the abstract address "\0" followed by
+ * (or a file that is not a socket) is -EADDRINUSE. Any other name is the abstract address "\0" followed by
  * the name's bytes, nothing added. Darwin: a bootstrap service name.
  *
  * The listener accepts only peers with the caller's uid, unless
@@ -64,11 +70,16 @@ MOBJ_EXPORT int mobj_chan_accept(struct mobj_chan *l, int timeout_ms,
 
 /**
  * Connect to the listener named @p name (same naming rule as
- * mobj_chan_listen()), retrying until it exists or the timeout ends.
+ * mobj_chan_listen()), retrying until it exists or the timeout ends, then
+ * wait (within the same timeout) until the listener has accepted this peer:
+ * the call returns only with a channel the listener accepted, so with
+ * timeout 0 it succeeds only if the listener accepted at once.
  *
- * @return 0, or -EINVAL, -ETIMEDOUT (nobody listening in time),
- *         -ECONNREFUSED (timeout 0 and nobody listening), -EPIPE (the
- *         listener refused this peer), -EMFILE, -ENFILE, -ENOMEM.
+ * @return 0, or -EINVAL, -ETIMEDOUT (nobody listening or accepting in
+ *         time), -ECONNREFUSED (timeout 0 and nobody listening), -EPIPE (the
+ *         listener refused this peer, or closed), -EACCES (the socket file's
+ *         mode forbids it), -EPROTO (the listener does not speak this
+ *         protocol), -EMFILE, -ENFILE, -ENOMEM.
  */
 MOBJ_EXPORT int mobj_chan_connect(const char *name, int timeout_ms,
                                   struct mobj_chan **out);
@@ -86,7 +97,9 @@ MOBJ_EXPORT void mobj_chan_close(struct mobj_chan *c);
 /**
  * Send @p len bytes of @p data and, if @p o is not NULL, the object @p o
  * (the caller keeps its own handle; the peer gets the same access as @p o).
- * Never raises SIGPIPE.
+ * Never raises SIGPIPE. Blocks while the peer's receive queue is full (the
+ * system's limit on queued messages); it does not wait for the peer to
+ * receive.
  *
  * @return 0, or -EINVAL (NULL channel, a listener, data NULL with len > 0),
  *         -EMSGSIZE (len > MOBJ_MSG_MAX), -EPIPE (the peer is gone),
@@ -109,7 +122,9 @@ MOBJ_EXPORT int mobj_send(struct mobj_chan *c, struct mobj *o,
  *  -EPROTO     a malformed or unacceptable message (consumed, its handles
  *              released; the channel stays usable);
  *  -EMSGSIZE   the payload is larger than cap (the message is consumed and
- *              its object released).
+ *              its object released);
+ *  -EMFILE, -ENFILE, -ENOMEM  no room to keep the received object (the
+ *              message is consumed and its object released).
  */
 MOBJ_EXPORT int mobj_recv(struct mobj_chan *c, int timeout_ms, struct mobj **o,
                           void *buf, size_t cap);

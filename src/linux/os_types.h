@@ -6,6 +6,17 @@ struct mobj__os_obj {
 	int fd; /* a sealed memfd, close-on-exec */
 };
 
+#include <sys/types.h>
+
+struct mobj__os_chan {
+	int fd;          /* AF_UNIX SOCK_SEQPACKET, close-on-exec, non-blocking */
+	pid_t pid;       /* SO_PEERCRED at set-up; a listener: its own */
+	uid_t uid;
+	char path[108];  /* a path listener's socket file, else "" */
+	dev_t dev;       /* ...and its identity, so close unlinks only ours */
+	ino_t ino;
+};
+
 /* One end of a ring: a pidfd on the peer process (-1 when the peer is in
  * this process). The futex words live in the shared control pages. */
 struct mobj__os_waker {

@@ -1,0 +1,296 @@
+/*
+ * Channels: the portable half. Encodes and validates messages (msg.h),
+ * applies the listener's uid policy and the connection handshake, and turns
+ * a received native handle into a struct mobj through exactly the checks of
+ * mobj_from_fd()/mobj_from_port() (mobj__adopt). The backend only moves
+ * bytes and handles.
+ *
+ * Handshake: a listener's accept takes a connection, reads the peer's uid
+ * as the kernel recorded it, and either sends a HELLO message or closes the
+ * connection. A connector does not return from mobj_chan_connect() before
+ * it has read that HELLO, so a refused peer always gets -EPIPE there and
+ * never holds a channel that seemed to work.
+ *
+ * Receiving: everything about a message is checked before anything is
+ * handed to the caller; on any failure every handle that came with it is
+ * released and the message is gone, so the next call reads the next
+ * message.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "mobj/chan.h"
+#include "msg.h"
+
+#define ALLOW_MAX 16
+
+struct mobj_chan {
+	struct mobj__os_chan os;
+	bool listener;
+	bool any_uid;
+	unsigned nallow;
+	uid_t allow[ALLOW_MAX];
+};
+
+int mobj__time_left(int timeout_ms, uint64_t start)
+{
+	uint64_t spent;
+
+	if (timeout_ms < 0)
+		return -1;
+	spent = mobj__os_clock_ms() - start;
+	return spent >= (uint64_t)timeout_ms ? 0 : timeout_ms - (int)spent;
+}
+
+static int wrap(struct mobj__os_chan *os, bool listener, struct mobj_chan **out)
+{
+	struct mobj_chan *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->os = *os;
+	c->listener = listener;
+	*out = c;
+	return 0;
+}
+
+static bool bad_name(const char *name)
+{
+	return !name || name[0] == '\0';
+}
+
+int mobj_chan_listen(const char *name, struct mobj_chan **out)
+{
+	struct mobj__os_chan os;
+	int err;
+
+	if (bad_name(name) || !out)
+		return -EINVAL;
+	err = mobj__os_chan_listen(name, &os);
+	if (err < 0)
+		return err;
+	err = wrap(&os, true, out);
+	if (err < 0)
+		mobj__os_chan_close(&os);
+	return err;
+}
+
+int mobj_chan_allow_uid(struct mobj_chan *l, uid_t uid)
+{
+	unsigned i;
+
+	if (!l || !l->listener)
+		return -EINVAL;
+	if (uid == MOBJ_ANY_UID) {
+		l->any_uid = true;
+		return 0;
+	}
+	for (i = 0; i < l->nallow; i++)
+		if (l->allow[i] == uid)
+			return 0;
+	if (l->nallow == ALLOW_MAX)
+		return -ENOSPC;
+	l->allow[l->nallow++] = uid;
+	return 0;
+}
+
+static bool uid_allowed(const struct mobj_chan *l, uid_t uid)
+{
+	unsigned i;
+
+	if (l->any_uid || uid == getuid())
+		return true;
+	for (i = 0; i < l->nallow; i++)
+		if (l->allow[i] == uid)
+			return true;
+	return false;
+}
+
+int mobj_chan_accept(struct mobj_chan *l, int timeout_ms, struct mobj_chan **out)
+{
+	unsigned char hello[MOBJ__MSG_HDR_SIZE];
+	struct mobj__msg m = { .type = MOBJ__MSG_HELLO };
+	struct mobj__os_chan os;
+	uint64_t start;
+	uid_t uid;
+	int n, err;
+
+	if (!l || !l->listener || !out)
+		return -EINVAL;
+	n = mobj__msg_encode(hello, &m);
+	if (n < 0)
+		return n;
+	start = mobj__os_clock_ms();
+	for (;;) {
+		err = mobj__os_chan_accept(&l->os, mobj__time_left(timeout_ms, start), &os);
+		if (err < 0)
+			return err;
+		mobj__os_chan_peer(&os, NULL, &uid);
+		if (uid_allowed(l, uid)) {
+			err = mobj__os_chan_welcome(&os, hello, (size_t)n);
+			if (err == 0)
+				err = wrap(&os, false, out);
+			if (err == 0)
+				return 0;
+			if (err != -EPIPE) {
+				mobj__os_chan_close(&os);
+				return err;
+			}
+		}
+		/* Refused, or gone before it was welcomed: the next one. */
+		mobj__os_chan_close(&os);
+	}
+}
+
+/* Read the listener's HELLO: anything else is a protocol error. */
+static int await_hello(struct mobj__os_chan *os, int timeout_ms)
+{
+	unsigned char buf[MOBJ__MSG_HDR_SIZE];
+	struct mobj__os_obj obj;
+	struct mobj__msg m;
+	unsigned nobj = 0;
+	int n;
+
+	n = mobj__os_chan_recv(os, timeout_ms, buf, sizeof(buf), &obj, &nobj);
+	if (n < 0)
+		return n;
+	if (nobj) {
+		mobj__os_release(&obj);
+		return -EPROTO;
+	}
+	if (mobj__msg_decode(buf, (size_t)n, &m) < 0 || m.type != MOBJ__MSG_HELLO)
+		return -EPROTO;
+	return 0;
+}
+
+int mobj_chan_connect(const char *name, int timeout_ms, struct mobj_chan **out)
+{
+	struct mobj__os_chan os;
+	uint64_t start;
+	int err;
+
+	if (bad_name(name) || !out)
+		return -EINVAL;
+	start = mobj__os_clock_ms();
+	err = mobj__os_chan_connect(name, timeout_ms, &os);
+	if (err < 0)
+		return err;
+	err = await_hello(&os, mobj__time_left(timeout_ms, start));
+	if (err == 0)
+		err = wrap(&os, false, out);
+	if (err < 0)
+		mobj__os_chan_close(&os);
+	return err;
+}
+
+int mobj_chan_pair(struct mobj_chan **a, struct mobj_chan **b)
+{
+	struct mobj__os_chan oa, ob;
+	struct mobj_chan *ca;
+	int err;
+
+	if (!a || !b || a == b)
+		return -EINVAL;
+	err = mobj__os_chan_pair(&oa, &ob);
+	if (err < 0)
+		return err;
+	err = wrap(&oa, false, &ca);
+	if (err < 0) {
+		mobj__os_chan_close(&oa);
+		mobj__os_chan_close(&ob);
+		return err;
+	}
+	err = wrap(&ob, false, b);
+	if (err < 0) {
+		mobj_chan_close(ca);
+		mobj__os_chan_close(&ob);
+		return err;
+	}
+	*a = ca;
+	return 0;
+}
+
+void mobj_chan_close(struct mobj_chan *c)
+{
+	if (!c)
+		return;
+	mobj__os_chan_close(&c->os);
+	free(c);
+}
+
+int mobj_send(struct mobj_chan *c, struct mobj *o, const void *data, size_t len)
+{
+	unsigned char wire[MOBJ__MSG_WIRE_MAX];
+	struct mobj__msg m = { .type = MOBJ__MSG_DATA };
+	int n;
+
+	if (!c || c->listener || (!data && len))
+		return -EINVAL;
+	if (len > MOBJ_MSG_MAX)
+		return -EMSGSIZE;
+	m.payload = data;
+	m.len = len;
+	if (o) {
+		m.nobj = 1;
+		m.obj_size = o->size;
+		m.obj_access = o->access;
+	}
+	n = mobj__msg_encode(wire, &m);
+	if (n < 0)
+		return n;
+	return mobj__os_chan_send(&c->os, wire, (size_t)n, o ? &o->os : NULL);
+}
+
+int mobj_recv(struct mobj_chan *c, int timeout_ms, struct mobj **o, void *buf,
+              size_t cap)
+{
+	unsigned char wire[MOBJ__MSG_WIRE_MAX];
+	struct mobj__os_obj obj;
+	struct mobj *got = NULL;
+	struct mobj__msg m;
+	unsigned nobj = 0;
+	int n, err;
+
+	if (!c || c->listener || (!buf && cap))
+		return -EINVAL;
+	n = mobj__os_chan_recv(&c->os, timeout_ms, wire, sizeof(wire), &obj, &nobj);
+	if (n < 0)
+		return n;
+	err = mobj__msg_decode(wire, (size_t)n, &m);
+	if (err == 0 && (m.type != MOBJ__MSG_DATA || m.nobj != nobj ||
+	                 (nobj && !o)))
+		err = -EPROTO;
+	if (err == 0 && m.len > cap)
+		err = -EMSGSIZE;
+	if (err == 0 && nobj) {
+		err = mobj__adopt(&obj, (size_t)m.obj_size, m.obj_access, &got);
+		if (err == -EBADF || err == -EINVAL)
+			err = -EPROTO;
+	}
+	if (nobj)
+		mobj__os_release(&obj);
+	if (err < 0)
+		return err;
+	if (m.len)
+		memcpy(buf, m.payload, m.len);
+	if (o)
+		*o = got;
+	return (int)m.len;
+}
+
+int mobj_chan_fd(const struct mobj_chan *c)
+{
+	return c ? mobj__os_chan_fd(&c->os) : -EINVAL;
+}
+
+int mobj_chan_peer(const struct mobj_chan *c, pid_t *pid, uid_t *uid)
+{
+	if (!c || c->listener)
+		return -EINVAL;
+	mobj__os_chan_peer(&c->os, pid, uid);
+	return 0;
+}

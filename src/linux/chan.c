@@ -1,0 +1,453 @@
+/*
+ * Linux channels: AF_UNIX SOCK_SEQPACKET, so message boundaries are the
+ * kernel's and a message arrives whole or not at all. Objects travel as
+ * SCM_RIGHTS. Every socket is close-on-exec and non-blocking; waiting is
+ * poll() with a deadline that survives EINTR.
+ *
+ * Names: "/..." is a filesystem socket, bound, chmod 0600 and only then
+ * listen()ed, so nobody connects through a wider mode in between; a socket
+ * file nobody listens on (connect gives ECONNREFUSED) is stale and replaced.
+ * Anything else is the abstract address "\0" + name, no padding, no NUL.
+ *
+ * Receiving: SO_PASSCRED is set on every connected end so that each real
+ * message, even an empty one, carries an SCM_CREDENTIALS record. That is
+ * the only way to tell a zero-length message (hostile: -EPROTO) from the
+ * end of the stream (the peer is gone: -EPIPE), since recvmsg returns 0 for
+ * both. The control buffer has room for the credentials and two
+ * descriptors: a second one already proves the message wrong, and the
+ * kernel itself drops those that do not fit (MSG_CTRUNC).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../internal.h"
+
+#define SOCK_FLAGS (SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK)
+#define CONNECT_RETRY_MS 5
+
+static int neg_errno(void)
+{
+	return errno ? -errno : -EIO;
+}
+
+uint64_t mobj__os_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Wait until @fd polls for @events (or for hang-up/error, which the caller's
+ * next call reports): 0, or -ETIMEDOUT. */
+static int wait_fd(int fd, short events, int timeout_ms)
+{
+	uint64_t start = mobj__os_clock_ms();
+	struct pollfd p = { .fd = fd, .events = events };
+	int n;
+
+	for (;;) {
+		n = poll(&p, 1, mobj__time_left(timeout_ms, start));
+		if (n > 0)
+			return 0;
+		if (n == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return neg_errno();
+	}
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* The address for @name, and a fresh socket to bind or connect with it:
+ * the socket, or a negative errno. */
+static int open_socket(const char *name, struct sockaddr_un *sa, socklen_t *len)
+{
+	size_t n = strlen(name);
+	int fd;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (name[0] == '/') {
+		if (n >= sizeof(sa->sun_path))
+			return -EINVAL;
+		memcpy(sa->sun_path, name, n + 1);
+		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	} else {
+		if (n > sizeof(sa->sun_path) - 1)
+			return -EINVAL;
+		memcpy(sa->sun_path + 1, name, n);
+		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+	}
+	fd = socket(AF_UNIX, SOCK_FLAGS, 0);
+	return fd < 0 ? neg_errno() : fd;
+}
+
+static void init(struct mobj__os_chan *c, int fd)
+{
+	memset(c, 0, sizeof(*c));
+	c->fd = fd;
+	c->pid = 0;
+	c->uid = (uid_t)-1;
+}
+
+/* Make connected socket @fd a channel end: record the peer's credentials
+ * and ask for SCM_CREDENTIALS on every message (see the top of this file).
+ * On failure @fd is closed. */
+static int setup_connected(int fd, struct mobj__os_chan *out)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int one = 1, err;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+		err = neg_errno();
+		close(fd);
+		return err;
+	}
+	init(out, fd);
+	out->pid = cred.pid;
+	out->uid = cred.uid;
+	return 0;
+}
+
+/* A socket file that nobody listens on any more. */
+static bool stale_socket(const struct sockaddr_un *sa, socklen_t len)
+{
+	struct stat st;
+	int fd, rc;
+	bool stale;
+
+	if (lstat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return false;
+	fd = socket(AF_UNIX, SOCK_FLAGS, 0);
+	if (fd < 0)
+		return false;
+	rc = connect(fd, (const struct sockaddr *)sa, len);
+	stale = rc < 0 && errno == ECONNREFUSED;
+	close(fd);
+	return stale;
+}
+
+int mobj__os_chan_listen(const char *name, struct mobj__os_chan *out)
+{
+	struct sockaddr_un sa;
+	struct mobj__os_chan c;
+	struct stat st;
+	socklen_t len;
+	bool path = name[0] == '/';
+	int fd, err;
+
+	fd = open_socket(name, &sa, &len);
+	if (fd < 0)
+		return fd;
+	init(&c, fd);
+	if (bind(fd, (struct sockaddr *)&sa, len) < 0) {
+		if (errno != EADDRINUSE || !path || !stale_socket(&sa, len)) {
+			err = neg_errno();
+			goto fail;
+		}
+		if ((unlink(sa.sun_path) < 0 && errno != ENOENT) ||
+		    bind(fd, (struct sockaddr *)&sa, len) < 0) {
+			err = neg_errno();
+			goto fail;
+		}
+	}
+	if (path) {
+		/* Before listen(): no one can connect through a wider mode. */
+		if (chmod(sa.sun_path, 0600) < 0 || lstat(sa.sun_path, &st) < 0) {
+			err = neg_errno();
+			unlink(sa.sun_path);
+			goto fail;
+		}
+		memcpy(c.path, sa.sun_path, strlen(sa.sun_path) + 1);
+		c.dev = st.st_dev;
+		c.ino = st.st_ino;
+	}
+	if (listen(fd, SOMAXCONN) < 0) {
+		err = neg_errno();
+		if (path)
+			unlink(sa.sun_path);
+		goto fail;
+	}
+	c.pid = getpid();
+	c.uid = getuid();
+	*out = c;
+	return 0;
+fail:
+	close(fd);
+	return err;
+}
+
+int mobj__os_chan_accept(struct mobj__os_chan *l, int timeout_ms,
+                         struct mobj__os_chan *out)
+{
+	uint64_t start = mobj__os_clock_ms();
+	int fd, err;
+
+	for (;;) {
+		err = wait_fd(l->fd, POLLIN, mobj__time_left(timeout_ms, start));
+		if (err < 0)
+			return err;
+		fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd >= 0)
+			break;
+		/* Taken by another accepter, aborted, or a signal: wait on. */
+		if (errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != ECONNABORTED && errno != EINTR && errno != EPROTO)
+			return neg_errno();
+		if (timeout_ms == 0)
+			return -ETIMEDOUT;
+	}
+	return setup_connected(fd, out);
+}
+
+int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len)
+{
+	return mobj__os_chan_send(c, msg, len, NULL);
+}
+
+int mobj__os_chan_connect(const char *name, int timeout_ms,
+                          struct mobj__os_chan *out)
+{
+	uint64_t start = mobj__os_clock_ms();
+	struct sockaddr_un sa;
+	socklen_t len;
+	int fd, err, wait;
+
+	fd = open_socket(name, &sa, &len);
+	if (fd < 0)
+		return fd;
+	for (;;) {
+		if (connect(fd, (struct sockaddr *)&sa, len) == 0)
+			break;
+		switch (errno) {
+		case EINTR:
+			continue;
+		case ENOENT:       /* no such path (yet) */
+		case ECONNREFUSED: /* nobody listening (yet) */
+		case EAGAIN:       /* the listener's backlog is full */
+			break;
+		case EACCES:
+		case EPERM:
+			close(fd);
+			return -EACCES;
+		case EPROTOTYPE:   /* a socket of another kind */
+			close(fd);
+			return -ECONNREFUSED;
+		default:
+			err = neg_errno();
+			close(fd);
+			return err;
+		}
+		wait = mobj__time_left(timeout_ms, start);
+		if (wait == 0) {
+			close(fd);
+			return timeout_ms == 0 ? -ECONNREFUSED : -ETIMEDOUT;
+		}
+		sleep_ms(wait < 0 || wait > CONNECT_RETRY_MS ? CONNECT_RETRY_MS : wait);
+	}
+	return setup_connected(fd, out);
+}
+
+int mobj__os_chan_pair(struct mobj__os_chan *a, struct mobj__os_chan *b)
+{
+	struct mobj__os_chan ca;
+	int sv[2], err;
+
+	if (socketpair(AF_UNIX, SOCK_FLAGS, 0, sv) < 0)
+		return neg_errno();
+	err = setup_connected(sv[0], &ca);
+	if (err < 0) {
+		close(sv[1]);
+		return err;
+	}
+	err = setup_connected(sv[1], b);
+	if (err < 0) {
+		mobj__os_chan_close(&ca);
+		return err;
+	}
+	*a = ca;
+	return 0;
+}
+
+void mobj__os_chan_close(struct mobj__os_chan *c)
+{
+	struct stat st;
+
+	if (c->path[0] && lstat(c->path, &st) == 0 && st.st_dev == c->dev &&
+	    st.st_ino == c->ino)
+		unlink(c->path);
+	c->path[0] = '\0';
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
+                       const struct mobj__os_obj *obj)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	int err;
+
+	if (obj) {
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &obj->fd, sizeof(int));
+	}
+	for (;;) {
+		if (sendmsg(c->fd, &mh, MSG_NOSIGNAL) >= 0)
+			return 0;
+		switch (errno) {
+		case EINTR:
+			continue;
+		case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+		case EWOULDBLOCK:
+#endif
+			/* The peer's queue is full: wait for room (or its death). */
+			err = wait_fd(c->fd, POLLOUT, -1);
+			if (err < 0)
+				return err;
+			continue;
+		case EPIPE:
+		case ECONNRESET:
+		case ENOTCONN:
+		case ECONNREFUSED:
+			return -EPIPE;
+		case ETOOMANYREFS:
+			return -ENOBUFS;
+		default:
+			return neg_errno();
+		}
+	}
+}
+
+/* Close every descriptor an SCM_RIGHTS record carried, and count them. */
+static unsigned take_fds(struct msghdr *mh, int *first, bool *other)
+{
+	struct cmsghdr *cm;
+	unsigned n = 0;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		size_t i, count;
+
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS)
+			continue;
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS ||
+		    cm->cmsg_len < CMSG_LEN(0)) {
+			*other = true;
+			continue;
+		}
+		count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < count; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (n == 0)
+				*first = fd;
+			else
+				close(fd);
+			n++;
+		}
+	}
+	return n;
+}
+
+static bool has_creds(struct msghdr *mh)
+{
+	struct cmsghdr *cm;
+
+	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS)
+			return true;
+	return false;
+}
+
+int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
+                       size_t cap, struct mobj__os_obj *obj, unsigned *nobj)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	uint64_t start = mobj__os_clock_ms();
+	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	struct msghdr mh;
+	bool other = false;
+	unsigned nfds;
+	ssize_t n;
+	int fd = -1, err;
+
+	for (;;) {
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+		if (n >= 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno == ECONNRESET || errno == ENOTCONN)
+			return -EPIPE;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return neg_errno();
+		err = wait_fd(c->fd, POLLIN, mobj__time_left(timeout_ms, start));
+		if (err < 0)
+			return err;
+	}
+	if (n == 0 && !has_creds(&mh))
+		return -EPIPE; /* end of stream: no message carries no record */
+	nfds = take_fds(&mh, &fd, &other);
+	if (other || nfds > 1 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    (size_t)n > cap || n > INT32_MAX) {
+		if (nfds)
+			close(fd);
+		return -EPROTO;
+	}
+	*nobj = nfds;
+	if (nfds)
+		obj->fd = fd;
+	return (int)n;
+}
+
+int mobj__os_chan_fd(const struct mobj__os_chan *c)
+{
+	return c->fd;
+}
+
+void mobj__os_chan_peer(const struct mobj__os_chan *c, pid_t *pid, uid_t *uid)
+{
+	if (pid)
+		*pid = c->pid;
+	if (uid)
+		*uid = c->uid;
+}

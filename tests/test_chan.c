@@ -1,0 +1,1218 @@
+/*
+ * Channels: parent and child over a pair, unrelated processes over a name
+ * (this binary re-executed as the peer), naming rules, a hostile peer
+ * speaking raw SOCK_SEQPACKET into the real receive path, read-only objects
+ * attacked in the process that received them, peer death, the uid policy,
+ * timeouts and bad input.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mobj/mobj.h"
+#include "mobj/linux.h"
+#include "rovec.h"
+#include "testutil.h"
+
+#define RW (MOBJ_PROT_READ | MOBJ_PROT_WRITE)
+#define LONG_MS 10000
+#define NOBODY 65534
+
+static size_t page(void)
+{
+	return mobj_page_size();
+}
+
+static void name_abstract(char *buf, size_t n, const char *tag)
+{
+	snprintf(buf, n, "mobj-test-%d-%s", (int)getpid(), tag);
+}
+
+static void name_path(char *buf, size_t n, const char *tag)
+{
+	snprintf(buf, n, "/tmp/mobj-test-%d-%s.sock", (int)getpid(), tag);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* ---- One conversation, run by a parent and by a peer in another process.
+ *
+ * The parent sends a frozen object's read-only handle with "hello"; the peer
+ * checks its content, attacks it with every read-only vector, answers "ok"
+ * with a writable object of its own, and waits for "bye". */
+
+#define PATTERN_OFF 100
+
+static int peer_session(struct mobj_chan *c)
+{
+	struct rovec_target t;
+	struct mobj *o = NULL, *mine;
+	unsigned char *view, *w;
+	char buf[64];
+	void *p = NULL;
+	int n, i;
+
+	n = mobj_recv(c, LONG_MS, &o, buf, sizeof(buf));
+	if (n != 5 || memcmp(buf, "hello", 5) != 0 || !o)
+		return 10;
+	if (mobj_access(o) != MOBJ_READ || mobj_size(o) != 2 * page())
+		return 11;
+	if (mobj_map(o, 0, 2 * page(), MOBJ_PROT_READ, (void **)&view) != 0)
+		return 12;
+	for (i = 0; i < 256; i++)
+		if (view[PATTERN_OFF + i] != (unsigned char)(i ^ 0x5a))
+			return 13;
+	if (view[0] != 0)
+		return 14;
+	if (mobj_map(o, 0, page(), RW, &p) != -EACCES)
+		return 15;
+	t.o = o;
+	t.ro = o;
+	t.view = view;
+	for (i = 0; rovecs[i].fn; i++)
+		if (rovecs[i].fn(&t) != 0) {
+			fprintf(stderr, "read-only vector %s got through\n",
+			        rovecs[i].name);
+			return 20 + i;
+		}
+	mobj_unmap(view, 2 * page());
+	mobj_close(o);
+
+	if (mobj_create(page(), 0, &mine) != 0 ||
+	    mobj_map(mine, 0, page(), RW, (void **)&w) != 0)
+		return 16;
+	memcpy(w, "from the peer", 14);
+	if (mobj_send(c, mine, "ok", 2) != 0)
+		return 17;
+	mobj_close(mine);
+	n = mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf));
+	if (n != 3 || memcmp(buf, "bye", 3) != 0)
+		return 18;
+	/* The parent wrote into the object we sent. */
+	if (w[100] != 0x77)
+		return 19;
+	mobj_unmap(w, page());
+	return 0;
+}
+
+static void parent_session(struct mobj_chan *c)
+{
+	struct mobj *o, *ro, *got = NULL;
+	unsigned char *w, *g;
+	char buf[64];
+	int i;
+
+	assert_int_equal(mobj_create(2 * page(), 0, &o), 0);
+	assert_int_equal(mobj_map(o, 0, 2 * page(), RW, (void **)&w), 0);
+	for (i = 0; i < 256; i++)
+		w[PATTERN_OFF + i] = (unsigned char)(i ^ 0x5a);
+	assert_int_equal(mobj_readonly(o, &ro), 0);
+	assert_int_equal(mobj_send(c, ro, "hello", 5), 0);
+	mobj_close(ro);
+	assert_int_equal(mobj_recv(c, LONG_MS, &got, buf, sizeof(buf)), 2);
+	assert_memory_equal(buf, "ok", 2);
+	assert_non_null(got);
+	assert_int_equal(mobj_access(got), MOBJ_READ | MOBJ_WRITE);
+	assert_int_equal(mobj_map(got, 0, page(), RW, (void **)&g), 0);
+	assert_string_equal((char *)g, "from the peer");
+	g[100] = 0x77;
+	assert_int_equal(mobj_send(c, NULL, "bye", 3), 0);
+	assert_int_equal(mobj_unmap(g, page()), 0);
+	assert_int_equal(mobj_unmap(w, 2 * page()), 0);
+	mobj_close(got);
+	mobj_close(o);
+}
+
+static int helper_peer(int argc, char **argv)
+{
+	struct mobj_chan *c;
+	pid_t pid;
+	uid_t uid;
+	int err;
+
+	if (argc < 1)
+		return 2;
+	err = mobj_chan_connect(argv[0], LONG_MS, &c);
+	if (err < 0) {
+		fprintf(stderr, "peer: connect: %s\n", mobj_strerror(err));
+		return 3;
+	}
+	if (mobj_chan_peer(c, &pid, &uid) != 0 || pid != getppid() ||
+	    uid != getuid())
+		return 4;
+	err = peer_session(c);
+	mobj_chan_close(c);
+	return err;
+}
+
+/* Connect, say "alive", then wait to be killed. */
+static int helper_linger(int argc, char **argv)
+{
+	struct mobj_chan *c;
+
+	if (argc < 1 || mobj_chan_connect(argv[0], LONG_MS, &c) != 0)
+		return 3;
+	if (mobj_send(c, NULL, "alive", 5) != 0)
+		return 4;
+	for (;;)
+		pause();
+}
+
+/* Connect, send three messages (the second with an object), exit. */
+static int helper_send3(int argc, char **argv)
+{
+	struct mobj_chan *c;
+	struct mobj *o;
+
+	if (argc < 1 || mobj_chan_connect(argv[0], LONG_MS, &c) != 0)
+		return 3;
+	if (mobj_create(page(), 0, &o) != 0)
+		return 4;
+	if (mobj_send(c, NULL, "one", 3) != 0 || mobj_send(c, o, "two", 3) != 0 ||
+	    mobj_send(c, NULL, "three", 5) != 0)
+		return 5;
+	mobj_close(o);
+	mobj_chan_close(c);
+	return 0;
+}
+
+static const struct tu_helper helpers[] = {
+	{ "peer", helper_peer },
+	{ "linger", helper_linger },
+	{ "send3", helper_send3 },
+	{ NULL, NULL },
+};
+
+/* Start the helper @what as a peer that connects to @name, and accept it on
+ * listener @l. Returns its pid. */
+static pid_t spawn_and_accept(struct mobj_chan *l, const char *what,
+                              const char *name, struct mobj_chan **c)
+{
+	const char *args[] = { name, NULL };
+	pid_t pid = tu_spawn_helper(what, args);
+
+	assert_true(pid > 0);
+	assert_int_equal(mobj_chan_accept(l, LONG_MS, c), 0);
+	return pid;
+}
+
+/* ---- Pairs ----------------------------------------------------------- */
+
+static void test_pair_in_process(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj_chan *a, *b;
+	struct mobj *o, *got, *ro;
+	unsigned char *p, *q;
+	char buf[MOBJ_MSG_MAX + 16];
+	pid_t pid;
+	uid_t uid;
+	int i;
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	assert_true(fcntl(mobj_chan_fd(a), F_GETFD) & FD_CLOEXEC);
+	assert_int_equal(mobj_chan_peer(a, &pid, &uid), 0);
+	assert_int_equal(pid, getpid());
+	assert_int_equal(uid, getuid());
+	assert_int_equal(mobj_chan_peer(b, NULL, NULL), 0);
+
+	/* A writable object: both sides map the same pages. */
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	assert_int_equal(mobj_send(a, o, "x", 1), 0);
+	got = NULL;
+	assert_int_equal(mobj_recv(b, 0, &got, buf, sizeof(buf)), 1);
+	assert_non_null(got);
+	assert_int_equal(mobj_size(got), page());
+	assert_int_equal(mobj_access(got), MOBJ_READ | MOBJ_WRITE);
+	assert_int_not_equal(mobj_fd(got), mobj_fd(o));
+	assert_int_equal(mobj_map(o, 0, page(), RW, (void **)&p), 0);
+	assert_int_equal(mobj_map(got, 0, page(), RW, (void **)&q), 0);
+	p[5] = 42;
+	assert_int_equal(q[5], 42);
+	mobj_close(got);
+
+	/* A read-only one arrives read-only. */
+	assert_int_equal(mobj_readonly(o, &ro), 0);
+	assert_int_equal(mobj_send(b, ro, NULL, 0), 0);
+	assert_int_equal(mobj_recv(a, 0, &got, NULL, 0), 0);
+	assert_int_equal(mobj_access(got), MOBJ_READ);
+	assert_int_equal(fcntl(mobj_fd(got), F_GETFL) & O_ACCMODE, O_RDONLY);
+	assert_int_equal(mobj_map(got, 0, page(), RW, (void **)&q), -EACCES);
+	mobj_close(got);
+	mobj_close(ro);
+
+	/* No object: *o is NULL. Both directions, in order, up to the limit. */
+	for (i = 0; i < 10; i++)
+		assert_int_equal(mobj_send(a, NULL, &i, sizeof(i)), 0);
+	for (i = 0; i < 10; i++) {
+		int v = -1;
+
+		got = (struct mobj *)(uintptr_t)1;
+		assert_int_equal(mobj_recv(b, 0, &got, &v, sizeof(v)), sizeof(v));
+		assert_null(got);
+		assert_int_equal(v, i);
+	}
+	memset(buf, 0xab, sizeof(buf));
+	assert_int_equal(mobj_send(b, NULL, buf, MOBJ_MSG_MAX), 0);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(mobj_recv(a, 0, NULL, buf, MOBJ_MSG_MAX), MOBJ_MSG_MAX);
+	assert_int_equal((unsigned char)buf[MOBJ_MSG_MAX - 1], 0xab);
+	assert_int_equal(mobj_send(b, NULL, buf, MOBJ_MSG_MAX + 1), -EMSGSIZE);
+	assert_int_equal(mobj_recv(a, 0, NULL, buf, sizeof(buf)), -ETIMEDOUT);
+
+	assert_int_equal(mobj_unmap(p, page()), 0);
+	assert_int_equal(mobj_unmap(q, page()), 0);
+	mobj_close(o);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	tu_res_check(r);
+}
+
+static void test_pair_fork(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj_chan *a, *b;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int rc;
+
+		mobj_chan_close(a);
+		rc = peer_session(b);
+		mobj_chan_close(b);
+		_exit(rc);
+	}
+	mobj_chan_close(b);
+	parent_session(a);
+	assert_int_equal(tu_wait(pid), 0);
+	/* The child is gone: end of stream. */
+	assert_int_equal(mobj_recv(a, LONG_MS, NULL, NULL, 0), -EPIPE);
+	mobj_chan_close(a);
+	tu_res_check(r);
+}
+
+/* ---- Names ----------------------------------------------------------- */
+
+static void named_conversation(const char *name)
+{
+	struct mobj_chan *l, *c;
+	pid_t helper, pid;
+	uid_t uid;
+
+	assert_int_equal(mobj_chan_listen(name, &l), 0);
+	helper = spawn_and_accept(l, "peer", name, &c);
+	assert_int_equal(mobj_chan_peer(c, &pid, &uid), 0);
+	assert_int_equal(pid, helper);
+	assert_int_equal(uid, getuid());
+	parent_session(c);
+	assert_int_equal(tu_wait(helper), 0);
+	mobj_chan_close(c);
+	mobj_chan_close(l);
+}
+
+static void test_named_abstract(void **state)
+{
+	struct tu_res r = tu_res_now();
+	char name[64];
+
+	(void)state;
+	name_abstract(name, sizeof(name), "abs");
+	named_conversation(name);
+	tu_res_check(r);
+}
+
+static void test_named_path(void **state)
+{
+	struct tu_res r = tu_res_now();
+	char name[108];
+	struct stat st;
+
+	(void)state;
+	name_path(name, sizeof(name), "path");
+	named_conversation(name);
+	assert_int_equal(lstat(name, &st), -1); /* closing removed it */
+	tu_res_check(r);
+}
+
+/* The abstract address is "\0" + the name's bytes, nothing added: a raw
+ * client using exactly that reaches it; one adding a NUL does not. */
+static void test_abstract_address_exact(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct mobj_chan *l;
+	char name[64];
+	socklen_t len;
+	int fd;
+
+	(void)state;
+	name_abstract(name, sizeof(name), "exact");
+	assert_int_equal(mobj_chan_listen(name, &l), 0);
+	memcpy(sa.sun_path + 1, name, strlen(name));
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, len + 1), -1);
+	assert_int_equal(errno, ECONNREFUSED);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, len), 0);
+	close(fd);
+	mobj_chan_close(l);
+	tu_res_check(r);
+}
+
+static void test_path_mode(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj_chan *l;
+	char name[108];
+	struct stat st;
+	mode_t old = umask(0);
+
+	(void)state;
+	name_path(name, sizeof(name), "mode");
+	assert_int_equal(mobj_chan_listen(name, &l), 0);
+	umask(old);
+	assert_int_equal(lstat(name, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	mobj_chan_close(l);
+	assert_int_equal(lstat(name, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	tu_res_check(r);
+}
+
+static int listen_and_die(void *arg)
+{
+	struct mobj_chan *l;
+
+	if (mobj_chan_listen(arg, &l) != 0)
+		return 1;
+	/* Die without closing: the socket file stays behind. */
+	raise(SIGKILL);
+	return 2;
+}
+
+static void test_stale_socket_replaced(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj_chan *l, *c;
+	char name[108];
+	struct stat st;
+	pid_t helper;
+
+	(void)state;
+	name_path(name, sizeof(name), "stale");
+	assert_int_equal(tu_in_child(listen_and_die, name), 128 + SIGKILL);
+	assert_int_equal(lstat(name, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(mobj_chan_listen(name, &l), 0);
+	/* And it works. */
+	helper = spawn_and_accept(l, "peer", name, &c);
+	parent_session(c);
+	assert_int_equal(tu_wait(helper), 0);
+	mobj_chan_close(c);
+	mobj_chan_close(l);
+	tu_res_check(r);
+}
+
+static void test_live_listener_in_use(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj_chan *l, *l2 = NULL, *c;
+	char path[108], abs[64];
+	struct stat st;
+	pid_t helper;
+	int fd;
+
+	(void)state;
+	name_path(path, sizeof(path), "live");
+	name_abstract(abs, sizeof(abs), "live");
+	assert_int_equal(mobj_chan_listen(abs, &l), 0);
+	assert_int_equal(mobj_chan_listen(abs, &l2), -EADDRINUSE);
+	mobj_chan_close(l);
+
+	assert_int_equal(mobj_chan_listen(path, &l), 0);
+	assert_int_equal(mobj_chan_listen(path, &l2), -EADDRINUSE);
+	assert_null(l2);
+	assert_int_equal(lstat(path, &st), 0); /* still there, still ours */
+	/* The probe that found it live does not disturb it. */
+	helper = spawn_and_accept(l, "peer", path, &c);
+	parent_session(c);
+	assert_int_equal(tu_wait(helper), 0);
+	mobj_chan_close(c);
+	mobj_chan_close(l);
+
+	/* Not a socket: never replaced. */
+	fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(mobj_chan_listen(path, &l2), -EADDRINUSE);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	unlink(path);
+	tu_res_check(r);
+}
+
+static void test_name_rules(void **state)
+{
+	struct tu_res r = tu_res_now();
+	char longname[200];
+	struct mobj_chan *c = NULL;
+
+	(void)state;
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(mobj_chan_listen(longname, &c), -EINVAL);
+	assert_int_equal(mobj_chan_connect(longname, 0, &c), -EINVAL);
+	longname[0] = '/';
+	assert_int_equal(mobj_chan_listen(longname, &c), -EINVAL);
+	/* 107 bytes is the longest abstract name. */
+	longname[0] = 'm';
+	longname[107] = '\0';
+	assert_int_equal(mobj_chan_listen(longname, &c), 0);
+	mobj_chan_close(c);
+	longname[107] = 'a';
+	longname[108] = '\0';
+	c = NULL;
+	assert_int_equal(mobj_chan_listen(longname, &c), -EINVAL);
+	assert_int_equal(mobj_chan_listen("", &c), -EINVAL);
+	assert_int_equal(mobj_chan_connect("", 0, &c), -EINVAL);
+	assert_null(c);
+	tu_res_check(r);
+}
+
+/* ---- A hostile peer -------------------------------------------------- */
+
+/* The documented wire header (src/msg.h), rebuilt here from the
+ * documentation so the test also checks that the format is what it says. */
+struct wire {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;
+	uint32_t len;
+	uint32_t nobj;
+	uint64_t obj_size;
+	uint32_t obj_access;
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct wire) == 32, "wire header");
+
+static struct wire hdr(uint32_t len, uint32_t nobj, uint64_t size, uint32_t access)
+{
+	struct wire w = {
+		.magic = 0x6a626f6d, .version = 1, .type = 1, .len = len,
+		.nobj = nobj, .obj_size = size, .obj_access = access,
+	};
+	return w;
+}
+
+static int raw_send(int fd, const void *p, size_t len, const int *fds, size_t nfds)
+{
+	union {
+		char buf[CMSG_SPACE(253 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n;
+
+	if (nfds) {
+		struct cmsghdr *cm;
+
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+	}
+	n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+#define SIZE_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
+#define FROZEN (SIZE_SEALS | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
+
+struct hostile {
+	struct mobj_chan *l, *c; /* the receiving end, accepted for real */
+	int raw;                 /* the hostile peer's socket */
+	struct tu_res before;
+	int cases;
+};
+
+static void hostile_open(struct hostile *h)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char name[64], hello[64];
+	socklen_t len;
+
+	name_abstract(name, sizeof(name), "hostile");
+	assert_int_equal(mobj_chan_listen(name, &h->l), 0);
+	memcpy(sa.sun_path + 1, name, strlen(name));
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+	h->raw = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_true(h->raw >= 0);
+	assert_int_equal(connect(h->raw, (struct sockaddr *)&sa, len), 0);
+	assert_int_equal(mobj_chan_accept(h->l, LONG_MS, &h->c), 0);
+	/* The listener's HELLO: a bare header of type 2. */
+	assert_int_equal(recv(h->raw, hello, sizeof(hello), 0), 32);
+	assert_int_equal(((struct wire *)(void *)hello)->type, 2);
+	h->cases = 0;
+}
+
+/* Send @p (+ @fds), close the sender's copies of @fds, and check that the
+ * receiver refuses it with @expect, leaks nothing, and still gets the next
+ * valid message. */
+static void hostile_case(struct hostile *h, const char *what, const void *p,
+                         size_t len, int *fds, size_t nfds, int expect)
+{
+	struct wire w = hdr(2, 0, 0, 0);
+	unsigned char good[sizeof(w) + 2];
+	struct mobj *o = NULL;
+	char buf[MOBJ_MSG_MAX];
+	size_t i;
+	int last = -1, rc;
+
+	assert_int_equal(raw_send(h->raw, p, len, fds, nfds), 0);
+	for (i = 0; i < nfds; i++)
+		if (fds[i] != last)
+			close(last = fds[i]);
+	rc = mobj_recv(h->c, LONG_MS, &o, buf, sizeof(buf));
+	if (rc != expect)
+		fail_msg("hostile case '%s': got %d (%s), expected %d", what,
+		         rc, mobj_strerror(rc), expect);
+	assert_null(o);
+	tu_res_check(h->before);
+	memcpy(good, &w, sizeof(w));
+	memcpy(good + sizeof(w), "ok", 2);
+	assert_int_equal(raw_send(h->raw, good, sizeof(good), NULL, 0), 0);
+	rc = mobj_recv(h->c, LONG_MS, &o, buf, sizeof(buf));
+	if (rc != 2)
+		fail_msg("after hostile case '%s': a valid message gave %d", what, rc);
+	assert_null(o);
+	assert_memory_equal(buf, "ok", 2);
+	h->cases++;
+}
+
+static void test_hostile_peer(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct hostile h;
+	struct { struct wire w; unsigned char p[3 * MOBJ_MSG_MAX]; } m;
+	struct wire w;
+	int fds[200], pfd[2], sv[2], fd, i;
+	FILE *tmp;
+	char path[64];
+
+	(void)state;
+	hostile_open(&h);
+	h.before = tu_res_now();
+	srand(1234);
+
+	hostile_case(&h, "empty", "", 0, NULL, 0, -EPROTO);
+	hostile_case(&h, "one byte", "m", 1, NULL, 0, -EPROTO);
+	w = hdr(0, 0, 0, 0);
+	hostile_case(&h, "short header", &w, sizeof(w) - 1, NULL, 0, -EPROTO);
+	for (i = 0; i < (int)sizeof(m); i++)
+		((unsigned char *)&m)[i] = (unsigned char)rand();
+	hostile_case(&h, "random bytes", &m, 64, NULL, 0, -EPROTO);
+	hostile_case(&h, "random header size", &m, 32, NULL, 0, -EPROTO);
+	m.w = hdr(sizeof(m) - 32, 0, 0, 0);
+	hostile_case(&h, "oversized datagram", &m, sizeof(m), NULL, 0, -EPROTO);
+	m.w = hdr(MOBJ_MSG_MAX + 1, 0, 0, 0);
+	hostile_case(&h, "payload over the limit", &m, 32 + MOBJ_MSG_MAX + 1,
+	             NULL, 0, -EPROTO);
+
+	w = hdr(0, 0, 0, 0);
+	w.magic ^= 1;
+	hostile_case(&h, "bad magic", &w, sizeof(w), NULL, 0, -EPROTO);
+	w = hdr(0, 0, 0, 0);
+	w.version = 2;
+	hostile_case(&h, "bad version", &w, sizeof(w), NULL, 0, -EPROTO);
+	w = hdr(0, 0, 0, 0);
+	w.type = 0;
+	hostile_case(&h, "type 0", &w, sizeof(w), NULL, 0, -EPROTO);
+	w.type = 77;
+	hostile_case(&h, "type 77", &w, sizeof(w), NULL, 0, -EPROTO);
+	w.type = 2;
+	hostile_case(&h, "a HELLO on a connected channel", &w, sizeof(w), NULL, 0,
+	             -EPROTO);
+	w = hdr(0, 0, 0, 0);
+	w.reserved = 1;
+	hostile_case(&h, "reserved field set", &w, sizeof(w), NULL, 0, -EPROTO);
+
+	m.w = hdr(10, 0, 0, 0);
+	hostile_case(&h, "length says 10, 5 sent", &m, 32 + 5, NULL, 0, -EPROTO);
+	m.w = hdr(5, 0, 0, 0);
+	hostile_case(&h, "length says 5, 10 sent", &m, 32 + 10, NULL, 0, -EPROTO);
+	m.w = hdr(0xffffffffu, 0, 0, 0);
+	hostile_case(&h, "length says 4 GiB", &m, 32 + 10, NULL, 0, -EPROTO);
+
+	/* Objects: counts that lie. */
+	w = hdr(0, 1, page(), MOBJ_READ | MOBJ_WRITE);
+	hostile_case(&h, "one object declared, no fd", &w, sizeof(w), NULL, 0,
+	             -EPROTO);
+	fds[0] = tu_memfd(page(), SIZE_SEALS);
+	w = hdr(0, 0, 0, 0);
+	hostile_case(&h, "an fd but no object declared", &w, sizeof(w), fds, 1,
+	             -EPROTO);
+	fds[0] = tu_memfd(page(), SIZE_SEALS);
+	w = hdr(0, 2, page(), MOBJ_READ | MOBJ_WRITE);
+	hostile_case(&h, "two objects declared", &w, sizeof(w), fds, 1, -EPROTO);
+	fds[0] = tu_memfd(page(), SIZE_SEALS);
+	fds[1] = tu_memfd(page(), SIZE_SEALS);
+	w = hdr(0, 1, page(), MOBJ_READ | MOBJ_WRITE);
+	hostile_case(&h, "two fds", &w, sizeof(w), fds, 2, -EPROTO);
+	/* SCM_MAX_FD is 253 per message; 200 of the same memfd fits. */
+	fd = tu_memfd(page(), SIZE_SEALS);
+	for (i = 0; i < 200; i++)
+		fds[i] = fd;
+	hostile_case(&h, "200 fds", &w, sizeof(w), fds, 200, -EPROTO);
+
+	/* Objects: fds that are not acceptable as declared. */
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	close(pfd[1]);
+	hostile_case(&h, "a pipe", &w, sizeof(w), pfd, 1, -EPROTO);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	close(sv[1]);
+	hostile_case(&h, "a socket", &w, sizeof(w), sv, 1, -EPROTO);
+	tmp = tmpfile();
+	assert_non_null(tmp);
+	assert_int_equal(ftruncate(fileno(tmp), (off_t)page()), 0);
+	fds[0] = dup(fileno(tmp));
+	fclose(tmp);
+	hostile_case(&h, "a regular file", &w, sizeof(w), fds, 1, -EPROTO);
+	fds[0] = open("/dev/zero", O_RDWR | O_CLOEXEC);
+	hostile_case(&h, "/dev/zero", &w, sizeof(w), fds, 1, -EPROTO);
+	fds[0] = tu_memfd(page(), 0);
+	hostile_case(&h, "an unsealed memfd", &w, sizeof(w), fds, 1, -EPROTO);
+	fds[0] = tu_memfd(page(), F_SEAL_SHRINK);
+	hostile_case(&h, "a memfd that can grow", &w, sizeof(w), fds, 1, -EPROTO);
+	fds[0] = tu_memfd(page(), SIZE_SEALS);
+	w = hdr(0, 1, 2 * page(), MOBJ_READ | MOBJ_WRITE);
+	hostile_case(&h, "a memfd of the wrong size", &w, sizeof(w), fds, 1, -EPROTO);
+	fds[0] = tu_memfd(page(), SIZE_SEALS);
+	w = hdr(0, 1, page() + 1, MOBJ_READ | MOBJ_WRITE);
+	hostile_case(&h, "a size that is not a page multiple", &w, sizeof(w),
+	             fds, 1, -EPROTO);
+	fds[0] = tu_memfd(page(), SIZE_SEALS);
+	w = hdr(0, 1, 0, MOBJ_READ | MOBJ_WRITE);
+	hostile_case(&h, "size 0", &w, sizeof(w), fds, 1, -EPROTO);
+	fds[0] = tu_memfd(page(), SIZE_SEALS);
+	w = hdr(0, 1, page(), MOBJ_READ);
+	hostile_case(&h, "read-only declared, not frozen", &w, sizeof(w), fds, 1,
+	             -EPROTO);
+	fd = tu_memfd(page(), FROZEN);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	fds[0] = open(path, O_RDONLY | O_CLOEXEC);
+	close(fd);
+	w = hdr(0, 1, page(), MOBJ_READ | MOBJ_WRITE);
+	hostile_case(&h, "writable declared, O_RDONLY fd", &w, sizeof(w), fds, 1,
+	             -EPROTO);
+	fd = tu_memfd(page(), SIZE_SEALS);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	fds[0] = open(path, O_PATH | O_CLOEXEC);
+	assert_true(fds[0] >= 0);
+	close(fd);
+	hostile_case(&h, "an O_PATH fd to a memfd", &w, sizeof(w), fds, 1, -EPROTO);
+	for (i = 0; i < 3; i++) {
+		static const uint32_t bad[] = { 0, MOBJ_WRITE, 7 };
+
+		fds[0] = tu_memfd(page(), SIZE_SEALS);
+		w = hdr(0, 1, page(), bad[i]);
+		hostile_case(&h, "bad access bits", &w, sizeof(w), fds, 1, -EPROTO);
+	}
+	w = hdr(0, 0, page(), 0);
+	hostile_case(&h, "a size without an object", &w, sizeof(w), NULL, 0, -EPROTO);
+
+	/* A valid object after all that is still accepted. */
+	{
+		struct mobj *o = NULL;
+		char buf[8];
+
+		fds[0] = tu_memfd(page(), FROZEN);
+		w = hdr(0, 1, page(), MOBJ_READ);
+		assert_int_equal(raw_send(h.raw, &w, sizeof(w), fds, 1), 0);
+		close(fds[0]);
+		assert_int_equal(mobj_recv(h.c, LONG_MS, &o, buf, sizeof(buf)), 0);
+		assert_non_null(o);
+		assert_int_equal(mobj_access(o), MOBJ_READ);
+		mobj_close(o);
+	}
+	assert_true(h.cases >= 15);
+	print_message("%d hostile messages refused\n", h.cases);
+
+	/* The hostile peer's queued garbage, then its end: -EPIPE. */
+	w = hdr(0, 0, 0, 0);
+	assert_int_equal(raw_send(h.raw, &w, sizeof(w), NULL, 0), 0);
+	close(h.raw);
+	assert_int_equal(mobj_recv(h.c, LONG_MS, NULL, NULL, 0), 0);
+	assert_int_equal(mobj_recv(h.c, LONG_MS, NULL, NULL, 0), -EPIPE);
+	mobj_chan_close(h.c);
+	mobj_chan_close(h.l);
+	tu_res_check(r);
+}
+
+/* ---- Peer death, queues ------------------------------------------------ */
+
+static void test_peer_killed(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj_chan *l, *c;
+	char name[64], buf[16];
+	pid_t helper;
+
+	(void)state;
+	name_abstract(name, sizeof(name), "kill");
+	assert_int_equal(mobj_chan_listen(name, &l), 0);
+	helper = spawn_and_accept(l, "linger", name, &c);
+	assert_int_equal(mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf)), 5);
+	assert_int_equal(mobj_send(c, NULL, "still there?", 12), 0);
+	assert_int_equal(kill(helper, SIGKILL), 0);
+	assert_int_equal(tu_wait(helper), 128 + SIGKILL);
+	assert_int_equal(mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf)), -EPIPE);
+	assert_int_equal(mobj_recv(c, 0, NULL, buf, sizeof(buf)), -EPIPE);
+	/* No SIGPIPE: this process would die of it. */
+	assert_int_equal(mobj_send(c, NULL, "x", 1), -EPIPE);
+	mobj_chan_close(c);
+	mobj_chan_close(l);
+	tu_res_check(r);
+}
+
+static void test_queued_before_exit(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj_chan *l, *c;
+	struct mobj *o = NULL;
+	char name[108], buf[16];
+	pid_t helper;
+
+	(void)state;
+	name_path(name, sizeof(name), "queue");
+	assert_int_equal(mobj_chan_listen(name, &l), 0);
+	helper = spawn_and_accept(l, "send3", name, &c);
+	assert_int_equal(tu_wait(helper), 0); /* gone before we read anything */
+	assert_int_equal(mobj_recv(c, 0, &o, buf, sizeof(buf)), 3);
+	assert_null(o);
+	assert_int_equal(mobj_recv(c, 0, &o, buf, sizeof(buf)), 3);
+	assert_non_null(o);
+	mobj_close(o);
+	assert_int_equal(mobj_recv(c, 0, &o, buf, sizeof(buf)), 5);
+	assert_int_equal(mobj_recv(c, 0, &o, buf, sizeof(buf)), -EPIPE);
+	mobj_chan_close(c);
+	mobj_chan_close(l);
+	tu_res_check(r);
+}
+
+/* ---- The uid policy ---------------------------------------------------- */
+
+struct as_nobody {
+	const char *name;
+	int gate[2]; /* written when done; -1 for none */
+	int expect;
+};
+
+static int drop_to_nobody(void)
+{
+	if (setgroups(0, NULL) < 0 || setresgid(NOBODY, NOBODY, NOBODY) < 0 ||
+	    setresuid(NOBODY, NOBODY, NOBODY) < 0)
+		return -1;
+	return getuid() == NOBODY && geteuid() == NOBODY ? 0 : -1;
+}
+
+/* In a forked child: optionally become nobody, connect, and on success say
+ * "hi". Exit 0 when connect gave what was expected. */
+static pid_t connector(const char *name, bool nobody, int expect, int gate_w,
+                       int gate_r)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	if (gate_r >= 0) {
+		char b;
+
+		if (read(gate_r, &b, 1) != 1)
+			_exit(90);
+	}
+	if (nobody && drop_to_nobody() < 0)
+		_exit(91);
+	{
+		struct mobj_chan *c = NULL;
+		int err = mobj_chan_connect(name, LONG_MS, &c);
+
+		if (gate_w >= 0 && write(gate_w, "g", 1) != 1)
+			_exit(92);
+		if (err != expect) {
+			fprintf(stderr, "connector: got %d, expected %d\n", err, expect);
+			_exit(93);
+		}
+		if (err == 0 && mobj_send(c, NULL, "hi", 2) != 0)
+			_exit(94);
+		mobj_chan_close(c);
+		_exit(0);
+	}
+}
+
+static void expect_hi(struct mobj_chan *l, pid_t pid, uid_t uid)
+{
+	struct mobj_chan *c;
+	pid_t ppid;
+	uid_t puid;
+	char buf[8];
+
+	assert_int_equal(mobj_chan_accept(l, LONG_MS, &c), 0);
+	assert_int_equal(mobj_chan_peer(c, &ppid, &puid), 0);
+	assert_int_equal(ppid, pid);
+	assert_int_equal(puid, uid);
+	assert_int_equal(mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf)), 2);
+	mobj_chan_close(c);
+}
+
+static void test_uid_policy(void **state)
+{
+	struct tu_res r;
+	struct mobj_chan *l, *c;
+	char name[64], path[108];
+	int gate[2];
+	pid_t a, b;
+
+	(void)state;
+	if (getuid() != 0) {
+		print_message("skipped: needs root to start a peer of another uid\n");
+		skip();
+	}
+	r = tu_res_now();
+	name_abstract(name, sizeof(name), "uid");
+	assert_int_equal(mobj_chan_listen(name, &l), 0);
+
+	/* Refused: nobody's connect fails with -EPIPE; accept skips it and
+	 * returns the next, allowed peer, started only after the refusal. */
+	assert_int_equal(pipe2(gate, O_CLOEXEC), 0);
+	a = connector(name, true, -EPIPE, gate[1], -1);
+	b = connector(name, false, 0, -1, gate[0]);
+	close(gate[0]);
+	close(gate[1]);
+	expect_hi(l, b, 0);
+	assert_int_equal(tu_wait(a), 0);
+	assert_int_equal(tu_wait(b), 0);
+
+	/* Allowed by uid. */
+	assert_int_equal(mobj_chan_allow_uid(l, NOBODY), 0);
+	assert_int_equal(mobj_chan_allow_uid(l, NOBODY), 0);
+	a = connector(name, true, 0, -1, -1);
+	expect_hi(l, a, NOBODY);
+	assert_int_equal(tu_wait(a), 0);
+	mobj_chan_close(l);
+
+	/* Allowed as anyone. */
+	assert_int_equal(mobj_chan_listen(name, &l), 0);
+	assert_int_equal(mobj_chan_allow_uid(l, MOBJ_ANY_UID), 0);
+	a = connector(name, true, 0, -1, -1);
+	expect_hi(l, a, NOBODY);
+	assert_int_equal(tu_wait(a), 0);
+	mobj_chan_close(l);
+
+	/* A path socket is 0600: another uid cannot even connect (the DAC
+	 * check root skips, nobody does not). */
+	name_path(path, sizeof(path), "uid");
+	assert_int_equal(mobj_chan_listen(path, &l), 0);
+	a = connector(path, true, -EACCES, -1, -1);
+	assert_int_equal(tu_wait(a), 0);
+	assert_int_equal(mobj_chan_accept(l, 0, &c), -ETIMEDOUT);
+	mobj_chan_close(l);
+	tu_res_check(r);
+}
+
+static void test_allow_uid_limit(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj_chan *l;
+	char name[64];
+	uid_t u;
+	int err = 0;
+
+	(void)state;
+	name_abstract(name, sizeof(name), "allow");
+	assert_int_equal(mobj_chan_listen(name, &l), 0);
+	for (u = 1000; u < 1100 && err == 0; u++)
+		err = mobj_chan_allow_uid(l, u);
+	assert_int_equal(err, -ENOSPC);
+	mobj_chan_close(l);
+	tu_res_check(r);
+}
+
+/* ---- Sizes, timeouts, signals, misuse --------------------------------- */
+
+static void test_emsgsize(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj_chan *a, *b;
+	struct mobj *o, *got = NULL;
+	char buf[100];
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	memset(buf, 1, sizeof(buf));
+	assert_int_equal(mobj_send(a, o, buf, 100), 0);
+	assert_int_equal(mobj_recv(b, 0, &got, buf, 10), -EMSGSIZE);
+	assert_null(got);
+	/* An object the caller did not ask for is refused, not leaked. */
+	assert_int_equal(mobj_send(a, o, "x", 1), 0);
+	assert_int_equal(mobj_recv(b, 0, NULL, buf, sizeof(buf)), -EPROTO);
+	mobj_close(o);
+	assert_int_equal(mobj_send(a, NULL, "next", 4), 0);
+	assert_int_equal(mobj_recv(b, 0, NULL, buf, 4), 4);
+	assert_int_equal(mobj_send(a, NULL, "", 0), 0);
+	assert_int_equal(mobj_recv(b, 0, NULL, NULL, 0), 0);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	tu_res_check(r);
+}
+
+static void test_timeouts(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj_chan *a, *b, *l, *c = NULL;
+	char name[64], missing[64], buf[8];
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	assert_int_equal(mobj_recv(a, 0, NULL, buf, sizeof(buf)), -ETIMEDOUT);
+	assert_int_equal(mobj_recv(a, 1, NULL, buf, sizeof(buf)), -ETIMEDOUT);
+	assert_int_equal(mobj_recv(a, 30, NULL, buf, sizeof(buf)), -ETIMEDOUT);
+	name_abstract(name, sizeof(name), "timeout");
+	name_abstract(missing, sizeof(missing), "nobody-listens");
+	assert_int_equal(mobj_chan_listen(name, &l), 0);
+	assert_int_equal(mobj_chan_accept(l, 0, &c), -ETIMEDOUT);
+	assert_int_equal(mobj_chan_accept(l, 20, &c), -ETIMEDOUT);
+	assert_int_equal(mobj_chan_connect(missing, 0, &c), -ECONNREFUSED);
+	assert_int_equal(mobj_chan_connect(missing, 30, &c), -ETIMEDOUT);
+	/* A listener that never accepts: no HELLO, so no channel. */
+	assert_int_equal(mobj_chan_connect(name, 30, &c), -ETIMEDOUT);
+	assert_null(c);
+	mobj_chan_close(l);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	tu_res_check(r);
+}
+
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
+static int send_later(struct mobj_chan *a, struct mobj_chan *b)
+{
+	int rc;
+
+	mobj_chan_close(a);
+	sleep_ms(40);
+	rc = mobj_send(b, NULL, "later", 5) == 0 ? 0 : 1;
+	mobj_chan_close(b);
+	return rc;
+}
+
+static void test_signals_do_not_interrupt(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct itimerval every = { { 0, 2000 }, { 0, 2000 } }, off = { { 0, 0 }, { 0, 0 } };
+	struct sigaction sa = { .sa_handler = on_alarm }, old;
+	struct mobj_chan *a, *b;
+	char buf[8];
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: every wait sees EINTR */
+	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
+	assert_int_equal(setitimer(ITIMER_REAL, &every, NULL), 0);
+	assert_int_equal(mobj_recv(a, 50, NULL, buf, sizeof(buf)), -ETIMEDOUT);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setitimer(ITIMER_REAL, &off, NULL);
+		_exit(send_later(a, b));
+	}
+	assert_int_equal(mobj_recv(a, -1, NULL, buf, sizeof(buf)), 5);
+	assert_int_equal(setitimer(ITIMER_REAL, &off, NULL), 0);
+	assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
+	assert_int_equal(tu_wait(pid), 0);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	tu_res_check(r);
+}
+
+static void test_pollable_fd(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct mobj_chan *a, *b, *l;
+	struct pollfd p = { .events = POLLIN };
+	char name[64], buf[8];
+	socklen_t len;
+	int fd;
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	p.fd = mobj_chan_fd(b);
+	assert_true(p.fd >= 0);
+	assert_int_equal(poll(&p, 1, 0), 0);
+	assert_int_equal(mobj_send(a, NULL, "x", 1), 0);
+	assert_int_equal(poll(&p, 1, 0), 1);
+	assert_true(p.revents & POLLIN);
+	assert_int_equal(mobj_recv(b, 0, NULL, buf, sizeof(buf)), 1);
+	assert_int_equal(poll(&p, 1, 0), 0);
+	mobj_chan_close(a);
+	assert_int_equal(poll(&p, 1, 0), 1); /* the peer left */
+	mobj_chan_close(b);
+
+	name_abstract(name, sizeof(name), "poll");
+	assert_int_equal(mobj_chan_listen(name, &l), 0);
+	p.fd = mobj_chan_fd(l);
+	assert_int_equal(poll(&p, 1, 0), 0);
+	memcpy(sa.sun_path + 1, name, strlen(name));
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, len), 0);
+	assert_int_equal(poll(&p, 1, 0), 1);
+	close(fd);
+	mobj_chan_close(l);
+	tu_res_check(r);
+}
+
+static void test_bad_args(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj_chan *a, *b, *l, *c = NULL;
+	struct mobj *o;
+	char name[64], buf[8];
+
+	(void)state;
+	name_abstract(name, sizeof(name), "args");
+	assert_int_equal(mobj_chan_listen(NULL, &c), -EINVAL);
+	assert_int_equal(mobj_chan_listen(name, NULL), -EINVAL);
+	assert_int_equal(mobj_chan_connect(NULL, 0, &c), -EINVAL);
+	assert_int_equal(mobj_chan_connect(name, 0, NULL), -EINVAL);
+	assert_int_equal(mobj_chan_pair(NULL, &b), -EINVAL);
+	assert_int_equal(mobj_chan_pair(&a, NULL), -EINVAL);
+	assert_int_equal(mobj_chan_pair(&a, &a), -EINVAL);
+	assert_int_equal(mobj_chan_accept(NULL, 0, &c), -EINVAL);
+	assert_int_equal(mobj_chan_allow_uid(NULL, 0), -EINVAL);
+	assert_int_equal(mobj_send(NULL, NULL, "x", 1), -EINVAL);
+	assert_int_equal(mobj_recv(NULL, 0, NULL, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(mobj_chan_fd(NULL), -EINVAL);
+	assert_int_equal(mobj_chan_peer(NULL, NULL, NULL), -EINVAL);
+	mobj_chan_close(NULL);
+	assert_null(c);
+
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	assert_int_equal(mobj_send(a, NULL, NULL, 1), -EINVAL);
+	assert_int_equal(mobj_recv(a, 0, NULL, NULL, 1), -EINVAL);
+	assert_int_equal(mobj_chan_accept(a, 0, &c), -EINVAL);
+	assert_int_equal(mobj_chan_allow_uid(a, 0), -EINVAL);
+
+	/* A listener is not a channel, and the other way round. */
+	assert_int_equal(mobj_chan_listen(name, &l), 0);
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	assert_int_equal(mobj_send(l, NULL, "x", 1), -EINVAL);
+	assert_int_equal(mobj_send(l, o, NULL, 0), -EINVAL);
+	assert_int_equal(mobj_recv(l, 0, NULL, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(mobj_chan_peer(l, NULL, NULL), -EINVAL);
+	assert_int_equal(mobj_chan_accept(l, 0, NULL), -EINVAL);
+	assert_true(mobj_chan_fd(l) >= 0);
+	mobj_close(o);
+	mobj_chan_close(l);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	tu_res_check(r);
+}
+
+/* One round of everything before the first count of descriptors and
+ * mappings: allocators (ASan's in particular) map regions on first use. */
+static int warm_up(void **state)
+{
+	struct mobj_chan *a, *b;
+	struct mobj *o, *got = NULL;
+	char buf[8];
+
+	(void)state;
+	if (mobj_chan_pair(&a, &b) != 0 || mobj_create(page(), 0, &o) != 0)
+		return -1;
+	if (mobj_send(a, o, "w", 1) != 0 ||
+	    mobj_recv(b, 0, &got, buf, sizeof(buf)) != 1)
+		return -1;
+	mobj_close(got);
+	mobj_close(o);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pair_in_process),
+		cmocka_unit_test(test_pair_fork),
+		cmocka_unit_test(test_named_abstract),
+		cmocka_unit_test(test_named_path),
+		cmocka_unit_test(test_abstract_address_exact),
+		cmocka_unit_test(test_path_mode),
+		cmocka_unit_test(test_stale_socket_replaced),
+		cmocka_unit_test(test_live_listener_in_use),
+		cmocka_unit_test(test_name_rules),
+		cmocka_unit_test(test_hostile_peer),
+		cmocka_unit_test(test_peer_killed),
+		cmocka_unit_test(test_queued_before_exit),
+		cmocka_unit_test(test_uid_policy),
+		cmocka_unit_test(test_allow_uid_limit),
+		cmocka_unit_test(test_emsgsize),
+		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_signals_do_not_interrupt),
+		cmocka_unit_test(test_pollable_fd),
+		cmocka_unit_test(test_bad_args),
+	};
+
+	tu_helper_dispatch(argc, argv, helpers);
+	return cmocka_run_group_tests_name("chan", tests, warm_up, NULL);
+}
