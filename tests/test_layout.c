@@ -9,17 +9,29 @@
  * Each layout is checked twice: the struct offsets, and the bytes a live
  * object actually holds (read at raw offsets, not through the struct).
  */
+#define _GNU_SOURCE
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "mobj/mobj.h"
 #include "mobj/ring.h"
+#include "msg.h"
 #include "ring_layout.h"
+
+static uint16_t u16_at(const void *base, size_t off)
+{
+	uint16_t v;
+
+	memcpy(&v, (const unsigned char *)base + off, sizeof(v));
+	return v;
+}
 
 static uint32_t u32_at(const void *base, size_t off)
 {
@@ -113,9 +125,83 @@ static void test_ring_live_bytes(void **state)
 	mobj_ring_close(prod);
 }
 
+/* ---- Channel wire header (every message, between processes) ------------ */
+
+static void test_msg_header_offsets(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct mobj__msg_hdr), 32);
+	assert_int_equal(MOBJ__MSG_HDR_SIZE, 32);
+	assert_int_equal(offsetof(struct mobj__msg_hdr, magic), 0);
+	assert_int_equal(offsetof(struct mobj__msg_hdr, version), 4);
+	assert_int_equal(offsetof(struct mobj__msg_hdr, type), 6);
+	assert_int_equal(offsetof(struct mobj__msg_hdr, len), 8);
+	assert_int_equal(offsetof(struct mobj__msg_hdr, nobj), 12);
+	assert_int_equal(offsetof(struct mobj__msg_hdr, obj_size), 16);
+	assert_int_equal(offsetof(struct mobj__msg_hdr, obj_access), 24);
+	assert_int_equal(offsetof(struct mobj__msg_hdr, reserved), 28);
+	assert_int_equal(MOBJ__MSG_MAGIC, 0x6a626f6du);
+	assert_int_equal(MOBJ__MSG_VERSION, 1);
+	assert_int_equal(MOBJ__MSG_DATA, 1);
+	assert_int_equal(MOBJ__MSG_HELLO, 2);
+	assert_int_equal(MOBJ_MSG_MAX, 4096);
+	assert_int_equal(MOBJ_READ, 1);
+	assert_int_equal(MOBJ_WRITE, 2);
+}
+
+/* What mobj_send() actually puts on the socket, peeked raw off the wire
+ * (without taking the descriptor), then received normally. */
+static void test_msg_live_bytes(void **state)
+{
+	struct mobj_chan *a, *b;
+	struct mobj *o, *ro, *got = NULL;
+	unsigned char wire[64], buf[8];
+	size_t ps = mobj_page_size();
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	assert_int_equal(mobj_create(2 * ps, 0, &o), 0);
+	assert_int_equal(mobj_readonly(o, &ro), 0);
+	assert_int_equal(mobj_send(a, ro, "abc", 3), 0);
+	n = recv(mobj_chan_fd(b), wire, sizeof(wire), MSG_PEEK | MSG_DONTWAIT);
+	assert_int_equal(n, 32 + 3);
+	assert_int_equal(u32_at(wire, 0), 0x6a626f6du);
+	assert_int_equal(u16_at(wire, 4), 1);            /* version */
+	assert_int_equal(u16_at(wire, 6), 1);            /* DATA */
+	assert_int_equal(u32_at(wire, 8), 3);            /* len */
+	assert_int_equal(u32_at(wire, 12), 1);           /* nobj */
+	assert_int_equal(u64_at(wire, 16), 2 * ps);      /* obj_size */
+	assert_int_equal(u32_at(wire, 24), MOBJ_READ);   /* obj_access */
+	assert_int_equal(u32_at(wire, 28), 0);           /* reserved */
+	assert_memory_equal(wire + 32, "abc", 3);
+	assert_int_equal(mobj_recv(b, 0, &got, buf, sizeof(buf)), 3);
+	assert_non_null(got);
+	assert_int_equal(mobj_size(got), 2 * ps);
+	assert_int_equal(mobj_access(got), MOBJ_READ);
+
+	/* No object: nobj, size and access are 0. */
+	assert_int_equal(mobj_send(a, NULL, NULL, 0), 0);
+	n = recv(mobj_chan_fd(b), wire, sizeof(wire), MSG_PEEK | MSG_DONTWAIT);
+	assert_int_equal(n, 32);
+	assert_int_equal(u32_at(wire, 8), 0);
+	assert_int_equal(u32_at(wire, 12), 0);
+	assert_int_equal(u64_at(wire, 16), 0);
+	assert_int_equal(u32_at(wire, 24), 0);
+	assert_int_equal(mobj_recv(b, 0, NULL, buf, sizeof(buf)), 0);
+
+	mobj_close(got);
+	mobj_close(ro);
+	mobj_close(o);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_msg_header_offsets),
+		cmocka_unit_test(test_msg_live_bytes),
 		cmocka_unit_test(test_ring_ctl_offsets),
 		cmocka_unit_test(test_ring_live_bytes),
 	};
