@@ -74,7 +74,10 @@ struct mobj_heap;
  * Usable space: a little less than the object, because the allocator
  * carves it into page-aligned runs and size classes (jemalloc rounds small
  * requests up to its size classes, and large ones up to whole pages plus,
- * with its default cache-oblivious layout, one extra page). With a jemalloc
+ * with its default cache-oblivious layout, one extra page). Measured with
+ * jemalloc 5.3 on x86_64, a 64 MiB heap holds 4194304 allocations of 16
+ * bytes (all of it), 599040 of 100 bytes (89%: size class 112), 963 of
+ * 64 KiB (94%) or 63 of 1 MiB (98%). With a jemalloc
  * without "experimental.arenas_create_ext" (older than 5.3), the arena's
  * bookkeeping also lives in the object, costing at least 2 MiB of it.
  *
