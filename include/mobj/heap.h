@@ -41,11 +41,18 @@
  * serves only mobj heaps, through a dedicated arena each. (Linking Debian's
  * shared libjemalloc.so.2 instead would not be safe: it exports malloc and
  * friends, and whether they then replace the process's allocator depends on
- * the order in which libraries are loaded.) Consequences: the private
- * jemalloc reads the MALLOC_CONF environment variable like any jemalloc;
- * it uses initial-exec thread-local storage, so the library is meant to be
- * linked, and loading it late with dlopen() may fail on systems with little
- * static TLS space.
+ * the order in which libraries are loaded: a program that links
+ * -ljemalloc itself, or loads it early, gets jemalloc's malloc.)
+ * Consequences:
+ *  - the private jemalloc reads the MALLOC_CONF environment variable like
+ *    any jemalloc (its own defaults: "retain:false,
+ *    lg_extent_max_active_fit:64", which a heap relies on to reuse space);
+ *  - it uses 2.6 KiB of initial-exec thread-local storage. Linking the
+ *    library (or LD_PRELOAD) is fine; loading it late with dlopen() fails
+ *    with glibc's default reserve ("cannot allocate memory in static TLS
+ *    block") unless the process was started with
+ *    GLIBC_TUNABLES=glibc.rtld.optional_static_tls=4096 or more;
+ *  - it is initialised, and maps some private metadata, on first use.
  *
  * Thread safety: unlike other mobj handles, a heap may be used by several
  * threads at once for mobj_heap_alloc(), mobj_heap_free(), mobj_heap_offset(),
