@@ -52,7 +52,9 @@
  *    with glibc's default reserve ("cannot allocate memory in static TLS
  *    block") unless the process was started with
  *    GLIBC_TUNABLES=glibc.rtld.optional_static_tls=4096 or more;
- *  - it is initialised, and maps some private metadata, on first use.
+ *  - it initialises when the library is loaded (an ELF constructor) and
+ *    maps some private metadata then, even in a process that never creates
+ *    a heap: link libmobj-heap only into programs that use it.
  *
  * Thread safety: unlike other mobj handles, a heap may be used by several
  * threads at once for mobj_heap_alloc(), mobj_heap_free(), mobj_heap_offset(),
