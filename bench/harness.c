@@ -936,10 +936,55 @@ static int write_json(const char *path)
 
 /* One PNG per case that was measured at three sizes or more: a line per impl
  * against size, log-log. */
+/* ring.latency.oneway: median and p99 per impl, bars on a log scale. */
+static int plot_latency(const char *dir, int made)
+{
+	char dat[4200], gp[4200], png[4200], cmd[8600];
+	int rows = 0;
+	FILE *g;
+
+	snprintf(dat, sizeof(dat), "%s/ring.latency.oneway.dat", dir);
+	snprintf(gp, sizeof(gp), "%s/ring.latency.oneway.gp", dir);
+	snprintf(png, sizeof(png), "%s/ring.latency.oneway.png", dir);
+	g = fopen(dat, "w");
+	if (!g)
+		return 0;
+	for (int i = 0; i < nresults; i++) {
+		const struct bh_result *r = &results[i];
+
+		if (strcmp(r->case_name, "ring.latency.oneway") || r->note[0])
+			continue;
+		fprintf(g, "%s %g %g\n", r->impl, r->median, r->p99);
+		rows++;
+	}
+	fclose(g);
+	if (!rows)
+		return 0;
+	g = fopen(gp, "w");
+	if (!g)
+		return 0;
+	fprintf(g, "set terminal pngcairo size 900,560 noenhanced\n"
+	        "set output '%s'\n"
+	        "set title 'ring.latency.oneway, 64 B (cores %d->%d)'\n"
+	        "set style data histograms\nset style fill solid 0.8 border -1\n"
+	        "set logscale y\nset grid ytics\nset xtics rotate by -30\n"
+	        "set ylabel 'ns (log)'\nset yrange [10:*]\n"
+	        "plot '%s' using 2:xtic(1) title 'median', '' using 3 title 'p99'\n",
+	        png, bh_opts.cpu[0], bh_opts.cpu[1], dat);
+	fclose(g);
+	snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>&1", gp);
+	if (system(cmd) != 0) {
+		printf("\nplots: gnuplot failed on %s\n", gp);
+		return 0;
+	}
+	printf("%s%s", made ? ", " : "\nplots: ", png);
+	return 1;
+}
+
 static void write_plots(const char *json)
 {
 	static const char *plotted[] = { "ring.throughput", "transfer.crossover",
-	                                 "heap.message", "ring.inplace" };
+	                                 "transfer.rtt", "heap.message", "ring.inplace" };
 	char dir[4096], *slash;
 	int made = 0;
 
@@ -1019,6 +1064,7 @@ static void write_plots(const char *json)
 			printf("\nplots: gnuplot failed on %s\n", gp);
 		}
 	}
+	made += plot_latency(dir, made);
 	if (made)
 		printf("\n");
 }
