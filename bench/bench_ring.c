@@ -719,12 +719,15 @@ static int lat_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 	return pair->err;
 }
 
+/* Latency samples go here (a MAP_SHARED array made before fork), so runs
+ * in several rounds can be pooled. */
+static double *lat_shared;
+
 static int lat_consumer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 {
 	struct xport *x = &rn->x;
 	uint64_t n = rn->lat_msgs - rn->lat_warm, sum = 0, first;
-	double *lat = page_alloc(n * sizeof(double));
-	struct bh_result r;
+	double *lat = lat_shared;
 	int rc;
 
 	if (!lat)
@@ -741,12 +744,6 @@ static int lat_consumer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 		__atomic_store_n(&pair->acked, i + 1, __ATOMIC_RELEASE);
 	}
 	bh_pair_barrier(pair, sense);
-	memset(&r, 0, sizeof(r));
-	bh_stats(lat, (int)n, &r, true);
-	pair->aux[0] = r.median;
-	pair->aux[1] = r.min;
-	pair->aux[2] = r.max;
-	pair->aux[3] = r.p99;
 	pair->aux[4] = (double)n;
 	pair->checksum = sum;
 	return 0;
@@ -774,6 +771,8 @@ static int ring_side(struct bh_pair *pair, int side, void *arg)
 	return rc;
 }
 
+static uint64_t lat_round_msgs, lat_round_warm;
+
 /* Run one transport between the two pinned processes; returns the pair
  * (the caller frees it), or NULL with @why filled. */
 static struct bh_pair *run_pair(const struct xport_ops *ops, size_t msg,
@@ -787,13 +786,8 @@ static struct bh_pair *run_pair(const struct xport_ops *ops, size_t msg,
 	rn.x.msg = msg;
 	rn.x.cap = ring_cap(msg);
 	rn.x.fd[0] = rn.x.fd[1] = -1;
-	if (mode == LATENCY_IDLE) {
-		rn.lat_msgs = bh_opts.quick ? 600 : 2200;
-		rn.lat_warm = 200;
-	} else {
-		rn.lat_msgs = bh_opts.quick ? 3000 : 20000;
-		rn.lat_warm = bh_opts.quick ? 500 : 2000;
-	}
+	rn.lat_msgs = lat_round_msgs;
+	rn.lat_warm = lat_round_warm;
 	rc = ops->prepare(&rn.x);
 	if (rc < 0) {
 		snprintf(why, why_cap, "%s", rn.x.note[0] ? rn.x.note : strerror(-rc));
@@ -903,34 +897,55 @@ void xport_tput_case(const char *group, const char *case_name,
 	tput_record(group, case_name, impl, msg, &a, true);
 }
 
-static void latency_case(const struct xport_ops *ops, const char *impl,
-                         enum mode mode)
+/* Latency samples of one transport pooled over the rounds. */
+struct lacc {
+	double *s;
+	size_t n;
+	double rtt[16];
+	int nrtt;
+	char why[200];
+};
+
+/* Messages measured per transport (after warm-up), over all rounds. */
+static size_t lat_total(bool idle)
+{
+	if (idle)
+		return bh_opts.quick ? 400 : 2000;
+	return bh_opts.quick ? 2500 : 18000;
+}
+
+static void latency_round(struct lacc *a, const struct xport_ops *ops, bool idle,
+                          int rounds)
 {
 	struct bh_pair *pair;
-	struct bh_result r;
-	char why[200];
 
-	bh_progress("ring.latency.oneway/%s", impl);
-	pair = run_pair(ops, 64, mode, 1, why, sizeof(why));
-	if (!pair) {
-		bh_note("ring", "ring.latency.oneway", impl, 64, "ns", "%s", why);
+	if (a->why[0])
+		return;
+	lat_round_warm = idle ? 50 : (bh_opts.quick ? 500 : 700);
+	lat_round_msgs = lat_round_warm + lat_total(idle) / (size_t)rounds;
+	pair = run_pair(ops, 64, idle ? LATENCY_IDLE : LATENCY, 1, a->why, sizeof(a->why));
+	if (!pair)
+		return;
+	memcpy(a->s + a->n, lat_shared, (size_t)pair->aux[4] * sizeof(double));
+	a->n += (size_t)pair->aux[4];
+	if (a->nrtt < 16)
+		a->rtt[a->nrtt++] = pair->rtt_ns;
+	bh_pair_free(pair);
+}
+
+static void latency_record(const char *impl, struct lacc *a)
+{
+	struct bh_result r;
+
+	if (a->why[0]) {
+		bh_note("ring", "ring.latency.oneway", impl, 64, "ns", "%s", a->why);
 		return;
 	}
 	memset(&r, 0, sizeof(r));
-	r.group = "ring";
-	r.case_name = "ring.latency.oneway";
-	r.impl = impl;
-	r.size = 64;
-	r.unit = "ns";
-	r.kind = BH_TIME;
-	r.procs = 2;
-	r.median = pair->aux[0];
-	r.min = pair->aux[1];
-	r.max = pair->aux[2];
-	r.p99 = pair->aux[3];
-	r.n = (int)pair->aux[4];
-	bh_result_raw(&r);
-	bh_pair_free(pair);
+	bh_stats(a->rtt, a->nrtt, &r, false);
+	bh_set_pair_rtt(r.median);
+	bh_result("ring", "ring.latency.oneway", impl, 64, "ns", BH_TIME, 2, a->s,
+	          (int)a->n, true);
 }
 
 static void syscalls_case(const struct xport_ops *ops, const char *impl,
@@ -1040,27 +1055,57 @@ void bench_ring(void)
 					            tput_sizes[s], &acc[s][i], impls[i].ops != NULL);
 	}
 	/* Latency twice: messages back to back (a receiver that waits spins
-	 * for the next one), then after an idle gap (it has gone to sleep). */
-	for (int idle = 0; idle < 2; idle++) {
+	 * for the next one), then after an idle gap (it has gone to sleep).
+	 * In interleaved rounds too, pooled. */
+	{
 		static char idle_name[8][32];
+		static struct lacc lacc[2][8];
+		int rounds = bh_opts.quick ? 1 : 3;
+		bool want[2][8];
 
-		for (size_t i = 0; i < nimpl; i++) {
-			const struct tp *t = &impls[i];
-			const char *name = t->impl;
+		memset(lacc, 0, sizeof(lacc));
+		lat_shared = mmap(NULL, lat_total(false) * sizeof(double),
+		                  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		for (int idle = 0; idle < 2; idle++)
+			for (size_t i = 0; i < nimpl; i++) {
+				const struct tp *t = &impls[i];
 
-			if (idle) {
 				snprintf(idle_name[i], sizeof(idle_name[i]), "%s-idle", t->impl);
-				name = idle_name[i];
+				want[idle][i] = (t->ops || t->iox) && strcmp(t->impl, "mobj-copy") &&
+				                bh_want("ring.latency.oneway",
+				                        idle ? idle_name[i] : t->impl);
+				if (!want[idle][i])
+					continue;
+				if (lat_shared == MAP_FAILED)
+					snprintf(lacc[idle][i].why, sizeof(lacc[idle][i].why),
+					         "out of memory");
+				else if (t->iox && iox_rc < 0)
+					snprintf(lacc[idle][i].why, sizeof(lacc[idle][i].why), "%s", why);
+				else
+					lacc[idle][i].s = malloc(lat_total(idle) * sizeof(double));
+				if (!lacc[idle][i].s && !lacc[idle][i].why[0])
+					snprintf(lacc[idle][i].why, sizeof(lacc[idle][i].why),
+					         "out of memory");
 			}
-			if ((!t->ops && !t->iox) || !strcmp(t->impl, "mobj-copy") ||
-			    !bh_want("ring.latency.oneway", name))
-				continue;
-			if (t->iox && iox_rc < 0) {
-				bh_note("ring", "ring.latency.oneway", name, 64, "ns", "%s", why);
-				continue;
+		for (int round = 0; round < rounds; round++)
+			for (int idle = 0; idle < 2; idle++)
+				for (size_t i = 0; i < nimpl; i++) {
+					if (!want[idle][i])
+						continue;
+					bh_progress("ring.latency.oneway/%s (round %d/%d)",
+					            idle ? idle_name[i] : impls[i].impl, round + 1, rounds);
+					latency_round(&lacc[idle][i], impls[i].ops, idle, rounds);
+				}
+		for (int idle = 0; idle < 2; idle++)
+			for (size_t i = 0; i < nimpl; i++) {
+				if (!want[idle][i])
+					continue;
+				latency_record(idle ? idle_name[i] : impls[i].impl, &lacc[idle][i]);
+				free(lacc[idle][i].s);
 			}
-			latency_case(t->ops, name, idle ? LATENCY_IDLE : LATENCY);
-		}
+		if (lat_shared != MAP_FAILED)
+			munmap(lat_shared, lat_total(false) * sizeof(double));
+		lat_shared = NULL;
 	}
 #ifdef HAVE_ICEORYX
 	if (want_iox)

@@ -1138,6 +1138,19 @@ int bh_finish(void)
 		printf("load average (1 min): %s at start, %s at end, on %d usable cores\n",
 		       load_start, load_end, bh_opts.ncpu);
 	}
+	{
+		double lo = INFINITY, hi = 0;
+
+		for (int i = 0; i < nresults; i++)
+			if (results[i].procs == 2 && !isnan(results[i].rtt_ns)) {
+				lo = fmin(lo, results[i].rtt_ns);
+				hi = fmax(hi, results[i].rtt_ns);
+			}
+		if (hi > 0 && hi > 2 * lo)
+			printf("placement changed during the run: the pairs' ping-pong went "
+			       "from %.0f to %.0f ns (column pp ns); cross-core rows mix "
+			       "placements, pooled over rounds where it says so\n", lo, hi);
+	}
 	print_table(stdout);
 	print_ratios(stdout);
 	print_goals(stdout);
