@@ -836,17 +836,8 @@ static int memcpy_tput(size_t msg, int reps, double *s)
 	return n;
 }
 
-/* Samples of one transport and size gathered over several rounds. */
-struct acc {
-	double s[BH_MAX_SAMPLES];
-	int n;
-	double rtt[16];
-	int nrtt;
-	char why[200];	/* non-empty: failed, no more rounds */
-};
-
 /* One pair run of @reps repetitions, appended to @a. */
-static void tput_round(struct acc *a, const struct xport_ops *ops, size_t msg, int reps)
+static void tput_round(struct bh_pool *a, const struct xport_ops *ops, size_t msg, int reps)
 {
 	struct bh_pair *pair;
 
@@ -863,33 +854,20 @@ static void tput_round(struct acc *a, const struct xport_ops *ops, size_t msg, i
 	pair = run_pair(ops, msg, TPUT, reps, a->why, sizeof(a->why));
 	if (!pair)
 		return;
-	for (int k = 0; k < pair->nsamples && a->n < BH_MAX_SAMPLES; k++)
-		a->s[a->n++] = pair->samples[k];
-	if (a->nrtt < 16)
-		a->rtt[a->nrtt++] = pair->rtt_ns;
+	bh_pool_add(a, pair);
 	bh_pair_free(pair);
 }
 
 static void tput_record(const char *group, const char *case_name, const char *impl,
-                        size_t msg, struct acc *a, bool two)
+                        size_t msg, struct bh_pool *a, bool two)
 {
-	struct bh_result r;
-
-	if (a->why[0]) {
-		bh_note(group, case_name, impl, msg, "MB/s", "%s", a->why);
-		return;
-	}
-	memset(&r, 0, sizeof(r));
-	bh_stats(a->rtt, a->nrtt, &r, false);
-	bh_set_pair_rtt(two ? r.median : NAN);
-	bh_result(group, case_name, impl, msg, "MB/s", BH_RATE, two ? 2 : 1, a->s,
-	          a->n, false);
+	bh_pool_record(a, group, case_name, impl, msg, "MB/s", BH_RATE, two ? 2 : 1);
 }
 
 void xport_tput_case(const char *group, const char *case_name,
                      const struct xport_ops *ops, const char *impl, size_t msg)
 {
-	static struct acc a;
+	static struct bh_pool a;
 
 	memset(&a, 0, sizeof(a));
 	bh_progress("%s/%s size %zu", case_name, impl, msg);
@@ -1027,7 +1005,7 @@ void bench_ring(void)
 	 * these cores falls on all of them alike, not on whichever ran then. */
 	{
 		enum { NSIZES = sizeof(tput_sizes) / sizeof(tput_sizes[0]) };
-		static struct acc acc[NSIZES][8];
+		static struct bh_pool acc[NSIZES][8];
 		int rounds = bh_opts.quick ? 1 : 3;
 		int per = (bh_opts.reps + rounds - 1) / rounds;
 
@@ -1036,7 +1014,7 @@ void bench_ring(void)
 			for (size_t s = 0; s < NSIZES; s++)
 				for (size_t i = 0; i < nimpl; i++) {
 					const struct tp *t = &impls[i];
-					struct acc *a = &acc[s][i];
+					struct bh_pool *a = &acc[s][i];
 
 					if (!bh_want("ring.throughput", t->impl))
 						continue;

@@ -533,6 +533,31 @@ int bh_pair_run(bh_side_fn fn, void *arg, double timeout_s, struct bh_pair **out
 	return pair->err ? pair->err : err;
 }
 
+void bh_pool_add(struct bh_pool *p, const struct bh_pair *pair)
+{
+	for (int k = 0; k < pair->nsamples && p->n < BH_MAX_SAMPLES; k++)
+		p->s[p->n++] = pair->samples[k];
+	if (p->nrtt < 16)
+		p->rtt[p->nrtt++] = pair->rtt_ns;
+}
+
+double bh_pool_record(struct bh_pool *p, const char *group, const char *case_name,
+                      const char *impl, size_t size, const char *unit,
+                      enum bh_kind kind, int procs)
+{
+	struct bh_result r;
+
+	if (p->why[0]) {
+		bh_note(group, case_name, impl, size, unit, "%s", p->why);
+		return NAN;
+	}
+	memset(&r, 0, sizeof(r));
+	bh_stats(p->rtt, p->nrtt, &r, false);
+	last_rtt = procs == 2 ? r.median : NAN;
+	bh_result(group, case_name, impl, size, unit, kind, procs, p->s, p->n, false);
+	return results[nresults - 1].median;
+}
+
 /* ---- Placement probe ----------------------------------------------------- */
 
 #define PROBE_ROUNDS 2000

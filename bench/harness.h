@@ -155,6 +155,26 @@ void bh_pair_fail(struct bh_pair *pair, int err, const char *fmt, ...)
  * are killed, before the suite dies: stop daemons. Async-signal-safe only. */
 extern void (*bh_signal_hook)(void);
 
+/*
+ * Samples of one impl and size pooled over several pair runs (rounds): each
+ * round adds its samples and its pair's ping-pong; a failure stops the
+ * pool and becomes the row's note.
+ */
+struct bh_pool {
+	double s[BH_MAX_SAMPLES];
+	int n;
+	double rtt[16];
+	int nrtt;
+	char why[200];	/* non-empty: failed, no more rounds */
+};
+
+/* Add what @pair measured (pair->samples) to @p. */
+void bh_pool_add(struct bh_pool *p, const struct bh_pair *pair);
+/* Record @p as a result (or its note); returns the median, or NAN. */
+double bh_pool_record(struct bh_pool *p, const char *group, const char *case_name,
+                      const char *impl, size_t size, const char *unit,
+                      enum bh_kind kind, int procs);
+
 /* Pause in a spin loop. */
 static inline void bh_relax(void)
 {
