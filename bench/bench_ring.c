@@ -705,7 +705,7 @@ static int lat_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 			return rc;
 		}
 		while (__atomic_load_n(&pair->acked, __ATOMIC_ACQUIRE) != i + 1) {
-			bh_relax();
+			bh_wait_pause();
 			if (pair->err)
 				return pair->err;
 		}

@@ -194,6 +194,14 @@ void bh_progress(const char *fmt, ...)
 	fflush(stderr);
 }
 
+void bh_wait_pause(void)
+{
+	if (bh_opts.cpu[0] == bh_opts.cpu[1])
+		sched_yield();
+	else
+		bh_relax();
+}
+
 uint64_t bh_sum(const void *p, size_t n)
 {
 	const unsigned char *b = p;
@@ -373,7 +381,6 @@ static const struct bh_result *find(const char *case_name, const char *impl,
 void bh_pair_barrier(struct bh_pair *pair, uint32_t *local_sense)
 {
 	uint32_t s = *local_sense ^ 1;
-	bool shared = bh_opts.cpu[0] == bh_opts.cpu[1];
 
 	*local_sense = s;
 	if (__atomic_fetch_add(&pair->arrive, 1, __ATOMIC_ACQ_REL) == 1) {
@@ -382,10 +389,7 @@ void bh_pair_barrier(struct bh_pair *pair, uint32_t *local_sense)
 		return;
 	}
 	while (__atomic_load_n(&pair->sense, __ATOMIC_ACQUIRE) != s) {
-		if (shared)
-			sched_yield();
-		else
-			bh_relax();
+		bh_wait_pause();
 		if (__atomic_load_n(&pair->err, __ATOMIC_RELAXED))
 			return;
 	}

@@ -185,6 +185,10 @@ static inline void bh_relax(void)
 #endif
 }
 
+/* Pause while waiting for the other process: yield the core when both
+ * share one, so the wait does not burn the peer's time slice. */
+void bh_wait_pause(void);
+
 /* A cheap checksum that reads every byte (8 at a time): what a consumer
  * "uses" of each message. */
 uint64_t bh_sum(const void *p, size_t n);
