@@ -844,11 +844,12 @@ static void tput_round(struct bh_pool *a, const struct xport_ops *ops, size_t ms
 	if (a->why[0])
 		return;
 	if (!ops) {
-		int n = memcpy_tput(msg, reps, a->s + a->n);
+		double v[64];
+		int n = memcpy_tput(msg, reps < 64 ? reps : 64, v);
 		if (n < 0)
 			snprintf(a->why, sizeof(a->why), "%s", strerror(-n));
 		else
-			a->n += n;
+			bh_pool_add_samples(a, v, n, NAN);
 		return;
 	}
 	pair = run_pair(ops, msg, TPUT, reps, a->why, sizeof(a->why));
@@ -875,15 +876,6 @@ void xport_tput_case(const char *group, const char *case_name,
 	tput_record(group, case_name, impl, msg, &a, true);
 }
 
-/* Latency samples of one transport pooled over the rounds. */
-struct lacc {
-	double *s;
-	size_t n;
-	double rtt[16];
-	int nrtt;
-	char why[200];
-};
-
 /* Messages measured per transport (after warm-up), over all rounds. */
 static size_t lat_total(bool idle)
 {
@@ -892,7 +884,7 @@ static size_t lat_total(bool idle)
 	return bh_opts.quick ? 2500 : 18000;
 }
 
-static void latency_round(struct lacc *a, const struct xport_ops *ops, bool idle,
+static void latency_round(struct bh_pool *a, const struct xport_ops *ops, bool idle,
                           int rounds)
 {
 	struct bh_pair *pair;
@@ -904,26 +896,13 @@ static void latency_round(struct lacc *a, const struct xport_ops *ops, bool idle
 	pair = run_pair(ops, 64, idle ? LATENCY_IDLE : LATENCY, 1, a->why, sizeof(a->why));
 	if (!pair)
 		return;
-	memcpy(a->s + a->n, lat_shared, (size_t)pair->aux[4] * sizeof(double));
-	a->n += (size_t)pair->aux[4];
-	if (a->nrtt < 16)
-		a->rtt[a->nrtt++] = pair->rtt_ns;
+	bh_pool_add_samples(a, lat_shared, (int)pair->aux[4], pair->rtt_ns);
 	bh_pair_free(pair);
 }
 
-static void latency_record(const char *impl, struct lacc *a)
+static void latency_record(const char *impl, struct bh_pool *a)
 {
-	struct bh_result r;
-
-	if (a->why[0]) {
-		bh_note("ring", "ring.latency.oneway", impl, 64, "ns", "%s", a->why);
-		return;
-	}
-	memset(&r, 0, sizeof(r));
-	bh_stats(a->rtt, a->nrtt, &r, false);
-	bh_set_pair_rtt(r.median);
-	bh_result("ring", "ring.latency.oneway", impl, 64, "ns", BH_TIME, 2, a->s,
-	          (int)a->n, true);
+	bh_pool_record(a, "ring", "ring.latency.oneway", impl, 64, "ns", BH_TIME, 2);
 }
 
 static void syscalls_case(const struct xport_ops *ops, const char *impl,
@@ -1006,7 +985,7 @@ void bench_ring(void)
 	{
 		enum { NSIZES = sizeof(tput_sizes) / sizeof(tput_sizes[0]) };
 		static struct bh_pool acc[NSIZES][8];
-		int rounds = bh_opts.quick ? 1 : 3;
+		int rounds = bh_rounds(5, 2);
 		int per = (bh_opts.reps + rounds - 1) / rounds;
 
 		memset(acc, 0, sizeof(acc));
@@ -1037,8 +1016,8 @@ void bench_ring(void)
 	 * In interleaved rounds too, pooled. */
 	{
 		static char idle_name[8][32];
-		static struct lacc lacc[2][8];
-		int rounds = bh_opts.quick ? 1 : 3;
+		static struct bh_pool lacc[2][8];
+		int rounds = bh_rounds(9, 3);
 		bool want[2][8];
 
 		memset(lacc, 0, sizeof(lacc));
@@ -1059,11 +1038,6 @@ void bench_ring(void)
 					         "out of memory");
 				else if (t->iox && iox_rc < 0)
 					snprintf(lacc[idle][i].why, sizeof(lacc[idle][i].why), "%s", why);
-				else
-					lacc[idle][i].s = malloc(lat_total(idle) * sizeof(double));
-				if (!lacc[idle][i].s && !lacc[idle][i].why[0])
-					snprintf(lacc[idle][i].why, sizeof(lacc[idle][i].why),
-					         "out of memory");
 			}
 		for (int round = 0; round < rounds; round++)
 			for (int idle = 0; idle < 2; idle++)
@@ -1079,7 +1053,6 @@ void bench_ring(void)
 				if (!want[idle][i])
 					continue;
 				latency_record(idle ? idle_name[i] : impls[i].impl, &lacc[idle][i]);
-				free(lacc[idle][i].s);
 			}
 		if (lat_shared != MAP_FAILED)
 			munmap(lat_shared, lat_total(false) * sizeof(double));

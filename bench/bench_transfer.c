@@ -364,7 +364,7 @@ static void tx_sweep(enum tmode mode, const size_t *sizes, size_t nsizes,
                      unsigned kinds, double med[][3])
 {
 	static struct bh_pool pool[8][3];
-	int rounds = bh_opts.quick ? 1 : 3;
+	int rounds = bh_rounds(5, 2);
 	int per = (bh_opts.reps + rounds - 1) / rounds;
 	bool want[3];
 

@@ -537,12 +537,32 @@ int bh_pair_run(bh_side_fn fn, void *arg, double timeout_s, struct bh_pair **out
 	return pair->err ? pair->err : err;
 }
 
+int bh_rounds(int full, int quick)
+{
+	return bh_opts.quick ? quick : full;
+}
+
+void bh_pool_add_samples(struct bh_pool *p, const double *v, int n, double rtt_ns)
+{
+	static double tmp[BH_MAX_SAMPLES];
+	struct bh_result r;
+	int k0 = p->n;
+
+	for (int k = 0; k < n && p->n < BH_MAX_SAMPLES; k++)
+		p->s[p->n++] = v[k];
+	if (p->nrtt < 16)
+		p->rtt[p->nrtt++] = rtt_ns;
+	if (p->nround < 16 && p->n > k0) {
+		memcpy(tmp, p->s + k0, sizeof(double) * (size_t)(p->n - k0));
+		memset(&r, 0, sizeof(r));
+		bh_stats(tmp, p->n - k0, &r, false);
+		p->round_med[p->nround++] = r.median;
+	}
+}
+
 void bh_pool_add(struct bh_pool *p, const struct bh_pair *pair)
 {
-	for (int k = 0; k < pair->nsamples && p->n < BH_MAX_SAMPLES; k++)
-		p->s[p->n++] = pair->samples[k];
-	if (p->nrtt < 16)
-		p->rtt[p->nrtt++] = pair->rtt_ns;
+	bh_pool_add_samples(p, pair->samples, pair->nsamples, pair->rtt_ns);
 }
 
 double bh_pool_record(struct bh_pool *p, const char *group, const char *case_name,
@@ -558,7 +578,10 @@ double bh_pool_record(struct bh_pool *p, const char *group, const char *case_nam
 	memset(&r, 0, sizeof(r));
 	bh_stats(p->rtt, p->nrtt, &r, false);
 	last_rtt = procs == 2 ? r.median : NAN;
-	bh_result(group, case_name, impl, size, unit, kind, procs, p->s, p->n, false);
+	bh_result(group, case_name, impl, size, unit, kind, procs, p->s, p->n,
+	          kind == BH_TIME && !strcmp(unit, "ns"));
+	memcpy(results[nresults - 1].round_med, p->round_med, sizeof(p->round_med));
+	results[nresults - 1].nround = p->nround;
 	return results[nresults - 1].median;
 }
 
@@ -693,6 +716,24 @@ static bool is_subject(const char *impl)
 	return !strncmp(impl, "mobj", 4);
 }
 
+/* @s relative to @r: the median of the per-round ratios when both ran in
+ * the same rounds (paired), else the ratio of the medians. */
+static double ratio_of(const struct bh_result *s, const struct bh_result *r,
+                       bool *paired)
+{
+	double v[16];
+	struct bh_result m;
+
+	*paired = s->nround >= 2 && s->nround == r->nround;
+	if (!*paired)
+		return s->median / r->median;
+	for (int i = 0; i < s->nround; i++)
+		v[i] = s->round_med[i] / r->round_med[i];
+	memset(&m, 0, sizeof(m));
+	bh_stats(v, s->nround, &m, false);
+	return m.median;
+}
+
 /* The scenario an impl name ends with ("-busy", "-sleep", "-idle"), or "". */
 static const char *scenario(const char *impl)
 {
@@ -720,7 +761,8 @@ static void print_ratios(FILE *f)
 	char sz[24];
 
 	fprintf(f, "\nratios, same run (time and count: lower is better; "
-	        "MB/s: higher is better)\n");
+	        "MB/s: higher is better);\nmedian of the per-round ratios where both "
+	        "ran in the same rounds, * = ratio of the medians\n");
 	for (int i = 0; i < nresults; i++) {
 		const struct bh_result *s = &results[i];
 		bool any = false;
@@ -742,7 +784,13 @@ static void print_ratios(FILE *f)
 				fprintf(f, "    %-6s", bh_size_str(s->size, sz));
 				any = true;
 			}
-			fprintf(f, "  %s/%s = %.2fx", s->impl, r->impl, s->median / r->median);
+			{
+				bool paired;
+				double x = ratio_of(s, r, &paired);
+
+				fprintf(f, "  %s/%s = %.2fx%s", s->impl, r->impl, x,
+				        paired ? "" : "*");
+			}
 		}
 		if (any)
 			fputc('\n', f);
@@ -800,7 +848,12 @@ static int goal_eval(const struct goal *g, double *ratio, const char **why)
 		*why = g->den;
 		return -1;
 	}
-	*ratio = d ? n->median / d->median : n->median;
+	if (d) {
+		bool paired;
+		*ratio = ratio_of(n, d, &paired);
+	} else {
+		*ratio = n->median;
+	}
 	return g->at_least ? *ratio >= g->target : *ratio <= g->target;
 }
 
