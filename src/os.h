@@ -182,6 +182,22 @@ void mobj__os_waker_wake(struct mobj__os_waker *w, uint32_t *word);
  * on Linux; the core calls it only after a sleep. */
 bool mobj__os_waker_peer_alive(struct mobj__os_waker *w);
 
+/* Wake a thread of *this* process sleeping in mobj__os_waker_wait(@w,
+ * @word, ...) on the peer's word (the ring's fd helper thread, at close or
+ * when its target changes). Linux: FUTEX_WAKE on @word; Darwin: signal the
+ * semaphore the peer created. */
+void mobj__os_waker_wake_self(struct mobj__os_waker *w, const uint32_t *word);
+
+/* A pollable event for event loops (struct mobj__os_event, os_types.h):
+ * a descriptor that polls readable while the event is set. Linux: an
+ * eventfd. Darwin: e.g. a pipe or a kqueue with EVFILT_USER. set and clear
+ * are idempotent, thread-safe and never block. */
+int mobj__os_event_open(struct mobj__os_event *e); /* starts clear */
+void mobj__os_event_set(struct mobj__os_event *e);
+void mobj__os_event_clear(struct mobj__os_event *e);
+int mobj__os_event_fd(const struct mobj__os_event *e);
+void mobj__os_event_close(struct mobj__os_event *e);
+
 /* A monotonic clock in nanoseconds, for the core's timeouts. */
 uint64_t mobj__os_waker_clock_ns(void);
 

@@ -49,7 +49,7 @@
  * A side that must wait first spins briefly re-reading the peer's index,
  * then:
  *   W1 seq = peer.wake_seq                      (acquire)
- *   W2 own.wait_target = target; own.waiting = 1
+ *   W2 own.wait_target = target; own.waiting += 1
  *   W3 fence(seq_cst)
  *   W4 re-check the peer's index and closed flag; done if satisfied
  *   W5 sleep on peer.wake_seq while it still equals seq (futex / semaphore),
@@ -66,7 +66,9 @@
  * sleep). If K2 comes first, W4 sees the new index. So a waiter never sleeps
  * through progress, and a side that is busy never makes a system call: it
  * sees waiting = 0 (or a target it has not reached) and returns. A waiter
- * clears waiting when it returns; a stale waiting = 1 only costs a spare wake.
+ * takes its count back out of waiting when it returns (a counter, because
+ * the mobj_ring_fd() helper thread may wait at the same time, ring_fd.c); a
+ * stale nonzero value only costs a spare wake.
  *
  * Peer death. close() sets closed and wakes unconditionally. A process that
  * dies without closing cannot wake anyone, so sleeps are sliced and, after a
@@ -137,7 +139,7 @@ static int check_peer(struct mobj_ring *r, uint64_t target)
 		return err;
 	if (v >= target)
 		return 0;
-	if (!r->peer_dead &&
+	if (!r->peer_dead && !(r->notify && mobj__ring_notify_dead(r)) &&
 	    !atomic_load_explicit(&r->peer->closed, memory_order_acquire))
 		return 1;
 	/* The peer will not move again: its index is final now (closed was
@@ -169,8 +171,11 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 	err = check_peer(r, target);
 	if (err <= 0)
 		return err;
-	if (timeout_ms == 0)
+	if (timeout_ms == 0) {
+		if (r->notify)
+			mobj__ring_notify_arm(r, target);
 		return -EAGAIN;
+	}
 	for (i = 0; i < SPINS; i++) {
 		cpu_relax();
 		err = check_peer(r, target);
@@ -186,7 +191,8 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 		seq = atomic_load_explicit(&r->peer->wake_seq, memory_order_acquire);
 		atomic_store_explicit(&r->own->wait_target, target,
 		                      memory_order_relaxed);
-		atomic_store_explicit(&r->own->waiting, 1, memory_order_seq_cst);
+		atomic_fetch_add_explicit(&r->own->waiting, 1,
+		                          memory_order_seq_cst);
 		atomic_thread_fence(memory_order_seq_cst);
 		err = check_peer(r, target);
 		if (err <= 0)
@@ -206,6 +212,8 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 		rc = mobj__os_waker_wait(&r->waker,
 		                         (const uint32_t *)&r->peer->wake_seq,
 		                         seq, slice);
+		atomic_fetch_sub_explicit(&r->own->waiting, 1,
+		                          memory_order_relaxed);
 		if (rc == -EPIPE) {
 			r->peer_dead = true;
 		} else if (rc == -ETIMEDOUT) {
@@ -216,7 +224,7 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 				r->peer_dead = true;
 		}
 	}
-	atomic_store_explicit(&r->own->waiting, 0, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&r->own->waiting, 1, memory_order_relaxed);
 	return err;
 }
 
@@ -439,6 +447,8 @@ int mobj_ring_consumer(struct mobj_ring *producer, struct mobj_ring **consumer)
 	mobj_close(cctl_ro);
 	if (err == 0)
 		err = mobj__os_waker_pair(&producer->waker, &c->waker);
+	if (err == 0)
+		producer->waker_set = c->waker_set = true;
 	if (err < 0) {
 		mobj__ring_free(c);
 		return err;
@@ -449,6 +459,7 @@ int mobj_ring_consumer(struct mobj_ring *producer, struct mobj_ring **consumer)
 
 void mobj__ring_free(struct mobj_ring *r)
 {
+	mobj__ring_notify_stop(r);
 	if (r->data)
 		mobj_unmap(r->data, 2 * r->cap);
 	if (r->own)
@@ -457,7 +468,8 @@ void mobj__ring_free(struct mobj_ring *r)
 		mobj_unmap((void *)r->peer, mobj_page_size());
 	mobj_close(r->data_ro);
 	mobj_close(r->pctl_ro);
-	mobj__os_waker_release(&r->waker);
+	if (r->waker_set)
+		mobj__os_waker_release(&r->waker);
 	free(r);
 }
 
@@ -465,6 +477,7 @@ void mobj_ring_close(struct mobj_ring *r)
 {
 	if (!r)
 		return;
+	mobj__ring_notify_stop(r);
 	if (r->connected) {
 		atomic_store_explicit(&r->own->closed, 1, memory_order_release);
 		atomic_thread_fence(memory_order_seq_cst);
@@ -532,7 +545,8 @@ int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms, void **p)
 		return -EINVAL;
 	if (n > r->cap)
 		return -EMSGSIZE;
-	if (atomic_load_explicit(&r->peer->closed, memory_order_relaxed))
+	if (r->peer_dead ||
+	    atomic_load_explicit(&r->peer->closed, memory_order_relaxed))
 		return -EPIPE;
 	if (r->pos + n - r->peer_seen > r->cap) {
 		err = wait_peer(r, r->pos + n - r->cap, timeout_ms);

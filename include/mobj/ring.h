@@ -237,6 +237,25 @@ MOBJ_EXPORT int mobj_ring_stats(const struct mobj_ring *r,
                                 struct mobj_ring_stats *out);
 
 /**
+ * A descriptor for event loops (poll, epoll, select): it polls readable
+ * when the last call on this end that returned -EAGAIN (timeout 0) would
+ * now succeed, or fail for good (the peer closed or died: -EPIPE; -EPROTO).
+ * It starts readable; each -EAGAIN clears and re-arms it. It may poll
+ * readable spuriously: call again with timeout 0 and go back to polling on
+ * -EAGAIN. Owned by the ring: do not read, write or close it.
+ *
+ * The peer may be another process that cannot signal our descriptors, so
+ * the first call starts one helper thread for this end, which sleeps the
+ * way a blocking call would (same wake-up protocol: no extra system call
+ * on the peer's side) and signals a local event (Linux: an eventfd).
+ * mobj_ring_close() stops it.
+ *
+ * @return the descriptor, or -EINVAL (NULL), -ENOTCONN (a producer with no
+ *         consumer yet), -EMFILE, -ENFILE, -ENOMEM, -EAGAIN (no thread).
+ */
+MOBJ_EXPORT int mobj_ring_fd(struct mobj_ring *r);
+
+/**
  * Close this end: mark it closed in its index page and wake the peer (which
  * then gets -EPIPE once it has read everything), unmap and free. Data
  * committed before stays readable by the consumer. NULL is a no-op.

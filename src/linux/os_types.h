@@ -23,4 +23,9 @@ struct mobj__os_waker {
 	int pidfd;
 };
 
+/* A pollable event: an eventfd (non-blocking, close-on-exec). */
+struct mobj__os_event {
+	int fd;
+};
+
 #endif

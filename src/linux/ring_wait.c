@@ -3,25 +3,26 @@
  * sequence word, in a MAP_SHARED page (so not FUTEX_PRIVATE: the key is the
  * page, and it works across processes; FUTEX_WAIT only reads the word, so
  * the read-only mapping of the peer's page is enough). The peer's death is
- * noticed through a pidfd of the pid the channel reported (SO_PEERCRED),
- * polled after each sleep; sleeps are sliced by the core, so a death is seen
+ * noticed through a pidfd of the peer's pid, polled after each sleep; sleeps are sliced by the core, so a death is seen
  * within MOBJ__OS_WAKER_SLICE_MS.
  *
- * The pid is that of the process which set up the channel's peer end; a
- * pidfd pins it, so pid reuse after that point cannot fool us. If the peer
- * died before the pidfd was opened, the channel shows it (the ring set-up
- * talks over it until the end) or pidfd_open fails with ESRCH.
+ * Each side sends its pid over the channel at the end of the ring set-up
+ * (see mobj__os_waker_connect); a pidfd pins it at once, so pid reuse after
+ * that point cannot fool us, and a peer that died just before shows as
+ * ESRCH or, later, as a readable pidfd.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/futex.h>
 
 #include "../internal.h"
+#include "mobj/chan.h"
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
@@ -31,6 +32,42 @@ int mobj__os_waker_pair(struct mobj__os_waker *a, struct mobj__os_waker *b)
 {
 	a->pidfd = -1;
 	b->pidfd = -1;
+	return 0;
+}
+
+/* The pid exchange of mobj__os_waker_connect. */
+struct pid_hello {
+	uint32_t magic; /* PID_MAGIC */
+	int32_t pid;
+};
+#define PID_MAGIC 0x70626f6du /* "mobp" */
+
+int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj_chan *c,
+                           bool producer, int timeout_ms)
+{
+	struct pid_hello mine = { PID_MAGIC, (int32_t)getpid() }, theirs;
+	int fd, n;
+
+	/* Each side says who it is. The channel's SO_PEERCRED pid is not
+	 * enough: for a mobj_chan_pair() it names the process that made the
+	 * pair, on both ends. The claim is not verified, and need not be: a
+	 * peer that lies can only make itself look alive (as it could by
+	 * idling) or dead (ending its own ring). */
+	(void)producer;
+	n = mobj_send(c, NULL, &mine, sizeof(mine));
+	if (n < 0)
+		return n;
+	n = mobj_recv(c, timeout_ms, NULL, &theirs, sizeof(theirs));
+	if (n < 0)
+		return n == -EMSGSIZE ? -EPROTO : n;
+	if (n != (int)sizeof(theirs) || theirs.magic != PID_MAGIC ||
+	    theirs.pid <= 0)
+		return -EPROTO;
+	fd = (int)syscall(SYS_pidfd_open, (pid_t)theirs.pid, 0);
+	if (fd < 0)
+		return errno == ESRCH ? -EPIPE : (errno ? -errno : -EIO);
+	/* pidfd_open gives close-on-exec descriptors. */
+	w->pidfd = fd;
 	return 0;
 }
 
@@ -64,6 +101,13 @@ void mobj__os_waker_wake(struct mobj__os_waker *w, uint32_t *word)
 	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+void mobj__os_waker_wake_self(struct mobj__os_waker *w, const uint32_t *word)
+{
+	/* FUTEX_WAKE only reads the word's page: a read-only mapping does. */
+	(void)w;
+	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
 bool mobj__os_waker_peer_alive(struct mobj__os_waker *w)
 {
 	struct pollfd p;
@@ -83,4 +127,45 @@ uint64_t mobj__os_waker_clock_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int mobj__os_event_open(struct mobj__os_event *e)
+{
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+	if (fd < 0)
+		return errno ? -errno : -EIO;
+	e->fd = fd;
+	return 0;
+}
+
+void mobj__os_event_set(struct mobj__os_event *e)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	/* EAGAIN only if the counter is near overflow: it is set anyway. */
+	n = write(e->fd, &one, sizeof(one));
+	(void)n;
+}
+
+void mobj__os_event_clear(struct mobj__os_event *e)
+{
+	uint64_t v;
+	ssize_t n;
+
+	n = read(e->fd, &v, sizeof(v));
+	(void)n;
+}
+
+int mobj__os_event_fd(const struct mobj__os_event *e)
+{
+	return e->fd;
+}
+
+void mobj__os_event_close(struct mobj__os_event *e)
+{
+	if (e->fd >= 0)
+		close(e->fd);
+	e->fd = -1;
 }
