@@ -49,7 +49,7 @@
  * A side that must wait first spins briefly re-reading the peer's index,
  * then:
  *   W1 seq = peer.wake_seq                      (acquire)
- *   W2 own.wait_target = target; own.waiting += 1
+ *   W2 own.wait_seq = seq; own.wait_target = target; own.waiting += 1
  *   W3 fence(seq_cst)
  *   W4 re-check the peer's index and closed flag; done if satisfied
  *   W5 sleep on peer.wake_seq while it still equals seq (futex / semaphore),
@@ -57,7 +57,8 @@
  * and the other side, after publishing its index (or its closed flag):
  *   K1 store index (release)
  *   K2 fence(seq_cst)
- *   K3 if peer.waiting and index >= peer.wait_target:
+ *   K3 if peer.waiting and index >= peer.wait_target and
+ *         peer.wait_seq == own.wake_seq:
  *        own.wake_seq += 1; wake
  * The two seq_cst fences are totally ordered. If W3 comes first, K3 sees
  * waiting = 1 and the current target, bumps wake_seq and wakes: the sleeper
@@ -65,7 +66,10 @@
  * at W1, which happened before W2, so the bump is seen and it does not
  * sleep). If K2 comes first, W4 sees the new index. So a waiter never sleeps
  * through progress, and a side that is busy never makes a system call: it
- * sees waiting = 0 (or a target it has not reached) and returns. A waiter
+ * sees waiting = 0 (or a target it has not reached) and returns. The
+ * wait_seq test sends one wake per sleep: after the bump the sleeper cannot
+ * block on the old value, so the commits made while it is being scheduled
+ * back in need no system call either. A waiter
  * takes its count back out of waiting when it returns (a counter, because
  * the mobj_ring_fd() helper thread may wait at the same time, ring_fd.c); a
  * stale nonzero value only costs a spare wake.
@@ -105,9 +109,14 @@ static bool bad_timeout(int timeout_ms)
 	return timeout_ms < -1;
 }
 
-static size_t data_offset(const struct mobj_ring *r, uint64_t index)
+/* Advance our index by @n (<= cap) and its offset in the data, without a
+ * division: off == pos % cap always. */
+static void advance(struct mobj_ring *r, size_t n)
 {
-	return (size_t)(index % r->cap);
+	r->pos += n;
+	r->off += n;
+	if (r->off >= r->cap)
+		r->off -= r->cap;
 }
 
 /* Load the peer's index and validate it against the invariant. */
@@ -189,6 +198,7 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 		           (uint64_t)timeout_ms * 1000000u;
 	for (;;) {
 		seq = atomic_load_explicit(&r->peer->wake_seq, memory_order_acquire);
+		atomic_store_explicit(&r->own->wait_seq, seq, memory_order_relaxed);
 		atomic_store_explicit(&r->own->wait_target, target,
 		                      memory_order_relaxed);
 		atomic_fetch_add_explicit(&r->own->waiting, 1,
@@ -233,9 +243,13 @@ static void publish(struct mobj_ring *r)
 {
 	atomic_store_explicit(&r->own->index, r->pos, memory_order_release);
 	atomic_thread_fence(memory_order_seq_cst);
+	/* One wake per sleep: once wake_seq moved past what the sleeper saw,
+	 * its futex wait cannot block, so further wakes would be wasted. */
 	if (atomic_load_explicit(&r->peer->waiting, memory_order_relaxed) &&
 	    r->pos >= atomic_load_explicit(&r->peer->wait_target,
-	                                   memory_order_relaxed)) {
+	                                   memory_order_relaxed) &&
+	    atomic_load_explicit(&r->peer->wait_seq, memory_order_relaxed) ==
+	    atomic_load_explicit(&r->own->wake_seq, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&r->own->wake_seq, 1,
 		                          memory_order_release);
 		mobj__os_waker_wake(&r->waker, (uint32_t *)&r->own->wake_seq);
@@ -555,7 +569,7 @@ int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms, void **p)
 	}
 	r->reserved = n;
 	r->in_record = false;
-	*p = r->data + data_offset(r, r->pos);
+	*p = r->data + r->off;
 	return 0;
 }
 
@@ -567,7 +581,7 @@ int mobj_ring_commit(struct mobj_ring *r, size_t n)
 	r->in_record = false;
 	if (n == 0)
 		return 0;
-	r->pos += n;
+	advance(r, n);
 	publish(r);
 	return 0;
 }
@@ -622,7 +636,7 @@ int mobj_ring_commit_record(struct mobj_ring *r, size_t len)
 
 	if (!r || !r->producer || !r->in_record || len > r->record_len)
 		return -EINVAL;
-	h = (struct mobj__ring_record *)(r->data + data_offset(r, r->pos));
+	h = (struct mobj__ring_record *)(r->data + r->off);
 	h->len = (uint32_t)len;
 	h->zero = 0;
 	return mobj_ring_commit(r, (size_t)record_total(len));
@@ -670,7 +684,7 @@ int mobj_ring_peek(struct mobj_ring *r, size_t min, int timeout_ms,
 		if (err < 0)
 			return err;
 	}
-	*p = r->data + data_offset(r, r->pos);
+	*p = r->data + r->off;
 	*avail = (size_t)(r->peer_seen - r->pos);
 	return 0;
 }
@@ -682,7 +696,7 @@ int mobj_ring_consume(struct mobj_ring *r, size_t n)
 	r->in_record = false;
 	if (n == 0)
 		return 0;
-	r->pos += n;
+	advance(r, n);
 	publish(r);
 	return 0;
 }

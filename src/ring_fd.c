@@ -58,6 +58,7 @@ static void helper_wait(struct mobj_ring *r, struct mobj__ring_notify *n)
 			return;
 		target = atomic_load(&n->target);
 		seq = atomic_load_explicit(&peer->wake_seq, memory_order_acquire);
+		atomic_store_explicit(&r->own->wait_seq, seq, memory_order_relaxed);
 		atomic_store_explicit(&r->own->wait_target, target,
 		                      memory_order_relaxed);
 		atomic_fetch_add_explicit(&r->own->waiting, 1,

@@ -24,6 +24,7 @@ struct mobj_ring {
 	struct mobj__ring_ctl *own;         /* read-write */
 	const struct mobj__ring_ctl *peer;  /* read-only mapping */
 	uint64_t pos;       /* our index: the tail, or the head */
+	size_t off;         /* pos % cap: where our next byte is in data */
 	uint64_t peer_seen; /* the peer's index, last validated value */
 	size_t reserved;    /* producer: bytes of the current reservation */
 	size_t record_len;  /* payload length of the record in hand */

@@ -1271,6 +1271,7 @@ static void test_layout_frozen(void **state)
 	assert_int_equal(offsetof(struct mobj__ring_ctl, wake_seq), 256);
 	assert_int_equal(offsetof(struct mobj__ring_ctl, closed), 260);
 	assert_int_equal(offsetof(struct mobj__ring_ctl, waiting), 384);
+	assert_int_equal(offsetof(struct mobj__ring_ctl, wait_seq), 388);
 	assert_int_equal(offsetof(struct mobj__ring_ctl, wait_target), 392);
 	assert_int_equal(sizeof(struct mobj__ring_ctl), 512);
 	assert_int_equal(MOBJ__RING_MAGIC, 0x72626f6du);
