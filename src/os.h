@@ -158,12 +158,16 @@ int mobj__os_waker_pair(struct mobj__os_waker *a, struct mobj__os_waker *b);
  * other end. Both sides call it at the same step of the ring set-up, after
  * every mobj message of the set-up has been received; @producer tells which
  * side this is, so a backend that sends something can order the exchange
- * (producer sends first). Linux sends nothing: it opens a pidfd on the
- * channel peer's pid. -EPIPE when the peer is already gone. */
+ * (producer sends first). Linux: each side sends its pid (mobj_send, no
+ * object) and opens a pidfd on the peer's (SO_PEERCRED is no use: for a
+ * mobj_chan_pair it names the process that made the pair, on both ends).
+ * -EPIPE when the peer is already gone; -EPROTO when what it sent is not
+ * what the backend expects. On failure @w is left untouched. */
 int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj_chan *c,
                            bool producer, int timeout_ms);
 
-/* Release what the waker holds. Safe on a zeroed or released waker. */
+/* Release what the waker holds. The core calls it only on a waker that
+ * mobj__os_waker_pair() or mobj__os_waker_connect() set up. */
 void mobj__os_waker_release(struct mobj__os_waker *w);
 
 /* Sleep until the peer wakes us, or *@word (the peer's wake sequence,
