@@ -294,3 +294,8 @@ int mobj_chan_peer(const struct mobj_chan *c, pid_t *pid, uid_t *uid)
 	mobj__os_chan_peer(&c->os, pid, uid);
 	return 0;
 }
+
+struct mobj__os_chan *mobj__chan_os(struct mobj_chan *c)
+{
+	return &c->os;
+}

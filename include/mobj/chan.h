@@ -46,13 +46,16 @@ struct mobj_chan;
  * The listener accepts only peers with the caller's uid, unless
  * mobj_chan_allow_uid() says otherwise.
  *
- * @return 0, or -EINVAL (NULL or empty name, name too long), -EADDRINUSE,
- *         -EACCES, -EMFILE, -ENFILE, -ENOMEM.
+ * @return 0, or -EINVAL (NULL or empty name, name too long: 107 bytes at
+ *         most on Linux), -EADDRINUSE, -EACCES (no permission on the
+ *         directory), -ENOENT (the directory does not exist), -EMFILE,
+ *         -ENFILE, -ENOMEM.
  */
 MOBJ_EXPORT int mobj_chan_listen(const char *name, struct mobj_chan **out);
 
 /**
  * Also accept peers of @p uid on listener @p l (MOBJ_ANY_UID: everyone).
+ * Applies to peers accepted from then on. Up to 16 distinct uids.
  * @return 0, or -EINVAL (not a listener), -ENOSPC (too many uids).
  */
 MOBJ_EXPORT int mobj_chan_allow_uid(struct mobj_chan *l, uid_t uid);
@@ -87,6 +90,9 @@ MOBJ_EXPORT int mobj_chan_connect(const char *name, int timeout_ms,
 /**
  * A connected pair, for a parent and the child it forks (each closes the end
  * it does not use). Linux: a socketpair; the descriptors are close-on-exec.
+ * Darwin: two Mach ports, which fork() does not carry into the child: there
+ * the pair only joins threads of one process, and a child is reached
+ * through mobj_chan_listen() / mobj_chan_connect().
  * @return 0, or -EINVAL, -EMFILE, -ENFILE, -ENOMEM.
  */
 MOBJ_EXPORT int mobj_chan_pair(struct mobj_chan **a, struct mobj_chan **b);
@@ -103,7 +109,9 @@ MOBJ_EXPORT void mobj_chan_close(struct mobj_chan *c);
  *
  * @return 0, or -EINVAL (NULL channel, a listener, data NULL with len > 0),
  *         -EMSGSIZE (len > MOBJ_MSG_MAX), -EPIPE (the peer is gone),
- *         -ENOMEM, -ENOBUFS.
+ *         -ENOMEM, -ENOBUFS, -EPERM (Darwin: @p o is a read-write handle
+ *         of a frozen object, which the receiver could map writable
+ *         there; send the read-only handle from mobj_readonly()).
  */
 MOBJ_EXPORT int mobj_send(struct mobj_chan *c, struct mobj *o,
                           const void *data, size_t len);

@@ -22,6 +22,8 @@
  *    be mapped writable by its holder;
  *  - code in this process that calls vm_map on the raw right from
  *    mobj_port() itself is not stopped.
+ * The channel refuses to send a frozen read-write entry (-EPERM), since the
+ * receiver could map it writable: send the read-only handle.
  * Read-only handles handed out are safe regardless: the kernel enforces
  * them.
  *
@@ -90,7 +92,7 @@ out:
 	return err;
 }
 
-static bool is_frozen(mach_port_name_t name)
+bool mobj__darwin_frozen(mach_port_t name)
 {
 	bool found;
 
@@ -205,7 +207,7 @@ int mobj__os_map(const struct mobj__os_obj *o, size_t off, size_t len,
 	vm_address_t a;
 	kern_return_t kr;
 
-	if (write && is_frozen(o->port))
+	if (write && mobj__darwin_frozen(o->port))
 		return -EPERM;
 	kr = map_entry(o->port, off, len, write, fixed, &a);
 	if (kr == KERN_INVALID_RIGHT || (write && kr == KERN_PROTECTION_FAILURE))

@@ -2,6 +2,10 @@
 #ifndef MOBJ_DARWIN_OS_TYPES_H
 #define MOBJ_DARWIN_OS_TYPES_H
 
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <mach/message.h>
 #include <mach/port.h>
 
 struct mobj__os_obj {
@@ -9,6 +13,29 @@ struct mobj__os_obj {
 	 * this handle). Read-only handles are child entries made with
 	 * VM_PROT_READ only, so the kernel refuses to map them writable. */
 	mach_port_t port;
+};
+
+/* One end of a channel, or a listener (see chan.c). */
+struct mobj__os_chan {
+	mach_port_t recv;    /* receive right: this end's port, or the service
+	                      * port of a listener */
+	mach_port_t peer;    /* send right to the peer's port; MACH_PORT_NULL
+	                      * for a listener, and for a connector until the
+	                      * listener's welcome brings it */
+	int kq;              /* kqueue watching recv, for mobj_chan_fd() */
+	bool listener;
+	bool dead;           /* the kernel said the peer is gone */
+	pid_t pid;           /* from the peer's audit token; a listener: its own */
+	uid_t uid;           /* the peer's effective uid */
+	audit_token_t token; /* the peer's whole token: every message must carry it */
+};
+
+/* One end of a ring: the Mach semaphore this end created and signals to
+ * wake its peer, and a send right to the one the peer created, which this
+ * end sleeps on (MACH_PORT_NULL when zeroed). */
+struct mobj__os_waker {
+	mach_port_t mine;
+	mach_port_t theirs;
 };
 
 #endif
