@@ -632,13 +632,16 @@ int mobj_ring_reserve_record(struct mobj_ring *r, size_t len, int timeout_ms,
 
 int mobj_ring_commit_record(struct mobj_ring *r, size_t len)
 {
-	struct mobj__ring_record *h;
+	unsigned char h[MOBJ_RING_RECORD_HEADER] = {
+		(unsigned char)len, (unsigned char)(len >> 8),
+		(unsigned char)(len >> 16), (unsigned char)(len >> 24), 0, 0, 0, 0
+	};
 
 	if (!r || !r->producer || !r->in_record || len > r->record_len)
 		return -EINVAL;
-	h = (struct mobj__ring_record *)(r->data + r->off);
-	h->len = (uint32_t)len;
-	h->zero = 0;
+	/* Bytes, little endian: a ring that mixed plain bytes in is not
+	 * 8-byte aligned. */
+	memcpy(r->data + r->off, h, sizeof(h));
 	return mobj_ring_commit(r, (size_t)record_total(len));
 }
 
@@ -722,7 +725,7 @@ ssize_t mobj_ring_read(struct mobj_ring *r, void *p, size_t cap, int timeout_ms)
 int mobj_ring_peek_record(struct mobj_ring *r, int timeout_ms, const void **p,
                           size_t *len)
 {
-	const volatile struct mobj__ring_record *h;
+	const volatile unsigned char *h;
 	const void *src;
 	size_t avail;
 	uint32_t n;
@@ -734,9 +737,11 @@ int mobj_ring_peek_record(struct mobj_ring *r, int timeout_ms, const void **p,
 	                     &avail);
 	if (err < 0)
 		return err;
-	/* The producer may rewrite the header under us: read it once. */
+	/* The producer may rewrite the header under us: read it once, byte
+	 * by byte (it is unaligned if plain bytes were mixed in). */
 	h = src;
-	n = h->len;
+	n = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
+	    (uint32_t)h[3] << 24;
 	if (n > r->record_max || record_total(n) > avail) {
 		r->broken = true;
 		return -EPROTO;

@@ -71,9 +71,12 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4,
                "ring atomics must be plain-sized");
 
-/* The header of a record in the data area. */
+/* The header of a record in the data area: the payload length as a
+ * little-endian uint32, then 4 zero bytes. The ring writes and reads it as
+ * bytes (a ring that mixed plain bytes in is not aligned); the struct
+ * documents the layout. */
 struct mobj__ring_record {
-	uint32_t len; /* payload bytes */
+	uint32_t len; /* payload bytes, little endian */
 	uint32_t zero;
 };
 _Static_assert(sizeof(struct mobj__ring_record) == MOBJ_RING_RECORD_HEADER,

@@ -172,11 +172,13 @@ MOBJ_EXPORT ssize_t mobj_ring_read(struct mobj_ring *r, void *p, size_t cap,
 
 /**
  * Records: length-prefixed messages on top of the byte ring. A record is a
- * MOBJ_RING_RECORD_HEADER-byte header (uint32 length, uint32 zero, native
- * byte order) followed by the payload, padded to a multiple of 8 bytes, so
- * every header and payload is 8-byte aligned. A record is never split: the
- * mirror makes each one contiguous. Do not mix records and plain bytes on
- * one ring. The largest payload is mobj_ring_record_max().
+ * MOBJ_RING_RECORD_HEADER-byte header (uint32 length, little endian, then
+ * 4 zero bytes) followed by the payload, padded to a multiple of 8 bytes,
+ * so every header and payload is 8-byte aligned. A record is never split:
+ * the mirror makes each one contiguous. Do not mix records and plain bytes
+ * on one ring (it works, but payloads lose their alignment, and a consumer
+ * reading records where bytes were written gets -EPROTO or garbage
+ * records). The largest payload is mobj_ring_record_max().
  */
 MOBJ_EXPORT size_t mobj_ring_record_max(const struct mobj_ring *r);
 
