@@ -13,8 +13,12 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -30,8 +34,8 @@
 
 int mobj__os_waker_pair(struct mobj__os_waker *a, struct mobj__os_waker *b)
 {
-	a->pidfd = -1;
-	b->pidfd = -1;
+	a->pidfd = b->pidfd = -1;
+	a->pid = b->pid = 0;
 	return 0;
 }
 
@@ -64,10 +68,15 @@ int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj_chan *c,
 	    theirs.pid <= 0)
 		return -EPROTO;
 	fd = (int)syscall(SYS_pidfd_open, (pid_t)theirs.pid, 0);
-	if (fd < 0)
-		return errno == ESRCH ? -EPIPE : (errno ? -errno : -EIO);
-	/* pidfd_open gives close-on-exec descriptors. */
+	if (fd < 0 && errno == ESRCH)
+		return -EPIPE;
+	if (fd < 0 && errno != ENOSYS)
+		return errno ? -errno : -EIO;
+	/* pidfd_open gives close-on-exec descriptors. Without pidfds (Linux
+	 * before 5.3, valgrind) the pid itself is polled: weaker, as a reused
+	 * pid or an unreaped zombie looks alive. */
 	w->pidfd = fd;
+	w->pid = theirs.pid;
 	return 0;
 }
 
@@ -108,12 +117,34 @@ void mobj__os_waker_wake_self(struct mobj__os_waker *w, const uint32_t *word)
 	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+/* Without a pidfd: the process exists and is not a zombie. A zombie (dead,
+ * not yet reaped by its parent) still answers kill(pid, 0). */
+static bool pid_alive(int pid)
+{
+	char path[32], buf[512], *paren;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kill(pid, 0) == 0 || errno != ESRCH;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false; /* reaped between open and read */
+	buf[n] = 0;
+	/* "pid (comm) S ...": comm may hold spaces and parentheses. */
+	paren = strrchr(buf, ')');
+	return !paren || (paren[1] != 0 && paren[2] != 'Z' && paren[2] != 'X');
+}
+
 bool mobj__os_waker_peer_alive(struct mobj__os_waker *w)
 {
 	struct pollfd p;
 
 	if (w->pidfd < 0)
-		return true;
+		return w->pid <= 0 || pid_alive(w->pid);
 	p.fd = w->pidfd;
 	p.events = POLLIN;
 	p.revents = 0;
