@@ -38,8 +38,10 @@
  * capacity bytes at offset o = i % capacity are data[o .. o + n), contiguous
  * even when they cross the end of the first copy: reserve(n) and peek() hand
  * out plain pointers and a record is never split. Records are an 8-byte
- * header (length) plus the payload padded to 8 bytes, so they stay aligned
- * (capacity is a page multiple).
+ * header (little-endian length, 4 zero bytes) plus the payload padded to 8
+ * bytes, so they stay aligned (capacity is a page multiple); the consumer
+ * reads a header once and accepts it only if the whole record lies within
+ * what the producer committed.
  *
  * Ordering. The producer fills bytes, then store-releases the tail; the
  * consumer load-acquires the tail, then reads bytes (and symmetrically for
@@ -69,16 +71,19 @@
  * sees waiting = 0 (or a target it has not reached) and returns. The
  * wait_seq test sends one wake per sleep: after the bump the sleeper cannot
  * block on the old value, so the commits made while it is being scheduled
- * back in need no system call either. A waiter
- * takes its count back out of waiting when it returns (a counter, because
- * the mobj_ring_fd() helper thread may wait at the same time, ring_fd.c); a
- * stale nonzero value only costs a spare wake.
+ * back in need no system call either. A waiter takes its count back out
+ * of waiting when it returns (a counter, because the mobj_ring_fd() helper
+ * thread may wait at the same time, ring_fd.c); a stale nonzero value only
+ * costs a spare wake. Everything the peer writes here (waiting, targets,
+ * sequences) only decides whether we make a wake-up call: a lie costs the
+ * liar a slice of latency or us a system call, never memory safety.
  *
  * Peer death. close() sets closed and wakes unconditionally. A process that
  * dies without closing cannot wake anyone, so sleeps are sliced and, after a
  * slice that ended without a wake, the backend is asked whether the peer
- * process still lives (Linux: a pidfd from the channel's peer pid; Darwin:
- * the semaphore the peer created dies with it). Once the peer is closed or
+ * process still lives (Linux: a pidfd on the pid the peer sent at set-up;
+ * Darwin: the semaphore the peer created dies with it, which also ends the
+ * sleep at once). Once the peer is closed or
  * dead, the consumer re-reads the tail (final now) and gets -EPIPE only when
  * fewer than the wanted bytes remain; the producer gets -EPIPE at once.
  */
