@@ -83,7 +83,11 @@ MOBJ_EXPORT int mobj_ring_consumer(struct mobj_ring *producer,
  * @return 0, or -EINVAL (NULL, not a producer, already connected), the
  *         errors of mobj_send() and mobj_recv() (-EPIPE, -ETIMEDOUT, ...),
  *         -EPROTO (the answer is not a valid consumer index object; the ring
- *         stays unconnected).
+ *         stays unconnected). A failure in the last step (the two sides
+ *         learning how to watch each other's death) leaves the ring
+ *         connected with the consumer counted as gone (-EPIPE): close it.
+ *         A consumer that dies during set-up gives -EPIPE, or 0 and then
+ *         -EPIPE from the ring.
  */
 MOBJ_EXPORT int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *producer,
                                int timeout_ms);
@@ -250,7 +254,9 @@ MOBJ_EXPORT int mobj_ring_stats(const struct mobj_ring *r,
  * the first call starts one helper thread for this end, which sleeps the
  * way a blocking call would (same wake-up protocol: no extra system call
  * on the peer's side) and signals a local event (Linux: an eventfd).
- * mobj_ring_close() stops it.
+ * mobj_ring_close() stops it (which can take up to 50 ms while the helper
+ * sleeps). Threads do not survive fork(): a child must not use an end whose
+ * helper was started before the fork.
  *
  * @return the descriptor, or -EINVAL (NULL), -ENOTCONN (a producer with no
  *         consumer yet), -EMFILE, -ENFILE, -ENOMEM, -EAGAIN (no thread).
