@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -602,6 +603,66 @@ static void test_close_wakes_sleeper(void **state)
 	assert_int_equal(pthread_create(&t, NULL, close_later, p), 0);
 	assert_int_equal(mobj_ring_peek(c, 1, -1, &q, &avail), -EPIPE);
 	assert_int_equal(pthread_join(t, NULL), 0);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+/* No system call when nobody sleeps; exactly one wake for one sleeper,
+ * sent when its target is reached (not before, not again). */
+struct peek_arg {
+	struct mobj_ring *c;
+	int rc;
+};
+
+static void *peek_100(void *arg)
+{
+	struct peek_arg *a = arg;
+	const void *q;
+	size_t avail;
+
+	a->rc = mobj_ring_peek(a->c, 100, T_MS, &q, &avail);
+	return NULL;
+}
+
+static void test_wakes_only_sleepers(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	struct mobj_ring_stats st, cst;
+	struct peek_arg arg;
+	unsigned char b[4096];
+	pthread_t t;
+	int i;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(64 << 10, &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	for (i = 0; i < 1000; i++) {
+		assert_int_equal(mobj_ring_write(p, b, 64, 0), 64);
+		assert_int_equal(mobj_ring_read(c, b, sizeof(b), 0), 64);
+	}
+	assert_int_equal(mobj_ring_stats(p, &st), 0);
+	assert_int_equal(st.wakes + st.sleeps + st.peer_checks, 0);
+	assert_int_equal(mobj_ring_stats(c, &st), 0);
+	assert_int_equal(st.wakes + st.sleeps + st.peer_checks, 0);
+
+	arg.c = c;
+	arg.rc = 1;
+	assert_int_equal(pthread_create(&t, NULL, peek_100, &arg), 0);
+	while (atomic_load(&mobj__ring_own(c)->waiting) == 0)
+		sched_yield();
+	for (i = 0; i < 20; i++)
+		assert_int_equal(mobj_ring_write(p, b, 10, 0), 10);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(arg.rc, 0);
+	assert_int_equal(mobj_ring_stats(p, &st), 0);
+	assert_true(st.wakes <= 1);
+	/* Unless the writes fell between two of the sleeper's 50 ms slices
+	 * (this thread descheduled that long), it was woken once. */
+	assert_int_equal(mobj_ring_stats(c, &cst), 0);
+	if (cst.sleeps == 1)
+		assert_int_equal(st.wakes, 1);
+	mobj_ring_close(p);
 	mobj_ring_close(c);
 	tu_res_check(res);
 }
@@ -1296,6 +1357,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_records_basic),
 		cmocka_unit_test(test_close_semantics),
 		cmocka_unit_test(test_close_wakes_sleeper),
+		cmocka_unit_test(test_wakes_only_sleepers),
 		cmocka_unit_test(test_least_privilege),
 		cmocka_unit_test(test_hostile_producer_index),
 		cmocka_unit_test(test_hostile_consumer_index),
