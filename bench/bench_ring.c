@@ -22,14 +22,18 @@
  *              (the split copy at the wrap); the consumer copies out, as
  *              that API does. Waiting: the mobj scheme, so wake costs are
  *              comparable: spin SPIN_ITERS pauses (as many as the mobj
- *              ring), then publish "I sleep"
- *              and futex-wait on the other side's index word; the other
- *              side futex-wakes only when it sees that flag (seq_cst
- *              fences on both sides, so no wake-up is lost).
+ *              ring), then publish "I sleep" and futex-wait on the other
+ *              side's index word; the other side futex-wakes only when it
+ *              sees that flag (seq_cst fences on both sides, so no wake-up
+ *              is lost).
  *   iceoryx    bench_iox.c
  *
  * Every transport has the same capacity: max(256 KiB, 4 messages), a power
  * of two.
+ *
+ * ring.throughput and ring.latency.oneway run in interleaved rounds (every
+ * transport and size once per round, samples pooled, ratios paired per
+ * round): placement and load on these small VMs change within seconds.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -185,8 +189,10 @@ static int spa_open(struct xport *x, int side)
 	return 0;
 }
 
-/* Wait until *word != seen, spinning first, then sleeping with the flag
- * @sleeps raised. @ready re-checks the condition after the flag is up. */
+/* Wait until *word != seen (the other side moved its index), spinning
+ * first, then sleeping with the flag @sleeps raised; the word is re-checked
+ * after the flag is up, and futex_wait re-checks it atomically. The caller
+ * loops until its condition holds. */
 static void spa_wait(uint32_t *word, uint32_t seen, uint32_t *sleeps)
 {
 	for (int i = 0; i < SPIN_ITERS; i++) {
