@@ -18,7 +18,8 @@
  *              mapping, data moved with spa_ringbuffer_write_data/read_data
  *              (the split copy at the wrap); the consumer copies out, as
  *              that API does. Waiting: the mobj scheme, so wake costs are
- *              comparable: spin SPIN_ITERS pauses, then publish "I sleep"
+ *              comparable: spin SPIN_ITERS pauses (as many as the mobj
+ *              ring), then publish "I sleep"
  *              and futex-wait on the other side's index word; the other
  *              side futex-wakes only when it sees that flag (seq_cst
  *              fences on both sides, so no wake-up is lost).
@@ -54,7 +55,8 @@
 #include <mobj/ring.h>
 #endif
 
-#define SPIN_ITERS 4000
+/* As the mobj ring (SPINS in src/ring.c), so both wait alike. */
+#define SPIN_ITERS 256
 
 static const size_t tput_sizes[] = { 64, 1024, 65536, 1048576 };
 
@@ -319,27 +321,47 @@ static const struct xport_ops xport_split = {
 /* ---- mobj ring ------------------------------------------------------------ */
 
 #ifdef HAVE_MOBJ_RING
+/*
+ * Set-up: the real cross-process path when channels are built (the
+ * producer creates the ring and mobj_ring_send()s it, the consumer
+ * mobj_ring_recv()s it). Without channels, both ends are made before fork
+ * (mobj_ring_consumer) and each child uses its own: the same mappings and
+ * the same steady state, without the handshake.
+ */
 struct mobj_x {
 	struct mobj_chan *ch[2];
 	struct mobj_ring *r;
+	struct mobj_ring *end[2];	/* made before fork */
 };
 
 static struct mobj_x mx;
 
 static int mobj_prepare(struct xport *x)
 {
-	int rc = mobj_chan_pair(&mx.ch[0], &mx.ch[1]);
+	int rc;
 
+#ifdef HAVE_MOBJ_RING_CHAN
+	rc = mobj_chan_pair(&mx.ch[0], &mx.ch[1]);
 	if (rc < 0)
 		snprintf(x->note, sizeof(x->note), "mobj_chan_pair: %s", mobj_strerror(rc));
+#else
+	rc = mobj_ring_create(x->cap, &mx.end[0]);
+	if (rc == 0 && (rc = mobj_ring_consumer(mx.end[0], &mx.end[1])) < 0) {
+		mobj_ring_close(mx.end[0]);
+		mx.end[0] = NULL;
+	}
+	if (rc < 0)
+		snprintf(x->note, sizeof(x->note), "mobj ring set-up: %s", mobj_strerror(rc));
+#endif
 	return rc;
 }
 
 static int mobj_open(struct xport *x, int side)
 {
-	int rc;
+	int rc = 0;
 
 	x->side = side;
+#ifdef HAVE_MOBJ_RING_CHAN
 	mobj_chan_close(mx.ch[!side]);
 	mx.ch[!side] = NULL;
 	if (side == 0) {
@@ -348,11 +370,16 @@ static int mobj_open(struct xport *x, int side)
 			rc = mobj_ring_send(mx.ch[0], mx.r, 10000);
 	} else {
 		rc = mobj_ring_recv(mx.ch[1], 10000, &mx.r);
-		if (rc == 0 && !(x->buf = page_alloc(x->msg)))
-			rc = -ENOMEM;
 	}
 	mobj_chan_close(mx.ch[side]);
 	mx.ch[side] = NULL;
+#else
+	/* The other end's handle stays untouched in this process: closing it
+	 * would tell the peer we are gone. */
+	mx.r = mx.end[side];
+#endif
+	if (rc == 0 && side == 1 && !(x->buf = page_alloc(x->msg)))
+		rc = -ENOMEM;
 	return rc;
 }
 
@@ -428,6 +455,19 @@ static int mobj_recv_rec(struct xport *x, uint64_t *first, uint64_t *sum)
 	return mobj_ring_consume_record(mx.r);
 }
 
+static void mobj_xstats(struct xport *x, double out[4])
+{
+	struct mobj_ring_stats st;
+
+	(void)x;
+	if (mobj_ring_stats(mx.r, &st) < 0)
+		return;
+	out[0] = (double)st.sleeps;
+	out[1] = (double)st.wakes;
+	out[2] = (double)st.peer_checks;
+	out[3] = (double)st.spins;
+}
+
 static void mobj_xclose(struct xport *x)
 {
 	(void)x;
@@ -439,14 +479,20 @@ static void mobj_cleanup(struct xport *x)
 {
 	(void)x;
 	for (int i = 0; i < 2; i++) {
+#ifdef HAVE_MOBJ_RING_CHAN
 		mobj_chan_close(mx.ch[i]);
 		mx.ch[i] = NULL;
+#endif
+		/* Both children are gone: nobody reads the closed flags now. */
+		mobj_ring_close(mx.end[i]);
+		mx.end[i] = NULL;
 	}
 }
 
 static const struct xport_ops xport_mobj = {
 	.name = "mobj", .prepare = mobj_prepare, .open = mobj_open,
-	.send = mobj_send_zc, .recv = mobj_recv_zc, .close = mobj_xclose,
+	.send = mobj_send_zc, .recv = mobj_recv_zc, .stats = mobj_xstats,
+	.close = mobj_xclose,
 	.cleanup = mobj_cleanup,
 };
 
@@ -470,6 +516,7 @@ enum mode { TPUT, LATENCY, SYSC_BUSY, SYSC_SLEEP };
 struct run {
 	struct xport x;
 	enum mode mode;
+	int reps;		/* measured repetitions in this pair run */
 	uint64_t lat_msgs, lat_warm;
 };
 
@@ -534,7 +581,7 @@ static int tput_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 	struct xport *x = &rn->x;
 	void *src = page_alloc(x->msg);
 	uint64_t count = initial_count(x->msg);
-	int reps = rn->mode == TPUT ? bh_opts.reps : (bh_opts.reps < 16 ? bh_opts.reps : 16);
+	int reps = rn->reps;
 	int pc = -1, rc = 0;
 
 	if (!src)
@@ -554,6 +601,7 @@ static int tput_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 		uint64_t sc = 0;
 
 		pair->count = count;
+		pair->aux[24] += (double)count;
 		bh_pair_barrier(pair, sense);
 		count_start(pc);
 		t0 = bh_now_ns();
@@ -598,7 +646,7 @@ static int tput_consumer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 {
 	struct xport *x = &rn->x;
 	uint64_t sum = 0, first;
-	int reps = rn->mode == TPUT ? bh_opts.reps : (bh_opts.reps < 16 ? bh_opts.reps : 16);
+	int reps = rn->reps;
 	int pc = -1, rc;
 
 	if (rn->mode != TPUT) {
@@ -708,17 +756,18 @@ static int ring_side(struct bh_pair *pair, int side, void *arg)
 		rc = side ? lat_consumer(pair, rn, &sense) : lat_producer(pair, rn, &sense);
 	else
 		rc = side ? tput_consumer(pair, rn, &sense) : tput_producer(pair, rn, &sense);
+	if (x->ops->stats)
+		x->ops->stats(x, &pair->aux[16 + 4 * side]);
 	x->ops->close(x);
 	return rc;
 }
 
-/* Run one transport; returns the pair (caller frees) or NULL with a note
- * recorded under @case_name. */
-static struct bh_pair *run_pair(const char *case_name, const struct xport_ops *ops,
-                                size_t msg, enum mode mode, const char *impl,
-                                const char *unit)
+/* Run one transport between the two pinned processes; returns the pair
+ * (the caller frees it), or NULL with @why filled. */
+static struct bh_pair *run_pair(const struct xport_ops *ops, size_t msg,
+                                enum mode mode, int reps, char *why, size_t why_cap)
 {
-	struct run rn = { .mode = mode };
+	struct run rn = { .mode = mode, .reps = reps };
 	struct bh_pair *pair = NULL;
 	int rc;
 
@@ -730,35 +779,32 @@ static struct bh_pair *run_pair(const char *case_name, const struct xport_ops *o
 	rn.lat_warm = bh_opts.quick ? 500 : 2000;
 	rc = ops->prepare(&rn.x);
 	if (rc < 0) {
-		bh_note("ring", case_name, impl, msg, unit, "%s",
-		        rn.x.note[0] ? rn.x.note : strerror(-rc));
+		snprintf(why, why_cap, "%s", rn.x.note[0] ? rn.x.note : strerror(-rc));
 		return NULL;
 	}
 	rc = bh_pair_run(ring_side, &rn, 300, &pair);
 	if (ops->cleanup)
 		ops->cleanup(&rn.x);
 	if (rc < 0) {
-		bh_note("ring", case_name, impl, msg, unit, "%s",
-		        pair && pair->note[0] ? pair->note : strerror(-rc));
+		snprintf(why, why_cap, "%s", pair && pair->note[0] ? pair->note : strerror(-rc));
 		bh_pair_free(pair);
 		return NULL;
 	}
 	return pair;
 }
 
-static void memcpy_tput(size_t msg)
+/* One core copying; appends @reps MB/s samples to @s. */
+static int memcpy_tput(size_t msg, int reps, double *s)
 {
 	char *src = page_alloc(msg), *dst = page_alloc(msg);
-	double s[BH_MAX_SAMPLES];
 	uint64_t count = initial_count(msg);
+	int n = 0;
 
-	if (!src || !dst) {
-		bh_note("ring", "ring.throughput", "memcpy", msg, "MB/s", "out of memory");
-		return;
-	}
+	if (!src || !dst)
+		return -ENOMEM;
 	bh_pin(bh_opts.cpu[0]);
 	bh_fill(src, msg, 3);
-	for (int k = -bh_opts.warmup; k < bh_opts.reps; k++) {
+	for (int k = -bh_opts.warmup; k < reps; k++) {
 		double t0 = bh_now_ns(), dt;
 
 		for (uint64_t i = 0; i < count; i++) {
@@ -772,37 +818,86 @@ static void memcpy_tput(size_t msg)
 			count = c < 16 ? 16 : (uint64_t)c;
 			continue;
 		}
-		s[k] = (double)count * (double)msg / dt * 1e3;
+		s[n++] = (double)count * (double)msg / dt * 1e3;
 	}
-	bh_result("ring", "ring.throughput", "memcpy", msg, "MB/s", BH_RATE, 1, s,
-	          bh_opts.reps, false);
 	munmap(src, msg);
 	munmap(dst, msg);
+	return n;
 }
 
-static void tput_case(const char *case_name, const struct xport_ops *ops,
-                      const char *impl, size_t msg)
+/* Samples of one transport and size gathered over several rounds. */
+struct acc {
+	double s[BH_MAX_SAMPLES];
+	int n;
+	double rtt[16];
+	int nrtt;
+	char why[200];	/* non-empty: failed, no more rounds */
+};
+
+/* One pair run of @reps repetitions, appended to @a. */
+static void tput_round(struct acc *a, const struct xport_ops *ops, size_t msg, int reps)
 {
 	struct bh_pair *pair;
 
-	bh_progress("%s/%s size %zu", case_name, impl, msg);
-	pair = run_pair(case_name, ops, msg, TPUT, impl, "MB/s");
+	if (a->why[0])
+		return;
+	if (!ops) {
+		int n = memcpy_tput(msg, reps, a->s + a->n);
+		if (n < 0)
+			snprintf(a->why, sizeof(a->why), "%s", strerror(-n));
+		else
+			a->n += n;
+		return;
+	}
+	pair = run_pair(ops, msg, TPUT, reps, a->why, sizeof(a->why));
 	if (!pair)
 		return;
-	bh_result("ring", case_name, impl, msg, "MB/s", BH_RATE, 2, pair->samples,
-	          pair->nsamples, false);
+	for (int k = 0; k < pair->nsamples && a->n < BH_MAX_SAMPLES; k++)
+		a->s[a->n++] = pair->samples[k];
+	if (a->nrtt < 16)
+		a->rtt[a->nrtt++] = pair->rtt_ns;
 	bh_pair_free(pair);
+}
+
+static void tput_record(const char *group, const char *case_name, const char *impl,
+                        size_t msg, struct acc *a, bool two)
+{
+	struct bh_result r;
+
+	if (a->why[0]) {
+		bh_note(group, case_name, impl, msg, "MB/s", "%s", a->why);
+		return;
+	}
+	memset(&r, 0, sizeof(r));
+	bh_stats(a->rtt, a->nrtt, &r, false);
+	bh_set_pair_rtt(two ? r.median : NAN);
+	bh_result(group, case_name, impl, msg, "MB/s", BH_RATE, two ? 2 : 1, a->s,
+	          a->n, false);
+}
+
+void xport_tput_case(const char *group, const char *case_name,
+                     const struct xport_ops *ops, const char *impl, size_t msg)
+{
+	static struct acc a;
+
+	memset(&a, 0, sizeof(a));
+	bh_progress("%s/%s size %zu", case_name, impl, msg);
+	tput_round(&a, ops, msg, bh_opts.reps);
+	tput_record(group, case_name, impl, msg, &a, true);
 }
 
 static void latency_case(const struct xport_ops *ops, const char *impl)
 {
 	struct bh_pair *pair;
 	struct bh_result r;
+	char why[200];
 
 	bh_progress("ring.latency.oneway/%s", impl);
-	pair = run_pair("ring.latency.oneway", ops, 64, LATENCY, impl, "ns");
-	if (!pair)
+	pair = run_pair(ops, 64, LATENCY, 1, why, sizeof(why));
+	if (!pair) {
+		bh_note("ring", "ring.latency.oneway", impl, 64, "ns", "%s", why);
 		return;
+	}
 	memset(&r, 0, sizeof(r));
 	r.group = "ring";
 	r.case_name = "ring.latency.oneway";
@@ -825,17 +920,29 @@ static void syscalls_case(const struct xport_ops *ops, const char *impl,
 {
 	struct bh_pair *pair;
 	double s[32];
+	char why[200];
 	int n;
 
 	bh_progress("ring.syscalls/%s", impl);
-	pair = run_pair("ring.syscalls", ops, 64, mode, impl, "syscalls/msg");
-	if (!pair)
+	pair = run_pair(ops, 64, mode, bh_opts.reps < 16 ? bh_opts.reps : 16, why,
+	                sizeof(why));
+	if (!pair) {
+		bh_note("ring", "ring.syscalls", impl, 64, "syscalls/msg", "%s", why);
 		return;
+	}
 	n = pair->nsamples;
 	for (int k = 0; k < n; k++)
 		s[k] = (pair->samples[k] + pair->aux[32 + k]) / pair->aux[k];
 	bh_result("ring", "ring.syscalls", impl, 64, "syscalls/msg", BH_COUNT, 2, s,
 	          n, false);
+	if (ops->stats && pair->aux[24] > 0) {
+		/* The ring's own counters, over every message of the run. */
+		const double *a = &pair->aux[16], m = pair->aux[24];
+
+		bh_detail("ring stats/msg: producer %.3g sleeps %.3g wakes %.3g checks, "
+		          "consumer %.3g sleeps %.3g wakes %.3g checks",
+		          a[0] / m, a[1] / m, a[2] / m, a[4] / m, a[5] / m, a[6] / m);
+	}
 	bh_pair_free(pair);
 }
 
@@ -882,24 +989,37 @@ void bench_ring(void)
 	snprintf(why, sizeof(why), "not built: iceoryx C binding not found at build time");
 #endif
 
-	for (size_t s = 0; s < sizeof(tput_sizes) / sizeof(tput_sizes[0]); s++) {
-		for (size_t i = 0; i < nimpl; i++) {
-			const struct tp *t = &impls[i];
+	/* Throughput in rounds: every transport and size gets a share of the
+	 * repetitions in each round, so a spell of noise from other work on
+	 * these cores falls on all of them alike, not on whichever ran then. */
+	{
+		enum { NSIZES = sizeof(tput_sizes) / sizeof(tput_sizes[0]) };
+		static struct acc acc[NSIZES][8];
+		int rounds = bh_opts.quick ? 1 : 3;
+		int per = (bh_opts.reps + rounds - 1) / rounds;
 
-			if (!bh_want("ring.throughput", t->impl))
-				continue;
-			if (t->iox && iox_rc < 0) {
-				bh_note("ring", "ring.throughput", t->impl, tput_sizes[s], "MB/s",
-				        "%s", why);
-				continue;
-			}
-			if (!t->ops) {
-				bh_progress("ring.throughput/memcpy size %zu", tput_sizes[s]);
-				memcpy_tput(tput_sizes[s]);
-			} else {
-				tput_case("ring.throughput", t->ops, t->impl, tput_sizes[s]);
-			}
-		}
+		memset(acc, 0, sizeof(acc));
+		for (int round = 0; round < rounds; round++)
+			for (size_t s = 0; s < NSIZES; s++)
+				for (size_t i = 0; i < nimpl; i++) {
+					const struct tp *t = &impls[i];
+					struct acc *a = &acc[s][i];
+
+					if (!bh_want("ring.throughput", t->impl))
+						continue;
+					if (t->iox && iox_rc < 0) {
+						snprintf(a->why, sizeof(a->why), "%s", why);
+						continue;
+					}
+					bh_progress("ring.throughput/%s size %zu (round %d/%d)",
+					            t->impl, tput_sizes[s], round + 1, rounds);
+					tput_round(a, t->ops, tput_sizes[s], per);
+				}
+		for (size_t s = 0; s < NSIZES; s++)
+			for (size_t i = 0; i < nimpl; i++)
+				if (bh_want("ring.throughput", impls[i].impl))
+					tput_record("ring", "ring.throughput", impls[i].impl,
+					            tput_sizes[s], &acc[s][i], impls[i].ops != NULL);
 	}
 	for (size_t i = 0; i < nimpl; i++) {
 		const struct tp *t = &impls[i];
@@ -921,14 +1041,14 @@ void bench_ring(void)
 	for (size_t s = 0; s < sizeof(inplace_sizes) / sizeof(inplace_sizes[0]); s++) {
 #ifdef HAVE_MOBJ_RING
 		if (bh_want("ring.inplace", "mobj"))
-			tput_case("ring.inplace", &xport_mobj_rec, "mobj", inplace_sizes[s]);
+			xport_tput_case("ring", "ring.inplace", &xport_mobj_rec, "mobj", inplace_sizes[s]);
 #else
 		if (bh_want("ring.inplace", "mobj"))
 			bh_note("ring", "ring.inplace", "mobj", inplace_sizes[s], "MB/s",
 			        "the mobj ring is not in this build yet");
 #endif
 		if (bh_want("ring.inplace", "split"))
-			tput_case("ring.inplace", &xport_split, "split", inplace_sizes[s]);
+			xport_tput_case("ring", "ring.inplace", &xport_split, "split", inplace_sizes[s]);
 	}
 
 #ifdef HAVE_MOBJ_RING

@@ -11,9 +11,10 @@
  * cores (bh_pair_run): the producer on bh_opts.cpu[0], the consumer on
  * bh_opts.cpu[1]; they meet at barriers in a shared control page. The core
  * placement probe (a cache-line ping-pong between the same two cores) runs
- * once per suite and is attached to every result, because on small VMs
- * cross-core numbers move by up to 10x with placement: compare only results
- * from the same run.
+ * once per suite, and a short one at the start of every pair, and is
+ * attached to every result, because on small VMs cross-core numbers move by
+ * up to 10x with placement (the hypervisor moves vCPUs): compare only
+ * results from the same run.
  */
 #ifndef MOBJ_BENCH_HARNESS_H
 #define MOBJ_BENCH_HARNESS_H
@@ -82,6 +83,7 @@ struct bh_result {
 	double median, min, max, p99;	/* p99 NAN when not measured */
 	int n;
 	int procs;			/* 1: one process on cpu[0]; 2: cpu[0] -> cpu[1] */
+	double rtt_ns;			/* procs 2: ping-pong of the pair(s) measured */
 	char note[192];			/* non-empty: could not run, why */
 	char extra[192];		/* free text for the table ("cores 0->1") */
 };
@@ -94,6 +96,9 @@ void bh_result(const char *group, const char *case_name, const char *impl,
 
 /* Record a result computed elsewhere (e.g. in a child process). */
 void bh_result_raw(const struct bh_result *r);
+
+/* Add free text to the last result (the table's last column, JSON "detail"). */
+void bh_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Record that @impl could not run, and why. */
 void bh_note(const char *group, const char *case_name, const char *impl,
@@ -120,6 +125,8 @@ struct bh_pair {
 	volatile uint32_t sense;
 	_Alignas(64) volatile uint64_t count;	/* messages per repetition */
 	volatile uint64_t acked;		/* consumer progress (latency) */
+	_Alignas(64) volatile uint32_t pp;	/* placement ping-pong line */
+	double rtt_ns;				/* its round trip, this pair */
 	_Alignas(64) volatile int err;		/* first failure, negative errno */
 	char note[192];
 	volatile uint64_t checksum;
@@ -137,6 +144,9 @@ typedef int (*bh_side_fn)(struct bh_pair *pair, int side, void *arg);
  * pair->note says why. The caller unmaps with bh_pair_free(). */
 int bh_pair_run(bh_side_fn fn, void *arg, double timeout_s, struct bh_pair **pair);
 void bh_pair_free(struct bh_pair *pair);
+/* The ping-pong round trip the next two-process result gets (bh_pair_run
+ * sets it to its pair's; set it when a result pools several pairs). */
+void bh_set_pair_rtt(double rtt_ns);
 void bh_pair_barrier(struct bh_pair *pair, uint32_t *local_sense);
 void bh_pair_fail(struct bh_pair *pair, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -183,5 +193,6 @@ static inline double bh_now_ns(void)
 void bench_map(void);
 void bench_ring(void);
 void bench_transfer(void);
+void bench_heap(void);
 
 #endif /* MOBJ_BENCH_HARNESS_H */

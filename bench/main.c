@@ -14,5 +14,12 @@ int main(int argc, char **argv)
 	bench_map();
 	bench_transfer();
 	bench_ring();
+#ifdef HAVE_MOBJ_HEAP
+	bench_heap();
+#else
+	if (bh_want("heap.message", "mobj-heap"))
+		bh_note("heap", "heap.message", "mobj-heap", 0, "MB/s",
+		        "not built: the mobj heap (jemalloc) is not in this build");
+#endif
 	return bh_finish();
 }

@@ -38,11 +38,19 @@ struct xport_ops {
 	int (*send)(struct xport *x, const void *src);
 	/* Consumer: one message; its first 8 bytes in @first, bh_sum in @sum. */
 	int (*recv)(struct xport *x, uint64_t *first, uint64_t *sum);
+	/* Optional, in each child before close: the transport's own slow-path
+	 * counters (sleeps, wakes, peer checks, spins), cumulative. */
+	void (*stats)(struct xport *x, double out[4]);
 	/* In each child. */
 	void (*close)(struct xport *x);
 	/* In the parent, after both children are gone. */
 	void (*cleanup)(struct xport *x);
 };
+
+/* Measure MB/s of @ops moving @msg-byte messages between the two pinned
+ * processes, and record the result (or a note). */
+void xport_tput_case(const char *group, const char *case_name,
+                     const struct xport_ops *ops, const char *impl, size_t msg);
 
 /* iceoryx (bench_iox.c): NULL ops when not built. */
 extern const struct xport_ops xport_iceoryx;

@@ -148,6 +148,12 @@ static void test_usage_errors(void **state)
 	assert_int_equal(run("--help", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, "usage: mobj"));
 	assert_non_null(strstr(out, "exit status:"));
+	if (strstr(out, "  demo ")) {
+		assert_int_equal(run("demo abc", out, sizeof(out)), 2);
+		assert_non_null(strstr(out, "'abc' is not a record count"));
+		assert_int_equal(run("demo 0", out, sizeof(out)), 2);
+		assert_int_equal(run("demo 5 6", out, sizeof(out)), 2);
+	}
 	assert_int_equal(run("version", out, sizeof(out)), 0);
 	assert_non_null(strstr(out, MOBJ_VERSION_STRING));
 }

@@ -12,6 +12,9 @@
 
 #include "mobj/mobj.h"
 #include "info.h"
+#ifdef MOBJ_TOOL_DEMO
+#include "demo.h"
+#endif
 
 static const char usage[] =
 	"usage: mobj COMMAND [ARGS]\n"
@@ -99,6 +102,8 @@ int main(int argc, char **argv)
 				return usage_error("'%s' is not a record count (1 to 10^9)",
 				                   argv[2]);
 		}
+		/* Line by line, so two processes' lines interleave whole. */
+		setvbuf(stdout, NULL, _IOLBF, 0);
 		return mobj_tool_demo((unsigned long)records, stdout, stderr);
 	}
 #endif

@@ -46,13 +46,16 @@ struct mobj_chan;
  * The listener accepts only peers with the caller's uid, unless
  * mobj_chan_allow_uid() says otherwise.
  *
- * @return 0, or -EINVAL (NULL or empty name, name too long), -EADDRINUSE,
- *         -EACCES, -EMFILE, -ENFILE, -ENOMEM.
+ * @return 0, or -EINVAL (NULL or empty name, name too long: 107 bytes at
+ *         most on Linux), -EADDRINUSE, -EACCES (no permission on the
+ *         directory), -ENOENT (the directory does not exist), -EMFILE,
+ *         -ENFILE, -ENOMEM.
  */
 MOBJ_EXPORT int mobj_chan_listen(const char *name, struct mobj_chan **out);
 
 /**
  * Also accept peers of @p uid on listener @p l (MOBJ_ANY_UID: everyone).
+ * Applies to peers accepted from then on. Up to 16 distinct uids.
  * @return 0, or -EINVAL (not a listener), -ENOSPC (too many uids).
  */
 MOBJ_EXPORT int mobj_chan_allow_uid(struct mobj_chan *l, uid_t uid);

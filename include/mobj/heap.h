@@ -41,11 +41,20 @@
  * serves only mobj heaps, through a dedicated arena each. (Linking Debian's
  * shared libjemalloc.so.2 instead would not be safe: it exports malloc and
  * friends, and whether they then replace the process's allocator depends on
- * the order in which libraries are loaded.) Consequences: the private
- * jemalloc reads the MALLOC_CONF environment variable like any jemalloc;
- * it uses initial-exec thread-local storage, so the library is meant to be
- * linked, and loading it late with dlopen() may fail on systems with little
- * static TLS space.
+ * the order in which libraries are loaded: a program that links
+ * -ljemalloc itself, or loads it early, gets jemalloc's malloc.)
+ * Consequences:
+ *  - the private jemalloc reads the MALLOC_CONF environment variable like
+ *    any jemalloc (its own defaults: "retain:false,
+ *    lg_extent_max_active_fit:64", which a heap relies on to reuse space);
+ *  - it uses 2.6 KiB of initial-exec thread-local storage. Linking the
+ *    library (or LD_PRELOAD) is fine; loading it late with dlopen() fails
+ *    with glibc's default reserve ("cannot allocate memory in static TLS
+ *    block") unless the process was started with
+ *    GLIBC_TUNABLES=glibc.rtld.optional_static_tls=4096 or more;
+ *  - it initialises when the library is loaded (an ELF constructor) and
+ *    maps some private metadata then, even in a process that never creates
+ *    a heap: link libmobj-heap only into programs that use it.
  *
  * Thread safety: unlike other mobj handles, a heap may be used by several
  * threads at once for mobj_heap_alloc(), mobj_heap_free(), mobj_heap_offset(),
@@ -74,7 +83,10 @@ struct mobj_heap;
  * Usable space: a little less than the object, because the allocator
  * carves it into page-aligned runs and size classes (jemalloc rounds small
  * requests up to its size classes, and large ones up to whole pages plus,
- * with its default cache-oblivious layout, one extra page). With a jemalloc
+ * with its default cache-oblivious layout, one extra page). Measured with
+ * jemalloc 5.3 on x86_64, a 64 MiB heap holds 4194304 allocations of 16
+ * bytes (all of it), 599040 of 100 bytes (89%: size class 112), 963 of
+ * 64 KiB (94%) or 63 of 1 MiB (98%). With a jemalloc
  * without "experimental.arenas_create_ext" (older than 5.3), the arena's
  * bookkeeping also lives in the object, costing at least 2 MiB of it.
  *

@@ -13,7 +13,10 @@
  * message, even an empty one, carries an SCM_CREDENTIALS record. That is
  * the only way to tell a zero-length message (hostile: -EPROTO) from the
  * end of the stream (the peer is gone: -EPIPE), since recvmsg returns 0 for
- * both. The control buffer has room for the credentials and two
+ * both. The record is added at receive time, so messages queued before the
+ * option was set carry it too. A side effect: the kernel autobinds an
+ * unnamed socket with SO_PASSCRED to an abstract "\0xxxxx" name on its
+ * first send (connector and pair ends; accepted ends share the listener's). The control buffer has room for the credentials and two
  * descriptors: a second one already proves the message wrong, and the
  * kernel itself drops those that do not fit (MSG_CTRUNC).
  */
@@ -290,8 +293,10 @@ void mobj__os_chan_close(struct mobj__os_chan *c)
 {
 	struct stat st;
 
-	if (c->path[0] && lstat(c->path, &st) == 0 && st.st_dev == c->dev &&
-	    st.st_ino == c->ino)
+	/* Only the process that bound it, and only if it is still our file: a
+	 * forked child closing its inherited copy leaves the parent's name. */
+	if (c->path[0] && c->pid == getpid() && lstat(c->path, &st) == 0 &&
+	    st.st_dev == c->dev && st.st_ino == c->ino)
 		unlink(c->path);
 	c->path[0] = '\0';
 	if (c->fd >= 0)

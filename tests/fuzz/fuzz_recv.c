@@ -1,0 +1,111 @@
+/*
+ * libFuzzer target: arbitrary bytes, plus optionally descriptors of several
+ * kinds, pushed through a real SOCK_SEQPACKET pair into mobj_recv(), the
+ * whole receive path (recvmsg, control messages, decode, object checks).
+ *
+ * Input: byte 0 picks what rides along as SCM_RIGHTS (low 3 bits), byte 1
+ * the receive buffer's capacity (x 17 bytes), the rest is the datagram.
+ * Checked: no crash or sanitizer report, the result is a length within cap
+ * or one of the documented errors, and no descriptor is left behind (the
+ * lowest free descriptor number never moves).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mobj/mobj.h"
+#include "rawmsg.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct mobj_chan *rx, *tx;
+static int lowest_free;
+
+static int free_fd(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		abort();
+	close(fd);
+	return fd;
+}
+
+static int memfd(size_t size, unsigned seals)
+{
+	int fd = memfd_create("fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
+		abort();
+	if (seals && fcntl(fd, F_ADD_SEALS, seals) < 0)
+		abort();
+	return fd;
+}
+
+/* Up to two descriptors of the kind @kind names. */
+static size_t make_fds(unsigned kind, int *fds)
+{
+	size_t page = mobj_page_size();
+	int p[2];
+
+	switch (kind) {
+	case 1: fds[0] = memfd(page, F_SEAL_SHRINK | F_SEAL_GROW); return 1;
+	case 2: fds[0] = memfd(page, F_SEAL_SHRINK | F_SEAL_GROW |
+	                               F_SEAL_FUTURE_WRITE | F_SEAL_SEAL); return 1;
+	case 3: fds[0] = memfd(page, 0); return 1;
+	case 4:
+		if (pipe2(p, O_CLOEXEC) < 0)
+			abort();
+		close(p[1]);
+		fds[0] = p[0];
+		return 1;
+	case 5: fds[0] = memfd(2 * page, F_SEAL_SHRINK | F_SEAL_GROW); return 1;
+	case 6:
+		fds[0] = memfd(page, F_SEAL_SHRINK | F_SEAL_GROW);
+		fds[1] = memfd(page, F_SEAL_SHRINK | F_SEAL_GROW);
+		return 2;
+	default: return 0;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static unsigned char buf[255 * 17];
+	struct mobj *o = NULL;
+	int fds[2], rc;
+	size_t nfds, cap, i;
+
+	if (!rx) {
+		if (mobj_chan_pair(&rx, &tx) != 0)
+			abort();
+		lowest_free = free_fd();
+	}
+	if (size < 2 || size - 2 > 64 * 1024)
+		return 0;
+	nfds = make_fds(data[0] & 7, fds);
+	cap = (size_t)data[1] * 17;
+	if (raw_send(mobj_chan_fd(tx), data + 2, size - 2, fds, nfds) < 0)
+		abort();
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	rc = mobj_recv(rx, 0, &o, buf, cap);
+	if (rc >= 0) {
+		if ((size_t)rc > cap || rc > MOBJ_MSG_MAX)
+			abort();
+		if (o && mobj_size(o) == 0)
+			abort();
+		mobj_close(o);
+	} else if (rc != -EPROTO && rc != -EMSGSIZE) {
+		abort();
+	} else if (o) {
+		abort();
+	}
+	if (free_fd() != lowest_free)
+		abort();
+	return 0;
+}

@@ -1,0 +1,210 @@
+/*
+ * Frozen layouts: the bytes that live in shared memory or travel between
+ * processes, checked against numbers written here, independently of the
+ * structs and their _Static_asserts. A peer built from another version of
+ * mobj reads these bytes; if this test fails, the layout changed: bump the
+ * version field and keep old peers' messages rejected, then update the
+ * numbers here on purpose.
+ *
+ * Each layout is checked twice: the struct offsets, and the bytes a live
+ * object actually holds (read at raw offsets, not through the struct).
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "mobj/mobj.h"
+#include "mobj/ring.h"
+#include "msg.h"
+#include "ring_layout.h"
+
+static uint16_t u16_at(const void *base, size_t off)
+{
+	uint16_t v;
+
+	memcpy(&v, (const unsigned char *)base + off, sizeof(v));
+	return v;
+}
+
+static uint32_t u32_at(const void *base, size_t off)
+{
+	uint32_t v;
+
+	memcpy(&v, (const unsigned char *)base + off, sizeof(v));
+	return v;
+}
+
+static uint64_t u64_at(const void *base, size_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, (const unsigned char *)base + off, sizeof(v));
+	return v;
+}
+
+/* ---- Ring control page (one per side, shared read-only with the peer) --- */
+
+static void test_ring_ctl_offsets(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct mobj__ring_ctl), 512);
+	assert_int_equal(offsetof(struct mobj__ring_ctl, magic), 0);
+	assert_int_equal(offsetof(struct mobj__ring_ctl, version), 4);
+	assert_int_equal(offsetof(struct mobj__ring_ctl, role), 8);
+	assert_int_equal(offsetof(struct mobj__ring_ctl, header_size), 12);
+	assert_int_equal(offsetof(struct mobj__ring_ctl, capacity), 16);
+	assert_int_equal(offsetof(struct mobj__ring_ctl, index), 128);
+	assert_int_equal(offsetof(struct mobj__ring_ctl, wake_seq), 256);
+	assert_int_equal(offsetof(struct mobj__ring_ctl, closed), 260);
+	assert_int_equal(offsetof(struct mobj__ring_ctl, waiting), 384);
+	assert_int_equal(offsetof(struct mobj__ring_ctl, wait_target), 392);
+	assert_int_equal(MOBJ__RING_MAGIC, 0x72626f6du);
+	assert_int_equal(MOBJ__RING_VERSION, 1);
+	assert_int_equal(MOBJ__RING_PRODUCER, 1);
+	assert_int_equal(MOBJ__RING_CONSUMER, 2);
+	assert_int_equal(sizeof(struct mobj__ring_record), 8);
+	assert_int_equal(offsetof(struct mobj__ring_record, len), 0);
+	assert_int_equal(offsetof(struct mobj__ring_record, zero), 4);
+	assert_int_equal(MOBJ_RING_RECORD_HEADER, 8);
+}
+
+static void test_ring_live_bytes(void **state)
+{
+	struct mobj_ring *prod, *cons;
+	const unsigned char *pctl, *cctl, *data;
+	const char msg[] = "hello, ring"; /* 12 bytes with the NUL */
+	size_t cap = mobj_page_size(), rec;
+	const void *p;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(cap, &prod), 0);
+	assert_int_equal(mobj_ring_consumer(prod, &cons), 0);
+	pctl = (const unsigned char *)mobj__ring_own(prod);
+	cctl = (const unsigned char *)mobj__ring_own(cons);
+	data = mobj__ring_data(prod);
+	assert_non_null(pctl);
+	assert_non_null(cctl);
+	assert_non_null(data);
+	/* What each side wrote into its page before sharing it. */
+	assert_int_equal(u32_at(pctl, 0), 0x72626f6du);
+	assert_int_equal(u32_at(pctl, 4), 1);
+	assert_int_equal(u32_at(pctl, 8), 1);
+	assert_int_equal(u32_at(pctl, 12), 512);
+	assert_int_equal(u64_at(pctl, 16), cap);
+	assert_int_equal(u32_at(cctl, 0), 0x72626f6du);
+	assert_int_equal(u32_at(cctl, 8), 2);
+	assert_int_equal(u64_at(cctl, 16), cap);
+	/* The peer's view is the same bytes. */
+	assert_ptr_not_equal(mobj__ring_peer(cons), NULL);
+	assert_memory_equal(mobj__ring_peer(cons), pctl, 512);
+
+	/* A record: u32 length, u32 zero, payload padded to 8; the tail at
+	 * byte 128 of the producer's page counts bytes committed. */
+	assert_int_equal(mobj_ring_write_record(prod, msg, sizeof(msg), 0),
+	                 (ssize_t)sizeof(msg));
+	rec = 8 + ((sizeof(msg) + 7) & ~(size_t)7);
+	assert_int_equal(u64_at(pctl, 128), rec);
+	assert_int_equal(u32_at(data, 0), sizeof(msg));
+	assert_int_equal(u32_at(data, 4), 0);
+	assert_memory_equal(data + 8, msg, sizeof(msg));
+	assert_int_equal(mobj_ring_peek_record(cons, 0, &p, &len), 0);
+	assert_int_equal(len, sizeof(msg));
+	assert_ptr_equal(p, (const unsigned char *)mobj__ring_data(cons) + 8);
+	assert_int_equal(mobj_ring_consume_record(cons), 0);
+	/* The head at byte 128 of the consumer's page. */
+	assert_int_equal(u64_at(cctl, 128), rec);
+	mobj_ring_close(cons);
+	mobj_ring_close(prod);
+}
+
+/* ---- Channel wire header (every message, between processes) ------------ */
+
+static void test_msg_header_offsets(void **state)
+{
+	(void)state;
+	assert_int_equal(sizeof(struct mobj__msg_hdr), 32);
+	assert_int_equal(MOBJ__MSG_HDR_SIZE, 32);
+	assert_int_equal(offsetof(struct mobj__msg_hdr, magic), 0);
+	assert_int_equal(offsetof(struct mobj__msg_hdr, version), 4);
+	assert_int_equal(offsetof(struct mobj__msg_hdr, type), 6);
+	assert_int_equal(offsetof(struct mobj__msg_hdr, len), 8);
+	assert_int_equal(offsetof(struct mobj__msg_hdr, nobj), 12);
+	assert_int_equal(offsetof(struct mobj__msg_hdr, obj_size), 16);
+	assert_int_equal(offsetof(struct mobj__msg_hdr, obj_access), 24);
+	assert_int_equal(offsetof(struct mobj__msg_hdr, reserved), 28);
+	assert_int_equal(MOBJ__MSG_MAGIC, 0x6a626f6du);
+	assert_int_equal(MOBJ__MSG_VERSION, 1);
+	assert_int_equal(MOBJ__MSG_DATA, 1);
+	assert_int_equal(MOBJ__MSG_HELLO, 2);
+	assert_int_equal(MOBJ_MSG_MAX, 4096);
+	assert_int_equal(MOBJ_READ, 1);
+	assert_int_equal(MOBJ_WRITE, 2);
+}
+
+/* What mobj_send() actually puts on the socket, peeked raw off the wire
+ * (without taking the descriptor), then received normally. */
+static void test_msg_live_bytes(void **state)
+{
+	struct mobj_chan *a, *b;
+	struct mobj *o, *ro, *got = NULL;
+	unsigned char wire[64], buf[8];
+	size_t ps = mobj_page_size();
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	assert_int_equal(mobj_create(2 * ps, 0, &o), 0);
+	assert_int_equal(mobj_readonly(o, &ro), 0);
+	assert_int_equal(mobj_send(a, ro, "abc", 3), 0);
+	n = recv(mobj_chan_fd(b), wire, sizeof(wire), MSG_PEEK | MSG_DONTWAIT);
+	assert_int_equal(n, 32 + 3);
+	assert_int_equal(u32_at(wire, 0), 0x6a626f6du);
+	assert_int_equal(u16_at(wire, 4), 1);            /* version */
+	assert_int_equal(u16_at(wire, 6), 1);            /* DATA */
+	assert_int_equal(u32_at(wire, 8), 3);            /* len */
+	assert_int_equal(u32_at(wire, 12), 1);           /* nobj */
+	assert_int_equal(u64_at(wire, 16), 2 * ps);      /* obj_size */
+	assert_int_equal(u32_at(wire, 24), MOBJ_READ);   /* obj_access */
+	assert_int_equal(u32_at(wire, 28), 0);           /* reserved */
+	assert_memory_equal(wire + 32, "abc", 3);
+	assert_int_equal(mobj_recv(b, 0, &got, buf, sizeof(buf)), 3);
+	assert_non_null(got);
+	assert_int_equal(mobj_size(got), 2 * ps);
+	assert_int_equal(mobj_access(got), MOBJ_READ);
+
+	/* No object: nobj, size and access are 0. */
+	assert_int_equal(mobj_send(a, NULL, NULL, 0), 0);
+	n = recv(mobj_chan_fd(b), wire, sizeof(wire), MSG_PEEK | MSG_DONTWAIT);
+	assert_int_equal(n, 32);
+	assert_int_equal(u32_at(wire, 8), 0);
+	assert_int_equal(u32_at(wire, 12), 0);
+	assert_int_equal(u64_at(wire, 16), 0);
+	assert_int_equal(u32_at(wire, 24), 0);
+	assert_int_equal(mobj_recv(b, 0, NULL, buf, sizeof(buf)), 0);
+
+	mobj_close(got);
+	mobj_close(ro);
+	mobj_close(o);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_msg_header_offsets),
+		cmocka_unit_test(test_msg_live_bytes),
+		cmocka_unit_test(test_ring_ctl_offsets),
+		cmocka_unit_test(test_ring_live_bytes),
+	};
+
+	return cmocka_run_group_tests_name("layout", tests, NULL, NULL);
+}

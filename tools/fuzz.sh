@@ -1,0 +1,54 @@
+#!/bin/sh
+# Build the libFuzzer targets with clang (ASan + UBSan) in build-fuzz/ and
+# run each for its share of SECONDS (default 60 in all), starting from the
+# seed corpus in tests/fuzz/corpus/<target>/. Exits non-zero when a target
+# crashes or a sanitizer reports; the input is kept in build-fuzz/artifacts/.
+# Reproduce one with: build-fuzz/tests/fuzz/fuzz_<target> <file>
+# Run from the repository root: tools/fuzz.sh [SECONDS]
+set -eu
+
+secs=${1:-60}
+case $secs in
+''|*[!0-9]*) echo "usage: tools/fuzz.sh [SECONDS]" >&2; exit 2 ;;
+esac
+targets="msg recv"
+build=build-fuzz
+
+if ! command -v clang >/dev/null 2>&1; then
+	echo "fuzz.sh: clang is needed for libFuzzer" >&2
+	exit 1
+fi
+if [ ! -f "$build/build.ninja" ]; then
+	CC=clang meson setup "$build" -Dfuzz=true -Dbenchmarks=false \
+		-Db_sanitize=address,undefined -Db_lundef=false \
+		-Dbuildtype=debugoptimized >/dev/null
+fi
+ninja -C "$build" -j2 tests/fuzz/fuzz_msg tests/fuzz/fuzz_recv >/dev/null
+
+n=0
+for t in $targets; do n=$((n + 1)); done
+each=$((secs / n))
+[ "$each" -ge 1 ] || each=1
+
+# Sanitizer reports must stop the run, so libFuzzer records them as crashes.
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export UBSAN_OPTIONS
+
+mkdir -p "$build/artifacts"
+status=0
+for t in $targets; do
+	work="$build/corpus/$t"
+	mkdir -p "$work"
+	echo "fuzz_$t: ${each}s"
+	if ! "$build/tests/fuzz/fuzz_$t" -max_total_time="$each" -max_len=16384 \
+		-artifact_prefix="$build/artifacts/$t-" -print_final_stats=1 \
+		"$work" "tests/fuzz/corpus/$t" >"$build/fuzz_$t.log" 2>&1; then
+		echo "fuzz_$t: FAILED, input in $build/artifacts/, log $build/fuzz_$t.log" >&2
+		tail -40 "$build/fuzz_$t.log" >&2
+		status=1
+	else
+		grep -E '^stat::(number_of_executed_units|new_units_added)' \
+			"$build/fuzz_$t.log" | sed "s/^/fuzz_$t: /"
+	fi
+done
+exit $status
