@@ -206,6 +206,9 @@ static void test_pair(void **state)
 	assert_int_equal(mobj_recv(b, LONG_MS, NULL, buf, sizeof(buf)), 4);
 	assert_int_equal(mobj_recv(b, LONG_MS, NULL, buf, sizeof(buf)), -EPIPE);
 	assert_int_equal(mobj_send(b, NULL, "x", 1), -EPIPE);
+	/* Hung up for good: the fd stays readable, recv never blocks. */
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	assert_int_equal(mobj_recv(b, -1, NULL, buf, sizeof(buf)), -EPIPE);
 	mobj_chan_close(b);
 	mobj_close(ro);
 	mobj_close(o);
