@@ -236,25 +236,39 @@ static int child_connect(const char *name)
 	return rc;
 }
 
-static void test_named_fork(void **state)
+/* Listen on a fresh name, fork a child that runs @child(name), accept it;
+ * the listener is closed again. Returns the child's pid. */
+static pid_t fork_peer(const char *tag, int (*child)(const char *),
+                       struct mobj_chan **c)
 {
-	unsigned before = port_count();
-	struct mobj_chan *l, *c;
-	struct mobj *got;
-	char name[64], buf[8], *r;
-	pid_t pid, peer;
-	uid_t uid;
-	int st;
+	struct mobj_chan *l;
+	char name[64];
+	pid_t pid;
 
-	(void)state;
-	snprintf(name, sizeof(name), "org.mobj.test.%d", (int)getpid());
+	snprintf(name, sizeof(name), "org.mobj.test.%s.%d", tag, (int)getpid());
 	assert_int_equal(mobj_chan_listen(name, &l), 0);
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(child_connect(name));
-	assert_int_equal(mobj_chan_accept(l, LONG_MS, &c), 0);
+		_exit(child(name));
+	assert_int_equal(mobj_chan_accept(l, LONG_MS, c), 0);
+	mobj_chan_close(l);
+	return pid;
+}
+
+static void test_named_fork(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_chan *c;
+	struct mobj *got;
+	char buf[8], *r;
+	pid_t pid, peer;
+	uid_t uid;
+	int st;
+
+	(void)state;
+	pid = fork_peer("chan", child_connect, &c);
 	assert_int_equal(mobj_chan_peer(c, &peer, &uid), 0);
 	assert_int_equal(peer, pid);
 	assert_int_equal(uid, geteuid());
@@ -271,7 +285,6 @@ static void test_named_fork(void **state)
 	assert_int_equal(mobj_unmap(r, page()), 0);
 	mobj_close(got);
 	mobj_chan_close(c);
-	mobj_chan_close(l);
 	assert_int_equal(port_count(), before);
 }
 
@@ -308,6 +321,48 @@ static void test_ring_semaphores(void **state)
 	assert_int_equal(port_count(), before);
 }
 
+/* The child: a producer over a named channel that writes once and dies
+ * without closing anything. */
+static int child_producer(const char *name)
+{
+	struct mobj_chan *c;
+	struct mobj_ring *p;
+
+	if (mobj_chan_connect(name, LONG_MS, &c) < 0 ||
+	    mobj_ring_create(page(), &p) < 0 ||
+	    mobj_ring_send(c, p, LONG_MS) < 0)
+		return 10;
+	usleep(100000);
+	if (mobj_ring_write(p, "hi", 2, LONG_MS) != 2)
+		return 11;
+	_exit(0);
+}
+
+static void test_ring_peer_death(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_chan *c;
+	struct mobj_ring *r;
+	char buf[8];
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = fork_peer("ring", child_producer, &c);
+	assert_int_equal(mobj_ring_recv(c, LONG_MS, &r), 0);
+	/* Asleep on the child's semaphore until it writes... */
+	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), LONG_MS), 2);
+	assert_memory_equal(buf, "hi", 2);
+	/* ...and until it dies: its semaphore dies with it. */
+	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), LONG_MS), -EPIPE);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	mobj_ring_close(r);
+	mobj_chan_close(c);
+	assert_int_equal(port_count(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -318,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_pair),
 		cmocka_unit_test(test_named_fork),
 		cmocka_unit_test(test_ring_semaphores),
+		cmocka_unit_test(test_ring_peer_death),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -69,9 +69,9 @@ fi
 # list on top. Only mobj_* may be among them. Checked on the objects
 # because Zig 0.11's linker leaves out the export list and also exports
 # private externs, so the dylib it writes says nothing about Apple's.
+nm=$(command -v llvm-nm || command -v llvm-nm-14 || command -v llvm-nm-15 ||
+     command -v llvm-nm-16 || true)
 check_exports() {
-	nm=$(command -v llvm-nm || command -v llvm-nm-14 || command -v llvm-nm-15 ||
-	     command -v llvm-nm-16 || true)
 	if [ -z "$nm" ]; then
 		echo "darwin-check: no llvm-nm, export check skipped"
 		return 0
@@ -99,8 +99,20 @@ check_test() {
 	"$root/tools/cross/zig-cc" "$zig" "$1-macos" -std=c11 -Wall -Wextra \
 		-Wpedantic -Werror -Wshadow -Wstrict-prototypes \
 		-Wmissing-prototypes -Iinclude -I"$cache/cmocka-include" \
-		-c -o "$2/test_darwin.o" tests/test_darwin.c &&
+		-c -o "$2/test_darwin.o" tests/test_darwin.c || return 1
 	echo "darwin-check: tests/test_darwin.c compiles"
+	# Every mobj_ name it uses must be one the library exports.
+	[ -n "$nm" ] || return 0
+	"$nm" -u "$2/test_darwin.o" | awk '{ print $NF }' | grep '^_mobj_' |
+		sort -u > "$2/test_darwin.uses"
+	"$nm" -m --defined-only --extern-only "$2/src/libmobj_internal.a" |
+		grep ' external ' | grep -v 'private external' |
+		awk '{ print $NF }' | sort -u > "$2/libmobj.exports"
+	missing=$(comm -23 "$2/test_darwin.uses" "$2/libmobj.exports")
+	if [ -n "$missing" ]; then
+		echo "darwin-check: test_darwin uses unexported:" $missing >&2
+		return 1
+	fi
 }
 
 status=0
