@@ -27,6 +27,7 @@
 #include "mobj/ring.h"
 #include "msg.h"
 #include "ring_layout.h"
+#include "testutil.h"
 
 static uint16_t u16_at(const void *base, size_t off)
 {
@@ -80,6 +81,7 @@ static void test_ring_ctl_offsets(void **state)
 
 static void test_ring_live_bytes(void **state)
 {
+	struct tu_res res = tu_res_now();
 	struct mobj_ring *prod, *cons;
 	const unsigned char *pctl, *cctl, *data;
 	const char msg[] = "hello, ring"; /* 12 bytes with the NUL */
@@ -126,6 +128,7 @@ static void test_ring_live_bytes(void **state)
 	assert_int_equal(u64_at(cctl, 128), rec);
 	mobj_ring_close(cons);
 	mobj_ring_close(prod);
+	tu_res_check(res);
 }
 
 #ifdef MOBJ_HAVE_RING_CHAN
@@ -136,6 +139,7 @@ static void test_ring_live_bytes(void **state)
  * times out. */
 static void test_ring_hello_bytes(void **state)
 {
+	struct tu_res res = tu_res_now();
 	struct mobj_chan *a, *b;
 	struct mobj *o = NULL;
 	unsigned char hello[64];
@@ -180,6 +184,7 @@ static void test_ring_hello_bytes(void **state)
 	mobj_chan_close(b);
 	assert_true(waitpid(pid, &st, 0) == pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	tu_res_check(res);
 }
 #endif
 
@@ -211,6 +216,7 @@ static void test_msg_header_offsets(void **state)
  * (without taking the descriptor), then received normally. */
 static void test_msg_live_bytes(void **state)
 {
+	struct tu_res res = tu_res_now();
 	struct mobj_chan *a, *b;
 	struct mobj *o, *ro, *got = NULL;
 	unsigned char wire[64], buf[8];
@@ -253,6 +259,7 @@ static void test_msg_live_bytes(void **state)
 	mobj_close(o);
 	mobj_chan_close(a);
 	mobj_chan_close(b);
+	tu_res_check(res);
 }
 
 int main(void)
