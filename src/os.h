@@ -158,12 +158,16 @@ int mobj__os_waker_pair(struct mobj__os_waker *a, struct mobj__os_waker *b);
  * other end. Both sides call it at the same step of the ring set-up, after
  * every mobj message of the set-up has been received; @producer tells which
  * side this is, so a backend that sends something can order the exchange
- * (producer sends first). Linux sends nothing: it opens a pidfd on the
- * channel peer's pid. -EPIPE when the peer is already gone. */
+ * (producer sends first). Linux: each side sends its pid (mobj_send, no
+ * object) and opens a pidfd on the peer's (SO_PEERCRED is no use: for a
+ * mobj_chan_pair it names the process that made the pair, on both ends).
+ * -EPIPE when the peer is already gone; -EPROTO when what it sent is not
+ * what the backend expects. On failure @w is left untouched. */
 int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj_chan *c,
                            bool producer, int timeout_ms);
 
-/* Release what the waker holds. Safe on a zeroed or released waker. */
+/* Release what the waker holds. The core calls it only on a waker that
+ * mobj__os_waker_pair() or mobj__os_waker_connect() set up. */
 void mobj__os_waker_release(struct mobj__os_waker *w);
 
 /* Sleep until the peer wakes us, or *@word (the peer's wake sequence,
@@ -181,6 +185,22 @@ void mobj__os_waker_wake(struct mobj__os_waker *w, uint32_t *word);
 /* false once the peer's process is gone (not merely closed). A system call
  * on Linux; the core calls it only after a sleep. */
 bool mobj__os_waker_peer_alive(struct mobj__os_waker *w);
+
+/* Wake a thread of *this* process sleeping in mobj__os_waker_wait(@w,
+ * @word, ...) on the peer's word (the ring's fd helper thread, at close or
+ * when its target changes). Linux: FUTEX_WAKE on @word; Darwin: signal the
+ * semaphore the peer created. */
+void mobj__os_waker_wake_self(struct mobj__os_waker *w, const uint32_t *word);
+
+/* A pollable event for event loops (struct mobj__os_event, os_types.h):
+ * a descriptor that polls readable while the event is set. Linux: an
+ * eventfd. Darwin: e.g. a pipe or a kqueue with EVFILT_USER. set and clear
+ * are idempotent, thread-safe and never block. */
+int mobj__os_event_open(struct mobj__os_event *e); /* starts clear */
+void mobj__os_event_set(struct mobj__os_event *e);
+void mobj__os_event_clear(struct mobj__os_event *e);
+int mobj__os_event_fd(const struct mobj__os_event *e);
+void mobj__os_event_close(struct mobj__os_event *e);
 
 /* A monotonic clock in nanoseconds, for the core's timeouts. */
 uint64_t mobj__os_waker_clock_ns(void);

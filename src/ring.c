@@ -38,8 +38,10 @@
  * capacity bytes at offset o = i % capacity are data[o .. o + n), contiguous
  * even when they cross the end of the first copy: reserve(n) and peek() hand
  * out plain pointers and a record is never split. Records are an 8-byte
- * header (length) plus the payload padded to 8 bytes, so they stay aligned
- * (capacity is a page multiple).
+ * header (little-endian length, 4 zero bytes) plus the payload padded to 8
+ * bytes, so they stay aligned (capacity is a page multiple); the consumer
+ * reads a header once and accepts it only if the whole record lies within
+ * what the producer committed.
  *
  * Ordering. The producer fills bytes, then store-releases the tail; the
  * consumer load-acquires the tail, then reads bytes (and symmetrically for
@@ -49,7 +51,7 @@
  * A side that must wait first spins briefly re-reading the peer's index,
  * then:
  *   W1 seq = peer.wake_seq                      (acquire)
- *   W2 own.wait_target = target; own.waiting = 1
+ *   W2 own.wait_seq = seq; own.wait_target = target; own.waiting += 1
  *   W3 fence(seq_cst)
  *   W4 re-check the peer's index and closed flag; done if satisfied
  *   W5 sleep on peer.wake_seq while it still equals seq (futex / semaphore),
@@ -57,7 +59,8 @@
  * and the other side, after publishing its index (or its closed flag):
  *   K1 store index (release)
  *   K2 fence(seq_cst)
- *   K3 if peer.waiting and index >= peer.wait_target:
+ *   K3 if peer.waiting and index >= peer.wait_target and
+ *         peer.wait_seq == own.wake_seq:
  *        own.wake_seq += 1; wake
  * The two seq_cst fences are totally ordered. If W3 comes first, K3 sees
  * waiting = 1 and the current target, bumps wake_seq and wakes: the sleeper
@@ -65,14 +68,22 @@
  * at W1, which happened before W2, so the bump is seen and it does not
  * sleep). If K2 comes first, W4 sees the new index. So a waiter never sleeps
  * through progress, and a side that is busy never makes a system call: it
- * sees waiting = 0 (or a target it has not reached) and returns. A waiter
- * clears waiting when it returns; a stale waiting = 1 only costs a spare wake.
+ * sees waiting = 0 (or a target it has not reached) and returns. The
+ * wait_seq test sends one wake per sleep: after the bump the sleeper cannot
+ * block on the old value, so the commits made while it is being scheduled
+ * back in need no system call either. A waiter takes its count back out
+ * of waiting when it returns (a counter, because the mobj_ring_fd() helper
+ * thread may wait at the same time, ring_fd.c); a stale nonzero value only
+ * costs a spare wake. Everything the peer writes here (waiting, targets,
+ * sequences) only decides whether we make a wake-up call: a lie costs the
+ * liar a slice of latency or us a system call, never memory safety.
  *
  * Peer death. close() sets closed and wakes unconditionally. A process that
  * dies without closing cannot wake anyone, so sleeps are sliced and, after a
  * slice that ended without a wake, the backend is asked whether the peer
- * process still lives (Linux: a pidfd from the channel's peer pid; Darwin:
- * the semaphore the peer created dies with it). Once the peer is closed or
+ * process still lives (Linux: a pidfd on the pid the peer sent at set-up;
+ * Darwin: the semaphore the peer created dies with it, which also ends the
+ * sleep at once). Once the peer is closed or
  * dead, the consumer re-reads the tail (final now) and gets -EPIPE only when
  * fewer than the wanted bytes remain; the producer gets -EPIPE at once.
  */
@@ -103,9 +114,14 @@ static bool bad_timeout(int timeout_ms)
 	return timeout_ms < -1;
 }
 
-static size_t data_offset(const struct mobj_ring *r, uint64_t index)
+/* Advance our index by @n (<= cap) and its offset in the data, without a
+ * division: off == pos % cap always. */
+static void advance(struct mobj_ring *r, size_t n)
 {
-	return (size_t)(index % r->cap);
+	r->pos += n;
+	r->off += n;
+	if (r->off >= r->cap)
+		r->off -= r->cap;
 }
 
 /* Load the peer's index and validate it against the invariant. */
@@ -137,7 +153,7 @@ static int check_peer(struct mobj_ring *r, uint64_t target)
 		return err;
 	if (v >= target)
 		return 0;
-	if (!r->peer_dead &&
+	if (!r->peer_dead && !(r->notify && mobj__ring_notify_dead(r)) &&
 	    !atomic_load_explicit(&r->peer->closed, memory_order_acquire))
 		return 1;
 	/* The peer will not move again: its index is final now (closed was
@@ -169,8 +185,11 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 	err = check_peer(r, target);
 	if (err <= 0)
 		return err;
-	if (timeout_ms == 0)
+	if (timeout_ms == 0) {
+		if (r->notify)
+			mobj__ring_notify_arm(r, target);
 		return -EAGAIN;
+	}
 	for (i = 0; i < SPINS; i++) {
 		cpu_relax();
 		err = check_peer(r, target);
@@ -184,9 +203,11 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 		           (uint64_t)timeout_ms * 1000000u;
 	for (;;) {
 		seq = atomic_load_explicit(&r->peer->wake_seq, memory_order_acquire);
+		atomic_store_explicit(&r->own->wait_seq, seq, memory_order_relaxed);
 		atomic_store_explicit(&r->own->wait_target, target,
 		                      memory_order_relaxed);
-		atomic_store_explicit(&r->own->waiting, 1, memory_order_seq_cst);
+		atomic_fetch_add_explicit(&r->own->waiting, 1,
+		                          memory_order_seq_cst);
 		atomic_thread_fence(memory_order_seq_cst);
 		err = check_peer(r, target);
 		if (err <= 0)
@@ -206,6 +227,8 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 		rc = mobj__os_waker_wait(&r->waker,
 		                         (const uint32_t *)&r->peer->wake_seq,
 		                         seq, slice);
+		atomic_fetch_sub_explicit(&r->own->waiting, 1,
+		                          memory_order_relaxed);
 		if (rc == -EPIPE) {
 			r->peer_dead = true;
 		} else if (rc == -ETIMEDOUT) {
@@ -216,7 +239,7 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 				r->peer_dead = true;
 		}
 	}
-	atomic_store_explicit(&r->own->waiting, 0, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&r->own->waiting, 1, memory_order_relaxed);
 	return err;
 }
 
@@ -225,9 +248,13 @@ static void publish(struct mobj_ring *r)
 {
 	atomic_store_explicit(&r->own->index, r->pos, memory_order_release);
 	atomic_thread_fence(memory_order_seq_cst);
+	/* One wake per sleep: once wake_seq moved past what the sleeper saw,
+	 * its futex wait cannot block, so further wakes would be wasted. */
 	if (atomic_load_explicit(&r->peer->waiting, memory_order_relaxed) &&
 	    r->pos >= atomic_load_explicit(&r->peer->wait_target,
-	                                   memory_order_relaxed)) {
+	                                   memory_order_relaxed) &&
+	    atomic_load_explicit(&r->peer->wait_seq, memory_order_relaxed) ==
+	    atomic_load_explicit(&r->own->wake_seq, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&r->own->wake_seq, 1,
 		                          memory_order_release);
 		mobj__os_waker_wake(&r->waker, (uint32_t *)&r->own->wake_seq);
@@ -439,6 +466,8 @@ int mobj_ring_consumer(struct mobj_ring *producer, struct mobj_ring **consumer)
 	mobj_close(cctl_ro);
 	if (err == 0)
 		err = mobj__os_waker_pair(&producer->waker, &c->waker);
+	if (err == 0)
+		producer->waker_set = c->waker_set = true;
 	if (err < 0) {
 		mobj__ring_free(c);
 		return err;
@@ -449,6 +478,7 @@ int mobj_ring_consumer(struct mobj_ring *producer, struct mobj_ring **consumer)
 
 void mobj__ring_free(struct mobj_ring *r)
 {
+	mobj__ring_notify_stop(r);
 	if (r->data)
 		mobj_unmap(r->data, 2 * r->cap);
 	if (r->own)
@@ -457,7 +487,8 @@ void mobj__ring_free(struct mobj_ring *r)
 		mobj_unmap((void *)r->peer, mobj_page_size());
 	mobj_close(r->data_ro);
 	mobj_close(r->pctl_ro);
-	mobj__os_waker_release(&r->waker);
+	if (r->waker_set)
+		mobj__os_waker_release(&r->waker);
 	free(r);
 }
 
@@ -465,6 +496,7 @@ void mobj_ring_close(struct mobj_ring *r)
 {
 	if (!r)
 		return;
+	mobj__ring_notify_stop(r);
 	if (r->connected) {
 		atomic_store_explicit(&r->own->closed, 1, memory_order_release);
 		atomic_thread_fence(memory_order_seq_cst);
@@ -532,7 +564,8 @@ int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms, void **p)
 		return -EINVAL;
 	if (n > r->cap)
 		return -EMSGSIZE;
-	if (atomic_load_explicit(&r->peer->closed, memory_order_relaxed))
+	if (r->peer_dead ||
+	    atomic_load_explicit(&r->peer->closed, memory_order_relaxed))
 		return -EPIPE;
 	if (r->pos + n - r->peer_seen > r->cap) {
 		err = wait_peer(r, r->pos + n - r->cap, timeout_ms);
@@ -541,7 +574,7 @@ int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms, void **p)
 	}
 	r->reserved = n;
 	r->in_record = false;
-	*p = r->data + data_offset(r, r->pos);
+	*p = r->data + r->off;
 	return 0;
 }
 
@@ -553,7 +586,7 @@ int mobj_ring_commit(struct mobj_ring *r, size_t n)
 	r->in_record = false;
 	if (n == 0)
 		return 0;
-	r->pos += n;
+	advance(r, n);
 	publish(r);
 	return 0;
 }
@@ -604,13 +637,16 @@ int mobj_ring_reserve_record(struct mobj_ring *r, size_t len, int timeout_ms,
 
 int mobj_ring_commit_record(struct mobj_ring *r, size_t len)
 {
-	struct mobj__ring_record *h;
+	unsigned char h[MOBJ_RING_RECORD_HEADER] = {
+		(unsigned char)len, (unsigned char)(len >> 8),
+		(unsigned char)(len >> 16), (unsigned char)(len >> 24), 0, 0, 0, 0
+	};
 
 	if (!r || !r->producer || !r->in_record || len > r->record_len)
 		return -EINVAL;
-	h = (struct mobj__ring_record *)(r->data + data_offset(r, r->pos));
-	h->len = (uint32_t)len;
-	h->zero = 0;
+	/* Bytes, little endian: a ring that mixed plain bytes in is not
+	 * 8-byte aligned. */
+	memcpy(r->data + r->off, h, sizeof(h));
 	return mobj_ring_commit(r, (size_t)record_total(len));
 }
 
@@ -656,7 +692,7 @@ int mobj_ring_peek(struct mobj_ring *r, size_t min, int timeout_ms,
 		if (err < 0)
 			return err;
 	}
-	*p = r->data + data_offset(r, r->pos);
+	*p = r->data + r->off;
 	*avail = (size_t)(r->peer_seen - r->pos);
 	return 0;
 }
@@ -668,7 +704,7 @@ int mobj_ring_consume(struct mobj_ring *r, size_t n)
 	r->in_record = false;
 	if (n == 0)
 		return 0;
-	r->pos += n;
+	advance(r, n);
 	publish(r);
 	return 0;
 }
@@ -694,7 +730,7 @@ ssize_t mobj_ring_read(struct mobj_ring *r, void *p, size_t cap, int timeout_ms)
 int mobj_ring_peek_record(struct mobj_ring *r, int timeout_ms, const void **p,
                           size_t *len)
 {
-	const volatile struct mobj__ring_record *h;
+	const volatile unsigned char *h;
 	const void *src;
 	size_t avail;
 	uint32_t n;
@@ -706,9 +742,11 @@ int mobj_ring_peek_record(struct mobj_ring *r, int timeout_ms, const void **p,
 	                     &avail);
 	if (err < 0)
 		return err;
-	/* The producer may rewrite the header under us: read it once. */
+	/* The producer may rewrite the header under us: read it once, byte
+	 * by byte (it is unaligned if plain bytes were mixed in). */
 	h = src;
-	n = h->len;
+	n = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
+	    (uint32_t)h[3] << 24;
 	if (n > r->record_max || record_total(n) > avail) {
 		r->broken = true;
 		return -EPROTO;

@@ -17,12 +17,14 @@ struct mobj_ring {
 	bool broken;     /* the peer broke the protocol: -EPROTO from now on */
 	bool peer_dead;  /* the peer's process is gone */
 	bool in_record;  /* producer: a record is reserved; consumer: peeked */
+	bool waker_set;  /* waker holds something (pair or connect worked) */
 	size_t cap;
 	size_t record_max;
 	unsigned char *data;                /* mirror, 2 * cap */
 	struct mobj__ring_ctl *own;         /* read-write */
 	const struct mobj__ring_ctl *peer;  /* read-only mapping */
 	uint64_t pos;       /* our index: the tail, or the head */
+	size_t off;         /* pos % cap: where our next byte is in data */
 	uint64_t peer_seen; /* the peer's index, last validated value */
 	size_t reserved;    /* producer: bytes of the current reservation */
 	size_t record_len;  /* payload length of the record in hand */
@@ -31,6 +33,7 @@ struct mobj_ring {
 	struct mobj *pctl_ro;
 	struct mobj__os_waker waker;
 	struct mobj_ring_stats stats;
+	struct mobj__ring_notify *notify; /* mobj_ring_fd()'s helper, or NULL */
 };
 
 /* Producer, not connected: the read-only handles to send (still owned by
@@ -46,6 +49,14 @@ int mobj__ring_attach(struct mobj *data_ro, struct mobj *pctl_ro,
 
 /* Producer side: map the consumer's control page; the ring is connected. */
 int mobj__ring_accept(struct mobj_ring *r, struct mobj *cctl_ro);
+
+/* mobj_ring_fd() (ring_fd.c): a call with timeout 0 is about to return
+ * -EAGAIN waiting for the peer's index to reach @target; the helper thread
+ * has seen the peer's process die; stop and free the helper (no-op without
+ * one). */
+void mobj__ring_notify_arm(struct mobj_ring *r, uint64_t target);
+bool mobj__ring_notify_dead(const struct mobj_ring *r);
+void mobj__ring_notify_stop(struct mobj_ring *r);
 
 /* Unmap and free without marking the end closed. */
 void mobj__ring_free(struct mobj_ring *r);

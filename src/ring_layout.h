@@ -43,10 +43,11 @@ struct mobj__ring_ctl {
 	_Atomic uint32_t wake_seq;
 	_Atomic uint32_t closed;
 	uint8_t pad2[120];
-	/* Set by the owner while it may sleep: it waits for the peer's index
-	 * to reach wait_target. */
+	/* Nonzero while the owner may sleep (a count of its sleeping threads):
+	 * it waits for the peer's index to reach wait_target, and it saw the
+	 * peer's wake_seq equal to wait_seq when it started. */
 	_Atomic uint32_t waiting;
-	uint32_t pad3;
+	_Atomic uint32_t wait_seq;
 	_Atomic uint64_t wait_target;
 	uint8_t pad4[112];
 };
@@ -60,6 +61,7 @@ _Static_assert(offsetof(struct mobj__ring_ctl, index) == 128, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, wake_seq) == 256, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, closed) == 260, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, waiting) == 384, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, wait_seq) == 388, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, wait_target) == 392, "ring layout");
 _Static_assert(sizeof(struct mobj__ring_ctl) == 512, "ring layout");
 /* Shared between processes, so the atomics must be lock-free (address
@@ -69,9 +71,12 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2 && ATOMIC_INT_LOCK_FREE == 2,
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4,
                "ring atomics must be plain-sized");
 
-/* The header of a record in the data area. */
+/* The header of a record in the data area: the payload length as a
+ * little-endian uint32, then 4 zero bytes. The ring writes and reads it as
+ * bytes (a ring that mixed plain bytes in is not aligned); the struct
+ * documents the layout. */
 struct mobj__ring_record {
-	uint32_t len; /* payload bytes */
+	uint32_t len; /* payload bytes, little endian */
 	uint32_t zero;
 };
 _Static_assert(sizeof(struct mobj__ring_record) == MOBJ_RING_RECORD_HEADER,

@@ -6,7 +6,8 @@
  * other owns), hostile indices and record headers (-EPROTO, no access out of
  * bounds), and a producer killed with SIGKILL mid-stream.
  *
- * MOBJ_RING_STREAM_MB overrides the stream length (default 1024).
+ * MOBJ_RING_STREAM_MB overrides the stream length (default 1024; 32 under
+ * valgrind).
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -16,7 +17,9 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -58,10 +61,13 @@ static uint64_t rnd(uint64_t *s)
 	return *s;
 }
 
+static pthread_barrier_t warm_barrier;
+
 static void *warm_up(void *arg)
 {
 	void *volatile m = malloc(64); /* volatile: keep the malloc */
 
+	pthread_barrier_wait(&warm_barrier);
 	free(m);
 	return arg;
 }
@@ -69,15 +75,21 @@ static void *warm_up(void *arg)
 static int pattern_setup(void **state)
 {
 	uint64_t s = 0x9e3779b97f4a7c15u;
-	pthread_t t;
+	pthread_t t[2];
 	size_t i;
 
 	(void)state;
-	/* The first thread leaves a cached stack and an arena mapped for
-	 * good: let that happen before any test counts mappings. */
-	if (pthread_create(&t, NULL, warm_up, NULL) != 0 ||
-	    pthread_join(t, NULL) != 0)
-		return -1;
+	/* Threads leave cached stacks and arenas mapped for good: let that
+	 * happen for as many threads as a test runs at once (two) before any
+	 * test counts mappings. */
+	pthread_barrier_init(&warm_barrier, NULL, 3);
+	for (i = 0; i < 2; i++)
+		if (pthread_create(&t[i], NULL, warm_up, NULL) != 0)
+			return -1;
+	pthread_barrier_wait(&warm_barrier);
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&warm_barrier);
 	pattern = malloc(PATTERN + PATTERN_SLACK);
 	if (!pattern)
 		return -1;
@@ -103,8 +115,15 @@ static const unsigned char *at(uint64_t pos)
 static uint64_t stream_bytes(void)
 {
 	const char *e = getenv("MOBJ_RING_STREAM_MB");
+	const char *pre = getenv("LD_PRELOAD");
 
-	return (e ? strtoull(e, NULL, 10) : 1024) << 20;
+	if (e)
+		return strtoull(e, NULL, 10) << 20;
+	/* Valgrind runs this some 50 times slower: 1 GiB would take an
+	 * hour, 32 MiB still wraps a 256 KiB ring hundreds of times. */
+	if (pre && strstr(pre, "vgpreload"))
+		return (uint64_t)32 << 20;
+	return (uint64_t)1024 << 20;
 }
 
 enum api { API_RESERVE, API_WRITE, API_RECORD };
@@ -588,6 +607,66 @@ static void test_close_wakes_sleeper(void **state)
 	tu_res_check(res);
 }
 
+/* No system call when nobody sleeps; exactly one wake for one sleeper,
+ * sent when its target is reached (not before, not again). */
+struct peek_arg {
+	struct mobj_ring *c;
+	int rc;
+};
+
+static void *peek_100(void *arg)
+{
+	struct peek_arg *a = arg;
+	const void *q;
+	size_t avail;
+
+	a->rc = mobj_ring_peek(a->c, 100, T_MS, &q, &avail);
+	return NULL;
+}
+
+static void test_wakes_only_sleepers(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	struct mobj_ring_stats st, cst;
+	struct peek_arg arg;
+	unsigned char b[4096];
+	pthread_t t;
+	int i;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(64 << 10, &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	for (i = 0; i < 1000; i++) {
+		assert_int_equal(mobj_ring_write(p, b, 64, 0), 64);
+		assert_int_equal(mobj_ring_read(c, b, sizeof(b), 0), 64);
+	}
+	assert_int_equal(mobj_ring_stats(p, &st), 0);
+	assert_int_equal(st.wakes + st.sleeps + st.peer_checks, 0);
+	assert_int_equal(mobj_ring_stats(c, &st), 0);
+	assert_int_equal(st.wakes + st.sleeps + st.peer_checks, 0);
+
+	arg.c = c;
+	arg.rc = 1;
+	assert_int_equal(pthread_create(&t, NULL, peek_100, &arg), 0);
+	while (atomic_load(&mobj__ring_own(c)->waiting) == 0)
+		sched_yield();
+	for (i = 0; i < 20; i++)
+		assert_int_equal(mobj_ring_write(p, b, 10, 0), 10);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(arg.rc, 0);
+	assert_int_equal(mobj_ring_stats(p, &st), 0);
+	assert_true(st.wakes <= 1);
+	/* Unless the writes fell between two of the sleeper's 50 ms slices
+	 * (this thread descheduled that long), it was woken once. */
+	assert_int_equal(mobj_ring_stats(c, &cst), 0);
+	if (cst.sleeps == 1)
+		assert_int_equal(st.wakes, 1);
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
 /* ---- Least privilege ---------------------------------------------------- */
 
 static int cannot_write(const void *addr)
@@ -763,33 +842,62 @@ static void test_hostile_record_header(void **state)
 	tu_res_check(res);
 }
 
-/* ---- Processes ---------------------------------------------------------- */
+/* ---- Processes, over a channel ----------------------------------------- */
 
-/* Both ends are made here, then the child keeps the producer and this
- * process the consumer; each drops the other end without closing it. */
+/* Fork a child that creates a ring of @cap bytes, sends it over a channel
+ * pair and runs @child_fn with its producer end (the test's stream state is
+ * inherited); this process receives the consumer end. Returns the pid. */
+static pid_t fork_producer(size_t cap, void (*child_fn)(struct mobj_ring *, void *),
+                           void *arg, struct mobj_ring **consumer)
+{
+	struct mobj_chan *a, *b;
+	struct mobj_ring *p;
+	pid_t pid;
+
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		mobj_chan_close(b);
+		if (mobj_ring_create(cap, &p) < 0 ||
+		    mobj_ring_send(a, p, T_MS) < 0)
+			_exit(2);
+		/* The ring outlives the channel. */
+		mobj_chan_close(a);
+		child_fn(p, arg);
+		_exit(3);
+	}
+	mobj_chan_close(a);
+	assert_int_equal(mobj_ring_recv(b, T_MS, consumer), 0);
+	mobj_chan_close(b);
+	return pid;
+}
+
+static void child_stream(struct mobj_ring *p, void *arg)
+{
+	struct stream *st = arg;
+
+	st->r = p;
+	produce(st);
+	mobj_ring_close(p);
+	_exit(st->err == 0 ? 0 : 1);
+}
+
 static void stream_fork(size_t cap, enum api api, uint64_t total)
 {
 	struct tu_res res = tu_res_now();
-	struct mobj_ring *p, *c;
+	struct mobj_ring *c;
 	struct stream ps, cs;
 	const void *q;
 	size_t avail;
 	pid_t pid;
 
-	assert_int_equal(mobj_ring_create(cap, &p), 0);
-	assert_int_equal(mobj_ring_consumer(p, &c), 0);
-	ps = (struct stream){ p, api, total, 0xabcdefu + api, -1 };
-	cs = (struct stream){ c, api, total, 0xabcdefu + api, -1 };
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		mobj__ring_free(c);
-		produce(&ps);
-		mobj_ring_close(p);
-		_exit(ps.err == 0 ? 0 : 1);
-	}
-	mobj__ring_free(p);
+	ps = (struct stream){ NULL, api, total, 0xabcdefu + api, -1 };
+	cs = ps;
+	pid = fork_producer(cap, child_stream, &ps, &c);
+	assert_int_equal(mobj_ring_capacity(c), mobj__page_round(cap));
+	cs.r = c;
 	consume(&cs);
 	assert_int_equal(cs.err, 0);
 	assert_int_equal(mobj_ring_peek(c, 1, T_MS, &q, &avail), -EPIPE);
@@ -822,6 +930,408 @@ static void test_stream_fork_one_page(void **s)
 	stream_fork(1, API_RECORD, stream_bytes() / 16);
 }
 
+/* The producer streams until it is killed with SIGKILL (no close): the
+ * consumer reads every byte committed before, verified, then gets -EPIPE,
+ * from a blocking call that could have waited 5 s. */
+static void child_stream_forever(struct mobj_ring *p, void *arg)
+{
+	struct stream *st = arg;
+
+	st->r = p;
+	st->total = UINT64_MAX;
+	produce(st);
+	_exit(1);
+}
+
+static void test_producer_killed(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *c;
+	struct stream ps;
+	unsigned char *buf = malloc(64 << 10);
+	uint64_t pos = 0, t0, t1;
+	struct timespec ts;
+	ssize_t n;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(buf);
+	ps = (struct stream){ NULL, API_WRITE, 0, 42, -1 };
+	pid = fork_producer(64 << 10, child_stream_forever, &ps, &c);
+	while (pos < (4u << 20)) {
+		n = mobj_ring_read(c, buf, 64 << 10, T_MS);
+		assert_true(n > 0);
+		assert_memory_equal(buf, at(pos), (size_t)n);
+		pos += (uint64_t)n;
+	}
+	/* Mid-stream: the child is writing, or blocked on a full ring. */
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	for (;;) {
+		n = mobj_ring_read(c, buf, 64 << 10, T_MS);
+		if (n < 0)
+			break;
+		assert_memory_equal(buf, at(pos), (size_t)n);
+		pos += (uint64_t)n;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t1 = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	assert_int_equal(n, -EPIPE);
+	/* Functional bound only: far below the 5 s the call could wait. */
+	assert_true(t1 - t0 < T_MS);
+	print_message("      producer killed: -EPIPE %llu ms after its death "
+	              "was reaped, %llu bytes read in all\n",
+	              (unsigned long long)(t1 - t0), (unsigned long long)pos);
+	assert_int_equal(mobj_ring_read(c, buf, 1, 0), -EPIPE);
+	mobj_ring_close(c);
+	free(buf);
+	tu_res_check(res);
+}
+
+/* The consumer dies (SIGKILL) while the producer is blocked on a full ring:
+ * the producer gets -EPIPE. The producer is this process, the consumer a
+ * forked child that receives the ring over the channel. */
+static void test_consumer_killed(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_chan *a, *b;
+	struct mobj_ring *p, *c;
+	unsigned char buf[4096];
+	ssize_t n;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		mobj_chan_close(a);
+		if (mobj_ring_recv(b, T_MS, &c) < 0)
+			_exit(2);
+		mobj_chan_close(b);
+		if (mobj_ring_read(c, buf, sizeof(buf), T_MS) <= 0)
+			_exit(3);
+		raise(SIGKILL);
+		_exit(4);
+	}
+	mobj_chan_close(b);
+	assert_int_equal(mobj_ring_create(64 << 10, &p), 0);
+	assert_int_equal(mobj_ring_send(a, p, T_MS), 0);
+	mobj_chan_close(a);
+	do
+		n = mobj_ring_write(p, at(0), sizeof(buf), T_MS);
+	while (n > 0);
+	assert_int_equal(n, -EPIPE);
+	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+	mobj_ring_close(p);
+	tu_res_check(res);
+}
+
+/* Least privilege across processes: the consumer process cannot write the
+ * data or the tail, by any route. */
+static void child_idle(struct mobj_ring *p, void *arg)
+{
+	(void)arg;
+	mobj_ring_write(p, "x", 1, T_MS);
+	/* Wait for the consumer's close (or death), then go. */
+	while (mobj_ring_write(p, "x", 1, T_MS) > 0)
+		;
+	mobj_ring_close(p);
+	_exit(0);
+}
+
+static void test_least_privilege_processes(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *c;
+	unsigned char *d;
+	pid_t pid;
+
+	(void)state;
+	pid = fork_producer(page(), child_idle, NULL, &c);
+	d = mobj__ring_data(c);
+	assert_int_equal(cannot_write(d), 0);
+	assert_int_equal(cannot_write(d + page()), 0);
+	assert_int_equal(cannot_write(mobj__ring_peer(c)), 0);
+	assert_true(tu_poke_proc_mem(mobj__ring_own(c), 'M'));
+	mobj_ring_close(c);
+	assert_int_equal(tu_wait(pid), 0);
+	tu_res_check(res);
+}
+
+/* ---- Hostile set-up messages -------------------------------------------- */
+
+struct hello {
+	uint32_t magic, version, kind, zero;
+	uint64_t capacity;
+};
+
+static struct hello hello(uint32_t kind, uint64_t cap)
+{
+	struct hello h = { MOBJ__RING_MAGIC, MOBJ__RING_VERSION, kind, 0, cap };
+
+	return h;
+}
+
+/* A frozen object of @size, optionally with a control page header. */
+static struct mobj *frozen(size_t size, uint32_t role, uint64_t cap,
+                           uint32_t magic)
+{
+	struct mobj *o, *ro;
+	struct mobj__ring_ctl *ctl;
+
+	assert_int_equal(mobj_create(size, 0, &o), 0);
+	if (role) {
+		assert_int_equal(mobj_map(o, 0, size, MOBJ_PROT_READ | MOBJ_PROT_WRITE,
+		                          (void **)&ctl), 0);
+		ctl->magic = magic;
+		ctl->version = MOBJ__RING_VERSION;
+		ctl->role = role;
+		ctl->header_size = sizeof(*ctl);
+		ctl->capacity = cap;
+		assert_int_equal(mobj_unmap(ctl, size), 0);
+	}
+	assert_int_equal(mobj_readonly(o, &ro), 0);
+	mobj_close(o);
+	return ro;
+}
+
+enum bad_setup {
+	BAD_NO_OBJECT, BAD_MAGIC, BAD_KIND, BAD_SIZE, BAD_WRITABLE,
+	BAD_CTL_MAGIC, BAD_CTL_ROLE, BAD_CTL_CAP, BAD_CTL_SIZE, BAD_SHORT,
+	BAD_COUNT
+};
+
+static void send_bad_setup(struct mobj_chan *a, enum bad_setup bad)
+{
+	size_t cap = 2 * page();
+	struct hello h = hello(1, cap);
+	struct mobj *data, *ctl, *rw = NULL;
+
+	data = frozen(cap, 0, 0, 0);
+	ctl = frozen(page(), MOBJ__RING_PRODUCER, cap,
+	             bad == BAD_CTL_MAGIC ? 0xdead : MOBJ__RING_MAGIC);
+	switch (bad) {
+	case BAD_NO_OBJECT:
+		assert_int_equal(mobj_send(a, NULL, &h, sizeof(h)), 0);
+		break;
+	case BAD_MAGIC:
+		h.magic ^= 1;
+		assert_int_equal(mobj_send(a, data, &h, sizeof(h)), 0);
+		break;
+	case BAD_KIND:
+		h.kind = 2;
+		assert_int_equal(mobj_send(a, data, &h, sizeof(h)), 0);
+		break;
+	case BAD_SIZE:
+		h.capacity = page();
+		assert_int_equal(mobj_send(a, data, &h, sizeof(h)), 0);
+		break;
+	case BAD_WRITABLE:
+		assert_int_equal(mobj_create(cap, 0, &rw), 0);
+		assert_int_equal(mobj_send(a, rw, &h, sizeof(h)), 0);
+		break;
+	case BAD_SHORT:
+		assert_int_equal(mobj_send(a, data, &h, sizeof(h) - 1), 0);
+		break;
+	default:
+		assert_int_equal(mobj_send(a, data, &h, sizeof(h)), 0);
+		h = hello(2, bad == BAD_CTL_CAP ? cap + page() : cap);
+		if (bad == BAD_CTL_ROLE) {
+			mobj_close(ctl);
+			ctl = frozen(page(), MOBJ__RING_CONSUMER, cap,
+			             MOBJ__RING_MAGIC);
+		} else if (bad == BAD_CTL_SIZE) {
+			mobj_close(ctl);
+			ctl = frozen(2 * page(), MOBJ__RING_PRODUCER, cap,
+			             MOBJ__RING_MAGIC);
+		}
+		assert_int_equal(mobj_send(a, ctl, &h, sizeof(h)), 0);
+		break;
+	}
+	mobj_close(rw);
+	mobj_close(data);
+	mobj_close(ctl);
+}
+
+static void test_hostile_setup(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_chan *a, *b;
+	struct mobj_ring *c = NULL;
+	int bad;
+
+	(void)state;
+	for (bad = 0; bad < BAD_COUNT; bad++) {
+		assert_int_equal(mobj_chan_pair(&a, &b), 0);
+		send_bad_setup(a, bad);
+		assert_int_equal(mobj_ring_recv(b, T_MS, &c), -EPROTO);
+		assert_null(c);
+		mobj_chan_close(a);
+		mobj_chan_close(b);
+	}
+	/* Nobody there. */
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	assert_int_equal(mobj_ring_recv(b, 0, &c), -ETIMEDOUT);
+	mobj_chan_close(a);
+	assert_int_equal(mobj_ring_recv(b, T_MS, &c), -EPIPE);
+	mobj_chan_close(b);
+	tu_res_check(res);
+}
+
+/* The consumer's answer is checked too; the producer stays unconnected. */
+static void test_hostile_setup_answer(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_chan *a, *b;
+	struct mobj_ring *p, *c;
+	struct mobj *o;
+	struct hello h;
+	unsigned char msg[64];
+	int i, n;
+
+	(void)state;
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(mobj_chan_pair(&a, &b), 0);
+		assert_int_equal(mobj_ring_create(page(), &p), 0);
+		/* Queue the answer first: mobj_ring_send reads it after
+		 * sending its two messages. */
+		h = hello(3, page());
+		if (i == 0)
+			h.kind = 1;
+		if (i == 1)
+			h.capacity = 2 * page();
+		o = frozen(page(), i == 2 ? MOBJ__RING_PRODUCER : MOBJ__RING_CONSUMER,
+		           page(), MOBJ__RING_MAGIC);
+		if (i == 3) {
+			/* Writable: the consumer must freeze its page. */
+			mobj_close(o);
+			assert_int_equal(mobj_create(page(), 0, &o), 0);
+		}
+		assert_int_equal(mobj_send(b, o, &h, sizeof(h)), 0);
+		mobj_close(o);
+		assert_int_equal(mobj_ring_send(a, p, T_MS), -EPROTO);
+		assert_int_equal(mobj_ring_write(p, "x", 1, 0), -ENOTCONN);
+		/* Drain what it sent. */
+		for (n = 0; n < 2; n++) {
+			assert_int_equal(mobj_recv(b, 0, &o, msg, sizeof(msg)),
+			                 (int)sizeof(h));
+			mobj_close(o);
+		}
+		mobj_ring_close(p);
+		mobj_chan_close(a);
+		mobj_chan_close(b);
+	}
+	/* No answer (yet): timeout 0 does not wait for one. */
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_send(a, p, 0), -ETIMEDOUT);
+	assert_int_equal(mobj_ring_write(p, "x", 1, 0), -ENOTCONN);
+	mobj_ring_close(p);
+	mobj_chan_close(a);
+	/* Its messages are fine, but the producer is gone. */
+	assert_int_equal(mobj_ring_recv(b, 0, &c), -EPIPE);
+	mobj_chan_close(b);
+	tu_res_check(res);
+}
+
+/* ---- The pollable descriptor -------------------------------------------- */
+
+static int poll_in(int fd, int timeout_ms)
+{
+	struct pollfd pfd = { fd, POLLIN, 0 };
+	int n = poll(&pfd, 1, timeout_ms);
+
+	return n > 0 && (pfd.revents & POLLIN);
+}
+
+static void test_fd_threads(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	unsigned char b[64];
+	const void *q;
+	size_t avail;
+	void *w;
+	int cfd, pfd;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_fd(NULL), -EINVAL);
+	assert_int_equal(mobj_ring_fd(p), -ENOTCONN);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	cfd = mobj_ring_fd(c);
+	pfd = mobj_ring_fd(p);
+	assert_true(cfd >= 0 && pfd >= 0);
+	assert_int_equal(mobj_ring_fd(c), cfd);
+	/* Starts readable; -EAGAIN arms it. */
+	assert_true(poll_in(cfd, 0));
+	assert_int_equal(mobj_ring_read(c, b, sizeof(b), 0), -EAGAIN);
+	assert_false(poll_in(cfd, 0));
+	assert_int_equal(mobj_ring_write(p, "abc", 3, 0), 3);
+	assert_true(poll_in(cfd, T_MS));
+	assert_int_equal(mobj_ring_read(c, b, sizeof(b), 0), 3);
+	/* Waiting for more than one byte. */
+	assert_int_equal(mobj_ring_peek(c, 10, 0, &q, &avail), -EAGAIN);
+	assert_int_equal(mobj_ring_write(p, "abcde", 5, 0), 5);
+	assert_int_equal(mobj_ring_write(p, "abcde", 5, 0), 5);
+	assert_true(poll_in(cfd, T_MS));
+	assert_int_equal(mobj_ring_peek(c, 10, 0, &q, &avail), 0);
+	/* The producer's side: room. */
+	assert_true(poll_in(pfd, 0));
+	assert_int_equal(mobj_ring_reserve(p, page(), 0, &w), -EAGAIN);
+	assert_false(poll_in(pfd, 0));
+	assert_int_equal(mobj_ring_consume(c, 10), 0);
+	assert_true(poll_in(pfd, T_MS));
+	assert_int_equal(mobj_ring_reserve(p, page(), 0, &w), 0);
+	/* The peer's close makes it readable, and the call says -EPIPE. */
+	assert_int_equal(mobj_ring_read(c, b, sizeof(b), 0), -EAGAIN);
+	mobj_ring_close(p);
+	assert_true(poll_in(cfd, T_MS));
+	assert_int_equal(mobj_ring_read(c, b, sizeof(b), 0), -EPIPE);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+static void child_write_then_die(struct mobj_ring *p, void *arg)
+{
+	struct timespec ts = { 0, 50 * 1000000 };
+
+	(void)arg;
+	nanosleep(&ts, NULL);
+	mobj_ring_write(p, "hello", 5, T_MS);
+	nanosleep(&ts, NULL);
+	raise(SIGKILL);
+}
+
+/* Across processes the helper thread does the waiting: data from the other
+ * process, then its death, both make the descriptor readable. */
+static void test_fd_processes(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *c;
+	unsigned char b[64];
+	int fd;
+	pid_t pid;
+
+	(void)state;
+	pid = fork_producer(page(), child_write_then_die, NULL, &c);
+	fd = mobj_ring_fd(c);
+	assert_true(fd >= 0);
+	while (mobj_ring_read(c, b, sizeof(b), 0) == -EAGAIN)
+		assert_true(poll_in(fd, T_MS));
+	assert_memory_equal(b, "hello", 5);
+	while (mobj_ring_read(c, b, sizeof(b), 0) == -EAGAIN)
+		assert_true(poll_in(fd, T_MS));
+	assert_int_equal(mobj_ring_read(c, b, sizeof(b), 0), -EPIPE);
+	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
 static void test_layout_frozen(void **state)
 {
 	(void)state;
@@ -830,6 +1340,7 @@ static void test_layout_frozen(void **state)
 	assert_int_equal(offsetof(struct mobj__ring_ctl, wake_seq), 256);
 	assert_int_equal(offsetof(struct mobj__ring_ctl, closed), 260);
 	assert_int_equal(offsetof(struct mobj__ring_ctl, waiting), 384);
+	assert_int_equal(offsetof(struct mobj__ring_ctl, wait_seq), 388);
 	assert_int_equal(offsetof(struct mobj__ring_ctl, wait_target), 392);
 	assert_int_equal(sizeof(struct mobj__ring_ctl), 512);
 	assert_int_equal(MOBJ__RING_MAGIC, 0x72626f6du);
@@ -846,6 +1357,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_records_basic),
 		cmocka_unit_test(test_close_semantics),
 		cmocka_unit_test(test_close_wakes_sleeper),
+		cmocka_unit_test(test_wakes_only_sleepers),
 		cmocka_unit_test(test_least_privilege),
 		cmocka_unit_test(test_hostile_producer_index),
 		cmocka_unit_test(test_hostile_consumer_index),
@@ -858,6 +1370,13 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_stream_fork_write),
 		cmocka_unit_test(test_stream_fork_records),
 		cmocka_unit_test(test_stream_fork_one_page),
+		cmocka_unit_test(test_producer_killed),
+		cmocka_unit_test(test_consumer_killed),
+		cmocka_unit_test(test_least_privilege_processes),
+		cmocka_unit_test(test_hostile_setup),
+		cmocka_unit_test(test_hostile_setup_answer),
+		cmocka_unit_test(test_fd_threads),
+		cmocka_unit_test(test_fd_processes),
 	};
 
 	(void)argc;

@@ -11,7 +11,7 @@ secs=${1:-60}
 case $secs in
 ''|*[!0-9]*) echo "usage: tools/fuzz.sh [SECONDS]" >&2; exit 2 ;;
 esac
-targets="msg recv"
+targets="msg recv ring"
 build=build-fuzz
 
 if ! command -v clang >/dev/null 2>&1; then
@@ -23,7 +23,7 @@ if [ ! -f "$build/build.ninja" ]; then
 		-Db_sanitize=address,undefined -Db_lundef=false \
 		-Dbuildtype=debugoptimized >/dev/null
 fi
-ninja -C "$build" -j2 tests/fuzz/fuzz_msg tests/fuzz/fuzz_recv >/dev/null
+ninja -C "$build" -j2 tests/fuzz/fuzz_msg tests/fuzz/fuzz_recv tests/fuzz/fuzz_ring >/dev/null
 
 n=0
 for t in $targets; do n=$((n + 1)); done

@@ -83,7 +83,11 @@ MOBJ_EXPORT int mobj_ring_consumer(struct mobj_ring *producer,
  * @return 0, or -EINVAL (NULL, not a producer, already connected), the
  *         errors of mobj_send() and mobj_recv() (-EPIPE, -ETIMEDOUT, ...),
  *         -EPROTO (the answer is not a valid consumer index object; the ring
- *         stays unconnected).
+ *         stays unconnected). A failure in the last step (the two sides
+ *         learning how to watch each other's death) leaves the ring
+ *         connected with the consumer counted as gone (-EPIPE): close it.
+ *         A consumer that dies during set-up gives -EPIPE, or 0 and then
+ *         -EPIPE from the ring.
  */
 MOBJ_EXPORT int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *producer,
                                int timeout_ms);
@@ -172,11 +176,13 @@ MOBJ_EXPORT ssize_t mobj_ring_read(struct mobj_ring *r, void *p, size_t cap,
 
 /**
  * Records: length-prefixed messages on top of the byte ring. A record is a
- * MOBJ_RING_RECORD_HEADER-byte header (uint32 length, uint32 zero, native
- * byte order) followed by the payload, padded to a multiple of 8 bytes, so
- * every header and payload is 8-byte aligned. A record is never split: the
- * mirror makes each one contiguous. Do not mix records and plain bytes on
- * one ring. The largest payload is mobj_ring_record_max().
+ * MOBJ_RING_RECORD_HEADER-byte header (uint32 length, little endian, then
+ * 4 zero bytes) followed by the payload, padded to a multiple of 8 bytes,
+ * so every header and payload is 8-byte aligned. A record is never split:
+ * the mirror makes each one contiguous. Do not mix records and plain bytes
+ * on one ring (it works, but payloads lose their alignment, and a consumer
+ * reading records where bytes were written gets -EPROTO or garbage
+ * records). The largest payload is mobj_ring_record_max().
  */
 MOBJ_EXPORT size_t mobj_ring_record_max(const struct mobj_ring *r);
 
@@ -235,6 +241,27 @@ struct mobj_ring_stats {
 /** Copy the counters of @p r. @return 0, or -EINVAL. */
 MOBJ_EXPORT int mobj_ring_stats(const struct mobj_ring *r,
                                 struct mobj_ring_stats *out);
+
+/**
+ * A descriptor for event loops (poll, epoll, select): it polls readable
+ * when the last call on this end that returned -EAGAIN (timeout 0) would
+ * now succeed, or fail for good (the peer closed or died: -EPIPE; -EPROTO).
+ * It starts readable; each -EAGAIN clears and re-arms it. It may poll
+ * readable spuriously: call again with timeout 0 and go back to polling on
+ * -EAGAIN. Owned by the ring: do not read, write or close it.
+ *
+ * The peer may be another process that cannot signal our descriptors, so
+ * the first call starts one helper thread for this end, which sleeps the
+ * way a blocking call would (same wake-up protocol: no extra system call
+ * on the peer's side) and signals a local event (Linux: an eventfd).
+ * mobj_ring_close() stops it (which can take up to 50 ms while the helper
+ * sleeps). Threads do not survive fork(): a child must not use an end whose
+ * helper was started before the fork.
+ *
+ * @return the descriptor, or -EINVAL (NULL), -ENOTCONN (a producer with no
+ *         consumer yet), -EMFILE, -ENFILE, -ENOMEM, -EAGAIN (no thread).
+ */
+MOBJ_EXPORT int mobj_ring_fd(struct mobj_ring *r);
 
 /**
  * Close this end: mark it closed in its index page and wake the peer (which

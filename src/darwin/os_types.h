@@ -38,4 +38,10 @@ struct mobj__os_waker {
 	mach_port_t theirs;
 };
 
+/* A pollable event for mobj_ring_fd(): a non-blocking pipe (ring_event.c). */
+struct mobj__os_event {
+	int rfd;
+	int wfd;
+};
+
 #endif

@@ -18,9 +18,16 @@ struct mobj__os_chan {
 };
 
 /* One end of a ring: a pidfd on the peer process (-1 when the peer is in
- * this process). The futex words live in the shared control pages. */
+ * this process, or when pidfds are missing: then @pid is polled with
+ * kill(pid, 0)). The futex words live in the shared control pages. */
 struct mobj__os_waker {
 	int pidfd;
+	int pid; /* the peer's pid, 0 when the peer is in this process */
+};
+
+/* A pollable event: an eventfd (non-blocking, close-on-exec). */
+struct mobj__os_event {
+	int fd;
 };
 
 #endif

@@ -1,0 +1,185 @@
+/*
+ * A pollable descriptor for a ring end, for event loops.
+ *
+ * The peer may be another process and the channel passes memory objects
+ * only, so the peer cannot signal a descriptor of ours. Instead a helper
+ * thread of ours, started by the first mobj_ring_fd(), does the waiting the
+ * caller would otherwise do in a blocking call, and sets a local event (an
+ * eventfd on Linux) when it is over:
+ *
+ *  - The event starts set. A call on this end with timeout 0 that returns
+ *    -EAGAIN clears it and *arms* the helper with the target that call was
+ *    waiting for (the peer's index value that would let it succeed).
+ *  - The helper sleeps exactly like a blocked caller (waiting counter and
+ *    target in our control page, Dekker fence, sleep on the peer's wake
+ *    sequence, sliced, liveness checked after a silent slice) until the
+ *    peer's index reaches the target, or the peer closes or dies, then sets
+ *    the event and disarms.
+ * So the descriptor polls readable when the last call that returned -EAGAIN
+ * would now succeed or fail for good (-EPIPE, -EPROTO); it may also poll
+ * readable spuriously (re-arming while the helper is busy); it never stays
+ * unreadable while the awaited progress has happened. The helper reads only
+ * atomics of the shared pages and its own fields: the ring end stays a
+ * one-thread-at-a-time object for its user.
+ *
+ * `waiting` in the control page is a counter, not a flag, because the
+ * helper and a blocking call of the user may wait at once. wait_target is
+ * last-writer-wins: mixing a blocking call with an armed descriptor can
+ * delay a wake-up by one slice, never lose it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "ring_internal.h"
+
+struct mobj__ring_notify {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool armed;                /* under lock */
+	atomic_bool stop;
+	atomic_bool dead;          /* the helper saw the peer's process die */
+	_Atomic uint64_t target;
+	struct mobj__os_event ev;
+};
+
+/* Sleep until the peer's index reaches the (current) target, or the peer
+ * is closed or dead, or we are stopped. */
+static void helper_wait(struct mobj_ring *r, struct mobj__ring_notify *n)
+{
+	const struct mobj__ring_ctl *peer = r->peer;
+	uint64_t target;
+	uint32_t seq;
+	bool ready;
+
+	for (;;) {
+		if (atomic_load(&n->stop))
+			return;
+		target = atomic_load(&n->target);
+		seq = atomic_load_explicit(&peer->wake_seq, memory_order_acquire);
+		atomic_store_explicit(&r->own->wait_seq, seq, memory_order_relaxed);
+		atomic_store_explicit(&r->own->wait_target, target,
+		                      memory_order_relaxed);
+		atomic_fetch_add_explicit(&r->own->waiting, 1,
+		                          memory_order_seq_cst);
+		atomic_thread_fence(memory_order_seq_cst);
+		ready = atomic_load_explicit(&peer->index, memory_order_acquire) >=
+		        target ||
+		        atomic_load_explicit(&peer->closed, memory_order_acquire);
+		if (!ready && mobj__os_waker_wait(&r->waker,
+		                                  (const uint32_t *)&peer->wake_seq,
+		                                  seq, MOBJ__OS_WAKER_SLICE_MS) ==
+		                      -ETIMEDOUT &&
+		    !mobj__os_waker_peer_alive(&r->waker)) {
+			atomic_store(&n->dead, true);
+			ready = true;
+		}
+		atomic_fetch_sub_explicit(&r->own->waiting, 1,
+		                          memory_order_relaxed);
+		if (ready)
+			return;
+	}
+}
+
+static void *helper_main(void *arg)
+{
+	struct mobj_ring *r = arg;
+	struct mobj__ring_notify *n = r->notify;
+
+	pthread_mutex_lock(&n->lock);
+	for (;;) {
+		while (!n->armed && !atomic_load(&n->stop))
+			pthread_cond_wait(&n->cond, &n->lock);
+		if (atomic_load(&n->stop))
+			break;
+		pthread_mutex_unlock(&n->lock);
+		helper_wait(r, n);
+		pthread_mutex_lock(&n->lock);
+		if (atomic_load(&n->stop))
+			break;
+		n->armed = false;
+		mobj__os_event_set(&n->ev);
+	}
+	pthread_mutex_unlock(&n->lock);
+	return NULL;
+}
+
+int mobj_ring_fd(struct mobj_ring *r)
+{
+	struct mobj__ring_notify *n;
+	int err;
+
+	if (!r)
+		return -EINVAL;
+	if (!r->connected)
+		return -ENOTCONN;
+	if (r->notify)
+		return mobj__os_event_fd(&r->notify->ev);
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	err = mobj__os_event_open(&n->ev);
+	if (err < 0) {
+		free(n);
+		return err;
+	}
+	mobj__os_event_set(&n->ev);
+	atomic_init(&n->stop, false);
+	atomic_init(&n->dead, false);
+	atomic_init(&n->target, 0);
+	pthread_mutex_init(&n->lock, NULL);
+	pthread_cond_init(&n->cond, NULL);
+	r->notify = n;
+	err = -pthread_create(&n->thread, NULL, helper_main, r);
+	if (err < 0) {
+		r->notify = NULL;
+		pthread_cond_destroy(&n->cond);
+		pthread_mutex_destroy(&n->lock);
+		mobj__os_event_close(&n->ev);
+		free(n);
+		return err;
+	}
+	return mobj__os_event_fd(&n->ev);
+}
+
+void mobj__ring_notify_arm(struct mobj_ring *r, uint64_t target)
+{
+	struct mobj__ring_notify *n = r->notify;
+
+	mobj__os_event_clear(&n->ev);
+	pthread_mutex_lock(&n->lock);
+	atomic_store(&n->target, target);
+	if (n->armed) {
+		/* The helper sleeps on an older target: make it re-read. */
+		mobj__os_waker_wake_self(&r->waker,
+		                         (const uint32_t *)&r->peer->wake_seq);
+	}
+	n->armed = true;
+	pthread_cond_signal(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+}
+
+bool mobj__ring_notify_dead(const struct mobj_ring *r)
+{
+	return atomic_load(&r->notify->dead);
+}
+
+void mobj__ring_notify_stop(struct mobj_ring *r)
+{
+	struct mobj__ring_notify *n = r->notify;
+
+	if (!n)
+		return;
+	pthread_mutex_lock(&n->lock);
+	atomic_store(&n->stop, true);
+	pthread_cond_signal(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+	mobj__os_waker_wake_self(&r->waker, (const uint32_t *)&r->peer->wake_seq);
+	pthread_join(n->thread, NULL);
+	pthread_cond_destroy(&n->cond);
+	pthread_mutex_destroy(&n->lock);
+	mobj__os_event_close(&n->ev);
+	free(n);
+	r->notify = NULL;
+}
