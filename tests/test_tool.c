@@ -139,6 +139,57 @@ static void test_info_own_process(void **state)
 	tu_res_check(r);
 }
 
+/* Another process: its descriptors are reached through /proc/PID/fd. */
+static void test_info_other_process(void **state)
+{
+	struct tu_res r = tu_res_now();
+	static char out[1 << 14];
+	char args[64], want[128];
+	int ready[2], hold[2], fd = -1;
+	char c;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(hold), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mobj *o, *ro;
+		void *p;
+
+		close(ready[0]);
+		close(hold[1]);
+		if (mobj_create(5 * mobj_page_size(), 0, &o) < 0 ||
+		    mobj_map(o, 0, 5 * mobj_page_size(), RW, &p) < 0 ||
+		    mobj_readonly(o, &ro) < 0)
+			_exit(1);
+		fd = mobj_fd(ro);
+		if (write(ready[1], &fd, sizeof(fd)) != sizeof(fd))
+			_exit(2);
+		(void)!read(hold[0], &c, 1); /* until the parent is done */
+		_exit(0);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	assert_int_equal(read(ready[0], &fd, sizeof(fd)), sizeof(fd));
+	snprintf(args, sizeof(args), "info %d", (int)pid);
+	assert_int_equal(run(args, out, sizeof(out)), 0);
+	snprintf(want, sizeof(want), "process %d: 2 mobj handles\n", (int)pid);
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "  fd %d: ", fd);
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "size %zu KiB, read-only, seals "
+	         "seal,shrink,grow,future-write (frozen)", 5 * mobj_page_size() / 1024);
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(out, "rw-s offset 0"));
+	close(hold[1]);
+	close(ready[0]);
+	assert_int_equal(tu_wait(pid), 0);
+	tu_res_check(r);
+}
+
 static void test_usage_errors(void **state)
 {
 	static char out[1 << 14];
@@ -188,6 +239,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_info_own_process),
+		cmocka_unit_test(test_info_other_process),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_info_no_process),
 	};
