@@ -42,8 +42,12 @@ def declared(headers):
 
 
 def exported(nm, lib):
+    macho = lib.endswith('.dylib')
+    # Mach-O has no dynamic symbol table apart: external defined symbols,
+    # each with the leading underscore of C names there.
+    args = [nm, '-gU', lib] if macho else [nm, '-D', '--defined-only', lib]
     try:
-        out = subprocess.run([nm, '-D', '--defined-only', lib], check=True,
+        out = subprocess.run(args, check=True,
                              capture_output=True, text=True).stdout
     except FileNotFoundError:
         print('nm not found: %s' % nm)
@@ -56,6 +60,10 @@ def exported(nm, lib):
         kind, name = parts[1], parts[2]
         if kind == 'A':  # version node, e.g. MOBJ_0.1
             continue
+        if macho:
+            if not name.startswith('_'):
+                continue
+            name = name[1:]
         names.add(name.split('@')[0])
     return names
 

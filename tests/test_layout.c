@@ -17,13 +17,17 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "mobj/mobj.h"
 #include "mobj/ring.h"
 #include "msg.h"
 #include "ring_layout.h"
+#include "testutil.h"
 
 static uint16_t u16_at(const void *base, size_t off)
 {
@@ -77,6 +81,7 @@ static void test_ring_ctl_offsets(void **state)
 
 static void test_ring_live_bytes(void **state)
 {
+	struct tu_res res = tu_res_now();
 	struct mobj_ring *prod, *cons;
 	const unsigned char *pctl, *cctl, *data;
 	const char msg[] = "hello, ring"; /* 12 bytes with the NUL */
@@ -123,7 +128,65 @@ static void test_ring_live_bytes(void **state)
 	assert_int_equal(u64_at(cctl, 128), rec);
 	mobj_ring_close(cons);
 	mobj_ring_close(prod);
+	tu_res_check(res);
 }
+
+#ifdef MOBJ_HAVE_RING_CHAN
+/* The set-up messages of mobj_ring_send(): a 24-byte hello (u32 magic, u32
+ * version, u32 kind, u32 zero, u64 capacity) with one read-only object,
+ * first the data (kind 1), then the producer's control page (kind 2). The
+ * consumer answers with kind 3; here nobody answers and the child's send
+ * times out. */
+static void test_ring_hello_bytes(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_chan *a, *b;
+	struct mobj *o = NULL;
+	unsigned char hello[64];
+	size_t cap = 4 * mobj_page_size();
+	int n, st;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mobj_ring *r;
+
+		mobj_chan_close(b);
+		if (mobj_ring_create(cap, &r) < 0)
+			_exit(1);
+		mobj_ring_send(a, r, 2000);
+		_exit(0);
+	}
+	mobj_chan_close(a);
+	n = mobj_recv(b, 5000, &o, hello, sizeof(hello));
+	assert_int_equal(n, 24);
+	assert_int_equal(u32_at(hello, 0), 0x72626f6du);
+	assert_int_equal(u32_at(hello, 4), 1);
+	assert_int_equal(u32_at(hello, 8), 1);
+	assert_int_equal(u32_at(hello, 12), 0);
+	assert_int_equal(u64_at(hello, 16), cap);
+	assert_non_null(o);
+	assert_int_equal(mobj_size(o), cap);
+	assert_int_equal(mobj_access(o), MOBJ_READ);
+	mobj_close(o);
+	o = NULL;
+	n = mobj_recv(b, 5000, &o, hello, sizeof(hello));
+	assert_int_equal(n, 24);
+	assert_int_equal(u32_at(hello, 8), 2);
+	assert_int_equal(u64_at(hello, 16), cap);
+	assert_non_null(o);
+	assert_int_equal(mobj_access(o), MOBJ_READ);
+	mobj_close(o);
+	mobj_chan_close(b);
+	assert_true(waitpid(pid, &st, 0) == pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	tu_res_check(res);
+}
+#endif
 
 /* ---- Channel wire header (every message, between processes) ------------ */
 
@@ -153,6 +216,7 @@ static void test_msg_header_offsets(void **state)
  * (without taking the descriptor), then received normally. */
 static void test_msg_live_bytes(void **state)
 {
+	struct tu_res res = tu_res_now();
 	struct mobj_chan *a, *b;
 	struct mobj *o, *ro, *got = NULL;
 	unsigned char wire[64], buf[8];
@@ -195,6 +259,7 @@ static void test_msg_live_bytes(void **state)
 	mobj_close(o);
 	mobj_chan_close(a);
 	mobj_chan_close(b);
+	tu_res_check(res);
 }
 
 int main(void)
@@ -202,6 +267,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_msg_header_offsets),
 		cmocka_unit_test(test_msg_live_bytes),
+#ifdef MOBJ_HAVE_RING_CHAN
+		cmocka_unit_test(test_ring_hello_bytes),
+#endif
 		cmocka_unit_test(test_ring_ctl_offsets),
 		cmocka_unit_test(test_ring_live_bytes),
 	};

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,6 +71,7 @@ static void test_info_own_process(void **state)
 	static char out[1 << 16];
 	char args[64], line[512], want[128];
 	struct mobj *rw, *frozen, *ro, *mir, *gone;
+	struct stat st;
 	void *p, *m, *g;
 	size_t ps = mobj_page_size();
 
@@ -82,6 +84,7 @@ static void test_info_own_process(void **state)
 	assert_int_equal(mobj_map_mirror(mir, RW, &m), 0);
 	assert_int_equal(mobj_create(2 * ps, 0, &gone), 0);
 	assert_int_equal(mobj_map(gone, 0, 2 * ps, MOBJ_PROT_READ, &g), 0);
+	assert_int_equal(fstat(mobj_fd(gone), &st), 0);
 	mobj_close(gone);
 
 	snprintf(args, sizeof(args), "info %d", (int)getpid());
@@ -113,6 +116,12 @@ static void test_info_own_process(void **state)
 
 	/* Mapped, handle closed. */
 	assert_non_null(strstr(out, "mapped without a handle:\n"));
+	/* Size and seals only where /proc/PID/map_files may be opened. */
+	snprintf(want, sizeof(want), "  inode %llu: size %zu KiB, seals shrink,grow\n",
+	         (unsigned long long)st.st_ino, 2 * ps / 1024);
+	snprintf(line, sizeof(line), "  inode %llu: size ?, seals ?\n",
+	         (unsigned long long)st.st_ino);
+	assert_true(strstr(out, want) || strstr(out, line));
 	snprintf(want, sizeof(want), "    mapped %p-0x%lx r--s offset 0 (%zu bytes)",
 	         g, (unsigned long)((char *)g + 2 * ps), 2 * ps);
 	assert_non_null(strstr(out, want));
@@ -127,6 +136,57 @@ static void test_info_own_process(void **state)
 	assert_int_equal(run(args, out, sizeof(out)), 0);
 	snprintf(want, sizeof(want), "process %d: 0 mobj handles\n", (int)getpid());
 	assert_string_equal(out, want);
+	tu_res_check(r);
+}
+
+/* Another process: its descriptors are reached through /proc/PID/fd. */
+static void test_info_other_process(void **state)
+{
+	struct tu_res r = tu_res_now();
+	static char out[1 << 14];
+	char args[64], want[128];
+	int ready[2], hold[2], fd = -1;
+	char c;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(hold), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mobj *o, *ro;
+		void *p;
+
+		close(ready[0]);
+		close(hold[1]);
+		if (mobj_create(5 * mobj_page_size(), 0, &o) < 0 ||
+		    mobj_map(o, 0, 5 * mobj_page_size(), RW, &p) < 0 ||
+		    mobj_readonly(o, &ro) < 0)
+			_exit(1);
+		fd = mobj_fd(ro);
+		if (write(ready[1], &fd, sizeof(fd)) != sizeof(fd))
+			_exit(2);
+		(void)!read(hold[0], &c, 1); /* until the parent is done */
+		_exit(0);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	assert_int_equal(read(ready[0], &fd, sizeof(fd)), sizeof(fd));
+	snprintf(args, sizeof(args), "info %d", (int)pid);
+	assert_int_equal(run(args, out, sizeof(out)), 0);
+	snprintf(want, sizeof(want), "process %d: 2 mobj handles\n", (int)pid);
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "  fd %d: ", fd);
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "size %zu KiB, read-only, seals "
+	         "seal,shrink,grow,future-write (frozen)", 5 * mobj_page_size() / 1024);
+	assert_non_null(strstr(out, want));
+	assert_non_null(strstr(out, "rw-s offset 0"));
+	close(hold[1]);
+	close(ready[0]);
+	assert_int_equal(tu_wait(pid), 0);
 	tu_res_check(r);
 }
 
@@ -179,6 +239,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_info_own_process),
+		cmocka_unit_test(test_info_other_process),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_info_no_process),
 	};

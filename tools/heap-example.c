@@ -20,7 +20,9 @@
  * are live allocations (mobj_heap_ptr() checks).
  *
  * Usage: heap-example [MESSAGES]   (default 20000). Exit 0 when every
- * message arrived intact and every block came back and was freed.
+ * message arrived intact and every block came back and was freed; 77
+ * (skipped) when rings cannot be set up between processes here (no
+ * pidfd_open, as under valgrind 3.19).
  */
 /* clock_gettime, fork under -std=c11. */
 #define _POSIX_C_SOURCE 200809L
@@ -42,6 +44,7 @@
 #define RING_SIZE ((size_t)64 << 10)
 #define MAX_IN_FLIGHT 1024 /* "back" can always take every returned offset */
 #define TIMEOUT_MS 10000
+#define UNSUPPORTED 77
 
 struct desc {
 	uint64_t off;
@@ -105,6 +108,10 @@ static int consumer(struct mobj_chan *c)
 	if (err < 0)
 		goto out_fail_map;
 	err = mobj_ring_recv(c, TIMEOUT_MS, &in);
+	if (err == -ENOSYS) {
+		rc = UNSUPPORTED;
+		goto out;
+	}
 	if (err < 0) {
 		fail("consumer", "receive ring", err);
 		goto out;
@@ -218,7 +225,7 @@ static int producer(struct mobj_chan *c, uint64_t count)
 	uint64_t seq, bytes = 0;
 	struct desc d;
 	double t0;
-	int err;
+	int err, rc = 0;
 
 	err = mobj_heap_create(HEAP_SIZE, 0, &h);
 	if (err < 0)
@@ -238,6 +245,12 @@ static int producer(struct mobj_chan *c, uint64_t count)
 		err = mobj_ring_send(c, out, TIMEOUT_MS);
 	if (err == 0)
 		err = mobj_ring_recv(c, TIMEOUT_MS, &back);
+	if (err == -ENOSYS) {
+		fprintf(stderr, "heap-example: rings between processes are not "
+		        "supported here (%s); skipping\n", mobj_strerror(err));
+		rc = UNSUPPORTED;
+		goto out;
+	}
 	if (err < 0) {
 		fail("producer", "set up rings", err);
 		goto out;
@@ -297,7 +310,7 @@ out:
 	mobj_ring_close(back);
 	mobj_ring_close(out);
 	mobj_heap_close(h);
-	return err < 0 ? 1 : 0;
+	return rc ? rc : err < 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -332,7 +345,8 @@ int main(int argc, char **argv)
 	mobj_chan_close(a);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+	if (!WIFEXITED(st) || (WEXITSTATUS(st) != 0 &&
+	                       WEXITSTATUS(st) != UNSUPPORTED)) {
 		fprintf(stderr, "heap-example: consumer failed\n");
 		rc = 1;
 	}

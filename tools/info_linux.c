@@ -13,7 +13,8 @@
  *   on the target. When it is refused, size and seals are shown as unknown.
  * - Mappings: /proc/PID/maps lines naming /memfd:mobj, matched to handles by
  *   inode. Objects can stay mapped after every handle is closed; those are
- *   listed too. Two adjacent mappings of the same object, each from offset
+ *   listed too, with size and seals read through /proc/PID/map_files when
+ *   we may open it (CAP_SYS_ADMIN). Two adjacent mappings of the same object, each from offset
  *   0, are a mirror.
  */
 #define _GNU_SOURCE
@@ -257,6 +258,33 @@ static int print_mappings(FILE *out, const struct mapping *ms, int n,
 	return count;
 }
 
+/* Size and seals of a mapped object with no handle, through
+ * /proc/PID/map_files (opening those needs CAP_SYS_ADMIN in the target's
+ * user namespace; without it both are shown as unknown). */
+static void map_file_state(pid_t pid, const struct mapping *m, FILE *out)
+{
+	char path[96];
+	struct stat st;
+	int fd;
+	long long size = -1;
+	int seals = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", (int)pid,
+	         m->start, m->end);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd >= 0) {
+		if (fstat(fd, &st) == 0 && (unsigned long long)st.st_ino == m->ino)
+			size = (long long)st.st_size;
+		if (size >= 0)
+			seals = fcntl(fd, F_GET_SEALS);
+		close(fd);
+	}
+	print_size(out, size);
+	fprintf(out, ", ");
+	print_seals(out, seals);
+	fprintf(out, "\n");
+}
+
 int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 {
 	static struct handle hs[MAX_OBJS];
@@ -308,7 +336,8 @@ int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 			continue;
 		if (!orphans++)
 			fprintf(out, "mapped without a handle:\n");
-		fprintf(out, "  inode %llu:\n", ms[i].ino);
+		fprintf(out, "  inode %llu: ", ms[i].ino);
+		map_file_state(pid, &ms[i], out);
 		print_mappings(out, ms, nm, ms[i].ino);
 	}
 	return 0;

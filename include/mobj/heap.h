@@ -24,7 +24,10 @@
  * refuses every writable mapping of a frozen object) and it never frees: only
  * the heap's owner frees, usually when the peer hands the offset back.
  * Memory freed by the owner may be reused at once, so the owner frees only
- * once the peer says it is done.
+ * once the peer says it is done. The peer can read the whole object: every
+ * allocation, live or freed, not only those it was sent. Put nothing in a
+ * heap that its peer must not see (one heap per peer, if peers differ).
+ * A complete two-process program: tools/heap-example.c.
  *
  * When the object is full, allocation fails with -ENOMEM. The heap never
  * takes memory from anywhere but its object: no fallback to the process's

@@ -43,7 +43,8 @@
  * mach_port_deallocate (a guarded exception on a receive-only name).
  *
  * mobj_chan_fd() is a kqueue watching the receive port with
- * EVFILT_MACHPORT (readiness only, nothing is dequeued by it). Ports and
+ * EVFILT_MACHPORT (readiness only, nothing is dequeued by it), plus a user
+ * event triggered once the peer is known gone. Ports and
  * kqueues do not survive fork(): mobj_chan_pair() works between threads of
  * one process; a parent and child meet through a name.
  */
@@ -168,6 +169,21 @@ static kern_return_t notify(struct mobj__os_chan *c, mach_port_t name,
 	return kr;
 }
 
+/* The peer is gone: from now on mobj_recv() never blocks, so the fd must
+ * poll readable for good, as a socket whose peer hung up does. The message
+ * that told us is consumed; a user event on the kqueue, triggered and
+ * never reset (poll() does not retrieve it), stands in for it. */
+static void mark_dead(struct mobj__os_chan *c)
+{
+	struct kevent ev;
+
+	c->dead = true;
+	if (c->kq >= 0) {
+		EV_SET(&ev, 1, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
+		kevent(c->kq, &ev, 1, NULL, 0, NULL);
+	}
+}
+
 /* Record @peer (a send right this end now owns) and watch it die. */
 static void set_peer(struct mobj__os_chan *c, mach_port_t peer)
 {
@@ -177,7 +193,7 @@ static void set_peer(struct mobj__os_chan *c, mach_port_t peer)
 	if (notify(c, peer, MACH_NOTIFY_DEAD_NAME, 0) != KERN_SUCCESS &&
 	    (mach_port_type(mach_task_self(), peer, &type) != KERN_SUCCESS ||
 	     (type & MACH_PORT_TYPE_DEAD_NAME)))
-		c->dead = true;
+		mark_dead(c);
 }
 
 static void set_peer_token(struct mobj__os_chan *c, const audit_token_t *t)
@@ -190,15 +206,16 @@ static void set_peer_token(struct mobj__os_chan *c, const audit_token_t *t)
 /* A kqueue that polls readable while @c->recv has a message queued. */
 static int open_kq(struct mobj__os_chan *c)
 {
-	struct kevent ev;
+	struct kevent ev[2];
 	int kq, err;
 
 	kq = kqueue();
 	if (kq < 0)
 		return errno ? -errno : -EIO;
 	fcntl(kq, F_SETFD, FD_CLOEXEC);
-	EV_SET(&ev, c->recv, EVFILT_MACHPORT, EV_ADD, 0, 0, NULL);
-	if (kevent(kq, &ev, 1, NULL, 0, NULL) < 0) {
+	EV_SET(&ev[0], c->recv, EVFILT_MACHPORT, EV_ADD, 0, 0, NULL);
+	EV_SET(&ev[1], 1, EVFILT_USER, EV_ADD, 0, 0, NULL); /* see mark_dead */
+	if (kevent(kq, ev, 2, NULL, 0, NULL) < 0) {
 		err = errno ? -errno : -EIO;
 		close(kq);
 		return err;
@@ -371,7 +388,7 @@ static int notification(struct mobj__os_chan *c, struct chan_rcv *r,
 	} else if (h->msgh_size < offsetof(mach_no_senders_notification_t, trailer)) {
 		return -EPROTO;
 	}
-	c->dead = true;
+	mark_dead(c);
 	return -EPIPE;
 }
 

@@ -67,11 +67,42 @@ static size_t frozen_find(mach_port_name_t name)
 	return i;
 }
 
+/* fork() copies the set but not the ports: in the child the names mean
+ * nothing (or, later, other ports), so the child starts with an empty set.
+ * The lock is held across the fork so the child's copy is consistent. */
+static void frozen_prepare(void)
+{
+	pthread_mutex_lock(&frozen_lock);
+}
+
+static void frozen_parent(void)
+{
+	pthread_mutex_unlock(&frozen_lock);
+}
+
+static void frozen_child(void)
+{
+	frozen_len = 0;
+	pthread_mutex_unlock(&frozen_lock);
+}
+
+static pthread_once_t frozen_once = PTHREAD_ONCE_INIT;
+static int frozen_atfork_err;
+
+static void frozen_init(void)
+{
+	frozen_atfork_err = pthread_atfork(frozen_prepare, frozen_parent,
+	                                   frozen_child);
+}
+
 static int frozen_add(mach_port_name_t name)
 {
 	mach_port_name_t *grown;
 	int err = 0;
 
+	pthread_once(&frozen_once, frozen_init);
+	if (frozen_atfork_err)
+		return -frozen_atfork_err;
 	pthread_mutex_lock(&frozen_lock);
 	if (frozen_find(name) == frozen_len) {
 		if (frozen_len == frozen_cap) {
@@ -270,6 +301,16 @@ static kern_return_t probe(mach_port_t port, size_t len, bool write)
 	return kr;
 }
 
+/* A send right that cannot be mapped as asked is not an acceptable object
+ * (smaller than declared, no memory entry at all, ...), unless the system
+ * ran out of address space or memory. */
+static int probe_error(kern_return_t kr)
+{
+	if (kr == KERN_NO_SPACE || kr == KERN_RESOURCE_SHORTAGE)
+		return mobj__kr(kr);
+	return -EPROTO;
+}
+
 int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
                    struct mobj__os_obj *out)
 {
@@ -286,27 +327,21 @@ int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
 		return -EPROTO; /* a dead name, a receive right, a port set */
 
 	kr = probe(in->port, size, true);
-	if (kr == KERN_SUCCESS) {
-		writable = true;
-	} else if (kr == KERN_INVALID_RIGHT) {
-		writable = false;
+	writable = kr == KERN_SUCCESS;
+	if (kr == KERN_INVALID_RIGHT) {
 		/* The read-write probe stopped at the protection check:
 		 * check the size with a read-only one. */
 		kr = probe(in->port, size, false);
-		if (kr != KERN_SUCCESS)
-			return kr == KERN_INVALID_ARGUMENT ? -EPROTO : mobj__kr(kr);
-	} else if (kr == KERN_INVALID_ARGUMENT || kr == KERN_INVALID_OBJECT) {
-		return -EPROTO; /* smaller than declared, or no memory entry */
-	} else {
-		return mobj__kr(kr);
 	}
+	if (kr != KERN_SUCCESS)
+		return probe_error(kr);
 	/* At least @size: check it is not larger either, as on Linux, so
 	 * both systems accept exactly the same objects. */
 	kr = probe(in->port, size + mobj__os_page_size(), false);
 	if (kr == KERN_SUCCESS)
 		return -EPROTO;
 	if (kr != KERN_INVALID_ARGUMENT)
-		return mobj__kr(kr);
+		return probe_error(kr);
 
 	if (writable != !!(access & MOBJ_WRITE))
 		return -EPROTO; /* "read-only" but writable, or the reverse */
