@@ -971,10 +971,15 @@ void bench_ring(void)
 	char why[200] = "";
 	int iox_rc = 0;
 
-	for (size_t i = 0; i < nimpl; i++)
+	for (size_t i = 0; i < nimpl; i++) {
+		char idle[32];
+
+		snprintf(idle, sizeof(idle), "%s-idle", impls[i].impl);
 		if (impls[i].iox)
 			want_iox = bh_want("ring.throughput", impls[i].impl) ||
-			           bh_want("ring.latency.oneway", impls[i].impl);
+			           bh_want("ring.latency.oneway", impls[i].impl) ||
+			           bh_want("ring.latency.oneway", idle);
+	}
 #ifdef HAVE_ICEORYX
 	if (want_iox) {
 		bh_progress("starting iox-roudi");
