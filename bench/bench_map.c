@@ -1,7 +1,8 @@
 /*
  * map.*: what each mobj object call costs against the bare system calls it
  * wraps, in one process on cpu[0]. Each sample times a batch of BATCH calls
- * (so clock reads do not dominate) and reports ns per call.
+ * (so clock reads do not dominate) and reports ns per call; mobj and raw
+ * batches alternate.
  *
  *   map.create     mobj_create + mobj_close       memfd_create + ftruncate + F_ADD_SEALS + close
  *   map.map        mobj_map (whole object, RW)    mmap(MAP_SHARED)
@@ -117,189 +118,193 @@ static int nsamples(void)
 	return bh_opts.quick ? 9 : 31;
 }
 
-#define FAIL(case_name, rc)                                                      \
-	do {                                                                     \
-		bh_note("map", case_name, impl_name[im], OBJ_SIZE, "ns",         \
-		        "%s", strerror(-(rc)));                                  \
-		goto out;                                                        \
-	} while (0)
+/* One batch of one impl: out[0] (and out[1] for map.map, which also times
+ * the unmaps) in ns per call. @o is the case's standing object, if any. */
+typedef int (*batch_fn)(enum impl im, struct obj *o, double out[2]);
 
-static void run_create(enum impl im)
+static int batch_create(enum impl im, struct obj *unused, double out[2])
 {
-	double s[64];
-	struct obj o[BATCH];
-	int n = nsamples(), rc;
-
-	for (int k = -bh_opts.warmup; k < n; k++) {
-		double t0 = bh_now_ns();
-		for (int i = 0; i < BATCH; i++) {
-			if ((rc = obj_create(im, &o[i])) < 0)
-				FAIL("map.create", rc);
-			obj_close(im, &o[i]);
-		}
-		if (k >= 0)
-			s[k] = (bh_now_ns() - t0) / BATCH;
-	}
-	bh_result("map", "map.create", impl_name[im], OBJ_SIZE, "ns", BH_TIME, 1,
-	          s, n, false);
-out:;
-}
-
-static void run_map_unmap(enum impl im)
-{
-	double sm[64], su[64];
-	void *p[BATCH];
 	struct obj o;
-	int n = nsamples(), rc;
+	double t0 = bh_now_ns();
+	int rc;
 
-	if ((rc = obj_create(im, &o)) < 0) {
-		bh_note("map", "map.map", impl_name[im], OBJ_SIZE, "ns", "create: %s",
-		        strerror(-rc));
-		return;
-	}
-	for (int k = -bh_opts.warmup; k < n; k++) {
-		double t0 = bh_now_ns(), t1;
-		for (int i = 0; i < BATCH; i++)
-			if ((rc = obj_map(im, &o, &p[i])) < 0)
-				FAIL("map.map", rc);
-		t1 = bh_now_ns();
-		for (int i = 0; i < BATCH; i++)
-			obj_unmap(im, p[i], OBJ_SIZE);
-		if (k >= 0) {
-			sm[k] = (t1 - t0) / BATCH;
-			su[k] = (bh_now_ns() - t1) / BATCH;
-		}
-	}
-	bh_result("map", "map.map", impl_name[im], OBJ_SIZE, "ns", BH_TIME, 1,
-	          sm, n, false);
-	bh_result("map", "map.unmap", impl_name[im], OBJ_SIZE, "ns", BH_TIME, 1,
-	          su, n, false);
-out:
-	obj_close(im, &o);
-}
-
-static void run_firsttouch(enum impl im)
-{
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = OBJ_SIZE / page;
-	double s[64];
-	struct obj o;
-	int n = nsamples(), rc;
-	void *p;
-
-	for (int k = -bh_opts.warmup; k < n; k++) {
-		double t0;
-
-		/* A fresh object each time: the pages must not exist yet. */
+	(void)unused;
+	for (int i = 0; i < BATCH; i++) {
 		if ((rc = obj_create(im, &o)) < 0)
-			FAIL("map.firsttouch", rc);
-		if ((rc = obj_map(im, &o, &p)) < 0) {
-			obj_close(im, &o);
-			FAIL("map.firsttouch", rc);
-		}
-		t0 = bh_now_ns();
-		for (size_t i = 0; i < pages; i++)
-			((volatile char *)p)[i * page] = 1;
-		if (k >= 0)
-			s[k] = (bh_now_ns() - t0) / (double)pages;
-		obj_unmap(im, p, OBJ_SIZE);
+			return rc;
 		obj_close(im, &o);
 	}
-	bh_result("map", "map.firsttouch", impl_name[im], page, "ns", BH_TIME, 1,
-	          s, n, false);
-out:;
+	out[0] = (bh_now_ns() - t0) / BATCH;
+	return 0;
 }
 
-static void run_mirror(enum impl im)
+static int batch_map_unmap(enum impl im, struct obj *o, double out[2])
 {
-	double s[64];
 	void *p[BATCH];
-	struct obj o;
-	int n = nsamples(), rc;
+	double t0 = bh_now_ns(), t1;
+	int rc = 0, i;
 
-	if ((rc = obj_create(im, &o)) < 0) {
-		bh_note("map", "map.mirror", impl_name[im], OBJ_SIZE, "ns", "create: %s",
-		        strerror(-rc));
-		return;
-	}
-	for (int k = -bh_opts.warmup; k < n; k++) {
-		double t0 = bh_now_ns(), t1;
-		for (int i = 0; i < BATCH; i++)
-			if ((rc = obj_mirror(im, &o, &p[i])) < 0) {
-				bh_note("map", "map.mirror", impl_name[im], OBJ_SIZE, "ns", "%s",
-				        strerror(-rc));
-				goto out;
-			}
-		t1 = bh_now_ns();
-		for (int i = 0; i < BATCH; i++)
-			obj_unmap(im, p[i], 2 * OBJ_SIZE);
-		if (k >= 0)
-			s[k] = (t1 - t0) / BATCH;
-	}
-	bh_result("map", "map.mirror", impl_name[im], OBJ_SIZE, "ns", BH_TIME, 1, s, n,
-	          false);
-out:
-	obj_close(im, &o);
+	for (i = 0; i < BATCH; i++)
+		if ((rc = obj_map(im, o, &p[i])) < 0)
+			break;
+	t1 = bh_now_ns();
+	for (int k = 0; k < i; k++)
+		obj_unmap(im, p[k], OBJ_SIZE);
+	out[0] = (t1 - t0) / BATCH;
+	out[1] = (bh_now_ns() - t1) / BATCH;
+	return rc;
 }
 
-static void run_readonly(enum impl im)
+static int batch_firsttouch(enum impl im, struct obj *unused, double out[2])
 {
-	double s[64];
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), pages = OBJ_SIZE / page;
+	struct obj o;
+	double t0;
+	void *p;
+	int rc;
+
+	(void)unused;
+	/* A fresh object each time: the pages must not exist yet. */
+	if ((rc = obj_create(im, &o)) < 0)
+		return rc;
+	if ((rc = obj_map(im, &o, &p)) < 0) {
+		obj_close(im, &o);
+		return rc;
+	}
+	t0 = bh_now_ns();
+	for (size_t i = 0; i < pages; i++)
+		((volatile char *)p)[i * page] = 1;
+	out[0] = (bh_now_ns() - t0) / (double)pages;
+	obj_unmap(im, p, OBJ_SIZE);
+	obj_close(im, &o);
+	return 0;
+}
+
+static int batch_mirror(enum impl im, struct obj *o, double out[2])
+{
+	void *p[BATCH];
+	double t0 = bh_now_ns(), t1;
+	int rc = 0, i;
+
+	for (i = 0; i < BATCH; i++)
+		if ((rc = obj_mirror(im, o, &p[i])) < 0)
+			break;
+	t1 = bh_now_ns();
+	for (int k = 0; k < i; k++)
+		obj_unmap(im, p[k], 2 * OBJ_SIZE);
+	out[0] = (t1 - t0) / BATCH;
+	return rc;
+}
+
+static int batch_readonly(enum impl im, struct obj *unused, double out[2])
+{
 	struct obj o[BATCH], ro[BATCH];
+	int made = 0, got = 0, rc = 0;
+	double t0;
+
+	(void)unused;
+	for (; made < BATCH; made++)
+		if ((rc = obj_create(im, &o[made])) < 0)
+			break;
+	t0 = bh_now_ns();
+	if (made == BATCH)
+		for (; got < BATCH; got++)
+			if ((rc = obj_readonly(im, &o[got], &ro[got])) < 0)
+				break;
+	out[0] = (bh_now_ns() - t0) / BATCH;
+	for (int i = 0; i < got; i++)
+		obj_close(im, &ro[i]);
+	for (int i = 0; i < made; i++)
+		obj_close(im, &o[i]);
+	return rc;
+}
+
+struct map_case {
+	const char *name, *name2;	/* name2: the second sample's case */
+	size_t size;
+	batch_fn fn;
+	bool standing;			/* one object per impl for the case */
+};
+
+/*
+ * mobj and raw batches alternate, so whatever else the machine does at a
+ * given moment falls on both alike.
+ */
+static void run_case(const struct map_case *c)
+{
+	static double s[2][2][64];
+	struct obj o[2];
+	bool want[2], ok[2] = { false, false }, made[2] = { false, false };
+	char why[2][128] = { "", "" };
 	int n = nsamples(), rc;
 
-	for (int k = -bh_opts.warmup; k < n; k++) {
-		double t0;
-		int made = 0, got = 0;
-
-		for (; made < BATCH; made++)
-			if ((rc = obj_create(im, &o[made])) < 0)
-				break;
-		t0 = bh_now_ns();
-		if (made == BATCH)
-			for (; got < BATCH; got++)
-				if ((rc = obj_readonly(im, &o[got], &ro[got])) < 0)
-					break;
-		if (k >= 0)
-			s[k] = (bh_now_ns() - t0) / BATCH;
-		for (int i = 0; i < got; i++)
-			obj_close(im, &ro[i]);
-		for (int i = 0; i < made; i++)
-			obj_close(im, &o[i]);
-		if (got < BATCH)
-			FAIL("map.readonly", rc);
+	for (int im = MOBJ; im <= RAW; im++) {
+		want[im] = bh_want(c->name, impl_name[im]) ||
+		           (c->name2 && bh_want(c->name2, impl_name[im]));
+		if (!want[im])
+			continue;
+		ok[im] = true;
+		if (!c->standing)
+			continue;
+		if ((rc = obj_create((enum impl)im, &o[im])) < 0) {
+			snprintf(why[im], sizeof(why[im]), "create: %s", strerror(-rc));
+			ok[im] = false;
+		} else {
+			made[im] = true;
+		}
 	}
-	bh_result("map", "map.readonly", impl_name[im], OBJ_SIZE, "ns", BH_TIME, 1,
-	          s, n, false);
-out:;
+	if (!want[MOBJ] && !want[RAW])
+		return;
+	bh_progress("%s", c->name);
+	for (int k = -bh_opts.warmup; k < n; k++) {
+		for (int im = MOBJ; im <= RAW; im++) {
+			double out[2] = { 0, 0 };
+
+			if (!ok[im])
+				continue;
+			rc = c->fn((enum impl)im, c->standing ? &o[im] : NULL, out);
+			if (rc < 0) {
+				snprintf(why[im], sizeof(why[im]), "%s", strerror(-rc));
+				ok[im] = false;
+				continue;
+			}
+			if (k >= 0) {
+				s[im][0][k] = out[0];
+				s[im][1][k] = out[1];
+			}
+		}
+	}
+	for (int im = MOBJ; im <= RAW; im++) {
+		if (!want[im])
+			continue;
+		if (made[im])
+			obj_close((enum impl)im, &o[im]);
+		if (!ok[im]) {
+			bh_note("map", c->name, impl_name[im], c->size, "ns", "%s", why[im]);
+			continue;
+		}
+		bh_result("map", c->name, impl_name[im], c->size, "ns", BH_TIME, 1,
+		          s[im][0], n, false);
+		if (c->name2)
+			bh_result("map", c->name2, impl_name[im], c->size, "ns", BH_TIME, 1,
+			          s[im][1], n, false);
+	}
 }
 
 void bench_map(void)
 {
-	static const struct {
-		const char *name;
-		void (*fn)(enum impl);
-	} cases[] = {
-		{ "map.create", run_create },
-		{ "map.map", run_map_unmap },	/* also map.unmap */
-		{ "map.firsttouch", run_firsttouch },
-		{ "map.mirror", run_mirror },
-		{ "map.readonly", run_readonly },
+	const struct map_case cases[] = {
+		{ "map.create", NULL, OBJ_SIZE, batch_create, false },
+		{ "map.map", "map.unmap", OBJ_SIZE, batch_map_unmap, true },
+		{ "map.firsttouch", NULL, (size_t)sysconf(_SC_PAGESIZE), batch_firsttouch, false },
+		{ "map.mirror", NULL, OBJ_SIZE, batch_mirror, true },
+		{ "map.readonly", NULL, OBJ_SIZE, batch_readonly, false },
 	};
 	int rc = bh_pin(bh_opts.cpu[0]);
 
 	if (rc < 0)
 		fprintf(stderr, "mobj-bench: pinning to cpu %d: %s\n", bh_opts.cpu[0],
 		        strerror(-rc));
-	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		for (int im = MOBJ; im <= RAW; im++) {
-			bool want = bh_want(cases[c].name, impl_name[im]);
-
-			if (cases[c].fn == run_map_unmap)
-				want |= bh_want("map.unmap", impl_name[im]);
-			if (!want)
-				continue;
-			bh_progress("%s/%s", cases[c].name, impl_name[im]);
-			cases[c].fn((enum impl)im);
-		}
-	}
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+		run_case(&cases[c]);
 }

@@ -3,7 +3,10 @@
  * process (cpu[1]), against what one would use instead.
  *
  *   ring.throughput      MB/s for 64 B .. 1 MiB messages
- *   ring.latency.oneway  64 B, send timestamp to receive, ns (p50, p99)
+ *   ring.latency.oneway  64 B, send timestamp to receive, ns (p50, p99);
+ *                        the next message goes as soon as the previous one
+ *                        was received; the "-idle" impls wait 200 us
+ *                        first, so a receiver that spins has gone to sleep
  *   ring.inplace         records of odd sizes checksummed in place, MB/s
  *   ring.syscalls        system calls per message (perf tracepoint count)
  *
@@ -19,14 +22,18 @@
  *              (the split copy at the wrap); the consumer copies out, as
  *              that API does. Waiting: the mobj scheme, so wake costs are
  *              comparable: spin SPIN_ITERS pauses (as many as the mobj
- *              ring), then publish "I sleep"
- *              and futex-wait on the other side's index word; the other
- *              side futex-wakes only when it sees that flag (seq_cst
- *              fences on both sides, so no wake-up is lost).
+ *              ring), then publish "I sleep" and futex-wait on the other
+ *              side's index word; the other side futex-wakes only when it
+ *              sees that flag (seq_cst fences on both sides, so no wake-up
+ *              is lost).
  *   iceoryx    bench_iox.c
  *
  * Every transport has the same capacity: max(256 KiB, 4 messages), a power
  * of two.
+ *
+ * ring.throughput and ring.latency.oneway run in interleaved rounds (every
+ * transport and size once per round, samples pooled, ratios paired per
+ * round): placement and load on these small VMs change within seconds.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -182,8 +189,10 @@ static int spa_open(struct xport *x, int side)
 	return 0;
 }
 
-/* Wait until *word != seen, spinning first, then sleeping with the flag
- * @sleeps raised. @ready re-checks the condition after the flag is up. */
+/* Wait until *word != seen (the other side moved its index), spinning
+ * first, then sleeping with the flag @sleeps raised; the word is re-checked
+ * after the flag is up, and futex_wait re-checks it atomically. The caller
+ * loops until its condition holds. */
 static void spa_wait(uint32_t *word, uint32_t seen, uint32_t *sleeps)
 {
 	for (int i = 0; i < SPIN_ITERS; i++) {
@@ -511,7 +520,11 @@ static const struct xport_ops xport_mobj_rec = {
 
 /* ---- The runs ------------------------------------------------------------- */
 
-enum mode { TPUT, LATENCY, SYSC_BUSY, SYSC_SLEEP };
+enum mode { TPUT, LATENCY, LATENCY_IDLE, SYSC_BUSY, SYSC_SLEEP };
+
+/* The pause before each message in LATENCY_IDLE (and SYSC_SLEEP): long
+ * enough for any spinning receiver to give up and sleep. */
+#define IDLE_GAP_NS 200e3
 
 struct run {
 	struct xport x;
@@ -613,7 +626,7 @@ static int tput_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 			if (rn->mode == SYSC_SLEEP) {
 				/* Let the consumer fall asleep; spin, so this
 				 * side makes no system call of its own. */
-				double until = bh_now_ns() + 300e3;
+				double until = bh_now_ns() + IDLE_GAP_NS;
 				while (bh_now_ns() < until)
 					bh_relax();
 			}
@@ -698,21 +711,29 @@ static int lat_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 			return rc;
 		}
 		while (__atomic_load_n(&pair->acked, __ATOMIC_ACQUIRE) != i + 1) {
-			bh_relax();
+			bh_wait_pause();
 			if (pair->err)
 				return pair->err;
+		}
+		if (rn->mode == LATENCY_IDLE) {
+			double until = bh_now_ns() + IDLE_GAP_NS;
+			while (bh_now_ns() < until)
+				bh_relax();
 		}
 	}
 	bh_pair_barrier(pair, sense);
 	return pair->err;
 }
 
+/* Latency samples go here (a MAP_SHARED array made before fork), so runs
+ * in several rounds can be pooled. */
+static double *lat_shared;
+
 static int lat_consumer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 {
 	struct xport *x = &rn->x;
 	uint64_t n = rn->lat_msgs - rn->lat_warm, sum = 0, first;
-	double *lat = page_alloc(n * sizeof(double));
-	struct bh_result r;
+	double *lat = lat_shared;
 	int rc;
 
 	if (!lat)
@@ -729,12 +750,6 @@ static int lat_consumer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 		__atomic_store_n(&pair->acked, i + 1, __ATOMIC_RELEASE);
 	}
 	bh_pair_barrier(pair, sense);
-	memset(&r, 0, sizeof(r));
-	bh_stats(lat, (int)n, &r, true);
-	pair->aux[0] = r.median;
-	pair->aux[1] = r.min;
-	pair->aux[2] = r.max;
-	pair->aux[3] = r.p99;
 	pair->aux[4] = (double)n;
 	pair->checksum = sum;
 	return 0;
@@ -752,7 +767,7 @@ static int ring_side(struct bh_pair *pair, int side, void *arg)
 		             strerror(-rc));
 		return rc;
 	}
-	if (rn->mode == LATENCY)
+	if (rn->mode == LATENCY || rn->mode == LATENCY_IDLE)
 		rc = side ? lat_consumer(pair, rn, &sense) : lat_producer(pair, rn, &sense);
 	else
 		rc = side ? tput_consumer(pair, rn, &sense) : tput_producer(pair, rn, &sense);
@@ -761,6 +776,8 @@ static int ring_side(struct bh_pair *pair, int side, void *arg)
 	x->ops->close(x);
 	return rc;
 }
+
+static uint64_t lat_round_msgs, lat_round_warm;
 
 /* Run one transport between the two pinned processes; returns the pair
  * (the caller frees it), or NULL with @why filled. */
@@ -775,8 +792,8 @@ static struct bh_pair *run_pair(const struct xport_ops *ops, size_t msg,
 	rn.x.msg = msg;
 	rn.x.cap = ring_cap(msg);
 	rn.x.fd[0] = rn.x.fd[1] = -1;
-	rn.lat_msgs = bh_opts.quick ? 3000 : 20000;
-	rn.lat_warm = bh_opts.quick ? 500 : 2000;
+	rn.lat_msgs = lat_round_msgs;
+	rn.lat_warm = lat_round_warm;
 	rc = ops->prepare(&rn.x);
 	if (rc < 0) {
 		snprintf(why, why_cap, "%s", rn.x.note[0] ? rn.x.note : strerror(-rc));
@@ -825,60 +842,39 @@ static int memcpy_tput(size_t msg, int reps, double *s)
 	return n;
 }
 
-/* Samples of one transport and size gathered over several rounds. */
-struct acc {
-	double s[BH_MAX_SAMPLES];
-	int n;
-	double rtt[16];
-	int nrtt;
-	char why[200];	/* non-empty: failed, no more rounds */
-};
-
 /* One pair run of @reps repetitions, appended to @a. */
-static void tput_round(struct acc *a, const struct xport_ops *ops, size_t msg, int reps)
+static void tput_round(struct bh_pool *a, const struct xport_ops *ops, size_t msg, int reps)
 {
 	struct bh_pair *pair;
 
 	if (a->why[0])
 		return;
 	if (!ops) {
-		int n = memcpy_tput(msg, reps, a->s + a->n);
+		double v[64];
+		int n = memcpy_tput(msg, reps < 64 ? reps : 64, v);
 		if (n < 0)
 			snprintf(a->why, sizeof(a->why), "%s", strerror(-n));
 		else
-			a->n += n;
+			bh_pool_add_samples(a, v, n, NAN);
 		return;
 	}
 	pair = run_pair(ops, msg, TPUT, reps, a->why, sizeof(a->why));
 	if (!pair)
 		return;
-	for (int k = 0; k < pair->nsamples && a->n < BH_MAX_SAMPLES; k++)
-		a->s[a->n++] = pair->samples[k];
-	if (a->nrtt < 16)
-		a->rtt[a->nrtt++] = pair->rtt_ns;
+	bh_pool_add(a, pair);
 	bh_pair_free(pair);
 }
 
 static void tput_record(const char *group, const char *case_name, const char *impl,
-                        size_t msg, struct acc *a, bool two)
+                        size_t msg, struct bh_pool *a, bool two)
 {
-	struct bh_result r;
-
-	if (a->why[0]) {
-		bh_note(group, case_name, impl, msg, "MB/s", "%s", a->why);
-		return;
-	}
-	memset(&r, 0, sizeof(r));
-	bh_stats(a->rtt, a->nrtt, &r, false);
-	bh_set_pair_rtt(two ? r.median : NAN);
-	bh_result(group, case_name, impl, msg, "MB/s", BH_RATE, two ? 2 : 1, a->s,
-	          a->n, false);
+	bh_pool_record(a, group, case_name, impl, msg, "MB/s", BH_RATE, two ? 2 : 1);
 }
 
 void xport_tput_case(const char *group, const char *case_name,
                      const struct xport_ops *ops, const char *impl, size_t msg)
 {
-	static struct acc a;
+	static struct bh_pool a;
 
 	memset(&a, 0, sizeof(a));
 	bh_progress("%s/%s size %zu", case_name, impl, msg);
@@ -886,33 +882,33 @@ void xport_tput_case(const char *group, const char *case_name,
 	tput_record(group, case_name, impl, msg, &a, true);
 }
 
-static void latency_case(const struct xport_ops *ops, const char *impl)
+/* Messages measured per transport (after warm-up), over all rounds. */
+static size_t lat_total(bool idle)
+{
+	if (idle)
+		return bh_opts.quick ? 400 : 2000;
+	return bh_opts.quick ? 2500 : 18000;
+}
+
+static void latency_round(struct bh_pool *a, const struct xport_ops *ops, bool idle,
+                          int rounds)
 {
 	struct bh_pair *pair;
-	struct bh_result r;
-	char why[200];
 
-	bh_progress("ring.latency.oneway/%s", impl);
-	pair = run_pair(ops, 64, LATENCY, 1, why, sizeof(why));
-	if (!pair) {
-		bh_note("ring", "ring.latency.oneway", impl, 64, "ns", "%s", why);
+	if (a->why[0])
 		return;
-	}
-	memset(&r, 0, sizeof(r));
-	r.group = "ring";
-	r.case_name = "ring.latency.oneway";
-	r.impl = impl;
-	r.size = 64;
-	r.unit = "ns";
-	r.kind = BH_TIME;
-	r.procs = 2;
-	r.median = pair->aux[0];
-	r.min = pair->aux[1];
-	r.max = pair->aux[2];
-	r.p99 = pair->aux[3];
-	r.n = (int)pair->aux[4];
-	bh_result_raw(&r);
+	lat_round_warm = idle ? 50 : (bh_opts.quick ? 500 : 700);
+	lat_round_msgs = lat_round_warm + lat_total(idle) / (size_t)rounds;
+	pair = run_pair(ops, 64, idle ? LATENCY_IDLE : LATENCY, 1, a->why, sizeof(a->why));
+	if (!pair)
+		return;
+	bh_pool_add_samples(a, lat_shared, (int)pair->aux[4], pair->rtt_ns);
 	bh_pair_free(pair);
+}
+
+static void latency_record(const char *impl, struct bh_pool *a)
+{
+	bh_pool_record(a, "ring", "ring.latency.oneway", impl, 64, "ns", BH_TIME, 2);
 }
 
 static void syscalls_case(const struct xport_ops *ops, const char *impl,
@@ -994,8 +990,8 @@ void bench_ring(void)
 	 * these cores falls on all of them alike, not on whichever ran then. */
 	{
 		enum { NSIZES = sizeof(tput_sizes) / sizeof(tput_sizes[0]) };
-		static struct acc acc[NSIZES][8];
-		int rounds = bh_opts.quick ? 1 : 3;
+		static struct bh_pool acc[NSIZES][8];
+		int rounds = bh_rounds(5, 2);
 		int per = (bh_opts.reps + rounds - 1) / rounds;
 
 		memset(acc, 0, sizeof(acc));
@@ -1003,7 +999,7 @@ void bench_ring(void)
 			for (size_t s = 0; s < NSIZES; s++)
 				for (size_t i = 0; i < nimpl; i++) {
 					const struct tp *t = &impls[i];
-					struct acc *a = &acc[s][i];
+					struct bh_pool *a = &acc[s][i];
 
 					if (!bh_want("ring.throughput", t->impl))
 						continue;
@@ -1021,17 +1017,52 @@ void bench_ring(void)
 					tput_record("ring", "ring.throughput", impls[i].impl,
 					            tput_sizes[s], &acc[s][i], impls[i].ops != NULL);
 	}
-	for (size_t i = 0; i < nimpl; i++) {
-		const struct tp *t = &impls[i];
+	/* Latency twice: messages back to back (a receiver that waits spins
+	 * for the next one), then after an idle gap (it has gone to sleep).
+	 * In interleaved rounds too, pooled. */
+	{
+		static char idle_name[8][32];
+		static struct bh_pool lacc[2][8];
+		int rounds = bh_rounds(9, 3);
+		bool want[2][8];
 
-		if ((!t->ops && !t->iox) || !strcmp(t->impl, "mobj-copy") ||
-		    !bh_want("ring.latency.oneway", t->impl))
-			continue;
-		if (t->iox && iox_rc < 0) {
-			bh_note("ring", "ring.latency.oneway", t->impl, 64, "ns", "%s", why);
-			continue;
-		}
-		latency_case(t->ops, t->impl);
+		memset(lacc, 0, sizeof(lacc));
+		lat_shared = mmap(NULL, lat_total(false) * sizeof(double),
+		                  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		for (int idle = 0; idle < 2; idle++)
+			for (size_t i = 0; i < nimpl; i++) {
+				const struct tp *t = &impls[i];
+
+				snprintf(idle_name[i], sizeof(idle_name[i]), "%s-idle", t->impl);
+				want[idle][i] = (t->ops || t->iox) && strcmp(t->impl, "mobj-copy") &&
+				                bh_want("ring.latency.oneway",
+				                        idle ? idle_name[i] : t->impl);
+				if (!want[idle][i])
+					continue;
+				if (lat_shared == MAP_FAILED)
+					snprintf(lacc[idle][i].why, sizeof(lacc[idle][i].why),
+					         "out of memory");
+				else if (t->iox && iox_rc < 0)
+					snprintf(lacc[idle][i].why, sizeof(lacc[idle][i].why), "%s", why);
+			}
+		for (int round = 0; round < rounds; round++)
+			for (int idle = 0; idle < 2; idle++)
+				for (size_t i = 0; i < nimpl; i++) {
+					if (!want[idle][i])
+						continue;
+					bh_progress("ring.latency.oneway/%s (round %d/%d)",
+					            idle ? idle_name[i] : impls[i].impl, round + 1, rounds);
+					latency_round(&lacc[idle][i], impls[i].ops, idle, rounds);
+				}
+		for (int idle = 0; idle < 2; idle++)
+			for (size_t i = 0; i < nimpl; i++) {
+				if (!want[idle][i])
+					continue;
+				latency_record(idle ? idle_name[i] : impls[i].impl, &lacc[idle][i]);
+			}
+		if (lat_shared != MAP_FAILED)
+			munmap(lat_shared, lat_total(false) * sizeof(double));
+		lat_shared = NULL;
 	}
 #ifdef HAVE_ICEORYX
 	if (want_iox)

@@ -43,6 +43,7 @@ struct tx {
 	enum tkind kind;
 	enum tmode mode;
 	size_t size;
+	int reps;
 	int fd[2];
 	int memfd;
 	struct mobj *obj;
@@ -186,7 +187,7 @@ static int tx_open(struct tx *t, int side)
 }
 
 /* Producer: one round trip. */
-static int tx_round(struct tx *t, const void *src)
+static int tx_exchange(struct tx *t, const void *src)
 {
 	uint64_t size = t->size;
 	char ack;
@@ -287,7 +288,7 @@ static int tx_side(struct bh_pair *pair, int side, void *arg)
 			return -ENOMEM;
 		bh_fill(src, t->size, 7);
 	}
-	for (int k = -bh_opts.warmup; k < bh_opts.reps && !pair->err; k++) {
+	for (int k = -bh_opts.warmup; k < t->reps && !pair->err; k++) {
 		double t0 = 0, dt;
 
 		if (side == 0)
@@ -296,7 +297,7 @@ static int tx_side(struct bh_pair *pair, int side, void *arg)
 		if (side == 0) {
 			t0 = bh_now_ns();
 			for (uint64_t i = 0; i < count; i++)
-				if ((rc = tx_round(t, src)) < 0) {
+				if ((rc = tx_exchange(t, src)) < 0) {
 					bh_pair_fail(pair, rc, "round trip: %s", strerror(-rc));
 					return rc;
 				}
@@ -324,61 +325,85 @@ static int tx_side(struct bh_pair *pair, int side, void *arg)
 
 static const char *kind_name[] = { "mobj", "raw", "copy" };
 
-/* Median round trip in us, or NAN (a note recorded). */
-static double tx_case(const char *case_name, enum tkind kind, enum tmode mode,
-                      size_t size)
+static const char *case_of(enum tmode mode)
 {
-	struct tx t = { .kind = kind, .mode = mode, .size = size, .memfd = -1 };
+	return mode == RTT ? "transfer.rtt" : "transfer.crossover";
+}
+
+/* One pair run of @reps repetitions, pooled into @p. */
+static void tx_round(struct bh_pool *p, enum tkind kind, enum tmode mode,
+                     size_t size, int reps)
+{
+	struct tx t = { .kind = kind, .mode = mode, .size = size, .reps = reps,
+	                .memfd = -1 };
 	struct bh_pair *pair = NULL;
-	struct bh_result r;
 	int rc;
 
-	bh_progress("%s/%s size %zu", case_name, kind_name[kind], size);
+	if (p->why[0])
+		return;
 	rc = tx_prepare(&t);
-	if (rc == -ENOSYS) {
-		bh_note("transfer", case_name, kind_name[kind], size, "us",
-		        "mobj channels are not in this build yet");
-		return NAN;
-	}
 	if (rc < 0) {
-		bh_note("transfer", case_name, kind_name[kind], size, "us", "set-up: %s",
-		        strerror(-rc));
-		return NAN;
+		snprintf(p->why, sizeof(p->why), "%s", rc == -ENOSYS ?
+		         "mobj channels are not in this build yet" : strerror(-rc));
+		return;
 	}
 	rc = bh_pair_run(tx_side, &t, 300, &pair);
 	tx_cleanup(&t);
-	if (rc < 0) {
-		bh_note("transfer", case_name, kind_name[kind], size, "us", "%s",
-		        pair && pair->note[0] ? pair->note : strerror(-rc));
-		bh_pair_free(pair);
-		return NAN;
-	}
-	memset(&r, 0, sizeof(r));
-	bh_stats(pair->samples, pair->nsamples, &r, false);
-	bh_result("transfer", case_name, kind_name[kind], size, "us", BH_TIME, 2,
-	          pair->samples, pair->nsamples, false);
+	if (rc < 0)
+		snprintf(p->why, sizeof(p->why), "%s",
+		         pair && pair->note[0] ? pair->note : strerror(-rc));
+	else
+		bh_pool_add(p, pair);
 	bh_pair_free(pair);
-	return r.median;
+}
+
+/* Round trips in us for every size and kind, in interleaved rounds (so
+ * noise and placement changes fall on both sides of each comparison);
+ * medians into @med[size][kind]. */
+static void tx_sweep(enum tmode mode, const size_t *sizes, size_t nsizes,
+                     unsigned kinds, double med[][3])
+{
+	static struct bh_pool pool[8][3];
+	int rounds = bh_rounds(5, 2);
+	int per = (bh_opts.reps + rounds - 1) / rounds;
+	bool want[3];
+
+	memset(pool, 0, sizeof(pool));
+	for (int k = T_MOBJ; k <= T_COPY; k++)
+		want[k] = (kinds & (1u << k)) && bh_want(case_of(mode), kind_name[k]);
+	for (int round = 0; round < rounds; round++)
+		for (size_t s = 0; s < nsizes; s++)
+			for (int k = T_MOBJ; k <= T_COPY; k++) {
+				if (!want[k])
+					continue;
+				bh_progress("%s/%s size %zu (round %d/%d)", case_of(mode),
+				            kind_name[k], sizes[s], round + 1, rounds);
+				tx_round(&pool[s][k], (enum tkind)k, mode, sizes[s], per);
+			}
+	for (size_t s = 0; s < nsizes; s++)
+		for (int k = T_MOBJ; k <= T_COPY; k++)
+			med[s][k] = want[k] ? bh_pool_record(&pool[s][k], "transfer",
+			                                     case_of(mode), kind_name[k],
+			                                     sizes[s], "us", BH_TIME, 2)
+			                    : NAN;
 }
 
 void bench_transfer(void)
 {
 	static const size_t rtt_sizes[] = { 4096, 65536, 1048576 };
 	static const size_t sweep[] = { 4096, 16384, 65536, 262144, 1048576, 4194304 };
-	double pass[6], copy[6];
-	struct bh_result r;
 	const size_t nsweep = sizeof(sweep) / sizeof(sweep[0]);
+	double med[8][3], pass[6], copy[6];
+	struct bh_result r;
 
-	for (size_t s = 0; s < sizeof(rtt_sizes) / sizeof(rtt_sizes[0]); s++)
-		for (int k = T_MOBJ; k <= T_RAW; k++)
-			if (bh_want("transfer.rtt", kind_name[k]))
-				tx_case("transfer.rtt", (enum tkind)k, RTT, rtt_sizes[s]);
+	tx_sweep(RTT, rtt_sizes, 3, 1u << T_MOBJ | 1u << T_RAW, med);
 
 	if (!bh_want("transfer.crossover", "mobj") && !bh_want("transfer.crossover", "copy"))
 		return;
+	tx_sweep(PAYLOAD, sweep, nsweep, 1u << T_MOBJ | 1u << T_COPY, med);
 	for (size_t s = 0; s < nsweep; s++) {
-		pass[s] = tx_case("transfer.crossover", T_MOBJ, PAYLOAD, sweep[s]);
-		copy[s] = tx_case("transfer.crossover", T_COPY, PAYLOAD, sweep[s]);
+		pass[s] = med[s][T_MOBJ];
+		copy[s] = med[s][T_COPY];
 	}
 	memset(&r, 0, sizeof(r));
 	r.group = "transfer";

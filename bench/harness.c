@@ -194,6 +194,14 @@ void bh_progress(const char *fmt, ...)
 	fflush(stderr);
 }
 
+void bh_wait_pause(void)
+{
+	if (bh_opts.cpu[0] == bh_opts.cpu[1])
+		sched_yield();
+	else
+		bh_relax();
+}
+
 uint64_t bh_sum(const void *p, size_t n)
 {
 	const unsigned char *b = p;
@@ -373,7 +381,6 @@ static const struct bh_result *find(const char *case_name, const char *impl,
 void bh_pair_barrier(struct bh_pair *pair, uint32_t *local_sense)
 {
 	uint32_t s = *local_sense ^ 1;
-	bool shared = bh_opts.cpu[0] == bh_opts.cpu[1];
 
 	*local_sense = s;
 	if (__atomic_fetch_add(&pair->arrive, 1, __ATOMIC_ACQ_REL) == 1) {
@@ -382,10 +389,7 @@ void bh_pair_barrier(struct bh_pair *pair, uint32_t *local_sense)
 		return;
 	}
 	while (__atomic_load_n(&pair->sense, __ATOMIC_ACQUIRE) != s) {
-		if (shared)
-			sched_yield();
-		else
-			bh_relax();
+		bh_wait_pause();
 		if (__atomic_load_n(&pair->err, __ATOMIC_RELAXED))
 			return;
 	}
@@ -533,6 +537,54 @@ int bh_pair_run(bh_side_fn fn, void *arg, double timeout_s, struct bh_pair **out
 	return pair->err ? pair->err : err;
 }
 
+int bh_rounds(int full, int quick)
+{
+	return bh_opts.quick ? quick : full;
+}
+
+void bh_pool_add_samples(struct bh_pool *p, const double *v, int n, double rtt_ns)
+{
+	static double tmp[BH_MAX_SAMPLES];
+	struct bh_result r;
+	int k0 = p->n;
+
+	for (int k = 0; k < n && p->n < BH_MAX_SAMPLES; k++)
+		p->s[p->n++] = v[k];
+	if (p->nrtt < 16)
+		p->rtt[p->nrtt++] = rtt_ns;
+	if (p->nround < 16 && p->n > k0) {
+		memcpy(tmp, p->s + k0, sizeof(double) * (size_t)(p->n - k0));
+		memset(&r, 0, sizeof(r));
+		bh_stats(tmp, p->n - k0, &r, false);
+		p->round_med[p->nround++] = r.median;
+	}
+}
+
+void bh_pool_add(struct bh_pool *p, const struct bh_pair *pair)
+{
+	bh_pool_add_samples(p, pair->samples, pair->nsamples, pair->rtt_ns);
+}
+
+double bh_pool_record(struct bh_pool *p, const char *group, const char *case_name,
+                      const char *impl, size_t size, const char *unit,
+                      enum bh_kind kind, int procs)
+{
+	struct bh_result r;
+
+	if (p->why[0]) {
+		bh_note(group, case_name, impl, size, unit, "%s", p->why);
+		return NAN;
+	}
+	memset(&r, 0, sizeof(r));
+	bh_stats(p->rtt, p->nrtt, &r, false);
+	last_rtt = procs == 2 ? r.median : NAN;
+	bh_result(group, case_name, impl, size, unit, kind, procs, p->s, p->n,
+	          kind == BH_TIME && !strcmp(unit, "ns"));
+	memcpy(results[nresults - 1].round_med, p->round_med, sizeof(p->round_med));
+	results[nresults - 1].nround = p->nround;
+	return results[nresults - 1].median;
+}
+
 /* ---- Placement probe ----------------------------------------------------- */
 
 #define PROBE_ROUNDS 2000
@@ -630,7 +682,7 @@ static void print_table(FILE *f)
 	const char *last = "";
 	char sz[24], a[32], b[32], c[32], d[32], pp[32];
 
-	fprintf(f, "\n%-20s %-10s %6s %12s %12s %12s %12s %5s %6s  %s\n", "case",
+	fprintf(f, "\n%-20s %-12s %6s %12s %12s %12s %12s %5s %6s  %s\n", "case",
 	        "impl", "size", "median", "min", "max", "p99", "n", "pp ns", "unit");
 	for (int i = 0; i < nresults; i++) {
 		const struct bh_result *r = &results[i];
@@ -641,7 +693,7 @@ static void print_table(FILE *f)
 		last = r->case_name;
 		bh_size_str(r->size, sz);
 		if (r->note[0]) {
-			fprintf(f, "%-20s %-10s %6s  (did not run: %s)\n", r->case_name,
+			fprintf(f, "%-20s %-12s %6s  (did not run: %s)\n", r->case_name,
 			        r->impl, sz, r->note);
 			continue;
 		}
@@ -653,7 +705,7 @@ static void print_table(FILE *f)
 			snprintf(pp, sizeof(pp), "%.0f", r->rtt_ns);
 		else
 			snprintf(pp, sizeof(pp), "-");
-		fprintf(f, "%-20s %-10s %6s %12s %12s %12s %12s %5d %6s  %s%s%s\n",
+		fprintf(f, "%-20s %-12s %6s %12s %12s %12s %12s %5d %6s  %s%s%s\n",
 		        r->case_name, r->impl, sz, a, b, c, d, r->n, pp, r->unit,
 		        r->extra[0] ? "  " : "", r->extra);
 	}
@@ -664,13 +716,43 @@ static bool is_subject(const char *impl)
 	return !strncmp(impl, "mobj", 4);
 }
 
-/* "mobj-busy" compares with "spa-busy", not with "spa-sleep"; impls without
- * a scenario suffix compare with everything. */
+/* @s relative to @r: the median of the per-round ratios when both ran in
+ * the same rounds (paired), else the ratio of the medians. */
+static double ratio_of(const struct bh_result *s, const struct bh_result *r,
+                       bool *paired)
+{
+	double v[16];
+	struct bh_result m;
+
+	*paired = s->nround >= 2 && s->nround == r->nround;
+	if (!*paired)
+		return s->median / r->median;
+	for (int i = 0; i < s->nround; i++)
+		v[i] = s->round_med[i] / r->round_med[i];
+	memset(&m, 0, sizeof(m));
+	bh_stats(v, s->nround, &m, false);
+	return m.median;
+}
+
+/* The scenario an impl name ends with ("-busy", "-sleep", "-idle"), or "". */
+static const char *scenario(const char *impl)
+{
+	static const char *const sfx[] = { "-busy", "-sleep", "-idle" };
+	size_t n = strlen(impl);
+
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		size_t k = strlen(sfx[i]);
+		if (n > k && !strcmp(impl + n - k, sfx[i]))
+			return sfx[i];
+	}
+	return "";
+}
+
+/* "mobj-busy" compares with "spa-busy" only, "mobj" and "mobj-copy" with
+ * every impl that has no scenario. */
 static bool comparable(const char *subject, const char *ref)
 {
-	const char *a = strrchr(subject, '-'), *b = strrchr(ref, '-');
-
-	return !b || (a && !strcmp(a, b));
+	return !strcmp(scenario(subject), scenario(ref));
 }
 
 static void print_ratios(FILE *f)
@@ -679,7 +761,8 @@ static void print_ratios(FILE *f)
 	char sz[24];
 
 	fprintf(f, "\nratios, same run (time and count: lower is better; "
-	        "MB/s: higher is better)\n");
+	        "MB/s: higher is better);\nmedian of the per-round ratios where both "
+	        "ran in the same rounds, * = ratio of the medians\n");
 	for (int i = 0; i < nresults; i++) {
 		const struct bh_result *s = &results[i];
 		bool any = false;
@@ -701,7 +784,13 @@ static void print_ratios(FILE *f)
 				fprintf(f, "    %-6s", bh_size_str(s->size, sz));
 				any = true;
 			}
-			fprintf(f, "  %s/%s = %.2fx", s->impl, r->impl, s->median / r->median);
+			{
+				bool paired;
+				double x = ratio_of(s, r, &paired);
+
+				fprintf(f, "  %s/%s = %.2fx%s", s->impl, r->impl, x,
+				        paired ? "" : "*");
+			}
 		}
 		if (any)
 			fputc('\n', f);
@@ -759,8 +848,21 @@ static int goal_eval(const struct goal *g, double *ratio, const char **why)
 		*why = g->den;
 		return -1;
 	}
-	*ratio = d ? n->median / d->median : n->median;
+	if (d) {
+		bool paired;
+		*ratio = ratio_of(n, d, &paired);
+	} else {
+		*ratio = n->median;
+	}
 	return g->at_least ? *ratio >= g->target : *ratio <= g->target;
+}
+
+/* How far a missed goal is: the factor the measured value must improve by. */
+static double goal_shortfall(const struct goal *g, double ratio)
+{
+	if (g->at_least)
+		return ratio > 0 ? g->target / ratio : INFINITY;
+	return g->target > 0 ? ratio / g->target : INFINITY;
 }
 
 static void print_goals(FILE *f)
@@ -788,12 +890,48 @@ static void print_goals(FILE *f)
 				fprintf(f, "  %-46s %-18s %10s  not in this run\n",
 				        g->text, what, "-");
 		}
-		else if (g->den)
-			fprintf(f, "  %-46s %-18s %9.2fx  %s\n", g->text, what, ratio,
-			        ok ? "met" : "missed");
+		else if (ok)
+			fprintf(f, g->den ? "  %-46s %-18s %9.2fx  met\n" :
+			        "  %-46s %-18s %10.4f  met\n", g->text, what, ratio);
 		else
-			fprintf(f, "  %-46s %-18s %10.4f  %s\n", g->text, what, ratio,
-			        ok ? "met" : "missed");
+			fprintf(f, g->den ? "  %-46s %-18s %9.2fx  missed, %.2gx short\n" :
+			        "  %-46s %-18s %10.4f  missed, %.2gx over\n", g->text, what,
+			        ratio, goal_shortfall(g, ratio));
+	}
+}
+
+static void json_kv_str(FILE *f, const char *key, const char *v);
+static void json_kv_num(FILE *f, const char *key, double v);
+
+/* Goals as JSON Lines too (group "goal", unit "ratio"), for tools that
+ * report against them. */
+static void json_goals(FILE *f)
+{
+	for (size_t i = 0; i < sizeof(goals) / sizeof(goals[0]); i++) {
+		const struct goal *g = &goals[i];
+		char what[48];
+		const char *why;
+		double ratio = NAN;
+		int ok = goal_eval(g, &ratio, &why);
+
+		snprintf(what, sizeof(what), "%s%s%s", g->num, g->den ? "/" : "",
+		         g->den ? g->den : "");
+		fputc('{', f);
+		json_kv_str(f, "group", "goal");
+		json_kv_str(f, "case", g->case_name);
+		json_kv_str(f, "impl", what);
+		fprintf(f, ",\"size\":%zu", g->size);
+		json_kv_str(f, "unit", g->den ? "ratio" : "syscalls/msg");
+		json_kv_num(f, "median", ok < 0 ? NAN : ratio);
+		json_kv_num(f, "min", ok < 0 ? NAN : ratio);
+		json_kv_num(f, "max", ok < 0 ? NAN : ratio);
+		fprintf(f, ",\"n\":%d", ok < 0 ? 0 : 1);
+		json_kv_str(f, "goal", g->text);
+		json_kv_num(f, "target", g->target);
+		fprintf(f, ",\"met\":%s", ok < 0 ? "null" : ok ? "true" : "false");
+		if (ok < 0)
+			json_kv_str(f, "note", "not measured in this run");
+		fputs("}\n", f);
 	}
 }
 
@@ -874,15 +1012,61 @@ static int write_json(const char *path)
 		fputs(bh_opts.quick ? "true" : "false", f);
 		fputs("}\n", f);
 	}
+	json_goals(f);
 	return fclose(f) == 0 ? 0 : -1;
 }
 
 /* One PNG per case that was measured at three sizes or more: a line per impl
  * against size, log-log. */
+/* ring.latency.oneway: median and p99 per impl, bars on a log scale. */
+static int plot_latency(const char *dir, int made)
+{
+	char dat[4200], gp[4200], png[4200], cmd[8600];
+	int rows = 0;
+	FILE *g;
+
+	snprintf(dat, sizeof(dat), "%s/ring.latency.oneway.dat", dir);
+	snprintf(gp, sizeof(gp), "%s/ring.latency.oneway.gp", dir);
+	snprintf(png, sizeof(png), "%s/ring.latency.oneway.png", dir);
+	g = fopen(dat, "w");
+	if (!g)
+		return 0;
+	for (int i = 0; i < nresults; i++) {
+		const struct bh_result *r = &results[i];
+
+		if (strcmp(r->case_name, "ring.latency.oneway") || r->note[0])
+			continue;
+		fprintf(g, "%s %g %g\n", r->impl, r->median, r->p99);
+		rows++;
+	}
+	fclose(g);
+	if (!rows)
+		return 0;
+	g = fopen(gp, "w");
+	if (!g)
+		return 0;
+	fprintf(g, "set terminal pngcairo size 900,560 noenhanced\n"
+	        "set output '%s'\n"
+	        "set title 'ring.latency.oneway, 64 B (cores %d->%d)'\n"
+	        "set style data histograms\nset style fill solid 0.8 border -1\n"
+	        "set logscale y\nset grid ytics\nset xtics rotate by -30\n"
+	        "set ylabel 'ns (log)'\nset yrange [10:*]\n"
+	        "plot '%s' using 2:xtic(1) title 'median', '' using 3 title 'p99'\n",
+	        png, bh_opts.cpu[0], bh_opts.cpu[1], dat);
+	fclose(g);
+	snprintf(cmd, sizeof(cmd), "gnuplot '%s' 2>&1", gp);
+	if (system(cmd) != 0) {
+		printf("\nplots: gnuplot failed on %s\n", gp);
+		return 0;
+	}
+	printf("%s%s", made ? ", " : "\nplots: ", png);
+	return 1;
+}
+
 static void write_plots(const char *json)
 {
 	static const char *plotted[] = { "ring.throughput", "transfer.crossover",
-	                                 "heap.message", "ring.inplace" };
+	                                 "transfer.rtt", "heap.message", "ring.inplace" };
 	char dir[4096], *slash;
 	int made = 0;
 
@@ -962,6 +1146,7 @@ static void write_plots(const char *json)
 			printf("\nplots: gnuplot failed on %s\n", gp);
 		}
 	}
+	made += plot_latency(dir, made);
 	if (made)
 		printf("\n");
 }
@@ -1034,6 +1219,19 @@ int bh_finish(void)
 		read_load(load_end, sizeof(load_end));
 		printf("load average (1 min): %s at start, %s at end, on %d usable cores\n",
 		       load_start, load_end, bh_opts.ncpu);
+	}
+	{
+		double lo = INFINITY, hi = 0;
+
+		for (int i = 0; i < nresults; i++)
+			if (results[i].procs == 2 && !isnan(results[i].rtt_ns)) {
+				lo = fmin(lo, results[i].rtt_ns);
+				hi = fmax(hi, results[i].rtt_ns);
+			}
+		if (hi > 0 && hi > 2 * lo)
+			printf("placement changed during the run: the pairs' ping-pong went "
+			       "from %.0f to %.0f ns (column pp ns); cross-core rows mix "
+			       "placements, pooled over rounds where it says so\n", lo, hi);
 	}
 	print_table(stdout);
 	print_ratios(stdout);

@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define BH_MAX_SAMPLES 4096
+#define BH_MAX_SAMPLES 20000
 
 struct bh_opts {
 	bool quick;
@@ -84,6 +84,8 @@ struct bh_result {
 	int n;
 	int procs;			/* 1: one process on cpu[0]; 2: cpu[0] -> cpu[1] */
 	double rtt_ns;			/* procs 2: ping-pong of the pair(s) measured */
+	double round_med[16];		/* medians per round, when run in rounds */
+	int nround;
 	char note[192];			/* non-empty: could not run, why */
 	char extra[192];		/* free text for the table ("cores 0->1") */
 };
@@ -155,6 +157,35 @@ void bh_pair_fail(struct bh_pair *pair, int err, const char *fmt, ...)
  * are killed, before the suite dies: stop daemons. Async-signal-safe only. */
 extern void (*bh_signal_hook)(void);
 
+/*
+ * Samples of one impl and size pooled over several pair runs (rounds): each
+ * round adds its samples and its pair's ping-pong; a failure stops the
+ * pool and becomes the row's note.
+ */
+struct bh_pool {
+	double s[BH_MAX_SAMPLES];
+	int n;
+	double rtt[16];
+	int nrtt;
+	double round_med[16];	/* each round's median: paired ratios */
+	int nround;
+	char why[200];	/* non-empty: failed, no more rounds */
+};
+
+/* Add what @pair measured (pair->samples) to @p as one round. */
+void bh_pool_add(struct bh_pool *p, const struct bh_pair *pair);
+/* Add one round of @n samples measured by a pair with ping-pong @rtt_ns. */
+void bh_pool_add_samples(struct bh_pool *p, const double *v, int n, double rtt_ns);
+
+/* Rounds for cases that run in rounds: the ratios of two impls are then
+ * the median of their per-round ratios (paired: both ran within the same
+ * few hundred milliseconds, under the same placement and load). */
+int bh_rounds(int full, int quick);
+/* Record @p as a result (or its note); returns the median, or NAN. */
+double bh_pool_record(struct bh_pool *p, const char *group, const char *case_name,
+                      const char *impl, size_t size, const char *unit,
+                      enum bh_kind kind, int procs);
+
 /* Pause in a spin loop. */
 static inline void bh_relax(void)
 {
@@ -164,6 +195,10 @@ static inline void bh_relax(void)
 	__asm__ volatile("yield");
 #endif
 }
+
+/* Pause while waiting for the other process: yield the core when both
+ * share one, so the wait does not burn the peer's time slice. */
+void bh_wait_pause(void);
 
 /* A cheap checksum that reads every byte (8 at a time): what a consumer
  * "uses" of each message. */
