@@ -429,7 +429,7 @@ void bench_transfer(void)
 	static const size_t rtt_sizes[] = { 4096, 65536, 1048576 };
 	static const size_t sweep[] = { 4096, 16384, 65536, 262144, 1048576, 4194304 };
 	const size_t nsweep = sizeof(sweep) / sizeof(sweep[0]);
-	double med[8][3], pass[6], copy[6];
+	double med[8][3], pass[6], copy[6];	/* pass: ratio to copy; copy: 1 */
 	struct bh_result r;
 
 	tx_sweep(RTT, rtt_sizes, 3, 1u << T_MOBJ | 1u << T_RAW, med);
@@ -437,9 +437,12 @@ void bench_transfer(void)
 	if (!bh_want("transfer.crossover", "mobj") && !bh_want("transfer.crossover", "copy"))
 		return;
 	tx_sweep(PAYLOAD, sweep, nsweep, 1u << T_MOBJ | 1u << T_COPY, med);
+	/* The paired ratio pass/copy per size (1 where both are equal). */
 	for (size_t s = 0; s < nsweep; s++) {
-		pass[s] = med[s][T_MOBJ];
-		copy[s] = med[s][T_COPY];
+		pass[s] = NAN;
+		copy[s] = 1;
+		if (!isnan(med[s][T_MOBJ]) && !isnan(med[s][T_COPY]))
+			pass[s] = bh_ratio("transfer.crossover", "mobj", "copy", sweep[s]);
 	}
 	memset(&r, 0, sizeof(r));
 	r.group = "transfer";
@@ -473,7 +476,7 @@ void bench_transfer(void)
 		}
 	}
 	if (isnan(r.median)) {
-		if (isnan(pass[nsweep - 1]))
+		if (isnan(med[nsweep - 1][T_MOBJ]))
 			snprintf(r.note, sizeof(r.note), "passing (mobj) did not run");
 		else
 			snprintf(r.extra, sizeof(r.extra),
