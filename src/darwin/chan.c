@@ -392,22 +392,29 @@ static int notification(struct mobj__os_chan *c, struct chan_rcv *r,
 	return -EPIPE;
 }
 
+/* MACH_RCV_INTERRUPT: without it libsystem's mach_msg() restarts an
+ * interrupted receive with the whole timeout again, so a signal arriving
+ * more often than the timeout (an interval timer) would keep a timed
+ * receive from ever timing out. Restarted here with what is left. */
 static kern_return_t rcv_raw(struct mobj__os_chan *c, int timeout_ms,
                              struct chan_rcv *r)
 {
-	mach_msg_option_t opt = RCV_OPTIONS;
+	uint64_t start = mobj__os_clock_ms();
+	mach_msg_option_t opt;
 	mach_msg_return_t mr;
+	int left = timeout_ms;
 
-	if (timeout_ms >= 0)
-		opt |= MACH_RCV_TIMEOUT;
-	do {
+	for (;;) {
+		opt = RCV_OPTIONS | MACH_RCV_INTERRUPT;
+		if (left >= 0)
+			opt |= MACH_RCV_TIMEOUT;
 		mr = mach_msg(&r->m.hdr, opt, 0, sizeof(*r), c->recv,
-		              timeout_ms >= 0 ? (mach_msg_timeout_t)timeout_ms :
+		              left >= 0 ? (mach_msg_timeout_t)left :
 		              MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL);
-		/* Without MACH_RCV_INTERRUPT the kernel restarts by itself;
-		 * this only guards against a library that does not. */
-	} while (mr == MACH_RCV_INTERRUPTED);
-	return mr;
+		if (mr != MACH_RCV_INTERRUPTED)
+			return mr;
+		left = mobj__time_left(timeout_ms, start);
+	}
 }
 
 /* Receive one message from @c->recv and check its shape; on success the
