@@ -98,11 +98,15 @@ int mobj_chan_allow_uid(struct mobj_chan *l, uid_t uid)
 	return 0;
 }
 
+/* @uid is what the kernel recorded for the peer: its *effective* uid
+ * (SO_PEERCRED, the audit token), so it is compared with ours. With
+ * getuid() a set-uid listener would accept every process of the user who
+ * started it, and refuse its own kind. */
 static bool uid_allowed(const struct mobj_chan *l, uid_t uid)
 {
 	unsigned i;
 
-	if (l->any_uid || uid == getuid())
+	if (l->any_uid || uid == geteuid())
 		return true;
 	for (i = 0; i < l->nallow; i++)
 		if (l->allow[i] == uid)

@@ -964,6 +964,63 @@ static void test_uid_policy(void **state)
 	tu_res_check(r);
 }
 
+/* Regression (uid policy compared the peer's SO_PEERCRED uid, which is its
+ * *effective* uid, with the listener's real uid): a set-uid-root listener
+ * (real uid nobody, effective uid 0) accepted every process of nobody and
+ * refused root. Runs as that listener in a child; exit 0 when a peer of
+ * effective uid 0 is accepted and a peer of uid nobody is refused. */
+static int setuid_listener(void *arg)
+{
+	const char *name = arg;
+	struct mobj_chan *l, *c;
+	int gate[2];
+	pid_t a, b, ppid;
+	uid_t puid;
+	char buf[8];
+
+	if (setresuid(NOBODY, 0, 0) < 0 || getuid() != NOBODY || geteuid() != 0)
+		return 1;
+	if (mobj_chan_listen(name, &l) != 0 || pipe2(gate, O_CLOEXEC) < 0)
+		return 2;
+	/* nobody connects first and must be refused; root, started after
+	 * that refusal, is the one accepted. */
+	a = connector(name, true, -EPIPE, gate[1], -1);
+	b = connector(name, false, 0, -1, gate[0]);
+	close(gate[0]);
+	close(gate[1]);
+	if (mobj_chan_accept(l, LONG_MS, &c) != 0)
+		return 3;
+	if (mobj_chan_peer(c, &ppid, &puid) != 0 || ppid != b || puid != 0) {
+		fprintf(stderr, "accepted pid %d uid %d\n", (int)ppid, (int)puid);
+		return 4;
+	}
+	if (mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf)) != 2)
+		return 5;
+	mobj_chan_close(c);
+	mobj_chan_close(l);
+	if (tu_wait(a) != 0)
+		return 6;
+	if (tu_wait(b) != 0)
+		return 7;
+	return 0;
+}
+
+static void test_uid_policy_effective(void **state)
+{
+	struct tu_res r;
+	char name[64];
+
+	(void)state;
+	if (getuid() != 0) {
+		print_message("skipped: needs root to make a set-uid listener\n");
+		skip();
+	}
+	r = tu_res_now();
+	name_abstract(name, sizeof(name), "euid");
+	assert_int_equal(tu_in_child(setuid_listener, name), 0);
+	tu_res_check(r);
+}
+
 /* A listener that closes while a connector waits for its HELLO: the
  * connector gets -EPIPE, not a channel. */
 static void test_listener_closes_before_accept(void **state)
@@ -1238,6 +1295,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_peer_killed),
 		cmocka_unit_test(test_queued_before_exit),
 		cmocka_unit_test(test_uid_policy),
+		cmocka_unit_test(test_uid_policy_effective),
 		cmocka_unit_test(test_listener_closes_before_accept),
 		cmocka_unit_test(test_allow_uid_limit),
 		cmocka_unit_test(test_emsgsize),

@@ -43,8 +43,9 @@ struct mobj_chan;
  * (or a file that is not a socket) is -EADDRINUSE. Any other name is the abstract address "\0" followed by
  * the name's bytes, nothing added. Darwin: a bootstrap service name.
  *
- * The listener accepts only peers with the caller's uid, unless
- * mobj_chan_allow_uid() says otherwise.
+ * The listener accepts only peers whose effective uid is the caller's
+ * effective uid (the uid the kernel reports for a peer, and checks access
+ * with), unless mobj_chan_allow_uid() says otherwise.
  *
  * @return 0, or -EINVAL (NULL or empty name, name too long: 107 bytes at
  *         most on Linux), -EADDRINUSE, -EACCES (no permission on the
@@ -54,7 +55,7 @@ struct mobj_chan;
 MOBJ_EXPORT int mobj_chan_listen(const char *name, struct mobj_chan **out);
 
 /**
- * Also accept peers of @p uid on listener @p l (MOBJ_ANY_UID: everyone).
+ * Also accept peers of effective uid @p uid on listener @p l (MOBJ_ANY_UID: everyone).
  * Applies to peers accepted from then on. Up to 16 distinct uids.
  * @return 0, or -EINVAL (not a listener), -ENOSPC (too many uids).
  */
