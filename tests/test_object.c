@@ -465,6 +465,54 @@ static void test_from_fd_rejects(void **state)
 	tu_res_check(r);
 }
 
+/* Descriptors other programs might hand over, and sizes at the limits. */
+static void test_from_fd_edge_cases(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *x = NULL, *ro = NULL;
+	char path[32];
+	void *p;
+	int fd, pfd;
+
+	(void)state;
+	/* Regression (mobj_readonly of a read-only handle to an object that
+	 * was sealed F_SEAL_WRITE rather than F_SEAL_FUTURE_WRITE failed with
+	 * -EPERM: it tried to add seals through an O_RDONLY descriptor; the
+	 * header says it just duplicates the handle). */
+	fd = tu_memfd(page(), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ | MOBJ_WRITE, &x), -EPROTO);
+	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ, &x), 0);
+	close(fd);
+	assert_int_equal(fcntl(mobj_fd(x), F_GETFL) & O_ACCMODE, O_RDONLY);
+	assert_int_equal(mobj_readonly(x, &ro), 0);
+	assert_int_equal(mobj_access(ro), MOBJ_READ);
+	assert_int_equal(mobj_map(ro, 0, page(), RW, &p), -EACCES);
+	assert_int_equal(mobj_map(ro, 0, page(), MOBJ_PROT_READ, &p), 0);
+	mobj_unmap(p, page());
+	mobj_close(ro);
+	mobj_close(x);
+	x = NULL;
+
+	/* O_PATH: open, but no object (F_GET_SEALS is refused on it). */
+	fd = tu_memfd(page(), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	pfd = open(path, O_PATH | O_CLOEXEC);
+	assert_true(pfd >= 0);
+	assert_int_equal(mobj_from_fd(pfd, page(), MOBJ_READ, &x), -EPROTO);
+	assert_int_equal(mobj_from_fd(pfd, page(), MOBJ_READ | MOBJ_WRITE, &x), -EPROTO);
+	close(pfd);
+
+	/* Sizes that overflow a size_t rounding, an off_t, or a mirror. */
+	assert_int_equal(mobj_from_fd(fd, SIZE_MAX, MOBJ_READ, &x), -EPROTO);
+	assert_int_equal(mobj_from_fd(fd, SIZE_MAX & ~(page() - 1), MOBJ_READ, &x), -EPROTO);
+	assert_int_equal(mobj_from_fd(fd, (size_t)1 << 63, MOBJ_READ, &x), -EPROTO);
+	assert_int_equal(mobj_from_fd(fd, page() + 1, MOBJ_READ, &x), -EPROTO);
+	close(fd);
+
+	assert_null(x);
+	tu_res_check(r);
+}
+
 static void test_strerror(void **state)
 {
 	const char *unknown = mobj_strerror(123456);
@@ -506,6 +554,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_vectors_detect_writable),
 		cmocka_unit_test(test_from_fd_accepts),
 		cmocka_unit_test(test_from_fd_rejects),
+		cmocka_unit_test(test_from_fd_edge_cases),
 		cmocka_unit_test(test_strerror),
 	};
 

@@ -96,9 +96,11 @@ int mobj__os_freeze(struct mobj__os_obj *o, size_t size, bool o_writable,
 	seals = fcntl(o->fd, F_GET_SEALS);
 	if (seals < 0)
 		return neg_errno();
-	if ((seals & F_SEAL_FUTURE_WRITE) == 0) {
+	if ((seals & (F_SEAL_FUTURE_WRITE | F_SEAL_WRITE)) == 0) {
 		/* F_SEAL_SEAL is set only together with the freeze, so adding
-		 * seals still works on an object that is not frozen yet. */
+		 * seals still works on an object that is not frozen yet. An
+		 * object another program sealed F_SEAL_WRITE is frozen already
+		 * (and its read-only handle could not add seals: -EPERM). */
 		if (fcntl(o->fd, F_ADD_SEALS, FREEZE_SEALS) < 0)
 			return neg_errno();
 	}
