@@ -513,6 +513,34 @@ static void test_from_fd_edge_cases(void **state)
 	tu_res_check(r);
 }
 
+/* Regression (a hugetlb memfd, sealed and frozen, was accepted, and then
+ * mobj_map() at a page offset and every mirror failed with -EINVAL: a ring
+ * consumer got -EINVAL instead of -EPROTO). */
+static void test_from_fd_hugetlb(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *x = NULL;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	fd = memfd_create("huge", MFD_HUGETLB | MFD_ALLOW_SEALING | MFD_CLOEXEC);
+	if (fd < 0) {
+		print_message("skipped: memfd_create(MFD_HUGETLB): %s\n",
+		              strerror(errno));
+		skip();
+	}
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(ftruncate(fd, st.st_blksize), 0);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	                       F_SEAL_FUTURE_WRITE), 0);
+	assert_int_equal(mobj_from_fd(fd, (size_t)st.st_blksize, MOBJ_READ, &x),
+	                 -EPROTO);
+	close(fd);
+	assert_null(x);
+	tu_res_check(r);
+}
+
 static void test_strerror(void **state)
 {
 	const char *unknown = mobj_strerror(123456);
@@ -555,6 +583,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_from_fd_accepts),
 		cmocka_unit_test(test_from_fd_rejects),
 		cmocka_unit_test(test_from_fd_edge_cases),
+		cmocka_unit_test(test_from_fd_hugetlb),
 		cmocka_unit_test(test_strerror),
 	};
 

@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "../internal.h"
 #include "mobj/linux.h"
@@ -150,6 +152,7 @@ int mobj__os_unmap(void *addr, size_t len)
 int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
                    struct mobj__os_obj *out)
 {
+	struct statfs sf;
 	struct stat st;
 	int fl, seals, fd;
 
@@ -161,6 +164,10 @@ int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
 		return -EPROTO; /* not a memfd, or its size can change */
 	if (fstat(in->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size < 0 || (unsigned long long)st.st_size != size)
+		return -EPROTO;
+	/* A hugetlb memfd seals too, but maps only in huge pages: mobj_map()
+	 * at a page offset and every mirror (so every ring) would fail. */
+	if (fstatfs(in->fd, &sf) < 0 || sf.f_type == HUGETLBFS_MAGIC)
 		return -EPROTO;
 	if (access & MOBJ_WRITE) {
 		if ((fl & O_ACCMODE) != O_RDWR || (seals & F_SEAL_WRITE))
