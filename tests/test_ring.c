@@ -817,7 +817,10 @@ static void test_hostile_consumer_index(void **state)
 	tu_res_check(res);
 }
 
-/* A record header that claims more than the producer committed. */
+/* A record header that claims more than the producer committed, or (case
+ * 3, regression: the 4 zero bytes were not checked, so a header that reads
+ * as a 64-bit length near UINT64_MAX passed as a short record) that is not
+ * a 32-bit length followed by zeros. */
 static void test_hostile_record_header(void **state)
 {
 	struct tu_res res = tu_res_now();
@@ -829,10 +832,11 @@ static void test_hostile_record_header(void **state)
 	int i;
 
 	(void)state;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		assert_int_equal(mobj_ring_create(page(), &p), 0);
 		assert_int_equal(mobj_ring_consumer(p, &c), 0);
-		h[0] = i == 0 ? 9 : i == 1 ? UINT32_MAX : (uint32_t)page();
+		h[0] = i == 0 ? 9 : i == 1 ? UINT32_MAX : i == 2 ? (uint32_t)page() : 8;
+		h[1] = i == 3 ? UINT32_MAX : 0;
 		assert_int_equal(mobj_ring_write(p, h, 16, 0), 16);
 		assert_int_equal(mobj_ring_peek_record(c, 0, &q, &len), -EPROTO);
 		assert_int_equal(mobj_ring_read_record(c, b, sizeof(b), 0), -EPROTO);
