@@ -1021,6 +1021,68 @@ static void test_uid_policy_effective(void **state)
 	tu_res_check(r);
 }
 
+/* Regression (a refused peer sent accept round its loop with the same
+ * deadline; every pending connection polls ready at once, so peers of
+ * another uid that kept connecting kept mobj_chan_accept() from ever
+ * returning, whatever its timeout): past the timeout, accept gives up after
+ * the peer in hand. Here 20 refused connections are queued and a poll
+ * (timeout 0) refuses one, not all of them. */
+static void test_accept_flood_refused(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct tu_res r;
+	struct mobj_chan *l, *c = NULL;
+	struct pollfd p = { .events = POLLIN };
+	char name[64], b;
+	int ready[2], done[2], i;
+	socklen_t len;
+	pid_t pid;
+
+	(void)state;
+	if (getuid() != 0) {
+		print_message("skipped: needs root to start a peer of another uid\n");
+		skip();
+	}
+	r = tu_res_now();
+	name_abstract(name, sizeof(name), "flood");
+	assert_int_equal(mobj_chan_listen(name, &l), 0);
+	memcpy(sa.sun_path + 1, name, strlen(name));
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(done, O_CLOEXEC), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(ready[0]);
+		close(done[1]);
+		if (drop_to_nobody() < 0)
+			_exit(1);
+		for (i = 0; i < 20; i++) {
+			int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+			if (fd < 0 || connect(fd, (struct sockaddr *)&sa, len) < 0)
+				_exit(2);
+		}
+		if (write(ready[1], "r", 1) != 1 || read(done[0], &b, 1) < 0)
+			_exit(3);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(done[0]);
+	assert_int_equal(read(ready[0], &b, 1), 1);
+	assert_int_equal(mobj_chan_accept(l, 0, &c), -ETIMEDOUT);
+	assert_null(c);
+	p.fd = mobj_chan_fd(l);
+	assert_int_equal(poll(&p, 1, 0), 1); /* the other 19 still wait */
+	assert_int_equal(mobj_chan_accept(l, 0, &c), -ETIMEDOUT);
+	close(done[1]);
+	close(ready[0]);
+	assert_int_equal(tu_wait(pid), 0);
+	mobj_chan_close(l);
+	tu_res_check(r);
+}
+
 /* A listener that closes while a connector waits for its HELLO: the
  * connector gets -EPIPE, not a channel. */
 static void test_listener_closes_before_accept(void **state)
@@ -1296,6 +1358,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_queued_before_exit),
 		cmocka_unit_test(test_uid_policy),
 		cmocka_unit_test(test_uid_policy_effective),
+		cmocka_unit_test(test_accept_flood_refused),
 		cmocka_unit_test(test_listener_closes_before_accept),
 		cmocka_unit_test(test_allow_uid_limit),
 		cmocka_unit_test(test_emsgsize),

@@ -65,6 +65,9 @@ MOBJ_EXPORT int mobj_chan_allow_uid(struct mobj_chan *l, uid_t uid);
  * Wait for a peer on listener @p l and return the connected channel.
  * A peer whose uid is not allowed is disconnected and never gets a working
  * channel; accept goes on waiting for the next peer within the timeout.
+ * Once the timeout has passed, a refused peer ends the call with -ETIMEDOUT
+ * (so timeout 0 examines one pending peer per call, and peers that keep
+ * connecting cannot hold accept past its timeout).
  *
  * @param timeout_ms  milliseconds; 0 polls; -1 waits forever.
  * @return 0, or -EINVAL, -ETIMEDOUT, -EMFILE, -ENFILE, -ENOMEM.
