@@ -58,6 +58,14 @@ static int wrap(struct mobj__os_chan *os, bool listener, struct mobj_chan **out)
 	return 0;
 }
 
+/* -1 is forever; anything below is a caller's bug (a deadline computed
+ * into the past, say), not a request to wait forever: -EINVAL, as the ring
+ * does. */
+static bool bad_timeout(int timeout_ms)
+{
+	return timeout_ms < -1;
+}
+
 static bool bad_name(const char *name)
 {
 	return !name || name[0] == '\0';
@@ -123,7 +131,7 @@ int mobj_chan_accept(struct mobj_chan *l, int timeout_ms, struct mobj_chan **out
 	uid_t uid;
 	int n, err;
 
-	if (!l || !l->listener || !out)
+	if (!l || !l->listener || !out || bad_timeout(timeout_ms))
 		return -EINVAL;
 	n = mobj__msg_encode(hello, &m);
 	if (n < 0)
@@ -182,7 +190,7 @@ int mobj_chan_connect(const char *name, int timeout_ms, struct mobj_chan **out)
 	uint64_t start;
 	int err;
 
-	if (bad_name(name) || !out)
+	if (bad_name(name) || !out || bad_timeout(timeout_ms))
 		return -EINVAL;
 	start = mobj__os_clock_ms();
 	err = mobj__os_chan_connect(name, timeout_ms, &os);
@@ -264,7 +272,7 @@ int mobj_recv(struct mobj_chan *c, int timeout_ms, struct mobj **o, void *buf,
 	unsigned nobj = 0;
 	int n, err;
 
-	if (!c || c->listener || (!buf && cap))
+	if (!c || c->listener || (!buf && cap) || bad_timeout(timeout_ms))
 		return -EINVAL;
 	n = mobj__os_chan_recv(&c->os, timeout_ms, wire, sizeof(wire), &obj, &nobj);
 	if (n < 0)

@@ -1314,6 +1314,30 @@ static void test_bad_args(void **state)
 	assert_int_equal(mobj_chan_accept(l, 0, NULL), -EINVAL);
 	assert_true(mobj_chan_fd(l) >= 0);
 	mobj_close(o);
+
+	/* Regression (a timeout below -1 waited forever, like -1; the ring
+	 * and the headers' convention say -EINVAL): with something ready, the
+	 * call must refuse, not take it. */
+	assert_int_equal(mobj_send(a, NULL, "x", 1), 0);
+	assert_int_equal(mobj_recv(b, -2, NULL, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(mobj_recv(b, INT32_MIN, NULL, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(mobj_recv(b, 0, NULL, buf, sizeof(buf)), 1);
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		socklen_t len;
+		int fd;
+
+		memcpy(sa.sun_path + 1, name, strlen(name));
+		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+		                  strlen(name));
+		fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		assert_int_equal(connect(fd, (struct sockaddr *)&sa, len), 0);
+		assert_int_equal(mobj_chan_accept(l, -2, &c), -EINVAL);
+		assert_null(c);
+		assert_int_equal(mobj_chan_connect(name, -2, &c), -EINVAL);
+		assert_null(c);
+		close(fd);
+	}
 	mobj_chan_close(l);
 	mobj_chan_close(a);
 	mobj_chan_close(b);

@@ -69,7 +69,8 @@ MOBJ_EXPORT int mobj_chan_allow_uid(struct mobj_chan *l, uid_t uid);
  * (so timeout 0 examines one pending peer per call, and peers that keep
  * connecting cannot hold accept past its timeout).
  *
- * @param timeout_ms  milliseconds; 0 polls; -1 waits forever.
+ * @param timeout_ms  milliseconds; 0 polls; -1 waits forever; below -1 is
+ *                    -EINVAL.
  * @return 0, or -EINVAL, -ETIMEDOUT, -EMFILE, -ENFILE, -ENOMEM.
  */
 MOBJ_EXPORT int mobj_chan_accept(struct mobj_chan *l, int timeout_ms,
@@ -82,8 +83,8 @@ MOBJ_EXPORT int mobj_chan_accept(struct mobj_chan *l, int timeout_ms,
  * the call returns only with a channel the listener accepted, so with
  * timeout 0 it succeeds only if the listener accepted at once.
  *
- * @return 0, or -EINVAL, -ETIMEDOUT (nobody listening or accepting in
- *         time), -ECONNREFUSED (timeout 0 and nobody listening), -EPIPE (the
+ * @return 0, or -EINVAL (also a timeout below -1), -ETIMEDOUT (nobody
+ *         listening or accepting in time), -ECONNREFUSED (timeout 0 and nobody listening), -EPIPE (the
  *         listener refused this peer, or closed), -EACCES (the socket file's
  *         mode forbids it), -EPROTO (the listener does not speak this
  *         protocol), -EMFILE, -ENFILE, -ENOMEM.
@@ -128,7 +129,8 @@ MOBJ_EXPORT int mobj_send(struct mobj_chan *c, struct mobj *o,
  *             released and the call fails with -EPROTO.
  * @param buf  room for @p cap bytes (may be NULL when cap is 0).
  * @return the payload length (0..MOBJ_MSG_MAX), or
- *  -EINVAL     NULL channel, a listener, buf NULL with cap > 0;
+ *  -EINVAL     NULL channel, a listener, buf NULL with cap > 0, a timeout
+ *              below -1;
  *  -ETIMEDOUT  nothing within timeout_ms (0 polls, -1 waits forever);
  *  -EPIPE      the peer is gone and every message it sent has been read;
  *  -EPROTO     a malformed or unacceptable message (consumed, its handles
