@@ -791,6 +791,112 @@ static void test_hostile_peer(void **state)
 	tu_res_check(r);
 }
 
+/* Send @p with control records: SCM_RIGHTS of @a (na fds), then an explicit
+ * SCM_CREDENTIALS of this process, then SCM_RIGHTS of @b (nb fds); na or nb
+ * 0 leaves that record out. */
+static void send_mixed(int raw, const void *p, size_t len, const int *a,
+                       size_t na, const int *b, size_t nb)
+{
+	union {
+		char buf[2 * CMSG_SPACE(2 * sizeof(int)) +
+		         CMSG_SPACE(sizeof(struct ucred))];
+		struct cmsghdr align;
+	} ctl;
+	struct ucred cred = { getpid(), getuid(), getgid() };
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	size_t used = 0;
+
+	memset(&ctl, 0, sizeof(ctl));
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	cm = CMSG_FIRSTHDR(&mh);
+	if (na) {
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(na * sizeof(int));
+		memcpy(CMSG_DATA(cm), a, na * sizeof(int));
+		used += CMSG_SPACE(na * sizeof(int));
+		cm = CMSG_NXTHDR(&mh, cm);
+	}
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_CREDENTIALS;
+	cm->cmsg_len = CMSG_LEN(sizeof(cred));
+	memcpy(CMSG_DATA(cm), &cred, sizeof(cred));
+	used += CMSG_SPACE(sizeof(cred));
+	if (nb) {
+		cm = CMSG_NXTHDR(&mh, cm);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(nb * sizeof(int));
+		memcpy(CMSG_DATA(cm), b, nb * sizeof(int));
+		used += CMSG_SPACE(nb * sizeof(int));
+	}
+	mh.msg_controllen = used;
+	assert_int_equal(sendmsg(raw, &mh, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* Several control records in one message, explicit credentials among
+ * them: every descriptor that arrives is closed on refusal, and
+ * credentials alone do not make a message wrong. */
+static void test_hostile_cmsg_mix(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct hostile h;
+	struct mobj *o = NULL;
+	struct wire w = hdr(0, 1, page(), MOBJ_READ);
+	char buf[8];
+	int a[2], b[2];
+
+	(void)state;
+	hostile_open(&h);
+	h.before = tu_res_now();
+
+	/* Two SCM_RIGHTS records around the credentials: two objects. */
+	a[0] = tu_memfd(page(), FROZEN);
+	b[0] = tu_memfd(page(), FROZEN);
+	send_mixed(h.raw, &w, sizeof(w), a, 1, b, 1);
+	close(a[0]);
+	close(b[0]);
+	assert_int_equal(mobj_recv(h.c, LONG_MS, &o, buf, sizeof(buf)), -EPROTO);
+	assert_null(o);
+	tu_res_check(h.before);
+
+	/* Two and two: more than the receiver's room (MSG_CTRUNC). */
+	a[0] = a[1] = tu_memfd(page(), FROZEN);
+	b[0] = b[1] = tu_memfd(page(), FROZEN);
+	send_mixed(h.raw, &w, sizeof(w), a, 2, b, 2);
+	close(a[0]);
+	close(b[0]);
+	assert_int_equal(mobj_recv(h.c, LONG_MS, &o, buf, sizeof(buf)), -EPROTO);
+	assert_null(o);
+	tu_res_check(h.before);
+
+	/* Credentials first, then the one object declared: accepted. */
+	b[0] = tu_memfd(page(), FROZEN);
+	send_mixed(h.raw, &w, sizeof(w), NULL, 0, b, 1);
+	close(b[0]);
+	assert_int_equal(mobj_recv(h.c, LONG_MS, &o, buf, sizeof(buf)), 0);
+	assert_non_null(o);
+	mobj_close(o);
+	o = NULL;
+
+	/* Credentials and an object the header does not declare. */
+	w = hdr(0, 0, 0, 0);
+	a[0] = tu_memfd(page(), FROZEN);
+	send_mixed(h.raw, &w, sizeof(w), a, 1, NULL, 0);
+	close(a[0]);
+	assert_int_equal(mobj_recv(h.c, LONG_MS, &o, buf, sizeof(buf)), -EPROTO);
+	assert_null(o);
+	tu_res_check(h.before);
+
+	close(h.raw);
+	mobj_chan_close(h.c);
+	mobj_chan_close(h.l);
+	tu_res_check(r);
+}
+
 /* ---- Peer death, queues ------------------------------------------------ */
 
 static void test_peer_killed(void **state)
@@ -1378,6 +1484,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_live_listener_in_use),
 		cmocka_unit_test(test_name_rules),
 		cmocka_unit_test(test_hostile_peer),
+		cmocka_unit_test(test_hostile_cmsg_mix),
 		cmocka_unit_test(test_peer_killed),
 		cmocka_unit_test(test_queued_before_exit),
 		cmocka_unit_test(test_uid_policy),
