@@ -791,6 +791,15 @@ static void test_hostile_peer(void **state)
 	tu_res_check(r);
 }
 
+static size_t put_rights(struct cmsghdr *cm, const int *fds, size_t n)
+{
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+	return CMSG_SPACE(n * sizeof(int));
+}
+
 /* Send @p with control records: SCM_RIGHTS of @a (na fds), then an explicit
  * SCM_CREDENTIALS of this process, then SCM_RIGHTS of @b (nb fds); na or nb
  * 0 leaves that record out. */
@@ -813,11 +822,7 @@ static void send_mixed(int raw, const void *p, size_t len, const int *a,
 	mh.msg_controllen = sizeof(ctl.buf);
 	cm = CMSG_FIRSTHDR(&mh);
 	if (na) {
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(na * sizeof(int));
-		memcpy(CMSG_DATA(cm), a, na * sizeof(int));
-		used += CMSG_SPACE(na * sizeof(int));
+		used += put_rights(cm, a, na);
 		cm = CMSG_NXTHDR(&mh, cm);
 	}
 	cm->cmsg_level = SOL_SOCKET;
@@ -825,14 +830,8 @@ static void send_mixed(int raw, const void *p, size_t len, const int *a,
 	cm->cmsg_len = CMSG_LEN(sizeof(cred));
 	memcpy(CMSG_DATA(cm), &cred, sizeof(cred));
 	used += CMSG_SPACE(sizeof(cred));
-	if (nb) {
-		cm = CMSG_NXTHDR(&mh, cm);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(nb * sizeof(int));
-		memcpy(CMSG_DATA(cm), b, nb * sizeof(int));
-		used += CMSG_SPACE(nb * sizeof(int));
-	}
+	if (nb)
+		used += put_rights(CMSG_NXTHDR(&mh, cm), b, nb);
 	mh.msg_controllen = used;
 	assert_int_equal(sendmsg(raw, &mh, MSG_NOSIGNAL), (ssize_t)len);
 }
