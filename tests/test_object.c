@@ -520,6 +520,38 @@ static void test_from_fd_edge_cases(void **state)
 	tu_res_check(r);
 }
 
+/* Regression (a frozen memfd whose creator chmod'ed it 0 was refused with
+ * -EACCES, from mobj_recv too, where the contract says -EPROTO: the
+ * read-only handle is reopened through /proc, which checks the mode). Runs
+ * as nobody when root, whom the mode does not stop. */
+static int chmod0_case(void *arg)
+{
+	struct mobj *x = NULL;
+	int fd, err;
+
+	(void)arg;
+	if (getuid() == 0 && (setresgid(65534, 65534, 65534) < 0 ||
+	                      setresuid(65534, 65534, 65534) < 0))
+		return 1;
+	fd = memfd_create("chmod0", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0 || ftruncate(fd, (off_t)page()) < 0 || fchmod(fd, 0) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
+	          F_SEAL_FUTURE_WRITE) < 0)
+		return 2;
+	err = mobj_from_fd(fd, page(), MOBJ_READ, &x);
+	if (err != -EPROTO) {
+		fprintf(stderr, "chmod 0 memfd: %d\n", err);
+		return 3;
+	}
+	return x == NULL ? 0 : 4;
+}
+
+static void test_from_fd_mode_0(void **state)
+{
+	(void)state;
+	assert_int_equal(tu_in_child(chmod0_case, NULL), 0);
+}
+
 /* Regression (a hugetlb memfd, sealed and frozen, was accepted, and then
  * mobj_map() at a page offset and every mirror failed with -EINVAL: a ring
  * consumer got -EINVAL instead of -EPROTO). */
@@ -591,6 +623,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_from_fd_rejects),
 		cmocka_unit_test(test_from_fd_edge_cases),
 		cmocka_unit_test(test_from_fd_hugetlb),
+		cmocka_unit_test(test_from_fd_mode_0),
 		cmocka_unit_test(test_strerror),
 	};
 

@@ -154,7 +154,7 @@ int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
 {
 	struct statfs sf;
 	struct stat st;
-	int fl, seals, fd;
+	int fl, seals, fd, err;
 
 	fl = fcntl(in->fd, F_GETFL);
 	if (fl < 0)
@@ -187,7 +187,10 @@ int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
 		out->fd = fd;
 		return 0;
 	}
-	return reopen_rdonly(in->fd, &out->fd);
+	/* The creator may have chmod'ed the memfd so that it cannot be opened
+	 * again: an object we cannot hold read-only is not acceptable. */
+	err = reopen_rdonly(in->fd, &out->fd);
+	return err == -EACCES || err == -EPERM ? -EPROTO : err;
 }
 
 const char *mobj__os_strerror(int err)
