@@ -500,6 +500,21 @@ static void test_from_fd_edge_cases(void **state)
 	mobj_close(x);
 	x = NULL;
 
+	/* Regression (a memfd sealed F_SEAL_SEAL but not frozen was accepted
+	 * as writable, and mobj_readonly() of it then failed with -EPERM for
+	 * good): refused; frozen and sealed, it is fine. */
+	fd = tu_memfd(page(), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ | MOBJ_WRITE, &x), -EPROTO);
+	close(fd);
+	fd = tu_memfd(page(), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE |
+	              F_SEAL_SEAL);
+	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ | MOBJ_WRITE, &x), 0);
+	close(fd);
+	assert_int_equal(mobj_readonly(x, &ro), 0);
+	mobj_close(ro);
+	mobj_close(x);
+	x = NULL;
+
 	/* O_PATH: open, but no object (F_GET_SEALS is refused on it). */
 	fd = tu_memfd(page(), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);

@@ -170,7 +170,10 @@ int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
 	if (fstatfs(in->fd, &sf) < 0 || sf.f_type == HUGETLBFS_MAGIC)
 		return -EPROTO;
 	if (access & MOBJ_WRITE) {
-		if ((fl & O_ACCMODE) != O_RDWR || (seals & F_SEAL_WRITE))
+		/* Sealed F_SEAL_SEAL before it was frozen, it could never be
+		 * frozen: mobj_readonly() would fail for good. */
+		if ((fl & O_ACCMODE) != O_RDWR || (seals & F_SEAL_WRITE) ||
+		    (seals & (F_SEAL_SEAL | F_SEAL_FUTURE_WRITE)) == F_SEAL_SEAL)
 			return -EPROTO;
 		fd = fcntl(in->fd, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0)
