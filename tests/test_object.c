@@ -352,6 +352,35 @@ static void test_ro_ftruncate(void **s) { (void)s; run_vector(rovec_ftruncate); 
 static void test_ro_proc_mem(void **s) { (void)s; run_vector(rovec_proc_mem); }
 static void test_ro_seal_seal(void **s) { (void)s; run_vector(rovec_unseal); }
 
+/* A read-only handle taken from another program's memfd that is sealed
+ * F_SEAL_WRITE instead of frozen (mobj_from_fd accepts it): every write
+ * vector but add-seals (no F_SEAL_SEAL there, and more seals only take
+ * rights away) fails on it, here and in a child. */
+static void test_ro_vectors_write_sealed(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct rovec_target f;
+	int fd, i;
+
+	(void)state;
+	fd = tu_memfd(page(), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ, &f.ro), 0);
+	close(fd);
+	f.o = f.ro;
+	assert_int_equal(mobj_map(f.ro, 0, page(), MOBJ_PROT_READ,
+	                          (void **)&f.view), 0);
+	for (i = 0; rovecs[i].fn; i++) {
+		if (rovecs[i].fn == rovec_unseal)
+			continue;
+		if (rovecs[i].fn(&f) != 0 || tu_in_child(rovecs[i].fn, &f) != 0)
+			fail_msg("read-only vector %s got through", rovecs[i].name);
+	}
+	assert_int_equal(f.view[0], 0);
+	assert_int_equal(mobj_unmap(f.view, page()), 0);
+	mobj_close(f.ro);
+	tu_res_check(r);
+}
+
 /* The vectors must be able to fail: against an object that is not frozen,
  * each of them gets through (mprotect and add-seals were not checked here,
  * so nothing showed they could fail; ftruncate cannot be shown this way:
@@ -634,6 +663,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_ro_proc_mem),
 		cmocka_unit_test(test_ro_seal_seal),
 		cmocka_unit_test(test_vectors_detect_writable),
+		cmocka_unit_test(test_ro_vectors_write_sealed),
 		cmocka_unit_test(test_from_fd_accepts),
 		cmocka_unit_test(test_from_fd_rejects),
 		cmocka_unit_test(test_from_fd_edge_cases),
