@@ -82,6 +82,9 @@ MOBJ_EXPORT int mobj_chan_accept(struct mobj_chan *l, int timeout_ms,
  * wait (within the same timeout) until the listener has accepted this peer:
  * the call returns only with a channel the listener accepted, so with
  * timeout 0 it succeeds only if the listener accepted at once.
+ * The listener's identity is not checked here: anyone may listen on a name
+ * first (an abstract name in particular, which has no permissions). Check
+ * mobj_chan_peer() before sending anything that matters.
  *
  * @return 0, or -EINVAL (also a timeout below -1), -ETIMEDOUT (nobody
  *         listening or accepting in time), -ECONNREFUSED (timeout 0 and nobody listening), -EPIPE (the
