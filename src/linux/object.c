@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -37,11 +38,15 @@
 
 size_t mobj__os_page_size(void)
 {
-	static size_t page;
+	/* Relaxed is enough: every thread computes the same value. */
+	static _Atomic size_t page;
+	size_t p = atomic_load_explicit(&page, memory_order_relaxed);
 
-	if (!page)
-		page = (size_t)sysconf(_SC_PAGESIZE);
-	return page;
+	if (!p) {
+		p = (size_t)sysconf(_SC_PAGESIZE);
+		atomic_store_explicit(&page, p, memory_order_relaxed);
+	}
+	return p;
 }
 
 static int neg_errno(void)
