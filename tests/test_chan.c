@@ -826,6 +826,110 @@ static void test_hostile_peer(void **state)
 	tu_res_check(r);
 }
 
+static size_t put_rights(struct cmsghdr *cm, const int *fds, size_t n)
+{
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+	return CMSG_SPACE(n * sizeof(int));
+}
+
+/* Send @p with control records: SCM_RIGHTS of @a (na fds), then an explicit
+ * SCM_CREDENTIALS of this process, then SCM_RIGHTS of @b (nb fds); na or nb
+ * 0 leaves that record out. */
+static void send_mixed(int raw, const void *p, size_t len, const int *a,
+                       size_t na, const int *b, size_t nb)
+{
+	union {
+		char buf[2 * CMSG_SPACE(2 * sizeof(int)) +
+		         CMSG_SPACE(sizeof(struct ucred))];
+		struct cmsghdr align;
+	} ctl;
+	struct ucred cred = { getpid(), getuid(), getgid() };
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	size_t used = 0;
+
+	memset(&ctl, 0, sizeof(ctl));
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	cm = CMSG_FIRSTHDR(&mh);
+	if (na) {
+		used += put_rights(cm, a, na);
+		cm = CMSG_NXTHDR(&mh, cm);
+	}
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_CREDENTIALS;
+	cm->cmsg_len = CMSG_LEN(sizeof(cred));
+	memcpy(CMSG_DATA(cm), &cred, sizeof(cred));
+	used += CMSG_SPACE(sizeof(cred));
+	if (nb)
+		used += put_rights(CMSG_NXTHDR(&mh, cm), b, nb);
+	mh.msg_controllen = used;
+	assert_int_equal(sendmsg(raw, &mh, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+/* Several control records in one message, explicit credentials among
+ * them: every descriptor that arrives is closed on refusal, and
+ * credentials alone do not make a message wrong. */
+static void test_hostile_cmsg_mix(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct hostile h;
+	struct mobj *o = NULL;
+	struct wire w = hdr(0, 1, page(), MOBJ_READ);
+	char buf[8];
+	int a[2], b[2];
+
+	(void)state;
+	hostile_open(&h);
+	h.before = tu_res_now();
+
+	/* Two SCM_RIGHTS records around the credentials: two objects. */
+	a[0] = tu_memfd(page(), FROZEN);
+	b[0] = tu_memfd(page(), FROZEN);
+	send_mixed(h.raw, &w, sizeof(w), a, 1, b, 1);
+	close(a[0]);
+	close(b[0]);
+	assert_int_equal(mobj_recv(h.c, LONG_MS, &o, buf, sizeof(buf)), -EPROTO);
+	assert_null(o);
+	tu_res_check(h.before);
+
+	/* Two and two: more than the receiver's room (MSG_CTRUNC). */
+	a[0] = a[1] = tu_memfd(page(), FROZEN);
+	b[0] = b[1] = tu_memfd(page(), FROZEN);
+	send_mixed(h.raw, &w, sizeof(w), a, 2, b, 2);
+	close(a[0]);
+	close(b[0]);
+	assert_int_equal(mobj_recv(h.c, LONG_MS, &o, buf, sizeof(buf)), -EPROTO);
+	assert_null(o);
+	tu_res_check(h.before);
+
+	/* Credentials first, then the one object declared: accepted. */
+	b[0] = tu_memfd(page(), FROZEN);
+	send_mixed(h.raw, &w, sizeof(w), NULL, 0, b, 1);
+	close(b[0]);
+	assert_int_equal(mobj_recv(h.c, LONG_MS, &o, buf, sizeof(buf)), 0);
+	assert_non_null(o);
+	mobj_close(o);
+	o = NULL;
+
+	/* Credentials and an object the header does not declare. */
+	w = hdr(0, 0, 0, 0);
+	a[0] = tu_memfd(page(), FROZEN);
+	send_mixed(h.raw, &w, sizeof(w), a, 1, NULL, 0);
+	close(a[0]);
+	assert_int_equal(mobj_recv(h.c, LONG_MS, &o, buf, sizeof(buf)), -EPROTO);
+	assert_null(o);
+	tu_res_check(h.before);
+
+	close(h.raw);
+	mobj_chan_close(h.c);
+	mobj_chan_close(h.l);
+	tu_res_check(r);
+}
 #endif /* __linux__ */
 
 /* ---- Peer death, queues ------------------------------------------------ */
@@ -1002,6 +1106,124 @@ static void test_uid_policy(void **state)
 	tu_res_check(r);
 }
 
+/* Regression (uid policy compared the peer's SO_PEERCRED uid, which is its
+ * *effective* uid, with the listener's real uid): a set-uid-root listener
+ * (real uid nobody, effective uid 0) accepted every process of nobody and
+ * refused root. Runs as that listener in a child; exit 0 when a peer of
+ * effective uid 0 is accepted and a peer of uid nobody is refused. */
+static int setuid_listener(void *arg)
+{
+	const char *name = arg;
+	struct mobj_chan *l, *c;
+	int gate[2];
+	pid_t a, b, ppid;
+	uid_t puid;
+	char buf[8];
+
+	if (setresuid(NOBODY, 0, 0) < 0 || getuid() != NOBODY || geteuid() != 0)
+		return 1;
+	if (mobj_chan_listen(name, &l) != 0 || pipe2(gate, O_CLOEXEC) < 0)
+		return 2;
+	/* nobody connects first and must be refused; root, started after
+	 * that refusal, is the one accepted. */
+	a = connector(name, true, -EPIPE, gate[1], -1);
+	b = connector(name, false, 0, -1, gate[0]);
+	close(gate[0]);
+	close(gate[1]);
+	if (mobj_chan_accept(l, LONG_MS, &c) != 0)
+		return 3;
+	if (mobj_chan_peer(c, &ppid, &puid) != 0 || ppid != b || puid != 0) {
+		fprintf(stderr, "accepted pid %d uid %d\n", (int)ppid, (int)puid);
+		return 4;
+	}
+	if (mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf)) != 2)
+		return 5;
+	mobj_chan_close(c);
+	mobj_chan_close(l);
+	if (tu_wait(a) != 0)
+		return 6;
+	if (tu_wait(b) != 0)
+		return 7;
+	return 0;
+}
+
+static void test_uid_policy_effective(void **state)
+{
+	struct tu_res r;
+	char name[64];
+
+	(void)state;
+	if (getuid() != 0) {
+		print_message("skipped: needs root to make a set-uid listener\n");
+		skip();
+	}
+	r = tu_res_now();
+	name_abstract(name, sizeof(name), "euid");
+	assert_int_equal(tu_in_child(setuid_listener, name), 0);
+	tu_res_check(r);
+}
+
+/* Regression (a refused peer sent accept round its loop with the same
+ * deadline; every pending connection polls ready at once, so peers of
+ * another uid that kept connecting kept mobj_chan_accept() from ever
+ * returning, whatever its timeout): past the timeout, accept gives up after
+ * the peer in hand. Here 20 refused connections are queued and a poll
+ * (timeout 0) refuses one, not all of them. */
+static void test_accept_flood_refused(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct tu_res r;
+	struct mobj_chan *l, *c = NULL;
+	struct pollfd p = { .events = POLLIN };
+	char name[64], b;
+	int ready[2], done[2], i;
+	socklen_t len;
+	pid_t pid;
+
+	(void)state;
+	if (getuid() != 0) {
+		print_message("skipped: needs root to start a peer of another uid\n");
+		skip();
+	}
+	r = tu_res_now();
+	name_abstract(name, sizeof(name), "flood");
+	assert_int_equal(mobj_chan_listen(name, &l), 0);
+	memcpy(sa.sun_path + 1, name, strlen(name));
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(name));
+	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(done, O_CLOEXEC), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(ready[0]);
+		close(done[1]);
+		if (drop_to_nobody() < 0)
+			_exit(1);
+		for (i = 0; i < 20; i++) {
+			int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+			if (fd < 0 || connect(fd, (struct sockaddr *)&sa, len) < 0)
+				_exit(2);
+		}
+		if (write(ready[1], "r", 1) != 1 || read(done[0], &b, 1) < 0)
+			_exit(3);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(done[0]);
+	assert_int_equal(read(ready[0], &b, 1), 1);
+	assert_int_equal(mobj_chan_accept(l, 0, &c), -ETIMEDOUT);
+	assert_null(c);
+	p.fd = mobj_chan_fd(l);
+	assert_int_equal(poll(&p, 1, 0), 1); /* the other 19 still wait */
+	assert_int_equal(mobj_chan_accept(l, 0, &c), -ETIMEDOUT);
+	close(done[1]);
+	close(ready[0]);
+	assert_int_equal(tu_wait(pid), 0);
+	mobj_chan_close(l);
+	tu_res_check(r);
+}
 #endif /* __linux__ */
 
 /* A listener that closes while a connector waits for its HELLO: the
@@ -1280,6 +1502,35 @@ static void test_bad_args(void **state)
 	assert_int_equal(mobj_chan_accept(l, 0, NULL), -EINVAL);
 	assert_true(mobj_chan_fd(l) >= 0);
 	mobj_close(o);
+
+	/* Regression (a timeout below -1 waited forever, like -1; the ring
+	 * and the headers' convention say -EINVAL): with something ready, the
+	 * call must refuse, not take it. */
+	assert_int_equal(mobj_send(a, NULL, "x", 1), 0);
+	assert_int_equal(mobj_recv(b, -2, NULL, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(mobj_recv(b, INT32_MIN, NULL, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(mobj_recv(b, 0, NULL, buf, sizeof(buf)), 1);
+	{
+#ifdef __linux__
+		/* A raw connection waiting (Darwin: none). */
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+		socklen_t len;
+		int fd;
+
+		memcpy(sa.sun_path + 1, name, strlen(name));
+		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+		                  strlen(name));
+		fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		assert_int_equal(connect(fd, (struct sockaddr *)&sa, len), 0);
+#endif
+		assert_int_equal(mobj_chan_accept(l, -2, &c), -EINVAL);
+		assert_null(c);
+		assert_int_equal(mobj_chan_connect(name, -2, &c), -EINVAL);
+		assert_null(c);
+#ifdef __linux__
+		close(fd);
+#endif
+	}
 	mobj_chan_close(l);
 	mobj_chan_close(a);
 	mobj_chan_close(b);
@@ -1325,11 +1576,14 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_name_rules),
 #ifdef __linux__
 		cmocka_unit_test(test_hostile_peer),
+		cmocka_unit_test(test_hostile_cmsg_mix),
 #endif
 		cmocka_unit_test(test_peer_killed),
 		cmocka_unit_test(test_queued_before_exit),
 #ifdef __linux__
 		cmocka_unit_test(test_uid_policy),
+		cmocka_unit_test(test_uid_policy_effective),
+		cmocka_unit_test(test_accept_flood_refused),
 #endif
 		cmocka_unit_test(test_listener_closes_before_accept),
 		cmocka_unit_test(test_allow_uid_limit),

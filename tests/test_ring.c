@@ -426,6 +426,18 @@ static void test_create_bad_input(void **state)
 	assert_int_equal(mobj_ring_commit(p, 4), 0);
 	assert_int_equal(mobj_ring_commit(p, 1), -EINVAL);
 	assert_int_equal(mobj_ring_stats(p, &st), 0);
+	/* Sizes near SIZE_MAX: refused before any arithmetic on them. */
+	assert_int_equal(mobj_ring_reserve(p, SIZE_MAX, 0, &w), -EMSGSIZE);
+	assert_int_equal(mobj_ring_reserve(p, SIZE_MAX - page() + 1, 0, &w), -EMSGSIZE);
+	assert_int_equal(mobj_ring_write(p, b, SIZE_MAX, 0), -EMSGSIZE);
+	assert_int_equal(mobj_ring_reserve_record(p, SIZE_MAX, 0, &w), -EMSGSIZE);
+	assert_int_equal(mobj_ring_reserve_record(p, SIZE_MAX - 7, 0, &w), -EMSGSIZE);
+	assert_int_equal(mobj_ring_write_record(p, b, SIZE_MAX - 3, 0), -EMSGSIZE);
+	assert_int_equal(mobj_ring_commit(p, SIZE_MAX), -EINVAL);
+	assert_int_equal(mobj_ring_peek(c, SIZE_MAX, 0, &q, &avail), -EMSGSIZE);
+	assert_int_equal(mobj_ring_consume(c, SIZE_MAX), -EINVAL);
+	assert_int_equal(mobj_ring_read(c, b, SIZE_MAX, 0), 4);
+	assert_int_equal(mobj_ring_read(c, b, SIZE_MAX, 0), -EAGAIN);
 	mobj_ring_close(p);
 	mobj_ring_close(c);
 	tu_res_check(res);
@@ -744,7 +756,6 @@ static void test_least_privilege(void **state)
 static void test_hostile_producer_index(void **state)
 {
 	struct tu_res res = tu_res_now();
-	static const uint64_t bad[] = { 0, 1, 2, 3 };
 	struct mobj_ring *p, *c;
 	struct mobj__ring_ctl *pc;
 	unsigned char b[16];
@@ -752,7 +763,6 @@ static void test_hostile_producer_index(void **state)
 	size_t avail, cap, i;
 
 	(void)state;
-	(void)bad;
 	for (i = 0; i < 4; i++) {
 		assert_int_equal(mobj_ring_create(page(), &p), 0);
 		assert_int_equal(mobj_ring_consumer(p, &c), 0);
@@ -832,7 +842,10 @@ static void test_hostile_consumer_index(void **state)
 	tu_res_check(res);
 }
 
-/* A record header that claims more than the producer committed. */
+/* A record header that claims more than the producer committed, or (case
+ * 3, regression: the 4 zero bytes were not checked, so a header that reads
+ * as a 64-bit length near UINT64_MAX passed as a short record) that is not
+ * a 32-bit length followed by zeros. */
 static void test_hostile_record_header(void **state)
 {
 	struct tu_res res = tu_res_now();
@@ -844,16 +857,77 @@ static void test_hostile_record_header(void **state)
 	int i;
 
 	(void)state;
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		assert_int_equal(mobj_ring_create(page(), &p), 0);
 		assert_int_equal(mobj_ring_consumer(p, &c), 0);
-		h[0] = i == 0 ? 9 : i == 1 ? UINT32_MAX : (uint32_t)page();
+		h[0] = i == 0 ? 9 : i == 1 ? UINT32_MAX : i == 2 ? (uint32_t)page() : 8;
+		h[1] = i == 3 ? UINT32_MAX : 0;
 		assert_int_equal(mobj_ring_write(p, h, 16, 0), 16);
 		assert_int_equal(mobj_ring_peek_record(c, 0, &q, &len), -EPROTO);
 		assert_int_equal(mobj_ring_read_record(c, b, sizeof(b), 0), -EPROTO);
 		mobj_ring_close(p);
 		mobj_ring_close(c);
 	}
+	tu_res_check(res);
+}
+
+/* The peer rewrites every other field of its own control page at will: the
+ * header (read once at set-up, never again) and the wait fields (they only
+ * decide whether we make a wake-up call). Nothing breaks and nothing hangs
+ * past a timeout. */
+static void test_hostile_control_fields(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	struct mobj__ring_ctl *pc, *cc;
+	struct mobj_ring_stats st;
+	unsigned char b[64];
+	const void *q;
+	size_t avail;
+	int i;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	pc = mobj__ring_own(p);
+	cc = mobj__ring_own(c);
+	/* Headers rewritten after set-up. */
+	pc->magic = cc->magic = 0;
+	pc->version = cc->version = 99;
+	pc->role = cc->role = 7;
+	pc->header_size = cc->header_size = 0;
+	pc->capacity = cc->capacity = UINT64_MAX;
+	/* Wait fields that claim a sleeper which wants every wake. */
+	for (i = 0; i < 2; i++) {
+		struct mobj__ring_ctl *x = i ? cc : pc, *y = i ? pc : cc;
+
+		atomic_store(&x->waiting, UINT32_MAX);
+		atomic_store(&x->wait_target, 0);
+		atomic_store(&x->wait_seq, atomic_load(&y->wake_seq));
+		atomic_store(&x->wake_seq, 0xdeadbeef);
+	}
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(mobj_ring_write(p, "0123456789", 10, 0), 10);
+		assert_int_equal(mobj_ring_read(c, b, sizeof(b), 0), 10);
+		assert_memory_equal(b, "0123456789", 10);
+	}
+	/* One wake per sleep it claims: a liar's wait_seq that stays behind
+	 * costs one system call, not one per message. */
+	assert_int_equal(mobj_ring_stats(p, &st), 0);
+	assert_true(st.wakes <= 1);
+	/* A wake sequence that keeps moving only shortens our sleeps. */
+	atomic_store(&pc->wake_seq, 1);
+	assert_int_equal(mobj_ring_peek(c, 1, 30, &q, &avail), -ETIMEDOUT);
+	/* closed, set and taken back: what was committed is still read. */
+	assert_int_equal(mobj_ring_write(p, "ab", 2, 0), 2);
+	atomic_store(&pc->closed, 1);
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), 0);
+	assert_int_equal(avail, 2);
+	assert_int_equal(mobj_ring_peek(c, 3, T_MS, &q, &avail), -EPIPE);
+	atomic_store(&pc->closed, 0);
+	assert_int_equal(mobj_ring_read(c, b, sizeof(b), 0), 2);
+	mobj_ring_close(p);
+	mobj_ring_close(c);
 	tu_res_check(res);
 }
 
@@ -1108,6 +1182,7 @@ static struct mobj *frozen(size_t size, uint32_t role, uint64_t cap,
 enum bad_setup {
 	BAD_NO_OBJECT, BAD_MAGIC, BAD_KIND, BAD_SIZE, BAD_WRITABLE,
 	BAD_CTL_MAGIC, BAD_CTL_ROLE, BAD_CTL_CAP, BAD_CTL_SIZE, BAD_SHORT,
+	BAD_CTL_PAGE_CAP, /* the hello is right, the page's own field not */
 	BAD_COUNT
 };
 
@@ -1118,7 +1193,8 @@ static void send_bad_setup(struct mobj_chan *a, enum bad_setup bad)
 	struct mobj *data, *ctl, *rw = NULL;
 
 	data = frozen(cap, 0, 0, 0);
-	ctl = frozen(page(), MOBJ__RING_PRODUCER, cap,
+	ctl = frozen(page(), MOBJ__RING_PRODUCER,
+	             bad == BAD_CTL_PAGE_CAP ? cap + page() : cap,
 	             bad == BAD_CTL_MAGIC ? 0xdead : MOBJ__RING_MAGIC);
 	switch (bad) {
 	case BAD_NO_OBJECT:
@@ -1200,7 +1276,7 @@ static void test_hostile_setup_answer(void **state)
 	int i, n;
 
 	(void)state;
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < 6; i++) {
 		assert_int_equal(mobj_chan_pair(&a, &b), 0);
 		assert_int_equal(mobj_ring_create(page(), &p), 0);
 		/* Queue the answer first: mobj_ring_send reads it after
@@ -1210,12 +1286,32 @@ static void test_hostile_setup_answer(void **state)
 			h.kind = 1;
 		if (i == 1)
 			h.capacity = 2 * page();
+		/* i == 4: the hello says the capacity, the page another. */
 		o = frozen(page(), i == 2 ? MOBJ__RING_PRODUCER : MOBJ__RING_CONSUMER,
-		           page(), MOBJ__RING_MAGIC);
+		           i == 4 ? 2 * page() : page(), MOBJ__RING_MAGIC);
 		if (i == 3) {
 			/* Writable: the consumer must freeze its page. */
 			mobj_close(o);
 			assert_int_equal(mobj_create(page(), 0, &o), 0);
+		}
+		if (i == 5) {
+			/* A head that has moved before anything was written. */
+			struct mobj__ring_ctl *ctl;
+			struct mobj *rw;
+
+			mobj_close(o);
+			assert_int_equal(mobj_create(page(), 0, &rw), 0);
+			assert_int_equal(mobj_map(rw, 0, page(), MOBJ_PROT_READ |
+			                          MOBJ_PROT_WRITE, (void **)&ctl), 0);
+			ctl->magic = MOBJ__RING_MAGIC;
+			ctl->version = MOBJ__RING_VERSION;
+			ctl->role = MOBJ__RING_CONSUMER;
+			ctl->header_size = sizeof(*ctl);
+			ctl->capacity = page();
+			atomic_store(&ctl->index, 8);
+			assert_int_equal(mobj_unmap(ctl, page()), 0);
+			assert_int_equal(mobj_readonly(rw, &o), 0);
+			mobj_close(rw);
 		}
 		assert_int_equal(mobj_send(b, o, &h, sizeof(h)), 0);
 		mobj_close(o);
@@ -1368,6 +1464,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_hostile_producer_index),
 		cmocka_unit_test(test_hostile_consumer_index),
 		cmocka_unit_test(test_hostile_record_header),
+		cmocka_unit_test(test_hostile_control_fields),
 		cmocka_unit_test(test_stream_threads_reserve),
 		cmocka_unit_test(test_stream_threads_write),
 		cmocka_unit_test(test_stream_threads_records),

@@ -189,7 +189,7 @@ int mobj__os_chan_listen(const char *name, struct mobj__os_chan *out)
 		goto fail;
 	}
 	c.pid = getpid();
-	c.uid = getuid();
+	c.uid = geteuid();
 	*out = c;
 	return 0;
 fail:
