@@ -241,11 +241,17 @@ void mobj_chan_close(struct mobj_chan *c)
 
 int mobj_send(struct mobj_chan *c, struct mobj *o, const void *data, size_t len)
 {
+	return mobj_send_timeout(c, o, data, len, -1);
+}
+
+int mobj_send_timeout(struct mobj_chan *c, struct mobj *o, const void *data,
+                      size_t len, int timeout_ms)
+{
 	unsigned char wire[MOBJ__MSG_WIRE_MAX];
 	struct mobj__msg m = { .type = MOBJ__MSG_DATA };
 	int n;
 
-	if (!c || c->listener || (!data && len))
+	if (!c || c->listener || (!data && len) || timeout_ms < -1)
 		return -EINVAL;
 	if (len > MOBJ_MSG_MAX)
 		return -EMSGSIZE;
@@ -259,7 +265,8 @@ int mobj_send(struct mobj_chan *c, struct mobj *o, const void *data, size_t len)
 	n = mobj__msg_encode(wire, &m);
 	if (n < 0)
 		return n;
-	return mobj__os_chan_send(&c->os, wire, (size_t)n, o ? &o->os : NULL);
+	return mobj__os_chan_send(&c->os, wire, (size_t)n, o ? &o->os : NULL,
+	                          timeout_ms);
 }
 
 int mobj_recv(struct mobj_chan *c, int timeout_ms, struct mobj **o, void *buf,

@@ -1326,6 +1326,49 @@ static void test_timeouts(void **state)
 	tu_res_check(r);
 }
 
+/* Regression: a peer that stops reading held mobj_send() forever; with
+ * mobj_send_timeout() the sender gets -ETIMEDOUT, nothing half-sent, no
+ * descriptor left behind, and sending works again once the peer reads. */
+static void test_send_timeout(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj_chan *a, *b;
+	static char big[MOBJ_MSG_MAX];
+	struct mobj *o;
+	int i, err = 0, sent = 0;
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	assert_int_equal(mobj_create(1, 0, &o), 0);
+	for (i = 0; i < 100000; i++) {
+		err = mobj_send_timeout(a, NULL, big, sizeof(big), 0);
+		if (err < 0)
+			break;
+		sent++;
+	}
+	assert_int_equal(err, -ETIMEDOUT);
+	assert_true(sent > 0);
+	assert_int_equal(mobj_send_timeout(a, o, big, 1, 20), -ETIMEDOUT);
+	assert_int_equal(mobj_send_timeout(a, NULL, big, 1, -2), -EINVAL);
+	/* The peer reads one message: there is room again. */
+	assert_int_equal(mobj_recv(b, 0, NULL, big, sizeof(big)), (int)sizeof(big));
+	assert_int_equal(mobj_send_timeout(a, o, big, 1, 1000), 0);
+	for (i = 1; i < sent; i++)
+		assert_int_equal(mobj_recv(b, 0, NULL, big, sizeof(big)),
+		                 (int)sizeof(big));
+	{
+		struct mobj *got = NULL;
+
+		assert_int_equal(mobj_recv(b, 0, &got, big, sizeof(big)), 1);
+		assert_non_null(got);
+		mobj_close(got);
+	}
+	mobj_close(o);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	tu_res_check(r);
+}
+
 static volatile sig_atomic_t alarms;
 
 static void on_alarm(int sig)
@@ -1589,6 +1632,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_allow_uid_limit),
 		cmocka_unit_test(test_emsgsize),
 		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_send_timeout),
 		cmocka_unit_test(test_signals_do_not_interrupt),
 		cmocka_unit_test(test_pollable_fd),
 		cmocka_unit_test(test_bad_args),

@@ -125,6 +125,18 @@ MOBJ_EXPORT int mobj_send(struct mobj_chan *c, struct mobj *o,
                           const void *data, size_t len);
 
 /**
+ * mobj_send() that waits at most @p timeout_ms for room in the peer's
+ * receive queue: a peer that stops reading cannot hold the sender forever.
+ * mobj_send() is mobj_send_timeout() with -1.
+ *
+ * @param timeout_ms  0 never waits; -1 waits forever.
+ * @return 0, the errors of mobj_send(), or -ETIMEDOUT (the queue stayed
+ *         full; nothing was sent), -EINVAL (timeout_ms < -1).
+ */
+MOBJ_EXPORT int mobj_send_timeout(struct mobj_chan *c, struct mobj *o,
+                                  const void *data, size_t len, int timeout_ms);
+
+/**
  * Receive one message: its payload into @p buf and its object into @p *o.
  *
  * @param o    receives the object, or NULL when the message had none. May be

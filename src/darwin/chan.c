@@ -309,7 +309,7 @@ static int send_msg(mach_port_t dest, mach_msg_id_t id, mach_port_t port,
 }
 
 int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
-                       const struct mobj__os_obj *obj)
+                       const struct mobj__os_obj *obj, int timeout_ms)
 {
 	if (c->dead || !MACH_PORT_VALID(c->peer))
 		return -EPIPE;
@@ -319,7 +319,7 @@ int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
 	if (obj && mobj__darwin_frozen(obj->port))
 		return -EPERM;
 	return send_msg(c->peer, ID_DATA, obj ? obj->port : MACH_PORT_NULL,
-	                MACH_MSG_TYPE_COPY_SEND, msg, len, -1);
+	                MACH_MSG_TYPE_COPY_SEND, msg, len, timeout_ms);
 }
 
 int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len)
