@@ -37,6 +37,7 @@
 #endif
 #include "rovec.h"
 #include "testutil.h"
+#include "wire.h"
 
 #define RW (MOBJ_PROT_READ | MOBJ_PROT_WRITE)
 #define LONG_MS 10000
@@ -576,29 +577,6 @@ static void test_name_rules(void **state)
 
 #ifdef __linux__
 /* ---- A hostile peer (Darwin: tests/test_darwin.c) ---------------------- */
-
-/* The documented wire header (src/msg.h), rebuilt here from the
- * documentation so the test also checks that the format is what it says. */
-struct wire {
-	uint32_t magic;
-	uint16_t version;
-	uint16_t type;
-	uint32_t len;
-	uint32_t nobj;
-	uint64_t obj_size;
-	uint32_t obj_access;
-	uint32_t reserved;
-};
-_Static_assert(sizeof(struct wire) == 32, "wire header");
-
-static struct wire hdr(uint32_t len, uint32_t nobj, uint64_t size, uint32_t access)
-{
-	struct wire w = {
-		.magic = 0x6a626f6d, .version = 1, .type = 1, .len = len,
-		.nobj = nobj, .obj_size = size, .obj_access = access,
-	};
-	return w;
-}
 
 #define SIZE_SEALS (F_SEAL_SHRINK | F_SEAL_GROW)
 #define FROZEN (SIZE_SEALS | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
