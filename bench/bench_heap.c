@@ -244,13 +244,11 @@ void bench_heap(void)
 {
 	static const size_t full[] = { 65536, 262144, 1048576, 4194304, 16777216 };
 	static const size_t quick[] = { 65536, 1048576, 16777216 };
-	const size_t *sizes = bh_opts.quick ? quick : full;
-	size_t n = bh_opts.quick ? 3 : 5;
+	const struct xport_case cases[] = {
+		{ "mobj-heap", &xport_heap, NULL },
+		{ "ring-copy", &xport_rcopy, NULL },
+	};
 
-	for (size_t s = 0; s < n; s++) {
-		if (bh_want("heap.message", "mobj-heap"))
-			xport_tput_case("heap", "heap.message", &xport_heap, "mobj-heap", sizes[s]);
-		if (bh_want("heap.message", "ring-copy"))
-			xport_tput_case("heap", "heap.message", &xport_rcopy, "ring-copy", sizes[s]);
-	}
+	xport_tput_sweep("heap", "heap.message", cases, 2, bh_opts.quick ? quick : full,
+	                 bh_opts.quick ? 3 : 5);
 }

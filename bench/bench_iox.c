@@ -104,7 +104,61 @@ static void note_segments(const char *line)
 	}
 }
 
+/* The first fatal or error line of RouDi's log, without colours and time
+ * stamp (else its last line). */
+static void log_reason(const char *log, char *out, size_t cap)
+{
+	char l[512], *p, *q;
+	FILE *f = fopen(log, "r");
+
+	snprintf(out, cap, "no log");
+	if (!f)
+		return;
+	while (fgets(l, sizeof(l), f)) {
+		bool bad = strstr(l, "Fatal") || strstr(l, "Error");
+
+		/* Drop ANSI colour sequences. */
+		for (p = q = l; *p; p++) {
+			if (*p == '\033') {
+				while (*p && *p != 'm')
+					p++;
+				if (!*p)
+					break;
+				continue;
+			}
+			*q++ = *p;
+		}
+		*q = 0;
+		l[strcspn(l, "\n")] = 0;
+		p = strstr(l, "]: ");
+		p = p ? p + 3 : l;
+		if (*p)
+			snprintf(out, cap, "%s", p);
+		if (bad)
+			break;
+	}
+	fclose(f);
+}
+
+static int start_once(char *why, size_t cap);
+
+/* Start RouDi; while another suite's RouDi holds the machine-wide lock,
+ * wait for it (up to about 30 s). */
 int iox_start(char *why, size_t cap)
+{
+	int rc;
+
+	for (int attempt = 0; attempt < 15; attempt++) {
+		rc = start_once(why, cap);
+		if (rc != -EBUSY)
+			return rc;
+		bh_progress("another iox-roudi is running; waiting for it to end");
+		sleep(2);
+	}
+	return rc;
+}
+
+static int start_once(char *why, size_t cap)
 {
 	static bool hooked;
 	char *cfg = roudi_cfg, *log = roudi_log, line[512];
@@ -165,21 +219,16 @@ int iox_start(char *why, size_t cap)
 		int status;
 
 		if (waitpid(pid, &status, WNOHANG) == pid) {
+			bool busy;
+
 			roudi_pid = -1;
-			line[0] = 0;
-			f = fopen(log, "r");
-			if (f) {
-				char l[512];
-				while (fgets(l, sizeof(l), f))
-					if (strlen(l) > 1)
-						snprintf(line, sizeof(line), "%s", l);
-				fclose(f);
-			}
-			line[strcspn(line, "\n")] = 0;
-			snprintf(why, cap, "iox-roudi exited (%d) at start: %.100s",
-			         WIFEXITED(status) ? WEXITSTATUS(status) : -1, line);
+			log_reason(log, line, sizeof(line));
+			busy = strstr(line, "acquire lock") != NULL;
+			snprintf(why, cap, "iox-roudi %s at start: %.120s",
+			         WIFSIGNALED(status) ? "aborted" : "exited", line);
 			iox_stop();
-			return -ECHILD;
+			/* Another RouDi (another suite) holds the machine-wide lock. */
+			return busy ? -EBUSY : -ECHILD;
 		}
 		f = fopen(log, "r");
 		if (f) {

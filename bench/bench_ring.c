@@ -871,15 +871,35 @@ static void tput_record(const char *group, const char *case_name, const char *im
 	bh_pool_record(a, group, case_name, impl, msg, "MB/s", BH_RATE, two ? 2 : 1);
 }
 
-void xport_tput_case(const char *group, const char *case_name,
-                     const struct xport_ops *ops, const char *impl, size_t msg)
+void xport_tput_sweep(const char *group, const char *case_name,
+                      const struct xport_case *impls, size_t nimpl,
+                      const size_t *sizes, size_t nsizes)
 {
-	static struct bh_pool a;
+	static struct bh_pool acc[8][8];
+	int rounds = bh_rounds(5, 2);
+	int per = (bh_opts.reps + rounds - 1) / rounds;
 
-	memset(&a, 0, sizeof(a));
-	bh_progress("%s/%s size %zu", case_name, impl, msg);
-	tput_round(&a, ops, msg, bh_opts.reps);
-	tput_record(group, case_name, impl, msg, &a, true);
+	if (nimpl > 8 || nsizes > 8)
+		return;
+	memset(acc, 0, sizeof(acc));
+	for (size_t s = 0; s < nsizes; s++)
+		for (size_t i = 0; i < nimpl; i++)
+			if (impls[i].skip)
+				snprintf(acc[s][i].why, sizeof(acc[s][i].why), "%s", impls[i].skip);
+	for (int round = 0; round < rounds; round++)
+		for (size_t s = 0; s < nsizes; s++)
+			for (size_t i = 0; i < nimpl; i++) {
+				if (!bh_want(case_name, impls[i].impl) || acc[s][i].why[0])
+					continue;
+				bh_progress("%s/%s size %zu (round %d/%d)", case_name,
+				            impls[i].impl, sizes[s], round + 1, rounds);
+				tput_round(&acc[s][i], impls[i].ops, sizes[s], per);
+			}
+	for (size_t s = 0; s < nsizes; s++)
+		for (size_t i = 0; i < nimpl; i++)
+			if (bh_want(case_name, impls[i].impl))
+				tput_record(group, case_name, impls[i].impl, sizes[s],
+				            &acc[s][i], impls[i].ops != NULL);
 }
 
 /* Messages measured per transport (after warm-up), over all rounds. */
@@ -971,10 +991,15 @@ void bench_ring(void)
 	char why[200] = "";
 	int iox_rc = 0;
 
-	for (size_t i = 0; i < nimpl; i++)
+	for (size_t i = 0; i < nimpl; i++) {
+		char idle[32];
+
+		snprintf(idle, sizeof(idle), "%s-idle", impls[i].impl);
 		if (impls[i].iox)
 			want_iox = bh_want("ring.throughput", impls[i].impl) ||
-			           bh_want("ring.latency.oneway", impls[i].impl);
+			           bh_want("ring.latency.oneway", impls[i].impl) ||
+			           bh_want("ring.latency.oneway", idle);
+	}
 #ifdef HAVE_ICEORYX
 	if (want_iox) {
 		bh_progress("starting iox-roudi");
@@ -989,33 +1014,14 @@ void bench_ring(void)
 	 * repetitions in each round, so a spell of noise from other work on
 	 * these cores falls on all of them alike, not on whichever ran then. */
 	{
-		enum { NSIZES = sizeof(tput_sizes) / sizeof(tput_sizes[0]) };
-		static struct bh_pool acc[NSIZES][8];
-		int rounds = bh_rounds(5, 2);
-		int per = (bh_opts.reps + rounds - 1) / rounds;
+		struct xport_case cases[8];
 
-		memset(acc, 0, sizeof(acc));
-		for (int round = 0; round < rounds; round++)
-			for (size_t s = 0; s < NSIZES; s++)
-				for (size_t i = 0; i < nimpl; i++) {
-					const struct tp *t = &impls[i];
-					struct bh_pool *a = &acc[s][i];
-
-					if (!bh_want("ring.throughput", t->impl))
-						continue;
-					if (t->iox && iox_rc < 0) {
-						snprintf(a->why, sizeof(a->why), "%s", why);
-						continue;
-					}
-					bh_progress("ring.throughput/%s size %zu (round %d/%d)",
-					            t->impl, tput_sizes[s], round + 1, rounds);
-					tput_round(a, t->ops, tput_sizes[s], per);
-				}
-		for (size_t s = 0; s < NSIZES; s++)
-			for (size_t i = 0; i < nimpl; i++)
-				if (bh_want("ring.throughput", impls[i].impl))
-					tput_record("ring", "ring.throughput", impls[i].impl,
-					            tput_sizes[s], &acc[s][i], impls[i].ops != NULL);
+		for (size_t i = 0; i < nimpl; i++)
+			cases[i] = (struct xport_case){
+				impls[i].impl, impls[i].ops,
+				impls[i].iox && iox_rc < 0 ? why : NULL };
+		xport_tput_sweep("ring", "ring.throughput", cases, nimpl, tput_sizes,
+		                 sizeof(tput_sizes) / sizeof(tput_sizes[0]));
 	}
 	/* Latency twice: messages back to back (a receiver that waits spins
 	 * for the next one), then after an idle gap (it has gone to sleep).
@@ -1069,17 +1075,18 @@ void bench_ring(void)
 		iox_stop();
 #endif
 
-	for (size_t s = 0; s < sizeof(inplace_sizes) / sizeof(inplace_sizes[0]); s++) {
+	{
+		const struct xport_case cases[] = {
 #ifdef HAVE_MOBJ_RING
-		if (bh_want("ring.inplace", "mobj"))
-			xport_tput_case("ring", "ring.inplace", &xport_mobj_rec, "mobj", inplace_sizes[s]);
+			{ "mobj", &xport_mobj_rec, NULL },
 #else
-		if (bh_want("ring.inplace", "mobj"))
-			bh_note("ring", "ring.inplace", "mobj", inplace_sizes[s], "MB/s",
-			        "the mobj ring is not in this build yet");
+			{ "mobj", &xport_split, "the mobj ring is not in this build yet" },
 #endif
-		if (bh_want("ring.inplace", "split"))
-			xport_tput_case("ring", "ring.inplace", &xport_split, "split", inplace_sizes[s]);
+			{ "split", &xport_split, NULL },
+		};
+
+		xport_tput_sweep("ring", "ring.inplace", cases, 2, inplace_sizes,
+		                 sizeof(inplace_sizes) / sizeof(inplace_sizes[0]));
 	}
 
 #ifdef HAVE_MOBJ_RING

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <mobj/mobj.h>
@@ -269,6 +270,14 @@ static int tx_answer(struct tx *t, uint64_t *sum)
 	return -ENOSYS;
 }
 
+static double cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
 static int tx_side(struct bh_pair *pair, int side, void *arg)
 {
 	struct tx *t = arg;
@@ -289,11 +298,12 @@ static int tx_side(struct bh_pair *pair, int side, void *arg)
 		bh_fill(src, t->size, 7);
 	}
 	for (int k = -bh_opts.warmup; k < t->reps && !pair->err; k++) {
-		double t0 = 0, dt;
+		double t0 = 0, dt, c0;
 
 		if (side == 0)
 			pair->count = count;
 		bh_pair_barrier(pair, &sense);
+		c0 = cpu_ns();
 		if (side == 0) {
 			t0 = bh_now_ns();
 			for (uint64_t i = 0; i < count; i++)
@@ -307,6 +317,12 @@ static int tx_side(struct bh_pair *pair, int side, void *arg)
 					bh_pair_fail(pair, rc, "peer: %s", strerror(-rc));
 					return rc;
 				}
+		}
+		if (k >= 0) {
+			/* CPU time of this side per round trip: what the exchange
+			 * costs apart from waiting for the other side to wake. */
+			pair->aux[side] += cpu_ns() - c0;
+			pair->aux[2 + side] += (double)pair->count;
 		}
 		bh_pair_barrier(pair, &sense);
 		if (side == 1)
@@ -330,9 +346,14 @@ static const char *case_of(enum tmode mode)
 	return mode == RTT ? "transfer.rtt" : "transfer.crossover";
 }
 
+/* CPU ns and round trips of each side, summed over the rounds, per pool. */
+struct cpu_acc {
+	double ns[2], n[2];
+};
+
 /* One pair run of @reps repetitions, pooled into @p. */
-static void tx_round(struct bh_pool *p, enum tkind kind, enum tmode mode,
-                     size_t size, int reps)
+static void tx_round(struct bh_pool *p, struct cpu_acc *cpu, enum tkind kind,
+                     enum tmode mode, size_t size, int reps)
 {
 	struct tx t = { .kind = kind, .mode = mode, .size = size, .reps = reps,
 	                .memfd = -1 };
@@ -352,8 +373,13 @@ static void tx_round(struct bh_pool *p, enum tkind kind, enum tmode mode,
 	if (rc < 0)
 		snprintf(p->why, sizeof(p->why), "%s",
 		         pair && pair->note[0] ? pair->note : strerror(-rc));
-	else
+	else {
 		bh_pool_add(p, pair);
+		for (int side = 0; side < 2; side++) {
+			cpu->ns[side] += pair->aux[side];
+			cpu->n[side] += pair->aux[2 + side];
+		}
+	}
 	bh_pair_free(pair);
 }
 
@@ -364,11 +390,13 @@ static void tx_sweep(enum tmode mode, const size_t *sizes, size_t nsizes,
                      unsigned kinds, double med[][3])
 {
 	static struct bh_pool pool[8][3];
+	static struct cpu_acc cpu[8][3];
 	int rounds = bh_rounds(5, 2);
 	int per = (bh_opts.reps + rounds - 1) / rounds;
 	bool want[3];
 
 	memset(pool, 0, sizeof(pool));
+	memset(cpu, 0, sizeof(cpu));
 	for (int k = T_MOBJ; k <= T_COPY; k++)
 		want[k] = (kinds & (1u << k)) && bh_want(case_of(mode), kind_name[k]);
 	for (int round = 0; round < rounds; round++)
@@ -378,14 +406,22 @@ static void tx_sweep(enum tmode mode, const size_t *sizes, size_t nsizes,
 					continue;
 				bh_progress("%s/%s size %zu (round %d/%d)", case_of(mode),
 				            kind_name[k], sizes[s], round + 1, rounds);
-				tx_round(&pool[s][k], (enum tkind)k, mode, sizes[s], per);
+				tx_round(&pool[s][k], &cpu[s][k], (enum tkind)k, mode,
+				         sizes[s], per);
 			}
 	for (size_t s = 0; s < nsizes; s++)
-		for (int k = T_MOBJ; k <= T_COPY; k++)
-			med[s][k] = want[k] ? bh_pool_record(&pool[s][k], "transfer",
-			                                     case_of(mode), kind_name[k],
-			                                     sizes[s], "us", BH_TIME, 2)
-			                    : NAN;
+		for (int k = T_MOBJ; k <= T_COPY; k++) {
+			const struct cpu_acc *c = &cpu[s][k];
+
+			med[s][k] = NAN;
+			if (!want[k])
+				continue;
+			med[s][k] = bh_pool_record(&pool[s][k], "transfer", case_of(mode),
+			                           kind_name[k], sizes[s], "us", BH_TIME, 2);
+			if (!isnan(med[s][k]) && c->n[0] > 0 && c->n[1] > 0)
+				bh_detail("cpu per round trip: sender %.1f us, peer %.1f us",
+				          c->ns[0] / c->n[0] / 1e3, c->ns[1] / c->n[1] / 1e3);
+		}
 }
 
 void bench_transfer(void)
@@ -393,7 +429,7 @@ void bench_transfer(void)
 	static const size_t rtt_sizes[] = { 4096, 65536, 1048576 };
 	static const size_t sweep[] = { 4096, 16384, 65536, 262144, 1048576, 4194304 };
 	const size_t nsweep = sizeof(sweep) / sizeof(sweep[0]);
-	double med[8][3], pass[6], copy[6];
+	double med[8][3], pass[6], copy[6];	/* pass: ratio to copy; copy: 1 */
 	struct bh_result r;
 
 	tx_sweep(RTT, rtt_sizes, 3, 1u << T_MOBJ | 1u << T_RAW, med);
@@ -401,9 +437,12 @@ void bench_transfer(void)
 	if (!bh_want("transfer.crossover", "mobj") && !bh_want("transfer.crossover", "copy"))
 		return;
 	tx_sweep(PAYLOAD, sweep, nsweep, 1u << T_MOBJ | 1u << T_COPY, med);
+	/* The paired ratio pass/copy per size (1 where both are equal). */
 	for (size_t s = 0; s < nsweep; s++) {
-		pass[s] = med[s][T_MOBJ];
-		copy[s] = med[s][T_COPY];
+		pass[s] = NAN;
+		copy[s] = 1;
+		if (!isnan(med[s][T_MOBJ]) && !isnan(med[s][T_COPY]))
+			pass[s] = bh_ratio("transfer.crossover", "mobj", "copy", sweep[s]);
 	}
 	memset(&r, 0, sizeof(r));
 	r.group = "transfer";
@@ -437,7 +476,7 @@ void bench_transfer(void)
 		}
 	}
 	if (isnan(r.median)) {
-		if (isnan(pass[nsweep - 1]))
+		if (isnan(med[nsweep - 1][T_MOBJ]))
 			snprintf(r.note, sizeof(r.note), "passing (mobj) did not run");
 		else
 			snprintf(r.extra, sizeof(r.extra),

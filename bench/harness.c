@@ -734,6 +734,16 @@ static double ratio_of(const struct bh_result *s, const struct bh_result *r,
 	return m.median;
 }
 
+double bh_ratio(const char *case_name, const char *a, const char *b, size_t size)
+{
+	const struct bh_result *x = find(case_name, a, size), *y = find(case_name, b, size);
+	bool paired;
+
+	if (!x || !y || y->median == 0)
+		return NAN;
+	return ratio_of(x, y, &paired);
+}
+
 /* The scenario an impl name ends with ("-busy", "-sleep", "-idle"), or "". */
 static const char *scenario(const char *impl)
 {

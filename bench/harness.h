@@ -99,6 +99,10 @@ void bh_result(const char *group, const char *case_name, const char *impl,
 /* Record a result computed elsewhere (e.g. in a child process). */
 void bh_result_raw(const struct bh_result *r);
 
+/* @a relative to @b (case, size): paired per round when both ran in the
+ * same rounds, else the ratio of the medians; NAN when either is missing. */
+double bh_ratio(const char *case_name, const char *a, const char *b, size_t size);
+
 /* Add free text to the last result (the table's last column, JSON "detail"). */
 void bh_detail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -47,10 +47,20 @@ struct xport_ops {
 	void (*cleanup)(struct xport *x);
 };
 
-/* Measure MB/s of @ops moving @msg-byte messages between the two pinned
- * processes, and record the result (or a note). */
-void xport_tput_case(const char *group, const char *case_name,
-                     const struct xport_ops *ops, const char *impl, size_t msg);
+/* One impl of a throughput case: ops NULL is the one-core memcpy; skip,
+ * when set, is why it cannot run (recorded as its note). */
+struct xport_case {
+	const char *impl;
+	const struct xport_ops *ops;
+	const char *skip;
+};
+
+/* Measure MB/s of every impl moving messages of every size between the two
+ * pinned processes, in interleaved rounds (paired ratios), and record the
+ * results (or notes). At most 8 impls and 8 sizes. */
+void xport_tput_sweep(const char *group, const char *case_name,
+                      const struct xport_case *impls, size_t nimpl,
+                      const size_t *sizes, size_t nsizes);
 
 /* iceoryx (bench_iox.c): NULL ops when not built. */
 extern const struct xport_ops xport_iceoryx;
