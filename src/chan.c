@@ -58,6 +58,14 @@ static int wrap(struct mobj__os_chan *os, bool listener, struct mobj_chan **out)
 	return 0;
 }
 
+/* -1 is forever; anything below is a caller's bug (a deadline computed
+ * into the past, say), not a request to wait forever: -EINVAL, as the ring
+ * does. */
+static bool bad_timeout(int timeout_ms)
+{
+	return timeout_ms < -1;
+}
+
 static bool bad_name(const char *name)
 {
 	return !name || name[0] == '\0';
@@ -98,11 +106,15 @@ int mobj_chan_allow_uid(struct mobj_chan *l, uid_t uid)
 	return 0;
 }
 
+/* @uid is what the kernel recorded for the peer: its *effective* uid
+ * (SO_PEERCRED, the audit token), so it is compared with ours. With
+ * getuid() a set-uid listener would accept every process of the user who
+ * started it, and refuse its own kind. */
 static bool uid_allowed(const struct mobj_chan *l, uid_t uid)
 {
 	unsigned i;
 
-	if (l->any_uid || uid == getuid())
+	if (l->any_uid || uid == geteuid())
 		return true;
 	for (i = 0; i < l->nallow; i++)
 		if (l->allow[i] == uid)
@@ -119,7 +131,7 @@ int mobj_chan_accept(struct mobj_chan *l, int timeout_ms, struct mobj_chan **out
 	uid_t uid;
 	int n, err;
 
-	if (!l || !l->listener || !out)
+	if (!l || !l->listener || !out || bad_timeout(timeout_ms))
 		return -EINVAL;
 	n = mobj__msg_encode(hello, &m);
 	if (n < 0)
@@ -141,8 +153,13 @@ int mobj_chan_accept(struct mobj_chan *l, int timeout_ms, struct mobj_chan **out
 				return err;
 			}
 		}
-		/* Refused, or gone before it was welcomed: the next one. */
+		/* Refused, or gone before it was welcomed: the next one, but
+		 * only within the timeout. Without this check, peers that keep
+		 * connecting (refused ones cost nothing) kept accept from ever
+		 * returning, as each pending one polls ready at once. */
 		mobj__os_chan_close(&os);
+		if (mobj__time_left(timeout_ms, start) == 0)
+			return -ETIMEDOUT;
 	}
 }
 
@@ -173,7 +190,7 @@ int mobj_chan_connect(const char *name, int timeout_ms, struct mobj_chan **out)
 	uint64_t start;
 	int err;
 
-	if (bad_name(name) || !out)
+	if (bad_name(name) || !out || bad_timeout(timeout_ms))
 		return -EINVAL;
 	start = mobj__os_clock_ms();
 	err = mobj__os_chan_connect(name, timeout_ms, &os);
@@ -224,11 +241,17 @@ void mobj_chan_close(struct mobj_chan *c)
 
 int mobj_send(struct mobj_chan *c, struct mobj *o, const void *data, size_t len)
 {
+	return mobj_send_timeout(c, o, data, len, -1);
+}
+
+int mobj_send_timeout(struct mobj_chan *c, struct mobj *o, const void *data,
+                      size_t len, int timeout_ms)
+{
 	unsigned char wire[MOBJ__MSG_WIRE_MAX];
 	struct mobj__msg m = { .type = MOBJ__MSG_DATA };
 	int n;
 
-	if (!c || c->listener || (!data && len))
+	if (!c || c->listener || (!data && len) || timeout_ms < -1)
 		return -EINVAL;
 	if (len > MOBJ_MSG_MAX)
 		return -EMSGSIZE;
@@ -242,7 +265,8 @@ int mobj_send(struct mobj_chan *c, struct mobj *o, const void *data, size_t len)
 	n = mobj__msg_encode(wire, &m);
 	if (n < 0)
 		return n;
-	return mobj__os_chan_send(&c->os, wire, (size_t)n, o ? &o->os : NULL);
+	return mobj__os_chan_send(&c->os, wire, (size_t)n, o ? &o->os : NULL,
+	                          timeout_ms);
 }
 
 int mobj_recv(struct mobj_chan *c, int timeout_ms, struct mobj **o, void *buf,
@@ -255,7 +279,7 @@ int mobj_recv(struct mobj_chan *c, int timeout_ms, struct mobj **o, void *buf,
 	unsigned nobj = 0;
 	int n, err;
 
-	if (!c || c->listener || (!buf && cap))
+	if (!c || c->listener || (!buf && cap) || bad_timeout(timeout_ms))
 		return -EINVAL;
 	n = mobj__os_chan_recv(&c->os, timeout_ms, wire, sizeof(wire), &obj, &nobj);
 	if (n < 0)

@@ -112,10 +112,11 @@ int mobj__os_chan_pair(struct mobj__os_chan *a, struct mobj__os_chan *b);
 void mobj__os_chan_close(struct mobj__os_chan *c);
 
 /* Send one message of @len bytes and, when @obj is not NULL, a copy of
- * that native handle (the caller keeps its own). Blocks while the peer's
- * queue is full. -EPIPE when the peer is gone; -ENOBUFS, -ENOMEM. */
+ * that native handle (the caller keeps its own). Waits at most @timeout_ms
+ * (-1: forever) while the peer's queue is full, then -ETIMEDOUT with nothing
+ * sent. -EPIPE when the peer is gone; -ENOBUFS, -ENOMEM. */
 int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
-                       const struct mobj__os_obj *obj);
+                       const struct mobj__os_obj *obj, int timeout_ms);
 
 /* Receive one message into @buf (@cap bytes) and return its length; @nobj
  * is set to how many handles came with it (0 or 1) and with 1, @obj is that

@@ -747,7 +747,10 @@ int mobj_ring_peek_record(struct mobj_ring *r, int timeout_ms, const void **p,
 	h = src;
 	n = (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 |
 	    (uint32_t)h[3] << 24;
-	if (n > r->record_max || record_total(n) > avail) {
+	/* The 4 bytes after the length are zero: read as one 64-bit length,
+	 * a header is never more than 32 bits. */
+	if ((h[4] | h[5] | h[6] | h[7]) != 0 || n > r->record_max ||
+	    record_total(n) > avail) {
 		r->broken = true;
 		return -EPROTO;
 	}

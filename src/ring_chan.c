@@ -30,7 +30,7 @@ struct hello {
 _Static_assert(sizeof(struct hello) == 24, "hello layout");
 
 static int send_hello(struct mobj_chan *c, struct mobj *o, uint32_t kind,
-                      size_t cap)
+                      size_t cap, int timeout_ms)
 {
 	struct hello h;
 
@@ -39,7 +39,7 @@ static int send_hello(struct mobj_chan *c, struct mobj *o, uint32_t kind,
 	h.version = MOBJ__RING_VERSION;
 	h.kind = kind;
 	h.capacity = cap;
-	return mobj_send(c, o, &h, sizeof(h));
+	return mobj_send_timeout(c, o, &h, sizeof(h), timeout_ms);
 }
 
 /* Milliseconds left of @timeout_ms started at @start (ns); -1 stays -1. */
@@ -111,11 +111,14 @@ int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *r, int timeout_ms)
 	if (err < 0)
 		return err;
 	cap = r->cap;
-	err = send_hello(c, data_ro, HELLO_DATA, cap);
+	err = send_hello(c, data_ro, HELLO_DATA, cap,
+	                 time_left(timeout_ms, start));
 	if (err == 0)
-		err = send_hello(c, pctl_ro, HELLO_PCTL, cap);
+		err = send_hello(c, pctl_ro, HELLO_PCTL, cap,
+		                 time_left(timeout_ms, start));
 	if (err == 0)
-		err = recv_hello(c, timeout_ms, HELLO_CCTL, &cap, &cctl_ro);
+		err = recv_hello(c, time_left(timeout_ms, start), HELLO_CCTL,
+		                 &cap, &cctl_ro);
 	if (err < 0)
 		return err;
 	err = mobj__ring_accept(r, cctl_ro);
@@ -146,7 +149,8 @@ int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
 	mobj_close(pctl_ro);
 	if (err < 0)
 		return err;
-	err = send_hello(c, cctl_ro, HELLO_CCTL, cap);
+	err = send_hello(c, cctl_ro, HELLO_CCTL, cap,
+	                 time_left(timeout_ms, start));
 	mobj_close(cctl_ro);
 	if (err == 0)
 		err = connect_waker(r, c, time_left(timeout_ms, start));

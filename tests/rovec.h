@@ -18,19 +18,26 @@ struct rovec_target {
 
 /* Each returns 0 when the write was refused and the object is unchanged,
  * nonzero when it got through. Each takes a struct rovec_target *. */
-int rovec_mmap(void *target);     /* a writable mmap of either fd */
 int rovec_mprotect(void *target); /* upgrading a read-only mapping */
+#ifdef __linux__
+int rovec_mmap(void *target);     /* a writable mmap of either fd */
 int rovec_reopen(void *target);   /* /proc/self/fd/N O_RDWR, then mmap/write */
 int rovec_write(void *target);    /* pwrite(2) on either fd */
 int rovec_ftruncate(void *target);/* shrinking or growing */
 int rovec_proc_mem(void *target); /* /proc/self/mem into the mapping */
 int rovec_unseal(void *target);   /* adding seals after F_SEAL_SEAL */
+#endif
+#ifdef __APPLE__
+int rovec_vm_map(void *target);   /* vm_map of the read-only port, writable */
+int rovec_vm_protect(void *target);/* vm_protect up, or VM_PROT_COPY */
+int rovec_vm_write(void *target); /* vm_write into the mapping */
+#endif
 
 struct rovec {
 	const char *name;
 	int (*fn)(void *target);
 };
-/* Every vector above, NULL-terminated. */
+/* Every vector above for this system, NULL-terminated. */
 extern const struct rovec rovecs[];
 
 #endif

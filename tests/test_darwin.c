@@ -1,6 +1,8 @@
 /*
- * The Darwin backend's own checks, run only on macOS: what the portable
- * tests cannot see there (they count Linux descriptors and seals). Every
+ * The Darwin backend's own checks, run only on macOS, next to the portable
+ * tests (object, chan, ring, layout, tool), which run there too: what only
+ * Mach shows - memory-entry ports, the kernel's refusal of a read-only
+ * entry, semaphores, and a hostile peer speaking raw Mach messages. Every
  * test counts this task's Mach port names before and after, the Darwin
  * analogue of the descriptor-leak check: a right or reference leaked by
  * any path shows up as one more name.
@@ -22,11 +24,21 @@
 
 #include <cmocka.h>
 #include <mach/mach.h>
+#include <mach/notify.h>
 #include <mach/vm_page_size.h>
+#if __has_include(<servers/bootstrap.h>)
+#include <servers/bootstrap.h>
+#else
+/* Zig's macOS headers lack it; libSystem exports it (src/darwin/compat.h). */
+typedef char name_t[128];
+kern_return_t bootstrap_look_up(mach_port_t bp, const name_t service_name,
+                                mach_port_t *sp);
+#endif
 
 #include "mobj/darwin.h"
 #include "mobj/mobj.h"
 #include "mobj/ring.h"
+#include "wire.h"
 
 #define RW (MOBJ_PROT_READ | MOBJ_PROT_WRITE)
 #define LONG_MS 10000
@@ -363,6 +375,289 @@ static void test_ring_peer_death(void **state)
 	assert_int_equal(port_count(), before);
 }
 
+/* ---- A hostile peer speaking raw Mach messages ----------------------------
+ *
+ * The message layout and ids, rebuilt from src/darwin/chan.c's description
+ * (so the test also checks it is what it says): header, body, one port
+ * descriptor, a 32-bit length, then that many bytes of the wire format of
+ * src/msg.h. The raw peer connects for real (CONNECT with a send right to
+ * its own port, WELCOME back with the connection's), then sends what a
+ * hostile or broken peer might: each is refused with -EPROTO, leaves no
+ * port name behind, and the next valid message still arrives. */
+
+#define ID_CONNECT 0x6d6f6201
+#define ID_WELCOME 0x6d6f6202
+#define ID_DATA    0x6d6f6203
+
+struct raw_msg {
+	mach_msg_header_t hdr;
+	mach_msg_body_t body;
+	mach_msg_port_descriptor_t port;
+	uint32_t len;
+	unsigned char data[2 * (32 + MOBJ_MSG_MAX)];
+};
+
+struct raw_rcv {
+	struct raw_msg m;
+	mach_msg_max_trailer_t trailer;
+};
+
+/* Send a complex message of the channel's layout to @dest: @id, @ndesc in
+ * the body, the descriptor (@port with @disp), the length field @len and
+ * @n bytes of @data (the message size follows @n, whatever @len says). */
+static kern_return_t raw_send(mach_port_t dest, mach_msg_id_t id,
+                              mach_msg_size_t ndesc, mach_port_t port,
+                              mach_msg_type_name_t disp, uint32_t len,
+                              const void *data, size_t n)
+{
+	struct raw_msg m;
+	size_t fixed = offsetof(struct raw_msg, data);
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.msgh_bits = MACH_MSGH_BITS_SET(MACH_MSG_TYPE_COPY_SEND, 0, 0,
+	                                     MACH_MSGH_BITS_COMPLEX);
+	m.hdr.msgh_size = (mach_msg_size_t)round_msg(fixed + n);
+	m.hdr.msgh_remote_port = dest;
+	m.hdr.msgh_id = id;
+	m.body.msgh_descriptor_count = ndesc;
+	m.port.name = port;
+	m.port.disposition = disp;
+	m.port.type = MACH_MSG_PORT_DESCRIPTOR;
+	m.len = len;
+	if (n)
+		memcpy(m.data, data, n);
+	return mach_msg(&m.hdr, MACH_SEND_MSG | MACH_SEND_TIMEOUT,
+	                m.hdr.msgh_size, 0, MACH_PORT_NULL, LONG_MS,
+	                MACH_PORT_NULL);
+}
+
+/* A simple (not complex) message of @n bytes after the header. */
+static kern_return_t raw_send_simple(mach_port_t dest, mach_msg_id_t id,
+                                     const void *data, size_t n)
+{
+	struct raw_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.msgh_bits = MACH_MSGH_BITS_SET(MACH_MSG_TYPE_COPY_SEND, 0, 0, 0);
+	m.hdr.msgh_size = (mach_msg_size_t)round_msg(sizeof(m.hdr) + n);
+	m.hdr.msgh_remote_port = dest;
+	m.hdr.msgh_id = id;
+	memcpy((char *)&m + sizeof(m.hdr), data, n);
+	return mach_msg(&m.hdr, MACH_SEND_MSG | MACH_SEND_TIMEOUT,
+	                m.hdr.msgh_size, 0, MACH_PORT_NULL, LONG_MS,
+	                MACH_PORT_NULL);
+}
+
+struct hostile {
+	struct mobj_chan *l, *c; /* the receiving end, accepted for real */
+	mach_port_t mine;        /* the raw peer's receive right */
+	mach_port_t peer;        /* its send right to the connection */
+	unsigned ports;          /* port names once set up */
+	unsigned held;           /* names the test itself holds for a case */
+	int cases;
+};
+
+static void hostile_open(struct hostile *h)
+{
+	struct raw_rcv r;
+	mach_port_t svc = MACH_PORT_NULL;
+	char name[64];
+
+	snprintf(name, sizeof(name), "org.mobj.test.hostile.%d", (int)getpid());
+	assert_int_equal(mobj_chan_listen(name, &h->l), 0);
+	assert_int_equal(mach_port_allocate(mach_task_self(),
+	                                    MACH_PORT_RIGHT_RECEIVE, &h->mine), 0);
+	assert_int_equal(bootstrap_look_up(bootstrap_port, name, &svc), 0);
+	assert_int_equal(raw_send(svc, ID_CONNECT, 1, h->mine,
+	                          MACH_MSG_TYPE_MAKE_SEND, 0, NULL, 0), 0);
+	mach_port_deallocate(mach_task_self(), svc);
+	assert_int_equal(mobj_chan_accept(h->l, LONG_MS, &h->c), 0);
+	/* The WELCOME: the connection's port, and a HELLO header. */
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(mach_msg(&r.m.hdr, MACH_RCV_MSG | MACH_RCV_TIMEOUT, 0,
+	                          sizeof(r), h->mine, LONG_MS, MACH_PORT_NULL), 0);
+	assert_int_equal(r.m.hdr.msgh_id, ID_WELCOME);
+	assert_true(r.m.hdr.msgh_bits & MACH_MSGH_BITS_COMPLEX);
+	assert_int_equal(r.m.body.msgh_descriptor_count, 1);
+	assert_int_equal(r.m.port.disposition, MACH_MSG_TYPE_PORT_SEND);
+	assert_int_equal(r.m.len, 32);
+	assert_int_equal(((struct wire *)(void *)r.m.data)->type, 2);
+	h->peer = r.m.port.name;
+	h->ports = port_count();
+	h->held = 0;
+	h->cases = 0;
+}
+
+/* After a hostile message was sent: refused with -EPROTO, nothing kept,
+ * and a valid message still goes through. */
+static void hostile_check(struct hostile *h, const char *what)
+{
+	struct wire w = hdr(2, 0, 0, 0);
+	unsigned char good[sizeof(w) + 2];
+	struct mobj *o = NULL;
+	char buf[MOBJ_MSG_MAX];
+	int rc;
+
+	rc = mobj_recv(h->c, LONG_MS, &o, buf, sizeof(buf));
+	if (rc != -EPROTO)
+		fail_msg("hostile case '%s': got %d (%s), expected -EPROTO",
+		         what, rc, mobj_strerror(rc));
+	assert_null(o);
+	if (port_count() != h->ports + h->held)
+		fail_msg("hostile case '%s': %u port names, %u expected", what,
+		         port_count(), h->ports + h->held);
+	memcpy(good, &w, sizeof(w));
+	memcpy(good + sizeof(w), "ok", 2);
+	assert_int_equal(raw_send(h->peer, ID_DATA, 1, MACH_PORT_NULL,
+	                          MACH_MSG_TYPE_COPY_SEND, sizeof(good), good,
+	                          sizeof(good)), 0);
+	rc = mobj_recv(h->c, LONG_MS, &o, buf, sizeof(buf));
+	if (rc != 2)
+		fail_msg("after hostile case '%s': a valid message gave %d", what, rc);
+	assert_null(o);
+	assert_memory_equal(buf, "ok", 2);
+	h->cases++;
+}
+
+/* A DATA message with wire header @w and @port (@disp) as its descriptor,
+ * then the check. */
+static void hostile_data(struct hostile *h, const char *what, struct wire w,
+                         mach_port_t port, mach_msg_type_name_t disp)
+{
+	assert_int_equal(raw_send(h->peer, ID_DATA, 1, port, disp, sizeof(w),
+	                          &w, sizeof(w)), 0);
+	hostile_check(h, what);
+}
+
+/* A memory entry as another program would make one. */
+static mach_port_t raw_entry(size_t size, vm_prot_t prot)
+{
+	memory_object_size_t sz = size;
+	mach_port_t e = MACH_PORT_NULL;
+
+	assert_int_equal(mach_make_memory_entry_64(mach_task_self(), &sz, 0,
+	                 MAP_MEM_NAMED_CREATE | prot, &e, MACH_PORT_NULL), 0);
+	return e;
+}
+
+static void test_hostile_mach_peer(void **state)
+{
+	unsigned before = port_count();
+	struct hostile h;
+	struct wire w = hdr(0, 0, 0, 0);
+	static unsigned char big[3 * (32 + MOBJ_MSG_MAX)];
+	static const mach_msg_id_t forged[] = { MACH_NOTIFY_DEAD_NAME,
+	                                        MACH_NOTIFY_NO_SENDERS };
+	mach_dead_name_notification_t dn;
+	mach_port_t p, e;
+	struct mobj *o = NULL;
+	int i;
+
+	(void)state;
+	hostile_open(&h);
+
+	/* Framing. */
+	assert_int_equal(raw_send(h.peer, 0x1234, 1, MACH_PORT_NULL,
+	                          MACH_MSG_TYPE_COPY_SEND, 32, &w, 32), 0);
+	hostile_check(&h, "unknown id");
+	assert_int_equal(raw_send(h.peer, ID_WELCOME, 1, MACH_PORT_NULL,
+	                          MACH_MSG_TYPE_COPY_SEND, 32, &w, 32), 0);
+	hostile_check(&h, "a WELCOME on a connected channel");
+	assert_int_equal(raw_send_simple(h.peer, ID_DATA, &w, 32), 0);
+	hostile_check(&h, "not complex");
+	assert_int_equal(raw_send(h.peer, ID_DATA, 0, MACH_PORT_NULL,
+	                          MACH_MSG_TYPE_COPY_SEND, 32, &w, 32), 0);
+	hostile_check(&h, "complex, no descriptor");
+	assert_int_equal(raw_send(h.peer, ID_DATA, 1, MACH_PORT_NULL,
+	                          MACH_MSG_TYPE_COPY_SEND, 100, &w, 32), 0);
+	hostile_check(&h, "length says 100, 32 sent");
+	assert_int_equal(raw_send(h.peer, ID_DATA, 1, MACH_PORT_NULL,
+	                          MACH_MSG_TYPE_COPY_SEND, 8, &w, 32), 0);
+	hostile_check(&h, "length says 8, 32 sent");
+	memset(big, 0x5a, sizeof(big));
+	assert_int_equal(raw_send(h.peer, ID_DATA, 1, MACH_PORT_NULL,
+	                          MACH_MSG_TYPE_COPY_SEND, 2 * (32 + MOBJ_MSG_MAX),
+	                          big, 2 * (32 + MOBJ_MSG_MAX)), 0);
+	hostile_check(&h, "larger than any message");
+
+	/* The wire header inside a well-framed message. */
+	w.magic ^= 1;
+	hostile_data(&h, "bad magic", w, MACH_PORT_NULL,
+	             MACH_MSG_TYPE_COPY_SEND);
+	w = hdr(0, 1, page(), MOBJ_READ | MOBJ_WRITE);
+	hostile_data(&h, "an object declared, none sent", w, MACH_PORT_NULL,
+	             MACH_MSG_TYPE_COPY_SEND);
+
+	/* Rights that are not a send right. */
+	assert_int_equal(mach_port_allocate(mach_task_self(),
+	                                    MACH_PORT_RIGHT_RECEIVE, &p), 0);
+	hostile_data(&h, "a receive right", w, p,
+	             MACH_MSG_TYPE_MOVE_RECEIVE);
+	assert_int_equal(mach_port_allocate(mach_task_self(),
+	                                    MACH_PORT_RIGHT_RECEIVE, &p), 0);
+	assert_int_equal(raw_send(h.peer, ID_DATA, 1, p,
+	                          MACH_MSG_TYPE_MAKE_SEND_ONCE, 32, &w, 32), 0);
+	/* Its port goes first: destroying the right would notify it. */
+	mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1);
+	hostile_check(&h, "a send-once right");
+	hostile_data(&h, "a dead name", w, MACH_PORT_DEAD,
+	             MACH_MSG_TYPE_COPY_SEND);
+
+	/* Send rights that are not an acceptable object as declared. */
+	assert_int_equal(mach_port_allocate(mach_task_self(),
+	                                    MACH_PORT_RIGHT_RECEIVE, &p), 0);
+	h.held = 1; /* p */
+	hostile_data(&h, "a plain port", w, p, MACH_MSG_TYPE_MAKE_SEND);
+	mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1);
+	e = raw_entry(page(), VM_PROT_READ | VM_PROT_WRITE); /* held: e */
+	w = hdr(0, 1, 2 * page(), MOBJ_READ | MOBJ_WRITE);
+	hostile_data(&h, "an entry of the wrong size", w, e,
+	             MACH_MSG_TYPE_COPY_SEND);
+	w = hdr(0, 1, page(), MOBJ_READ);
+	hostile_data(&h, "read-only declared, writable sent", w, e,
+	             MACH_MSG_TYPE_COPY_SEND);
+	w = hdr(0, 1, page(), 7);
+	hostile_data(&h, "bad access bits", w, e,
+	             MACH_MSG_TYPE_COPY_SEND);
+	w = hdr(0, 0, 0, 0);
+	hostile_data(&h, "an entry, no object declared", w, e,
+	             MACH_MSG_TYPE_COPY_SEND);
+
+	/* Kernel notifications forged by the peer: not believed (the audit
+	 * token is the peer's, not the kernel's). */
+	memset(&dn, 0, sizeof(dn));
+	dn.not_port = h.peer;
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(raw_send_simple(h.peer, forged[i],
+		                 (const char *)&dn + sizeof(dn.not_header),
+		                 sizeof(dn) - sizeof(dn.not_header) -
+		                 sizeof(dn.trailer)), 0);
+		hostile_check(&h, "a forged kernel notification");
+	}
+	assert_true(h.cases >= 19);
+	print_message("%d hostile Mach messages refused\n", h.cases);
+
+	/* A valid object after all that is still accepted. */
+	w = hdr(0, 1, page(), MOBJ_READ | MOBJ_WRITE);
+	assert_int_equal(raw_send(h.peer, ID_DATA, 1, e,
+	                          MACH_MSG_TYPE_COPY_SEND, 32, &w, 32), 0);
+	assert_int_equal(mobj_recv(h.c, LONG_MS, &o, NULL, 0), 0);
+	assert_non_null(o);
+	assert_int_equal(mobj_access(o), MOBJ_READ | MOBJ_WRITE);
+	mobj_close(o);
+	mach_port_deallocate(mach_task_self(), e);
+
+	/* The raw peer goes. (Both ends are in this task, where a dead-name
+	 * request on a name holding the receive right may be refused, so the
+	 * receive side may not hear of it: the send side does.) */
+	mach_port_deallocate(mach_task_self(), h.peer);
+	mach_port_mod_refs(mach_task_self(), h.mine, MACH_PORT_RIGHT_RECEIVE, -1);
+	assert_int_equal(mobj_send(h.c, NULL, "x", 1), -EPIPE);
+	mobj_chan_close(h.c);
+	mobj_chan_close(h.l);
+	assert_int_equal(port_count(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -374,6 +669,7 @@ int main(void)
 		cmocka_unit_test(test_named_fork),
 		cmocka_unit_test(test_ring_semaphores),
 		cmocka_unit_test(test_ring_peer_death),
+		cmocka_unit_test(test_hostile_mach_peer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

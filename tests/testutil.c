@@ -11,62 +11,30 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
 
+/* Open descriptors: /dev/fd lists them on Linux (a link to /proc/self/fd)
+ * and on macOS (fdesc); without it, every descriptor number is asked. */
 static int count_fds(void)
 {
-	DIR *d = opendir("/proc/self/fd");
+	DIR *d = opendir("/dev/fd");
 	struct dirent *e;
-	int n = 0;
+	int n = 0, fd, max;
 
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
+	if (d) {
+		while ((e = readdir(d)))
+			if (e->d_name[0] != '.')
+				n++;
+		closedir(d);
+		return n - 1; /* the directory's own descriptor */
+	}
+	max = getdtablesize();
+	for (fd = 0; fd < max; fd++)
+		if (fcntl(fd, F_GETFD) >= 0)
 			n++;
-	closedir(d);
-	return n - 1; /* the directory's own descriptor */
-}
-
-/* Valgrind maps and unmaps memory of its own while the test runs; under it
- * only the mappings of memory objects are counted. */
-static bool under_valgrind(void)
-{
-	const char *pre = getenv("LD_PRELOAD");
-
-	return pre && strstr(pre, "vgpreload");
-}
-
-/* The sanitizers' allocators and shadow memory map memory of their own,
- * lazily, while a test runs: under them too only memory objects count. */
-#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
-#define TU_SANITIZER true
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
-#define TU_SANITIZER true
-#endif
-#endif
-#ifndef TU_SANITIZER
-#define TU_SANITIZER false
-#endif
-
-static int count_maps(void)
-{
-	FILE *f = fopen("/proc/self/maps", "re");
-	bool only_memfd = under_valgrind() || TU_SANITIZER;
-	char line[4096];
-	int n = 0;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!only_memfd || strstr(line, "/memfd:"))
-			n++;
-	fclose(f);
 	return n;
 }
 
@@ -75,7 +43,8 @@ struct tu_res tu_res_now(void)
 	struct tu_res r;
 
 	r.fds = count_fds();
-	r.maps = count_maps();
+	r.maps = tu__count_maps();
+	r.ports = tu__count_ports();
 	return r;
 }
 
@@ -85,6 +54,7 @@ void tu_res_check(struct tu_res before)
 
 	assert_int_equal(now.fds, before.fds);
 	assert_int_equal(now.maps, before.maps);
+	assert_int_equal(now.ports, before.ports);
 }
 
 static int status_code(int status)
@@ -125,7 +95,7 @@ static char self_path[4096];
 
 static const char *self_exe(void)
 {
-	return self_path[0] ? self_path : "/proc/self/exe";
+	return self_path[0] ? self_path : tu__self_exe();
 }
 
 pid_t tu_spawn_helper(const char *name, const char *const *args)
@@ -160,27 +130,4 @@ void tu_helper_dispatch(int argc, char **argv, const struct tu_helper *table)
 			exit(table->fn(argc - 3, argv + 3));
 	fprintf(stderr, "unknown helper %s\n", argv[2]);
 	exit(127);
-}
-
-bool tu_poke_proc_mem(void *p, unsigned char byte)
-{
-	int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return false;
-	n = pwrite(fd, &byte, 1, (off_t)(uintptr_t)p);
-	close(fd);
-	return n == 1;
-}
-
-int tu_memfd(size_t size, unsigned seals)
-{
-	int fd = memfd_create("tu", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, (off_t)size), 0);
-	if (seals)
-		assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
-	return fd;
 }

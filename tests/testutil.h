@@ -10,10 +10,17 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* Open descriptors and mapping lines of this process right now. */
+/* Open descriptors, mappings and (Darwin) Mach port names of this process
+ * right now. Mappings: Linux counts the lines of /proc/self/maps (only
+ * memfd mappings under valgrind and the sanitizers, whose allocators map
+ * memory of their own); Darwin counts the VM regions mapped the way the
+ * backend maps (VM_INHERIT_NONE), since libmalloc maps and unmaps regions
+ * of its own as the heap grows. Ports: 0 on Linux; on Darwin every name in
+ * the task, as a leaked right is the Darwin analogue of a leaked fd. */
 struct tu_res {
 	int fds;
 	int maps;
+	int ports;
 };
 struct tu_res tu_res_now(void);
 
@@ -41,12 +48,29 @@ struct tu_helper {
 };
 void tu_helper_dispatch(int argc, char **argv, const struct tu_helper *table);
 
+/* Writes one byte at @p the way a debugger would, past the mapping's
+ * protection where the system allows it: Linux /proc/self/mem, Darwin
+ * mach_vm_write() into this task. True if the write went through. */
+bool tu_poke_mem(void *p, unsigned char byte);
+
+struct mobj_chan;
+/* Forks, with a channel between parent and child: returns the child's pid
+ * in the parent and 0 in the child, each with its end in @c (the other end
+ * is closed). Linux: a mobj_chan_pair(), which fork() carries. Darwin: the
+ * pair does not cross fork() (include/mobj/chan.h), so the parent listens
+ * on a fresh name, the child connects and the parent accepts. Fails the
+ * current test if it cannot. */
+pid_t tu_fork_chan(struct mobj_chan **c);
+
+#ifdef __linux__
 /* A memfd of @size bytes with @seals added (0: none), as another program
  * might make one; fails the current test if it cannot. */
 int tu_memfd(size_t size, unsigned seals);
+#endif
 
-/* Writes one byte at @p through /proc/self/mem; true if the write went
- * through. */
-bool tu_poke_proc_mem(void *p, unsigned char byte);
+/* Per system (testutil_linux.c, testutil_darwin.c), for testutil.c. */
+int tu__count_maps(void);
+int tu__count_ports(void);
+const char *tu__self_exe(void);
 
 #endif

@@ -1,8 +1,10 @@
 #!/bin/sh
 # The macOS cross-check: compile and link the Darwin backend, the library
 # (shared and static) and every portable program for aarch64-macos and
-# x86_64-macos, with warnings as errors, using Zig 0.11 as the cross
-# compiler (it ships macOS headers and libSystem stubs).
+# x86_64-macos, and compile (without linking: no cmocka for macOS here)
+# every test program that builds on macOS, with warnings as errors, using
+# Zig 0.11 as the cross compiler (it ships macOS headers and libSystem
+# stubs).
 #
 # What this proves: the code compiles against Apple's declarations and every
 # symbol it uses exists in libSystem. What it does not prove: behaviour -
@@ -86,31 +88,60 @@ check_exports() {
 	echo "darwin-check: exports are mobj_* only"
 }
 
-# tests/test_darwin.c runs only on a Mac (cmocka has no macOS build here):
-# compile it at least, with the project's warnings, against cmocka's header.
-check_test() {
+# The test programs run only on a Mac (cmocka has no macOS build here):
+# compile each one that builds there (not link), with the project's
+# warnings, against cmocka's header alone - never -I/usr/include, which
+# would put Linux headers before the SDK's. It is a system header there as
+# in the build (tests/meson.build). test_object, test_chan,
+# test_tool, test_darwin and testutil use the public API only: every mobj_
+# name they use must be one the library exports. test_ring and test_layout
+# link the internal library (they look at the shared layout).
+test_public="test_darwin test_object test_chan test_tool testutil
+	testutil_darwin rovec"
+test_internal="test_ring test_layout fuzz/fuzz_msg fuzz/fuzz_ring"
+cmocka_dir=
+check_tests() {
 	if [ ! -r /usr/include/cmocka.h ]; then
-		echo "darwin-check: no cmocka.h, tests/test_darwin.c not compiled"
-		return 0
+		echo "darwin-check: no /usr/include/cmocka.h (Debian: libcmocka-dev): test programs NOT compiled" >&2
+		return 1
 	fi
-	# Only cmocka.h: -I/usr/include would put Linux headers first.
-	mkdir -p "$cache/cmocka-include"
-	cp /usr/include/cmocka.h "$cache/cmocka-include/"
-	"$root/tools/cross/zig-cc" "$zig" "$1-macos" -std=c11 -Wall -Wextra \
-		-Wpedantic -Werror -Wshadow -Wstrict-prototypes \
-		-Wmissing-prototypes -Iinclude -I"$cache/cmocka-include" \
-		-c -o "$2/test_darwin.o" tests/test_darwin.c || return 1
-	echo "darwin-check: tests/test_darwin.c compiles"
-	# Every mobj_ name it uses must be one the library exports.
-	[ -n "$nm" ] || return 0
-	"$nm" -u "$2/test_darwin.o" | awk '{ print $NF }' | grep '^_mobj_' |
-		sort -u > "$2/test_darwin.uses"
+	if [ -z "$cmocka_dir" ]; then
+		cmocka_dir=$(mktemp -d "${TMPDIR:-/tmp}/mobj-cmocka.XXXXXX")
+		trap 'rm -rf "$cmocka_dir"' EXIT
+		ln -s /usr/include/cmocka.h "$cmocka_dir/cmocka.h"
+	fi
+	out=$2/darwin-tests
+	mkdir -p "$out/fuzz"
+	for t in $test_public $test_internal; do
+		case $t in
+		test_ring|test_layout|fuzz/*)
+			extra="-Isrc -Isrc/darwin -Itests -DMOBJ_HAVE_RING_CHAN" ;;
+		*)	extra="-Itests" ;;
+		esac
+		# shellcheck disable=SC2086
+		"$root/tools/cross/zig-cc" "$zig" "$1-macos" -std=c11 -O2 -Wall \
+			-Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
+			-Wmissing-prototypes -Iinclude $extra -isystem "$cmocka_dir" \
+			-c -o "$out/$t.o" "tests/$t.c" || {
+			echo "darwin-check: tests/$t.c does not compile for $1-macos" >&2
+			return 1
+		}
+	done
+	echo "darwin-check: tests compile for $1-macos:" $test_public $test_internal
+	# Every mobj_ name the public-API programs use must be exported.
+	if [ -z "$nm" ]; then
+		echo "darwin-check: no llvm-nm, exported-name check of the tests NOT done" >&2
+		return 1
+	fi
+	for t in $test_public; do
+		"$nm" -u "$out/$t.o" | awk '{ print $NF }' | grep '^_mobj_' || true
+	done | sort -u > "$out/uses"
 	"$nm" -m --defined-only --extern-only "$2/src/libmobj_internal.a" |
 		grep ' external ' | grep -v 'private external' |
-		awk '{ print $NF }' | sort -u > "$2/libmobj.exports"
-	missing=$(comm -23 "$2/test_darwin.uses" "$2/libmobj.exports")
+		awk '{ print $NF }' | sort -u > "$out/exports"
+	missing=$(comm -23 "$out/uses" "$out/exports")
 	if [ -n "$missing" ]; then
-		echo "darwin-check: test_darwin uses unexported:" $missing >&2
+		echo "darwin-check: tests use unexported names:" $missing >&2
 		return 1
 	fi
 }
@@ -137,7 +168,7 @@ EOC
 		--cross-file "tools/cross/$arch-macos.txt" \
 		-Dwerror=true -Dtests=false -Ddefault_library=both &&
 	   ninja -C "$build" -j"${MOBJ_JOBS:-2}" && check_exports "$build" &&
-	   check_test "$arch" "$build"; then
+	   check_tests "$arch" "$build"; then
 		echo "darwin-check: $arch-macos OK"
 	else
 		echo "darwin-check: $arch-macos FAILED" >&2

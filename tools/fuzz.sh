@@ -5,6 +5,9 @@
 # crashes or a sanitizer reports; the input is kept in build-fuzz/artifacts/.
 # Reproduce one with: build-fuzz/tests/fuzz/fuzz_<target> <file>
 # Run from the repository root: tools/fuzz.sh [SECONDS]
+# MOBJ_FUZZ_CC: the clang to use (default clang; on macOS it must have
+# libFuzzer, which Apple's has not: tools/run passes Homebrew's). On macOS
+# fuzz_recv is not built (it speaks raw SOCK_SEQPACKET, Linux only).
 set -eu
 
 secs=${1:-60}
@@ -12,18 +15,20 @@ case $secs in
 ''|*[!0-9]*) echo "usage: tools/fuzz.sh [SECONDS]" >&2; exit 2 ;;
 esac
 targets="msg recv ring"
+[ "$(uname -s)" = Darwin ] && targets="msg ring"
 build=build-fuzz
+cc=${MOBJ_FUZZ_CC:-clang}
 
-if ! command -v clang >/dev/null 2>&1; then
+if ! command -v "$cc" >/dev/null 2>&1; then
 	echo "fuzz.sh: clang is needed for libFuzzer" >&2
 	exit 1
 fi
 if [ ! -f "$build/build.ninja" ]; then
-	CC=clang meson setup "$build" -Dfuzz=true -Dbenchmarks=false \
+	CC=$cc meson setup "$build" -Dfuzz=true -Dbenchmarks=false \
 		-Db_sanitize=address,undefined -Db_lundef=false \
 		-Dbuildtype=debugoptimized >/dev/null
 fi
-ninja -C "$build" -j2 tests/fuzz/fuzz_msg tests/fuzz/fuzz_recv tests/fuzz/fuzz_ring >/dev/null
+ninja -C "$build" -j2 $(for t in $targets; do echo tests/fuzz/fuzz_$t; done) >/dev/null
 
 n=0
 for t in $targets; do n=$((n + 1)); done

@@ -43,8 +43,9 @@ struct mobj_chan;
  * (or a file that is not a socket) is -EADDRINUSE. Any other name is the abstract address "\0" followed by
  * the name's bytes, nothing added. Darwin: a bootstrap service name.
  *
- * The listener accepts only peers with the caller's uid, unless
- * mobj_chan_allow_uid() says otherwise.
+ * The listener accepts only peers whose effective uid is the caller's
+ * effective uid (the uid the kernel reports for a peer, and checks access
+ * with), unless mobj_chan_allow_uid() says otherwise.
  *
  * @return 0, or -EINVAL (NULL or empty name, name too long: 107 bytes at
  *         most on Linux), -EADDRINUSE, -EACCES (no permission on the
@@ -54,7 +55,7 @@ struct mobj_chan;
 MOBJ_EXPORT int mobj_chan_listen(const char *name, struct mobj_chan **out);
 
 /**
- * Also accept peers of @p uid on listener @p l (MOBJ_ANY_UID: everyone).
+ * Also accept peers of effective uid @p uid on listener @p l (MOBJ_ANY_UID: everyone).
  * Applies to peers accepted from then on. Up to 16 distinct uids.
  * @return 0, or -EINVAL (not a listener), -ENOSPC (too many uids).
  */
@@ -64,8 +65,12 @@ MOBJ_EXPORT int mobj_chan_allow_uid(struct mobj_chan *l, uid_t uid);
  * Wait for a peer on listener @p l and return the connected channel.
  * A peer whose uid is not allowed is disconnected and never gets a working
  * channel; accept goes on waiting for the next peer within the timeout.
+ * Once the timeout has passed, a refused peer ends the call with -ETIMEDOUT
+ * (so timeout 0 examines one pending peer per call, and peers that keep
+ * connecting cannot hold accept past its timeout).
  *
- * @param timeout_ms  milliseconds; 0 polls; -1 waits forever.
+ * @param timeout_ms  milliseconds; 0 polls; -1 waits forever; below -1 is
+ *                    -EINVAL.
  * @return 0, or -EINVAL, -ETIMEDOUT, -EMFILE, -ENFILE, -ENOMEM.
  */
 MOBJ_EXPORT int mobj_chan_accept(struct mobj_chan *l, int timeout_ms,
@@ -77,9 +82,12 @@ MOBJ_EXPORT int mobj_chan_accept(struct mobj_chan *l, int timeout_ms,
  * wait (within the same timeout) until the listener has accepted this peer:
  * the call returns only with a channel the listener accepted, so with
  * timeout 0 it succeeds only if the listener accepted at once.
+ * The listener's identity is not checked here: anyone may listen on a name
+ * first (an abstract name in particular, which has no permissions). Check
+ * mobj_chan_peer() before sending anything that matters.
  *
- * @return 0, or -EINVAL, -ETIMEDOUT (nobody listening or accepting in
- *         time), -ECONNREFUSED (timeout 0 and nobody listening), -EPIPE (the
+ * @return 0, or -EINVAL (also a timeout below -1), -ETIMEDOUT (nobody
+ *         listening or accepting in time), -ECONNREFUSED (timeout 0 and nobody listening), -EPIPE (the
  *         listener refused this peer, or closed), -EACCES (the socket file's
  *         mode forbids it), -EPROTO (the listener does not speak this
  *         protocol), -EMFILE, -ENFILE, -ENOMEM.
@@ -117,6 +125,18 @@ MOBJ_EXPORT int mobj_send(struct mobj_chan *c, struct mobj *o,
                           const void *data, size_t len);
 
 /**
+ * mobj_send() that waits at most @p timeout_ms for room in the peer's
+ * receive queue: a peer that stops reading cannot hold the sender forever.
+ * mobj_send() is mobj_send_timeout() with -1.
+ *
+ * @param timeout_ms  0 never waits; -1 waits forever.
+ * @return 0, the errors of mobj_send(), or -ETIMEDOUT (the queue stayed
+ *         full; nothing was sent), -EINVAL (timeout_ms < -1).
+ */
+MOBJ_EXPORT int mobj_send_timeout(struct mobj_chan *c, struct mobj *o,
+                                  const void *data, size_t len, int timeout_ms);
+
+/**
  * Receive one message: its payload into @p buf and its object into @p *o.
  *
  * @param o    receives the object, or NULL when the message had none. May be
@@ -124,7 +144,8 @@ MOBJ_EXPORT int mobj_send(struct mobj_chan *c, struct mobj *o,
  *             released and the call fails with -EPROTO.
  * @param buf  room for @p cap bytes (may be NULL when cap is 0).
  * @return the payload length (0..MOBJ_MSG_MAX), or
- *  -EINVAL     NULL channel, a listener, buf NULL with cap > 0;
+ *  -EINVAL     NULL channel, a listener, buf NULL with cap > 0, a timeout
+ *              below -1;
  *  -ETIMEDOUT  nothing within timeout_ms (0 polls, -1 waits forever);
  *  -EPIPE      the peer is gone and every message it sent has been read;
  *  -EPROTO     a malformed or unacceptable message (consumed, its handles

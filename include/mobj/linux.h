@@ -24,8 +24,11 @@ MOBJ_EXPORT int mobj_fd(const struct mobj *o);
  * Wrap a memfd received from elsewhere, after exactly the checks mobj_recv()
  * applies: @p fd must be a memfd (F_GET_SEALS works) sealed F_SEAL_SHRINK |
  * F_SEAL_GROW, of exactly @p size bytes (a multiple of mobj_page_size());
- * declared MOBJ_READ it must also be frozen (F_SEAL_FUTURE_WRITE);
- * declared MOBJ_READ | MOBJ_WRITE it must be open O_RDWR.
+ * declared MOBJ_READ it must also be frozen (F_SEAL_FUTURE_WRITE, or
+ * F_SEAL_WRITE); declared MOBJ_READ | MOBJ_WRITE it must be open O_RDWR,
+ * not F_SEAL_WRITE, and freezable (not F_SEAL_SEAL unless frozen already).
+ * A hugetlb memfd is refused (it maps only in huge pages).
+ * An O_PATH descriptor is not an acceptable object (-EPROTO).
  * The fd is duplicated (close-on-exec): the caller keeps and closes its own.
  *
  * @param access  MOBJ_READ or MOBJ_READ | MOBJ_WRITE.

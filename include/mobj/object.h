@@ -86,7 +86,9 @@ MOBJ_EXPORT int mobj_create(size_t size, unsigned flags, struct mobj **out);
  *  -EMFILE, -ENFILE, -ENOMEM  out of resources (the object may already be
  *           frozen when this happens);
  *  -ENOENT  (Linux) /proc is not mounted, so the handle cannot be reopened
- *           read-only.
+ *           read-only;
+ *  -EACCES  (Linux) the object came from another program that made its
+ *           memfd unreadable (chmod), so it cannot be reopened read-only.
  */
 MOBJ_EXPORT int mobj_readonly(struct mobj *o, struct mobj **out);
 

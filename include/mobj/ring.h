@@ -205,7 +205,8 @@ MOBJ_EXPORT int mobj_ring_commit_record(struct mobj_ring *r, size_t len);
 /**
  * Consumer: wait for the next record and return its payload in place.
  * @return 0, or the errors of mobj_ring_peek(); -EPROTO also when the
- *         header is impossible (length beyond what the producer committed).
+ *         header is impossible (length beyond what the producer committed,
+ *         or its 4 zero bytes are not zero).
  */
 MOBJ_EXPORT int mobj_ring_peek_record(struct mobj_ring *r, int timeout_ms,
                                       const void **p, size_t *len);

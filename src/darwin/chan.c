@@ -309,7 +309,7 @@ static int send_msg(mach_port_t dest, mach_msg_id_t id, mach_port_t port,
 }
 
 int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
-                       const struct mobj__os_obj *obj)
+                       const struct mobj__os_obj *obj, int timeout_ms)
 {
 	if (c->dead || !MACH_PORT_VALID(c->peer))
 		return -EPIPE;
@@ -319,7 +319,7 @@ int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
 	if (obj && mobj__darwin_frozen(obj->port))
 		return -EPERM;
 	return send_msg(c->peer, ID_DATA, obj ? obj->port : MACH_PORT_NULL,
-	                MACH_MSG_TYPE_COPY_SEND, msg, len, -1);
+	                MACH_MSG_TYPE_COPY_SEND, msg, len, timeout_ms);
 }
 
 int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len)
@@ -392,22 +392,29 @@ static int notification(struct mobj__os_chan *c, struct chan_rcv *r,
 	return -EPIPE;
 }
 
+/* MACH_RCV_INTERRUPT: without it libsystem's mach_msg() restarts an
+ * interrupted receive with the whole timeout again, so a signal arriving
+ * more often than the timeout (an interval timer) would keep a timed
+ * receive from ever timing out. Restarted here with what is left. */
 static kern_return_t rcv_raw(struct mobj__os_chan *c, int timeout_ms,
                              struct chan_rcv *r)
 {
-	mach_msg_option_t opt = RCV_OPTIONS;
+	uint64_t start = mobj__os_clock_ms();
+	mach_msg_option_t opt;
 	mach_msg_return_t mr;
+	int left = timeout_ms;
 
-	if (timeout_ms >= 0)
-		opt |= MACH_RCV_TIMEOUT;
-	do {
+	for (;;) {
+		opt = RCV_OPTIONS | MACH_RCV_INTERRUPT;
+		if (left >= 0)
+			opt |= MACH_RCV_TIMEOUT;
 		mr = mach_msg(&r->m.hdr, opt, 0, sizeof(*r), c->recv,
-		              timeout_ms >= 0 ? (mach_msg_timeout_t)timeout_ms :
+		              left >= 0 ? (mach_msg_timeout_t)left :
 		              MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL);
-		/* Without MACH_RCV_INTERRUPT the kernel restarts by itself;
-		 * this only guards against a library that does not. */
-	} while (mr == MACH_RCV_INTERRUPTED);
-	return mr;
+		if (mr != MACH_RCV_INTERRUPTED)
+			return mr;
+		left = mobj__time_left(timeout_ms, start);
+	}
 }
 
 /* Receive one message from @c->recv and check its shape; on success the

@@ -189,7 +189,7 @@ int mobj__os_chan_listen(const char *name, struct mobj__os_chan *out)
 		goto fail;
 	}
 	c.pid = getpid();
-	c.uid = getuid();
+	c.uid = geteuid();
 	*out = c;
 	return 0;
 fail:
@@ -222,7 +222,7 @@ int mobj__os_chan_accept(struct mobj__os_chan *l, int timeout_ms,
 
 int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len)
 {
-	return mobj__os_chan_send(c, msg, len, NULL);
+	return mobj__os_chan_send(c, msg, len, NULL, -1);
 }
 
 int mobj__os_chan_connect(const char *name, int timeout_ms,
@@ -305,8 +305,9 @@ void mobj__os_chan_close(struct mobj__os_chan *c)
 }
 
 int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
-                       const struct mobj__os_obj *obj)
+                       const struct mobj__os_obj *obj, int timeout_ms)
 {
+	uint64_t start = mobj__os_clock_ms();
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -337,7 +338,8 @@ int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
 		case EWOULDBLOCK:
 #endif
 			/* The peer's queue is full: wait for room (or its death). */
-			err = wait_fd(c->fd, POLLOUT, -1);
+			err = wait_fd(c->fd, POLLOUT,
+			              mobj__time_left(timeout_ms, start));
 			if (err < 0)
 				return err;
 			continue;

@@ -15,10 +15,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+#include <linux/magic.h>
 
 #include "../internal.h"
 #include "mobj/linux.h"
@@ -35,11 +38,15 @@
 
 size_t mobj__os_page_size(void)
 {
-	static size_t page;
+	/* Relaxed is enough: every thread computes the same value. */
+	static _Atomic size_t page;
+	size_t p = atomic_load_explicit(&page, memory_order_relaxed);
 
-	if (!page)
-		page = (size_t)sysconf(_SC_PAGESIZE);
-	return page;
+	if (!p) {
+		p = (size_t)sysconf(_SC_PAGESIZE);
+		atomic_store_explicit(&page, p, memory_order_relaxed);
+	}
+	return p;
 }
 
 static int neg_errno(void)
@@ -96,9 +103,11 @@ int mobj__os_freeze(struct mobj__os_obj *o, size_t size, bool o_writable,
 	seals = fcntl(o->fd, F_GET_SEALS);
 	if (seals < 0)
 		return neg_errno();
-	if ((seals & F_SEAL_FUTURE_WRITE) == 0) {
+	if ((seals & (F_SEAL_FUTURE_WRITE | F_SEAL_WRITE)) == 0) {
 		/* F_SEAL_SEAL is set only together with the freeze, so adding
-		 * seals still works on an object that is not frozen yet. */
+		 * seals still works on an object that is not frozen yet. An
+		 * object another program sealed F_SEAL_WRITE is frozen already
+		 * (and its read-only handle could not add seals: -EPERM). */
 		if (fcntl(o->fd, F_ADD_SEALS, FREEZE_SEALS) < 0)
 			return neg_errno();
 	}
@@ -148,8 +157,9 @@ int mobj__os_unmap(void *addr, size_t len)
 int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
                    struct mobj__os_obj *out)
 {
+	struct statfs sf;
 	struct stat st;
-	int fl, seals, fd;
+	int fl, seals, fd, err;
 
 	fl = fcntl(in->fd, F_GETFL);
 	if (fl < 0)
@@ -160,8 +170,15 @@ int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
 	if (fstat(in->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size < 0 || (unsigned long long)st.st_size != size)
 		return -EPROTO;
+	/* A hugetlb memfd seals too, but maps only in huge pages: mobj_map()
+	 * at a page offset and every mirror (so every ring) would fail. */
+	if (fstatfs(in->fd, &sf) < 0 || sf.f_type == HUGETLBFS_MAGIC)
+		return -EPROTO;
 	if (access & MOBJ_WRITE) {
-		if ((fl & O_ACCMODE) != O_RDWR || (seals & F_SEAL_WRITE))
+		/* Sealed F_SEAL_SEAL before it was frozen, it could never be
+		 * frozen: mobj_readonly() would fail for good. */
+		if ((fl & O_ACCMODE) != O_RDWR || (seals & F_SEAL_WRITE) ||
+		    (seals & (F_SEAL_SEAL | F_SEAL_FUTURE_WRITE)) == F_SEAL_SEAL)
 			return -EPROTO;
 		fd = fcntl(in->fd, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0)
@@ -178,7 +195,10 @@ int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
 		out->fd = fd;
 		return 0;
 	}
-	return reopen_rdonly(in->fd, &out->fd);
+	/* The creator may have chmod'ed the memfd so that it cannot be opened
+	 * again: an object we cannot hold read-only is not acceptable. */
+	err = reopen_rdonly(in->fd, &out->fd);
+	return err == -EACCES || err == -EPERM ? -EPROTO : err;
 }
 
 const char *mobj__os_strerror(int err)

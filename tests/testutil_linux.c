@@ -1,0 +1,111 @@
+/*
+ * The Linux half of testutil: mappings from /proc/self/maps, writes through
+ * /proc/self/mem, memfds, and a channel carried by fork().
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mobj/chan.h"
+#include "testutil.h"
+
+/* Valgrind maps and unmaps memory of its own while the test runs; under it
+ * only the mappings of memory objects are counted. */
+static bool under_valgrind(void)
+{
+	const char *pre = getenv("LD_PRELOAD");
+
+	return pre && strstr(pre, "vgpreload");
+}
+
+/* The sanitizers' allocators and shadow memory map memory of their own,
+ * lazily, while a test runs: under them too only memory objects count. */
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define TU_SANITIZER true
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
+#define TU_SANITIZER true
+#endif
+#endif
+#ifndef TU_SANITIZER
+#define TU_SANITIZER false
+#endif
+
+int tu__count_maps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	bool only_memfd = under_valgrind() || TU_SANITIZER;
+	char line[4096];
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!only_memfd || strstr(line, "/memfd:"))
+			n++;
+	fclose(f);
+	return n;
+}
+
+int tu__count_ports(void)
+{
+	return 0;
+}
+
+const char *tu__self_exe(void)
+{
+	return "/proc/self/exe";
+}
+
+bool tu_poke_mem(void *p, unsigned char byte)
+{
+	int fd = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = pwrite(fd, &byte, 1, (off_t)(uintptr_t)p);
+	close(fd);
+	return n == 1;
+}
+
+int tu_memfd(size_t size, unsigned seals)
+{
+	int fd = memfd_create("tu", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	if (seals)
+		assert_int_equal(fcntl(fd, F_ADD_SEALS, seals), 0);
+	return fd;
+}
+
+pid_t tu_fork_chan(struct mobj_chan **c)
+{
+	struct mobj_chan *a, *b;
+	pid_t pid;
+
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		mobj_chan_close(b);
+		*c = a;
+		return 0;
+	}
+	mobj_chan_close(a);
+	*c = b;
+	return pid;
+}
