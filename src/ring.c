@@ -684,13 +684,18 @@ int mobj_ring_peek(struct mobj_ring *r, size_t min, int timeout_ms,
 	if (min > r->cap)
 		return -EMSGSIZE;
 	r->in_record = false;
-	err = load_peer(r, &tail);
-	if (err < 0)
-		return err;
-	if (tail - r->pos < min) {
-		err = wait_peer(r, r->pos + min, timeout_ms);
+	/* What we already know of the tail may cover the request: then the
+	 * producer's cache line stays where it is (the producer writes it for
+	 * every commit; loading it per message moves it across cores). */
+	if (r->peer_seen - r->pos < min) {
+		err = load_peer(r, &tail);
 		if (err < 0)
 			return err;
+		if (tail - r->pos < min) {
+			err = wait_peer(r, r->pos + min, timeout_ms);
+			if (err < 0)
+				return err;
+		}
 	}
 	*p = r->data + r->off;
 	*avail = (size_t)(r->peer_seen - r->pos);

@@ -133,7 +133,11 @@ MOBJ_EXPORT int mobj_ring_commit(struct mobj_ring *r, size_t n);
 
 /**
  * Consumer: wait until at least @p min bytes are readable (min 0 counts as
- * 1) and return all readable bytes, contiguous, in @p *p / @p *avail. The
+ * 1) and return the readable bytes, contiguous, in @p *p / @p *avail. The
+ * producer's index is read again only when what the consumer last saw of it
+ * does not cover @p min, so *avail (>= min) may be less than what has been
+ * committed by now: a busy consumer then makes no cross-core read per
+ * message. The
  * pages are read-only. A hostile producer can still change bytes it has
  * committed while you read them: copy (mobj_ring_read()) what must be
  * stable.
