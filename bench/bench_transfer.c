@@ -17,8 +17,9 @@
  *                       an AF_UNIX stream socket, the peer reads them into
  *                       a buffer and sums them, replies. A sweep of sizes;
  *                       the crossover row is the size above which passing
- *                       is faster (log-linear interpolation between the two
- *                       sizes where the order flips).
+ *                       is faster at every size measured (log-linear
+ *                       interpolation between the last size where copying
+ *                       won and the next).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -455,25 +456,35 @@ void bench_transfer(void)
 	r.n = 1;
 	r.p99 = NAN;
 	r.median = NAN;
+	/* The crossover is where passing starts to win for good: above the
+	 * largest size at which copying still won (single rounds on a noisy
+	 * machine can cross more than once; the first crossing would
+	 * understate it). */
+	ssize_t last_copy = -1, first = -1;
 	for (size_t s = 0; s < nsweep; s++) {
-		if (isnan(pass[s]) || isnan(copy[s]))
+		if (isnan(pass[s]))
 			continue;
-		if (pass[s] < copy[s]) {
-			if (s == 0 || isnan(pass[s - 1]) || isnan(copy[s - 1])) {
-				r.median = (double)sweep[s];
-				snprintf(r.extra, sizeof(r.extra),
-				         "passing wins at every size measured, from %zu", sweep[s]);
-			} else {
-				/* Where d = log(pass/copy) crosses 0, in log(size). */
-				double d0 = log(pass[s - 1] / copy[s - 1]);
-				double d1 = log(pass[s] / copy[s]);
-				double l0 = log((double)sweep[s - 1]), l1 = log((double)sweep[s]);
-				r.median = exp(l0 + (l1 - l0) * d0 / (d0 - d1));
-				snprintf(r.extra, sizeof(r.extra),
-				         "copying wins at %zu, passing at %zu", sweep[s - 1], sweep[s]);
-			}
-			break;
-		}
+		if (first < 0)
+			first = (ssize_t)s;
+		if (pass[s] >= copy[s])
+			last_copy = (ssize_t)s;
+	}
+	if (first >= 0 && last_copy < 0) {
+		r.median = (double)sweep[first];
+		snprintf(r.extra, sizeof(r.extra),
+		         "passing wins at every size measured, from %zu", sweep[first]);
+	} else if (last_copy >= 0 && (size_t)last_copy + 1 < nsweep &&
+	           !isnan(pass[last_copy + 1])) {
+		size_t a = (size_t)last_copy, b = a + 1;
+		/* Where d = log(pass/copy) crosses 0, in log(size). */
+		double d0 = log(pass[a] / copy[a]);
+		double d1 = log(pass[b] / copy[b]);
+		double l0 = log((double)sweep[a]), l1 = log((double)sweep[b]);
+
+		r.median = d0 == d1 ? (double)sweep[b] :
+		           exp(l0 + (l1 - l0) * d0 / (d0 - d1));
+		snprintf(r.extra, sizeof(r.extra),
+		         "copying wins up to %zu, passing from %zu on", sweep[a], sweep[b]);
 	}
 	if (isnan(r.median)) {
 		if (isnan(med[nsweep - 1][T_MOBJ]))
