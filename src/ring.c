@@ -175,6 +175,18 @@ static int ms_left(uint64_t deadline)
 	return ms > INT32_MAX ? INT32_MAX : (int)ms;
 }
 
+uint32_t mobj__ring_announce_wait(struct mobj_ring *r, uint64_t target)
+{
+	uint32_t seq;
+
+	seq = atomic_load_explicit(&r->peer->wake_seq, memory_order_acquire);
+	atomic_store_explicit(&r->own->wait_seq, seq, memory_order_relaxed);
+	atomic_store_explicit(&r->own->wait_target, target, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->own->waiting, 1, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_seq_cst);
+	return seq;
+}
+
 /* Wait until the peer's index reaches @target (see the design block). */
 static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 {
@@ -202,13 +214,7 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 		deadline = mobj__os_waker_clock_ns() +
 		           (uint64_t)timeout_ms * 1000000u;
 	for (;;) {
-		seq = atomic_load_explicit(&r->peer->wake_seq, memory_order_acquire);
-		atomic_store_explicit(&r->own->wait_seq, seq, memory_order_relaxed);
-		atomic_store_explicit(&r->own->wait_target, target,
-		                      memory_order_relaxed);
-		atomic_fetch_add_explicit(&r->own->waiting, 1,
-		                          memory_order_seq_cst);
-		atomic_thread_fence(memory_order_seq_cst);
+		seq = mobj__ring_announce_wait(r, target);
 		err = check_peer(r, target);
 		if (err <= 0)
 			break;

@@ -57,13 +57,7 @@ static void helper_wait(struct mobj_ring *r, struct mobj__ring_notify *n)
 		if (atomic_load(&n->stop))
 			return;
 		target = atomic_load(&n->target);
-		seq = atomic_load_explicit(&peer->wake_seq, memory_order_acquire);
-		atomic_store_explicit(&r->own->wait_seq, seq, memory_order_relaxed);
-		atomic_store_explicit(&r->own->wait_target, target,
-		                      memory_order_relaxed);
-		atomic_fetch_add_explicit(&r->own->waiting, 1,
-		                          memory_order_seq_cst);
-		atomic_thread_fence(memory_order_seq_cst);
+		seq = mobj__ring_announce_wait(r, target);
 		ready = atomic_load_explicit(&peer->index, memory_order_acquire) >=
 		        target ||
 		        atomic_load_explicit(&peer->closed, memory_order_acquire);

@@ -36,6 +36,13 @@ struct mobj_ring {
 	struct mobj__ring_notify *notify; /* mobj_ring_fd()'s helper, or NULL */
 };
 
+/* Publish in our control page that we are about to sleep until the peer's
+ * index reaches @target, and return the peer's wake sequence to sleep on.
+ * The caller re-checks the peer's index after this (the seq_cst fence in it
+ * pairs with the one in the peer's publish: one of the two sides sees the
+ * other), and decrements own->waiting when it stops waiting. */
+uint32_t mobj__ring_announce_wait(struct mobj_ring *r, uint64_t target);
+
 /* Producer, not connected: the read-only handles to send (still owned by
  * the ring). */
 int mobj__ring_export(struct mobj_ring *r, struct mobj **data_ro,
