@@ -57,10 +57,8 @@
 #include "harness.h"
 #include "ring_impl.h"
 
-#ifdef HAVE_MOBJ_RING
 #include <mobj/mobj.h>
 #include <mobj/ring.h>
-#endif
 
 /* As the mobj ring (SPINS in src/ring.c), so both wait alike. */
 #define SPIN_ITERS 256
@@ -329,7 +327,6 @@ static const struct xport_ops xport_split = {
 
 /* ---- mobj ring ------------------------------------------------------------ */
 
-#ifdef HAVE_MOBJ_RING
 /*
  * Set-up: the real cross-process path when channels are built (the
  * producer creates the ring and mobj_ring_send()s it, the consumer
@@ -349,19 +346,9 @@ static int mobj_prepare(struct xport *x)
 {
 	int rc;
 
-#ifdef HAVE_MOBJ_RING_CHAN
 	rc = mobj_chan_pair(&mx.ch[0], &mx.ch[1]);
 	if (rc < 0)
 		snprintf(x->note, sizeof(x->note), "mobj_chan_pair: %s", mobj_strerror(rc));
-#else
-	rc = mobj_ring_create(x->cap, &mx.end[0]);
-	if (rc == 0 && (rc = mobj_ring_consumer(mx.end[0], &mx.end[1])) < 0) {
-		mobj_ring_close(mx.end[0]);
-		mx.end[0] = NULL;
-	}
-	if (rc < 0)
-		snprintf(x->note, sizeof(x->note), "mobj ring set-up: %s", mobj_strerror(rc));
-#endif
 	return rc;
 }
 
@@ -370,7 +357,6 @@ static int mobj_open(struct xport *x, int side)
 	int rc = 0;
 
 	x->side = side;
-#ifdef HAVE_MOBJ_RING_CHAN
 	mobj_chan_close(mx.ch[!side]);
 	mx.ch[!side] = NULL;
 	if (side == 0) {
@@ -382,11 +368,6 @@ static int mobj_open(struct xport *x, int side)
 	}
 	mobj_chan_close(mx.ch[side]);
 	mx.ch[side] = NULL;
-#else
-	/* The other end's handle stays untouched in this process: closing it
-	 * would tell the peer we are gone. */
-	mx.r = mx.end[side];
-#endif
 	if (rc == 0 && side == 1 && !(x->buf = page_alloc(x->msg)))
 		rc = -ENOMEM;
 	return rc;
@@ -488,10 +469,8 @@ static void mobj_cleanup(struct xport *x)
 {
 	(void)x;
 	for (int i = 0; i < 2; i++) {
-#ifdef HAVE_MOBJ_RING_CHAN
 		mobj_chan_close(mx.ch[i]);
 		mx.ch[i] = NULL;
-#endif
 		/* Both children are gone: nobody reads the closed flags now. */
 		mobj_ring_close(mx.end[i]);
 		mx.end[i] = NULL;
@@ -516,7 +495,6 @@ static const struct xport_ops xport_mobj_rec = {
 	.send = mobj_send_rec, .recv = mobj_recv_rec, .close = mobj_xclose,
 	.cleanup = mobj_cleanup,
 };
-#endif
 
 /* ---- The runs ------------------------------------------------------------- */
 
@@ -972,10 +950,8 @@ void bench_ring(void)
 {
 	static const size_t inplace_sizes[] = { 1000, 16000, 100000 };
 	const struct tp impls[] = {
-#ifdef HAVE_MOBJ_RING
 		{ "mobj", &xport_mobj, false },
 		{ "mobj-copy", &xport_mobj_copy, false },
-#endif
 		{ "memcpy", NULL, false },
 		{ "pipe", &xport_pipe, false },
 		{ "unix", &xport_unix, false },
@@ -1077,11 +1053,7 @@ void bench_ring(void)
 
 	{
 		const struct xport_case cases[] = {
-#ifdef HAVE_MOBJ_RING
 			{ "mobj", &xport_mobj_rec, NULL },
-#else
-			{ "mobj", &xport_split, "the mobj ring is not in this build yet" },
-#endif
 			{ "split", &xport_split, NULL },
 		};
 
@@ -1089,16 +1061,10 @@ void bench_ring(void)
 		                 sizeof(inplace_sizes) / sizeof(inplace_sizes[0]));
 	}
 
-#ifdef HAVE_MOBJ_RING
 	if (bh_want("ring.syscalls", "mobj-busy"))
 		syscalls_case(&xport_mobj, "mobj-busy", SYSC_BUSY);
 	if (bh_want("ring.syscalls", "mobj-sleep"))
 		syscalls_case(&xport_mobj, "mobj-sleep", SYSC_SLEEP);
-#else
-	if (bh_want("ring.syscalls", "mobj"))
-		bh_note("ring", "ring.syscalls", "mobj-busy", 64, "syscalls/msg",
-		        "the mobj ring is not in this build yet");
-#endif
 	if (bh_want("ring.syscalls", "spa-busy"))
 		syscalls_case(&xport_spa, "spa-busy", SYSC_BUSY);
 	if (bh_want("ring.syscalls", "spa-sleep"))

@@ -51,9 +51,7 @@ struct tx {
 	struct mobj *obj;
 	void *map;		/* the producer's standing mapping */
 	void *buf;		/* copy: buffers */
-#ifdef HAVE_MOBJ_CHAN
 	struct mobj_chan *ch[2];
-#endif
 };
 
 static size_t page_size(void)
@@ -117,13 +115,9 @@ static int tx_prepare(struct tx *t)
 
 	t->fd[0] = t->fd[1] = -1;
 	if (t->kind == T_MOBJ) {
-#ifdef HAVE_MOBJ_CHAN
 		rc = mobj_chan_pair(&t->ch[0], &t->ch[1]);
 		if (rc < 0)
 			return rc;
-#else
-		return -ENOSYS;
-#endif
 	} else if (socketpair(AF_UNIX, (t->kind == T_RAW ? SOCK_SEQPACKET : SOCK_STREAM) |
 	                      SOCK_CLOEXEC, 0, t->fd) < 0) {
 		return -errno;
@@ -137,10 +131,8 @@ static void tx_cleanup(struct tx *t)
 	for (int i = 0; i < 2; i++)
 		if (t->fd[i] >= 0)
 			close(t->fd[i]);
-#ifdef HAVE_MOBJ_CHAN
 	for (int i = 0; i < 2; i++)
 		mobj_chan_close(t->ch[i]);
-#endif
 }
 
 /* In the child. */
@@ -152,10 +144,8 @@ static int tx_open(struct tx *t, int side)
 		close(t->fd[!side]);
 		t->fd[!side] = -1;
 	}
-#ifdef HAVE_MOBJ_CHAN
 	mobj_chan_close(t->ch[!side]);
 	t->ch[!side] = NULL;
-#endif
 	if (t->kind == T_COPY) {
 		t->buf = mmap(NULL, t->size, PROT_READ | PROT_WRITE,
 		              MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
@@ -207,14 +197,12 @@ static int tx_exchange(struct tx *t, const void *src)
 			return rc;
 		return bh_read_all(t->fd[0], &ack, 1);
 	case T_MOBJ:
-#ifdef HAVE_MOBJ_CHAN
 		if (t->mode == PAYLOAD)
 			memcpy(t->map, src, t->size);
 		if ((rc = mobj_send(t->ch[0], t->obj, &size, sizeof(size))) < 0)
 			return rc;
 		rc = mobj_recv(t->ch[0], -1, NULL, &ack, 1);
 		return rc < 0 ? rc : 0;
-#endif
 		break;
 	}
 	return -ENOSYS;
@@ -247,7 +235,6 @@ static int tx_answer(struct tx *t, uint64_t *sum)
 		close(fd);
 		return bh_write_all(t->fd[1], "k", 1);
 	case T_MOBJ: {
-#ifdef HAVE_MOBJ_CHAN
 		struct mobj *o = NULL;
 
 		rc = mobj_recv(t->ch[1], -1, &o, &size, sizeof(size));
@@ -264,7 +251,6 @@ static int tx_answer(struct tx *t, uint64_t *sum)
 		if (rc < 0)
 			return rc;
 		return mobj_send(t->ch[1], NULL, "k", 1);
-#endif
 		break;
 	}
 	}
