@@ -1,11 +1,10 @@
 #!/usr/bin/env python3
 """ABI hygiene checks, run by meson test (suite 'abi').
 
-  abi_check.py exports NM LIB [--pending=NAME,...] HEADER...
+  abi_check.py exports NM LIB HEADER...
       Every symbol LIB defines in its dynamic table is a public mobj_ name
       (not mobj__), and every MOBJ_EXPORT function declared in HEADER... is
-      among them, except the --pending ones: declared by a part that has not
-      landed yet (they are listed, and must not be exported).
+      among them.
 
   abi_check.py docs HEADER...
       Every MOBJ_EXPORT declaration is directly preceded by a doc comment
@@ -70,10 +69,6 @@ def exported(nm, lib):
 
 def check_exports(nm, lib, headers):
     problems = []
-    pending = set()
-    while headers and headers[0].startswith('--pending='):
-        pending.update(n for n in headers[0][10:].split(',') if n)
-        headers = headers[1:]
     have = exported(nm, lib)
     for name in sorted(have):
         if not name.startswith('mobj_') or name.startswith('mobj__'):
@@ -82,13 +77,7 @@ def check_exports(nm, lib, headers):
     want = declared(headers)
     if not want:
         problems.append('no MOBJ_EXPORT declarations found in %s' % headers)
-    for name in sorted(pending):
-        if name in have:
-            problems.append('%s is exported now: drop it from --pending'
-                            % name)
-        else:
-            print('pending (declared, not built yet): %s' % name)
-    for name in sorted(want - have - pending):
+    for name in sorted(want - have):
         problems.append('%s is declared MOBJ_EXPORT but %s does not export it'
                         % (name, os.path.basename(lib)))
     for name in sorted(have - want):

@@ -133,7 +133,6 @@ static void test_ring_live_bytes(void **state)
 	tu_res_check(res);
 }
 
-#ifdef MOBJ_HAVE_RING_CHAN
 /* The set-up messages of mobj_ring_send(): a 24-byte hello (u32 magic, u32
  * version, u32 kind, u32 zero, u64 capacity) with one read-only object,
  * first the data (kind 1), then the producer's control page (kind 2). The
@@ -183,7 +182,6 @@ static void test_ring_hello_bytes(void **state)
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	tu_res_check(res);
 }
-#endif
 
 /* ---- Channel wire header (every message, between processes) ------------ */
 
@@ -269,9 +267,7 @@ int main(void)
 #ifdef __linux__
 		cmocka_unit_test(test_msg_live_bytes),
 #endif
-#ifdef MOBJ_HAVE_RING_CHAN
 		cmocka_unit_test(test_ring_hello_bytes),
-#endif
 		cmocka_unit_test(test_ring_ctl_offsets),
 		cmocka_unit_test(test_ring_live_bytes),
 	};
