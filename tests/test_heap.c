@@ -129,6 +129,17 @@ static void test_bad_input(void **state)
 	mobj_heap_close(h);
 }
 
+/* Resources now, after one heap has come and gone: the first heap sets up
+ * the private jemalloc, whose own mappings stay for the process's life. */
+static struct tu_res warm_res(void)
+{
+	struct mobj_heap *h;
+
+	assert_int_equal(mobj_heap_create(MiB, 0, &h), 0);
+	mobj_heap_close(h);
+	return tu_res_now();
+}
+
 static void test_object_shape(void **state)
 {
 	struct tu_res r;
@@ -200,11 +211,13 @@ static void test_many_small(void **state)
 
 static void test_few_huge(void **state)
 {
+	struct tu_res r;
 	struct mobj_heap *h;
 	unsigned char *a, *b, *c, *x;
 	size_t size = 64 * MiB;
 
 	(void)state;
+	r = warm_res();
 	assert_int_equal(mobj_heap_create(size, 0, &h), 0);
 	assert_int_equal(mobj_heap_alloc(h, 20 * MiB, (void **)&a), 0);
 	assert_int_equal(mobj_heap_alloc(h, 20 * MiB, (void **)&b), 0);
@@ -230,6 +243,7 @@ static void test_few_huge(void **state)
 	assert_true(inside(h, x, 48 * MiB));
 	assert_int_equal(mobj_heap_free(h, x), 0);
 	mobj_heap_close(h);
+	tu_res_check(r);
 }
 
 /* Fill with blocks of @len until -ENOMEM; returns how many fit. */
@@ -250,6 +264,7 @@ static size_t fill_up(struct mobj_heap *h, size_t len, void **p, size_t max)
 
 static void test_full_object(void **state)
 {
+	struct tu_res r;
 	enum { MAX = 4096 };
 	struct mobj_heap *h;
 	void **p = calloc(MAX, sizeof(*p));
@@ -257,6 +272,7 @@ static void test_full_object(void **state)
 	void *q;
 
 	(void)state;
+	r = warm_res();
 	assert_non_null(p);
 	assert_int_equal(mobj_heap_create(size, 0, &h), 0);
 	n = fill_up(h, blk, p, MAX);
@@ -284,9 +300,10 @@ static void test_full_object(void **state)
 		assert_int_equal(mobj_heap_free(h, p[i]), 0);
 	mobj_heap_close(h);
 	free(p);
+	tu_res_check(r);
 }
 
-static void test_fragmentation(void **state)
+static void fragmentation_once(void)
 {
 	enum { MAX = 8192 };
 	struct mobj_heap *h;
@@ -295,7 +312,6 @@ static void test_fragmentation(void **state)
 	size_t size = 8 * MiB, blk = 32 << 10, n, i, ns = 0;
 	void *q;
 
-	(void)state;
 	assert_non_null(big);
 	assert_non_null(small);
 	assert_int_equal(mobj_heap_create(size, 0, &h), 0);
@@ -323,8 +339,22 @@ static void test_fragmentation(void **state)
 	free(small);
 }
 
+/* Twice: the first run warms jemalloc's private metadata and glibc's
+ * caches (thread stacks); the second must leave nothing behind. */
+static void test_fragmentation(void **state)
+{
+	struct tu_res r;
+
+	(void)state;
+	fragmentation_once();
+	r = tu_res_now();
+	fragmentation_once();
+	tu_res_check(r);
+}
+
 static void test_foreign_and_double_free(void **state)
 {
+	struct tu_res r;
 	struct mobj_heap *h, *h2;
 	char stack[64];
 	char *p, *q, *m = malloc(64);
@@ -332,6 +362,7 @@ static void test_foreign_and_double_free(void **state)
 	size_t off, sz;
 
 	(void)state;
+	r = warm_res();
 	assert_non_null(m);
 	assert_int_equal(mobj_heap_create(MiB, 0, &h), 0);
 	assert_int_equal(mobj_heap_create(MiB, 0, &h2), 0);
@@ -369,6 +400,7 @@ static void test_foreign_and_double_free(void **state)
 	mobj_heap_close(h2);
 	mobj_heap_close(h);
 	free(m);
+	tu_res_check(r);
 }
 
 static void test_at_bounds(void **state)
@@ -534,14 +566,13 @@ static void *thread_churn(void *arg)
 	return NULL;
 }
 
-static void test_threads(void **state)
+static void threads_once(void)
 {
 	struct mobj_heap *h;
 	pthread_t t[4];
 	void *ret;
 	int i;
 
-	(void)state;
 	assert_int_equal(mobj_heap_create(16 * MiB, 0, &h), 0);
 	for (i = 0; i < 4; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, thread_churn, h), 0);
@@ -550,6 +581,19 @@ static void test_threads(void **state)
 		assert_null(ret);
 	}
 	mobj_heap_close(h);
+}
+
+/* Threads make glibc and jemalloc map memory of their own that outlives
+ * them: count descriptors and the mappings of memory objects. */
+static void test_threads(void **state)
+{
+	struct tu_res r;
+
+	(void)state;
+	threads_once();
+	r = tu_res_objects();
+	threads_once();
+	tu_res_objects_check(r);
 }
 
 static void test_close_with_live_allocations(void **state)

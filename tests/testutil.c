@@ -57,6 +57,23 @@ void tu_res_check(struct tu_res before)
 	assert_int_equal(now.ports, before.ports);
 }
 
+struct tu_res tu_res_objects(void)
+{
+	struct tu_res r = tu_res_now();
+
+	r.maps = tu__count_object_maps();
+	return r;
+}
+
+void tu_res_objects_check(struct tu_res before)
+{
+	struct tu_res now = tu_res_objects();
+
+	assert_int_equal(now.fds, before.fds);
+	assert_int_equal(now.maps, before.maps);
+	assert_int_equal(now.ports, before.ports);
+}
+
 static int status_code(int status)
 {
 	if (WIFEXITED(status))

@@ -28,6 +28,12 @@ struct tu_res tu_res_now(void);
  * @before. */
 void tu_res_check(struct tu_res before);
 
+/* Linux: descriptors and mappings of memory objects only, for tests whose
+ * other threads make glibc and jemalloc map memory of their own (thread
+ * stacks and thread caches outlive the threads). */
+struct tu_res tu_res_objects(void);
+void tu_res_objects_check(struct tu_res before);
+
 /* Runs @fn(@arg) in a forked child and returns its exit status (or 128 +
  * signal number when it died of a signal). The child never returns into the
  * test runner. */
@@ -70,6 +76,7 @@ int tu_memfd(size_t size, unsigned seals);
 
 /* Per system (testutil_linux.c, testutil_darwin.c), for testutil.c. */
 int tu__count_maps(void);
+int tu__count_object_maps(void); /* Linux: mappings of memfds only */
 int tu__count_ports(void);
 const char *tu__self_exe(void);
 

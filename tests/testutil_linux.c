@@ -42,10 +42,9 @@ static bool under_valgrind(void)
 #define TU_SANITIZER false
 #endif
 
-int tu__count_maps(void)
+static int count_maps(bool only_memfd)
 {
 	FILE *f = fopen("/proc/self/maps", "re");
-	bool only_memfd = under_valgrind() || TU_SANITIZER;
 	char line[4096];
 	int n = 0;
 
@@ -56,6 +55,16 @@ int tu__count_maps(void)
 			n++;
 	fclose(f);
 	return n;
+}
+
+int tu__count_maps(void)
+{
+	return count_maps(under_valgrind() || TU_SANITIZER);
+}
+
+int tu__count_object_maps(void)
+{
+	return count_maps(true);
 }
 
 int tu__count_ports(void)

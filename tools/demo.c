@@ -41,15 +41,6 @@ static int fail(const char *who, const char *what, int err)
 	return 1;
 }
 
-/* A ring cannot be set up between processes here (Linux: no pidfd_open,
- * e.g. under valgrind 3.19): say so and exit 77, "skipped". */
-static int unsupported(const char *who, int err)
-{
-	fprintf(err_out, "mobj demo: %s: rings between processes are not "
-	        "supported here (%s); skipping\n", who, mobj_strerror(err));
-	return MOBJ_TOOL_UNSUPPORTED;
-}
-
 static size_t record_len(uint64_t seq)
 {
 	return 8 + (size_t)((seq * 2654435761u) % 4000);
@@ -217,8 +208,6 @@ static int consumer(struct mobj_chan *c, uint64_t count)
 	int err, rc = 1;
 
 	err = mobj_ring_recv(c, TIMEOUT_MS, &in);
-	if (err == -ENOSYS)
-		return unsupported("consumer", err);
 	if (err < 0)
 		return fail("consumer", "receive ring", err);
 	if (consume_records(in, count))
@@ -272,10 +261,6 @@ static int producer(struct mobj_chan *c, uint64_t count)
 	err = mobj_ring_create(RING_SIZE, &r);
 	if (err == 0)
 		err = mobj_ring_send(c, r, TIMEOUT_MS);
-	if (err == -ENOSYS) {
-		mobj_ring_close(r);
-		return unsupported("producer", err);
-	}
 	if (err < 0) {
 		fail("producer", "set up ring", err);
 		goto out;
@@ -371,13 +356,10 @@ int mobj_tool_demo(unsigned long records, FILE *o, FILE *e)
 	mobj_chan_close(a);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
-	if (!WIFEXITED(st) || (WEXITSTATUS(st) != 0 &&
-	                       WEXITSTATUS(st) != MOBJ_TOOL_UNSUPPORTED)) {
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
 		fprintf(err_out, "mobj demo: the consumer failed\n");
 		rc = 1;
 	}
-	if (rc == MOBJ_TOOL_UNSUPPORTED)
-		return rc;
 	fprintf(out, "mobj demo: %s\n", rc ? "FAILED" : "ok");
 	return rc;
 }

@@ -4,11 +4,8 @@
 
 #include <stdio.h>
 
-/* Exit code when the system lacks what the demo needs (meson: skipped). */
-#define MOBJ_TOOL_UNSUPPORTED 77
-
 /* Runs the two-process demo with @records ring records; progress to @out,
- * problems to @err. Returns the tool's exit code (0, 1 or MOBJ_TOOL_UNSUPPORTED). */
+ * problems to @err. Returns the tool's exit code (0 or 1). */
 int mobj_tool_demo(unsigned long records, FILE *out, FILE *err);
 
 #endif

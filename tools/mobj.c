@@ -38,10 +38,6 @@ static const char usage[] =
 	"  1  the command failed (no such process, no permission, a check in\n"
 	"     the demo failed)\n"
 	"  2  usage error\n"
-#ifdef MOBJ_TOOL_DEMO
-	"  77 demo only: this system cannot set up rings between processes\n"
-	"     (e.g. no pidfd_open, as under valgrind 3.19)\n"
-#endif
 	;
 
 static int usage_error(const char *fmt, const char *arg)
