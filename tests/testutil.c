@@ -48,13 +48,16 @@ struct tu_res tu_res_now(void)
 	return r;
 }
 
-void tu_res_check(struct tu_res before)
+static void res_equal(struct tu_res now, struct tu_res before)
 {
-	struct tu_res now = tu_res_now();
-
 	assert_int_equal(now.fds, before.fds);
 	assert_int_equal(now.maps, before.maps);
 	assert_int_equal(now.ports, before.ports);
+}
+
+void tu_res_check(struct tu_res before)
+{
+	res_equal(tu_res_now(), before);
 }
 
 struct tu_res tu_res_objects(void)
@@ -67,11 +70,7 @@ struct tu_res tu_res_objects(void)
 
 void tu_res_objects_check(struct tu_res before)
 {
-	struct tu_res now = tu_res_objects();
-
-	assert_int_equal(now.fds, before.fds);
-	assert_int_equal(now.maps, before.maps);
-	assert_int_equal(now.ports, before.ports);
+	res_equal(tu_res_objects(), before);
 }
 
 static int status_code(int status)
