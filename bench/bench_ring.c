@@ -328,16 +328,13 @@ static const struct xport_ops xport_split = {
 /* ---- mobj ring ------------------------------------------------------------ */
 
 /*
- * Set-up: the real cross-process path when channels are built (the
- * producer creates the ring and mobj_ring_send()s it, the consumer
- * mobj_ring_recv()s it). Without channels, both ends are made before fork
- * (mobj_ring_consumer) and each child uses its own: the same mappings and
- * the same steady state, without the handshake.
+ * Set-up: the real cross-process path (the producer creates the ring and
+ * mobj_ring_send()s it over a channel pair, the consumer mobj_ring_recv()s
+ * it).
  */
 struct mobj_x {
 	struct mobj_chan *ch[2];
 	struct mobj_ring *r;
-	struct mobj_ring *end[2];	/* made before fork */
 };
 
 static struct mobj_x mx;
@@ -471,9 +468,6 @@ static void mobj_cleanup(struct xport *x)
 	for (int i = 0; i < 2; i++) {
 		mobj_chan_close(mx.ch[i]);
 		mx.ch[i] = NULL;
-		/* Both children are gone: nobody reads the closed flags now. */
-		mobj_ring_close(mx.end[i]);
-		mx.end[i] = NULL;
 	}
 }
 

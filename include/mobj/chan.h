@@ -49,7 +49,8 @@ struct mobj_chan;
  *
  * @return 0, or -EINVAL (NULL or empty name, name too long: 107 bytes at
  *         most on Linux), -EADDRINUSE, -EACCES (no permission on the
- *         directory), -ENOENT (the directory does not exist), -EMFILE,
+ *         directory), -ENOENT (the directory does not exist), -ENOTDIR,
+ *         -ELOOP and the other errors of looking up a path, -EMFILE,
  *         -ENFILE, -ENOMEM.
  */
 MOBJ_EXPORT int mobj_chan_listen(const char *name, struct mobj_chan **out);
@@ -90,7 +91,10 @@ MOBJ_EXPORT int mobj_chan_accept(struct mobj_chan *l, int timeout_ms,
  *         listening or accepting in time), -ECONNREFUSED (timeout 0 and nobody listening), -EPIPE (the
  *         listener refused this peer, or closed), -EACCES (the socket file's
  *         mode forbids it), -EPROTO (the listener does not speak this
- *         protocol), -EMFILE, -ENFILE, -ENOMEM.
+ *         protocol), -ENOENT, -ENOTDIR and the other errors of looking
+ *         up a path, -EMFILE, -ENFILE, -ENOMEM. A socket of another type
+ *         on that name is -ECONNREFUSED (a path) or -ETIMEDOUT (an
+ *         abstract name: it never answers the HELLO).
  */
 MOBJ_EXPORT int mobj_chan_connect(const char *name, int timeout_ms,
                                   struct mobj_chan **out);

@@ -33,10 +33,14 @@ MOBJ_EXPORT int mobj_fd(const struct mobj *o);
  *
  * @param access  MOBJ_READ or MOBJ_READ | MOBJ_WRITE.
  * @return 0, or
- *  -EINVAL  out is NULL, size is 0, or access is not one of the two values;
- *  -EBADF   fd is not an open descriptor;
- *  -EPROTO  fd is open but not an acceptable object as declared;
- *  -EMFILE, -ENFILE  no descriptor for the duplicate.
+ *  -EINVAL  out is NULL, size is 0, or (fd >= 0) access is not one of the
+ *           two values;
+ *  -EBADF   fd is negative or not an open descriptor;
+ *  -EPROTO  fd is open but not an acceptable object as declared, or size
+ *           is not a multiple of mobj_page_size();
+ *  -EMFILE, -ENFILE, -ENOMEM  no descriptor or memory for the duplicate;
+ *  -ENOENT  /proc is not mounted (a read-only object held read-write is
+ *           reopened read-only through it).
  */
 MOBJ_EXPORT int mobj_from_fd(int fd, size_t size, unsigned access,
                              struct mobj **out);

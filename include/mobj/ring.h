@@ -78,8 +78,9 @@ MOBJ_EXPORT int mobj_ring_consumer(struct mobj_ring *producer,
  * own (frozen) index object. Uses the channel exclusively until it returns;
  * the channel may be closed afterwards (peer death is then noticed by pid).
  *
- * @param timeout_ms  for the consumer's answer (0: -ETIMEDOUT unless it is
- *                    already there; -1: forever).
+ * @param timeout_ms  bounds the whole set-up: the sends, the consumer's
+ *                    answer and the exchange that follows (0: -ETIMEDOUT
+ *                    unless the answer is already there; -1: forever).
  * @return 0, or -EINVAL (NULL, not a producer, already connected), the
  *         errors of mobj_send() and mobj_recv() (-EPIPE, -ETIMEDOUT, ...),
  *         -EPROTO (the answer is not a valid consumer index object; the ring
@@ -235,7 +236,11 @@ MOBJ_EXPORT ssize_t mobj_ring_read_record(struct mobj_ring *r, void *p,
                                           size_t cap, int timeout_ms);
 
 /** Counters of the slow paths of one ring end, for benchmarks. Every system
- *  call the ring makes after set-up is one of these. */
+ *  call the data calls make after set-up is one of these (a Linux peer
+ *  check without pidfds is open, read and close of /proc/PID/stat). Not
+ *  counted: the mobj_ring_fd() helper thread's sleeps and checks, and the
+ *  eventfd read and wake a call makes when it returns -EAGAIN with the fd
+ *  armed. */
 struct mobj_ring_stats {
 	uint64_t sleeps; /**< sleeps waiting for the peer (one system call each) */
 	uint64_t wakes;  /**< wake-ups sent to a sleeping peer (one system call each) */
