@@ -431,9 +431,14 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 		if (err < 0)
 			return err;
 	}
-	if (n == 0 && !has_creds(&mh))
-		return -EPIPE; /* end of stream: no message carries no record */
 	nfds = take_fds(&mh, &fd, &other);
+	if (n == 0 && !has_creds(&mh)) {
+		/* End of stream: every message carries a credentials record.
+		 * (Descriptors cannot come without a message; closed anyway.) */
+		if (nfds)
+			close(fd);
+		return -EPIPE;
+	}
 	if (other || nfds > 1 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
 	    (size_t)n > cap || n > INT32_MAX) {
 		if (nfds)
