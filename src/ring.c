@@ -597,22 +597,32 @@ int mobj_ring_commit(struct mobj_ring *r, size_t n)
 	return 0;
 }
 
-ssize_t mobj_ring_write(struct mobj_ring *r, const void *p, size_t n,
-                        int timeout_ms)
+/* The copying producer calls: reserve (a span or a record), copy, commit. */
+static ssize_t copy_in(struct mobj_ring *r, const void *p, size_t n,
+                       int timeout_ms, bool record)
 {
 	void *dst;
 	int err;
 
 	if (!p && n > 0)
 		return -EINVAL;
-	err = mobj_ring_reserve(r, n, timeout_ms, &dst);
+	err = record ? mobj_ring_reserve_record(r, n, timeout_ms, &dst) :
+	               mobj_ring_reserve(r, n, timeout_ms, &dst);
 	if (err < 0)
 		return err;
-	if (n == 0)
-		return 0;
-	memcpy(dst, p, n);
-	mobj_ring_commit(r, n);
+	if (n > 0)
+		memcpy(dst, p, n);
+	if (record)
+		mobj_ring_commit_record(r, n);
+	else
+		mobj_ring_commit(r, n);
 	return (ssize_t)n;
+}
+
+ssize_t mobj_ring_write(struct mobj_ring *r, const void *p, size_t n,
+                        int timeout_ms)
+{
+	return copy_in(r, p, n, timeout_ms, false);
 }
 
 static uint64_t record_total(uint64_t len)
@@ -659,18 +669,7 @@ int mobj_ring_commit_record(struct mobj_ring *r, size_t len)
 ssize_t mobj_ring_write_record(struct mobj_ring *r, const void *p, size_t len,
                                int timeout_ms)
 {
-	void *dst;
-	int err;
-
-	if (!p && len > 0)
-		return -EINVAL;
-	err = mobj_ring_reserve_record(r, len, timeout_ms, &dst);
-	if (err < 0)
-		return err;
-	if (len > 0)
-		memcpy(dst, p, len);
-	mobj_ring_commit_record(r, len);
-	return (ssize_t)len;
+	return copy_in(r, p, len, timeout_ms, true);
 }
 
 /* ---- Consumer ------------------------------------------------------------ */
