@@ -16,10 +16,12 @@
  * released and the message is gone, so the next call reads the next
  * message.
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -27,6 +29,8 @@
 #include "msg.h"
 
 #define ALLOW_MAX 16
+/* How often a connector looks again for a listener that is not there yet. */
+#define CONNECT_RETRY_MS 5
 
 struct mobj_chan {
 	struct mobj__os_chan os;
@@ -35,16 +39,6 @@ struct mobj_chan {
 	unsigned nallow;
 	uid_t allow[ALLOW_MAX];
 };
-
-int mobj__time_left(int timeout_ms, uint64_t start)
-{
-	uint64_t spent;
-
-	if (timeout_ms < 0)
-		return -1;
-	spent = mobj__os_clock_ms() - start;
-	return spent >= (uint64_t)timeout_ms ? 0 : timeout_ms - (int)spent;
-}
 
 static int wrap(struct mobj__os_chan *os, bool listener, struct mobj_chan **out)
 {
@@ -56,14 +50,6 @@ static int wrap(struct mobj__os_chan *os, bool listener, struct mobj_chan **out)
 	c->listener = listener;
 	*out = c;
 	return 0;
-}
-
-/* -1 is forever; anything below is a caller's bug (a deadline computed
- * into the past, say), not a request to wait forever: -EINVAL, as the ring
- * does. */
-static bool bad_timeout(int timeout_ms)
-{
-	return timeout_ms < -1;
 }
 
 static bool bad_name(const char *name)
@@ -131,12 +117,12 @@ int mobj_chan_accept(struct mobj_chan *l, int timeout_ms, struct mobj_chan **out
 	uid_t uid;
 	int n, err;
 
-	if (!l || !l->listener || !out || bad_timeout(timeout_ms))
+	if (!l || !l->listener || !out || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
 	n = mobj__msg_encode(hello, &m);
 	if (n < 0)
 		return n;
-	start = mobj__os_clock_ms();
+	start = mobj__os_clock_ns();
 	for (;;) {
 		err = mobj__os_chan_accept(&l->os, mobj__time_left(timeout_ms, start), &os);
 		if (err < 0)
@@ -184,16 +170,46 @@ static int await_hello(struct mobj__os_chan *os, int timeout_ms)
 	return 0;
 }
 
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Connect, trying again while nobody listens (yet) until the timeout ends:
+ * a listener may start after its clients. */
+static int connect_retry(const char *name, int timeout_ms, uint64_t start,
+                         struct mobj__os_chan *os)
+{
+	int err, left;
+
+	for (;;) {
+		err = mobj__os_chan_connect(name, mobj__time_left(timeout_ms, start),
+		                            os);
+		if (err != -EAGAIN)
+			break;
+		left = mobj__time_left(timeout_ms, start);
+		if (left == 0) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		sleep_ms(left < 0 || left > CONNECT_RETRY_MS ? CONNECT_RETRY_MS : left);
+	}
+	/* A poll that finds nobody is refused, as a socket connect is. */
+	return err == -ETIMEDOUT && timeout_ms == 0 ? -ECONNREFUSED : err;
+}
+
 int mobj_chan_connect(const char *name, int timeout_ms, struct mobj_chan **out)
 {
 	struct mobj__os_chan os;
 	uint64_t start;
 	int err;
 
-	if (bad_name(name) || !out || bad_timeout(timeout_ms))
+	if (bad_name(name) || !out || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
-	start = mobj__os_clock_ms();
-	err = mobj__os_chan_connect(name, timeout_ms, &os);
+	start = mobj__os_clock_ns();
+	err = connect_retry(name, timeout_ms, start, &os);
 	if (err < 0)
 		return err;
 	err = await_hello(&os, mobj__time_left(timeout_ms, start));
@@ -251,7 +267,7 @@ int mobj_send_timeout(struct mobj_chan *c, struct mobj *o, const void *data,
 	struct mobj__msg m = { .type = MOBJ__MSG_DATA };
 	int n;
 
-	if (!c || c->listener || (!data && len) || timeout_ms < -1)
+	if (!c || c->listener || (!data && len) || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
 	if (len > MOBJ_MSG_MAX)
 		return -EMSGSIZE;
@@ -279,7 +295,7 @@ int mobj_recv(struct mobj_chan *c, int timeout_ms, struct mobj **o, void *buf,
 	unsigned nobj = 0;
 	int n, err;
 
-	if (!c || c->listener || (!buf && cap) || bad_timeout(timeout_ms))
+	if (!c || c->listener || (!buf && cap) || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
 	n = mobj__os_chan_recv(&c->os, timeout_ms, wire, sizeof(wire), &obj, &nobj);
 	if (n < 0)

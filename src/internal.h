@@ -5,6 +5,7 @@
 #ifndef MOBJ_INTERNAL_H
 #define MOBJ_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,9 +28,26 @@ int mobj__wrap(struct mobj__os_obj *os, size_t size, unsigned access,
 int mobj__adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
                 struct mobj **out);
 
-/* What is left of a timeout of @timeout_ms started at @start
- * (mobj__os_clock_ms): -1 stays -1 (forever), never below 0. */
-int mobj__time_left(int timeout_ms, uint64_t start);
+/* -1 is forever; anything below is a caller's bug (a deadline computed
+ * into the past, say), not a request to wait forever: -EINVAL. */
+static inline bool mobj__bad_timeout(int timeout_ms)
+{
+	return timeout_ms < -1;
+}
+
+/* Milliseconds left of a timeout of @timeout_ms started at @start
+ * (mobj__os_clock_ns), rounded up so that a wait never ends before the
+ * timeout: -1 stays -1 (forever), never below 0. */
+static inline int mobj__time_left(int timeout_ms, uint64_t start)
+{
+	uint64_t spent, limit;
+
+	if (timeout_ms < 0)
+		return -1;
+	spent = mobj__os_clock_ns() - start;
+	limit = (uint64_t)timeout_ms * 1000000u;
+	return spent >= limit ? 0 : (int)((limit - spent + 999999u) / 1000000u);
+}
 
 /* Round @n up to the page size; 0 when that overflows. */
 size_t mobj__page_round(size_t n);

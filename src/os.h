@@ -26,6 +26,10 @@
 /* The granule of sizes and offsets; constant for the process's life. */
 size_t mobj__os_page_size(void);
 
+/* A monotonic clock in nanoseconds: the one clock of every timeout
+ * (mobj__time_left). */
+uint64_t mobj__os_clock_ns(void);
+
 /* A new read-write object of exactly @size bytes (already page rounded,
  * nonzero), fixed in size for its life. */
 int mobj__os_create(size_t size, struct mobj__os_obj *out);
@@ -80,9 +84,6 @@ const char *mobj__os_strerror(int err);
  * forever, 0 polls; interruptions by signals are retried with the
  * remaining time. No call raises SIGPIPE. */
 
-/* A monotonic clock in milliseconds, for timeouts spanning several calls. */
-uint64_t mobj__os_clock_ms(void);
-
 /* Listen on @name (non-empty; naming rules in mobj/chan.h). -EINVAL when
  * the name is too long for the system, -EADDRINUSE when a live listener
  * has it. */
@@ -99,9 +100,11 @@ int mobj__os_chan_accept(struct mobj__os_chan *l, int timeout_ms,
  * own port. -EPIPE when the peer has already gone. */
 int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len);
 
-/* Connect to the listener @name, retrying while nobody listens until the
- * timeout ends: -ETIMEDOUT, or -ECONNREFUSED when @timeout_ms is 0; -EACCES
- * when the system forbids it. The welcome is read by the caller. */
+/* One attempt to connect to the listener @name: -EAGAIN when nobody
+ * listens on it (yet), or it cannot take one more connection now (the core
+ * retries until its timeout ends); -ECONNREFUSED when the name is not a
+ * mobj listener's; -EACCES when the system forbids it. @timeout_ms bounds
+ * the attempt itself (-ETIMEDOUT). The welcome is read by the caller. */
 int mobj__os_chan_connect(const char *name, int timeout_ms,
                           struct mobj__os_chan *out);
 
@@ -202,9 +205,6 @@ void mobj__os_event_set(struct mobj__os_event *e);
 void mobj__os_event_clear(struct mobj__os_event *e);
 int mobj__os_event_fd(const struct mobj__os_event *e);
 void mobj__os_event_close(struct mobj__os_event *e);
-
-/* A monotonic clock in nanoseconds, for the core's timeouts. */
-uint64_t mobj__os_waker_clock_ns(void);
 
 /* The longest sleep the core asks of mobj__os_waker_wait() before it checks
  * mobj__os_waker_peer_alive(): bounds how late a death is noticed. */

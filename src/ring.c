@@ -109,11 +109,6 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static bool bad_timeout(int timeout_ms)
-{
-	return timeout_ms < -1;
-}
-
 /* Advance our index by @n (<= cap) and its offset in the data, without a
  * division: off == pos % cap always. */
 static void advance(struct mobj_ring *r, size_t n)
@@ -164,17 +159,6 @@ static int check_peer(struct mobj_ring *r, uint64_t target)
 	return v >= target ? 0 : -EPIPE;
 }
 
-/* Milliseconds left until @deadline (ns), rounded up, or 0 when past. */
-static int ms_left(uint64_t deadline)
-{
-	uint64_t now = mobj__os_waker_clock_ns(), ms;
-
-	if (now >= deadline)
-		return 0;
-	ms = (deadline - now + 999999) / 1000000;
-	return ms > INT32_MAX ? INT32_MAX : (int)ms;
-}
-
 uint32_t mobj__ring_announce_wait(struct mobj_ring *r, uint64_t target)
 {
 	uint32_t seq;
@@ -190,7 +174,7 @@ uint32_t mobj__ring_announce_wait(struct mobj_ring *r, uint64_t target)
 /* Wait until the peer's index reaches @target (see the design block). */
 static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 {
-	uint64_t deadline = 0;
+	uint64_t start = 0;
 	uint32_t seq;
 	int err, i, slice, rc;
 
@@ -211,8 +195,7 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 		}
 	}
 	if (timeout_ms > 0)
-		deadline = mobj__os_waker_clock_ns() +
-		           (uint64_t)timeout_ms * 1000000u;
+		start = mobj__os_clock_ns();
 	for (;;) {
 		seq = mobj__ring_announce_wait(r, target);
 		err = check_peer(r, target);
@@ -220,7 +203,7 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 			break;
 		slice = MOBJ__OS_WAKER_SLICE_MS;
 		if (timeout_ms > 0) {
-			int left = ms_left(deadline);
+			int left = mobj__time_left(timeout_ms, start);
 
 			if (left == 0) {
 				err = -ETIMEDOUT;
@@ -551,7 +534,7 @@ int mobj_ring_stats(const struct mobj_ring *r, struct mobj_ring_stats *out)
 /* Common entry checks of the data calls. */
 static int usable(const struct mobj_ring *r, bool producer, int timeout_ms)
 {
-	if (!r || r->producer != producer || bad_timeout(timeout_ms))
+	if (!r || r->producer != producer || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
 	if (!r->connected)
 		return -ENOTCONN;

@@ -42,17 +42,6 @@ static int send_hello(struct mobj_chan *c, struct mobj *o, uint32_t kind,
 	return mobj_send_timeout(c, o, &h, sizeof(h), timeout_ms);
 }
 
-/* Milliseconds left of @timeout_ms started at @start (ns); -1 stays -1. */
-static int time_left(int timeout_ms, uint64_t start)
-{
-	uint64_t spent;
-
-	if (timeout_ms <= 0)
-		return timeout_ms;
-	spent = (mobj__os_waker_clock_ns() - start) / 1000000u;
-	return spent >= (uint64_t)timeout_ms ? 0 : timeout_ms - (int)spent;
-}
-
 /* Receive one hello of @kind with a read-only object. @cap: 0 to learn the
  * capacity from the hello (data), else the capacity it must repeat. */
 static int recv_hello(struct mobj_chan *c, int timeout_ms, uint32_t kind,
@@ -101,23 +90,23 @@ static int connect_waker(struct mobj_ring *r, struct mobj_chan *c,
 int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *r, int timeout_ms)
 {
 	struct mobj *data_ro, *pctl_ro, *cctl_ro;
-	uint64_t start = mobj__os_waker_clock_ns();
+	uint64_t start = mobj__os_clock_ns();
 	size_t cap;
 	int err;
 
-	if (!c || !r || timeout_ms < -1)
+	if (!c || !r || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
 	err = mobj__ring_export(r, &data_ro, &pctl_ro);
 	if (err < 0)
 		return err;
 	cap = r->cap;
 	err = send_hello(c, data_ro, HELLO_DATA, cap,
-	                 time_left(timeout_ms, start));
+	                 mobj__time_left(timeout_ms, start));
 	if (err == 0)
 		err = send_hello(c, pctl_ro, HELLO_PCTL, cap,
-		                 time_left(timeout_ms, start));
+		                 mobj__time_left(timeout_ms, start));
 	if (err == 0)
-		err = recv_hello(c, time_left(timeout_ms, start), HELLO_CCTL,
+		err = recv_hello(c, mobj__time_left(timeout_ms, start), HELLO_CCTL,
 		                 &cap, &cctl_ro);
 	if (err < 0)
 		return err;
@@ -125,7 +114,7 @@ int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *r, int timeout_ms)
 	mobj_close(cctl_ro);
 	if (err < 0)
 		return err;
-	return connect_waker(r, c, time_left(timeout_ms, start));
+	return connect_waker(r, c, mobj__time_left(timeout_ms, start));
 }
 
 int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
@@ -133,15 +122,15 @@ int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
 {
 	struct mobj *data_ro = NULL, *pctl_ro = NULL, *cctl_ro;
 	struct mobj_ring *r;
-	uint64_t start = mobj__os_waker_clock_ns();
+	uint64_t start = mobj__os_clock_ns();
 	size_t cap = 0;
 	int err;
 
-	if (!c || !consumer || timeout_ms < -1)
+	if (!c || !consumer || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
 	err = recv_hello(c, timeout_ms, HELLO_DATA, &cap, &data_ro);
 	if (err == 0)
-		err = recv_hello(c, time_left(timeout_ms, start), HELLO_PCTL,
+		err = recv_hello(c, mobj__time_left(timeout_ms, start), HELLO_PCTL,
 		                 &cap, &pctl_ro);
 	if (err == 0)
 		err = mobj__ring_attach(data_ro, pctl_ro, &r, &cctl_ro);
@@ -150,10 +139,10 @@ int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
 	if (err < 0)
 		return err;
 	err = send_hello(c, cctl_ro, HELLO_CCTL, cap,
-	                 time_left(timeout_ms, start));
+	                 mobj__time_left(timeout_ms, start));
 	mobj_close(cctl_ro);
 	if (err == 0)
-		err = connect_waker(r, c, time_left(timeout_ms, start));
+		err = connect_waker(r, c, mobj__time_left(timeout_ms, start));
 	if (err < 0) {
 		mobj__ring_free(r);
 		return err;

@@ -35,6 +35,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <mach/mach.h>
 #include <mach/vm_page_size.h>
@@ -48,6 +49,14 @@ size_t mobj__os_page_size(void)
 	vm_size_t task = vm_page_size, kernel = vm_kernel_page_size;
 
 	return (size_t)(kernel > task ? kernel : task);
+}
+
+uint64_t mobj__os_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- The frozen set: port names of read-write entries frozen here ------- */

@@ -18,7 +18,6 @@
  * would not end a wait when the peer dies; it is not used.
  */
 #include <errno.h>
-#include <time.h>
 
 #include <mach/mach.h>
 #include <mach/semaphore.h>
@@ -129,12 +128,4 @@ bool mobj__os_waker_peer_alive(struct mobj__os_waker *w)
 	if (mach_port_type(mach_task_self(), w->theirs, &type) != KERN_SUCCESS)
 		return false;
 	return !(type & MACH_PORT_TYPE_DEAD_NAME);
-}
-
-uint64_t mobj__os_waker_clock_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

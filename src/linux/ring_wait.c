@@ -152,14 +152,6 @@ bool mobj__os_waker_peer_alive(struct mobj__os_waker *w)
 	return poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR));
 }
 
-uint64_t mobj__os_waker_clock_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 int mobj__os_event_open(struct mobj__os_event *e)
 {
 	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
