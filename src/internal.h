@@ -52,8 +52,10 @@ static inline int mobj__time_left(int timeout_ms, uint64_t start)
 /* Round @n up to the page size; 0 when that overflows. */
 size_t mobj__page_round(size_t n);
 
-/* The backend's end of a channel, for a backend that passes handles of its
- * own over it (Darwin: the ring's semaphores, mobj__os_waker_connect). */
+struct mobj_chan;
+
+/* The backend's end of a channel: the ring hands it to
+ * mobj__os_waker_connect, whose messages bypass the core's format. */
 struct mobj__os_chan *mobj__chan_os(struct mobj_chan *c);
 
 #endif /* MOBJ_INTERNAL_H */

@@ -10,6 +10,17 @@
  *
  * os_types.h comes from the backend folder and defines the native handles:
  * struct mobj__os_obj (Linux: a memfd; Darwin: a memory-entry send right).
+ *
+ * Both backends split the work into the same files:
+ *   object.c      objects and mappings, the page size and the clock
+ *   chan.c        channels
+ *   ring_wait.c   ring waiting: pair, wait, wake, peer liveness
+ *   ring_chan.c   a ring's waker set-up over a channel (waker_connect)
+ *   ring_event.c  the pollable event of mobj_ring_fd()
+ *   os_types.h    the native handles
+ *   backend.h     helpers shared by the backend's own files
+ * Darwin alone has kern_error.c (kern_return_t to errno, kept for
+ * mobj_strerror) and compat.h (declarations an SDK may lack: launchd's bootstrap).
  */
 #ifndef MOBJ_OS_H
 #define MOBJ_OS_H
@@ -151,23 +162,20 @@ void mobj__os_chan_peer(const struct mobj__os_chan *c, pid_t *pid, uid_t *uid);
  * for liveness. Darwin: each side waits on a Mach semaphore its *peer*
  * created, so the peer's death ends the wait with KERN_TERMINATED (-EPIPE).
  */
-struct mobj_chan;
-
 /* Both ends in this process: @a and @b each get a waker that wakes the
  * other. The peer counts as alive until it marks itself closed. */
 int mobj__os_waker_pair(struct mobj__os_waker *a, struct mobj__os_waker *b);
 
 /* Ends in two processes, connected by channel @c: exchange whatever the
- * backend needs through @c and arm liveness tracking of the process at the
- * other end. Both sides call it at the same step of the ring set-up, after
- * every mobj message of the set-up has been received; @producer tells which
- * side this is, so a backend that sends something can order the exchange
- * (producer sends first). Linux: each side sends its pid (mobj_send, no
- * object) and opens a pidfd on the peer's (SO_PEERCRED is no use: for a
- * mobj_chan_pair it names the process that made the pair, on both ends).
- * -EPIPE when the peer is already gone; -EPROTO when what it sent is not
- * what the backend expects. On failure @w is left untouched. */
-int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj_chan *c,
+ * backend needs through @c, in messages of its own that the core never
+ * sees, and arm liveness tracking of the process at the other end. Both
+ * sides call it at the same step of the ring set-up, after every mobj
+ * message of the set-up has been received; @producer tells which side this
+ * is (the producer sends first). Every step is bounded by @timeout_ms
+ * (-ETIMEDOUT). Linux: the pids, then a pidfd on the peer's. Darwin: the
+ * semaphores. -EPIPE when the peer is already gone; -EPROTO when what it
+ * sent is not what the backend expects. On failure @w is left untouched. */
+int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj__os_chan *c,
                            bool producer, int timeout_ms);
 
 /* Release what the waker holds. The core calls it only on a waker that

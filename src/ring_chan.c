@@ -78,7 +78,8 @@ bad:
 static int connect_waker(struct mobj_ring *r, struct mobj_chan *c,
                          int timeout_ms)
 {
-	int err = mobj__os_waker_connect(&r->waker, c, r->producer, timeout_ms);
+	int err = mobj__os_waker_connect(&r->waker, mobj__chan_os(c), r->producer,
+	                                 timeout_ms);
 
 	if (err < 0)
 		r->peer_dead = true;

@@ -484,12 +484,13 @@ reject:
 	return -EPROTO;
 }
 
-int mobj__darwin_chan_send_port(struct mobj__os_chan *c, mach_port_t port)
+int mobj__darwin_chan_send_port(struct mobj__os_chan *c, mach_port_t port,
+                                int timeout_ms)
 {
 	if (c->dead || !MACH_PORT_VALID(c->peer))
 		return -EPIPE;
 	return send_msg(c->peer, ID_PORT, port, MACH_MSG_TYPE_COPY_SEND, NULL, 0,
-	                -1);
+	                timeout_ms);
 }
 
 int mobj__darwin_chan_recv_port(struct mobj__os_chan *c, int timeout_ms,

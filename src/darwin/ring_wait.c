@@ -129,3 +129,12 @@ bool mobj__os_waker_peer_alive(struct mobj__os_waker *w)
 		return false;
 	return !(type & MACH_PORT_TYPE_DEAD_NAME);
 }
+
+/* Signal the semaphore this end sleeps on: wakes a thread of ours asleep
+ * on it. */
+void mobj__os_waker_wake_self(struct mobj__os_waker *w, const uint32_t *word)
+{
+	(void)word;
+	if (MACH_PORT_VALID(w->theirs))
+		semaphore_signal_all(w->theirs);
+}
