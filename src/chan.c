@@ -2,8 +2,8 @@
  * Channels: the portable half. Encodes and validates messages (msg.h),
  * applies the listener's uid policy and the connection handshake, and turns
  * a received native handle into a struct mobj through exactly the checks of
- * mobj_from_fd()/mobj_from_port() (mobj__adopt). The backend only moves
- * bytes and handles.
+ * mobj_from_fd()/mobj_from_port() (mobj__import_dup). The backend only
+ * moves bytes and handles.
  *
  * Handshake: a listener's accept takes a connection, reads the peer's uid
  * as the kernel recorded it, and either sends a HELLO message or closes the
@@ -40,7 +40,8 @@ struct mobj_chan {
 	uid_t allow[ALLOW_MAX];
 };
 
-static int wrap(struct mobj__os_chan *os, bool listener, struct mobj_chan **out)
+static int chan_new(struct mobj__os_chan *os, bool listener,
+                    struct mobj_chan **out)
 {
 	struct mobj_chan *c = calloc(1, sizeof(*c));
 
@@ -67,7 +68,7 @@ int mobj_chan_listen(const char *name, struct mobj_chan **out)
 	err = mobj__os_chan_listen(name, &os);
 	if (err < 0)
 		return err;
-	err = wrap(&os, true, out);
+	err = chan_new(&os, true, out);
 	if (err < 0)
 		mobj__os_chan_close(&os);
 	return err;
@@ -131,7 +132,7 @@ int mobj_chan_accept(struct mobj_chan *l, int timeout_ms, struct mobj_chan **out
 		if (uid_allowed(l, uid)) {
 			err = mobj__os_chan_welcome(&os, hello, (size_t)n);
 			if (err == 0)
-				err = wrap(&os, false, out);
+				err = chan_new(&os, false, out);
 			if (err == 0)
 				return 0;
 			if (err != -EPIPE) {
@@ -214,7 +215,7 @@ int mobj_chan_connect(const char *name, int timeout_ms, struct mobj_chan **out)
 		return err;
 	err = await_hello(&os, mobj__time_left(timeout_ms, start));
 	if (err == 0)
-		err = wrap(&os, false, out);
+		err = chan_new(&os, false, out);
 	if (err < 0)
 		mobj__os_chan_close(&os);
 	return err;
@@ -231,13 +232,13 @@ int mobj_chan_pair(struct mobj_chan **a, struct mobj_chan **b)
 	err = mobj__os_chan_pair(&oa, &ob);
 	if (err < 0)
 		return err;
-	err = wrap(&oa, false, &ca);
+	err = chan_new(&oa, false, &ca);
 	if (err < 0) {
 		mobj__os_chan_close(&oa);
 		mobj__os_chan_close(&ob);
 		return err;
 	}
-	err = wrap(&ob, false, b);
+	err = chan_new(&ob, false, b);
 	if (err < 0) {
 		mobj_chan_close(ca);
 		mobj__os_chan_close(&ob);
@@ -307,7 +308,7 @@ int mobj_recv(struct mobj_chan *c, int timeout_ms, struct mobj **o, void *buf,
 	if (err == 0 && m.len > cap)
 		err = -EMSGSIZE;
 	if (err == 0 && nobj) {
-		err = mobj__adopt(&obj, (size_t)m.obj_size, m.obj_access, &got);
+		err = mobj__import_dup(&obj, (size_t)m.obj_size, m.obj_access, &got);
 		if (err == -EBADF || err == -EINVAL)
 			err = -EPROTO;
 	}

@@ -18,15 +18,17 @@ struct mobj {
 	unsigned access; /* MOBJ_READ or MOBJ_READ | MOBJ_WRITE */
 };
 
-/* Wrap a native handle the caller owns into a new struct mobj; on success
- * the handle belongs to the result, on failure it is still the caller's. */
-int mobj__wrap(struct mobj__os_obj *os, size_t size, unsigned access,
-               struct mobj **out);
+/* A new struct mobj that takes over @os, a native handle the caller owns:
+ * on success the handle belongs to the result, on failure it is still the
+ * caller's. */
+int mobj__obj_new(struct mobj__os_obj *os, size_t size, unsigned access,
+                  struct mobj **out);
 
-/* Validate a foreign native handle as declared and wrap a duplicate of it:
- * the common path of mobj_from_fd, mobj_from_port and mobj_recv. */
-int mobj__adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
-                struct mobj **out);
+/* Validate a foreign native handle as declared and return a new struct
+ * mobj holding a duplicate of it (@in stays the caller's): the common path
+ * of mobj_from_fd, mobj_from_port and mobj_recv. */
+int mobj__import_dup(const struct mobj__os_obj *in, size_t size,
+                     unsigned access, struct mobj **out);
 
 /* -1 is forever; anything below is a caller's bug (a deadline computed
  * into the past, say), not a request to wait forever: -EINVAL. */

@@ -73,8 +73,8 @@ int mobj__os_unmap(void *addr, size_t len);
  * read-only object, a read-only one). -EPROTO when it is not an acceptable
  * object of exactly @size bytes (a page multiple) with @access; -EBADF when
  * it is not an open handle at all. Does not consume @in. */
-int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
-                   struct mobj__os_obj *out);
+int mobj__os_import_dup(const struct mobj__os_obj *in, size_t size,
+                        unsigned access, struct mobj__os_obj *out);
 
 /* Backend-specific text for @err when the calling thread's latest failure
  * carried more detail (a Mach kern_return_t), else NULL. */

@@ -117,9 +117,9 @@ bad:
 	return -EPROTO;
 }
 
-/* 0: the peer's index reached @target; 1: not yet; -EPIPE: it never will;
- * -EPROTO. */
-static int check_peer(struct mobj_ring *r, uint64_t target)
+/* Whether the peer's index reached @target (*@reached), or a negative
+ * errno: -EPIPE when it never will, -EPROTO. */
+static int peer_reached(struct mobj_ring *r, uint64_t target, bool *reached)
 {
 	uint64_t v;
 	int err;
@@ -127,17 +127,18 @@ static int check_peer(struct mobj_ring *r, uint64_t target)
 	err = load_peer(r, &v);
 	if (err < 0)
 		return err;
-	if (v >= target)
+	*reached = v >= target;
+	if (*reached ||
+	    (!r->peer_dead && !(r->notify && mobj__ring_notify_dead(r)) &&
+	     !atomic_load_explicit(&r->peer->closed, memory_order_acquire)))
 		return 0;
-	if (!r->peer_dead && !(r->notify && mobj__ring_notify_dead(r)) &&
-	    !atomic_load_explicit(&r->peer->closed, memory_order_acquire))
-		return 1;
 	/* The peer will not move again: its index is final now (closed was
 	 * stored after it, and acquired above). */
 	err = load_peer(r, &v);
 	if (err < 0)
 		return err;
-	return v >= target ? 0 : -EPIPE;
+	*reached = v >= target;
+	return *reached ? 0 : -EPIPE;
 }
 
 uint32_t mobj__ring_announce_wait(struct mobj_ring *r, uint64_t target)
@@ -157,10 +158,11 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 {
 	uint64_t start = 0;
 	uint32_t seq;
+	bool reached;
 	int err, i, slice, rc;
 
-	err = check_peer(r, target);
-	if (err <= 0)
+	err = peer_reached(r, target, &reached);
+	if (err < 0 || reached)
 		return err;
 	if (timeout_ms == 0) {
 		if (r->notify)
@@ -169,18 +171,20 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 	}
 	for (i = 0; i < SPINS; i++) {
 		cpu_relax();
-		err = check_peer(r, target);
-		if (err <= 0) {
-			r->stats.spins += err == 0;
+		err = peer_reached(r, target, &reached);
+		if (err < 0)
 			return err;
+		if (reached) {
+			r->stats.spins++;
+			return 0;
 		}
 	}
 	if (timeout_ms > 0)
 		start = mobj__os_clock_ns();
 	for (;;) {
 		seq = mobj__ring_announce_wait(r, target);
-		err = check_peer(r, target);
-		if (err <= 0)
+		err = peer_reached(r, target, &reached);
+		if (err < 0 || reached)
 			break;
 		slice = MOBJ__OS_WAKER_SLICE_MS;
 		if (timeout_ms > 0) {
@@ -234,8 +238,10 @@ static void publish(struct mobj_ring *r)
 
 /* ---- Producer ------------------------------------------------------------ */
 
-/* Common entry checks of the data calls. */
-static int usable(const struct mobj_ring *r, bool producer, int timeout_ms)
+/* The entry checks every data call shares: 0 when @r is a connected,
+ * unbroken end of the right side. */
+static int check_data_call(const struct mobj_ring *r, bool producer,
+                           int timeout_ms)
 {
 	if (!r || r->producer != producer || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
@@ -248,7 +254,7 @@ static int usable(const struct mobj_ring *r, bool producer, int timeout_ms)
 
 int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms, void **p)
 {
-	int err = usable(r, true, timeout_ms);
+	int err = check_data_call(r, true, timeout_ms);
 
 	if (err < 0)
 		return err;
@@ -320,7 +326,7 @@ int mobj_ring_reserve_record(struct mobj_ring *r, size_t len, int timeout_ms,
                              void **p)
 {
 	void *dst;
-	int err = usable(r, true, timeout_ms);
+	int err = check_data_call(r, true, timeout_ms);
 
 	if (err < 0)
 		return err;
@@ -364,7 +370,7 @@ int mobj_ring_peek(struct mobj_ring *r, size_t min, int timeout_ms,
                    const void **p, size_t *avail)
 {
 	uint64_t tail;
-	int err = usable(r, false, timeout_ms);
+	int err = check_data_call(r, false, timeout_ms);
 
 	if (err < 0)
 		return err;

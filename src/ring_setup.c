@@ -19,7 +19,7 @@
  * Set-up across processes (mobj_ring_send / mobj_ring_recv, ring_chan.c):
  * producer -> consumer: data (read-only) then pctl (read-only); consumer ->
  * producer: cctl (read-only); then both arm peer-death tracking
- * (mobj__os_waker_connect). Each message carries a small hello (magic,
+ * (mobj__os_waker_connect). Each message carries a small header (magic,
  * version, kind, capacity) and each control page repeats magic, version,
  * role and capacity; everything is checked against the object sizes.
  */

@@ -320,8 +320,8 @@ static int probe_error(kern_return_t kr)
 	return -EPROTO;
 }
 
-int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
-                   struct mobj__os_obj *out)
+int mobj__os_import_dup(const struct mobj__os_obj *in, size_t size,
+                        unsigned access, struct mobj__os_obj *out)
 {
 	mach_port_type_t type;
 	kern_return_t kr;
@@ -373,5 +373,5 @@ int mobj_from_port(mach_port_t port, size_t size, unsigned access,
 		return -EINVAL;
 	if (!MACH_PORT_VALID(port))
 		return -EBADF;
-	return mobj__adopt(&in, size, access, out);
+	return mobj__import_dup(&in, size, access, out);
 }

@@ -329,8 +329,9 @@ int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
 	}
 }
 
-/* Close every descriptor an SCM_RIGHTS record carried, and count them. */
-static unsigned take_fds(struct msghdr *mh, int *first, bool *other)
+/* Count the descriptors SCM_RIGHTS records carried: keep the first in
+ * @first and close the rest; @other is set by any other record. */
+static unsigned keep_first_fd(struct msghdr *mh, int *first, bool *other)
 {
 	struct cmsghdr *cm;
 	unsigned n = 0;
@@ -404,7 +405,7 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 		if (err < 0)
 			return err;
 	}
-	nfds = take_fds(&mh, &fd, &other);
+	nfds = keep_first_fd(&mh, &fd, &other);
 	if (n == 0 && !has_creds(&mh)) {
 		/* End of stream: every message carries a credentials record.
 		 * (Descriptors cannot come without a message; closed anyway.) */

@@ -159,8 +159,8 @@ int mobj__os_unmap(void *addr, size_t len)
 	return 0;
 }
 
-int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
-                   struct mobj__os_obj *out)
+int mobj__os_import_dup(const struct mobj__os_obj *in, size_t size,
+                        unsigned access, struct mobj__os_obj *out)
 {
 	struct statfs sf;
 	struct stat st;
@@ -225,5 +225,5 @@ int mobj_from_fd(int fd, size_t size, unsigned access, struct mobj **out)
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
-	return mobj__adopt(&in, size, access, out);
+	return mobj__import_dup(&in, size, access, out);
 }
