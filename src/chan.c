@@ -141,9 +141,8 @@ int mobj_chan_accept(struct mobj_chan *l, int timeout_ms, struct mobj_chan **out
 			}
 		}
 		/* Refused, or gone before it was welcomed: the next one, but
-		 * only within the timeout. Without this check, peers that keep
-		 * connecting (refused ones cost nothing) kept accept from ever
-		 * returning, as each pending one polls ready at once. */
+		 * only within the timeout, since peers that keep connecting
+		 * (refused ones cost nothing) would always have one pending. */
 		mobj__os_chan_close(&os);
 		if (mobj__time_left(timeout_ms, start) == 0)
 			return -ETIMEDOUT;

@@ -65,9 +65,9 @@
  * slice that ended without a wake, the backend is asked whether the peer
  * process still lives (Linux: a pidfd on the pid the peer sent at set-up;
  * Darwin: the semaphore the peer created dies with it, which also ends the
- * sleep at once). Once the peer is closed or
- * dead, the consumer re-reads the tail (final now) and gets -EPIPE only when
- * fewer than the wanted bytes remain; the producer gets -EPIPE at once.
+ * sleep at once). Once the peer is closed or dead, the consumer re-reads
+ * the tail (final now) and gets -EPIPE only when fewer than the wanted
+ * bytes remain; the producer gets -EPIPE at once.
  */
 #include <errno.h>
 #include <stdbool.h>

@@ -16,7 +16,8 @@
  * both. The record is added at receive time, so messages queued before the
  * option was set carry it too. A side effect: the kernel autobinds an
  * unnamed socket with SO_PASSCRED to an abstract "\0xxxxx" name on its
- * first send (connector and pair ends; accepted ends share the listener's). The control buffer has room for the credentials and two
+ * first send (connector and pair ends; accepted ends share the
+ * listener's). The control buffer has room for the credentials and two
  * descriptors: a second one already proves the message wrong, and the
  * kernel itself drops those that do not fit (MSG_CTRUNC).
  */
