@@ -15,6 +15,7 @@
  *   object.c      objects and mappings, the page size and the clock
  *   chan.c        channels
  *   ring_wait.c   ring waiting: pair, wait, wake, peer liveness
+ *   ring_barrier.c  the ring's asymmetric barrier (light publish, heavy sleep)
  *   ring_chan.c   a ring's waker set-up over a channel (waker_connect)
  *   ring_event.c  the pollable event of mobj_ring_fd()
  *   os_types.h    the native handles
@@ -213,6 +214,17 @@ void mobj__os_event_set(struct mobj__os_event *e);
 void mobj__os_event_clear(struct mobj__os_event *e);
 int mobj__os_event_fd(const struct mobj__os_event *e);
 void mobj__os_event_close(struct mobj__os_event *e);
+
+/* The ring's asymmetric barrier (ring.c, design block). light: true when
+ * this process may publish a ring index with no fence, because a peer about
+ * to sleep can force a full barrier on every thread of it with
+ * mobj__os_barrier_heavy() (and this process can issue that call itself).
+ * Decided once per process, idempotent, thread-safe. Linux: membarrier
+ * GLOBAL_EXPEDITED, registered; Darwin: never (a fence on every publish).
+ * heavy: a full barrier on every running thread of every light process,
+ * our own included; a seq_cst fence where there is none. */
+bool mobj__os_barrier_light(void);
+void mobj__os_barrier_heavy(void);
 
 /* The longest sleep the core asks of mobj__os_waker_wait() before it checks
  * mobj__os_waker_peer_alive(): bounds how late a death is noticed. */

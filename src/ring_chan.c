@@ -82,10 +82,12 @@ static int connect_waker(struct mobj_ring *r, struct mobj_chan *c,
 	int err = mobj__os_waker_connect(&r->waker, mobj__chan_os(c), r->producer,
 	                                 timeout_ms);
 
-	if (err < 0)
+	if (err < 0) {
 		r->peer_dead = true;
-	else
+		mobj__ring_refresh(r);
+	} else {
 		r->waker_set = true;
+	}
 	return err == -EPIPE ? 0 : err;
 }
 
@@ -101,7 +103,7 @@ int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *r, int timeout_ms)
 	err = mobj__ring_export(r, &data_ro, &pctl_ro);
 	if (err < 0)
 		return err;
-	cap = r->cap;
+	cap = (size_t)r->f.cap;
 	err = send_part(c, data_ro, RING_PART_DATA, cap,
 	                mobj__time_left(timeout_ms, t0));
 	if (err == 0)

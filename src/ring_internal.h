@@ -11,22 +11,37 @@
 #include "internal.h"
 #include "ring_layout.h"
 
+/* The state the data path touches per message, validated once (ring.c). */
+struct mobj_ring_fast {
+	unsigned char *data;          /* the mirror, 2 * cap bytes */
+	uint64_t *own_index;          /* own->index */
+	const uint32_t *peer_waiting; /* peer->waiting */
+	const uint32_t *peer_polling; /* peer->polling */
+	const uint32_t *peer_closed;  /* peer->closed */
+	uint64_t pos;       /* our index: the tail, or the head */
+	uint64_t peer_seen; /* the peer's index, last validated value */
+	uint64_t published; /* what own_index holds: pos less the batch */
+	uint64_t batch;     /* publish once pos - published >= batch (0: always) */
+	uint64_t cap;
+	uint64_t off;       /* pos % cap: where our next byte is in data */
+	uint64_t reserved;  /* producer: bytes of the current reservation */
+	uint32_t ready;     /* MOBJ__RING_PRODUCER/CONSUMER: connected, sound */
+	uint32_t fence;     /* publish with a seq_cst fence (no heavy barrier) */
+	uint32_t in_record; /* producer: a record is reserved; consumer: peeked */
+	uint32_t pad;
+};
+
 struct mobj_ring {
+	struct mobj_ring_fast f; /* first: the inline calls see only this */
 	bool producer;
 	bool connected;  /* the peer's control page is mapped */
 	bool broken;     /* the peer broke the protocol: -EPROTO from now on */
 	bool peer_dead;  /* the peer's process is gone */
-	bool in_record;  /* producer: a record is reserved; consumer: peeked */
 	bool waker_set;  /* waker holds something (pair or connect worked) */
-	size_t cap;
+	uint32_t peer_flags; /* the peer's page's flags, read once (a hint) */
 	size_t record_max;
-	unsigned char *data;                /* mirror, 2 * cap */
 	struct mobj__ring_ctl *own;         /* read-write */
 	const struct mobj__ring_ctl *peer;  /* read-only mapping */
-	uint64_t pos;       /* our index: the tail, or the head */
-	size_t off;         /* pos % cap: where our next byte is in data */
-	uint64_t peer_seen; /* the peer's index, last validated value */
-	size_t reserved;    /* producer: bytes of the current reservation */
 	size_t record_len;  /* payload length of the record in hand */
 	/* Producer until connected: the frozen handles to hand over. */
 	struct mobj *data_ro;
@@ -35,6 +50,10 @@ struct mobj_ring {
 	struct mobj_ring_stats stats;
 	struct mobj__ring_notify *notify; /* mobj_ring_fd()'s helper, or NULL */
 };
+
+/* Recompute f.ready (and f.fence) after connected, broken or peer_dead
+ * changed: the inline calls take their fast path only on a sound end. */
+void mobj__ring_refresh(struct mobj_ring *r);
 
 /* Publish in our control page that we are about to sleep until the peer's
  * index reaches @target, and return the peer's wake sequence to sleep on.

@@ -139,6 +139,17 @@ static uint64_t stream_bytes(void)
 
 enum api { API_RESERVE, API_WRITE, API_RECORD };
 
+/* Bytes of batching both ends of a stream use (mobj_ring_set_batch), at
+ * most a quarter of the ring. */
+static size_t stream_batch;
+
+static size_t batch_for(const struct mobj_ring *r)
+{
+	size_t q = mobj_ring_capacity(r) / 4;
+
+	return stream_batch < q ? stream_batch : q;
+}
+
 struct stream {
 	struct mobj_ring *r;
 	enum api api;
@@ -324,6 +335,8 @@ static void stream_threads(size_t cap, enum api api, uint64_t total)
 
 	assert_int_equal(mobj_ring_create(cap, &p), 0);
 	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_set_batch(p, batch_for(p)), 0);
+	assert_int_equal(mobj_ring_set_batch(c, batch_for(c)), 0);
 	ps = (struct stream){ p, api, total, 0x1234567u + api, -1 };
 	cs = (struct stream){ c, api, total, 0x1234567u + api, -1 };
 	assert_int_equal(pthread_create(&t, NULL, produce, &ps), 0);
@@ -690,6 +703,271 @@ static void test_wakes_only_sleepers(void **state)
 	tu_res_check(res);
 }
 
+static pid_t fork_producer(size_t cap, void (*child_fn)(struct mobj_ring *, void *),
+                           void *arg, struct mobj_ring **consumer);
+static void stream_fork(size_t cap, enum api api, uint64_t total);
+
+/* ---- Batching ----------------------------------------------------------- */
+
+static void test_batch_bad_input(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+
+	(void)state;
+	assert_int_equal(mobj_ring_set_batch(NULL, 0), -EINVAL);
+	assert_int_equal(mobj_ring_flush(NULL), -EINVAL);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_flush(p), -ENOTCONN);
+	assert_int_equal(mobj_ring_set_batch(p, page() + 1), -EINVAL);
+	assert_int_equal(mobj_ring_set_batch(p, page()), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_flush(p), 0);
+	assert_int_equal(mobj_ring_flush(c), 0);
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+/* Both directions: unpublished until the threshold or a flush. */
+static void test_batch_flush(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	unsigned char b[64];
+	const void *q;
+	size_t avail;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(64 << 10, &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_set_batch(p, 1000), 0);
+	assert_int_equal(mobj_ring_set_batch(c, 1000), 0);
+	assert_int_equal(mobj_ring_write(p, b, 64, 0), 64);
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), -EAGAIN);
+	assert_int_equal(mobj_ring_flush(p), 0);
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), 0);
+	assert_int_equal(avail, 64);
+	assert_int_equal(mobj_ring_consume(c, 64), 0);
+	assert_int_equal(atomic_load(&mobj__ring_peer(p)->index), 0);
+	assert_int_equal(mobj_ring_flush(c), 0);
+	assert_int_equal(atomic_load(&mobj__ring_peer(p)->index), 64);
+	/* The threshold publishes by itself. */
+	for (int i = 0; i < 15; i++)
+		assert_int_equal(mobj_ring_write(p, b, 64, 0), 64);
+	assert_int_equal(atomic_load(&mobj__ring_own(p)->index), 64);
+	assert_int_equal(mobj_ring_write(p, b, 64, 0), 64);
+	assert_int_equal(atomic_load(&mobj__ring_own(p)->index), 64 + 1024);
+	/* Batch 0 publishes what is pending. */
+	assert_int_equal(mobj_ring_write(p, b, 64, 0), 64);
+	assert_int_equal(mobj_ring_set_batch(p, 0), 0);
+	assert_int_equal(atomic_load(&mobj__ring_own(p)->index), 64 + 1088);
+	/* Close publishes too. */
+	assert_int_equal(mobj_ring_set_batch(p, 1000), 0);
+	assert_int_equal(mobj_ring_write(p, b, 64, 0), 64);
+	mobj_ring_close(p);
+	assert_int_equal(mobj_ring_peek(c, 1152, 0, &q, &avail), 0);
+	assert_int_equal(avail, 1152);
+	assert_int_equal(mobj_ring_consume(c, 1152), 0);
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), -EPIPE);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+struct read_arg {
+	struct mobj_ring *c;
+	size_t want;
+	unsigned char buf[512];
+	ssize_t got;
+};
+
+static void *read_all(void *arg)
+{
+	struct read_arg *a = arg;
+	ssize_t n;
+
+	a->got = 0;
+	while ((size_t)a->got < a->want) {
+		n = mobj_ring_read(a->c, a->buf + a->got, a->want - a->got, T_MS);
+		if (n < 0) {
+			a->got = n;
+			return NULL;
+		}
+		a->got += n;
+	}
+	return NULL;
+}
+
+/* The producer commits without flushing, then blocks on a full ring: the
+ * wait publishes first, so the consumer gets everything and frees room. */
+static void test_batch_never_strands(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	struct read_arg a;
+	unsigned char b[300];
+	const void *q;
+	size_t avail, i;
+	pthread_t t;
+	void *w;
+
+	(void)state;
+	for (i = 0; i < sizeof(b); i++)
+		b[i] = (unsigned char)(i * 7 + 1);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_set_batch(p, page()), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(mobj_ring_write(p, b + 100 * i, 100, 0), 100);
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), -EAGAIN);
+	a.c = c;
+	a.want = sizeof(b);
+	assert_int_equal(pthread_create(&t, NULL, read_all, &a), 0);
+	assert_int_equal(mobj_ring_reserve(p, page(), T_MS, &w), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(a.got, (ssize_t)sizeof(b));
+	assert_memory_equal(a.buf, b, sizeof(b));
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+static void *peek_1(void *arg)
+{
+	struct peek_arg *a = arg;
+	const void *q;
+	size_t avail;
+
+	a->rc = mobj_ring_peek(a->c, 1, T_MS, &q, &avail);
+	return NULL;
+}
+
+/* A batching producer publishes at once to a consumer that said it waits. */
+static void test_batch_publishes_to_sleeper(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	struct mobj_ring_stats st;
+	struct peek_arg arg;
+	unsigned char b[16] = { 0 };
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_set_batch(p, page()), 0);
+	arg.c = c;
+	arg.rc = 1;
+	assert_int_equal(pthread_create(&t, NULL, peek_1, &arg), 0);
+	while (atomic_load(&mobj__ring_own(c)->waiting) == 0)
+		sched_yield();
+	assert_int_equal(mobj_ring_write(p, b, sizeof(b), 0), sizeof(b));
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(arg.rc, 0);
+	/* Woken, not found by a slice running out. */
+	assert_int_equal(mobj_ring_stats(c, &st), 0);
+	assert_int_equal(st.peer_checks, 0);
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+/* Where the kernel offers the heavy barrier, publishing takes no fence. */
+static void test_light_publish(void **state)
+{
+	struct mobj_ring *p, *c;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(p->f.fence, !mobj__os_barrier_light());
+	assert_int_equal(c->f.fence, !mobj__os_barrier_light());
+#ifdef __linux__
+	if (!getenv("MOBJ_TEST_NO_MEMBARRIER") &&
+	    !(getenv("LD_PRELOAD") && strstr(getenv("LD_PRELOAD"), "vgpreload")))
+		assert_true(mobj__os_barrier_light());
+#endif
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+}
+
+static void test_stream_threads_batched(void **s)
+{
+	(void)s;
+	stream_batch = 16 << 10;
+	stream_threads(256 << 10, API_RESERVE, stream_bytes() / 4);
+	stream_threads(page(), API_RECORD, stream_bytes() / 16);
+	stream_batch = 0;
+}
+
+static void test_stream_fork_batched(void **s)
+{
+	(void)s;
+	stream_batch = 16 << 10;
+	stream_fork(256 << 10, API_WRITE, stream_bytes() / 4);
+	stream_fork(page(), API_RECORD, stream_bytes() / 16);
+	stream_batch = 0;
+}
+
+/* Across processes: the producer commits without flushing, then blocks.
+ * batch_pipe[0]: child -> parent "committed"; [1]: parent -> child "go". */
+static int batch_pipe[2][2];
+
+static void child_batch_block(struct mobj_ring *p, void *arg)
+{
+	unsigned char b[100];
+	char x = 0;
+	void *w;
+	int i;
+
+	(void)arg;
+	memset(b, 0x5a, sizeof(b));
+	if (mobj_ring_set_batch(p, mobj_ring_capacity(p)) < 0)
+		_exit(4);
+	for (i = 0; i < 3; i++)
+		if (mobj_ring_write_record(p, b, sizeof(b), 0) != sizeof(b))
+			_exit(5);
+	if (write(batch_pipe[0][1], &x, 1) != 1 ||
+	    read(batch_pipe[1][0], &x, 1) != 1)
+		_exit(7);
+	if (mobj_ring_reserve(p, mobj_ring_capacity(p), T_MS, &w) < 0)
+		_exit(6);
+	mobj_ring_close(p);
+	_exit(0);
+}
+
+static void test_batch_never_strands_processes(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *c;
+	unsigned char b[128], want[100];
+	const void *q;
+	size_t avail;
+	char x = 0;
+	pid_t pid;
+	int i;
+
+	(void)state;
+	memset(want, 0x5a, sizeof(want));
+	assert_int_equal(pipe(batch_pipe[0]), 0);
+	assert_int_equal(pipe(batch_pipe[1]), 0);
+	pid = fork_producer(page(), child_batch_block, NULL, &c);
+	assert_int_equal(read(batch_pipe[0][0], &x, 1), 1);
+	/* Committed, not published: */
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), -EAGAIN);
+	assert_int_equal(write(batch_pipe[1][1], &x, 1), 1);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(mobj_ring_read_record(c, b, sizeof(b), T_MS),
+		                 100);
+		assert_memory_equal(b, want, sizeof(want));
+	}
+	assert_int_equal(tu_wait(pid), 0);
+	mobj_ring_close(c);
+	for (i = 0; i < 4; i++)
+		close(batch_pipe[i / 2][i % 2]);
+	tu_res_check(res);
+}
+
 /* ---- Least privilege ---------------------------------------------------- */
 
 static int cannot_write(const void *addr)
@@ -952,6 +1230,7 @@ static pid_t fork_producer(size_t cap, void (*child_fn)(struct mobj_ring *, void
 	pid = tu_fork_chan(&c);
 	if (pid == 0) {
 		if (mobj_ring_create(cap, &p) < 0 ||
+		    mobj_ring_set_batch(p, batch_for(p)) < 0 ||
 		    mobj_ring_send(c, p, T_MS) < 0)
 			_exit(2);
 		/* The ring outlives the channel. */
@@ -987,6 +1266,7 @@ static void stream_fork(size_t cap, enum api api, uint64_t total)
 	cs = ps;
 	pid = fork_producer(cap, child_stream, &ps, &c);
 	assert_int_equal(mobj_ring_capacity(c), mobj__page_round(cap));
+	assert_int_equal(mobj_ring_set_batch(c, batch_for(c)), 0);
 	cs.r = c;
 	consume(&cs);
 	assert_int_equal(cs.err, 0);
@@ -1465,6 +1745,14 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_close_semantics),
 		cmocka_unit_test(test_close_wakes_sleeper),
 		cmocka_unit_test(test_wakes_only_sleepers),
+		cmocka_unit_test(test_batch_bad_input),
+		cmocka_unit_test(test_batch_flush),
+		cmocka_unit_test(test_batch_never_strands),
+		cmocka_unit_test(test_batch_publishes_to_sleeper),
+		cmocka_unit_test(test_batch_never_strands_processes),
+		cmocka_unit_test(test_light_publish),
+		cmocka_unit_test(test_stream_threads_batched),
+		cmocka_unit_test(test_stream_fork_batched),
 		cmocka_unit_test(test_least_privilege),
 		cmocka_unit_test(test_hostile_producer_index),
 		cmocka_unit_test(test_hostile_consumer_index),

@@ -125,12 +125,41 @@ MOBJ_EXPORT int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
                                   void **p);
 
 /**
- * Producer: publish the first @p n bytes of the current reservation (release
- * ordering: the bytes are visible before the index). Ends the reservation.
+ * Producer: commit the first @p n bytes of the current reservation and
+ * publish them (release ordering: the bytes are visible before the index),
+ * unless mobj_ring_set_batch() defers publishing. Ends the reservation.
  * Wakes the consumer only if it sleeps waiting for this much.
  * @return 0, or -EINVAL (NULL, not a producer, n larger than reserved).
  */
 MOBJ_EXPORT int mobj_ring_commit(struct mobj_ring *r, size_t n);
+
+/**
+ * Batching: publish this end's index only once @p bytes of progress are
+ * unpublished (producer: committed bytes; consumer: consumed bytes), like
+ * filling io_uring SQEs before one submit. 0 (the default) publishes every
+ * commit and consume. A batching end still publishes at once when the peer
+ * sleeps or spins waiting for it, whenever it is about to wait itself
+ * (a reserve that finds the ring full, a peek that finds it empty, with any
+ * timeout), on mobj_ring_flush() and on mobj_ring_close(). So a pair of
+ * ends never waits on unpublished progress, but progress made just before
+ * this end stops calling the ring (while the peer is busy elsewhere) stays
+ * unseen until mobj_ring_flush(): call it before going idle. Setting 0
+ * publishes what is pending. May be called at any time.
+ *
+ * @param bytes  at most the capacity.
+ * @return 0, or -EINVAL (NULL, bytes > capacity).
+ */
+MOBJ_EXPORT int mobj_ring_set_batch(struct mobj_ring *r, size_t bytes);
+
+/**
+ * Publish this end's unpublished progress now (mobj_ring_set_batch()): the
+ * producer's committed bytes become readable, the consumer's consumed bytes
+ * become free, and a peer that sleeps waiting for them is woken. Cheap when
+ * nothing is pending (no shared write).
+ * @return 0, or -EINVAL (NULL), -ENOTCONN (no consumer attached yet),
+ *         -EPROTO (the end is dead).
+ */
+MOBJ_EXPORT int mobj_ring_flush(struct mobj_ring *r);
 
 /**
  * Consumer: wait until at least @p min bytes are readable (min 0 counts as
@@ -154,9 +183,10 @@ MOBJ_EXPORT int mobj_ring_peek(struct mobj_ring *r, size_t min, int timeout_ms,
                                const void **p, size_t *avail);
 
 /**
- * Consumer: release the first @p n readable bytes to the producer. n may be
- * at most the readable amount last returned by mobj_ring_peek() (less what
- * was consumed since).
+ * Consumer: release the first @p n readable bytes to the producer (published
+ * at once unless mobj_ring_set_batch() defers it). n may be at most the
+ * readable amount last returned by mobj_ring_peek() (less what was consumed
+ * since).
  * @return 0, or -EINVAL (NULL, not a consumer, n too large).
  */
 MOBJ_EXPORT int mobj_ring_consume(struct mobj_ring *r, size_t n);
