@@ -29,6 +29,16 @@
  * consumer load-acquires the tail, then reads bytes (and symmetrically for
  * the head and the space it frees). Nothing else is needed on the fast path.
  *
+ * The fast path. reserve, commit, peek and consume are static inline in
+ * ring.h, over struct mobj_ring_fast at the start of the handle: what the
+ * peer cannot change was checked once at connection and is summed up in
+ * f.ready (cleared when the end breaks or the peer dies); the inline code
+ * uses only our own state and the last validated peer index (peer_seen),
+ * plus relaxed loads of the peer's closed and waiting words, which decide
+ * nothing but whether to go out of line. Everything that reads the peer's
+ * index (and so validates it), waits or wakes is out of line here
+ * (mobj_ring_slow_*). ring_inline.c exports the inline calls too.
+ *
  * Committing and publishing. commit/consume move our local index (pos);
  * publishing stores it into our control page (published = pos). By default
  * (batch 0) every commit and consume publishes. With mobj_ring_set_batch(r,
@@ -125,16 +135,6 @@ static int broken(struct mobj_ring *r)
 	return -EPROTO;
 }
 
-/* Advance our index by @n (<= cap) and its offset in the data, without a
- * division: off == pos % cap always. */
-static void advance(struct mobj_ring_fast *f, size_t n)
-{
-	f->pos += n;
-	f->off += n;
-	if (f->off >= f->cap)
-		f->off -= f->cap;
-}
-
 /* Load the peer's index and validate it against the invariant. */
 static int load_peer(struct mobj_ring *r, uint64_t *out)
 {
@@ -191,8 +191,10 @@ uint32_t mobj__ring_announce_wait(struct mobj_ring *r, uint64_t target)
 
 /* K3 after a publish that saw the peer waiting: wake it if it waits for
  * what we published. */
-static void wake_peer(struct mobj_ring *r)
+void mobj_ring_slow_wake(struct mobj_ring *r)
 {
+	if (!r || !r->connected)
+		return;
 	/* One wake per sleep: once wake_seq moved past what the sleeper saw,
 	 * its futex wait cannot block, so further wakes would be wasted. */
 	if (r->f.published >= atomic_load_explicit(&r->peer->wait_target,
@@ -204,33 +206,6 @@ static void wake_peer(struct mobj_ring *r)
 		mobj__os_waker_wake(&r->waker, (uint32_t *)&r->own->wake_seq);
 		r->stats.wakes++;
 	}
-}
-
-/* K1..K3: store our index and wake the peer if it waits for this much. */
-static void publish_now(struct mobj_ring *r)
-{
-	struct mobj_ring_fast *f = &r->f;
-
-	__atomic_store_n(f->own_index, f->pos, __ATOMIC_RELEASE);
-	f->published = f->pos;
-	if (f->fence)
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	else
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(f->peer_waiting, __ATOMIC_RELAXED))
-		wake_peer(r);
-}
-
-/* After a commit or consume: publish unless batching says wait. */
-static void publish(struct mobj_ring *r)
-{
-	struct mobj_ring_fast *f = &r->f;
-
-	if (f->pos - f->published < f->batch &&
-	    !__atomic_load_n(f->peer_waiting, __ATOMIC_RELAXED) &&
-	    !__atomic_load_n(f->peer_polling, __ATOMIC_RELAXED))
-		return;
-	publish_now(r);
 }
 
 /* Spin a little re-reading the peer's index, telling a batching peer that
@@ -318,7 +293,7 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 	/* Never wait with progress of our own unpublished: the peer may be
 	 * waiting for it. */
 	if (r->f.published != r->f.pos)
-		publish_now(r);
+		mobj_ring__publish(&r->f, r, 1);
 	err = peer_reached(r, target, &reached);
 	if (err < 0 || reached)
 		return err;
@@ -356,7 +331,7 @@ int mobj_ring_flush(struct mobj_ring *r)
 	if (r->broken)
 		return -EPROTO;
 	if (r->f.published != r->f.pos)
-		publish_now(r);
+		mobj_ring__publish(&r->f, r, 1);
 	return 0;
 }
 
@@ -369,13 +344,14 @@ int mobj_ring_set_batch(struct mobj_ring *r, size_t bytes)
 	                      memory_order_relaxed);
 	if (bytes == 0 && r->connected && !r->broken &&
 	    r->f.published != r->f.pos)
-		publish_now(r);
+		mobj_ring__publish(&r->f, r, 1);
 	return 0;
 }
 
 /* ---- Producer ------------------------------------------------------------ */
 
-int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms, void **p)
+int mobj_ring_slow_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
+                           void **p)
 {
 	int err = check_data_call(r, true, timeout_ms);
 
@@ -396,19 +372,6 @@ int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms, void **p)
 	r->f.reserved = n;
 	r->f.in_record = 0;
 	*p = r->f.data + r->f.off;
-	return 0;
-}
-
-int mobj_ring_commit(struct mobj_ring *r, size_t n)
-{
-	if (!r || !r->producer || n > r->f.reserved)
-		return -EINVAL;
-	r->f.reserved = 0;
-	r->f.in_record = 0;
-	if (n == 0)
-		return 0;
-	advance(&r->f, n);
-	publish(r);
 	return 0;
 }
 
@@ -489,8 +452,8 @@ ssize_t mobj_ring_write_record(struct mobj_ring *r, const void *p, size_t len,
 
 /* ---- Consumer ------------------------------------------------------------ */
 
-int mobj_ring_peek(struct mobj_ring *r, size_t min, int timeout_ms,
-                   const void **p, size_t *avail)
+int mobj_ring_slow_peek(struct mobj_ring *r, size_t min, int timeout_ms,
+                        const void **p, size_t *avail)
 {
 	uint64_t tail;
 	int err = check_data_call(r, false, timeout_ms);
@@ -519,18 +482,6 @@ int mobj_ring_peek(struct mobj_ring *r, size_t min, int timeout_ms,
 	}
 	*p = r->f.data + r->f.off;
 	*avail = (size_t)(r->f.peer_seen - r->f.pos);
-	return 0;
-}
-
-int mobj_ring_consume(struct mobj_ring *r, size_t n)
-{
-	if (!r || r->producer || !r->connected || n > r->f.peer_seen - r->f.pos)
-		return -EINVAL;
-	r->f.in_record = 0;
-	if (n == 0)
-		return 0;
-	advance(&r->f, n);
-	publish(r);
 	return 0;
 }
 

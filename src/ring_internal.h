@@ -11,26 +11,6 @@
 #include "internal.h"
 #include "ring_layout.h"
 
-/* The state the data path touches per message, validated once (ring.c). */
-struct mobj_ring_fast {
-	unsigned char *data;          /* the mirror, 2 * cap bytes */
-	uint64_t *own_index;          /* own->index */
-	const uint32_t *peer_waiting; /* peer->waiting */
-	const uint32_t *peer_polling; /* peer->polling */
-	const uint32_t *peer_closed;  /* peer->closed */
-	uint64_t pos;       /* our index: the tail, or the head */
-	uint64_t peer_seen; /* the peer's index, last validated value */
-	uint64_t published; /* what own_index holds: pos less the batch */
-	uint64_t batch;     /* publish once pos - published >= batch (0: always) */
-	uint64_t cap;
-	uint64_t off;       /* pos % cap: where our next byte is in data */
-	uint64_t reserved;  /* producer: bytes of the current reservation */
-	uint32_t ready;     /* MOBJ__RING_PRODUCER/CONSUMER: connected, sound */
-	uint32_t fence;     /* publish with a seq_cst fence (no heavy barrier) */
-	uint32_t in_record; /* producer: a record is reserved; consumer: peeked */
-	uint32_t pad;
-};
-
 struct mobj_ring {
 	struct mobj_ring_fast f; /* first: the inline calls see only this */
 	bool producer;

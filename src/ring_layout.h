@@ -24,6 +24,9 @@
 #define MOBJ__RING_PRODUCER 1u
 #define MOBJ__RING_CONSUMER 2u
 #define MOBJ__RING_LIGHT 1u /* flags */
+_Static_assert(MOBJ__RING_PRODUCER == MOBJ_RING_FAST_PRODUCER &&
+               MOBJ__RING_CONSUMER == MOBJ_RING_FAST_CONSUMER,
+               "a ring end's role is its fast path's ready value");
 
 struct mobj__ring_ctl {
 	/* Written once by the owner before the page is shared; read once by

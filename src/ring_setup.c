@@ -130,6 +130,7 @@ int mobj_ring_create(size_t capacity, struct mobj_ring **producer)
 	if (!r)
 		return -ENOMEM;
 	r->producer = true;
+	r->f.role = MOBJ_RING_FAST_PRODUCER;
 	err = mobj_create(capacity, 0, &data);
 	if (err < 0)
 		goto fail;
@@ -168,6 +169,7 @@ int mobj__ring_attach(struct mobj *data_ro, struct mobj *pctl_ro,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->f.role = MOBJ_RING_FAST_CONSUMER;
 	set_capacity(r, mobj_size(data_ro));
 	err = ctl_attach(pctl_ro, MOBJ__RING_PRODUCER, r->f.cap, &r->peer,
 	                 &r->peer_flags);

@@ -32,6 +32,7 @@
 #ifndef MOBJ_RING_H
 #define MOBJ_RING_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -43,8 +44,16 @@
 extern "C" {
 #endif
 
-/** One end of a ring (producer or consumer). Opaque and process-local. */
+/** One end of a ring (producer or consumer). Process-local; opaque except
+ *  for the struct mobj_ring_fast it starts with (see the end). */
 struct mobj_ring;
+
+/* reserve, commit, peek and consume are static inline functions (the fast
+ * path section at the end); the library also exports each under its name,
+ * for bindings and for code built with MOBJ_RING_INLINE defined to extern. */
+#ifndef MOBJ_RING_INLINE
+#define MOBJ_RING_INLINE static inline
+#endif
 
 /** Bytes a record takes in the ring besides its payload (the header). */
 #define MOBJ_RING_RECORD_HEADER 8u
@@ -120,9 +129,10 @@ MOBJ_EXPORT size_t mobj_ring_capacity(const struct mobj_ring *r);
  *  -EPIPE     the consumer closed its end or died;
  *  -EPROTO    the consumer's index is impossible (the ring is then dead:
  *             every later call returns -EPROTO).
+ * Inline (the fast path section at the end of this header).
  */
-MOBJ_EXPORT int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
-                                  void **p);
+MOBJ_RING_INLINE int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
+                                       void **p);
 
 /**
  * Producer: commit the first @p n bytes of the current reservation and
@@ -130,8 +140,9 @@ MOBJ_EXPORT int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
  * unless mobj_ring_set_batch() defers publishing. Ends the reservation.
  * Wakes the consumer only if it sleeps waiting for this much.
  * @return 0, or -EINVAL (NULL, not a producer, n larger than reserved).
+ * Inline (the fast path section at the end of this header).
  */
-MOBJ_EXPORT int mobj_ring_commit(struct mobj_ring *r, size_t n);
+MOBJ_RING_INLINE int mobj_ring_commit(struct mobj_ring *r, size_t n);
 
 /**
  * Batching: publish this end's index only once @p bytes of progress are
@@ -178,9 +189,11 @@ MOBJ_EXPORT int mobj_ring_flush(struct mobj_ring *r);
  *  -EAGAIN    timeout 0 and fewer than min bytes;  -ETIMEDOUT;
  *  -EPIPE     the producer closed or died and fewer than min bytes remain;
  *  -EPROTO    the producer's index is impossible (sticky).
+ * Inline (the fast path section at the end of this header).
  */
-MOBJ_EXPORT int mobj_ring_peek(struct mobj_ring *r, size_t min, int timeout_ms,
-                               const void **p, size_t *avail);
+MOBJ_RING_INLINE int mobj_ring_peek(struct mobj_ring *r, size_t min,
+                                    int timeout_ms, const void **p,
+                                    size_t *avail);
 
 /**
  * Consumer: release the first @p n readable bytes to the producer (published
@@ -188,8 +201,9 @@ MOBJ_EXPORT int mobj_ring_peek(struct mobj_ring *r, size_t min, int timeout_ms,
  * readable amount last returned by mobj_ring_peek() (less what was consumed
  * since).
  * @return 0, or -EINVAL (NULL, not a consumer, n too large).
+ * Inline (the fast path section at the end of this header).
  */
-MOBJ_EXPORT int mobj_ring_consume(struct mobj_ring *r, size_t n);
+MOBJ_RING_INLINE int mobj_ring_consume(struct mobj_ring *r, size_t n);
 
 /**
  * Producer: copy @p n bytes in, all or nothing (waits for room for all of
@@ -309,6 +323,152 @@ MOBJ_EXPORT int mobj_ring_fd(struct mobj_ring *r);
  * committed before stays readable by the consumer. NULL is a no-op.
  */
 MOBJ_EXPORT void mobj_ring_close(struct mobj_ring *r);
+
+/* ---- The inline fast path ---------------------------------------------- */
+
+/**
+ * The per-message state of a ring end, which a struct mobj_ring starts
+ * with, published (as liburing publishes struct io_uring) so that reserve,
+ * commit, peek and consume run inline with no call: every check that does
+ * not depend on the peer was made once, when the end was connected, and is
+ * summed up in @c ready; the peer's index is read and validated only in the
+ * out-of-line calls (mobj_ring_slow_*), exactly as before. Not an API:
+ * never read or write a field; the layout changes only with the library's
+ * soname.
+ */
+struct mobj_ring_fast {
+	unsigned char *data;          /* the mirror, 2 * cap bytes */
+	uint64_t *own_index;          /* our index in our control page */
+	const uint32_t *peer_waiting; /* the peer sleeps (a count) */
+	const uint32_t *peer_polling; /* the peer spins (set when we batch) */
+	const uint32_t *peer_closed;  /* the peer closed its end */
+	uint64_t pos;       /* our index: the tail, or the head */
+	uint64_t peer_seen; /* the peer's index, last validated value */
+	uint64_t published; /* what *own_index holds */
+	uint64_t batch;     /* publish once pos - published >= batch */
+	uint64_t cap;       /* capacity in bytes */
+	uint64_t off;       /* pos % cap */
+	uint64_t reserved;  /* producer: bytes of the current reservation */
+	uint32_t ready;     /* role when connected and sound, else 0 */
+	uint32_t fence;     /* publish with a seq_cst fence (no heavy barrier) */
+	uint32_t in_record; /* a record is reserved (peeked) */
+	uint32_t role;      /* MOBJ_RING_FAST_PRODUCER or _CONSUMER */
+};
+
+/** Values of struct mobj_ring_fast's role and ready. */
+#define MOBJ_RING_FAST_PRODUCER 1u
+#define MOBJ_RING_FAST_CONSUMER 2u
+
+/**
+ * The out-of-line half of mobj_ring_reserve() (same contract): every
+ * argument check, the peer's index, waiting. Not for direct use.
+ */
+MOBJ_EXPORT int mobj_ring_slow_reserve(struct mobj_ring *r, size_t n,
+                                       int timeout_ms, void **p);
+
+/**
+ * The out-of-line half of mobj_ring_peek() (same contract). Not for direct
+ * use.
+ */
+MOBJ_EXPORT int mobj_ring_slow_peek(struct mobj_ring *r, size_t min,
+                                    int timeout_ms, const void **p,
+                                    size_t *avail);
+
+/**
+ * After a publish that saw the peer waiting: wake it if it waits for what
+ * was published (one system call at most). Not for direct use.
+ */
+MOBJ_EXPORT void mobj_ring_slow_wake(struct mobj_ring *r);
+
+/* After commit or consume moved f->pos: publish it unless batching defers
+ * it (@force: publish anyway). The design block of src/ring.c proves that
+ * no wake-up is lost with the fence or, when light, the compiler barrier. */
+static inline void mobj_ring__publish(struct mobj_ring_fast *f,
+                                      struct mobj_ring *r, int force)
+{
+	if (!force && f->pos - f->published < f->batch &&
+	    !__atomic_load_n(f->peer_waiting, __ATOMIC_RELAXED) &&
+	    !__atomic_load_n(f->peer_polling, __ATOMIC_RELAXED))
+		return;
+	__atomic_store_n(f->own_index, f->pos, __ATOMIC_RELEASE);
+	f->published = f->pos;
+	if (f->fence)
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	else
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(f->peer_waiting, __ATOMIC_RELAXED))
+		mobj_ring_slow_wake(r);
+}
+
+static inline void mobj_ring__advance(struct mobj_ring_fast *f, size_t n)
+{
+	f->pos += n;
+	f->off += n;
+	if (f->off >= f->cap)
+		f->off -= f->cap;
+}
+
+MOBJ_RING_INLINE int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
+                                       void **p)
+{
+	struct mobj_ring_fast *f = (struct mobj_ring_fast *)r;
+
+	if (r && f->ready == MOBJ_RING_FAST_PRODUCER && p && timeout_ms >= -1 &&
+	    n <= f->cap && f->pos + n - f->peer_seen <= f->cap &&
+	    !__atomic_load_n(f->peer_closed, __ATOMIC_RELAXED)) {
+		f->reserved = n;
+		f->in_record = 0;
+		*p = f->data + f->off;
+		return 0;
+	}
+	return mobj_ring_slow_reserve(r, n, timeout_ms, p);
+}
+
+MOBJ_RING_INLINE int mobj_ring_commit(struct mobj_ring *r, size_t n)
+{
+	struct mobj_ring_fast *f = (struct mobj_ring_fast *)r;
+
+	if (!r || f->role != MOBJ_RING_FAST_PRODUCER || n > f->reserved)
+		return -EINVAL;
+	f->reserved = 0;
+	f->in_record = 0;
+	if (n == 0)
+		return 0;
+	mobj_ring__advance(f, n);
+	mobj_ring__publish(f, r, 0);
+	return 0;
+}
+
+MOBJ_RING_INLINE int mobj_ring_peek(struct mobj_ring *r, size_t min,
+                                    int timeout_ms, const void **p,
+                                    size_t *avail)
+{
+	struct mobj_ring_fast *f = (struct mobj_ring_fast *)r;
+
+	if (r && f->ready == MOBJ_RING_FAST_CONSUMER && p && avail &&
+	    timeout_ms >= -1 && min <= f->cap &&
+	    f->peer_seen - f->pos >= (min ? min : 1)) {
+		f->in_record = 0;
+		*p = f->data + f->off;
+		*avail = (size_t)(f->peer_seen - f->pos);
+		return 0;
+	}
+	return mobj_ring_slow_peek(r, min, timeout_ms, p, avail);
+}
+
+MOBJ_RING_INLINE int mobj_ring_consume(struct mobj_ring *r, size_t n)
+{
+	struct mobj_ring_fast *f = (struct mobj_ring_fast *)r;
+
+	if (!r || f->role != MOBJ_RING_FAST_CONSUMER || n > f->peer_seen - f->pos)
+		return -EINVAL;
+	f->in_record = 0;
+	if (n == 0)
+		return 0;
+	mobj_ring__advance(f, n);
+	mobj_ring__publish(f, r, 0);
+	return 0;
+}
 
 #ifdef __cplusplus
 }
