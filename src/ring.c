@@ -562,3 +562,71 @@ ssize_t mobj_ring_read_record(struct mobj_ring *r, void *p, size_t cap,
 	mobj_ring_consume_record(r);
 	return (ssize_t)len;
 }
+
+/* ---- Fill level and partial writes -------------------------------------- */
+
+ssize_t mobj_ring_available(struct mobj_ring *r)
+{
+	uint64_t v;
+	int err;
+
+	if (!r)
+		return -EINVAL;
+	if (!r->connected)
+		return -ENOTCONN;
+	if (r->broken)
+		return -EPROTO;
+	err = load_peer(r, &v);
+	if (err < 0)
+		return err;
+	if (r->producer) {
+		if (r->peer_dead ||
+		    atomic_load_explicit(&r->peer->closed, memory_order_acquire))
+			return -EPIPE;
+		return (ssize_t)(r->f.cap - (r->f.pos - v));
+	}
+	if (v == r->f.pos) {
+		/* Closed is stored after the final index: re-read. */
+		if (!r->peer_dead &&
+		    !atomic_load_explicit(&r->peer->closed, memory_order_acquire))
+			return 0;
+		err = load_peer(r, &v);
+		if (err < 0)
+			return err;
+		if (v == r->f.pos)
+			return -EPIPE;
+	}
+	return (ssize_t)(v - r->f.pos);
+}
+
+ssize_t mobj_ring_write_some(struct mobj_ring *r, const void *p, size_t n,
+                             int timeout_ms)
+{
+	uint64_t v;
+	size_t room;
+	void *dst;
+	int err = check_data_call(r, true, timeout_ms);
+
+	if (err < 0)
+		return err;
+	if (!p && n > 0)
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	/* What we know of the head may understate the room: look again. */
+	if (n > r->f.cap - (r->f.pos - r->f.peer_seen)) {
+		err = load_peer(r, &v);
+		if (err < 0)
+			return err;
+	}
+	err = mobj_ring_reserve(r, 1, timeout_ms, &dst);
+	if (err < 0)
+		return err;
+	room = (size_t)(r->f.cap - (r->f.pos - r->f.peer_seen));
+	if (n > room)
+		n = room;
+	memcpy(dst, p, n);
+	r->f.reserved = n;
+	mobj_ring_commit(r, n);
+	return (ssize_t)n;
+}

@@ -137,7 +137,7 @@ static uint64_t stream_bytes(void)
 	return (uint64_t)1024 << 20;
 }
 
-enum api { API_RESERVE, API_WRITE, API_RECORD };
+enum api { API_RESERVE, API_WRITE, API_RECORD, API_WRITE_SOME };
 
 /* Bytes of batching both ends of a stream use (mobj_ring_set_batch), at
  * most a quarter of the ring. */
@@ -210,6 +210,14 @@ static void *produce(void *arg)
 			if (w != (ssize_t)n)
 				FAIL(w < 0 ? (int)w : __LINE__);
 			break;
+		case API_WRITE_SOME:
+			/* Ask for more than the chunk; take what fits. */
+			n = n * 2 < st->total - pos ? n * 2 : (size_t)(st->total - pos);
+			w = mobj_ring_write_some(st->r, at(pos), n, T_MS);
+			if (w <= 0 || (size_t)w > n)
+				FAIL(w < 0 ? (int)w : __LINE__);
+			n = (size_t)w;
+			break;
 		case API_RECORD:
 			n = record_len(&s, max);
 			if (seq++ & 1) {
@@ -272,6 +280,7 @@ static void *consume(void *arg)
 			pos += k;
 			break;
 		case API_WRITE:
+		case API_WRITE_SOME:
 			k = chunk_len(&s, cap);
 			got = mobj_ring_read(st->r, buf, k, T_MS);
 			if (got < 0) {
@@ -891,6 +900,12 @@ static void test_light_publish(void **state)
 	mobj_ring_close(c);
 }
 
+static void test_stream_threads_write_some(void **s)
+{
+	(void)s;
+	stream_threads(64 << 10, API_WRITE_SOME, stream_bytes() / 4);
+}
+
 static void test_stream_threads_batched(void **s)
 {
 	(void)s;
@@ -965,6 +980,121 @@ static void test_batch_never_strands_processes(void **state)
 	mobj_ring_close(c);
 	for (i = 0; i < 4; i++)
 		close(batch_pipe[i / 2][i % 2]);
+	tu_res_check(res);
+}
+
+/* ---- Fill level and partial writes -------------------------------------- */
+
+static void test_available(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	unsigned char b[256] = { 0 };
+	const void *q;
+	size_t avail, cap;
+
+	(void)state;
+	assert_int_equal(mobj_ring_available(NULL), -EINVAL);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_available(p), -ENOTCONN);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	cap = mobj_ring_capacity(p);
+	assert_int_equal(mobj_ring_available(p), cap);
+	assert_int_equal(mobj_ring_available(c), 0);
+	assert_int_equal(mobj_ring_write(p, b, 100, 0), 100);
+	assert_int_equal(mobj_ring_available(p), cap - 100);
+	assert_int_equal(mobj_ring_available(c), 100);
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), 0);
+	assert_int_equal(mobj_ring_consume(c, 40), 0);
+	assert_int_equal(mobj_ring_available(c), 60);
+	assert_int_equal(mobj_ring_available(p), cap - 60);
+	/* Only what is published counts. */
+	assert_int_equal(mobj_ring_set_batch(p, cap), 0);
+	assert_int_equal(mobj_ring_write(p, b, 8, 0), 8);
+	assert_int_equal(mobj_ring_available(c), 60);
+	assert_int_equal(mobj_ring_flush(p), 0);
+	assert_int_equal(mobj_ring_available(c), 68);
+	/* Closed: the rest stays readable, then -EPIPE. */
+	mobj_ring_close(p);
+	assert_int_equal(mobj_ring_available(c), 68);
+	assert_int_equal(mobj_ring_peek(c, 68, 0, &q, &avail), 0);
+	assert_int_equal(mobj_ring_consume(c, 68), 0);
+	assert_int_equal(mobj_ring_available(c), -EPIPE);
+	mobj_ring_close(c);
+
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	mobj_ring_close(c);
+	assert_int_equal(mobj_ring_available(p), -EPIPE);
+	mobj_ring_close(p);
+	tu_res_check(res);
+}
+
+static void test_available_hostile(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	/* The producer claims more than the capacity: */
+	atomic_store(&mobj__ring_own(p)->index, page() + 8);
+	assert_int_equal(mobj_ring_available(c), -EPROTO);
+	assert_int_equal(mobj_ring_available(c), -EPROTO);
+	/* A consumer index beyond the tail: */
+	atomic_store(&mobj__ring_own(c)->index, 8);
+	assert_int_equal(mobj_ring_available(p), -EPROTO);
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+static void test_write_some(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	unsigned char *b, *out;
+	size_t cap, i;
+	uint64_t t0;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	cap = mobj_ring_capacity(p);
+	b = malloc(cap + 100);
+	out = malloc(cap + 100);
+	assert_non_null(b);
+	assert_non_null(out);
+	for (i = 0; i < cap + 100; i++)
+		b[i] = (unsigned char)(i * 13 + 5);
+	assert_int_equal(mobj_ring_write_some(NULL, b, 1, 0), -EINVAL);
+	assert_int_equal(mobj_ring_write_some(c, b, 1, 0), -EINVAL);
+	assert_int_equal(mobj_ring_write_some(p, NULL, 1, 0), -EINVAL);
+	assert_int_equal(mobj_ring_write_some(p, b, 1, -2), -EINVAL);
+	assert_int_equal(mobj_ring_write_some(p, b, 0, 0), 0);
+	/* More than the capacity: as much as fits. */
+	assert_int_equal(mobj_ring_write_some(p, b, cap + 100, 0), cap);
+	assert_int_equal(mobj_ring_write_some(p, b, 10, 0), -EAGAIN);
+	t0 = mobj__os_clock_ns();
+	assert_int_equal(mobj_ring_write_some(p, b, 10, 300), -ETIMEDOUT);
+	assert_true(mobj__os_clock_ns() - t0 < 2000000000ull);
+	assert_int_equal(mobj_ring_read(c, out, 50, 0), 50);
+	assert_int_equal(mobj_ring_write_some(p, b + cap, 100, 0), 50);
+	for (i = 50; i < cap + 50;) {
+		ssize_t got = mobj_ring_read(c, out + i, cap + 50 - i, 0);
+
+		assert_true(got > 0);
+		i += (size_t)got;
+	}
+	assert_int_equal(mobj_ring_read(c, out, 1, 0), -EAGAIN);
+	assert_memory_equal(out, b, cap);
+	assert_memory_equal(out + cap, b + cap, 50);
+	mobj_ring_close(c);
+	assert_int_equal(mobj_ring_write_some(p, b, 10, 0), -EPIPE);
+	mobj_ring_close(p);
+	free(b);
+	free(out);
 	tu_res_check(res);
 }
 
@@ -1752,7 +1882,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_batch_never_strands_processes),
 		cmocka_unit_test(test_light_publish),
 		cmocka_unit_test(test_stream_threads_batched),
+		cmocka_unit_test(test_stream_threads_write_some),
 		cmocka_unit_test(test_stream_fork_batched),
+		cmocka_unit_test(test_available),
+		cmocka_unit_test(test_available_hostile),
+		cmocka_unit_test(test_write_some),
 		cmocka_unit_test(test_least_privilege),
 		cmocka_unit_test(test_hostile_producer_index),
 		cmocka_unit_test(test_hostile_consumer_index),

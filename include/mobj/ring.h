@@ -215,6 +215,32 @@ MOBJ_EXPORT ssize_t mobj_ring_write(struct mobj_ring *r, const void *p,
                                     size_t n, int timeout_ms);
 
 /**
+ * Producer: wait (by the timeout rules) until at least 1 byte is free, then
+ * copy in as many of the @p n bytes as fit, and commit them. For streams
+ * that can take a partial write; mobj_ring_write() is all or nothing.
+ * @return the count written (1..n; 0 when n is 0), or the errors of
+ *         mobj_ring_reserve() (-EAGAIN: timeout 0 and the ring is full;
+ *         -EINVAL also for p NULL with n > 0). Never -EMSGSIZE: n may
+ *         exceed the capacity.
+ */
+MOBJ_EXPORT ssize_t mobj_ring_write_some(struct mobj_ring *r, const void *p,
+                                         size_t n, int timeout_ms);
+
+/**
+ * The fill level now, without waiting (what spa's get_read_index gives
+ * PipeWire for rate matching): the producer's free bytes, or the
+ * consumer's readable bytes. Reads (and validates) the peer's index once.
+ * Counts only what the peer has published (mobj_ring_set_batch()).
+ * @return the count (0..capacity), or -EINVAL (NULL), -ENOTCONN (a
+ *         producer with no consumer yet), -EPIPE (producer: the consumer
+ *         closed or died; consumer: the producer closed or died and nothing
+ *         is left to read; a death without close is noticed by a waiting
+ *         call, not by this one), -EPROTO (the peer's index is impossible;
+ *         the end is then dead).
+ */
+MOBJ_EXPORT ssize_t mobj_ring_available(struct mobj_ring *r);
+
+/**
  * Consumer: wait for at least 1 byte, copy out what is readable up to
  * @p cap bytes, and consume it.
  * @return the count (1..cap), or the errors of mobj_ring_peek() (-EINVAL
