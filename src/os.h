@@ -17,7 +17,8 @@
  *   ring_wait.c   ring waiting: pair, wait, wake, peer liveness
  *   ring_barrier.c  the ring's asymmetric barrier (light publish, heavy sleep)
  *   ring_chan.c   a ring's waker set-up over a channel (waker_connect)
- *   ring_event.c  the pollable event of mobj_ring_fd()
+ *   ring_event.c  the pollable event of mobj_ring_fd()'s helper thread
+ *   ring_pevent.c the peer event: mobj_ring_fd() with no thread
  *   os_types.h    the native handles
  *   backend.h     helpers shared by the backend's own files
  * Darwin alone has kern_error.c (kern_return_t to errno, kept for
@@ -214,6 +215,29 @@ void mobj__os_event_set(struct mobj__os_event *e);
 void mobj__os_event_clear(struct mobj__os_event *e);
 int mobj__os_event_fd(const struct mobj__os_event *e);
 void mobj__os_event_close(struct mobj__os_event *e);
+
+/* A peer event (mobj_ring_fd() without a thread): a descriptor this end
+ * polls and its peer makes readable, and which also polls readable once
+ * every copy of the peer's half is closed (its process gone). Linux: one
+ * end each of an AF_UNIX socketpair (ring_pevent.c); Darwin: not yet
+ * (-ENOTSUP, the core keeps its helper thread).
+ * pair: both halves in this process. split: @mine here, @theirs a native
+ * handle to send to the peer (then release it). adopt: take a received
+ * handle (always consumed); -EPROTO when it is not a peer event's half.
+ * signal: make the peer's descriptor readable; never blocks, whatever the
+ * peer did to its half. drain: clear ours; -EPIPE when the peer's half is
+ * closed for good. Neither may block. */
+struct mobj__os_pevent {
+	int fd;
+};
+int mobj__os_pevent_pair(struct mobj__os_pevent *a, struct mobj__os_pevent *b);
+int mobj__os_pevent_split(struct mobj__os_pevent *mine,
+                          struct mobj__os_obj *theirs);
+int mobj__os_pevent_adopt(struct mobj__os_pevent *e, struct mobj__os_obj *o);
+void mobj__os_pevent_signal(struct mobj__os_pevent *e);
+int mobj__os_pevent_drain(struct mobj__os_pevent *e);
+int mobj__os_pevent_fd(const struct mobj__os_pevent *e);
+void mobj__os_pevent_close(struct mobj__os_pevent *e);
 
 /* The ring's asymmetric barrier (ring.c, design block). light: true when
  * this process may publish a ring index with no fence, because a peer about

@@ -204,6 +204,9 @@ void mobj_ring_slow_wake(struct mobj_ring *r)
 		atomic_fetch_add_explicit(&r->own->wake_seq, 1,
 		                          memory_order_release);
 		mobj__os_waker_wake(&r->waker, (uint32_t *)&r->own->wake_seq);
+		if (r->pev_set && atomic_load_explicit(&r->peer->armed,
+		                                       memory_order_relaxed))
+			mobj__os_pevent_signal(&r->pev);
 		r->stats.wakes++;
 	}
 }
@@ -284,11 +287,53 @@ static int sleep_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 	return err;
 }
 
+void mobj__ring_disarm(struct mobj_ring *r)
+{
+	if (!r->armed)
+		return;
+	r->armed = false;
+	atomic_store_explicit(&r->own->armed, 0, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&r->own->waiting, 1, memory_order_relaxed);
+	mobj__ring_refresh(r);
+}
+
+/* A call with timeout 0 found too little, and mobj_ring_fd() is in use:
+ * register in our page as a waiter (W1..W4, nobody sleeps) so that the
+ * peer's next publish that reaches @target signals our peer event. Clear
+ * the event first, so it polls readable only for news after this. 0 when
+ * W4 finds the target reached after all. */
+static int arm(struct mobj_ring *r, uint64_t target)
+{
+	bool reached;
+	int err;
+
+	if (mobj__os_pevent_drain(&r->pev) == -EPIPE) {
+		/* Every copy of the peer's half is closed: its process is
+		 * gone (or it closed the ring). Its index is final. */
+		r->peer_dead = true;
+		mobj__ring_refresh(r);
+		err = peer_reached(r, target, &reached);
+		return err;
+	}
+	atomic_store_explicit(&r->own->armed, 1, memory_order_relaxed);
+	(void)mobj__ring_announce_wait(r, target);
+	r->armed = true;
+	mobj__ring_refresh(r);
+	err = peer_reached(r, target, &reached);
+	if (err < 0 || reached) {
+		mobj__ring_disarm(r);
+		return err;
+	}
+	return -EAGAIN;
+}
+
 /* Wait until the peer's index reaches @target. */
 static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 {
 	bool reached;
 	int err;
+
+	mobj__ring_disarm(r);
 
 	/* Never wait with progress of our own unpublished: the peer may be
 	 * waiting for it. */
@@ -298,6 +343,8 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 	if (err < 0 || reached)
 		return err;
 	if (timeout_ms == 0) {
+		if (r->fd_used)
+			return arm(r, target);
 		if (r->notify)
 			mobj__ring_notify_arm(r, target);
 		return -EAGAIN;
@@ -357,6 +404,7 @@ int mobj_ring_slow_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
 
 	if (err < 0)
 		return err;
+	mobj__ring_disarm(r);
 	if (!p)
 		return -EINVAL;
 	if (n > r->f.cap)
@@ -460,6 +508,7 @@ int mobj_ring_slow_peek(struct mobj_ring *r, size_t min, int timeout_ms,
 
 	if (err < 0)
 		return err;
+	mobj__ring_disarm(r);
 	if (!p || !avail)
 		return -EINVAL;
 	if (min == 0)

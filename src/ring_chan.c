@@ -5,6 +5,9 @@
  *   producer -> consumer  RING_PART_DATA  the data object, frozen (read-only)
  *   producer -> consumer  RING_PART_PCTL  the producer's control page, frozen
  *   consumer -> producer  RING_PART_CCTL  the consumer's control page, frozen
+ *   producer -> consumer  RING_PART_EVENT the consumer's half of the peer
+ *                                         event, or no handle (a raw
+ *                                         backend message, see send_event)
  *
  * then both sides call mobj__os_waker_connect() (peer-death tracking; a
  * backend may exchange more there, e.g. Mach semaphores). Everything that
@@ -19,7 +22,10 @@
 #include "mobj/chan.h"
 #include "ring_internal.h"
 
-enum { RING_PART_DATA = 1, RING_PART_PCTL = 2, RING_PART_CCTL = 3 };
+enum {
+	RING_PART_DATA = 1, RING_PART_PCTL = 2, RING_PART_CCTL = 3,
+	RING_PART_EVENT = 4
+};
 
 struct ring_part {
 	uint32_t magic;   /* MOBJ__RING_MAGIC */
@@ -75,6 +81,62 @@ bad:
 	return -EPROTO;
 }
 
+/* Producer: send the consumer its half of the peer event (mobj_ring_fd()
+ * with no thread), or the same message with no handle when the backend
+ * has none (the consumer then falls back to a helper thread). The
+ * message is the backend's raw kind, never a mobj message. */
+static int send_event(struct mobj_ring *r, struct mobj_chan *c, int timeout_ms)
+{
+	struct mobj__os_obj theirs;
+	struct ring_part h;
+	bool have;
+	int err;
+
+	have = mobj__os_pevent_split(&r->pev, &theirs) == 0;
+	memset(&h, 0, sizeof(h));
+	h.magic = MOBJ__RING_MAGIC;
+	h.version = MOBJ__RING_VERSION;
+	h.kind = RING_PART_EVENT;
+	h.capacity = r->f.cap;
+	err = mobj__os_chan_send(mobj__chan_os(c), &h, sizeof(h),
+	                         have ? &theirs : NULL, timeout_ms);
+	if (have) {
+		mobj__os_release(&theirs);
+		if (err == 0)
+			r->pev_set = true;
+		else
+			mobj__os_pevent_close(&r->pev);
+	}
+	return err;
+}
+
+/* Consumer: the producer's RING_PART_EVENT, checked like every part. */
+static int recv_event(struct mobj_ring *r, struct mobj_chan *c, int timeout_ms)
+{
+	struct mobj__os_obj obj;
+	struct ring_part h;
+	unsigned nobj = 0;
+	int n;
+
+	n = mobj__os_chan_recv(mobj__chan_os(c), timeout_ms, &h, sizeof(h), &obj,
+	                       &nobj);
+	if (n < 0)
+		return n;
+	if (n != (int)sizeof(h) || h.magic != MOBJ__RING_MAGIC ||
+	    h.version != MOBJ__RING_VERSION || h.kind != RING_PART_EVENT ||
+	    h.zero != 0 || h.capacity != r->f.cap) {
+		if (nobj)
+			mobj__os_release(&obj);
+		return -EPROTO;
+	}
+	if (!nobj)
+		return 0;
+	n = mobj__os_pevent_adopt(&r->pev, &obj);
+	if (n == 0)
+		r->pev_set = true;
+	return n;
+}
+
 /* The peer is gone or cannot be tracked: it counts as gone. */
 static int connect_waker(struct mobj_ring *r, struct mobj_chan *c,
                          int timeout_ms)
@@ -118,6 +180,13 @@ int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *r, int timeout_ms)
 	mobj_close(cctl_ro);
 	if (err < 0)
 		return err;
+	/* Connected from here on: a failure leaves the peer counted gone. */
+	err = send_event(r, c, mobj__time_left(timeout_ms, t0));
+	if (err < 0) {
+		r->peer_dead = true;
+		mobj__ring_refresh(r);
+		return err == -EPIPE ? 0 : err;
+	}
 	return connect_waker(r, c, mobj__time_left(timeout_ms, t0));
 }
 
@@ -145,6 +214,8 @@ int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
 	err = send_part(c, cctl_ro, RING_PART_CCTL, cap,
 	                mobj__time_left(timeout_ms, t0));
 	mobj_close(cctl_ro);
+	if (err == 0)
+		err = recv_event(r, c, mobj__time_left(timeout_ms, t0));
 	if (err == 0)
 		err = connect_waker(r, c, mobj__time_left(timeout_ms, t0));
 	if (err < 0) {

@@ -108,6 +108,10 @@ int mobj_ring_fd(struct mobj_ring *r)
 		return -EINVAL;
 	if (!r->connected)
 		return -ENOTCONN;
+	if (r->pev_set) {
+		r->fd_used = true;
+		return mobj__os_pevent_fd(&r->pev);
+	}
 	if (r->notify)
 		return mobj__os_event_fd(&r->notify->ev);
 	n = calloc(1, sizeof(*n));

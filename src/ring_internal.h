@@ -19,6 +19,10 @@ struct mobj_ring {
 	bool peer_dead;  /* the peer's process is gone */
 	bool waker_set;  /* waker holds something (pair or connect worked) */
 	uint32_t peer_flags; /* the peer's page's flags, read once (a hint) */
+	bool pev_set;    /* pev holds our half of the peer event */
+	bool fd_used;    /* mobj_ring_fd() handed out pev: -EAGAIN arms it */
+	bool armed;      /* own->waiting holds our fd's registration */
+	struct mobj__os_pevent pev;
 	size_t record_max;
 	struct mobj__ring_ctl *own;         /* read-write */
 	const struct mobj__ring_ctl *peer;  /* read-only mapping */
@@ -63,6 +67,9 @@ int mobj__ring_accept(struct mobj_ring *r, struct mobj *cctl_ro);
 void mobj__ring_notify_arm(struct mobj_ring *r, uint64_t target);
 bool mobj__ring_notify_dead(const struct mobj_ring *r);
 void mobj__ring_notify_stop(struct mobj_ring *r);
+
+/* Disarm mobj_ring_fd()'s registration, if any (ring.c). */
+void mobj__ring_disarm(struct mobj_ring *r);
 
 /* Unmap and free without marking the end closed. */
 void mobj__ring_free(struct mobj_ring *r);

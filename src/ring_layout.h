@@ -63,7 +63,11 @@ struct mobj__ring_ctl {
 	 * index (mobj_ring_set_batch()). Hints for latency, never trusted. */
 	_Atomic uint32_t polling;
 	_Atomic uint32_t batching;
-	uint8_t pad3[104];
+	/* armed: nonzero while the owner's waiting count includes a
+	 * registration of mobj_ring_fd() (nobody sleeps for it): a wake must
+	 * also signal the owner's peer event. A hint, like the rest. */
+	_Atomic uint32_t armed;
+	uint8_t pad3[100];
 };
 
 _Static_assert(offsetof(struct mobj__ring_ctl, magic) == 0, "ring layout");
@@ -80,6 +84,7 @@ _Static_assert(offsetof(struct mobj__ring_ctl, wait_seq) == 388, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, wait_target) == 392, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, polling) == 400, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, batching) == 404, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, armed) == 408, "ring layout");
 _Static_assert(sizeof(struct mobj__ring_ctl) == 512, "ring layout");
 /* Shared between processes, so the atomics must be lock-free (address
  * free) and plain-sized. */

@@ -247,6 +247,10 @@ int mobj_ring_consumer(struct mobj_ring *producer, struct mobj_ring **consumer)
 		err = mobj__os_waker_pair(&producer->waker, &c->waker);
 	if (err == 0)
 		producer->waker_set = c->waker_set = true;
+	/* Without a peer event (Darwin, or out of descriptors) mobj_ring_fd()
+	 * falls back to its helper thread. */
+	if (err == 0 && mobj__os_pevent_pair(&producer->pev, &c->pev) == 0)
+		producer->pev_set = c->pev_set = true;
 	if (err < 0) {
 		mobj__ring_free(c);
 		return err;
@@ -257,7 +261,8 @@ int mobj_ring_consumer(struct mobj_ring *producer, struct mobj_ring **consumer)
 
 void mobj__ring_refresh(struct mobj_ring *r)
 {
-	bool sound = r->connected && !r->broken && !r->peer_dead;
+	/* Armed, the slow path must disarm before anything else. */
+	bool sound = r->connected && !r->broken && !r->peer_dead && !r->armed;
 
 	r->f.ready = !sound ? 0 : r->producer ? MOBJ__RING_PRODUCER :
 	                                        MOBJ__RING_CONSUMER;
@@ -285,6 +290,9 @@ void mobj__ring_free(struct mobj_ring *r)
 	mobj_close(r->pctl_ro);
 	if (r->waker_set)
 		mobj__os_waker_release(&r->waker);
+	/* Closing our half also tells the peer's event loop we are gone. */
+	if (r->pev_set)
+		mobj__os_pevent_close(&r->pev);
 	free(r);
 }
 

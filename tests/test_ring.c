@@ -25,7 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#endif
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1813,6 +1818,122 @@ static void test_fd_threads(void **state)
 	tu_res_check(res);
 }
 
+#ifdef __linux__
+/* Threads of this process: /proc/self/task has one entry per thread. */
+static int count_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+#define MANY_PAIRS 500
+
+/* Which of the @n registered ends poll readable now: ready[i] set. */
+static int epoll_ready(int ep, bool *ready, int n)
+{
+	struct epoll_event ev[64];
+	int got, i, total = 0;
+
+	memset(ready, 0, sizeof(*ready) * (size_t)n);
+	/* Level-triggered: one pass over everything that is ready. */
+	for (;;) {
+		got = epoll_wait(ep, ev, 64, 0);
+		assert_true(got >= 0);
+		for (i = 0; i < got; i++) {
+			if (ready[ev[i].data.u32])
+				return total;
+			ready[ev[i].data.u32] = true;
+			total++;
+		}
+		if (got < 64)
+			return total;
+	}
+}
+
+/* 1,000 pollable ring ends in one epoll set, and not one library thread:
+ * each end's descriptor is its half of a socketpair its peer signals only
+ * when this end said it waits. */
+static void test_fd_many_no_thread(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p[MANY_PAIRS], *c[MANY_PAIRS];
+	static bool ready[2 * MANY_PAIRS];
+	struct rlimit rl;
+	struct epoll_event ev;
+	unsigned char *b;
+	const void *q;
+	size_t avail, cap = page();
+	void *w;
+	int ep, i, threads = count_threads();
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < 4 * MANY_PAIRS + 64) {
+		assert_true(rl.rlim_max >= 4 * MANY_PAIRS + 64);
+		rl.rlim_cur = 4 * MANY_PAIRS + 64;
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	b = calloc(1, cap);
+	assert_non_null(b);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	assert_true(ep >= 0);
+	for (i = 0; i < MANY_PAIRS; i++) {
+		assert_int_equal(mobj_ring_create(cap, &p[i]), 0);
+		assert_int_equal(mobj_ring_consumer(p[i], &c[i]), 0);
+		ev.events = EPOLLIN;
+		ev.data.u32 = (uint32_t)(2 * i);
+		assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, mobj_ring_fd(p[i]), &ev), 0);
+		ev.data.u32 = (uint32_t)(2 * i + 1);
+		assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, mobj_ring_fd(c[i]), &ev), 0);
+	}
+	assert_int_equal(count_threads(), threads);
+	/* Every end starts readable. */
+	assert_int_equal(epoll_ready(ep, ready, 2 * MANY_PAIRS), 2 * MANY_PAIRS);
+	/* Consumers wait on empty rings, then producers fill them and wait
+	 * for room: exactly the consumers are readable. */
+	for (i = 0; i < MANY_PAIRS; i++) {
+		assert_int_equal(mobj_ring_peek(c[i], 1, 0, &q, &avail), -EAGAIN);
+		assert_int_equal(mobj_ring_write(p[i], b, cap, 0), (ssize_t)cap);
+		assert_int_equal(mobj_ring_reserve(p[i], 1, 0, &w), -EAGAIN);
+	}
+	assert_int_equal(epoll_ready(ep, ready, 2 * MANY_PAIRS), MANY_PAIRS);
+	for (i = 0; i < MANY_PAIRS; i++)
+		assert_true(ready[2 * i + 1] && !ready[2 * i]);
+	/* Consumers drain and wait again: exactly the producers. */
+	for (i = 0; i < MANY_PAIRS; i++) {
+		assert_int_equal(mobj_ring_peek(c[i], cap, 0, &q, &avail), 0);
+		assert_int_equal(mobj_ring_consume(c[i], cap), 0);
+		assert_int_equal(mobj_ring_peek(c[i], 1, 0, &q, &avail), -EAGAIN);
+	}
+	assert_int_equal(epoll_ready(ep, ready, 2 * MANY_PAIRS), MANY_PAIRS);
+	for (i = 0; i < MANY_PAIRS; i++)
+		assert_true(ready[2 * i] && !ready[2 * i + 1]);
+	/* A producer's close wakes its consumer's loop. */
+	for (i = 0; i < MANY_PAIRS; i++) {
+		assert_int_equal(mobj_ring_reserve(p[i], 1, 0, &w), 0);
+		mobj_ring_close(p[i]);
+	}
+	assert_int_equal(epoll_ready(ep, ready, 2 * MANY_PAIRS), MANY_PAIRS);
+	for (i = 0; i < MANY_PAIRS; i++) {
+		assert_true(ready[2 * i + 1]);
+		assert_int_equal(mobj_ring_peek(c[i], 1, 0, &q, &avail), -EPIPE);
+		mobj_ring_close(c[i]);
+	}
+	assert_int_equal(count_threads(), threads);
+	close(ep);
+	free(b);
+	tu_res_check(res);
+}
+#endif /* __linux__: Darwin's mobj_ring_fd() still has its helper thread */
+
 static void child_write_then_die(struct mobj_ring *p, void *arg)
 {
 	struct timespec ts = { 0, 50 * 1000000 };
@@ -1824,8 +1945,8 @@ static void child_write_then_die(struct mobj_ring *p, void *arg)
 	raise(SIGKILL);
 }
 
-/* Across processes the helper thread does the waiting: data from the other
- * process, then its death, both make the descriptor readable. */
+/* Across processes, with no thread: data from the other process, then its
+ * death, both make the descriptor readable. */
 static void test_fd_processes(void **state)
 {
 	struct tu_res res = tu_res_now();
@@ -1835,9 +1956,16 @@ static void test_fd_processes(void **state)
 	pid_t pid;
 
 	(void)state;
+#ifdef __linux__
+	int threads = count_threads();
+#endif
+
 	pid = fork_producer(page(), child_write_then_die, NULL, &c);
 	fd = mobj_ring_fd(c);
 	assert_true(fd >= 0);
+#ifdef __linux__
+	assert_int_equal(count_threads(), threads);
+#endif
 	while (mobj_ring_read(c, b, sizeof(b), 0) == -EAGAIN)
 		assert_true(poll_in(fd, T_MS));
 	assert_memory_equal(b, "hello", 5);
@@ -1907,6 +2035,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_hostile_setup_answer),
 		cmocka_unit_test(test_fd_threads),
 		cmocka_unit_test(test_fd_processes),
+#ifdef __linux__
+		cmocka_unit_test(test_fd_many_no_thread),
+#endif
 	};
 
 	(void)argc;

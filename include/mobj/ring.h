@@ -323,20 +323,28 @@ MOBJ_EXPORT int mobj_ring_stats(const struct mobj_ring *r,
                                 struct mobj_ring_stats *out);
 
 /**
- * A descriptor for event loops (poll, epoll, select): it polls readable
- * when the last call on this end that returned -EAGAIN (timeout 0) would
- * now succeed, or fail for good (the peer closed or died: -EPIPE; -EPROTO).
- * It starts readable; each -EAGAIN clears and re-arms it. It may poll
- * readable spuriously: call again with timeout 0 and go back to polling on
- * -EAGAIN. Owned by the ring: do not read, write or close it.
+ * A descriptor for event loops (poll, epoll, select, kqueue): it polls
+ * readable when the last call on this end that returned -EAGAIN (timeout 0)
+ * would now succeed, or fail for good (the peer closed or died: -EPIPE;
+ * -EPROTO). It starts readable; each -EAGAIN clears and re-arms it. It may
+ * poll readable spuriously: call again with timeout 0 and go back to
+ * polling on -EAGAIN. Owned by the ring: do not read, write or close it.
  *
- * The peer may be another process that cannot signal our descriptors, so
- * the first call starts one helper thread for this end, which sleeps the
- * way a blocking call would (same wake-up protocol: no extra system call
- * on the peer's side) and signals a local event (Linux: an eventfd).
- * mobj_ring_close() stops it (which can take up to 50 ms while the helper
- * sleeps). Threads do not survive fork(): a child must not use an end whose
- * helper was started before the fork.
+ * Linux, ends connected by mobj_ring_consumer() or mobj_ring_send()/
+ * mobj_ring_recv(): no thread. The descriptor is this end's half of a
+ * socketpair exchanged at set-up; a -EAGAIN registers in this end's
+ * control page as a waiter (the protocol of a blocking call, without the
+ * sleep), and the peer sends one byte only to a registered waiter whose
+ * target it reached. The peer's process dying closes its half, which
+ * also makes the descriptor readable. Costs one descriptor per end, made
+ * at set-up whether or not this is called.
+ *
+ * Otherwise (Darwin; an end set up with mobj_ring_import()/
+ * mobj_ring_accept_answer() without a peer event; no descriptors left at
+ * set-up) the first call starts one helper thread for this end, which
+ * sleeps the way a blocking call would and signals a local event;
+ * mobj_ring_close() stops it (up to 50 ms). Threads do not survive fork():
+ * a child must not use an end whose helper was started before the fork.
  *
  * @return the descriptor, or -EINVAL (NULL), -ENOTCONN (a producer with no
  *         consumer yet), -EMFILE, -ENFILE, -ENOMEM, -EAGAIN (no thread).
