@@ -180,6 +180,12 @@ int mobj__os_waker_pair(struct mobj__os_waker *a, struct mobj__os_waker *b);
 int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj__os_chan *c,
                            bool producer, int timeout_ms);
 
+/* Ends in two processes connected over IPC the user owns: watch process
+ * @pid (what the peer said it is, unverified as with waker_connect: a lie
+ * only makes the liar look alive or dead). -EPIPE when it is gone already,
+ * -EPROTO for a pid that cannot be one; Darwin: -ENOTSUP. */
+int mobj__os_waker_watch(struct mobj__os_waker *w, int pid);
+
 /* Release what the waker holds. The core calls it only on a waker that
  * mobj__os_waker_pair() or mobj__os_waker_connect() set up. */
 void mobj__os_waker_release(struct mobj__os_waker *w);
@@ -234,6 +240,11 @@ int mobj__os_pevent_pair(struct mobj__os_pevent *a, struct mobj__os_pevent *b);
 int mobj__os_pevent_split(struct mobj__os_pevent *mine,
                           struct mobj__os_obj *theirs);
 int mobj__os_pevent_adopt(struct mobj__os_pevent *e, struct mobj__os_obj *o);
+/* The same with a plain descriptor (IPC the user owns: mobj_ring_export()):
+ * split_fd gives the peer's half as @theirs (ours to close once passed),
+ * adopt_fd takes @fd (always consumed). Darwin: -ENOTSUP. */
+int mobj__os_pevent_split_fd(struct mobj__os_pevent *mine, int *theirs);
+int mobj__os_pevent_adopt_fd(struct mobj__os_pevent *e, int fd);
 void mobj__os_pevent_signal(struct mobj__os_pevent *e);
 int mobj__os_pevent_drain(struct mobj__os_pevent *e);
 int mobj__os_pevent_fd(const struct mobj__os_pevent *e);

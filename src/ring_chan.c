@@ -22,30 +22,38 @@
 #include "mobj/chan.h"
 #include "ring_internal.h"
 
-enum {
-	RING_PART_DATA = 1, RING_PART_PCTL = 2, RING_PART_CCTL = 3,
-	RING_PART_EVENT = 4
-};
+void mobj__ring_part_init(struct mobj__ring_part *h, uint32_t kind, size_t cap)
+{
+	memset(h, 0, sizeof(*h));
+	h->magic = MOBJ__RING_MAGIC;
+	h->version = MOBJ__RING_VERSION;
+	h->kind = kind;
+	h->capacity = cap;
+}
 
-struct ring_part {
-	uint32_t magic;   /* MOBJ__RING_MAGIC */
-	uint32_t version; /* MOBJ__RING_VERSION */
-	uint32_t kind;    /* RING_PART_* */
-	uint32_t zero;
-	uint64_t capacity;
-};
-_Static_assert(sizeof(struct ring_part) == 24, "ring part layout");
+int mobj__ring_part_check(const struct mobj__ring_part *h, struct mobj *o,
+                          uint32_t kind, size_t *cap)
+{
+	if (!o || h->magic != MOBJ__RING_MAGIC ||
+	    h->version != MOBJ__RING_VERSION || h->kind != kind ||
+	    h->zero != 0 || mobj_access(o) != MOBJ_READ)
+		return -EPROTO;
+	if (*cap == 0) {
+		if (h->capacity == 0 || h->capacity != mobj_size(o))
+			return -EPROTO;
+		*cap = (size_t)h->capacity;
+	} else if (h->capacity != *cap || mobj_size(o) != mobj_page_size()) {
+		return -EPROTO;
+	}
+	return 0;
+}
 
 static int send_part(struct mobj_chan *c, struct mobj *o, uint32_t kind,
                      size_t cap, int timeout_ms)
 {
-	struct ring_part h;
+	struct mobj__ring_part h;
 
-	memset(&h, 0, sizeof(h));
-	h.magic = MOBJ__RING_MAGIC;
-	h.version = MOBJ__RING_VERSION;
-	h.kind = kind;
-	h.capacity = cap;
+	mobj__ring_part_init(&h, kind, cap);
 	return mobj_send_timeout(c, o, &h, sizeof(h), timeout_ms);
 }
 
@@ -54,7 +62,7 @@ static int send_part(struct mobj_chan *c, struct mobj *o, uint32_t kind,
 static int recv_part(struct mobj_chan *c, int timeout_ms, uint32_t kind,
                      size_t *cap, struct mobj **out)
 {
-	struct ring_part h;
+	struct mobj__ring_part h;
 	struct mobj *o = NULL;
 	int n;
 
@@ -63,22 +71,12 @@ static int recv_part(struct mobj_chan *c, int timeout_ms, uint32_t kind,
 		return -EPROTO;
 	if (n < 0)
 		return n;
-	if (n != (int)sizeof(h) || !o || h.magic != MOBJ__RING_MAGIC ||
-	    h.version != MOBJ__RING_VERSION || h.kind != kind || h.zero != 0 ||
-	    mobj_access(o) != MOBJ_READ)
-		goto bad;
-	if (*cap == 0) {
-		if (h.capacity == 0 || h.capacity != mobj_size(o))
-			goto bad;
-		*cap = (size_t)h.capacity;
-	} else if (h.capacity != *cap || mobj_size(o) != mobj_page_size()) {
-		goto bad;
+	if (n != (int)sizeof(h) || mobj__ring_part_check(&h, o, kind, cap) < 0) {
+		mobj_close(o);
+		return -EPROTO;
 	}
 	*out = o;
 	return 0;
-bad:
-	mobj_close(o);
-	return -EPROTO;
 }
 
 /* Producer: send the consumer its half of the peer event (mobj_ring_fd()
@@ -88,16 +86,12 @@ bad:
 static int send_event(struct mobj_ring *r, struct mobj_chan *c, int timeout_ms)
 {
 	struct mobj__os_obj theirs;
-	struct ring_part h;
+	struct mobj__ring_part h;
 	bool have;
 	int err;
 
 	have = mobj__os_pevent_split(&r->pev, &theirs) == 0;
-	memset(&h, 0, sizeof(h));
-	h.magic = MOBJ__RING_MAGIC;
-	h.version = MOBJ__RING_VERSION;
-	h.kind = RING_PART_EVENT;
-	h.capacity = r->f.cap;
+	mobj__ring_part_init(&h, RING_PART_EVENT, (size_t)r->f.cap);
 	err = mobj__os_chan_send(mobj__chan_os(c), &h, sizeof(h),
 	                         have ? &theirs : NULL, timeout_ms);
 	if (have) {
@@ -114,7 +108,7 @@ static int send_event(struct mobj_ring *r, struct mobj_chan *c, int timeout_ms)
 static int recv_event(struct mobj_ring *r, struct mobj_chan *c, int timeout_ms)
 {
 	struct mobj__os_obj obj;
-	struct ring_part h;
+	struct mobj__ring_part h;
 	unsigned nobj = 0;
 	int n;
 

@@ -22,6 +22,8 @@ struct mobj_ring {
 	bool pev_set;    /* pev holds our half of the peer event */
 	bool fd_used;    /* mobj_ring_fd() handed out pev: -EAGAIN arms it */
 	bool armed;      /* own->waiting holds our fd's registration */
+	bool xfer_event; /* producer, exported: pev made, xfer_fd its peer half */
+	int xfer_fd;
 	struct mobj__os_pevent pev;
 	size_t record_max;
 	struct mobj__ring_ctl *own;         /* read-write */
@@ -70,6 +72,30 @@ void mobj__ring_notify_stop(struct mobj_ring *r);
 
 /* Disarm mobj_ring_fd()'s registration, if any (ring.c). */
 void mobj__ring_disarm(struct mobj_ring *r);
+
+/* The header of each part of a ring's set-up (ring_chan.c), on a channel
+ * and in what mobj_ring_export() hands out (ring_xfer.c). */
+enum {
+	RING_PART_DATA = 1, RING_PART_PCTL = 2, RING_PART_CCTL = 3,
+	RING_PART_EVENT = 4
+};
+
+struct mobj__ring_part {
+	uint32_t magic;   /* MOBJ__RING_MAGIC */
+	uint32_t version; /* MOBJ__RING_VERSION */
+	uint32_t kind;    /* RING_PART_* */
+	uint32_t zero;
+	uint64_t capacity;
+};
+_Static_assert(sizeof(struct mobj__ring_part) == 24, "ring part layout");
+
+void mobj__ring_part_init(struct mobj__ring_part *h, uint32_t kind, size_t cap);
+
+/* Check a received part: header @h and object @o (present, read-only, the
+ * right size). @cap: 0 to learn the capacity from the header (data), else
+ * the capacity it must repeat (a control page). 0 or -EPROTO. */
+int mobj__ring_part_check(const struct mobj__ring_part *h, struct mobj *o,
+                          uint32_t kind, size_t *cap);
 
 /* Unmap and free without marking the end closed. */
 void mobj__ring_free(struct mobj_ring *r);

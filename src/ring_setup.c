@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "ring_layout.h"
@@ -293,6 +294,10 @@ void mobj__ring_free(struct mobj_ring *r)
 	/* Closing our half also tells the peer's event loop we are gone. */
 	if (r->pev_set)
 		mobj__os_pevent_close(&r->pev);
+	if (r->xfer_event) {
+		mobj__os_pevent_close(&r->pev);
+		close(r->xfer_fd);
+	}
 	free(r);
 }
 

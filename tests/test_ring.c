@@ -36,6 +36,10 @@
 #include <unistd.h>
 
 #include "mobj/mobj.h"
+#ifdef __linux__
+#include <sys/socket.h>
+#include "mobj/linux.h"
+#endif
 #include "ring_layout.h"
 #include "ring_internal.h"
 #include "testutil.h"
@@ -1977,6 +1981,249 @@ static void test_fd_processes(void **state)
 	tu_res_check(res);
 }
 
+/* ---- Set-up over IPC the user owns --------------------------------------- */
+
+#ifdef __linux__
+/* The test's own IPC: one SOCK_SEQPACKET message per mobj_ring_xfer, the
+ * handles as SCM_RIGHTS, the sizes and meta as bytes. */
+struct xwire {
+	uint32_t nobjs;
+	int32_t event;
+	uint64_t sizes[2];
+	uint64_t meta_len;
+	unsigned char meta[MOBJ_RING_META_MAX];
+};
+
+static int xfer_send(int sock, const struct mobj_ring_xfer *x)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(3 * sizeof(int))];
+	} cm;
+	struct xwire w;
+	struct iovec iov = { &w, sizeof(w) };
+	struct msghdr mh;
+	int fds[3];
+	unsigned i, n = 0;
+
+	memset(&w, 0, sizeof(w));
+	memset(&cm, 0, sizeof(cm));
+	w.nobjs = x->nobjs;
+	w.event = x->event_fd >= 0;
+	for (i = 0; i < x->nobjs; i++) {
+		w.sizes[i] = x->sizes[i];
+		fds[n++] = mobj_fd(x->objs[i]);
+	}
+	if (x->event_fd >= 0)
+		fds[n++] = x->event_fd;
+	w.meta_len = x->meta_len;
+	memcpy(w.meta, x->meta, x->meta_len);
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
+	cm.h.cmsg_level = SOL_SOCKET;
+	cm.h.cmsg_type = SCM_RIGHTS;
+	cm.h.cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(&cm.h), fds, n * sizeof(int));
+	return sendmsg(sock, &mh, 0) == (ssize_t)sizeof(w) ? 0 : -1;
+}
+
+/* Rebuild what arrived: objects with mobj_from_fd(), the descriptor as it
+ * is. 0, or -1. */
+static int xfer_recv(int sock, struct mobj_ring_xfer *x)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(3 * sizeof(int))];
+	} cm;
+	struct xwire w;
+	struct iovec iov = { &w, sizeof(w) };
+	struct msghdr mh;
+	int fds[3] = { -1, -1, -1 };
+	unsigned i, n;
+
+	memset(&mh, 0, sizeof(mh));
+	memset(x, 0, sizeof(*x));
+	x->event_fd = -1;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = sizeof(cm.b);
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != (ssize_t)sizeof(w) ||
+	    w.nobjs > 2 || w.meta_len > MOBJ_RING_META_MAX)
+		return -1;
+	n = w.nobjs + (w.event ? 1 : 0);
+	if (n == 0 || cm.h.cmsg_len != CMSG_LEN(n * sizeof(int)))
+		return -1;
+	memcpy(fds, CMSG_DATA(&cm.h), n * sizeof(int));
+	x->nobjs = w.nobjs;
+	for (i = 0; i < w.nobjs; i++) {
+		x->sizes[i] = (size_t)w.sizes[i];
+		if (mobj_from_fd(fds[i], x->sizes[i], MOBJ_READ, &x->objs[i]) < 0)
+			return -1;
+		close(fds[i]);
+	}
+	x->event_fd = w.event ? fds[w.nobjs] : -1;
+	x->meta_len = (size_t)w.meta_len;
+	memcpy(x->meta, w.meta, x->meta_len);
+	return 0;
+}
+
+static void xfer_release(struct mobj_ring_xfer *x)
+{
+	unsigned i;
+
+	for (i = 0; i < x->nobjs; i++)
+		mobj_close(x->objs[i]);
+	if (x->event_fd >= 0)
+		close(x->event_fd);
+	x->nobjs = 0;
+	x->event_fd = -1;
+}
+
+/* The producer in a child: offer, answer, "hello", then SIGKILL. */
+static void xfer_child(int sock)
+{
+	struct mobj_ring_xfer offer, answer;
+	struct mobj_ring *p;
+	char x;
+
+	if (mobj_ring_create(page(), &p) < 0 || mobj_ring_export(p, &offer) < 0 ||
+	    xfer_send(sock, &offer) < 0 || xfer_recv(sock, &answer) < 0 ||
+	    mobj_ring_accept_answer(p, &answer) < 0)
+		_exit(2);
+	xfer_release(&answer);
+	if (mobj_ring_write(p, "hello", 5, T_MS) != 5 || read(sock, &x, 1) != 1)
+		_exit(3);
+	raise(SIGKILL);
+}
+
+/* A ring set up over a raw socketpair the test owns; the producer's death
+ * is seen by a blocking call (watched pid) or by the descriptor (the peer
+ * event's hang-up), with no thread. */
+static void xfer_over_socketpair(bool poll_fd)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring_xfer offer, answer;
+	struct mobj_ring *c;
+	struct mobj *rw;
+	unsigned char b[64];
+	int sv[2], fd, threads = count_threads();
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		xfer_child(sv[1]);
+	}
+	close(sv[1]);
+	assert_int_equal(xfer_recv(sv[0], &offer), 0);
+	/* Least privilege: what travels cannot be taken read-write. */
+	assert_int_equal(mobj_from_fd(mobj_fd(offer.objs[0]), offer.sizes[0],
+	                              MOBJ_READ | MOBJ_WRITE, &rw), -EPROTO);
+	assert_int_equal(mobj_ring_import(&offer, &c, &answer), 0);
+	xfer_release(&offer);
+	assert_int_equal(mobj_access(answer.objs[0]), MOBJ_READ);
+	assert_int_equal(xfer_send(sv[0], &answer), 0);
+	fd = mobj_ring_fd(c);
+	assert_true(fd >= 0);
+	assert_int_equal(count_threads(), threads);
+	assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), 5);
+	assert_memory_equal(b, "hello", 5);
+	assert_int_equal(write(sv[0], "k", 1), 1);
+	if (poll_fd) {
+		while (mobj_ring_read(c, b, sizeof(b), 0) == -EAGAIN)
+			assert_true(poll_in(fd, T_MS));
+		assert_int_equal(mobj_ring_read(c, b, sizeof(b), 0), -EPIPE);
+	} else {
+		assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), -EPIPE);
+	}
+	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+	mobj_ring_close(c);
+	close(sv[0]);
+	tu_res_check(res);
+}
+
+static void test_xfer_socketpair_blocking(void **state)
+{
+	(void)state;
+	xfer_over_socketpair(false);
+}
+
+static void test_xfer_socketpair_fd(void **state)
+{
+	(void)state;
+	xfer_over_socketpair(true);
+}
+
+/* Everything an offer or answer says is checked, as over a channel. */
+static void test_xfer_hostile(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring_xfer offer, bad, answer;
+	struct mobj_ring *p, *c = NULL;
+	struct mobj *rw;
+	unsigned char b[8];
+	int i, pp[2];
+
+	(void)state;
+	assert_int_equal(mobj_ring_export(NULL, &offer), -EINVAL);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_export(p, NULL), -EINVAL);
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+	assert_int_equal(offer.nobjs, 2);
+	assert_true(offer.event_fd >= 0);
+	assert_int_equal(mobj_ring_import(NULL, &c, &answer), -EINVAL);
+	assert_int_equal(mobj_create(page(), 0, &rw), 0);
+	assert_int_equal(pipe(pp), 0);
+	for (i = 0; i < 10; i++) {
+		bad = offer;
+		switch (i) {
+		case 0: bad.meta_len--; break;
+		case 1: bad.meta[8]++; break;              /* data's kind */
+		case 2: bad.meta[16]++; break;             /* data's capacity */
+		case 3: memset(bad.meta + 48, 0, 4); break; /* pid 0 */
+		case 4: bad.event_fd = -1; break;          /* announced, missing */
+		case 5: bad.event_fd = pp[0]; break;       /* not a peer event */
+		case 6: bad.objs[0] = offer.objs[1]; bad.objs[1] = offer.objs[0]; break;
+		case 7: bad.objs[1] = rw; break;           /* writable */
+		case 8: bad.nobjs = 1; break;
+		case 9: bad.meta[52] = 2; break;           /* event flag */
+		}
+		assert_int_equal(mobj_ring_import(&bad, &c, &answer), -EPROTO);
+	}
+	assert_int_equal(mobj_ring_import(&offer, &c, &answer), 0);
+	assert_int_equal(mobj_ring_accept_answer(p, NULL), -EINVAL);
+	for (i = 0; i < 5; i++) {
+		bad = answer;
+		switch (i) {
+		case 0: bad.meta_len = 0; break;
+		case 1: bad.meta[24] = 1; break;           /* second part not zero */
+		case 2: bad.event_fd = pp[0]; break;
+		case 3: bad.objs[0] = rw; break;
+		case 4: bad.meta[8] = RING_PART_PCTL; break;
+		}
+		assert_int_equal(mobj_ring_accept_answer(p, &bad), -EPROTO);
+		assert_int_equal(mobj_ring_write(p, "x", 1, 0), -ENOTCONN);
+	}
+	assert_int_equal(mobj_ring_accept_answer(p, &answer), 0);
+	assert_int_equal(mobj_ring_accept_answer(p, &answer), -EINVAL);
+	assert_int_equal(mobj_ring_write(p, "abc", 3, 0), 3);
+	assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), 3);
+	mobj_ring_close(p);
+	assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), -EPIPE);
+	mobj_ring_close(c);
+	mobj_close(rw);
+	close(pp[0]);
+	close(pp[1]);
+	tu_res_check(res);
+}
+#endif /* __linux__ */
+
 static void test_layout_frozen(void **state)
 {
 	(void)state;
@@ -2037,6 +2284,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fd_processes),
 #ifdef __linux__
 		cmocka_unit_test(test_fd_many_no_thread),
+		cmocka_unit_test(test_xfer_socketpair_blocking),
+		cmocka_unit_test(test_xfer_socketpair_fd),
+		cmocka_unit_test(test_xfer_hostile),
 #endif
 	};
 

@@ -113,6 +113,74 @@ MOBJ_EXPORT int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *producer,
 MOBJ_EXPORT int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
                                struct mobj_ring **consumer);
 
+/** The most meta bytes a struct mobj_ring_xfer carries. */
+#define MOBJ_RING_META_MAX 64u
+
+/**
+ * Set-up over IPC the user owns (PipeWire's protocol, Wayland, D-Bus...),
+ * instead of mobj_ring_send()/mobj_ring_recv() over a mobj channel: what
+ * one end hands to the other. Carry, in one message or several:
+ *  - each of the @c nobjs objects, as its native handle (Linux: mobj_fd(),
+ *    with SCM_RIGHTS) with its size, rebuilt on arrival with
+ *    mobj_from_fd(fd, size, MOBJ_READ, ...) (the checks mobj_recv()
+ *    applies);
+ *  - @c event_fd when it is not -1 (Linux: a descriptor, SCM_RIGHTS too);
+ *  - the @c meta_len bytes of @c meta, as they are.
+ * Everything that arrives is checked again by the receiving call, exactly
+ * as mobj_ring_recv()/mobj_ring_send() check their parts; the least
+ * privilege split is the same (only read-only objects travel).
+ */
+struct mobj_ring_xfer {
+	struct mobj *objs[2];  /**< read-only memory objects */
+	size_t sizes[2];       /**< their sizes */
+	unsigned nobjs;        /**< 2 in an offer, 1 in an answer */
+	int event_fd;          /**< a descriptor to pass too, or -1 */
+	unsigned char meta[MOBJ_RING_META_MAX]; /**< bytes to pass as they are */
+	size_t meta_len;
+};
+
+/**
+ * Producer, unconnected: fill @p offer with what the consumer needs. The
+ * objects and the descriptor stay owned by the ring (valid until
+ * mobj_ring_accept_answer() or mobj_ring_close()): pass copies (sending
+ * with SCM_RIGHTS makes them). Calling it again gives the same offer.
+ * @return 0, or -EINVAL (NULL, not a producer, already connected),
+ *         -ENOTSUP (Darwin: its waker needs Mach semaphores this does not
+ *         carry; use mobj_ring_send()).
+ */
+MOBJ_EXPORT int mobj_ring_export(struct mobj_ring *producer,
+                                 struct mobj_ring_xfer *offer);
+
+/**
+ * Consumer: build the consumer end from an @p offer rebuilt from what
+ * arrived (objects from their handles, event_fd as received or -1, the
+ * meta bytes), and fill @p answer with what goes back to the producer.
+ * Nothing in @p offer is taken: close its objects and descriptor after the
+ * call. The answer's object is owned by the consumer end (valid until
+ * mobj_ring_close()). The end is usable at once; the producer's data
+ * calls work once it has accepted the answer.
+ * @return 0, or -EINVAL (NULL argument), -EPROTO (the offer is not a valid
+ *         ring: a header, size, access, role or pid that does not fit, a
+ *         descriptor that is not a peer event's half, or one missing
+ *         that the meta announces), -ENOMEM, -EMFILE, -ENFILE, -ENOTSUP
+ *         (Darwin).
+ */
+MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
+                                 struct mobj_ring **consumer,
+                                 struct mobj_ring_xfer *answer);
+
+/**
+ * Producer: connect to the consumer from its @p answer (rebuilt as for
+ * mobj_ring_import(); nothing in it is taken). The exported objects are
+ * released.
+ * @return 0, or -EINVAL (NULL, not a producer, already connected), -EPROTO
+ *         (not a valid answer; the ring stays unconnected), -ENOMEM,
+ *         -ENOTSUP (Darwin). A consumer whose process is already gone
+ *         gives 0 and then -EPIPE from the ring.
+ */
+MOBJ_EXPORT int mobj_ring_accept_answer(struct mobj_ring *producer,
+                                        const struct mobj_ring_xfer *answer);
+
 /** The capacity in bytes (a multiple of mobj_page_size()); 0 for NULL. */
 MOBJ_EXPORT size_t mobj_ring_capacity(const struct mobj_ring *r);
 

@@ -49,3 +49,23 @@ void mobj__os_pevent_close(struct mobj__os_pevent *e)
 {
 	e->fd = -1;
 }
+
+int mobj__os_waker_watch(struct mobj__os_waker *w, int pid)
+{
+	(void)w;
+	(void)pid;
+	return -ENOTSUP;
+}
+
+int mobj__os_pevent_split_fd(struct mobj__os_pevent *mine, int *theirs)
+{
+	mine->fd = *theirs = -1;
+	return -ENOTSUP;
+}
+
+int mobj__os_pevent_adopt_fd(struct mobj__os_pevent *e, int fd)
+{
+	(void)fd;
+	e->fd = -1;
+	return -ENOTSUP;
+}

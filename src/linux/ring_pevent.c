@@ -50,34 +50,46 @@ int mobj__os_pevent_pair(struct mobj__os_pevent *a, struct mobj__os_pevent *b)
 	return 0;
 }
 
-int mobj__os_pevent_split(struct mobj__os_pevent *mine,
-                          struct mobj__os_obj *theirs)
+int mobj__os_pevent_split_fd(struct mobj__os_pevent *mine, int *theirs)
 {
 	struct mobj__os_pevent other;
 	int err = mobj__os_pevent_pair(mine, &other);
 
 	if (err < 0)
 		return err;
-	theirs->fd = other.fd;
+	*theirs = other.fd;
 	return 0;
 }
 
-int mobj__os_pevent_adopt(struct mobj__os_pevent *e, struct mobj__os_obj *o)
+int mobj__os_pevent_split(struct mobj__os_pevent *mine,
+                          struct mobj__os_obj *theirs)
+{
+	return mobj__os_pevent_split_fd(mine, &theirs->fd);
+}
+
+int mobj__os_pevent_adopt_fd(struct mobj__os_pevent *e, int fd)
 {
 	int type = 0, domain = 0;
 	socklen_t len = sizeof(type), dlen = sizeof(domain);
 	struct stat st;
 
-	if (fstat(o->fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
-	    getsockopt(o->fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
-	    getsockopt(o->fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) < 0 ||
+	if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) < 0 ||
 	    type != SOCK_STREAM || domain != AF_UNIX) {
-		mobj__os_release(o);
+		close(fd);
 		return -EPROTO;
 	}
-	e->fd = o->fd;
-	o->fd = -1;
+	e->fd = fd;
 	return 0;
+}
+
+int mobj__os_pevent_adopt(struct mobj__os_pevent *e, struct mobj__os_obj *o)
+{
+	int fd = o->fd;
+
+	o->fd = -1;
+	return mobj__os_pevent_adopt_fd(e, fd);
 }
 
 void mobj__os_pevent_signal(struct mobj__os_pevent *e)
