@@ -355,12 +355,10 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 	return sleep_peer(r, target, timeout_ms);
 }
 
-/* The entry checks every data call shares: 0 when @r is a connected,
- * unbroken end of the right side. */
-static int check_data_call(const struct mobj_ring *r, bool producer,
-                           int timeout_ms)
+/* 0 when @r is a connected, unbroken end. */
+static int check_end(const struct mobj_ring *r)
 {
-	if (!r || r->producer != producer || mobj__bad_timeout(timeout_ms))
+	if (!r)
 		return -EINVAL;
 	if (!r->connected)
 		return -ENOTCONN;
@@ -369,14 +367,22 @@ static int check_data_call(const struct mobj_ring *r, bool producer,
 	return 0;
 }
 
+/* The entry checks every data call shares: 0 when @r is a connected,
+ * unbroken end of the right side. */
+static int check_data_call(const struct mobj_ring *r, bool producer,
+                           int timeout_ms)
+{
+	if (!r || r->producer != producer || mobj__bad_timeout(timeout_ms))
+		return -EINVAL;
+	return check_end(r);
+}
+
 int mobj_ring_flush(struct mobj_ring *r)
 {
-	if (!r)
-		return -EINVAL;
-	if (!r->connected)
-		return -ENOTCONN;
-	if (r->broken)
-		return -EPROTO;
+	int err = check_end(r);
+
+	if (err < 0)
+		return err;
 	if (r->f.published != r->f.pos)
 		mobj_ring__publish(&r->f, r, 1);
 	return 0;
@@ -617,14 +623,10 @@ ssize_t mobj_ring_read_record(struct mobj_ring *r, void *p, size_t cap,
 ssize_t mobj_ring_available(struct mobj_ring *r)
 {
 	uint64_t v;
-	int err;
+	int err = check_end(r);
 
-	if (!r)
-		return -EINVAL;
-	if (!r->connected)
-		return -ENOTCONN;
-	if (r->broken)
-		return -EPROTO;
+	if (err < 0)
+		return err;
 	err = load_peer(r, &v);
 	if (err < 0)
 		return err;

@@ -665,16 +665,17 @@ static void test_close_wakes_sleeper(void **state)
  * sent when its target is reached (not before, not again). */
 struct peek_arg {
 	struct mobj_ring *c;
+	size_t min;
 	int rc;
 };
 
-static void *peek_100(void *arg)
+static void *peek_min(void *arg)
 {
 	struct peek_arg *a = arg;
 	const void *q;
 	size_t avail;
 
-	a->rc = mobj_ring_peek(a->c, 100, T_MS, &q, &avail);
+	a->rc = mobj_ring_peek(a->c, a->min, T_MS, &q, &avail);
 	return NULL;
 }
 
@@ -701,8 +702,9 @@ static void test_wakes_only_sleepers(void **state)
 	assert_int_equal(st.wakes + st.sleeps + st.peer_checks, 0);
 
 	arg.c = c;
+	arg.min = 100;
 	arg.rc = 1;
-	assert_int_equal(pthread_create(&t, NULL, peek_100, &arg), 0);
+	assert_int_equal(pthread_create(&t, NULL, peek_min, &arg), 0);
 	while (atomic_load(&mobj__ring_own(c)->waiting) == 0)
 		sched_yield();
 	for (i = 0; i < 20; i++)
@@ -850,16 +852,6 @@ static void test_batch_never_strands(void **state)
 	tu_res_check(res);
 }
 
-static void *peek_1(void *arg)
-{
-	struct peek_arg *a = arg;
-	const void *q;
-	size_t avail;
-
-	a->rc = mobj_ring_peek(a->c, 1, T_MS, &q, &avail);
-	return NULL;
-}
-
 /* A batching producer publishes at once to a consumer that said it waits. */
 static void test_batch_publishes_to_sleeper(void **state)
 {
@@ -875,8 +867,9 @@ static void test_batch_publishes_to_sleeper(void **state)
 	assert_int_equal(mobj_ring_consumer(p, &c), 0);
 	assert_int_equal(mobj_ring_set_batch(p, page()), 0);
 	arg.c = c;
+	arg.min = 1;
 	arg.rc = 1;
-	assert_int_equal(pthread_create(&t, NULL, peek_1, &arg), 0);
+	assert_int_equal(pthread_create(&t, NULL, peek_min, &arg), 0);
 	while (atomic_load(&mobj__ring_own(c)->waiting) == 0)
 		sched_yield();
 	assert_int_equal(mobj_ring_write(p, b, sizeof(b), 0), sizeof(b));

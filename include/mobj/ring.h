@@ -502,12 +502,20 @@ static inline void mobj_ring__publish(struct mobj_ring_fast *f,
 		mobj_ring_slow_wake(r);
 }
 
-static inline void mobj_ring__advance(struct mobj_ring_fast *f, size_t n)
+/* Commit or consume @n bytes: advance f->pos (and f->off == pos % cap,
+ * without a division) and publish. */
+static inline int mobj_ring__advance(struct mobj_ring_fast *f,
+                                     struct mobj_ring *r, size_t n)
 {
+	f->in_record = 0;
+	if (n == 0)
+		return 0;
 	f->pos += n;
 	f->off += n;
 	if (f->off >= f->cap)
 		f->off -= f->cap;
+	mobj_ring__publish(f, r, 0);
+	return 0;
 }
 
 MOBJ_RING_INLINE int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
@@ -533,12 +541,7 @@ MOBJ_RING_INLINE int mobj_ring_commit(struct mobj_ring *r, size_t n)
 	if (!r || f->role != MOBJ_RING_FAST_PRODUCER || n > f->reserved)
 		return -EINVAL;
 	f->reserved = 0;
-	f->in_record = 0;
-	if (n == 0)
-		return 0;
-	mobj_ring__advance(f, n);
-	mobj_ring__publish(f, r, 0);
-	return 0;
+	return mobj_ring__advance(f, r, n);
 }
 
 MOBJ_RING_INLINE int mobj_ring_peek(struct mobj_ring *r, size_t min,
@@ -564,12 +567,7 @@ MOBJ_RING_INLINE int mobj_ring_consume(struct mobj_ring *r, size_t n)
 
 	if (!r || f->role != MOBJ_RING_FAST_CONSUMER || n > f->peer_seen - f->pos)
 		return -EINVAL;
-	f->in_record = 0;
-	if (n == 0)
-		return 0;
-	mobj_ring__advance(f, n);
-	mobj_ring__publish(f, r, 0);
-	return 0;
+	return mobj_ring__advance(f, r, n);
 }
 
 #ifdef __cplusplus
