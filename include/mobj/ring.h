@@ -375,13 +375,15 @@ MOBJ_EXPORT ssize_t mobj_ring_read_record(struct mobj_ring *r, void *p,
 
 /** Counters of the slow paths of one ring end, for benchmarks. Every system
  *  call the data calls make after set-up is one of these (a Linux peer
- *  check without pidfds is open, read and close of /proc/PID/stat). Not
- *  counted: the mobj_ring_fd() helper thread's sleeps and checks, and the
- *  eventfd read and wake a call makes when it returns -EAGAIN with the fd
- *  armed. */
+ *  check without pidfds is open, read and close of /proc/PID/stat; on
+ *  Linux a sleep is two calls, membarrier and futex, and a wake two when
+ *  the peer polls mobj_ring_fd(), futex and a one-byte send). Not counted:
+ *  the mobj_ring_fd() helper thread's sleeps and checks (where there is
+ *  one), and the drain of the descriptor (a recv, or an eventfd read and
+ *  wake) a call makes when it returns -EAGAIN with the descriptor in use. */
 struct mobj_ring_stats {
-	uint64_t sleeps; /**< sleeps waiting for the peer (one system call each) */
-	uint64_t wakes;  /**< wake-ups sent to a sleeping peer (one system call each) */
+	uint64_t sleeps; /**< sleeps waiting for the peer */
+	uint64_t wakes;  /**< wake-ups sent to a sleeping or polling peer */
 	uint64_t peer_checks; /**< liveness checks of the peer (one system call each on Linux) */
 	uint64_t spins;  /**< waits that ended while spinning, with no system call */
 };
