@@ -13,7 +13,7 @@
 
 struct mobj {
 	struct mobj__os_obj os;
-	size_t size;     /* page multiple, nonzero */
+	size_t size;     /* nonzero; a page multiple unless imported */
 	unsigned access; /* MOBJ_READ or MOBJ_READ | MOBJ_WRITE */
 };
 
@@ -26,6 +26,11 @@ int mobj__wrap(struct mobj__os_obj *os, size_t size, unsigned access,
  * the common path of mobj_from_fd, mobj_from_port and mobj_recv. */
 int mobj__adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
                 struct mobj **out);
+
+/* With MOBJ_DEBUG set (not "" or "0"), log "mobj: refused @what: @why" as
+ * one line to stderr; otherwise nothing. Every refusal of a foreign object
+ * or message calls it, so a person can learn why without a debugger. */
+void mobj__refused(const char *what, const char *why);
 
 /* What is left of a timeout of @timeout_ms started at @start
  * (mobj__os_clock_ms): -1 stays -1 (forever), never below 0. */

@@ -52,9 +52,10 @@ int mobj__adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
 
 	if (access != MOBJ_READ && access != (MOBJ_READ | MOBJ_WRITE))
 		return -EINVAL;
-	if (size == 0 || size % mobj__os_page_size() != 0 ||
-	    size > (size_t)PTRDIFF_MAX / 2)
+	if (size == 0 || size > (size_t)PTRDIFF_MAX / 2) {
+		mobj__refused("an object", "its declared size is 0 or too large");
 		return -EPROTO;
+	}
 	err = mobj__os_adopt(in, size, access, &os);
 	if (err < 0)
 		return err;
@@ -148,6 +149,10 @@ int mobj_map_mirror(struct mobj *o, unsigned prot, void **addr)
 	err = check_prot(o, prot);
 	if (err < 0)
 		return err;
+	/* The second copy must start exactly at size: an imported object of
+	 * another size cannot be mirrored. */
+	if (o->size % mobj__os_page_size() != 0)
+		return -EINVAL;
 	write = prot & MOBJ_PROT_WRITE;
 	err = mobj__os_reserve(2 * o->size, &base);
 	if (err < 0)

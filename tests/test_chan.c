@@ -737,14 +737,14 @@ static void test_hostile_peer(void **state)
 	hostile_case(&h, "/dev/zero", &w, sizeof(w), fds, 1, -EPROTO);
 	fds[0] = tu_memfd(page(), 0);
 	hostile_case(&h, "an unsealed memfd", &w, sizeof(w), fds, 1, -EPROTO);
-	fds[0] = tu_memfd(page(), F_SEAL_SHRINK);
-	hostile_case(&h, "a memfd that can grow", &w, sizeof(w), fds, 1, -EPROTO);
+	fds[0] = tu_memfd(page(), F_SEAL_GROW | F_SEAL_SEAL);
+	hostile_case(&h, "a memfd that can shrink", &w, sizeof(w), fds, 1, -EPROTO);
 	fds[0] = tu_memfd(page(), SIZE_SEALS);
 	w = hdr(0, 1, 2 * page(), MOBJ_READ | MOBJ_WRITE);
 	hostile_case(&h, "a memfd of the wrong size", &w, sizeof(w), fds, 1, -EPROTO);
 	fds[0] = tu_memfd(page(), SIZE_SEALS);
 	w = hdr(0, 1, page() + 1, MOBJ_READ | MOBJ_WRITE);
-	hostile_case(&h, "a size that is not a page multiple", &w, sizeof(w),
+	hostile_case(&h, "a size one byte past the memfd's", &w, sizeof(w),
 	             fds, 1, -EPROTO);
 	fds[0] = tu_memfd(page(), SIZE_SEALS);
 	w = hdr(0, 1, 0, MOBJ_READ | MOBJ_WRITE);
@@ -852,6 +852,51 @@ static void send_mixed(int raw, const void *p, size_t len, const int *a,
 /* Several control records in one message, explicit credentials among
  * them: every descriptor that arrives is closed on refusal, and
  * credentials alone do not make a message wrong. */
+/* The import policy holds for objects arriving on a channel too: what
+ * PipeWire and libwayland make (never frozen, GROW or not, any size) comes
+ * in read-write; the same memfd declared read-only does not. */
+static void test_recv_real_producers(void **state)
+{
+	struct tu_res r = tu_res_now();
+	static const struct { unsigned seals; size_t size; } cases[] = {
+		{ F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, 8192 + 100 },
+		{ F_SEAL_SHRINK | F_SEAL_SEAL, 1177344 },
+		{ F_SEAL_SHRINK, 4096 },
+	};
+	struct hostile h;
+	struct mobj *o = NULL;
+	struct wire w;
+	unsigned char *p;
+	char buf[8];
+	size_t i;
+	int fd;
+
+	(void)state;
+	hostile_open(&h);
+	h.before = tu_res_now();
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fd = tu_memfd(cases[i].size, cases[i].seals);
+		w = hdr(0, 1, cases[i].size, MOBJ_READ | MOBJ_WRITE);
+		assert_int_equal(raw_send(h.raw, &w, sizeof(w), &fd, 1), 0);
+		assert_int_equal(mobj_recv(h.c, LONG_MS, &o, buf, sizeof(buf)), 0);
+		assert_non_null(o);
+		assert_int_equal(mobj_size(o), cases[i].size);
+		assert_int_equal(mobj_map(o, 0, cases[i].size,
+		                          MOBJ_PROT_READ | MOBJ_PROT_WRITE, (void **)&p), 0);
+		p[cases[i].size - 1] = 1;
+		mobj_unmap(p, cases[i].size);
+		mobj_close(o);
+		o = NULL;
+		w = hdr(0, 1, cases[i].size, MOBJ_READ);
+		hostile_case(&h, "a producer's memfd declared read-only", &w,
+		             sizeof(w), &fd, 1, -EPROTO);
+	}
+	close(h.raw);
+	mobj_chan_close(h.c);
+	mobj_chan_close(h.l);
+	tu_res_check(r);
+}
+
 static void test_hostile_cmsg_mix(void **state)
 {
 	struct tu_res r = tu_res_now();
@@ -1598,6 +1643,7 @@ int main(int argc, char **argv)
 #ifdef __linux__
 		cmocka_unit_test(test_hostile_peer),
 		cmocka_unit_test(test_hostile_cmsg_mix),
+		cmocka_unit_test(test_recv_real_producers),
 #endif
 		cmocka_unit_test(test_peer_killed),
 		cmocka_unit_test(test_queued_before_exit),

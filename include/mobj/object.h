@@ -85,6 +85,9 @@ MOBJ_EXPORT int mobj_create(size_t size, unsigned flags, struct mobj **out);
  *  -EINVAL  o or out is NULL;
  *  -EMFILE, -ENFILE, -ENOMEM  out of resources (the object may already be
  *           frozen when this happens);
+ *  -EPERM   (Linux) the object can never be frozen: it came from another
+ *           program that sealed it F_SEAL_SEAL without F_SEAL_FUTURE_WRITE
+ *           (the import table in mobj/linux.h);
  *  -ENOENT  (Linux) /proc is not mounted, so the handle cannot be reopened
  *           read-only;
  *  -EACCES  (Linux) the object came from another program that made its
@@ -92,7 +95,11 @@ MOBJ_EXPORT int mobj_create(size_t size, unsigned flags, struct mobj **out);
  */
 MOBJ_EXPORT int mobj_readonly(struct mobj *o, struct mobj **out);
 
-/** The object's size in bytes (a multiple of mobj_page_size()); 0 for NULL. */
+/**
+ * The object's size in bytes; 0 for NULL. A multiple of mobj_page_size()
+ * for every object mobj_create() made; an imported object (Linux:
+ * mobj_from_fd(), mobj_recv()) reports its real size, which may not be.
+ */
 MOBJ_EXPORT size_t mobj_size(const struct mobj *o);
 
 /** MOBJ_READ, or MOBJ_READ | MOBJ_WRITE; 0 for NULL. */
@@ -105,6 +112,9 @@ MOBJ_EXPORT unsigned mobj_access(const struct mobj *o);
  * @param off   a multiple of mobj_page_size().
  * @param len   > 0; off + len must not exceed mobj_size(o). Rounded up to
  *              whole pages for the mapping; pass the same len to mobj_unmap().
+ *              Of an imported object whose size is not a page multiple, the
+ *              last page runs past its end: those bytes read as zeros and
+ *              are not part of the object (never a fault; it cannot shrink).
  * @param prot  MOBJ_PROT_READ or MOBJ_PROT_READ | MOBJ_PROT_WRITE.
  * @param addr  receives the address (page aligned).
  *
@@ -126,7 +136,9 @@ MOBJ_EXPORT int mobj_map(struct mobj *o, size_t off, size_t len, unsigned prot,
  * are mapped inside the reservation; on failure nothing stays mapped.
  * Unmap with mobj_unmap(addr, 2 * mobj_size(o)).
  *
- * @return 0, or the errors of mobj_map() (the range being the whole object).
+ * @return 0, or the errors of mobj_map() (the range being the whole object),
+ *  or -EINVAL when mobj_size(o) is not a multiple of mobj_page_size() (an
+ *  imported object: the second copy could not start at addr + size).
  */
 MOBJ_EXPORT int mobj_map_mirror(struct mobj *o, unsigned prot, void **addr);
 
