@@ -27,8 +27,11 @@
 size_t mobj__os_page_size(void);
 
 /* A new read-write object of exactly @size bytes (already page rounded,
- * nonzero), fixed in size for its life. */
-int mobj__os_create(size_t size, struct mobj__os_obj *out);
+ * nonzero), fixed in size for its life. @flags: MOBJ_CREATE_* (validated);
+ * @label: NULL, or a valid label (mobj_create_labeled) to show where the
+ * system shows names of memory. */
+int mobj__os_create(size_t size, unsigned flags, const char *label,
+                    struct mobj__os_obj *out);
 
 /* Freeze the object behind @o (idempotent; afterwards no new writable
  * mapping can be made through any handle) and return a new read-only handle

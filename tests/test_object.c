@@ -97,11 +97,73 @@ static void test_create_bad_input(void **state)
 	assert_int_equal(mobj_create(SIZE_MAX, 0, &o), -EINVAL);
 	assert_int_equal(mobj_create(SIZE_MAX - page() + 2, 0, &o), -EINVAL);
 	assert_int_equal(mobj_create((size_t)PTRDIFF_MAX, 0, &o), -EINVAL);
-	assert_int_equal(mobj_create(page(), 1, &o), -EINVAL);
+	assert_int_equal(mobj_create(page(), 2, &o), -EINVAL);
+	assert_int_equal(mobj_create(page(), MOBJ_CREATE_POPULATE | 2, &o), -EINVAL);
 	assert_int_equal(mobj_create(page(), 0x80000000u, &o), -EINVAL);
 	assert_int_equal(mobj_create(page(), 0, NULL), -EINVAL);
 	/* Out-parameters are written only on success. */
 	assert_ptr_equal(o, (struct mobj *)(uintptr_t)0x1);
+	tu_res_check(r);
+}
+
+static void test_create_labels(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *o = (struct mobj *)(uintptr_t)0x1;
+	char longest[MOBJ_LABEL_MAX + 2];
+
+	(void)state;
+	memset(longest, 'x', sizeof(longest));
+	longest[MOBJ_LABEL_MAX + 1] = '\0';
+	assert_int_equal(mobj_create_labeled(page(), 0, longest, &o), -EINVAL);
+	assert_int_equal(mobj_create_labeled(page(), 0, "", &o), -EINVAL);
+	assert_int_equal(mobj_create_labeled(page(), 0, "two words", &o), -EINVAL);
+	assert_int_equal(mobj_create_labeled(page(), 0, "tab\there", &o), -EINVAL);
+	assert_int_equal(mobj_create_labeled(page(), 0, "nl\n", &o), -EINVAL);
+	assert_int_equal(mobj_create_labeled(page(), 0, "caf\xc3\xa9", &o), -EINVAL);
+	assert_int_equal(mobj_create_labeled(page(), 4, "ok", &o), -EINVAL);
+	assert_ptr_equal(o, (struct mobj *)(uintptr_t)0x1);
+	longest[MOBJ_LABEL_MAX] = '\0';
+	assert_int_equal(mobj_create_labeled(page(), 0, longest, &o), 0);
+	mobj_close(o);
+	assert_int_equal(mobj_create_labeled(page(), MOBJ_CREATE_POPULATE,
+	                                     "frame/3:A_b-c.d~", &o), 0);
+	assert_int_equal(mobj_size(o), page());
+	mobj_close(o);
+	assert_int_equal(mobj_create_labeled(page() + 1, 0, NULL, &o), 0);
+	assert_int_equal(mobj_size(o), 2 * page());
+	mobj_close(o);
+	tu_res_check(r);
+}
+
+static void test_create_populate(void **state)
+{
+	struct tu_res r = tu_res_now();
+	size_t size = 256 * page(), i;
+	unsigned char *p;
+	struct mobj *o;
+#ifdef __linux__
+	struct stat st;
+#endif
+
+	(void)state;
+	assert_int_equal(mobj_create(size, MOBJ_CREATE_POPULATE, &o), 0);
+#ifdef __linux__
+	/* Every page is allocated before anyone touches one. */
+	assert_int_equal(fstat(mobj_fd(o), &st), 0);
+	assert_int_equal((size_t)st.st_blocks * 512, size);
+#endif
+	assert_int_equal(mobj_map(o, 0, size, RW, (void **)&p), 0);
+	for (i = 0; i < size; i += page())
+		assert_int_equal(p[i], 0);
+	mobj_unmap(p, size);
+	mobj_close(o);
+#ifdef __linux__
+	assert_int_equal(mobj_create(size, 0, &o), 0);
+	assert_int_equal(fstat(mobj_fd(o), &st), 0);
+	assert_int_equal(st.st_blocks, 0);
+	mobj_close(o);
+#endif
 	tu_res_check(r);
 }
 
@@ -868,6 +930,132 @@ static void test_debug_logs_refusals(void **state)
 	tu_res_check(r);
 }
 
+/* The label is the memfd's name: /proc/PID/maps and /proc/PID/fd show it. */
+static void test_label_in_proc(void **state)
+{
+	struct tu_res r = tu_res_now();
+	char path[64], link[128], line[512];
+	bool seen = false;
+	struct mobj *o;
+	void *p;
+	FILE *f;
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(mobj_create_labeled(page(), 0, "frame-3", &o), 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", mobj_fd(o));
+	n = readlink(path, link, sizeof(link) - 1);
+	assert_true(n > 0);
+	link[n] = '\0';
+	assert_string_equal(link, "/memfd:mobj:frame-3 (deleted)");
+	assert_int_equal(mobj_map(o, 0, page(), MOBJ_PROT_READ, &p), 0);
+	f = fopen("/proc/self/maps", "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "/memfd:mobj:frame-3 (deleted)\n"))
+			seen = true;
+	fclose(f);
+	assert_true(seen);
+	mobj_unmap(p, page());
+	mobj_close(o);
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", mobj_fd(o));
+	n = readlink(path, link, sizeof(link) - 1);
+	assert_true(n > 0);
+	link[n] = '\0';
+	assert_string_equal(link, "/memfd:mobj (deleted)");
+	mobj_close(o);
+	tu_res_check(r);
+}
+
+static int write_file(const char *dir, const char *file, const char *text)
+{
+	char path[512];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/* This process's cgroup v1 memory directory, or "" without one. */
+static void memcg_v1_dir(char *out, size_t cap)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	out[0] = '\0';
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *m = strstr(line, ":memory:");
+
+		if (m && access("/sys/fs/cgroup/memory/cgroup.procs", F_OK) == 0) {
+			m[strcspn(m, "\n")] = '\0';
+			snprintf(out, cap, "/sys/fs/cgroup/memory%s", m + 8);
+		}
+	}
+	fclose(f);
+}
+
+/* In a memory cgroup of 16 MiB whose OOM killer is off (so a charge that
+ * does not fit fails instead of killing someone), a populated 64 MiB object
+ * is -ENOMEM from mobj_create, a populated 4 MiB one fits, and an
+ * unpopulated 64 MiB one is created (it would meet the limit only when
+ * touched). Run in a child that moves itself into the cgroup and back. */
+static int populate_limit_case(void *arg)
+{
+	const char *parent = arg;
+	char dir[600], pid[32];
+	struct mobj *o = NULL;
+	int err, rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s/mobj-populate-%d", parent, (int)getpid());
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (mkdir(dir, 0700) < 0)
+		return 10;
+	if (write_file(dir, "memory.limit_in_bytes", "16M") < 0 ||
+	    write_file(dir, "memory.oom_control", "1") < 0 ||
+	    write_file(dir, "cgroup.procs", pid) < 0) {
+		rmdir(dir);
+		return 11;
+	}
+	err = mobj_create((size_t)64 << 20, MOBJ_CREATE_POPULATE, &o);
+	if (err != -ENOMEM) {
+		fprintf(stderr, "populated 64 MiB under 16 MiB: %d\n", err);
+		rc = 1;
+	}
+	if (mobj_create((size_t)4 << 20, MOBJ_CREATE_POPULATE, &o) != 0)
+		rc = 2;
+	mobj_close(o);
+	if (mobj_create((size_t)64 << 20, 0, &o) != 0)
+		rc = 3;
+	mobj_close(o);
+	if (write_file(parent, "cgroup.procs", pid) < 0 || rmdir(dir) < 0)
+		rc = rc ? rc : 4;
+	return rc;
+}
+
+static void test_populate_memory_limit(void **state)
+{
+	char dir[512];
+
+	(void)state;
+	memcg_v1_dir(dir, sizeof(dir));
+	if (geteuid() != 0 || dir[0] == '\0') {
+		/* cgroup v2 has no memory.oom_control: the charge would call
+		 * the OOM killer on this very process instead of failing. */
+		print_message("skipped: needs root and a cgroup v1 memory "
+		              "controller\n");
+		skip();
+	}
+	assert_int_equal(tu_in_child(populate_limit_case, dir), 0);
+}
+
 /* Regression (a frozen memfd whose creator chmod'ed it 0 was refused with
  * -EACCES, from mobj_recv too, where the contract says -EPROTO: the
  * read-only handle is reopened through /proc, which checks the mode). Runs
@@ -957,6 +1145,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_create_rounds_and_seals),
 		cmocka_unit_test(test_create_bad_input),
 		cmocka_unit_test(test_null_handles),
+		cmocka_unit_test(test_create_labels),
+		cmocka_unit_test(test_create_populate),
 		cmocka_unit_test(test_huge_object_costs_nothing),
 		cmocka_unit_test(test_map_bad_input),
 		cmocka_unit_test(test_map_shares_pages_and_outlives_close),
@@ -988,6 +1178,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_from_fd_growth_is_harmless),
 		cmocka_unit_test(test_from_fd_reasons),
 		cmocka_unit_test(test_debug_logs_refusals),
+		cmocka_unit_test(test_label_in_proc),
+		cmocka_unit_test(test_populate_memory_limit),
 		cmocka_unit_test(test_from_fd_mode_0),
 #endif
 		cmocka_unit_test(test_strerror),

@@ -52,23 +52,60 @@ struct mobj;
  */
 MOBJ_EXPORT size_t mobj_page_size(void);
 
+/** mobj_create() flag: allocate every page now (see mobj_create()). */
+#define MOBJ_CREATE_POPULATE 1u
+
+/** The longest label mobj_create_labeled() takes, in bytes. */
+#define MOBJ_LABEL_MAX 63
+
 /**
  * Create a new memory object of at least @p size bytes, readable and writable.
  *
  * @param size  requested size; rounded up to mobj_page_size(). The object's
  *              size is fixed for its life (Linux: sealed against shrink and
  *              grow, so no peer can make a mapping fault).
- * @param flags must be 0: no creation flag is defined yet.
+ * @param flags 0, or MOBJ_CREATE_POPULATE.
  * @param out   the new handle, with access MOBJ_READ | MOBJ_WRITE.
  *
- * Nothing is populated: a many-GiB object costs nothing until touched.
+ * Without flags nothing is populated: a many-GiB object costs nothing until
+ * touched, and on Linux a memory limit (a memory cgroup, strict overcommit)
+ * met at the first touch of a page is an OOM kill or a SIGBUS in whichever
+ * process touches it. MOBJ_CREATE_POPULATE allocates every page here
+ * (Linux: posix_fallocate on the memfd), so such a limit is -ENOMEM from
+ * mobj_create() instead, and no later touch can meet it. It costs the
+ * whole size in memory at once and the time to clear it. macOS accepts the
+ * flag and allocates nothing: anonymous memory there does not fault at a
+ * limit (the compressor and jetsam deal with pressure).
  *
  * @return 0, or
  *  -EINVAL  out is NULL, size is 0, size overflows when rounded or is beyond
- *           what the system can address, or flags has any bit set;
- *  -ENOMEM, -EMFILE, -ENFILE, -ENOSPC  the system is out of that resource.
+ *           what the system can address, or flags has an unknown bit set;
+ *  -ENOMEM  out of memory (with MOBJ_CREATE_POPULATE: the object does not
+ *           fit under the process's memory limit);
+ *  -EMFILE, -ENFILE, -ENOSPC  the system is out of that resource.
  */
 MOBJ_EXPORT int mobj_create(size_t size, unsigned flags, struct mobj **out);
+
+/**
+ * mobj_create() with a label, so that a person can tell buffers apart.
+ *
+ * A separate function rather than an options struct: flags already carry
+ * every yes/no option and stay extensible, the label is the one option that
+ * is a value, and an options struct would be a second way to pass flags.
+ *
+ * Where the label shows: Linux names the memfd "mobj:LABEL", which
+ * /proc/PID/maps and /proc/PID/fd print ("/memfd:mobj:LABEL (deleted)")
+ * and `mobj info` lists. macOS shows it nowhere: XNU has no name for a
+ * memory object, only an 8-bit tag per mapping (VM_FLAGS_ALIAS_MASK), so
+ * the label is checked and dropped there. A label is not part of the
+ * object's identity and does not travel with it.
+ *
+ * @param label NULL (the same as mobj_create()), or 1 to MOBJ_LABEL_MAX
+ *              bytes of printable ASCII other than space.
+ * @return what mobj_create() returns; -EINVAL also for a bad label.
+ */
+MOBJ_EXPORT int mobj_create_labeled(size_t size, unsigned flags,
+                                    const char *label, struct mobj **out);
 
 /**
  * Freeze @p o and derive a read-only handle to the same pages.

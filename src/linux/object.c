@@ -54,11 +54,33 @@ static int neg_errno(void)
 	return errno ? -errno : -EIO;
 }
 
-int mobj__os_create(size_t size, struct mobj__os_obj *out)
+/* Populating a memfd charges its pages now, so a memory limit (a memory
+ * cgroup's, or strict overcommit's: shmem's -ENOSPC) fails here rather
+ * than as a SIGBUS or an OOM kill at the first touch. posix_fallocate
+ * returns the error number instead of setting errno; a signal interrupts
+ * a large one (shmem undoes what it allocated), so it is retried. */
+static int populate(int fd, size_t size)
 {
-	const char *name = "mobj";
+	int err;
+
+	do
+		err = posix_fallocate(fd, 0, (off_t)size);
+	while (err == EINTR);
+	if (err == ENOSPC)
+		return -ENOMEM;
+	return -err;
+}
+
+int mobj__os_create(size_t size, unsigned flags, const char *label,
+                    struct mobj__os_obj *out)
+{
+	/* The memfd's name is what /proc/PID/maps and /proc/PID/fd show:
+	 * "/memfd:mobj:LABEL (deleted)". */
+	char name[5 + MOBJ_LABEL_MAX + 1] = "mobj";
 	int fd, err;
 
+	if (label)
+		snprintf(name, sizeof(name), "mobj:%s", label);
 	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
 	if (fd < 0 && errno == EINVAL)
 		fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -67,6 +89,11 @@ int mobj__os_create(size_t size, struct mobj__os_obj *out)
 	if ((off_t)size < 0 || ftruncate(fd, (off_t)size) < 0) {
 		err = errno == EFBIG || (off_t)size < 0 ? -EINVAL : neg_errno();
 		goto fail;
+	}
+	if (flags & MOBJ_CREATE_POPULATE) {
+		err = populate(fd, size);
+		if (err < 0)
+			goto fail;
 	}
 	if (fcntl(fd, F_ADD_SEALS, SIZE_SEALS) < 0) {
 		err = neg_errno();
