@@ -586,6 +586,7 @@ struct hostile {
 	int raw;                 /* the hostile peer's socket */
 	struct tu_res before;
 	int cases;
+	bool vector; /* receive with mobj_recvv(), room for the most objects */
 };
 
 static void hostile_open(struct hostile *h)
@@ -628,7 +629,18 @@ static void hostile_case(struct hostile *h, const char *what, const void *p,
 	for (i = 0; i < nfds; i++)
 		if (fds[i] != last)
 			close(last = fds[i]);
-	rc = mobj_recv(h->c, LONG_MS, &o, buf, sizeof(buf));
+	if (h->vector) {
+		struct mobj *in[MOBJ_MSG_OBJS_MAX] = { NULL };
+		size_t nin = 99;
+
+		rc = mobj_recvv(h->c, LONG_MS, in, MOBJ_MSG_OBJS_MAX, &nin, buf,
+		                sizeof(buf));
+		assert_int_equal(nin, 99);
+		for (i = 0; i < MOBJ_MSG_OBJS_MAX; i++)
+			assert_null(in[i]);
+	} else {
+		rc = mobj_recv(h->c, LONG_MS, &o, buf, sizeof(buf));
+	}
 	if (rc != expect)
 		fail_msg("hostile case '%s': got %d (%s), expected %d", what,
 		         rc, mobj_strerror(rc), expect);
@@ -678,8 +690,11 @@ static void test_hostile_peer(void **state)
 	w.magic ^= 1;
 	hostile_case(&h, "bad magic", &w, sizeof(w), NULL, 0, -EPROTO);
 	w = hdr(0, 0, 0, 0);
-	w.version = 2;
+	w.version = 3;
 	hostile_case(&h, "bad version", &w, sizeof(w), NULL, 0, -EPROTO);
+	w.version = 1;
+	hostile_case(&h, "an old peer's version 1", &w, sizeof(w), NULL, 0,
+	             -EPROTO);
 	w = hdr(0, 0, 0, 0);
 	w.type = 0;
 	hostile_case(&h, "type 0", &w, sizeof(w), NULL, 0, -EPROTO);
@@ -897,6 +912,118 @@ static void test_recv_real_producers(void **state)
 	tu_res_check(r);
 }
 
+/* A raw message of @nobj records (each @size, @access) and @len payload
+ * bytes of 'p', built by hand from the documented layout. */
+struct rawv {
+	struct wire w; /* head + record 0 */
+	struct wire_obj more[MOBJ_MSG_OBJS_MAX + 4];
+	unsigned char payload[64];
+};
+
+static size_t rawv(struct rawv *m, uint32_t nobj, uint64_t size,
+                   uint32_t access, uint32_t len)
+{
+	uint32_t i;
+
+	memset(m, 0, sizeof(*m));
+	m->w = hdr(len, nobj, nobj ? size : 0, nobj ? access : 0);
+	for (i = 1; i < nobj; i++) {
+		m->more[i - 1].size = size;
+		m->more[i - 1].access = access;
+	}
+	memset((unsigned char *)m + 16 + 16 * (nobj ? nobj : 1), 'p', len);
+	return 16 + 16 * (nobj ? nobj : 1) + len;
+}
+
+/* Several objects per message, refused whole: every handle that came is
+ * released (including those already imported), the channel stays usable. */
+static void test_hostile_vector(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct hostile h;
+	struct rawv m;
+	int fds[MOBJ_MSG_OBJS_MAX + 4], pfd[2], i;
+	size_t n;
+
+	(void)state;
+	hostile_open(&h);
+	h.vector = true;
+	h.before = tu_res_now();
+
+	/* The third of four is a pipe; the fourth declared read-only but
+	 * not frozen. */
+	for (i = 0; i < 4; i++)
+		fds[i] = tu_memfd(page(), FROZEN);
+	close(fds[2]);
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	close(pfd[1]);
+	fds[2] = pfd[0];
+	n = rawv(&m, 4, page(), MOBJ_READ, 3);
+	hostile_case(&h, "a pipe among four objects", &m, n, fds, 4, -EPROTO);
+	for (i = 0; i < 4; i++)
+		fds[i] = tu_memfd(page(), i == 3 ? SIZE_SEALS : FROZEN);
+	hostile_case(&h, "the last of four not frozen", &m, n, fds, 4, -EPROTO);
+	/* Counts that lie, records that lie. */
+	for (i = 0; i < 3; i++)
+		fds[i] = tu_memfd(page(), FROZEN);
+	hostile_case(&h, "four declared, three came", &m, n, fds, 3, -EPROTO);
+	for (i = 0; i < 5; i++)
+		fds[i] = tu_memfd(page(), FROZEN);
+	hostile_case(&h, "four declared, five came", &m, n, fds, 5, -EPROTO);
+	for (i = 0; i < 4; i++)
+		fds[i] = tu_memfd(page(), FROZEN);
+	m.more[1].reserved = 1;
+	hostile_case(&h, "a record's reserved field set", &m, n, fds, 4, -EPROTO);
+	for (i = 0; i < 4; i++)
+		fds[i] = tu_memfd(page(), FROZEN);
+	n = rawv(&m, 4, page(), MOBJ_READ, 3);
+	m.more[2].access = 0;
+	hostile_case(&h, "a record without access", &m, n, fds, 4, -EPROTO);
+	for (i = 0; i < 4; i++)
+		fds[i] = tu_memfd(page(), FROZEN);
+	n = rawv(&m, 4, page(), MOBJ_READ, 3);
+	m.more[0].size = 2 * page();
+	hostile_case(&h, "a record's size lies", &m, n, fds, 4, -EPROTO);
+	for (i = 0; i < 4; i++)
+		fds[i] = tu_memfd(page(), FROZEN);
+	n = rawv(&m, 4, page(), MOBJ_READ, 3);
+	hostile_case(&h, "records cut short", &m, n - 3 - 16, fds, 4, -EPROTO);
+	for (i = 0; i < MOBJ_MSG_OBJS_MAX + 1; i++)
+		fds[i] = tu_memfd(page(), FROZEN);
+	n = rawv(&m, MOBJ_MSG_OBJS_MAX + 1, page(), MOBJ_READ, 0);
+	hostile_case(&h, "one object over the most", &m, n, fds,
+	             MOBJ_MSG_OBJS_MAX + 1, -EPROTO);
+
+	/* The most, valid: accepted, in order. */
+	{
+		struct mobj *in[MOBJ_MSG_OBJS_MAX];
+		char buf[8];
+		size_t nin = 0;
+
+		for (i = 0; i < MOBJ_MSG_OBJS_MAX; i++)
+			fds[i] = tu_memfd(page() * (size_t)(i + 1), FROZEN);
+		n = rawv(&m, MOBJ_MSG_OBJS_MAX, page(), MOBJ_READ, 2);
+		for (i = 0; i < MOBJ_MSG_OBJS_MAX; i++)
+			*(i ? &m.more[i - 1].size : &m.w.obj_size) =
+				page() * (size_t)(i + 1);
+		assert_int_equal(raw_send(h.raw, &m, n, fds, MOBJ_MSG_OBJS_MAX), 0);
+		for (i = 0; i < MOBJ_MSG_OBJS_MAX; i++)
+			close(fds[i]);
+		assert_int_equal(mobj_recvv(h.c, LONG_MS, in, MOBJ_MSG_OBJS_MAX,
+		                            &nin, buf, sizeof(buf)), 2);
+		assert_int_equal(nin, MOBJ_MSG_OBJS_MAX);
+		for (i = 0; i < MOBJ_MSG_OBJS_MAX; i++) {
+			assert_int_equal(mobj_size(in[i]), page() * (size_t)(i + 1));
+			mobj_close(in[i]);
+		}
+	}
+	tu_res_check(h.before);
+	close(h.raw);
+	mobj_chan_close(h.c);
+	mobj_chan_close(h.l);
+	tu_res_check(r);
+}
+
 static void test_hostile_cmsg_mix(void **state)
 {
 	struct tu_res r = tu_res_now();
@@ -954,6 +1081,186 @@ static void test_hostile_cmsg_mix(void **state)
 	tu_res_check(r);
 }
 #endif /* __linux__ */
+
+/* ---- Several objects per message --------------------------------------- */
+
+/* @n objects: object i is (i + 1) pages, read-only when i is odd, and its
+ * first byte is i + 1 (written before the freeze). */
+static void make_objs(struct mobj **objs, struct mobj **keep, size_t n)
+{
+	unsigned char *p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		assert_int_equal(mobj_create(page() * (i + 1), 0, &keep[i]), 0);
+		assert_int_equal(mobj_map(keep[i], 0, page(), RW, (void **)&p), 0);
+		p[0] = (unsigned char)(i + 1);
+		mobj_unmap(p, page());
+		objs[i] = keep[i];
+		if (i % 2)
+			assert_int_equal(mobj_readonly(keep[i], &objs[i]), 0);
+	}
+}
+
+static void check_objs(struct mobj **in, size_t n)
+{
+	unsigned char *p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		assert_non_null(in[i]);
+		assert_int_equal(mobj_size(in[i]), page() * (i + 1));
+		assert_int_equal(mobj_access(in[i]), i % 2 ? MOBJ_READ :
+		                 MOBJ_READ | MOBJ_WRITE);
+		assert_int_equal(mobj_map(in[i], 0, page(), MOBJ_PROT_READ,
+		                          (void **)&p), 0);
+		assert_int_equal(p[0], i + 1);
+		mobj_unmap(p, page());
+	}
+}
+
+static void close_objs(struct mobj **objs, struct mobj **keep, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (objs && objs[i] != keep[i])
+			mobj_close(objs[i]);
+		mobj_close(keep[i]);
+	}
+}
+
+static void test_sendv_recvv(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *objs[MOBJ_MSG_OBJS_MAX + 1], *keep[MOBJ_MSG_OBJS_MAX + 1];
+	struct mobj *in[MOBJ_MSG_OBJS_MAX], *one = NULL;
+	struct mobj_chan *a, *b;
+	char buf[16];
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	make_objs(objs, keep, MOBJ_MSG_OBJS_MAX + 1);
+	/* 8, then the most, in order, with their access. */
+	assert_int_equal(mobj_sendv(a, objs, 8, "eight", 5), 0);
+	assert_int_equal(mobj_sendv_timeout(a, objs, MOBJ_MSG_OBJS_MAX, "max", 3, 0), 0);
+	assert_int_equal(mobj_recvv(b, LONG_MS, in, MOBJ_MSG_OBJS_MAX, &n, buf,
+	                            sizeof(buf)), 5);
+	assert_int_equal(n, 8);
+	assert_memory_equal(buf, "eight", 5);
+	check_objs(in, 8);
+	close_objs(in, in, 8);
+	assert_int_equal(mobj_recvv(b, LONG_MS, in, MOBJ_MSG_OBJS_MAX, &n, buf,
+	                            sizeof(buf)), 3);
+	assert_int_equal(n, MOBJ_MSG_OBJS_MAX);
+	check_objs(in, MOBJ_MSG_OBJS_MAX);
+	close_objs(in, in, MOBJ_MSG_OBJS_MAX);
+	/* None; and the one-object forms read vector messages of 0 or 1. */
+	assert_int_equal(mobj_sendv(a, NULL, 0, "z", 1), 0);
+	assert_int_equal(mobj_recv(b, LONG_MS, &one, buf, sizeof(buf)), 1);
+	assert_null(one);
+	assert_int_equal(mobj_sendv(a, objs, 1, NULL, 0), 0);
+	assert_int_equal(mobj_recv(b, LONG_MS, &one, buf, sizeof(buf)), 0);
+	check_objs(&one, 1);
+	mobj_close(one);
+	assert_int_equal(mobj_send(a, objs[0], NULL, 0), 0);
+	assert_int_equal(mobj_recvv(b, LONG_MS, in, 1, &n, NULL, 0), 0);
+	assert_int_equal(n, 1);
+	check_objs(in, 1);
+	mobj_close(in[0]);
+	/* The same object twice arrives twice. */
+	objs[MOBJ_MSG_OBJS_MAX] = objs[0];
+	assert_int_equal(mobj_sendv(a, &objs[MOBJ_MSG_OBJS_MAX - 1], 2, NULL, 0), 0);
+	assert_int_equal(mobj_recvv(b, LONG_MS, in, 2, &n, NULL, 0), 0);
+	assert_int_equal(n, 2);
+	mobj_close(in[0]);
+	mobj_close(in[1]);
+
+	/* Bad arguments: nothing sent. */
+	assert_int_equal(mobj_sendv(a, objs, MOBJ_MSG_OBJS_MAX + 1, NULL, 0), -EMSGSIZE);
+	assert_int_equal(mobj_sendv(a, NULL, 1, NULL, 0), -EINVAL);
+	one = NULL;
+	assert_int_equal(mobj_sendv(a, &one, 1, NULL, 0), -EINVAL);
+	assert_int_equal(mobj_sendv(NULL, objs, 1, NULL, 0), -EINVAL);
+	assert_int_equal(mobj_sendv_timeout(a, objs, 1, NULL, 0, -2), -EINVAL);
+	assert_int_equal(mobj_recvv(b, 0, in, 1, NULL, NULL, 0), -EINVAL);
+	assert_int_equal(mobj_recvv(b, 0, NULL, 1, &n, NULL, 0), -EINVAL);
+	assert_int_equal(mobj_recvv(NULL, 0, in, 1, &n, NULL, 0), -EINVAL);
+	assert_int_equal(mobj_recvv(b, 0, in, 1, &n, NULL, 0), -ETIMEDOUT);
+
+	close_objs(objs, keep, MOBJ_MSG_OBJS_MAX);
+	mobj_close(keep[MOBJ_MSG_OBJS_MAX]);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	tu_res_check(r);
+}
+
+/* More objects than the receiver has room for: refused, every handle
+ * released, and the next message still arrives. */
+static void test_recvv_over_cap(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *objs[8], *keep[8], *in[8] = { NULL }, *one = NULL;
+	struct mobj_chan *a, *b;
+	struct tu_res open_chans;
+	char buf[16];
+	size_t n = 77;
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	open_chans = tu_res_now();
+	make_objs(objs, keep, 8);
+	assert_int_equal(mobj_sendv(a, objs, 8, "x", 1), 0);
+	assert_int_equal(mobj_sendv(a, objs, 2, "y", 1), 0);
+	assert_int_equal(mobj_sendv(a, objs, 3, "z", 1), 0);
+	assert_int_equal(mobj_sendv(a, objs, 1, "w", 1), 0);
+	close_objs(objs, keep, 8);
+	assert_int_equal(mobj_recvv(b, LONG_MS, in, 7, &n, buf, sizeof(buf)), -EMSGSIZE);
+	assert_int_equal(n, 77);
+	assert_null(in[0]);
+	/* The one-object form refuses several as the peer's error. */
+	assert_int_equal(mobj_recv(b, LONG_MS, &one, buf, sizeof(buf)), -EPROTO);
+	assert_null(one);
+	/* Room enough for the objects, not for the payload. */
+	assert_int_equal(mobj_recvv(b, LONG_MS, in, 8, &n, buf, 0), -EMSGSIZE);
+	assert_null(in[0]);
+	tu_res_check(open_chans);
+	assert_int_equal(mobj_recvv(b, LONG_MS, in, 8, &n, buf, sizeof(buf)), 1);
+	assert_int_equal(buf[0], 'w');
+	assert_int_equal(n, 1);
+	mobj_close(in[0]);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	tu_res_check(r);
+}
+
+/* Across processes: a child sends eight objects in one message. */
+static void test_sendv_fork(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *in[8];
+	struct mobj_chan *c;
+	char buf[8];
+	size_t n = 0;
+	pid_t pid;
+
+	(void)state;
+	pid = tu_fork_chan(&c);
+	if (pid == 0) {
+		struct mobj *objs[8], *keep[8];
+
+		make_objs(objs, keep, 8);
+		_exit(mobj_sendv(c, objs, 8, "kid", 3) == 0 ? 0 : 1);
+	}
+	assert_int_equal(mobj_recvv(c, LONG_MS, in, 8, &n, buf, sizeof(buf)), 3);
+	assert_int_equal(n, 8);
+	check_objs(in, 8);
+	close_objs(in, in, 8);
+	assert_int_equal(tu_wait(pid), 0);
+	mobj_chan_close(c);
+	tu_res_check(r);
+}
 
 /* ---- Peer death, queues ------------------------------------------------ */
 
@@ -1644,7 +1951,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_hostile_peer),
 		cmocka_unit_test(test_hostile_cmsg_mix),
 		cmocka_unit_test(test_recv_real_producers),
+		cmocka_unit_test(test_hostile_vector),
 #endif
+		cmocka_unit_test(test_sendv_recvv),
+		cmocka_unit_test(test_recvv_over_cap),
+		cmocka_unit_test(test_sendv_fork),
 		cmocka_unit_test(test_peer_killed),
 		cmocka_unit_test(test_queued_before_exit),
 #ifdef __linux__
