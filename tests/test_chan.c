@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -224,7 +225,41 @@ static int helper_connect_expect(int argc, char **argv)
 	return 0;
 }
 
+#ifdef __linux__
+/* Started by systemd-socket-activate on the first connection: listen on
+ * argv[0] (which must adopt the passed socket, fd 3: binding our own would
+ * find the name taken), say our pid, wait for "bye". */
+static int helper_activated(int argc, char **argv)
+{
+	struct mobj_chan *l, *c;
+	char msg[32];
+	int err, n;
+
+	if (argc < 1)
+		return 2;
+	err = mobj_chan_listen(argv[0], &l);
+	if (err < 0) {
+		fprintf(stderr, "activated: listen: %s\n", mobj_strerror(err));
+		return 3;
+	}
+	if (mobj_chan_fd(l) != 3)
+		return 4;
+	if (mobj_chan_accept(l, LONG_MS, &c) != 0)
+		return 5;
+	n = snprintf(msg, sizeof(msg), "pid %d", (int)getpid());
+	if (mobj_send(c, NULL, msg, (size_t)n) != 0)
+		return 6;
+	n = mobj_recv(c, LONG_MS, NULL, msg, sizeof(msg));
+	mobj_chan_close(c);
+	mobj_chan_close(l);
+	return n == 3 && memcmp(msg, "bye", 3) == 0 ? 0 : 7;
+}
+#endif
+
 static const struct tu_helper helpers[] = {
+#ifdef __linux__
+	{ "activated", helper_activated },
+#endif
 	{ "connect_expect", helper_connect_expect },
 	{ "peer", helper_peer },
 	{ "linger", helper_linger },
@@ -1079,6 +1114,197 @@ static void test_hostile_cmsg_mix(void **state)
 	mobj_chan_close(h.c);
 	mobj_chan_close(h.l);
 	tu_res_check(r);
+}
+#endif /* __linux__ */
+
+/* ---- Demand launch: systemd socket activation (Linux) ------------------- */
+#ifdef __linux__
+
+static bool exe_is(pid_t pid, const char *path)
+{
+	char link[64], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return strcmp(target, path) == 0;
+}
+
+/* The real thing: systemd-socket-activate holds @name and starts the
+ * service (this binary's "activated" helper) only on the first connection;
+ * mobj_chan_listen() in the service adopts the socket it was passed. */
+static void test_socket_activation(void **state)
+{
+	static const char tool[] = "/usr/bin/systemd-socket-activate";
+	struct tu_res r = tu_res_now();
+	char name[64], listen_arg[80], fdname[96], self[PATH_MAX], buf[32];
+	struct mobj_chan *c;
+	pid_t pid;
+	int i, n;
+
+	(void)state;
+	if (access(tool, X_OK) != 0) {
+		print_message("skipped: %s missing (Debian's systemd package; "
+		              "tools/run installs it)\n", tool);
+		skip();
+	}
+	assert_true(realpath("/proc/self/exe", self) != NULL);
+	name_abstract(name, sizeof(name), "activated");
+	snprintf(listen_arg, sizeof(listen_arg), "@%s", name);
+	snprintf(fdname, sizeof(fdname), "--fdname=%s", name);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(tool, tool, "--seqpacket", "-l", listen_arg, fdname, self,
+		      "--helper", "activated", name, (char *)NULL);
+		_exit(127);
+	}
+	/* Wait for the manager to run; nothing has started the service. */
+	for (i = 0; i < 500 && !exe_is(pid, tool); i++)
+		sleep_ms(10);
+	assert_true(exe_is(pid, tool));
+	assert_int_equal(mobj_chan_connect(name, LONG_MS, &c), 0);
+	/* The service is the manager's process, exec'ed on demand. */
+	n = mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_int_equal(atoi(buf + 4), pid);
+	assert_true(exe_is(pid, self));
+	assert_int_equal(mobj_send(c, NULL, "bye", 3), 0);
+	assert_int_equal(tu_wait(pid), 0);
+	mobj_chan_close(c);
+	tu_res_check(r);
+}
+
+/* A socket of @type bound to @name (abstract, or a path), listening when
+ * @listening, moved to descriptor @at. */
+static int passed_socket(int type, const char *name, bool listening, int at)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (name[0] == '/') {
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", name);
+		len = (socklen_t)sizeof(sa);
+	} else {
+		memcpy(sa.sun_path + 1, name, strlen(name));
+		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+		                  strlen(name));
+	}
+	if (bind(fd, (struct sockaddr *)&sa, len) < 0 ||
+	    (listening && listen(fd, 8) < 0) || dup2(fd, at) != at)
+		return -1;
+	close(fd);
+	return at;
+}
+
+static void set_listen_env(pid_t pid, int nfds, const char *names)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "%d", (int)pid);
+	setenv("LISTEN_PID", v, 1);
+	snprintf(v, sizeof(v), "%d", nfds);
+	setenv("LISTEN_FDS", v, 1);
+	setenv("LISTEN_FDNAMES", names, 1);
+}
+
+/* One case of what a service manager (or an impostor) passes, in a child
+ * whose descriptors 3 and 4 are free to take the passed sockets. Returns 0
+ * when mobj_chan_listen() did what the case expects. */
+static int activation_case(void *arg)
+{
+	int which = (int)(intptr_t)arg, fl;
+	char name[64], names[160], other[80];
+	struct mobj_chan *l = NULL;
+	struct stat st;
+
+	snprintf(name, sizeof(name), "mobj-test-%d-passed", (int)getpid());
+	snprintf(other, sizeof(other), "%s-other", name);
+	snprintf(names, sizeof(names), "unrelated:%s", name);
+	close(3);
+	close(4);
+	if (passed_socket(SOCK_SEQPACKET, other, true, 3) != 3)
+		return 90;
+	switch (which) {
+	case 0: /* right socket, right name, fd 4: adopted, once */
+		if (passed_socket(SOCK_SEQPACKET, name, true, 4) != 4)
+			return 91;
+		set_listen_env(getpid(), 2, names);
+		if (mobj_chan_listen(name, &l) != 0 || mobj_chan_fd(l) != 4)
+			return 1;
+		fl = fcntl(4, F_GETFL);
+		if (!(fl & O_NONBLOCK) || !(fcntl(4, F_GETFD) & FD_CLOEXEC))
+			return 2;
+		mobj_chan_close(l);
+		/* Closed, the number is free: never taken again. */
+		return mobj_chan_listen(name, &l) == 0 ? 0 : 3;
+	case 1: /* meant for another process: not ours, the name is taken */
+		if (passed_socket(SOCK_SEQPACKET, name, true, 4) != 4)
+			return 91;
+		set_listen_env(getpid() + 1, 2, names);
+		return mobj_chan_listen(name, &l) == -EADDRINUSE ? 0 : 1;
+	case 2: /* passed under other names */
+		if (passed_socket(SOCK_SEQPACKET, name, true, 4) != 4)
+			return 91;
+		set_listen_env(getpid(), 2, "a:b");
+		return mobj_chan_listen(name, &l) == -EADDRINUSE ? 0 : 1;
+	case 3: /* a stream socket under the name */
+		if (passed_socket(SOCK_STREAM, name, true, 4) != 4)
+			return 91;
+		set_listen_env(getpid(), 2, names);
+		return mobj_chan_listen(name, &l) == -EPROTO ? 0 : 1;
+	case 4: /* bound to another name */
+		if (passed_socket(SOCK_SEQPACKET, other + 1, true, 4) != 4)
+			return 91;
+		set_listen_env(getpid(), 2, names);
+		return mobj_chan_listen(name, &l) == -EPROTO ? 0 : 1;
+	case 5: /* bound, not listening */
+		if (passed_socket(SOCK_SEQPACKET, name, false, 4) != 4)
+			return 91;
+		set_listen_env(getpid(), 2, names);
+		return mobj_chan_listen(name, &l) == -EPROTO ? 0 : 1;
+	case 6: /* a path: adopted, and the manager's file outlives close */
+		snprintf(name, sizeof(name), "/tmp/mobj-test-%d-passed.sock",
+		         (int)getpid());
+		snprintf(names, sizeof(names), "unrelated:%s", name);
+		if (passed_socket(SOCK_SEQPACKET, name, true, 4) != 4)
+			return 91;
+		set_listen_env(getpid(), 2, names);
+		if (mobj_chan_listen(name, &l) != 0 || mobj_chan_fd(l) != 4)
+			return 1;
+		mobj_chan_close(l);
+		fl = stat(name, &st) == 0 && S_ISSOCK(st.st_mode) ? 0 : 2;
+		unlink(name);
+		return fl;
+	default: /* no LISTEN_FDS at all: bind as ever */
+		unsetenv("LISTEN_FDS");
+		setenv("LISTEN_PID", "1", 1);
+		if (mobj_chan_listen(name, &l) != 0)
+			return 1;
+		mobj_chan_close(l);
+		return 0;
+	}
+}
+
+static void test_activation_checks(void **state)
+{
+	intptr_t i;
+
+	(void)state;
+	for (i = 0; i <= 7; i++) {
+		int rc = tu_in_child(activation_case, (void *)i);
+
+		if (rc != 0)
+			fail_msg("activation case %d: %d", (int)i, rc);
+	}
 }
 #endif /* __linux__ */
 
@@ -1952,6 +2178,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_hostile_cmsg_mix),
 		cmocka_unit_test(test_recv_real_producers),
 		cmocka_unit_test(test_hostile_vector),
+#endif
+#ifdef __linux__
+		cmocka_unit_test(test_socket_activation),
+		cmocka_unit_test(test_activation_checks),
 #endif
 		cmocka_unit_test(test_sendv_recvv),
 		cmocka_unit_test(test_recvv_over_cap),

@@ -54,8 +54,24 @@ struct mobj_chan;
  * effective uid (the uid the kernel reports for a peer, and checks access
  * with), unless mobj_chan_allow_uid() says otherwise.
  *
+ * Demand launch: a service need not run before its first client.
+ * Linux: when a service manager passed this process a socket named @p name
+ * (systemd socket activation: LISTEN_PID is this process, and @p name is
+ * one of LISTEN_FDNAMES), that socket is adopted instead of binding one,
+ * once per process; it must be a listening AF_UNIX SOCK_SEQPACKET socket
+ * bound to @p name's address, else -EPROTO. So
+ * `systemd-socket-activate --seqpacket -l @NAME --fdname=NAME prog NAME`,
+ * or a .socket unit with ListenSequentialPacket=@NAME and
+ * FileDescriptorName=NAME, starts prog on the first mobj_chan_connect(NAME).
+ * The socket file of such a path listener is the manager's: closing does
+ * not unlink it. Darwin: bootstrap_check_in() of a name that a launchd
+ * plist declares under MachServices is how launchd demand-launches; nothing
+ * changes here (tools/examples/launchd/).
+ *
  * @return 0, or -EINVAL (NULL or empty name, name too long: 107 bytes at
- *         most on Linux), -EADDRINUSE, -EACCES (no permission on the
+ *         most on Linux), -EPROTO (Linux: the socket passed for @p name
+ *         is not a listening SOCK_SEQPACKET socket bound to it),
+ *         -EADDRINUSE, -EACCES (no permission on the
  *         directory), -ENOENT (the directory does not exist), -ENOTDIR,
  *         -ELOOP and the other errors of looking up a path, -EMFILE,
  *         -ENFILE, -ENOMEM.

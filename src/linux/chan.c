@@ -137,6 +137,9 @@ int mobj__os_chan_listen(const char *name, struct mobj__os_chan *out)
 	bool path = name[0] == '/';
 	int fd, err;
 
+	err = mobj__linux_activated(name, out);
+	if (err != -ENOENT)
+		return err;
 	fd = open_socket(name, &sa, &len);
 	if (fd < 0)
 		return fd;
