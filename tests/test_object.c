@@ -795,6 +795,12 @@ static void test_from_fd_growth_is_harmless(void **state)
 	assert_int_equal(mobj_map(x, 0, page() + 10, RW, (void **)&p), 0);
 	assert_int_equal(ftruncate(fd, (off_t)(8 * page())), 0);
 	assert_int_not_equal(ftruncate(fd, 1), 0);
+	/* Grown since it was sent: still the object it was declared as
+	 * (libwayland-cursor grows its pool before the compositor reads
+	 * create_pool); smaller than declared never. */
+	assert_int_equal(mobj_fd_check(fd, page() + 10, MOBJ_READ | MOBJ_WRITE), 0);
+	assert_int_equal(mobj_fd_check(fd, 9 * page(), MOBJ_READ | MOBJ_WRITE),
+	                 MOBJ_REFUSAL_SIZE);
 	p[page() + 9] = 1;
 	p[2 * page() - 1] = 2;
 	assert_int_equal(mobj_size(x), page() + 10);

@@ -36,8 +36,10 @@ MOBJ_EXPORT int mobj_fd(const struct mobj *o);
  * sealed the seals; PipeWire's PW_MEMBLOCK_FLAG_SEAL blocks and every
  * Wayland client pool made by libwayland's os_create_anonymous_file are
  * such objects). Refused whatever the seals: no F_SEAL_SHRINK (it could
- * shrink under a mapping: SIGBUS), a size other than the declared one, a
- * hugetlb memfd, anything that is not a memfd; declared read-write, a
+ * shrink under a mapping: SIGBUS), a file smaller than the declared size,
+ * or larger when sealed F_SEAL_GROW (a file that can grow may have grown
+ * since it was sent: the object is its first @p size bytes), a hugetlb
+ * memfd, anything that is not a memfd; declared read-write, a
  * descriptor opened O_RDONLY; declared read-only, a memfd that cannot be
  * reopened O_RDONLY (chmod'ed by its creator).
  *
@@ -56,7 +58,8 @@ enum mobj_refusal {
 	MOBJ_REFUSAL_NOT_MEMFD = 1,  /**< F_GET_SEALS fails: pipe, file, O_PATH */
 	MOBJ_REFUSAL_HUGETLB,        /**< a hugetlb memfd */
 	MOBJ_REFUSAL_NO_SHRINK_SEAL, /**< no F_SEAL_SHRINK */
-	MOBJ_REFUSAL_SIZE,           /**< not the declared size, 0, or too large */
+	MOBJ_REFUSAL_SIZE,           /**< smaller than declared (or larger, sealed
+	                                  GROW), 0, or too large */
 	MOBJ_REFUSAL_FD_READONLY,    /**< declared read-write, fd is O_RDONLY */
 	MOBJ_REFUSAL_WRITE_SEALED,   /**< declared read-write, F_SEAL_WRITE */
 	MOBJ_REFUSAL_NOT_FROZEN,     /**< declared read-only, still writable */
@@ -66,7 +69,7 @@ enum mobj_refusal {
 /**
  * Wrap a memfd received from elsewhere, after exactly the checks mobj_recv()
  * applies (the import policy above): @p fd must be a memfd sealed
- * F_SEAL_SHRINK, of exactly @p size bytes; declared MOBJ_READ it must also
+ * F_SEAL_SHRINK, of @p size bytes (or more, if not sealed F_SEAL_GROW); declared MOBJ_READ it must also
  * be frozen (F_SEAL_FUTURE_WRITE, or F_SEAL_WRITE); declared
  * MOBJ_READ | MOBJ_WRITE it must be open O_RDWR and not F_SEAL_WRITE.
  * The fd is duplicated (close-on-exec): the caller keeps and closes its own.

@@ -213,8 +213,13 @@ static int classify(int fd, size_t size, unsigned access, int *fl, int *seals)
 		return MOBJ_REFUSAL_HUGETLB;
 	if (!(*seals & F_SEAL_SHRINK))
 		return MOBJ_REFUSAL_NO_SHRINK_SEAL;
+	/* Smaller than declared, a mapping would fault past its end. Larger
+	 * is a lie only when it cannot grow: a file that can may have grown
+	 * since it was sent (libwayland-cursor grows its pool before the
+	 * compositor reads the create_pool request). */
 	if (size == 0 || size > (size_t)PTRDIFF_MAX / 2 || st.st_size < 0 ||
-	    (unsigned long long)st.st_size != size)
+	    (unsigned long long)st.st_size < size ||
+	    ((unsigned long long)st.st_size > size && (*seals & F_SEAL_GROW)))
 		return MOBJ_REFUSAL_SIZE;
 	if (access & MOBJ_WRITE) {
 		if ((*fl & O_ACCMODE) != O_RDWR)
@@ -307,7 +312,8 @@ const char *mobj_refusal_str(int reason)
 	case MOBJ_REFUSAL_NO_SHRINK_SEAL:
 		return "no F_SEAL_SHRINK: it could shrink under a mapping (SIGBUS)";
 	case MOBJ_REFUSAL_SIZE:
-		return "its size is not the declared size (or is 0 or too large)";
+		return "its size is not the declared size (smaller, or larger "
+		       "though sealed against growing; or 0 or too large)";
 	case MOBJ_REFUSAL_FD_READONLY:
 		return "declared read-write, but the descriptor is read-only";
 	case MOBJ_REFUSAL_WRITE_SEALED:
