@@ -1059,6 +1059,50 @@ static void test_hostile_vector(void **state)
 	tu_res_check(r);
 }
 
+/* MOBJ_DEBUG: one line per refused message, saying why. */
+static void test_debug_logs_messages(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj_chan *a, *b;
+	struct mobj *o, *objs[2], *got = NULL;
+	char log[1024], *nl;
+	int pfd[2], saved;
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	objs[0] = objs[1] = o;
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_int_equal(dup2(pfd[1], 2), 2);
+	setenv("MOBJ_DEBUG", "1", 1);
+	assert_int_equal(raw_send(mobj_chan_fd(a), "xx", 2, NULL, 0), 0);
+	assert_int_equal(mobj_recv(b, LONG_MS, &got, NULL, 0), -EPROTO);
+	assert_int_equal(mobj_sendv(a, objs, 2, NULL, 0), 0);
+	assert_int_equal(mobj_recv(b, LONG_MS, &got, NULL, 0), -EPROTO);
+	unsetenv("MOBJ_DEBUG");
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	close(pfd[1]);
+	n = read(pfd[0], log, sizeof(log) - 1);
+	close(pfd[0]);
+	assert_true(n > 0);
+	log[n] = '\0';
+	nl = strchr(log, '\n');
+	assert_non_null(nl);
+	assert_memory_equal(log, "mobj: refused a message: malformed", 34);
+	assert_non_null(strstr(nl + 1, "mobj: refused a message: more objects"));
+	assert_string_equal(strchr(nl + 1, '\n'), "\n");
+	assert_null(got);
+	mobj_close(o);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	tu_res_check(r);
+}
+
 static void test_hostile_cmsg_mix(void **state)
 {
 	struct tu_res r = tu_res_now();
@@ -2178,6 +2222,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_hostile_cmsg_mix),
 		cmocka_unit_test(test_recv_real_producers),
 		cmocka_unit_test(test_hostile_vector),
+		cmocka_unit_test(test_debug_logs_messages),
 #endif
 #ifdef __linux__
 		cmocka_unit_test(test_socket_activation),

@@ -48,6 +48,7 @@ static int fail(const char *what)
 /* ---- give: a client of a real compositor --------------------------------- */
 
 struct app {
+	struct wl_registry *reg;
 	struct wl_compositor *comp;
 	struct wl_shm *shm;
 	struct xdg_wm_base *wm;
@@ -128,6 +129,21 @@ static void frame_done(void *data, struct wl_callback *cb, uint32_t time)
 
 static const struct wl_callback_listener frame_listener = { frame_done };
 
+/* Every proxy is destroyed before the display: libwayland-client frees
+ * none of them for us. */
+static void disconnect_app(struct wl_display *d, struct app *a)
+{
+	if (a->wm)
+		xdg_wm_base_destroy(a->wm);
+	if (a->shm)
+		wl_shm_destroy(a->shm);
+	if (a->comp)
+		wl_compositor_destroy(a->comp);
+	if (a->reg)
+		wl_registry_destroy(a->reg);
+	wl_display_disconnect(d);
+}
+
 static struct wl_display *connect_app(struct app *a)
 {
 	struct wl_display *d = wl_display_connect(NULL);
@@ -135,9 +151,10 @@ static struct wl_display *connect_app(struct app *a)
 	memset(a, 0, sizeof(*a));
 	if (!d)
 		return NULL;
-	wl_registry_add_listener(wl_display_get_registry(d), &reg_listener, a);
+	a->reg = wl_display_get_registry(d);
+	wl_registry_add_listener(a->reg, &reg_listener, a);
 	if (wl_display_roundtrip(d) < 0 || !a->comp || !a->shm || !a->wm) {
-		wl_display_disconnect(d);
+		disconnect_app(d, a);
 		return NULL;
 	}
 	return d;
@@ -191,13 +208,14 @@ static int offer_readonly(struct mobj *ro)
 	const struct wl_interface *iface = NULL;
 	struct wl_display *d;
 	struct app a;
+	struct wl_shm_pool *pool;
 	uint32_t id, code;
 	int rc = 1;
 
 	d = connect_app(&a);
 	if (!d)
 		return fail("second connection");
-	wl_shm_create_pool(a.shm, mobj_fd(ro), (int32_t)mobj_size(ro));
+	pool = wl_shm_create_pool(a.shm, mobj_fd(ro), (int32_t)mobj_size(ro));
 	if (wl_display_roundtrip(d) >= 0) {
 		fail("the compositor took a read-only view as a pool");
 	} else {
@@ -211,7 +229,8 @@ static int offer_readonly(struct mobj *ro)
 			fail("unexpected error for the read-only view");
 		}
 	}
-	wl_display_disconnect(d);
+	wl_shm_pool_destroy(pool);
+	disconnect_app(d, &a);
 	return rc;
 }
 
@@ -230,13 +249,13 @@ static int give(void)
 		            "at $WAYLAND_DISPLAY");
 	if (mobj_create_labeled(W * H * 4, MOBJ_CREATE_POPULATE, "wl-pool", &o) ||
 	    mobj_map(o, 0, mobj_size(o), RW, (void **)&px)) {
-		wl_display_disconnect(d);
+		disconnect_app(d, &a);
 		return fail("mobj_create/mobj_map");
 	}
 	for (i = 0; i < W * H; i++)
 		px[i] = 0xff336699u;
 	rc = show(d, &a, o);
-	wl_display_disconnect(d);
+	disconnect_app(d, &a);
 	if (rc == 0 && mobj_readonly(o, &ro) == 0) {
 		rc = offer_readonly(ro);
 		mobj_close(ro);
@@ -373,6 +392,7 @@ static void *serve(void *arg)
 }
 
 struct shm_client {
+	struct wl_registry *reg;
 	struct wl_shm *shm;
 };
 
@@ -416,7 +436,7 @@ static int check_taken(void)
 
 static int take(void)
 {
-	struct shm_client sc = { NULL };
+	struct shm_client sc = { NULL, NULL };
 	struct wl_cursor_theme *theme;
 	struct wl_display *srv, *cli;
 	pthread_t t;
@@ -431,7 +451,8 @@ static int take(void)
 	cli = wl_display_connect_to_fd(sv[1]);
 	if (!cli || pthread_create(&t, NULL, serve, srv) != 0)
 		return fail("wl_display_connect_to_fd");
-	wl_registry_add_listener(wl_display_get_registry(cli), &client_reg, &sc);
+	sc.reg = wl_display_get_registry(cli);
+	wl_registry_add_listener(sc.reg, &client_reg, &sc);
 	if (wl_display_roundtrip(cli) < 0 || !sc.shm) {
 		fail("no wl_shm");
 	} else {
@@ -445,6 +466,9 @@ static int take(void)
 			wl_cursor_theme_destroy(theme);
 		wl_display_roundtrip(cli);
 	}
+	if (sc.shm)
+		wl_shm_destroy(sc.shm);
+	wl_registry_destroy(sc.reg);
 	wl_display_disconnect(cli);
 	atomic_store(&stop, true);
 	pthread_join(t, NULL);
