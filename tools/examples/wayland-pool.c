@@ -13,7 +13,9 @@
  *                       own takes the pools that libwayland-cursor (a real
  *                       client library) makes and grows, each imported
  *                       with mobj_from_fd(), and reads the cursor images
- *                       through them.
+ *                       through them; a pool that could shrink under the
+ *                       compositor (no F_SEAL_SHRINK) is refused with a
+ *                       protocol error that says so.
  *
  * Exits 0 when every step held.
  */
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -434,6 +437,28 @@ static int check_taken(void)
 	return rc;
 }
 
+/* A client that offers a memfd anyone may shrink: the compositor's side
+ * refuses it (wl_shm.invalid_fd) and the error text says why. */
+static int offer_shrinkable(struct wl_display *cli, struct wl_shm *shm)
+{
+	const struct wl_interface *iface = NULL;
+	int fd = memfd_create("shrinkable", MFD_CLOEXEC);
+	uint32_t id, code;
+
+	if (fd < 0 || ftruncate(fd, 4096) < 0)
+		return fail("memfd_create");
+	wl_shm_pool_destroy(wl_shm_create_pool(shm, fd, 4096));
+	close(fd);
+	if (wl_display_roundtrip(cli) >= 0)
+		return fail("a shrinkable pool was taken");
+	code = wl_display_get_protocol_error(cli, &iface, &id);
+	if (iface != &wl_shm_interface || code != WL_SHM_ERROR_INVALID_FD ||
+	    tk.refused != 1)
+		return fail("a shrinkable pool: unexpected error");
+	printf("refused a pool without F_SEAL_SHRINK (wl_shm.invalid_fd)\n");
+	return 0;
+}
+
 static int take(void)
 {
 	struct shm_client sc = { NULL, NULL };
@@ -464,7 +489,9 @@ static int take(void)
 			rc = check_taken();
 		if (theme)
 			wl_cursor_theme_destroy(theme);
-		wl_display_roundtrip(cli);
+		/* Last: a protocol error ends the connection. */
+		if (rc == 0 && wl_display_roundtrip(cli) >= 0)
+			rc = offer_shrinkable(cli, sc.shm);
 	}
 	if (sc.shm)
 		wl_shm_destroy(sc.shm);
