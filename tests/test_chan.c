@@ -645,6 +645,7 @@ static void hostile_open(struct hostile *h)
 	assert_int_equal(recv(h->raw, hello, sizeof(hello), 0), 32);
 	assert_int_equal(((struct wire *)(void *)hello)->type, 2);
 	h->cases = 0;
+	h->vector = false;
 }
 
 /* Send @p (+ @fds), close the sender's copies of @fds, and check that the
