@@ -38,12 +38,12 @@ MOBJ_EXPORT int mobj_fd(const struct mobj *o);
  * such objects). Refused whatever the seals: no F_SEAL_SHRINK (it could
  * shrink under a mapping: SIGBUS), a file smaller than the declared size,
  * or larger when sealed F_SEAL_GROW (a file that can grow may have grown
- * since it was sent: the object is its first @p size bytes), a hugetlb
+ * since it was sent: the object is its first declared bytes), a hugetlb
  * memfd, anything that is not a memfd; declared read-write, a
  * descriptor opened O_RDONLY; declared read-only, a memfd that cannot be
  * reopened O_RDONLY (chmod'ed by its creator).
  *
- * Sizes need not be page multiples: mobj_size() is the real size, and a
+ * Sizes need not be page multiples: mobj_size() is the declared size, and a
  * mapping covers whole pages, the last one partly past the end of the file,
  * which is safe (only whole pages past the end fault). A mirror (so a
  * ring) needs a page multiple: mobj_map_mirror() of such an object is
