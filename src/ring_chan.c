@@ -39,7 +39,8 @@ int mobj__ring_part_check(const struct mobj__ring_part *h, struct mobj *o,
 	    h->zero != 0 || mobj_access(o) != MOBJ_READ)
 		return -EPROTO;
 	if (*cap == 0) {
-		if (h->capacity == 0 || h->capacity != mobj_size(o))
+		if (h->capacity == 0 || h->capacity != mobj_size(o) ||
+		    h->capacity % mobj_page_size() != 0)
 			return -EPROTO;
 		*cap = (size_t)h->capacity;
 	} else if (h->capacity != *cap || mobj_size(o) != mobj_page_size()) {
