@@ -94,7 +94,7 @@ static int send_event(struct mobj_ring *r, struct mobj_chan *c, int timeout_ms)
 	have = mobj__os_pevent_split(&r->pev, &theirs) == 0;
 	mobj__ring_part_init(&h, RING_PART_EVENT, (size_t)r->f.cap);
 	err = mobj__os_chan_send(mobj__chan_os(c), &h, sizeof(h),
-	                         have ? &theirs : NULL, timeout_ms);
+	                         have ? &theirs : NULL, have ? 1 : 0, timeout_ms);
 	if (have) {
 		mobj__os_release(&theirs);
 		if (err == 0)
@@ -114,7 +114,7 @@ static int recv_event(struct mobj_ring *r, struct mobj_chan *c, int timeout_ms)
 	int n;
 
 	n = mobj__os_chan_recv(mobj__chan_os(c), timeout_ms, &h, sizeof(h), &obj,
-	                       &nobj);
+	                       1, &nobj);
 	if (n < 0)
 		return n;
 	if (n != (int)sizeof(h) || h.magic != MOBJ__RING_MAGIC ||

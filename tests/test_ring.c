@@ -1701,6 +1701,43 @@ static void test_hostile_setup(void **state)
 }
 
 /* The consumer's answer is checked too; the producer stays unconnected. */
+#ifdef __linux__
+/* The producer's last set-up part, the consumer's half of the peer event,
+ * is checked like the others: a memory object there is -EPROTO. */
+static void test_hostile_event_part(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_chan *a, *b;
+	struct mobj_ring *p, *c;
+	struct mobj *d, *pc, *o;
+	struct mobj__ring_part e;
+	struct mobj__os_obj raw;
+	struct hello h;
+	unsigned char msg[64];
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj__ring_export(p, &d, &pc), 0);
+	h = hello(RING_PART_DATA, page());
+	assert_int_equal(mobj_send(a, d, &h, sizeof(h)), 0);
+	h = hello(RING_PART_PCTL, page());
+	assert_int_equal(mobj_send(a, pc, &h, sizeof(h)), 0);
+	mobj__ring_part_init(&e, RING_PART_EVENT, page());
+	raw.fd = mobj_fd(d);
+	assert_int_equal(mobj__os_chan_send(mobj__chan_os(a), &e, sizeof(e), &raw,
+	                                    1, T_MS), 0);
+	assert_int_equal(mobj_ring_recv(b, T_MS, &c), -EPROTO);
+	/* What the consumer answered before it met the lie. */
+	assert_int_equal(mobj_recv(a, 0, &o, msg, sizeof(msg)), (int)sizeof(h));
+	mobj_close(o);
+	mobj_ring_close(p);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	tu_res_check(res);
+}
+#endif
+
 static void test_hostile_setup_answer(void **state)
 {
 	struct tu_res res = tu_res_now();
@@ -2292,6 +2329,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_least_privilege_processes),
 		cmocka_unit_test(test_hostile_setup),
 		cmocka_unit_test(test_hostile_setup_answer),
+#ifdef __linux__
+		cmocka_unit_test(test_hostile_event_part),
+#endif
 		cmocka_unit_test(test_fd_threads),
 		cmocka_unit_test(test_fd_processes),
 #ifdef __linux__
