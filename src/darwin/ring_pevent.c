@@ -1,7 +1,8 @@
 /*
  * Darwin has no peer event yet: the channel carries Mach ports, and moving
  * a socket across would take fileport_makeport()/fileport_makefd() (XNU
- * bsd/kern/kern_descrip.c, sys_fileport_makeport), not wired up here. So
+ * bsd/kern/kern_descrip.c: sys_fileport_makeport, whose fg_sendable()
+ * admits DTYPE_SOCKET), not wired up here. So
  * mobj_ring_fd() keeps its helper thread on Darwin (ring_fd.c).
  */
 #include <errno.h>
