@@ -22,6 +22,13 @@
  * has published that it sleeps, so a busy pair makes no system call per
  * message (see mobj_ring_stats()).
  *
+ * reserve, commit, peek and consume are inline (the end of this header):
+ * per message they touch only this end's state and, when this end has run
+ * out of what it knows of the peer, call out of line. By default every
+ * commit and consume publishes at once (a store, no fence where the system
+ * allows: Linux); mobj_ring_set_batch() defers publishing like io_uring's
+ * submit, mobj_ring_flush() forces it.
+ *
  * Peer death: when the peer closes its end, or its process dies, a waiting
  * side wakes (within about 100 ms for a death without close), the consumer
  * first reads everything committed before, then gets -EPIPE.
