@@ -282,6 +282,11 @@ static int sleep_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 		atomic_fetch_sub_explicit(&r->own->waiting, 1,
 		                          memory_order_relaxed);
 		after_sleep(r, rc);
+		/* Look before announcing again: the heavy barrier is the price
+		 * of going to sleep, and must not delay a wake-up. */
+		err = peer_reached(r, target, &reached);
+		if (err < 0 || reached)
+			return err;
 	}
 	atomic_fetch_sub_explicit(&r->own->waiting, 1, memory_order_relaxed);
 	return err;
