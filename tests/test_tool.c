@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -196,6 +198,146 @@ static void test_info_other_process(void **state)
 	tu_res_check(r);
 }
 
+/* A process maps a file whose path it chose: over 511 bytes (the tool's
+ * old line buffer), with a forged maps line from byte 511 of its line on,
+ * whose permissions field is a terminal escape and whose name is a mobj
+ * object's. The tool must see one mapping of a plain file (not listed),
+ * never the invented one, and print no byte it has not validated. */
+#define FORGED "7f0000000000-7f0000002000 \x1b[1A 00000000 00:01 424242 "
+#define FORGED_FILE "memfd:mobj (deleted)"
+
+struct crafted {
+	char base[64];
+	char path[1024];
+	int ndirs;
+	char dirs[8][1024];
+};
+
+/* The line of /proc/self/maps that maps @addr, or "". */
+static void maps_line(void *addr, char *line, size_t cap)
+{
+	char key[32], *l = NULL;
+	size_t n = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	line[0] = 0;
+	if (!f)
+		return;
+	snprintf(key, sizeof(key), "%lx-", (unsigned long)addr);
+	while (getline(&l, &n, f) > 0)
+		if (strncmp(l, key, strlen(key)) == 0)
+			snprintf(line, cap, "%s", l);
+	free(l);
+	fclose(f);
+}
+
+/* In the child: map a file, then rename it so that its maps line carries
+ * FORGED at byte 511. 0, or the step that failed. */
+static int craft(struct crafted *c, void **addr)
+{
+	char line[2048], tmp[1100], *path_at;
+	size_t cur, target;
+	int fd;
+
+	snprintf(c->base, sizeof(c->base), "/tmp/mobj-tool-%d", (int)getpid());
+	snprintf(tmp, sizeof(tmp), "%s/f", c->base);
+	if (mkdir(c->base, 0700) < 0)
+		return 10;
+	fd = open(tmp, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, 4096) < 0)
+		return 11;
+	*addr = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (*addr == MAP_FAILED)
+		return 12;
+	maps_line(*addr, line, sizeof(line));
+	path_at = strchr(line, '/');
+	if (!path_at)
+		return 13;
+	/* The path starts at the same column whatever it is. */
+	target = 511 - (size_t)(path_at - line);
+	snprintf(c->path, sizeof(c->path), "%s", c->base);
+	cur = strlen(c->path);
+	c->ndirs = 0;
+	while (target - cur > 200) {
+		snprintf(c->path + cur, sizeof(c->path) - cur, "/%0150d", 0);
+		cur += 151;
+		snprintf(c->dirs[c->ndirs++], sizeof(c->dirs[0]), "%s", c->path);
+		if (mkdir(c->path, 0700) < 0)
+			return 14;
+	}
+	c->path[cur++] = '/';
+	while (cur < target)
+		c->path[cur++] = 'b';
+	snprintf(c->path + cur, sizeof(c->path) - cur, "%s", FORGED);
+	snprintf(c->dirs[c->ndirs++], sizeof(c->dirs[0]), "%s", c->path);
+	if (mkdir(c->path, 0700) < 0)
+		return 15;
+	strcat(c->path, "/" FORGED_FILE);
+	if (rename(tmp, c->path) < 0)
+		return 16;
+	maps_line(*addr, line, sizeof(line));
+	if (strlen(line) < 520 || strncmp(line + 511, FORGED, strlen(FORGED)) != 0)
+		return 17;
+	return 0;
+}
+
+static void uncraft(struct crafted *c)
+{
+	unlink(c->path);
+	while (c->ndirs > 0)
+		rmdir(c->dirs[--c->ndirs]);
+	rmdir(c->base);
+}
+
+static void test_info_crafted_maps_path(void **state)
+{
+	struct tu_res r = tu_res_now();
+	static char out[1 << 16];
+	static struct crafted cr;
+	char args[64];
+	int ready[2], hold[2], rc = -1;
+	char c;
+	pid_t pid;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(hold), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		void *addr = NULL;
+
+		close(ready[0]);
+		close(hold[1]);
+		rc = craft(&cr, &addr);
+		if (write(ready[1], &rc, sizeof(rc)) != sizeof(rc))
+			rc = 2;
+		(void)!read(hold[0], &c, 1);
+		uncraft(&cr);
+		_exit(rc);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	assert_int_equal(read(ready[0], &rc, sizeof(rc)), sizeof(rc));
+	if (rc == 0) {
+		snprintf(args, sizeof(args), "info %d", (int)pid);
+		assert_int_equal(run(args, out, sizeof(out)), 0);
+	}
+	close(hold[1]);
+	close(ready[0]);
+	assert_int_equal(tu_wait(pid), rc);
+	assert_int_equal(rc, 0);
+	for (i = 0; out[i]; i++)
+		if ((unsigned char)out[i] < 0x20 && out[i] != '\n')
+			fail_msg("control byte 0x%02x at %zu in:\n%s", out[i], i, out);
+	if (strstr(out, "7f0000000000"))
+		fail_msg("an invented mapping:\n%s", out);
+	tu_res_check(r);
+}
+
 #else
 static void test_info_not_implemented(void **state)
 {
@@ -262,6 +404,7 @@ int main(void)
 #ifdef __linux__
 		cmocka_unit_test(test_info_own_process),
 		cmocka_unit_test(test_info_other_process),
+		cmocka_unit_test(test_info_crafted_maps_path),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_info_no_process),
 #else
