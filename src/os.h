@@ -122,8 +122,17 @@ int mobj__os_chan_connect(const char *name, int timeout_ms,
 /* Two connected ends, peer credentials set (both are this process). */
 int mobj__os_chan_pair(struct mobj__os_chan *a, struct mobj__os_chan *b);
 
-/* Close a channel or listener; a listener removes its name. */
+/* Close a channel or listener; a listener removes its name. Never blocks
+ * on what a peer left queued in it (Linux: the disposal thread releases
+ * that, src/linux/dispose.c), but waits a bounded time (Linux: at most
+ * 500 ms) for that release, so that normally the peer sees the end, and
+ * the name is free, on return. */
 void mobj__os_chan_close(struct mobj__os_chan *c);
+
+/* Close a connection that never became a channel (refused, gone before
+ * its welcome, or failed its set-up): as close, but never waits at all,
+ * since the caller's timeout runs. */
+void mobj__os_chan_discard(struct mobj__os_chan *c);
 
 /* Send one message of @len bytes and, when @obj is not NULL, a copy of
  * that native handle (the caller keeps its own). Waits at most @timeout_ms
