@@ -37,7 +37,6 @@
 
 #define MEMFD_NAME "/memfd:mobj (deleted)"
 #define MAX_OBJS 1024
-#define MAX_MAPS 4096
 
 struct handle {
 	int fd;
@@ -142,32 +141,77 @@ static int list_handles(pid_t pid, struct handle *hs, int max)
 	return n;
 }
 
-static int list_mappings(pid_t pid, struct mapping *ms, int max)
+/* "rwxs": each field one of its two letters, or '-' for the first three. */
+static bool valid_perms(const char *p)
 {
-	char path[64], line[512];
+	return strlen(p) == 4 && (p[0] == 'r' || p[0] == '-') &&
+	       (p[1] == 'w' || p[1] == '-') && (p[2] == 'x' || p[2] == '-') &&
+	       (p[3] == 's' || p[3] == 'p');
+}
+
+/* One whole line of /proc/PID/maps: "start-end perms offset dev inode
+ * name". True when it parses and maps a mobj object; *@bad is set when it
+ * does not parse. The name is the rest of the line, however long: the
+ * mapped file's path is the mapping process's to choose, and the kernel
+ * escapes only '\n' in it. */
+static bool parse_mapping(const char *line, struct mapping *m, bool *bad)
+{
+	char perms[8];
+	int pos = -1;
+
+	*bad = sscanf(line, "%lx-%lx %7s %lx %*x:%*x %llu %n", &m->start, &m->end,
+	              perms, &m->off, &m->ino, &pos) < 5 || pos < 0 ||
+	       m->start >= m->end || !valid_perms(perms);
+	if (*bad)
+		return false;
+	memcpy(m->perms, perms, sizeof(m->perms));
+	return strcmp(line + pos, MEMFD_NAME "\n") == 0 ||
+	       strcmp(line + pos, MEMFD_NAME) == 0;
+}
+
+/* The mappings of mobj objects in @pid, in *@out (the caller frees it),
+ * and how many lines could not be parsed in *@bad: the count, or a
+ * negative errno when the file could not be read. */
+static int list_mappings(pid_t pid, struct mapping **out, int *bad)
+{
+	struct mapping *ms = NULL, *grown, m;
+	char path[64], *line = NULL;
+	size_t cap = 0, room = 0;
+	int n = 0, err = 0;
+	bool wrong;
 	FILE *f;
-	int n = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f) && n < max) {
-		struct mapping m;
-		char name[300];
-		int pos = 0;
-
-		name[0] = 0;
-		if (sscanf(line, "%lx-%lx %4s %lx %*s %llu %n", &m.start, &m.end,
-		           m.perms, &m.off, &m.ino, &pos) < 5)
+	*bad = 0;
+	errno = 0;
+	while (getline(&line, &cap, f) >= 0) {
+		if (!parse_mapping(line, &m, &wrong)) {
+			*bad += wrong;
 			continue;
-		snprintf(name, sizeof(name), "%s", line + pos);
-		name[strcspn(name, "\n")] = 0;
-		if (strcmp(name, MEMFD_NAME) != 0)
-			continue;
+		}
+		if ((size_t)n == room) {
+			room = room ? 2 * room : 64;
+			grown = realloc(ms, room * sizeof(*ms));
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			ms = grown;
+		}
 		ms[n++] = m;
 	}
+	if (!err && ferror(f))
+		err = errno ? -errno : -EIO;
+	free(line);
 	fclose(f);
+	if (err) {
+		free(ms);
+		return err;
+	}
+	*out = ms;
 	return n;
 }
 
@@ -288,8 +332,8 @@ static void map_file_state(pid_t pid, const struct mapping *m, FILE *out)
 int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 {
 	static struct handle hs[MAX_OBJS];
-	static struct mapping ms[MAX_MAPS];
-	int nh, nm, i, j, orphans = 0;
+	struct mapping *ms = NULL;
+	int nh, nm, i, j, bad = 0, orphans = 0;
 
 	nh = list_handles(pid, hs, MAX_OBJS);
 	if (nh == -ENOENT) {
@@ -301,12 +345,19 @@ int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 		        strerror(-nh));
 		return 1;
 	}
-	nm = list_mappings(pid, ms, MAX_MAPS);
+	nm = list_mappings(pid, &ms, &bad);
 	if (nm < 0) {
 		fprintf(err, "mobj info: cannot read /proc/%d/maps: %s\n",
 		        (int)pid, strerror(-nm));
 		return 1;
 	}
+	if (bad)
+		fprintf(err, "mobj info: %d line%s of /proc/%d/maps could not be "
+		        "parsed and %s left out\n", bad, bad == 1 ? "" : "s",
+		        (int)pid, bad == 1 ? "is" : "are");
+	if (nh == MAX_OBJS)
+		fprintf(err, "mobj info: only the first %d handles are shown\n",
+		        MAX_OBJS);
 	fprintf(out, "process %d: %d mobj handle%s\n", (int)pid, nh,
 	        nh == 1 ? "" : "s");
 	for (i = 0; i < nh; i++) {
@@ -340,5 +391,6 @@ int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 		map_file_state(pid, &ms[i], out);
 		print_mappings(out, ms, nm, ms[i].ino);
 	}
+	free(ms);
 	return 0;
 }
