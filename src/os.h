@@ -19,7 +19,8 @@
  *   ring_event.c  the pollable event of mobj_ring_fd()
  *   os_types.h    the native handles
  *   backend.h     helpers shared by the backend's own files
- * Darwin alone has kern_error.c (kern_return_t to errno, kept for
+ * Linux alone has dispose.c (closing what a peer controls on a thread of
+ * its own, never in the caller's). Darwin alone has kern_error.c (kern_return_t to errno, kept for
  * mobj_strerror) and compat.h (declarations an SDK may lack: launchd's bootstrap).
  */
 #ifndef MOBJ_OS_H

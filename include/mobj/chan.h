@@ -13,6 +13,21 @@
  * access; layout in src/msg.h and the README) followed by the payload, with
  * the object, if any, as the one SCM_RIGHTS descriptor. A listener's first
  * message on every accepted connection is a header-only HELLO.
+ *
+ * What bounds each call, whatever a peer does. mobj_chan_accept(),
+ * mobj_chan_connect(), mobj_recv() and mobj_send_timeout() return within
+ * their timeout (plus scheduling delays); mobj_chan_listen() and
+ * mobj_chan_pair() never wait for a peer; mobj_chan_close() waits at most
+ * 500 ms (Linux). A peer cannot stretch any of them with what it sends:
+ * on Linux, descriptors that arrive with a refused or malformed message
+ * (which may block on close for as long as their owner likes: a TCP
+ * socket with SO_LINGER, a FUSE file), and a closed channel's socket with
+ * whatever is still queued in it, are closed by a thread of the library,
+ * started on first use with every signal blocked, never by the caller.
+ * Until that thread has closed them they stay open in this process;
+ * should it be stuck on one close (a FUSE server that never answers),
+ * later ones wait behind it, still without blocking any caller.
+ * mobj_send() (timeout -1) waits as long as the peer's queue stays full.
  */
 #ifndef MOBJ_CHAN_H
 #define MOBJ_CHAN_H
@@ -40,7 +55,10 @@ struct mobj_chan;
  *
  * Linux: a name starting with '/' is a filesystem socket path, created with
  * mode 0600; a stale socket left by a dead listener is replaced, a live one
- * (or a file that is not a socket) is -EADDRINUSE. Any other name is the abstract address "\0" followed by
+ * (or a file that is not a socket) is -EADDRINUSE, also when two processes
+ * race for one new path: exactly one of them gets it. (The socket is bound
+ * under a temporary name, ".mobj-PID-N", in the same directory and linked
+ * into place once it listens.) Any other name is the abstract address "\0" followed by
  * the name's bytes, nothing added. Darwin: a bootstrap service name.
  *
  * The listener accepts only peers whose effective uid is the caller's
@@ -109,7 +127,13 @@ MOBJ_EXPORT int mobj_chan_connect(const char *name, int timeout_ms,
  */
 MOBJ_EXPORT int mobj_chan_pair(struct mobj_chan **a, struct mobj_chan **b);
 
-/** Close a channel or listener (a path listener unlinks its socket). NULL: no-op. */
+/**
+ * Close a channel or listener (a path listener unlinks its socket). NULL:
+ * no-op. Linux: whatever a peer left queued in it is released by the
+ * library's disposal thread (see the top of this file); this waits at most
+ * 500 ms for that, so that normally, on return, the peer sees the end and
+ * an abstract name can be listened on again.
+ */
 MOBJ_EXPORT void mobj_chan_close(struct mobj_chan *c);
 
 /**
