@@ -498,8 +498,8 @@ static void test_stale_socket_replaced(void **state)
  * returned 0 and the first was unreachable. Rounds until RACE_ROUNDS or
  * RACE_MS, whichever comes first (the bug showed about once in 3,000 to
  * 10,000 rounds on 2 vCPUs). */
-#define RACE_ROUNDS 20000
-#define RACE_MS 3000
+#define RACE_ROUNDS 5000
+#define RACE_MS 1500
 
 struct listen_race {
 	pthread_barrier_t start, done;

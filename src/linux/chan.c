@@ -45,6 +45,8 @@
 #define SCM_MAX_FD 253 /* the kernel's limit per message */
 #endif
 
+/* How long closing a channel waits for its socket's release. */
+#define CLOSE_WAIT_MS 500
 #define SOCK_FLAGS (SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK)
 
 /* Wait until @fd polls for @events (or for hang-up/error, which the caller's
@@ -162,6 +164,7 @@ struct path_claim {
 static bool dead_socket(const struct path_claim *pc, struct stat *dead)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t ticket;
 	int fd, rc;
 
 	if (fstatat(pc->dir, pc->base, dead, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -177,8 +180,11 @@ static bool dead_socket(const struct path_claim *pc, struct stat *dead)
 		return true;
 	}
 	/* A live listener (perhaps a hostile one) may already have queued
-	 * something for this probe. */
-	mobj__dispose_socket(fd);
+	 * something for this probe. Waited for, so that the listener's
+	 * next accept finds the probe gone rather than a live connection. */
+	ticket = mobj__dispose_socket(fd);
+	if (ticket)
+		mobj__disposal_wait_for(ticket, CLOSE_WAIT_MS);
 	return false;
 }
 
@@ -272,7 +278,8 @@ static int listen_path(const char *name, struct mobj__os_chan *out)
 out:
 	close(pc.dir);
 	if (err < 0) {
-		close(fd);
+		/* It may have listened: connections may be pending on it. */
+		mobj__dispose_socket(fd);
 		return err;
 	}
 	init(out, fd);
@@ -384,9 +391,6 @@ int mobj__os_chan_pair(struct mobj__os_chan *a, struct mobj__os_chan *b)
 	*a = ca;
 	return 0;
 }
-
-/* How long closing a channel waits for its socket's release. */
-#define CLOSE_WAIT_MS 500
 
 /* Our socket's last close releases whatever a peer queued in it, or in the
  * connections pending on a listener, and that may block: the disposal

@@ -22,6 +22,9 @@
 #include "rawmsg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* src/linux/dispose.c: starts the disposal thread (its socket pair is
+ * then there before lowest_free is taken) and waits for its closes. */
+int mobj__disposal_wait(int timeout_ms);
 
 static struct mobj_chan *rx, *tx;
 static int lowest_free;
@@ -81,7 +84,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t nfds, cap, i;
 
 	if (!rx) {
-		if (mobj_chan_pair(&rx, &tx) != 0)
+		if (mobj_chan_pair(&rx, &tx) != 0 || mobj__disposal_wait(5000) != 0)
 			abort();
 		lowest_free = free_fd();
 	}
@@ -105,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (o) {
 		abort();
 	}
-	if (free_fd() != lowest_free)
+	if (mobj__disposal_wait(5000) != 0 || free_fd() != lowest_free)
 		abort();
 	return 0;
 }
