@@ -147,41 +147,71 @@ static void test_info_own_process(void **state)
 	tu_res_check(r);
 }
 
-/* Another process: its descriptors are reached through /proc/PID/fd. */
-static void test_info_other_process(void **state)
+/* A child that runs @fn, hands the parent its int result in *@val and
+ * stays until the parent closes *@hold, then runs @done and exits with
+ * @fn's result. */
+struct held {
+	int (*fn)(void *arg, int *val);
+	void (*done)(void *arg);
+	void *arg;
+};
+
+static pid_t hold_child(const struct held *h, int *val, int *hold)
 {
-	struct tu_res r = tu_res_now();
-	static char out[1 << 14];
-	char args[64], want[128];
-	int ready[2], hold[2], fd = -1;
+	int ready[2], wait_on[2], rc;
 	char c;
 	pid_t pid;
 
-	(void)state;
 	assert_int_equal(pipe(ready), 0);
-	assert_int_equal(pipe(hold), 0);
+	assert_int_equal(pipe(wait_on), 0);
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct mobj *o, *ro;
-		void *p;
-
 		close(ready[0]);
-		close(hold[1]);
-		if (mobj_create(5 * mobj_page_size(), 0, &o) < 0 ||
-		    mobj_map(o, 0, 5 * mobj_page_size(), RW, &p) < 0 ||
-		    mobj_readonly(o, &ro) < 0)
-			_exit(1);
-		fd = mobj_fd(ro);
-		if (write(ready[1], &fd, sizeof(fd)) != sizeof(fd))
+		close(wait_on[1]);
+		rc = h->fn(h->arg, val);
+		if (write(ready[1], val, sizeof(*val)) != sizeof(*val))
 			_exit(2);
-		(void)!read(hold[0], &c, 1); /* until the parent is done */
-		_exit(0);
+		(void)!read(wait_on[0], &c, 1); /* until the parent is done */
+		if (h->done)
+			h->done(h->arg);
+		_exit(rc);
 	}
 	close(ready[1]);
-	close(hold[0]);
-	assert_int_equal(read(ready[0], &fd, sizeof(fd)), sizeof(fd));
+	close(wait_on[0]);
+	assert_int_equal(read(ready[0], val, sizeof(*val)), sizeof(*val));
+	close(ready[0]);
+	*hold = wait_on[1];
+	return pid;
+}
+
+static int hold_frozen(void *arg, int *fd)
+{
+	struct mobj *o, *ro;
+	void *p;
+
+	(void)arg;
+	if (mobj_create(5 * mobj_page_size(), 0, &o) < 0 ||
+	    mobj_map(o, 0, 5 * mobj_page_size(), RW, &p) < 0 ||
+	    mobj_readonly(o, &ro) < 0)
+		return 1;
+	*fd = mobj_fd(ro);
+	return 0;
+}
+
+/* Another process: its descriptors are reached through /proc/PID/fd. */
+static void test_info_other_process(void **state)
+{
+	struct tu_res r = tu_res_now();
+	static const struct held h = { hold_frozen, NULL, NULL };
+	static char out[1 << 14];
+	char args[64], want[128];
+	int hold, fd = -1;
+	pid_t pid;
+
+	(void)state;
+	pid = hold_child(&h, &fd, &hold);
 	snprintf(args, sizeof(args), "info %d", (int)pid);
 	assert_int_equal(run(args, out, sizeof(out)), 0);
 	snprintf(want, sizeof(want), "process %d: 2 mobj handles\n", (int)pid);
@@ -192,8 +222,7 @@ static void test_info_other_process(void **state)
 	         "seal,shrink,grow,future-write (frozen)", 5 * mobj_page_size() / 1024);
 	assert_non_null(strstr(out, want));
 	assert_non_null(strstr(out, "rw-s offset 0"));
-	close(hold[1]);
-	close(ready[0]);
+	close(hold);
 	assert_int_equal(tu_wait(pid), 0);
 	tu_res_check(r);
 }
@@ -290,44 +319,40 @@ static void uncraft(struct crafted *c)
 	rmdir(c->base);
 }
 
+static struct crafted crafted;
+
+static int hold_crafted(void *arg, int *rc)
+{
+	void *addr;
+
+	(void)arg;
+	*rc = craft(&crafted, &addr);
+	return *rc;
+}
+
+static void drop_crafted(void *arg)
+{
+	(void)arg;
+	uncraft(&crafted);
+}
+
 static void test_info_crafted_maps_path(void **state)
 {
 	struct tu_res r = tu_res_now();
+	static const struct held h = { hold_crafted, drop_crafted, NULL };
 	static char out[1 << 16];
-	static struct crafted cr;
 	char args[64];
-	int ready[2], hold[2], rc = -1;
-	char c;
+	int hold, rc = -1;
 	pid_t pid;
 	size_t i;
 
 	(void)state;
-	assert_int_equal(pipe(ready), 0);
-	assert_int_equal(pipe(hold), 0);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		void *addr = NULL;
-
-		close(ready[0]);
-		close(hold[1]);
-		rc = craft(&cr, &addr);
-		if (write(ready[1], &rc, sizeof(rc)) != sizeof(rc))
-			rc = 2;
-		(void)!read(hold[0], &c, 1);
-		uncraft(&cr);
-		_exit(rc);
-	}
-	close(ready[1]);
-	close(hold[0]);
-	assert_int_equal(read(ready[0], &rc, sizeof(rc)), sizeof(rc));
+	pid = hold_child(&h, &rc, &hold);
 	if (rc == 0) {
 		snprintf(args, sizeof(args), "info %d", (int)pid);
 		assert_int_equal(run(args, out, sizeof(out)), 0);
 	}
-	close(hold[1]);
-	close(ready[0]);
+	close(hold);
 	assert_int_equal(tu_wait(pid), rc);
 	assert_int_equal(rc, 0);
 	for (i = 0; out[i]; i++)

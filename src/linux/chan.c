@@ -430,25 +430,13 @@ int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
                        const struct mobj__os_obj *obj, int timeout_ms)
 {
 	uint64_t start = mobj__os_clock_ns();
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
+	union mobj__one_fd ctl;
 	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 	int err;
 
-	if (obj) {
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof(ctl.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &obj->fd, sizeof(int));
-	}
+	if (obj)
+		mobj__attach_fd(&mh, &ctl, obj->fd);
 	for (;;) {
 		if (sendmsg(c->fd, &mh, MSG_NOSIGNAL) >= 0)
 			return 0;

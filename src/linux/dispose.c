@@ -170,28 +170,16 @@ static bool reaper_ready(void)
  * it could not be (then @fd is still open). */
 static uint64_t hand_over(int fd, bool in_flight)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
+	union mobj__one_fd ctl;
 	int number = in_flight ? -1 : fd;
 	struct iovec iov = { .iov_base = &number, .iov_len = sizeof(number) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *cm;
 	uint64_t ticket = 0;
 	ssize_t n;
 
 	pthread_once(&atfork_once, register_atfork);
-	if (in_flight) {
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof(ctl.buf);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
+	if (in_flight)
+		mobj__attach_fd(&mh, &ctl, fd);
 	pthread_mutex_lock(&lock);
 	if (reaper_ready()) {
 		do
