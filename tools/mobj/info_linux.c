@@ -10,7 +10,8 @@
  *   through /proc/PID/fd/N (allowed to whoever may ptrace-read the process:
  *   the same user, or root). Seals belong to the file, not the descriptor,
  *   so the reopened descriptor reports them exactly. Reopening has no effect
- *   on the target. When it is refused, size and seals are shown as unknown.
+ *   on the target. When it is refused, or the file is not on the memfd
+ *   mount (see struct shm_mount), size and seals are shown as unknown.
  * - Mappings: /proc/PID/maps lines naming /memfd:mobj, matched to handles by
  *   inode. Objects can stay mapped after every handle is closed; those are
  *   listed too, with size and seals read through /proc/PID/map_files when
@@ -26,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "info.h"
@@ -40,6 +43,7 @@
 
 struct handle {
 	int fd;
+	int mnt_id;             /* -1: unknown */
 	unsigned long long ino; /* 0: unknown */
 	long long size;         /* -1: unknown */
 	int seals;              /* -1: unknown */
@@ -48,6 +52,7 @@ struct handle {
 
 struct mapping {
 	unsigned long start, end, off;
+	unsigned dev_major, dev_minor;
 	unsigned long long ino;
 	char perms[5];
 };
@@ -59,31 +64,67 @@ static int cmp_handle(const void *a, const void *b)
 	return (x->fd > y->fd) - (x->fd < y->fd);
 }
 
-/* "flags:\t0100002" and "ino:\t1234" from /proc/PID/fdinfo/N. */
-static void read_fdinfo(pid_t pid, struct handle *h)
+/*
+ * Opening one of the target's files runs that file system's open (and
+ * closing it, its flush): for a FUSE file the target serves, as long as the
+ * target likes, and the link text and the maps line name a file, not a
+ * file system. So a file is opened only on the mount every memfd lives on
+ * (the kernel's internal shm mount, never visible in a mount table), learnt
+ * from a memfd of our own; anything else shows size and seals as unknown.
+ */
+struct shm_mount {
+	int mnt_id;  /* -1: unknown, nothing is opened */
+	dev_t dev;
+};
+
+/* "flags:\t0100002", "mnt_id:\t15" and "ino:\t1234" from
+ * /proc/PID/fdinfo/N (written by the kernel, short lines). */
+static void read_fdinfo(pid_t pid, int fd, struct handle *h)
 {
 	char path[64], line[256];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, h->fd);
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
 	f = fopen(path, "re");
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
 		if (strncmp(line, "flags:", 6) == 0)
 			h->accmode = (int)(strtoul(line + 6, NULL, 8) & O_ACCMODE);
+		else if (strncmp(line, "mnt_id:", 7) == 0)
+			h->mnt_id = (int)strtol(line + 7, NULL, 10);
 		else if (strncmp(line, "ino:", 4) == 0 && !h->ino)
 			h->ino = strtoull(line + 4, NULL, 10);
 	}
 	fclose(f);
 }
 
-static void read_file_state(pid_t pid, struct handle *h)
+static void learn_shm_mount(struct shm_mount *shm)
+{
+	struct handle h = { .mnt_id = -1 };
+	struct stat st;
+	int fd = memfd_create("mobj-info", MFD_CLOEXEC);
+
+	shm->mnt_id = -1;
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0) {
+		read_fdinfo(getpid(), fd, &h);
+		shm->mnt_id = h.mnt_id;
+		shm->dev = st.st_dev;
+	}
+	close(fd);
+}
+
+static void read_file_state(pid_t pid, struct handle *h,
+                            const struct shm_mount *shm)
 {
 	char path[64];
 	struct stat st;
 	int fd;
 
+	if (shm->mnt_id < 0 || h->mnt_id != shm->mnt_id)
+		return;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, h->fd);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
@@ -102,7 +143,8 @@ static void read_file_state(pid_t pid, struct handle *h)
 	close(fd);
 }
 
-static int list_handles(pid_t pid, struct handle *hs, int max)
+static int list_handles(pid_t pid, struct handle *hs, int max,
+                        const struct shm_mount *shm)
 {
 	char path[64], link[256];
 	struct dirent *e;
@@ -132,8 +174,9 @@ static int list_handles(pid_t pid, struct handle *hs, int max)
 		hs[n].size = -1;
 		hs[n].seals = -1;
 		hs[n].accmode = -1;
-		read_fdinfo(pid, &hs[n]);
-		read_file_state(pid, &hs[n]);
+		hs[n].mnt_id = -1;
+		read_fdinfo(pid, hs[n].fd, &hs[n]);
+		read_file_state(pid, &hs[n], shm);
 		n++;
 	}
 	closedir(d);
@@ -159,8 +202,9 @@ static bool parse_mapping(const char *line, struct mapping *m, bool *bad)
 	char perms[8];
 	int pos = -1;
 
-	*bad = sscanf(line, "%lx-%lx %7s %lx %*x:%*x %llu %n", &m->start, &m->end,
-	              perms, &m->off, &m->ino, &pos) < 5 || pos < 0 ||
+	*bad = sscanf(line, "%lx-%lx %7s %lx %x:%x %llu %n", &m->start, &m->end,
+	              perms, &m->off, &m->dev_major, &m->dev_minor, &m->ino,
+	              &pos) < 7 || pos < 0 ||
 	       m->start >= m->end || !valid_perms(perms);
 	if (*bad)
 		return false;
@@ -305,17 +349,20 @@ static int print_mappings(FILE *out, const struct mapping *ms, int n,
 /* Size and seals of a mapped object with no handle, through
  * /proc/PID/map_files (opening those needs CAP_SYS_ADMIN in the target's
  * user namespace; without it both are shown as unknown). */
-static void map_file_state(pid_t pid, const struct mapping *m, FILE *out)
+static void map_file_state(pid_t pid, const struct mapping *m,
+                           const struct shm_mount *shm, FILE *out)
 {
 	char path[96];
 	struct stat st;
-	int fd;
+	int fd = -1;
 	long long size = -1;
 	int seals = -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", (int)pid,
 	         m->start, m->end);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (shm->mnt_id >= 0 && m->dev_major == major(shm->dev) &&
+	    m->dev_minor == minor(shm->dev))
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd >= 0) {
 		if (fstat(fd, &st) == 0 && (unsigned long long)st.st_ino == m->ino)
 			size = (long long)st.st_size;
@@ -333,9 +380,11 @@ int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 {
 	static struct handle hs[MAX_OBJS];
 	struct mapping *ms = NULL;
+	struct shm_mount shm;
 	int nh, nm, i, j, bad = 0, orphans = 0;
 
-	nh = list_handles(pid, hs, MAX_OBJS);
+	learn_shm_mount(&shm);
+	nh = list_handles(pid, hs, MAX_OBJS, &shm);
 	if (nh == -ENOENT) {
 		fprintf(err, "mobj info: no process %d\n", (int)pid);
 		return 1;
@@ -388,7 +437,7 @@ int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 		if (!orphans++)
 			fprintf(out, "mapped without a handle:\n");
 		fprintf(out, "  inode %llu: ", ms[i].ino);
-		map_file_state(pid, &ms[i], out);
+		map_file_state(pid, &ms[i], &shm, out);
 		print_mappings(out, ms, nm, ms[i].ino);
 	}
 	free(ms);
