@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -104,7 +105,7 @@ static int lingering_socket(int *keep)
 /* ---- The hostile process ------------------------------------------------ */
 
 /* A forked child that runs @fn, tells the parent it is ready, runs @after
- * (may be NULL), then holds every lingering connection open until the
+ * (may be NULL) and tells it again (hostile_after), then holds every lingering connection open until the
  * parent says it is done (or at most LONG_MS), so that lingering lasts as
  * long as the test needs it. */
 struct hostile {
@@ -158,8 +159,10 @@ static struct hostile hostile_start(int (*fn)(void *arg),
 		rc = fn(arg);
 		if (write(rp[1], &c, 1) != 1)
 			_exit(3);
-		if (rc == 0 && after)
+		if (rc == 0 && after) {
 			rc = after(arg);
+			(void)!write(rp[1], &c, 1); /* the parent may not read it */
+		}
 		poll(&p, 1, LONG_MS);
 		_exit(rc);
 	}
@@ -169,6 +172,14 @@ static struct hostile hostile_start(int (*fn)(void *arg),
 	h.done = dp[1];
 	assert_int_equal(read(h.ready, &c, 1), 1);
 	return h;
+}
+
+/* Until the child's @after has run. */
+static void hostile_after(struct hostile *h)
+{
+	char c;
+
+	assert_int_equal(read(h->ready, &c, 1), 1);
 }
 
 static void hostile_end(struct hostile *h)
@@ -192,31 +203,43 @@ struct accept_attack {
 	bool other_uid; /* refused by the uid policy; else gone before HELLO */
 };
 
+/* Connect to a->name, queue one message carrying a lingering socket, and
+ * leave (or, of another uid, stay): 0, or the step that failed. */
+static int queue_lingering(const struct accept_attack *a, struct weapons *wp)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct wire w = data_header(1);
+	socklen_t len;
+	int s;
+
+	memcpy(sa.sun_path + 1, a->name, strlen(a->name));
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(a->name));
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return 12;
+	if (connect(s, (struct sockaddr *)&sa, len) < 0) {
+		close(s);
+		return 12;
+	}
+	if (raw_send(s, &w, sizeof(w), wp->fds, 1) < 0)
+		return 13;
+	disarm_sent(wp);
+	if (!a->other_uid)
+		close(s); /* gone before the listener's HELLO */
+	return 0;
+}
+
 static int queue_then_leave(void *arg)
 {
 	const struct accept_attack *a = arg;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct wire w = data_header(1);
 	struct weapons wp;
-	socklen_t len;
-	int s;
 
 	mobj_chan_close(a->l);
 	if (arm(&wp, 1) < 0)
 		return 10;
 	if (a->other_uid && setuid(NOBODY) < 0)
 		return 11;
-	memcpy(sa.sun_path + 1, a->name, strlen(a->name));
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(a->name));
-	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (s < 0 || connect(s, (struct sockaddr *)&sa, len) < 0)
-		return 12;
-	if (raw_send(s, &w, sizeof(w), wp.fds, 1) < 0)
-		return 13;
-	disarm_sent(&wp);
-	if (!a->other_uid)
-		close(s); /* gone before the listener's HELLO */
-	return 0;
+	return queue_lingering(a, &wp);
 }
 
 static void accept_case(bool other_uid)
@@ -457,6 +480,90 @@ static void test_listener_close_pending_lingering_fd(void **state)
 	tu_res_check(r);
 }
 
+/* The same, with a listener made after the hostile process started, which
+ * no other process can hold: closed here, its pending connection handed
+ * to the disposal thread. */
+static struct weapons later;
+
+static int arm_only(void *arg)
+{
+	(void)arg;
+	return arm(&later, 1) < 0 ? 10 : 0;
+}
+
+static int connect_queue_leave(void *arg)
+{
+	struct timespec ms = { 0, 1000000 };
+	int i, rc = 12;
+
+	/* The listener comes after this process: look for it a while. */
+	for (i = 0; i < LONG_MS && rc == 12; i++) {
+		rc = queue_lingering(arg, &later);
+		if (rc == 12)
+			nanosleep(&ms, NULL);
+	}
+	return rc;
+}
+
+static void test_new_listener_close_pending_lingering_fd(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct accept_attack a = { NULL, NULL, false };
+	struct mobj_chan *l;
+	struct pollfd p = { .events = POLLIN };
+	struct hostile h;
+	char name[64];
+	uint64_t t;
+
+	(void)state;
+	snprintf(name, sizeof(name), "mobj-hostile-%d-nlclose", (int)getpid());
+	a.name = name;
+	h = hostile_start(arm_only, connect_queue_leave, &a);
+	assert_int_equal(mobj_chan_listen(name, &l), 0);
+	hostile_after(&h);
+	p.fd = mobj_chan_fd(l);
+	assert_int_equal(poll(&p, 1, 0), 1);
+	t = now_ms();
+	mobj_chan_close(l);
+	bounded("new listener close, a pending connection with a lingering fd",
+	        now_ms() - t);
+	hostile_end(&h);
+	tu_res_check(r);
+}
+
+/* A process that never forked after making its channels, and left nothing
+ * in them, closes them in its own thread: no disposal thread is started. */
+static int clean_close(void *arg)
+{
+	struct mobj_chan *a, *b, *l;
+	char buf[8], name[64];
+	int tasks = 0;
+	DIR *d;
+
+	(void)arg;
+	snprintf(name, sizeof(name), "mobj-hostile-%d-clean", (int)getpid());
+	if (mobj_chan_pair(&a, &b) < 0 || mobj_chan_listen(name, &l) < 0 ||
+	    mobj_send(a, NULL, "hi", 2) < 0 ||
+	    mobj_recv(b, 0, NULL, buf, sizeof(buf)) != 2)
+		return 10;
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	mobj_chan_close(l);
+	d = opendir("/proc/self/task");
+	if (!d)
+		return 11;
+	while (readdir(d))
+		tasks++;
+	closedir(d);
+	return tasks == 3 ? 0 : 12; /* ".", ".." and this thread */
+}
+
+static void test_clean_close_starts_no_thread(void **state)
+{
+	(void)state;
+	assert_int_equal(tu_in_child(clean_close, NULL), 0);
+}
+
 /* ---- The ring: a consumer that stops reading ------------------------------ */
 
 /* A consumer's frozen control page, as mobj_ring_recv() would answer. */
@@ -569,6 +676,8 @@ int main(void)
 		cmocka_unit_test(test_connect_hello_lingering_fd),
 		cmocka_unit_test(test_chan_close_queued_lingering_fd),
 		cmocka_unit_test(test_listener_close_pending_lingering_fd),
+		cmocka_unit_test(test_new_listener_close_pending_lingering_fd),
+		cmocka_unit_test(test_clean_close_starts_no_thread),
 		cmocka_unit_test(test_ring_send_consumer_stops_reading),
 	};
 

@@ -21,12 +21,16 @@
  * 500 ms (Linux). A peer cannot stretch any of them with what it sends:
  * on Linux, descriptors that arrive with a refused or malformed message
  * (which may block on close for as long as their owner likes: a TCP
- * socket with SO_LINGER, a FUSE file), and a closed channel's socket with
- * whatever is still queued in it, are closed by a thread of the library,
- * started on first use with every signal blocked, never by the caller.
+ * socket with SO_LINGER, a FUSE file), and a closed channel's socket when
+ * something is still queued in it or another process may hold it (a fork
+ * since it was made), are closed by a thread of the library, started on
+ * first need with every signal blocked, never by the caller; a memory file,
+ * and a channel that is ours alone with nothing queued, are closed at once.
  * Until that thread has closed them they stay open in this process;
  * should it be stuck on one close (a FUSE server that never answers),
- * later ones wait behind it, still without blocking any caller.
+ * later ones wait behind it, still without blocking any caller. Once it
+ * runs, the process is multi-threaded (which, e.g., unshare(CLONE_NEWUSER)
+ * refuses).
  * mobj_send() (timeout -1) waits as long as the peer's queue stays full.
  */
 #ifndef MOBJ_CHAN_H
@@ -129,10 +133,12 @@ MOBJ_EXPORT int mobj_chan_pair(struct mobj_chan **a, struct mobj_chan **b);
 
 /**
  * Close a channel or listener (a path listener unlinks its socket). NULL:
- * no-op. Linux: whatever a peer left queued in it is released by the
- * library's disposal thread (see the top of this file); this waits at most
- * 500 ms for that, so that normally, on return, the peer sees the end and
- * an abstract name can be listened on again.
+ * no-op. Linux: a channel no other process can hold (no fork since it was
+ * made) is shut down first, so that nothing can arrive, and closed here if
+ * nothing is queued. Otherwise the library's disposal thread releases it
+ * and what a peer left in it (see the top of this file); this waits at
+ * most 500 ms for that, so that normally, on return, the peer sees the end
+ * and an abstract name can be listened on again.
  */
 MOBJ_EXPORT void mobj_chan_close(struct mobj_chan *c);
 
@@ -189,7 +195,8 @@ MOBJ_EXPORT int mobj_recv(struct mobj_chan *c, int timeout_ms, struct mobj **o,
 /**
  * A descriptor that polls readable when mobj_recv() (or, on a listener,
  * mobj_chan_accept()) would not block, for event loops. Owned by the
- * channel: do not close it, and do not read from it.
+ * channel: do not close it, read from it, duplicate it or pass it on
+ * (Linux: mobj_chan_close() may shut the socket down).
  * @return the descriptor, or -EINVAL.
  */
 MOBJ_EXPORT int mobj_chan_fd(const struct mobj_chan *c);

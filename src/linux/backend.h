@@ -54,6 +54,11 @@ void mobj__dispose_fd(int fd);
  * ticket for mobj__disposal_wait_for, or 0 when it was closed here. */
 uint64_t mobj__dispose_socket(int fd);
 
+/* How many times this process has forked, or been forked, since the
+ * library first asked: a descriptor made before the count last changed
+ * may be held by another process too. */
+unsigned mobj__forks(void);
+
 /* Wait at most @timeout_ms until the disposal with @ticket is done: 0, or
  * -ETIMEDOUT. */
 int mobj__disposal_wait_for(uint64_t ticket, int timeout_ms);

@@ -96,6 +96,7 @@ static void init(struct mobj__os_chan *c, int fd)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = fd;
+	c->forks = mobj__forks();
 	c->pid = 0;
 	c->uid = (uid_t)-1;
 }
@@ -392,11 +393,62 @@ int mobj__os_chan_pair(struct mobj__os_chan *a, struct mobj__os_chan *b)
 	return 0;
 }
 
+static bool has_creds(struct msghdr *mh);
+
+/* Nothing queued in connected socket @fd, which is shut down: a peek finds
+ * the end of the stream, not a message (each carries credentials). */
+static bool nothing_queued(int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+		struct cmsghdr align;
+	} ctl;
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+	                     .msg_control = ctl.buf,
+	                     .msg_controllen = sizeof(ctl.buf) };
+	ssize_t n;
+
+	/* No room for descriptors: a peeked message's are not installed
+	 * (the kernel drops its extra references at once; the queue still
+	 * holds the message's own). */
+	n = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT);
+	return (n == 0 && !has_creds(&mh)) || (n < 0 && errno == EAGAIN);
+}
+
+/*
+ * Whether our socket @fd can be closed here: only when no other process
+ * may hold it (no fork since we made it, @forks; the caller was given
+ * mobj_chan_fd() on these terms), so that shutting it down affects only
+ * us. Once shut down nothing can arrive, neither a message nor a
+ * connection; if nothing is queued, its last close releases nothing a peer
+ * sent and cannot block. A listener's pending connections, ours alone too,
+ * are taken and disposed of the same way first.
+ */
+static bool can_close_here(int fd, unsigned forks)
+{
+	int conn, one = 1;
+
+	if (forks != mobj__forks() || shutdown(fd, SHUT_RDWR) < 0)
+		return false;
+	while ((conn = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		if (setsockopt(conn, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) == 0 &&
+		    can_close_here(conn, forks))
+			close(conn);
+		else
+			mobj__dispose_socket(conn);
+	}
+	/* accept4 fails with EINVAL on a connected socket: peek at it. A
+	 * listener has nothing else queued. */
+	return errno != EINVAL || nothing_queued(fd);
+}
+
 /* Our socket's last close releases whatever a peer queued in it, or in the
- * connections pending on a listener, and that may block: the disposal
- * thread does it (dispose.c). Until it has, the peer does not see the end
- * and an abstract listener's name stays taken, so a close waits for it, a
- * bounded time; a discard does not wait. */
+ * connections pending on a listener, and that may block. Unless it can be
+ * closed here, the disposal thread does it (dispose.c); until it has, the
+ * peer does not see the end and an abstract listener's name stays taken,
+ * so a close waits for it, a bounded time; a discard does not wait. */
 static void close_socket(struct mobj__os_chan *c, bool wait)
 {
 	struct stat st;
@@ -408,7 +460,9 @@ static void close_socket(struct mobj__os_chan *c, bool wait)
 	    st.st_dev == c->dev && st.st_ino == c->ino)
 		unlink(c->path);
 	c->path[0] = '\0';
-	if (c->fd >= 0) {
+	if (c->fd >= 0 && can_close_here(c->fd, c->forks)) {
+		close(c->fd);
+	} else if (c->fd >= 0) {
 		ticket = mobj__dispose_socket(c->fd);
 		if (wait && ticket)
 			mobj__disposal_wait_for(ticket, CLOSE_WAIT_MS);

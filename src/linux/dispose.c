@@ -9,9 +9,10 @@
  * The kernel runs a file's final release at the closing thread's return to
  * user space, and a file's flush in close() itself, on every close.
  *
- * So descriptors a peer sent, and our own channel sockets (whose queues a
- * peer fills), are handed to one thread per process, the reaper, started on
- * first use with every signal blocked, over a socket pair:
+ * So descriptors a peer sent, and those of our own channel sockets (whose
+ * queues a peer fills) that chan.c cannot prove empty, are handed to one
+ * thread per process, the reaper, started on first need with every signal
+ * blocked, over a socket pair:
  *   - closed inline, never handed over: memory files (tmpfs, hugetlbfs:
  *     what a memfd is) and O_PATH descriptors: no flush, no blocking release;
  *   - sockets and pipes (no flush): sent to the reaper in flight
@@ -62,6 +63,7 @@ static pid_t owner;          /* the process whose reaper reads rx */
  * lock, read by the reaper. */
 static _Atomic uint64_t sent;
 static _Atomic uint64_t done; /* finished by the reaper */
+static _Atomic unsigned forks; /* fork() calls seen, on either side */
 
 static void *reaper(void *arg)
 {
@@ -107,6 +109,7 @@ static void atfork_prepare(void)
 
 static void atfork_parent(void)
 {
+	atomic_fetch_add(&forks, 1);
 	pthread_mutex_unlock(&lock);
 }
 
@@ -120,6 +123,7 @@ static void atfork_child(void)
 		close(rx);
 	tx = rx = -1;
 	owner = 0;
+	atomic_fetch_add(&forks, 1);
 	atomic_store(&sent, 0);
 	atomic_store(&done, 0);
 	pthread_mutex_unlock(&lock);
@@ -238,6 +242,12 @@ uint64_t mobj__dispose_socket(int fd)
 	if (ticket == 0)
 		close(fd);
 	return ticket;
+}
+
+unsigned mobj__forks(void)
+{
+	pthread_once(&atfork_once, register_atfork);
+	return atomic_load(&forks);
 }
 
 int mobj__disposal_wait_for(uint64_t ticket, int timeout_ms)
