@@ -5,9 +5,11 @@
  * A channel end owns a receive right (its own port) and a send right to
  * its peer's port. A listener owns the service port of
  * bootstrap_check_in(). Three kinds of message, told apart by msgh_id,
- * share one layout: header, body, exactly one port descriptor (the name is
- * MACH_PORT_NULL when nothing travels), a 32-bit length, then that many
- * bytes of msg.h wire format, which this file moves and never reads:
+ * share one layout: header, body, exactly MSG_PORTS port descriptors (the
+ * rights that travel first, in order, then MACH_PORT_NULL names: XNU's
+ * ipc_kmsg_copyin_port_descriptor() passes a null name through untouched),
+ * a 32-bit length, then that many bytes of msg.h wire format, which this
+ * file moves and never reads:
  *
  *   CONNECT  connector -> service port: a send right to the connector's
  *            port (MAKE_SEND), no bytes. The listener reads the sender's
@@ -17,8 +19,8 @@
  *            Until it arrives the connector has no peer port; its first
  *            receive takes the port out of the message and hands the core
  *            only the bytes.
- *   DATA     either way: the bytes, and a memory entry (COPY_SEND: the
- *            sender keeps its reference) or MACH_PORT_NULL.
+ *   DATA     either way: the bytes, and 0..MOBJ_MSG_OBJS_MAX memory entries
+ *            (COPY_SEND: the sender keeps its reference).
  *   PORT     either way, for the backend's own use (the ring's
  *            semaphores): one send right, no bytes; never seen by the core.
  *
@@ -70,10 +72,11 @@
 #define ID_PORT    0x6d6f6204 /* backend-private: one send right, no bytes */
 
 /* The one message layout, sent and received. */
+#define MSG_PORTS MOBJ_MSG_OBJS_MAX
 struct chan_msg {
 	mach_msg_header_t hdr;
 	mach_msg_body_t body;
-	mach_msg_port_descriptor_t port;
+	mach_msg_port_descriptor_t port[MSG_PORTS];
 	uint32_t len;
 	unsigned char data[MOBJ__MSG_WIRE_MAX];
 };
@@ -82,8 +85,10 @@ _Static_assert(sizeof(mach_msg_header_t) == 24, "Mach header layout");
 _Static_assert(offsetof(struct chan_msg, body) == 24, "message layout");
 _Static_assert(offsetof(struct chan_msg, port) == 28, "message layout");
 _Static_assert(sizeof(mach_msg_port_descriptor_t) == 12, "descriptor layout");
-_Static_assert(offsetof(struct chan_msg, len) == 40, "message layout");
-_Static_assert(offsetof(struct chan_msg, data) == 44, "message layout");
+_Static_assert(offsetof(struct chan_msg, len) == 28 + 12 * MSG_PORTS,
+               "message layout");
+_Static_assert(offsetof(struct chan_msg, data) == 32 + 12 * MSG_PORTS,
+               "message layout");
 
 #define MSG_FIXED ((mach_msg_size_t)offsetof(struct chan_msg, data))
 
@@ -254,13 +259,15 @@ void mobj__os_chan_discard(struct mobj__os_chan *c)
 
 /* Send one message to @dest. @port travels with @disp (MACH_PORT_NULL:
  * nothing). @timeout_ms < 0 blocks while the queue is full. */
-static int send_msg(mach_port_t dest, mach_msg_id_t id, mach_port_t port,
+static int send_msg(mach_port_t dest, mach_msg_id_t id,
+                    const mach_port_t *ports, unsigned nports,
                     mach_msg_type_name_t disp, const void *data, size_t len,
                     int timeout_ms)
 {
 	struct chan_msg m;
 	mach_msg_option_t opt = MACH_SEND_MSG;
 	mach_msg_return_t mr;
+	unsigned i;
 
 	if (len > sizeof(m.data))
 		return -EMSGSIZE;
@@ -271,10 +278,12 @@ static int send_msg(mach_port_t dest, mach_msg_id_t id, mach_port_t port,
 	m.hdr.msgh_remote_port = dest;
 	m.hdr.msgh_local_port = MACH_PORT_NULL;
 	m.hdr.msgh_id = id;
-	m.body.msgh_descriptor_count = 1;
-	m.port.name = port;
-	m.port.disposition = disp;
-	m.port.type = MACH_MSG_PORT_DESCRIPTOR;
+	m.body.msgh_descriptor_count = MSG_PORTS;
+	for (i = 0; i < MSG_PORTS; i++) {
+		m.port[i].name = i < nports ? ports[i] : MACH_PORT_NULL;
+		m.port[i].disposition = disp;
+		m.port[i].type = MACH_MSG_PORT_DESCRIPTOR;
+	}
 	m.len = (uint32_t)len;
 	if (len)
 		memcpy(m.data, data, len);
@@ -296,24 +305,33 @@ static int send_msg(mach_port_t dest, mach_msg_id_t id, mach_port_t port,
 }
 
 int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
-                       const struct mobj__os_obj *obj, int timeout_ms)
+                       const struct mobj__os_obj *objs, unsigned nobj,
+                       int timeout_ms)
 {
+	mach_port_t ports[MSG_PORTS];
+	unsigned i;
+
 	if (c->dead || !MACH_PORT_VALID(c->peer))
 		return -EPIPE;
+	if (nobj > MSG_PORTS)
+		return -EINVAL;
 	/* The freeze is this process's (object.c): a read-write entry sent
 	 * now could be mapped writable by the receiver. Send the read-only
 	 * handle instead. */
-	if (obj && mobj__darwin_frozen(obj->port))
-		return -EPERM;
-	return send_msg(c->peer, ID_DATA, obj ? obj->port : MACH_PORT_NULL,
-	                MACH_MSG_TYPE_COPY_SEND, msg, len, timeout_ms);
+	for (i = 0; i < nobj; i++) {
+		if (mobj__darwin_frozen(objs[i].port))
+			return -EPERM;
+		ports[i] = objs[i].port;
+	}
+	return send_msg(c->peer, ID_DATA, ports, nobj, MACH_MSG_TYPE_COPY_SEND,
+	                msg, len, timeout_ms);
 }
 
 int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len)
 {
 	if (c->dead)
 		return -EPIPE;
-	return send_msg(c->peer, ID_WELCOME, c->recv, MACH_MSG_TYPE_MAKE_SEND,
+	return send_msg(c->peer, ID_WELCOME, &c->recv, 1, MACH_MSG_TYPE_MAKE_SEND,
 	                msg, len, -1);
 }
 
@@ -322,7 +340,8 @@ int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len)
 /* A received message, checked against the layout. */
 struct got {
 	mach_msg_id_t id;
-	mach_port_t port;    /* the descriptor's send right, or MACH_PORT_NULL */
+	mach_port_t port;    /* the first descriptor's send right, or NULL */
+	unsigned nports;     /* how many descriptors carry a right */
 	const unsigned char *data;
 	size_t len;
 	const audit_token_t *token;
@@ -404,6 +423,28 @@ static kern_return_t rcv_raw(struct mobj__os_chan *c, int timeout_ms,
 	}
 }
 
+/* Every descriptor a send right (or a null name), the rights first: how
+ * many there are goes to @n. */
+static bool ports_in_order(const struct chan_rcv *r, unsigned *n)
+{
+	unsigned i;
+
+	*n = 0;
+	for (i = 0; i < MSG_PORTS; i++) {
+		const mach_msg_port_descriptor_t *d = &r->m.port[i];
+
+		if (d->type != MACH_MSG_PORT_DESCRIPTOR ||
+		    d->disposition != MACH_MSG_TYPE_PORT_SEND)
+			return false;
+		if (d->name == MACH_PORT_NULL)
+			continue;
+		if (*n != i)
+			return false; /* a right after a null name */
+		(*n)++;
+	}
+	return true;
+}
+
 /* Receive one message from @c->recv and check its shape; on success the
  * descriptor's right belongs to the caller (in @g->port). Kernel
  * notifications are consumed here. */
@@ -432,14 +473,13 @@ static int recv_msg(struct mobj__os_chan *c, int timeout_ms,
 	if (!t || h->msgh_size < MSG_FIXED || h->msgh_size > sizeof(r->m) ||
 	    !(h->msgh_bits & MACH_MSGH_BITS_COMPLEX) ||
 	    MACH_MSGH_BITS_REMOTE(h->msgh_bits) != 0 ||
-	    r->m.body.msgh_descriptor_count != 1 ||
-	    r->m.port.type != MACH_MSG_PORT_DESCRIPTOR ||
-	    r->m.port.disposition != MACH_MSG_TYPE_PORT_SEND ||
+	    r->m.body.msgh_descriptor_count != MSG_PORTS ||
+	    !ports_in_order(r, &g->nports) ||
 	    r->m.len > MOBJ__MSG_WIRE_MAX ||
 	    round_msg(MSG_FIXED + r->m.len) != h->msgh_size)
 		goto reject;
 	g->id = h->msgh_id;
-	g->port = r->m.port.name;
+	g->port = r->m.port[0].name;
 	g->data = r->m.data;
 	g->len = r->m.len;
 	g->token = &t->msgh_audit;
@@ -450,10 +490,12 @@ reject:
 }
 
 int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
-                       size_t cap, struct mobj__os_obj *obj, unsigned *nobj)
+                       size_t cap, struct mobj__os_obj *objs, unsigned max,
+                       unsigned *nobj)
 {
 	struct chan_rcv r;
 	struct got g;
+	unsigned i;
 	int err;
 
 	/* Once the peer is known dead, only what is already queued is left:
@@ -466,7 +508,8 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 	if (!MACH_PORT_VALID(c->peer)) {
 		/* A connector's first message: the WELCOME with the
 		 * connection's port; the core gets only the bytes. */
-		if (g.id != ID_WELCOME || !MACH_PORT_VALID(g.port))
+		if (g.id != ID_WELCOME || !MACH_PORT_VALID(g.port) ||
+		    g.nports != 1)
 			goto reject;
 		set_peer_token(c, g.token);
 		set_peer(c, g.port);
@@ -474,15 +517,17 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 		*nobj = 0;
 		return (int)g.len;
 	}
-	if (g.id != ID_DATA ||
-	    memcmp(g.token, &c->token, sizeof(c->token)) != 0 ||
-	    g.port == MACH_PORT_DEAD)
+	if (g.id != ID_DATA || g.nports > max ||
+	    memcmp(g.token, &c->token, sizeof(c->token)) != 0)
 		goto reject;
+	for (i = 0; i < g.nports; i++)
+		if (r.m.port[i].name == MACH_PORT_DEAD)
+			goto reject;
 	if (g.len)
 		memcpy(buf, g.data, g.len);
-	*nobj = g.port != MACH_PORT_NULL;
-	if (*nobj)
-		obj->port = g.port;
+	*nobj = g.nports;
+	for (i = 0; i < g.nports; i++)
+		objs[i].port = r.m.port[i].name;
 	return (int)g.len;
 reject:
 	mach_msg_destroy(&r.m.hdr);
@@ -494,8 +539,8 @@ int mobj__darwin_chan_send_port(struct mobj__os_chan *c, mach_port_t port,
 {
 	if (c->dead || !MACH_PORT_VALID(c->peer))
 		return -EPIPE;
-	return send_msg(c->peer, ID_PORT, port, MACH_MSG_TYPE_COPY_SEND, NULL, 0,
-	                timeout_ms);
+	return send_msg(c->peer, ID_PORT, &port, 1, MACH_MSG_TYPE_COPY_SEND, NULL,
+	                0, timeout_ms);
 }
 
 int mobj__darwin_chan_recv_port(struct mobj__os_chan *c, int timeout_ms,
@@ -511,7 +556,7 @@ int mobj__darwin_chan_recv_port(struct mobj__os_chan *c, int timeout_ms,
 	if (err < 0)
 		return err;
 	if (g.id != ID_PORT || g.len != 0 || !MACH_PORT_VALID(g.port) ||
-	    memcmp(g.token, &c->token, sizeof(c->token)) != 0) {
+	    g.nports != 1 || memcmp(g.token, &c->token, sizeof(c->token)) != 0) {
 		mach_msg_destroy(&r.m.hdr);
 		return -EPROTO;
 	}
@@ -572,7 +617,8 @@ int mobj__os_chan_accept(struct mobj__os_chan *l, int timeout_ms,
 			continue; /* a stray message, destroyed: keep waiting */
 		if (err < 0)
 			return err;
-		if (g.id != ID_CONNECT || g.len != 0 || !MACH_PORT_VALID(g.port)) {
+		if (g.id != ID_CONNECT || g.len != 0 || !MACH_PORT_VALID(g.port) ||
+		    g.nports != 1) {
 			mach_msg_destroy(&r.m.hdr);
 			continue;
 		}
@@ -614,7 +660,7 @@ int mobj__os_chan_connect(const char *name, int timeout_ms,
 	if (err == 0)
 		err = open_kq(&c);
 	if (err == 0)
-		err = send_msg(svc, ID_CONNECT, c.recv, MACH_MSG_TYPE_MAKE_SEND,
+		err = send_msg(svc, ID_CONNECT, &c.recv, 1, MACH_MSG_TYPE_MAKE_SEND,
 		               NULL, 0, timeout_ms);
 	release_send(&svc);
 	if (err == -EPIPE)

@@ -68,4 +68,12 @@ int mobj__disposal_wait_for(uint64_t ticket, int timeout_ms);
  * is done. 0, -ETIMEDOUT, or -EAGAIN when no thread could be started. */
 int mobj__disposal_wait(int timeout_ms);
 
+struct mobj__os_chan;
+
+/* The listener a service manager passed for @name (systemd socket
+ * activation, activation.c): 0 with @out set; -ENOENT when none was passed
+ * under that name (bind one); -EPROTO when what was passed is not a
+ * listening SOCK_SEQPACKET socket bound to @name. */
+int mobj__linux_activated(const char *name, struct mobj__os_chan *out);
+
 #endif

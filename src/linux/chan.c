@@ -19,11 +19,12 @@
  * unnamed socket with SO_PASSCRED to an abstract "\0xxxxx" name on its
  * first send (connector and pair ends; accepted ends share the
  * listener's). The control buffer has room for the credentials and as
- * many descriptors as one message can carry (SCM_MAX_FD): a second one
- * already proves the message wrong, but one that did not fit would be
- * closed by the kernel in this thread, and a close may block for as long
- * as the peer likes. Whatever a peer sent and is refused goes to the
- * disposal thread (dispose.c), and so does our own socket at close.
+ * many descriptors as one message can carry (SCM_MAX_FD): more than
+ * MOBJ_MSG_OBJS_MAX already proves the message wrong, but one that did not
+ * fit would be closed by the kernel in this thread, and a close may block
+ * for as long as the peer likes. Whatever a peer sent and is refused goes
+ * to the disposal thread (dispose.c), and so does our own socket at close
+ * unless it can be closed here (close_socket).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -40,6 +41,7 @@
 
 #include "../internal.h"
 #include "backend.h"
+#include "mobj/chan.h"
 
 #ifndef SCM_MAX_FD
 #define SCM_MAX_FD 253 /* the kernel's limit per message */
@@ -294,6 +296,9 @@ int mobj__os_chan_listen(const char *name, struct mobj__os_chan *out)
 {
 	int err;
 
+	err = mobj__linux_activated(name, out);
+	if (err != -ENOENT)
+		return err;
 	err = name[0] == '/' ? listen_path(name, out) : listen_abstract(name, out);
 	if (err < 0)
 		return err;
@@ -330,7 +335,7 @@ int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len)
 	/* Never waits: a new connection has room for one message (our send
 	 * buffer is empty, and a connected peer's queue length is not
 	 * checked), so a full one is a peer to refuse, not to wait for. */
-	int err = mobj__os_chan_send(c, msg, len, NULL, 0);
+	int err = mobj__os_chan_send(c, msg, len, NULL, 0, 0);
 
 	return err == -ETIMEDOUT ? -EPIPE : err;
 }
@@ -460,7 +465,7 @@ static void close_socket(struct mobj__os_chan *c, bool wait)
 	    st.st_dev == c->dev && st.st_ino == c->ino)
 		unlink(c->path);
 	c->path[0] = '\0';
-	if (c->fd >= 0 && can_close_here(c->fd, c->forks)) {
+	if (c->fd >= 0 && !c->shared && can_close_here(c->fd, c->forks)) {
 		close(c->fd);
 	} else if (c->fd >= 0) {
 		ticket = mobj__dispose_socket(c->fd);
@@ -481,16 +486,34 @@ void mobj__os_chan_discard(struct mobj__os_chan *c)
 }
 
 int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
-                       const struct mobj__os_obj *obj, int timeout_ms)
+                       const struct mobj__os_obj *objs, unsigned nobj,
+                       int timeout_ms)
 {
 	uint64_t start = mobj__os_clock_ns();
-	union mobj__one_fd ctl;
+	union {
+		char buf[CMSG_SPACE(MOBJ_MSG_OBJS_MAX * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
 	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	unsigned i;
 	int err;
 
-	if (obj)
-		mobj__attach_fd(&mh, &ctl, obj->fd);
+	if (nobj > MOBJ_MSG_OBJS_MAX)
+		return -EINVAL;
+	if (nobj) {
+		memset(&ctl, 0, sizeof(ctl));
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(nobj * sizeof(int));
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(nobj * sizeof(int));
+		for (i = 0; i < nobj; i++)
+			memcpy(CMSG_DATA(cm) + i * sizeof(int), &objs[i].fd,
+			       sizeof(int));
+	}
 	for (;;) {
 		if (sendmsg(c->fd, &mh, MSG_NOSIGNAL) >= 0)
 			return 0;
@@ -520,10 +543,11 @@ int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
 	}
 }
 
-/* Count the descriptors SCM_RIGHTS records carried: keep the first in
- * @first and dispose of the rest (never closed in this thread: dispose.c);
- * @other is set by any other record. */
-static unsigned keep_first_fd(struct msghdr *mh, int *first, bool *other)
+/* Count the descriptors SCM_RIGHTS records carried, in order: keep the
+ * first @max in @fds and dispose of the rest (never closed in this thread:
+ * dispose.c); @other is set by any other record. */
+static unsigned collect_fds(struct msghdr *mh, int *fds, unsigned max,
+                            bool *other)
 {
 	struct cmsghdr *cm;
 	unsigned n = 0;
@@ -543,14 +567,30 @@ static unsigned keep_first_fd(struct msghdr *mh, int *first, bool *other)
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (n == 0)
-				*first = fd;
+			if (n < max)
+				fds[n] = fd;
 			else
 				mobj__dispose_fd(fd);
 			n++;
 		}
 	}
 	return n;
+}
+
+static void dispose_fds(const int *fds, unsigned n)
+{
+	while (n)
+		mobj__dispose_fd(fds[--n]);
+}
+
+/* Only a memory file can be an object: anything else is refused here, so
+ * that the core may close what it gets back in its own thread. */
+static bool all_memory_files(const int *fds, unsigned n)
+{
+	while (n)
+		if (!mobj__memory_file(fds[--n]))
+			return false;
+	return true;
 }
 
 static bool has_creds(struct msghdr *mh)
@@ -563,8 +603,14 @@ static bool has_creds(struct msghdr *mh)
 	return false;
 }
 
+/* Descriptors kept from one message: one more than a message may carry,
+ * so that a message with too many is seen to have too many (the rest are
+ * disposed of as they are counted). */
+#define RECV_FDS (MOBJ_MSG_OBJS_MAX + 1)
+
 int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
-                       size_t cap, struct mobj__os_obj *obj, unsigned *nobj)
+                       size_t cap, struct mobj__os_obj *objs, unsigned max,
+                       unsigned *nobj)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(struct ucred)) +
@@ -573,11 +619,12 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 	} ctl;
 	uint64_t start = mobj__os_clock_ns();
 	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	int fds[RECV_FDS];
 	struct msghdr mh;
 	bool other = false;
-	unsigned nfds;
+	unsigned nfds, i;
 	ssize_t n;
-	int fd = -1, err;
+	int err;
 
 	for (;;) {
 		memset(&mh, 0, sizeof(mh));
@@ -598,25 +645,27 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 		if (err < 0)
 			return err;
 	}
-	nfds = keep_first_fd(&mh, &fd, &other);
+	nfds = collect_fds(&mh, fds, RECV_FDS, &other);
 	if (n == 0 && !has_creds(&mh)) {
 		/* End of stream: every message carries a credentials record.
 		 * (Descriptors cannot come without a message; disposed anyway.) */
-		if (nfds)
-			mobj__dispose_fd(fd);
+		dispose_fds(fds, nfds < RECV_FDS ? nfds : RECV_FDS);
 		return -EPIPE;
 	}
-	/* Only a memory file can be an object: anything else goes now, so
-	 * that the core may close what it gets back inline. */
-	if (other || nfds > 1 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    (size_t)n > cap || n > INT32_MAX || (nfds && !mobj__memory_file(fd))) {
-		if (nfds)
-			mobj__dispose_fd(fd);
+	if (other || nfds > max || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	    (size_t)n > cap || n > INT32_MAX || !all_memory_files(fds, nfds)) {
+		dispose_fds(fds, nfds < RECV_FDS ? nfds : RECV_FDS);
+		mobj__refused("a message", other ? "an unexpected control message" :
+		              nfds > max ? "more descriptors than allowed" :
+		              (size_t)n > cap || n > INT32_MAX ||
+		              (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ?
+		              "longer than any valid message" :
+		              "a descriptor that is not a memory file");
 		return -EPROTO;
 	}
 	*nobj = nfds;
-	if (nfds)
-		obj->fd = fd;
+	for (i = 0; i < nfds; i++)
+		objs[i].fd = fds[i];
 	return (int)n;
 }
 

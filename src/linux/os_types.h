@@ -6,6 +6,7 @@ struct mobj__os_obj {
 	int fd; /* a sealed memfd, close-on-exec */
 };
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct mobj__os_chan {
@@ -13,6 +14,7 @@ struct mobj__os_chan {
 	pid_t pid;       /* SO_PEERCRED at set-up; a listener: its creator */
 	uid_t uid;
 	unsigned forks;  /* mobj__forks() when made (see chan.c, close) */
+	bool shared;     /* held by another process too: never shut down */
 	char path[108];  /* a path listener's socket file, else "" */
 	dev_t dev;       /* ...and its identity, so close unlinks only ours */
 	ino_t ino;

@@ -3,7 +3,8 @@
  * the outside through /proc.
  *
  * - Handles: /proc/PID/fd/N whose link reads "/memfd:mobj (deleted)" (mobj
- *   names every memfd "mobj"). Access mode from /proc/PID/fdinfo/N "flags:"
+ *   names every memfd "mobj"), or "/memfd:mobj:LABEL (deleted)" for an
+ *   object made by mobj_create_labeled(). Access mode from /proc/PID/fdinfo/N "flags:"
  *   (octal open flags).
  * - Size and seals: F_GET_SEALS needs a descriptor of our own, and
  *   /proc/PID/fdinfo does not show seals, so the file is reopened read-only
@@ -13,7 +14,11 @@
  *   on the target. When it is refused, or the file is not on the memfd
  *   mount (see struct shm_mount), size and seals are shown as unknown.
  * - Mappings: /proc/PID/maps lines naming /memfd:mobj, matched to handles by
- *   inode. Objects can stay mapped after every handle is closed; those are
+ *   inode. Each line is read whole and parsed strictly (the names in it are
+ *   the target's to choose); a line that does not parse is counted and said,
+ *   and nothing read from /proc is printed unless validated (permissions),
+ *   converted (numbers) or escaped (labels: every byte outside printable
+ *   ASCII as \xHH). Objects can stay mapped after every handle is closed; those are
  *   listed too, with size and seals read through /proc/PID/map_files when
  *   we may open it (CAP_SYS_ADMIN). Two adjacent mappings of the same object, each from offset
  *   0, are a mirror.
@@ -38,12 +43,13 @@
 #define F_SEAL_FUTURE_WRITE 0x0010
 #endif
 
-#define MEMFD_NAME "/memfd:mobj (deleted)"
+#define LABEL_CAP 64 /* MOBJ_LABEL_MAX + 1 */
 #define MAX_OBJS 1024
 
 struct handle {
 	int fd;
-	int mnt_id;             /* -1: unknown */
+	int mnt_id;            /* -1: unknown */
+	char label[LABEL_CAP]; /* "" when unlabeled */
 	unsigned long long ino; /* 0: unknown */
 	long long size;         /* -1: unknown */
 	int seals;              /* -1: unknown */
@@ -51,6 +57,7 @@ struct handle {
 };
 
 struct mapping {
+	char label[LABEL_CAP];
 	unsigned long start, end, off;
 	unsigned dev_major, dev_minor;
 	unsigned long long ino;
@@ -62,6 +69,29 @@ static int cmp_handle(const void *a, const void *b)
 	const struct handle *x = a, *y = b;
 
 	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+/* Whether @name (a /proc/PID/fd link or a /proc/PID/maps path) is a mobj
+ * memfd, and its label into @label ("" without one). */
+static bool mobj_memfd(const char *name, char *label)
+{
+	static const char pre[] = "/memfd:mobj", post[] = " (deleted)";
+	size_t n = strlen(name), lab;
+
+	if (n < sizeof(pre) - 1 + sizeof(post) - 1 ||
+	    strncmp(name, pre, sizeof(pre) - 1) != 0 ||
+	    strcmp(name + n - (sizeof(post) - 1), post) != 0)
+		return false;
+	name += sizeof(pre) - 1;
+	lab = n - (sizeof(pre) - 1) - (sizeof(post) - 1);
+	label[0] = '\0';
+	if (lab == 0)
+		return true;
+	if (name[0] != ':' || lab - 1 == 0 || lab - 1 >= LABEL_CAP)
+		return false;
+	memcpy(label, name + 1, lab - 1);
+	label[lab - 1] = '\0';
+	return true;
 }
 
 /*
@@ -167,9 +197,9 @@ static int list_handles(pid_t pid, struct handle *hs, int max,
 		if (len < 0)
 			continue;
 		link[len] = 0;
-		if (strcmp(link, MEMFD_NAME) != 0)
-			continue;
 		memset(&hs[n], 0, sizeof(hs[n]));
+		if (!mobj_memfd(link, hs[n].label))
+			continue;
 		hs[n].fd = (int)fd;
 		hs[n].size = -1;
 		hs[n].seals = -1;
@@ -192,9 +222,9 @@ static bool valid_perms(const char *p)
 	       (p[3] == 's' || p[3] == 'p');
 }
 
-/* One whole line of /proc/PID/maps: "start-end perms offset dev inode
- * name". True when it parses and maps a mobj object; *@bad is set when it
- * does not parse. The name is the rest of the line, however long: the
+/* One whole line of /proc/PID/maps, without its newline: "start-end perms
+ * offset dev inode name". True when it parses and maps a mobj object; *@bad
+ * is set when it does not parse. The name is the rest of the line, however long: the
  * mapped file's path is the mapping process's to choose, and the kernel
  * escapes only '\n' in it. */
 static bool parse_mapping(const char *line, struct mapping *m, bool *bad)
@@ -209,8 +239,7 @@ static bool parse_mapping(const char *line, struct mapping *m, bool *bad)
 	if (*bad)
 		return false;
 	memcpy(m->perms, perms, sizeof(m->perms));
-	return strcmp(line + pos, MEMFD_NAME "\n") == 0 ||
-	       strcmp(line + pos, MEMFD_NAME) == 0;
+	return mobj_memfd(line + pos, m->label);
 }
 
 /* The mappings of mobj objects in @pid, in *@out (the caller frees it),
@@ -232,6 +261,7 @@ static int list_mappings(pid_t pid, struct mapping **out, int *bad)
 	*bad = 0;
 	errno = 0;
 	while (getline(&line, &cap, f) >= 0) {
+		line[strcspn(line, "\n")] = '\0'; /* the kernel escapes others */
 		if (!parse_mapping(line, &m, &wrong)) {
 			*bad += wrong;
 			continue;
@@ -257,6 +287,22 @@ static int list_mappings(pid_t pid, struct mapping **out, int *bad)
 	}
 	*out = ms;
 	return n;
+}
+
+/* A label is the target's to choose (any memfd name): every byte outside
+ * printable ASCII, and the backslash, is shown as \xHH, so that nothing
+ * it holds reaches the terminal as a control. */
+static void print_label(FILE *out, const char *label)
+{
+	const unsigned char *p;
+
+	fprintf(out, "label ");
+	for (p = (const unsigned char *)label; *p; p++)
+		if (*p < 0x20 || *p > 0x7e || *p == '\\')
+			fprintf(out, "\\x%02x", *p);
+		else
+			fputc(*p, out);
+	fprintf(out, ", ");
 }
 
 static void print_size(FILE *out, long long size)
@@ -412,7 +458,10 @@ int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 	for (i = 0; i < nh; i++) {
 		const struct handle *h = &hs[i];
 
-		fprintf(out, "  fd %d: inode %llu, ", h->fd, h->ino);
+		fprintf(out, "  fd %d: ", h->fd);
+		if (h->label[0])
+			print_label(out, h->label);
+		fprintf(out, "inode %llu, ", h->ino);
 		print_size(out, h->size);
 		fprintf(out, ", %s, ", access_name(h->accmode));
 		print_seals(out, h->seals);
@@ -437,6 +486,8 @@ int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 		if (!orphans++)
 			fprintf(out, "mapped without a handle:\n");
 		fprintf(out, "  inode %llu: ", ms[i].ino);
+		if (ms[i].label[0])
+			print_label(out, ms[i].label);
 		map_file_state(pid, &ms[i], &shm, out);
 		print_mappings(out, ms, nm, ms[i].ino);
 	}
