@@ -7,35 +7,11 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <string.h>
-#include <sys/socket.h>
 
 /* The failed system call's errno, negated; -EIO should it be 0. */
 static inline int mobj__neg_errno(void)
 {
 	return errno ? -errno : -EIO;
-}
-
-/* Room for one SCM_RIGHTS descriptor in a message's control data. */
-union mobj__one_fd {
-	char buf[CMSG_SPACE(sizeof(int))];
-	struct cmsghdr align;
-};
-
-/* Make @fd the one descriptor that message @mh carries, in @ctl. */
-static inline void mobj__attach_fd(struct msghdr *mh, union mobj__one_fd *ctl,
-                                   int fd)
-{
-	struct cmsghdr *cm;
-
-	memset(ctl, 0, sizeof(*ctl));
-	mh->msg_control = ctl->buf;
-	mh->msg_controllen = sizeof(ctl->buf);
-	cm = CMSG_FIRSTHDR(mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 }
 
 /* ---- Disposal (dispose.c): closing what a peer controls ------------------ */

@@ -169,12 +169,29 @@ static bool reaper_ready(void)
 	return true;
 }
 
+static void attach_fd(struct msghdr *mh, void *ctl, size_t cap, int fd)
+{
+	struct cmsghdr *cm;
+
+	memset(ctl, 0, cap);
+	mh->msg_control = ctl;
+	mh->msg_controllen = cap;
+	cm = CMSG_FIRSTHDR(mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+}
+
 /* Hand @fd to the reaper: in flight (and then close our copy, which only
  * drops a reference), or by number. The reaper's ticket for it, or 0 when
  * it could not be (then @fd is still open). */
 static uint64_t hand_over(int fd, bool in_flight)
 {
-	union mobj__one_fd ctl;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
 	int number = in_flight ? -1 : fd;
 	struct iovec iov = { .iov_base = &number, .iov_len = sizeof(number) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
@@ -183,7 +200,7 @@ static uint64_t hand_over(int fd, bool in_flight)
 
 	pthread_once(&atfork_once, register_atfork);
 	if (in_flight)
-		mobj__attach_fd(&mh, &ctl, fd);
+		attach_fd(&mh, ctl.buf, sizeof(ctl.buf), fd);
 	pthread_mutex_lock(&lock);
 	if (reaper_ready()) {
 		do
