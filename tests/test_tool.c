@@ -309,6 +309,10 @@ static int craft(struct crafted *c, void **addr)
 	maps_line(*addr, line, sizeof(line));
 	if (strlen(line) < 520 || strncmp(line + 511, FORGED, strlen(FORGED)) != 0)
 		return 17;
+	/* And an object whose label (any memfd name) is a terminal escape,
+	 * held until the child exits. */
+	if (memfd_create("mobj:\x1b[31mred", MFD_CLOEXEC) < 0)
+		return 18;
 	return 0;
 }
 
@@ -361,6 +365,8 @@ static void test_info_crafted_maps_path(void **state)
 			fail_msg("control byte 0x%02x at %zu in:\n%s", out[i], i, out);
 	if (strstr(out, "7f0000000000"))
 		fail_msg("an invented mapping:\n%s", out);
+	if (!strstr(out, "label \\x1b[31mred, "))
+		fail_msg("the label, escaped, is missing:\n%s", out);
 	tu_res_check(r);
 }
 
