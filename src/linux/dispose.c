@@ -42,11 +42,8 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/magic.h>
 
 #include "../internal.h"
 #include "backend.h"
@@ -76,8 +73,10 @@ static void *reaper(void *arg)
 	int fd;
 
 	for (;;) {
-		if (poll(&p, 1, -1) < 0 || !(p.revents & POLLIN))
+		if (poll(&p, 1, -1) < 0)
 			continue; /* EINTR cannot happen (signals blocked) */
+		if (!(p.revents & POLLIN))
+			return NULL; /* the pair is gone: nothing can come */
 		/* Never read a message before its sender has closed its own
 		 * copy: the last reference, and with it the release that may
 		 * block, must be ours. */
@@ -217,37 +216,40 @@ static uint64_t hand_over(int fd, bool in_flight)
 	return ticket;
 }
 
-static bool closes_at_once(int fd, const struct stat *st)
-{
-	struct statfs sf;
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl >= 0 && (fl & O_PATH))
-		return true;
-	return S_ISREG(st->st_mode) && fstatfs(fd, &sf) == 0 &&
-	       (sf.f_type == TMPFS_MAGIC || sf.f_type == HUGETLBFS_MAGIC);
-}
-
+/* Telling kinds apart calls into no file system: fstat() or fstatfs()
+ * would (a FUSE getattr may block like its flush). F_GET_SEALS answers for
+ * memory files only (tmpfs and hugetlbfs: what a memfd is), SO_TYPE for
+ * sockets, F_GETPIPE_SZ for pipes. */
 bool mobj__memory_file(int fd)
 {
-	struct stat st;
+	int fl = fcntl(fd, F_GETFL);
 
-	return fstat(fd, &st) == 0 && closes_at_once(fd, &st);
+	/* An O_PATH descriptor has no file operations at all. */
+	return (fl >= 0 && (fl & O_PATH)) || fcntl(fd, F_GET_SEALS) >= 0;
+}
+
+static bool is_socket(int fd)
+{
+	int type;
+	socklen_t len = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0;
 }
 
 void mobj__dispose_fd(int fd)
 {
 	static const struct linger now = { 1, 0 };
-	struct stat st;
 	bool in_flight;
 
-	if (fstat(fd, &st) < 0 || closes_at_once(fd, &st)) {
+	if (mobj__memory_file(fd)) {
 		close(fd);
 		return;
 	}
-	in_flight = S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode);
-	if (S_ISSOCK(st.st_mode))
+	in_flight = is_socket(fd);
+	if (in_flight)
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof(now));
+	else
+		in_flight = fcntl(fd, F_GETPIPE_SZ) >= 0;
 	if (hand_over(fd, in_flight) == 0)
 		close(fd); /* the last resort: see the top of this file */
 }
