@@ -11,14 +11,18 @@
  * reach a name the parent listens on, but no other port of the parent.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -658,6 +662,442 @@ static void test_hostile_mach_peer(void **state)
 	assert_int_equal(port_count(), before);
 }
 
+/* ---- The audit of issue 12: each test fails on a Mac without its fix --- */
+
+/* A purgeable entry can be emptied by its maker at any time, after which
+ * every fault in the receiver is a memory error (SIGBUS): XNU
+ * vm_object_purgable_control, vm_fault_check. Refused as an object, and its
+ * read-only child too (same VM object). */
+static void test_purgeable_entry_refused(void **state)
+{
+	unsigned before = port_count();
+	memory_object_size_t sz = page();
+	mach_port_t e = MACH_PORT_NULL, ro = MACH_PORT_NULL;
+	struct mobj *got = NULL;
+
+	(void)state;
+	assert_int_equal(mach_make_memory_entry_64(mach_task_self(), &sz, 0,
+	                 MAP_MEM_NAMED_CREATE | MAP_MEM_PURGABLE | VM_PROT_READ |
+	                 VM_PROT_WRITE, &e, MACH_PORT_NULL), KERN_SUCCESS);
+	sz = page();
+	assert_int_equal(mach_make_memory_entry_64(mach_task_self(), &sz, 0,
+	                 VM_PROT_READ, &ro, e), KERN_SUCCESS);
+	assert_int_equal(mobj_from_port(e, page(), MOBJ_READ | MOBJ_WRITE, &got),
+	                 -EPROTO);
+	assert_int_equal(mobj_from_port(ro, page(), MOBJ_READ, &got), -EPROTO);
+	assert_null(got);
+	mach_port_deallocate(mach_task_self(), ro);
+	mach_port_deallocate(mach_task_self(), e);
+	assert_int_equal(port_count(), before);
+}
+
+/* An entry of a file mapping (MAP_MEM_VM_SHARE): its maker truncates the
+ * file and every fault past the new end is a memory error (XNU
+ * vnode_pagein). Refused: it has an external pager. */
+static void test_file_backed_entry_refused(void **state)
+{
+	unsigned before = port_count();
+	char path[] = "/tmp/mobj-test-file.XXXXXX";
+	memory_object_size_t sz = page();
+	mach_port_t e = MACH_PORT_NULL;
+	struct mobj *got = NULL;
+	void *p;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(ftruncate(fd, (off_t)page()), 0);
+	p = mmap(NULL, page(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(mach_make_memory_entry_64(mach_task_self(), &sz,
+	                 (memory_object_offset_t)(uintptr_t)p, MAP_MEM_VM_SHARE |
+	                 VM_PROT_READ | VM_PROT_WRITE, &e, MACH_PORT_NULL),
+	                 KERN_SUCCESS);
+	assert_true(sz >= page());
+	assert_int_equal(mobj_from_port(e, page(), MOBJ_READ | MOBJ_WRITE, &got),
+	                 -EPROTO);
+	assert_null(got);
+	mach_port_deallocate(mach_task_self(), e);
+	munmap(p, page());
+	close(fd);
+	assert_int_equal(port_count(), before);
+}
+
+/* The child: a producer that waits for "die" on the channel, then dies
+ * without closing anything and without writing. */
+static int child_idle_producer(const char *name)
+{
+	struct mobj_chan *c;
+	struct mobj_ring *p;
+	char buf[8];
+
+	if (mobj_chan_connect(name, LONG_MS, &c) < 0 ||
+	    mobj_ring_create(page(), &p) < 0 ||
+	    mobj_ring_send(c, p, LONG_MS) < 0)
+		return 10;
+	if (mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf)) != 3)
+		return 11;
+	_exit(0);
+}
+
+/* A dead task's semaphores turn inactive but their ports live on, so every
+ * wait on them returns KERN_TERMINATED at once (XNU semaphore_destroy_all,
+ * semaphore_wait_internal): the ring fd's helper must take that as death,
+ * not spin on it with the fd never readable. */
+static void test_ring_fd_peer_death(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_chan *c;
+	struct mobj_ring *r;
+	struct pollfd pfd;
+	char buf[8];
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = fork_peer("ringfd", child_idle_producer, &c);
+	assert_int_equal(mobj_ring_recv(c, LONG_MS, &r), 0);
+	pfd.fd = mobj_ring_fd(r);
+	pfd.events = POLLIN;
+	assert_true(pfd.fd >= 0);
+	/* Arms the helper: it sleeps on the child's semaphore. */
+	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), 0), -EAGAIN);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(mobj_send(c, NULL, "die", 3), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	if (poll(&pfd, 1, LONG_MS) != 1)
+		fail_msg("the ring fd never polled readable after the peer died");
+	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), 0), -EPIPE);
+	mobj_ring_close(r);
+	mobj_chan_close(c);
+	assert_int_equal(port_count(), before);
+}
+
+/* Fill the queue of @port (default limit: 5 messages) with simple
+ * messages: every later send waits. */
+static void fill_queue(mach_port_t port)
+{
+	mach_msg_header_t m;
+	int n = 0;
+
+	for (;;) {
+		memset(&m, 0, sizeof(m));
+		m.msgh_bits = MACH_MSGH_BITS_SET(MACH_MSG_TYPE_MAKE_SEND, 0, 0, 0);
+		m.msgh_size = sizeof(m);
+		m.msgh_remote_port = port;
+		m.msgh_id = 0x5a5a;
+		if (mach_msg(&m, MACH_SEND_MSG | MACH_SEND_TIMEOUT, sizeof(m), 0,
+		             MACH_PORT_NULL, 0, MACH_PORT_NULL) != MACH_MSG_SUCCESS)
+			break;
+		n++;
+	}
+	assert_true(n >= 1);
+}
+
+struct accept_arg {
+	struct mobj_chan *l, *c;
+	int rc;
+	volatile int done;
+};
+
+static void *accept_thread(void *p)
+{
+	struct accept_arg *a = p;
+
+	a->rc = mobj_chan_accept(a->l, 300, &a->c);
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Waits up to LONG_MS for *@done. */
+static bool wait_done(volatile int *done)
+{
+	int i;
+
+	for (i = 0; i < LONG_MS / 10; i++) {
+		if (__atomic_load_n(done, __ATOMIC_ACQUIRE))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/* A connector that filled its own queue: the WELCOME is sent with a
+ * timeout (XNU ipc_mqueue_send: a full queue waits without one), so
+ * accept returns within its own. */
+static void test_accept_connector_with_full_queue(void **state)
+{
+	unsigned before = port_count();
+	struct accept_arg a = { 0 };
+	mach_port_t p = MACH_PORT_NULL, svc = MACH_PORT_NULL;
+	char name[64];
+	pthread_t t;
+
+	(void)state;
+	snprintf(name, sizeof(name), "org.mobj.test.fullq.%d", (int)getpid());
+	assert_int_equal(mobj_chan_listen(name, &a.l), 0);
+	assert_int_equal(mach_port_allocate(mach_task_self(),
+	                                    MACH_PORT_RIGHT_RECEIVE, &p), 0);
+	fill_queue(p);
+	assert_int_equal(bootstrap_look_up(bootstrap_port, name, &svc), 0);
+	assert_int_equal(raw_send(svc, ID_CONNECT, 1, p, MACH_MSG_TYPE_MAKE_SEND,
+	                          0, NULL, 0), 0);
+	mach_port_deallocate(mach_task_self(), svc);
+	assert_int_equal(pthread_create(&t, NULL, accept_thread, &a), 0);
+	if (!wait_done(&a.done))
+		fail_msg("accept held by a connector whose queue is full");
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(a.rc, -ETIMEDOUT);
+	mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1);
+	mobj_chan_close(a.l);
+	assert_int_equal(port_count(), before);
+}
+
+/* Under Rosetta the task's pages are 4 KiB and the kernel's 16 KiB:
+ * ANYWHERE mappings are only 4 KiB aligned unless a mask asks for more
+ * (XNU vm_map_enter: the mask), and mobj_unmap of an address that is not
+ * a multiple of mobj_page_size() fails. Natively this holds trivially; the
+ * macOS workflow also runs the x86_64 build under Rosetta. */
+static void test_map_aligned_to_mobj_page_size(void **state)
+{
+	unsigned before = port_count();
+	struct mobj *o;
+	void *p[8], *m;
+	int i;
+
+	(void)state;
+	assert_int_equal(mobj_create(2 * page(), 0, &o), 0);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(mobj_map(o, 0, page(), MOBJ_PROT_READ, &p[i]), 0);
+		assert_int_equal((uintptr_t)p[i] % page(), 0);
+	}
+	for (i = 0; i < 8; i++)
+		assert_int_equal(mobj_unmap(p[i], page()), 0);
+	assert_int_equal(mobj_map_mirror(o, RW, &m), 0);
+	assert_int_equal((uintptr_t)m % page(), 0);
+	assert_int_equal(mobj_unmap(m, 4 * page()), 0);
+	mobj_close(o);
+	assert_int_equal(port_count(), before);
+}
+
+/* launchd answers BOOTSTRAP_NOT_PRIVILEGED to a check-in of a live name
+ * another process owns: that is "in use", not "not allowed". */
+static void test_listen_name_owned_elsewhere(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_chan *l;
+	char name[64], go;
+	int up[2], down[2], st;
+	pid_t pid;
+
+	(void)state;
+	snprintf(name, sizeof(name), "org.mobj.test.owned.%d", (int)getpid());
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(down), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mobj_chan *cl;
+
+		if (mobj_chan_listen(name, &cl) < 0)
+			_exit(10);
+		if (write(up[1], "u", 1) != 1 || read(down[0], &go, 1) != 1)
+			_exit(11);
+		_exit(0);
+	}
+	assert_int_equal(read(up[0], &go, 1), 1);
+	assert_int_equal(mobj_chan_listen(name, &l), -EADDRINUSE);
+	assert_int_equal(write(down[1], "d", 1), 1);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	close(up[0]);
+	close(up[1]);
+	close(down[0]);
+	close(down[1]);
+	assert_int_equal(port_count(), before);
+}
+
+struct flood {
+	mach_port_t dest;
+	volatile int stop;
+};
+
+/* Sends simple messages to @dest until it dies or the test says stop. */
+static void *flooder(void *p)
+{
+	struct flood *f = p;
+	mach_msg_header_t m;
+	mach_msg_return_t mr;
+
+	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
+		memset(&m, 0, sizeof(m));
+		m.msgh_bits = MACH_MSGH_BITS_SET(MACH_MSG_TYPE_COPY_SEND, 0, 0, 0);
+		m.msgh_size = sizeof(m);
+		m.msgh_remote_port = f->dest;
+		m.msgh_id = 0x5a5a;
+		mr = mach_msg(&m, MACH_SEND_MSG | MACH_SEND_TIMEOUT, sizeof(m), 0,
+		              MACH_PORT_NULL, 100, MACH_PORT_NULL);
+		if (mr == MACH_SEND_INVALID_DEST)
+			break;
+	}
+	return NULL;
+}
+
+struct close_arg {
+	struct mobj_chan *c;
+	volatile int done;
+};
+
+static void *close_thread(void *p)
+{
+	struct close_arg *a = p;
+
+	mobj_chan_close(a->c);
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* A peer that keeps sending cannot hold mobj_chan_close: the drain stops
+ * after the messages queued when it began (mach_port_get_attributes,
+ * MACH_PORT_RECEIVE_STATUS: mps_msgcount). */
+static void test_close_bounded_against_flooding_peer(void **state)
+{
+	unsigned before = port_count();
+	struct hostile h;
+	struct flood f;
+	struct close_arg a = { 0 };
+	pthread_t t[3], ct;
+	int i;
+
+	(void)state;
+	hostile_open(&h);
+	f.dest = h.peer;
+	f.stop = 0;
+	for (i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, flooder, &f), 0);
+	usleep(50000);
+	a.c = h.c;
+	assert_int_equal(pthread_create(&ct, NULL, close_thread, &a), 0);
+	if (!wait_done(&a.done))
+		fail_msg("mobj_chan_close held by a peer that keeps sending");
+	assert_int_equal(pthread_join(ct, NULL), 0);
+	__atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	mach_port_deallocate(mach_task_self(), h.peer);
+	mach_port_mod_refs(mach_task_self(), h.mine, MACH_PORT_RIGHT_RECEIVE, -1);
+	mobj_chan_close(h.l);
+	assert_int_equal(port_count(), before);
+}
+
+/* A frozen name must mean the frozen entry for as long as it is in the
+ * set: with a reference held elsewhere at the last close (here: the
+ * test's own), the name outlives the handles, and once that reference goes
+ * Mach may give the name to an unrelated right (XNU ipc_entry_dealloc,
+ * ipc_entry_claim). The library holds its own reference per frozen name. */
+static void test_frozen_name_not_recycled(void **state)
+{
+	unsigned before = port_count();
+	struct mobj *o, *ro, *other;
+	mach_port_type_t type = 0;
+	mach_port_t name;
+	void *p;
+	int i;
+
+	(void)state;
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	name = mobj_port(o);
+	assert_int_equal(mach_port_mod_refs(mach_task_self(), name,
+	                                    MACH_PORT_RIGHT_SEND, 1), 0);
+	assert_int_equal(mobj_readonly(o, &ro), 0);
+	mobj_close(ro);
+	mobj_close(o);
+	mach_port_deallocate(mach_task_self(), name);
+	/* Still the frozen entry's name, held by the library... */
+	assert_int_equal(mach_port_type(mach_task_self(), name, &type), 0);
+	assert_true(type & MACH_PORT_TYPE_SEND);
+	/* ...so no new object gets it, and every new one maps writable. */
+	for (i = 0; i < 256; i++) {
+		assert_int_equal(mobj_create(page(), 0, &other), 0);
+		assert_int_not_equal(mobj_port(other), name);
+		assert_int_equal(mobj_map(other, 0, page(), RW, &p), 0);
+		assert_int_equal(mobj_unmap(p, page()), 0);
+		mobj_close(other);
+	}
+	/* The set drops names only the library still holds when it next
+	 * changes: freeze and close another object. */
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	assert_int_equal(mobj_readonly(o, &ro), 0);
+	mobj_close(ro);
+	mobj_close(o);
+	assert_int_equal(port_count(), before);
+}
+
+/* A child of fork() has none of its parent's port names; a name it later
+ * owns may equal one of them. Closing inherited handles must touch
+ * nothing: here the child owns, under the inherited object's name, a port
+ * of its own, and closing the handle must leave it alone (and must not
+ * raise a guard exception for a name it does not have). */
+static int child_close_inherited(struct mobj *o, struct mobj_chan *a,
+                                 struct mobj_chan *b, struct mobj_ring *r)
+{
+	mach_port_t name = mobj_port(o);
+	mach_port_urefs_t refs = 0;
+
+	if (mach_port_allocate_name(mach_task_self(), MACH_PORT_RIGHT_RECEIVE,
+	                            name) != KERN_SUCCESS ||
+	    mach_port_insert_right(mach_task_self(), name, name,
+	                           MACH_MSG_TYPE_MAKE_SEND) != KERN_SUCCESS)
+		return 10;
+	mobj_close(o);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	mobj_ring_close(r);
+	if (mach_port_get_refs(mach_task_self(), name, MACH_PORT_RIGHT_SEND,
+	                       &refs) != KERN_SUCCESS || refs != 1)
+		return 11;
+	if (mach_port_get_refs(mach_task_self(), name, MACH_PORT_RIGHT_RECEIVE,
+	                       &refs) != KERN_SUCCESS || refs != 1)
+		return 12;
+	return 0;
+}
+
+static void test_close_in_forked_child(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_chan *a, *b;
+	struct mobj_ring *r;
+	struct mobj *o;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	assert_int_equal(mobj_ring_create(page(), &r), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_close_inherited(o, a, b, r));
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st))
+		fail_msg("the child died of signal %d closing inherited handles",
+		         WTERMSIG(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	mobj_ring_close(r);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	mobj_close(o);
+	assert_int_equal(port_count(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -670,6 +1110,15 @@ int main(void)
 		cmocka_unit_test(test_ring_semaphores),
 		cmocka_unit_test(test_ring_peer_death),
 		cmocka_unit_test(test_hostile_mach_peer),
+		cmocka_unit_test(test_purgeable_entry_refused),
+		cmocka_unit_test(test_file_backed_entry_refused),
+		cmocka_unit_test(test_ring_fd_peer_death),
+		cmocka_unit_test(test_accept_connector_with_full_queue),
+		cmocka_unit_test(test_map_aligned_to_mobj_page_size),
+		cmocka_unit_test(test_listen_name_owned_elsewhere),
+		cmocka_unit_test(test_close_bounded_against_flooding_peer),
+		cmocka_unit_test(test_frozen_name_not_recycled),
+		cmocka_unit_test(test_close_in_forked_child),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
