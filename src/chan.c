@@ -313,8 +313,8 @@ int mobj_recv(struct mobj_chan *c, int timeout_ms, struct mobj **o, void *buf,
 	}
 	if (nobj)
 		mobj__os_release(&obj);
-	if (err < 0)
-		return err;
+	if (err != 0)
+		return err; /* negative: the decoder's and import's contract */
 	if (m.len)
 		memcpy(buf, m.payload, m.len);
 	if (o)

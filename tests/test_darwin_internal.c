@@ -91,7 +91,8 @@ static void *connect_thread(void *p)
 {
 	struct connect_arg *a = p;
 
-	a->rc = mobj__os_waker_connect(&a->w, a->c, a->producer, a->timeout_ms);
+	a->rc = mobj__os_waker_connect(&a->w, mobj__chan_os(a->c), a->producer,
+	                               a->timeout_ms);
 	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
