@@ -586,9 +586,8 @@ static int copy_name(const char *name, name_t out)
 /* launchd answers BOOTSTRAP_NOT_PRIVILEGED both to a sandboxed caller and
  * to a check-in of a name some other live process checked in (launchd's
  * job_mig_check_in, launchd_core_logic.c: the service's job is not the
- * caller's). A name
- * that looks up is in use; one that does not, and still may not be checked
- * in, is the sandbox saying no. */
+ * caller's). A name that looks up is in use; one that does not, and still
+ * may not be checked in, is the sandbox saying no. */
 static bool name_in_use(const name_t svc)
 {
 	mach_port_t p = MACH_PORT_NULL;

@@ -365,7 +365,7 @@ int mobj__os_reserve(size_t len, void **addr)
 	kern_return_t kr;
 
 	kr = vm_map(mach_task_self(), &a, len, align_mask(), VM_FLAGS_ANYWHERE,
-	            MEMORY_OBJECT_NULL, 0, FALSE, VM_PROT_NONE, VM_PROT_ALL,
+	            MEMORY_OBJECT_NULL, 0, FALSE, VM_PROT_NONE, VM_PROT_DEFAULT,
 	            VM_INHERIT_NONE);
 	if (kr != KERN_SUCCESS)
 		return mobj__kr(kr);
