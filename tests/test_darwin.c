@@ -42,6 +42,7 @@ kern_return_t bootstrap_look_up(mach_port_t bp, const name_t service_name,
 #include "mobj/darwin.h"
 #include "mobj/mobj.h"
 #include "mobj/ring.h"
+#include "testutil.h"
 #include "wire.h"
 
 #define RW (MOBJ_PROT_READ | MOBJ_PROT_WRITE)
@@ -49,15 +50,7 @@ kern_return_t bootstrap_look_up(mach_port_t bp, const name_t service_name,
 
 static unsigned port_count(void)
 {
-	mach_port_name_array_t names = NULL;
-	mach_port_type_array_t types = NULL;
-	mach_msg_type_number_t n = 0, nt = 0;
-
-	assert_int_equal(mach_port_names(mach_task_self(), &names, &n, &types,
-	                                 &nt), KERN_SUCCESS);
-	vm_deallocate(mach_task_self(), (vm_address_t)names, n * sizeof(*names));
-	vm_deallocate(mach_task_self(), (vm_address_t)types, nt * sizeof(*types));
-	return n;
+	return (unsigned)tu_res_now().ports;
 }
 
 static size_t page(void)
@@ -835,19 +828,6 @@ static void *accept_thread(void *p)
 	return NULL;
 }
 
-/* Waits up to LONG_MS for *@done. */
-static bool wait_done(volatile int *done)
-{
-	int i;
-
-	for (i = 0; i < LONG_MS / 10; i++) {
-		if (__atomic_load_n(done, __ATOMIC_ACQUIRE))
-			return true;
-		usleep(10000);
-	}
-	return false;
-}
-
 /* A connector that filled its own queue: the WELCOME is sent with a
  * timeout (XNU ipc_mqueue_send: a full queue waits without one), so
  * accept returns within its own. */
@@ -870,7 +850,7 @@ static void test_accept_connector_with_full_queue(void **state)
 	                          0, NULL, 0), 0);
 	mach_port_deallocate(mach_task_self(), svc);
 	assert_int_equal(pthread_create(&t, NULL, accept_thread, &a), 0);
-	if (!wait_done(&a.done))
+	if (!tu_wait_flag(&a.done, LONG_MS))
 		fail_msg("accept held by a connector whose queue is full");
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(a.rc, -ETIMEDOUT);
@@ -1007,7 +987,7 @@ static void test_close_bounded_against_flooding_peer(void **state)
 	usleep(50000);
 	a.c = h.c;
 	assert_int_equal(pthread_create(&ct, NULL, close_thread, &a), 0);
-	if (!wait_done(&a.done))
+	if (!tu_wait_flag(&a.done, LONG_MS))
 		fail_msg("mobj_chan_close held by a peer that keeps sending");
 	assert_int_equal(pthread_join(ct, NULL), 0);
 	__atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);

@@ -22,20 +22,13 @@
 #include "internal.h"
 #include "backend.h"
 #include "mobj/mobj.h"
+#include "testutil.h"
 
 #define LONG_MS 10000
 
 static unsigned port_count(void)
 {
-	mach_port_name_array_t names = NULL;
-	mach_port_type_array_t types = NULL;
-	mach_msg_type_number_t n = 0, nt = 0;
-
-	assert_int_equal(mach_port_names(mach_task_self(), &names, &n, &types,
-	                                 &nt), KERN_SUCCESS);
-	vm_deallocate(mach_task_self(), (vm_address_t)names, n * sizeof(*names));
-	vm_deallocate(mach_task_self(), (vm_address_t)types, nt * sizeof(*types));
-	return n;
+	return (unsigned)tu_res_now().ports;
 }
 
 /* A semaphore whose creator is gone is inactive, but a send right to it
@@ -97,18 +90,6 @@ static void *connect_thread(void *p)
 	return NULL;
 }
 
-static bool wait_done(volatile int *done)
-{
-	int i;
-
-	for (i = 0; i < LONG_MS / 10; i++) {
-		if (__atomic_load_n(done, __ATOMIC_ACQUIRE))
-			return true;
-		usleep(10000);
-	}
-	return false;
-}
-
 /* The peer sends the producer's own semaphore back: waiting on it would
  * never learn of the peer's death. Refused. */
 static void test_ring_exchange_refuses_own_semaphore(void **state)
@@ -127,7 +108,7 @@ static void test_ring_exchange_refuses_own_semaphore(void **state)
 	                                             &s), 0);
 	assert_int_equal(mobj__darwin_chan_send_port(mobj__chan_os(y), s,
 	                                             LONG_MS), 0);
-	assert_true(wait_done(&a.done));
+	assert_true(tu_wait_flag(&a.done, LONG_MS));
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(a.rc, -EPROTO);
 	mach_port_deallocate(mach_task_self(), s);
@@ -160,7 +141,7 @@ static void test_ring_exchange_dead_port_is_epipe(void **state)
 	mach_port_deallocate(mach_task_self(), p);
 	a.c = x;
 	assert_int_equal(pthread_create(&t, NULL, connect_thread, &a), 0);
-	assert_true(wait_done(&a.done));
+	assert_true(tu_wait_flag(&a.done, LONG_MS));
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(a.rc, -EPIPE);
 	mobj_chan_close(x);
@@ -201,7 +182,7 @@ static void test_ring_port_send_honours_timeout(void **state)
 	                                             LONG_MS), 0);
 	a.c = x;
 	assert_int_equal(pthread_create(&t, NULL, connect_thread, &a), 0);
-	if (!wait_done(&a.done))
+	if (!tu_wait_flag(&a.done, LONG_MS))
 		fail_msg("the semaphore send ignored its timeout");
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(a.rc, -ETIMEDOUT);

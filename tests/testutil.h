@@ -43,6 +43,11 @@ int tu_in_child(int (*fn)(void *arg), void *arg);
  * {self, "--helper", name, args...}. Returns the child's pid, or -1. */
 pid_t tu_spawn_helper(const char *name, const char *const *args);
 
+/* Polls *@flag (set with __atomic_store_n, release) every 10 ms for up to
+ * @timeout_ms: true once it is nonzero. For a call run on another thread
+ * that a bug would keep from ever returning. */
+bool tu_wait_flag(volatile int *flag, int timeout_ms);
+
 /* Waits for @pid; exit status or 128 + signal. */
 int tu_wait(pid_t pid);
 
