@@ -796,20 +796,11 @@ static void test_ring_fd_peer_death(void **state)
  * messages: every later send waits. */
 static void fill_queue(mach_port_t port)
 {
-	mach_msg_header_t m;
 	int n = 0;
 
-	for (;;) {
-		memset(&m, 0, sizeof(m));
-		m.msgh_bits = MACH_MSGH_BITS_SET(MACH_MSG_TYPE_MAKE_SEND, 0, 0, 0);
-		m.msgh_size = sizeof(m);
-		m.msgh_remote_port = port;
-		m.msgh_id = 0x5a5a;
-		if (mach_msg(&m, MACH_SEND_MSG | MACH_SEND_TIMEOUT, sizeof(m), 0,
-		             MACH_PORT_NULL, 0, MACH_PORT_NULL) != MACH_MSG_SUCCESS)
-			break;
+	while (tu_send_empty(port, MACH_MSG_TYPE_MAKE_SEND, 0) ==
+	       MACH_MSG_SUCCESS)
 		n++;
-	}
 	assert_true(n >= 1);
 }
 
@@ -935,20 +926,11 @@ struct flood {
 static void *flooder(void *p)
 {
 	struct flood *f = p;
-	mach_msg_header_t m;
-	mach_msg_return_t mr;
 
-	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE)) {
-		memset(&m, 0, sizeof(m));
-		m.msgh_bits = MACH_MSGH_BITS_SET(MACH_MSG_TYPE_COPY_SEND, 0, 0, 0);
-		m.msgh_size = sizeof(m);
-		m.msgh_remote_port = f->dest;
-		m.msgh_id = 0x5a5a;
-		mr = mach_msg(&m, MACH_SEND_MSG | MACH_SEND_TIMEOUT, sizeof(m), 0,
-		              MACH_PORT_NULL, 100, MACH_PORT_NULL);
-		if (mr == MACH_SEND_INVALID_DEST)
+	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE))
+		if (tu_send_empty(f->dest, MACH_MSG_TYPE_COPY_SEND, 100) ==
+		    MACH_SEND_INVALID_DEST)
 			break;
-	}
 	return NULL;
 }
 

@@ -157,24 +157,15 @@ static void test_ring_port_send_honours_timeout(void **state)
 	struct connect_arg a = { .producer = false, .timeout_ms = 300 };
 	struct mobj_chan *x, *y;
 	semaphore_t s = MACH_PORT_NULL;
-	mach_msg_header_t m;
 	pthread_t t;
 	int n = 0;
 
 	(void)state;
 	assert_int_equal(mobj_chan_pair(&x, &y), 0);
 	/* Fill y's queue through x's send right to it. */
-	for (;;) {
-		memset(&m, 0, sizeof(m));
-		m.msgh_bits = MACH_MSGH_BITS_SET(MACH_MSG_TYPE_COPY_SEND, 0, 0, 0);
-		m.msgh_size = sizeof(m);
-		m.msgh_remote_port = mobj__chan_os(x)->peer;
-		m.msgh_id = 0x5a5a;
-		if (mach_msg(&m, MACH_SEND_MSG | MACH_SEND_TIMEOUT, sizeof(m), 0,
-		             MACH_PORT_NULL, 0, MACH_PORT_NULL) != MACH_MSG_SUCCESS)
-			break;
+	while (tu_send_empty(mobj__chan_os(x)->peer, MACH_MSG_TYPE_COPY_SEND, 0) ==
+	       MACH_MSG_SUCCESS)
 		n++;
-	}
 	assert_true(n > 0);
 	assert_int_equal(semaphore_create(mach_task_self(), &s, SYNC_POLICY_FIFO,
 	                                  0), KERN_SUCCESS);

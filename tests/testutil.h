@@ -79,6 +79,18 @@ pid_t tu_fork_chan(struct mobj_chan **c);
 int tu_memfd(size_t size, unsigned seals);
 #endif
 
+#ifdef __APPLE__
+#include <mach/message.h>
+/* Sends a message of a bare header (id 0x5a5a, no body) to @dest, carried
+ * with @disp (MACH_MSG_TYPE_COPY_SEND or MAKE_SEND), waiting at most
+ * @timeout_ms for room in its queue. A send that fails once the kernel
+ * took the message in hands it back with the right it carried (XNU
+ * mach_msg_receive_pseudo): it is destroyed here, so no reference leaks.
+ * Returns mach_msg's code. */
+mach_msg_return_t tu_send_empty(mach_port_t dest, mach_msg_type_name_t disp,
+                                int timeout_ms);
+#endif
+
 /* Per system (testutil_linux.c, testutil_darwin.c), for testutil.c. */
 int tu__count_maps(void);
 int tu__count_object_maps(void); /* Linux: mappings of memfds only */

@@ -329,10 +329,15 @@ static int send_msg(mach_port_t dest, mach_msg_id_t id, mach_port_t port,
 	              MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL);
 	if (mr == MACH_MSG_SUCCESS)
 		return 0;
-	/* Timed out or interrupted: the message came back with its rights
-	 * (a send right made by MAKE_SEND among them): destroy it. */
-	if (mr == MACH_SEND_TIMED_OUT || mr == MACH_SEND_INTERRUPTED)
-		mach_msg_destroy(&m.hdr);
+	/* Any failure after the kernel took the message in (timed out,
+	 * interrupted, or the destination died while we waited for room:
+	 * MACH_SEND_INVALID_DEST too) hands it back pseudo-received, its
+	 * rights rewritten as ours to release (XNU mach_msg_trap_send ->
+	 * mach_msg_receive_pseudo -> ipc_kmsg_copyout_pseudo). A failure
+	 * before that left the buffer as we wrote it, with COPY_SEND and
+	 * MAKE_SEND only, which mach_msg_destroy leaves alone. So destroying
+	 * it is right in every case. */
+	mach_msg_destroy(&m.hdr);
 	if (mr == MACH_SEND_INVALID_DEST)
 		return -EPIPE; /* nothing was sent: the peer's port is gone */
 	return mobj__kr(mr);
