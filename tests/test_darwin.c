@@ -1024,62 +1024,79 @@ static void test_frozen_name_not_recycled(void **state)
 	assert_int_equal(port_count(), before);
 }
 
-/* A child of fork() has none of its parent's port names; a name it later
- * owns may equal one of them. Closing inherited handles must touch
- * nothing: here the child owns, under the inherited object's name, a port
- * of its own, and closing the handle must leave it alone (and must not
- * raise a guard exception for a name it does not have). */
-static int child_close_inherited(struct mobj *o, struct mobj_chan *a,
-                                 struct mobj_chan *b, struct mobj_ring *r)
+/* A child of fork() has none of its parent's port names, and none of its
+ * mobj mappings (VM_INHERIT_NONE); a name or an address it later owns may
+ * equal one of them. Closing inherited handles must touch nothing: here
+ * the child owns, under the inherited object's name, a port of its own,
+ * and memory of its own where the parent's mapping was, and neither
+ * closing the handles nor mobj_unmap takes them away (nor raises a guard
+ * exception for a name it does not have). */
+struct inherited {
+	struct mobj *o;
+	struct mobj_chan *a, *b;
+	struct mobj_ring *r;
+	void *map;
+};
+
+static int child_close_inherited(const struct inherited *in)
 {
-	mach_port_t name = mobj_port(o);
+	mach_port_t name = mobj_port(in->o);
 	mach_port_urefs_t refs = 0;
+	vm_address_t at = (vm_address_t)in->map;
+	volatile unsigned char *mine;
 
 	if (mach_port_allocate_name(mach_task_self(), MACH_PORT_RIGHT_RECEIVE,
 	                            name) != KERN_SUCCESS ||
 	    mach_port_insert_right(mach_task_self(), name, name,
 	                           MACH_MSG_TYPE_MAKE_SEND) != KERN_SUCCESS)
 		return 10;
-	mobj_close(o);
-	mobj_chan_close(a);
-	mobj_chan_close(b);
-	mobj_ring_close(r);
+	if (vm_allocate(mach_task_self(), &at, page(), VM_FLAGS_FIXED) !=
+	    KERN_SUCCESS)
+		return 11;
+	mine = (volatile unsigned char *)at;
+	mine[0] = 0x5a;
+	if (mobj_unmap(in->map, page()) != -EINVAL || mine[0] != 0x5a)
+		return 12;
+	mobj_close(in->o);
+	mobj_chan_close(in->a);
+	mobj_chan_close(in->b);
+	mobj_ring_close(in->r);
 	if (mach_port_get_refs(mach_task_self(), name, MACH_PORT_RIGHT_SEND,
 	                       &refs) != KERN_SUCCESS || refs != 1)
-		return 11;
+		return 13;
 	if (mach_port_get_refs(mach_task_self(), name, MACH_PORT_RIGHT_RECEIVE,
 	                       &refs) != KERN_SUCCESS || refs != 1)
-		return 12;
+		return 14;
 	return 0;
 }
 
 static void test_close_in_forked_child(void **state)
 {
 	unsigned before = port_count();
-	struct mobj_chan *a, *b;
-	struct mobj_ring *r;
-	struct mobj *o;
+	struct inherited in;
 	pid_t pid;
 	int st;
 
 	(void)state;
-	assert_int_equal(mobj_create(page(), 0, &o), 0);
-	assert_int_equal(mobj_chan_pair(&a, &b), 0);
-	assert_int_equal(mobj_ring_create(page(), &r), 0);
+	assert_int_equal(mobj_create(page(), 0, &in.o), 0);
+	assert_int_equal(mobj_map(in.o, 0, page(), RW, &in.map), 0);
+	assert_int_equal(mobj_chan_pair(&in.a, &in.b), 0);
+	assert_int_equal(mobj_ring_create(page(), &in.r), 0);
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
-		_exit(child_close_inherited(o, a, b, r));
+		_exit(child_close_inherited(&in));
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	if (!WIFEXITED(st))
 		fail_msg("the child died of signal %d closing inherited handles",
 		         WTERMSIG(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
-	mobj_ring_close(r);
-	mobj_chan_close(a);
-	mobj_chan_close(b);
-	mobj_close(o);
+	assert_int_equal(mobj_unmap(in.map, page()), 0);
+	mobj_ring_close(in.r);
+	mobj_chan_close(in.a);
+	mobj_chan_close(in.b);
+	mobj_close(in.o);
 	assert_int_equal(port_count(), before);
 }
 

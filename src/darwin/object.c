@@ -373,10 +373,35 @@ int mobj__os_reserve(size_t len, void **addr)
 	return 0;
 }
 
+/* Whether [addr, ...) starts inside a mapping of ours: every mapping and
+ * reservation the backend makes is VM_INHERIT_NONE, so a child of fork()
+ * has a hole there, or whatever it mapped there since (its own malloc,
+ * most likely, inheriting by default). vm_region_recurse_64 answers with
+ * the region containing the address, or the next one (XNU
+ * vm_map_region_recurse_64). */
+static bool ours(vm_address_t addr)
+{
+	struct vm_region_submap_short_info_64 info;
+	mach_msg_type_number_t n = VM_REGION_SUBMAP_SHORT_INFO_COUNT_64;
+	vm_address_t at = addr;
+	vm_size_t sz = 0;
+	natural_t depth = 0;
+
+	if (vm_region_recurse_64(mach_task_self(), &at, &sz, &depth,
+	                         (vm_region_recurse_info_t)&info, &n) !=
+	    KERN_SUCCESS)
+		return false;
+	return at <= addr && info.inheritance == VM_INHERIT_NONE;
+}
+
 int mobj__os_unmap(void *addr, size_t len)
 {
 	kern_return_t kr;
 
+	/* A ring or mapping made before a fork(), closed in the child: the
+	 * range is not the child's to take. */
+	if (!ours((vm_address_t)addr))
+		return -EINVAL;
 	/* vm_deallocate rounds outward: the core passes exactly the page
 	 * rounded length it mapped. */
 	kr = vm_deallocate(mach_task_self(), (vm_address_t)addr, len);
