@@ -330,6 +330,17 @@ static void test_ring_semaphores(void **state)
 	assert_int_equal(port_count(), before);
 }
 
+/* In a child: connect to @name and send it a new ring's producer end. */
+static int connect_producer(const char *name, struct mobj_chan **c,
+                            struct mobj_ring **p)
+{
+	if (mobj_chan_connect(name, LONG_MS, c) < 0 ||
+	    mobj_ring_create(page(), p) < 0 ||
+	    mobj_ring_send(*c, *p, LONG_MS) < 0)
+		return -1;
+	return 0;
+}
+
 /* The child: a producer over a named channel that writes once and dies
  * without closing anything. */
 static int child_producer(const char *name)
@@ -337,9 +348,7 @@ static int child_producer(const char *name)
 	struct mobj_chan *c;
 	struct mobj_ring *p;
 
-	if (mobj_chan_connect(name, LONG_MS, &c) < 0 ||
-	    mobj_ring_create(page(), &p) < 0 ||
-	    mobj_ring_send(c, p, LONG_MS) < 0)
+	if (connect_producer(name, &c, &p) < 0)
 		return 10;
 	usleep(100000);
 	if (mobj_ring_write(p, "hi", 2, LONG_MS) != 2)
@@ -748,9 +757,7 @@ static int child_idle_producer(const char *name)
 	struct mobj_ring *p;
 	char buf[8];
 
-	if (mobj_chan_connect(name, LONG_MS, &c) < 0 ||
-	    mobj_ring_create(page(), &p) < 0 ||
-	    mobj_ring_send(c, p, LONG_MS) < 0)
+	if (connect_producer(name, &c, &p) < 0)
 		return 10;
 	if (mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf)) != 3)
 		return 11;

@@ -373,25 +373,35 @@ int mobj__os_reserve(size_t len, void **addr)
 	return 0;
 }
 
-/* Whether [addr, ...) starts inside a mapping of ours: every mapping and
- * reservation the backend makes is VM_INHERIT_NONE, so a child of fork()
- * has a hole there, or whatever it mapped there since (its own malloc,
- * most likely, inheriting by default). vm_region_recurse_64 answers with
- * the region containing the address, or the next one (XNU
- * vm_map_region_recurse_64). */
-static bool ours(vm_address_t addr)
+/* What the VM map holds at @addr: true, with @info filled, when a region
+ * contains it. The short form: it reads the entry and its object (XNU
+ * vm_map_region_recurse_64 with fewer than VM_REGION_SUBMAP_INFO_V0_COUNT_64
+ * words: vm_map_region_walk without look_for_pages, so no walk over every
+ * page of a large mapping), which is all we ask. */
+static bool region_at(vm_address_t addr,
+                      struct vm_region_submap_short_info_64 *info)
 {
-	struct vm_region_submap_short_info_64 info;
 	mach_msg_type_number_t n = VM_REGION_SUBMAP_SHORT_INFO_COUNT_64;
 	vm_address_t at = addr;
 	vm_size_t sz = 0;
 	natural_t depth = 0;
 
 	if (vm_region_recurse_64(mach_task_self(), &at, &sz, &depth,
-	                         (vm_region_recurse_info_t)&info, &n) !=
+	                         (vm_region_recurse_info_t)info, &n) !=
 	    KERN_SUCCESS)
 		return false;
-	return at <= addr && info.inheritance == VM_INHERIT_NONE;
+	return at <= addr; /* else the next region: a hole at addr */
+}
+
+/* Whether @addr is inside a mapping of ours: every mapping and reservation
+ * the backend makes is VM_INHERIT_NONE, so a child of fork() has a hole
+ * there, or whatever it mapped there since (its own malloc, most likely,
+ * inheriting by default). */
+static bool ours(vm_address_t addr)
+{
+	struct vm_region_submap_short_info_64 info;
+
+	return region_at(addr, &info) && info.inheritance == VM_INHERIT_NONE;
 }
 
 int mobj__os_unmap(void *addr, size_t len)
@@ -426,16 +436,12 @@ static int probe_error(kern_return_t kr)
  * XNU vm_map_purgable_control refuses VM_PURGABLE_DENY objects with
  * KERN_INVALID_ARGUMENT, for read-only mappings too); an object with an
  * external pager (a file) can lose its pages when the file shrinks
- * (vm_region_recurse_64: external_pager, set for any object or shadow that
- * is not internal, XNU vm_map_region_walk / vm_map_region_look_for_page).
+ * (region_at: external_pager, set for an object or shadow that is not
+ * internal, XNU vm_map_region_walk).
  * Either makes later faults memory errors: SIGBUS in the receiver. */
 static int check_backing(vm_address_t a)
 {
-	struct vm_region_submap_info_64 info;
-	mach_msg_type_number_t n = VM_REGION_SUBMAP_INFO_COUNT_64;
-	vm_address_t at = a;
-	vm_size_t sz = 0;
-	natural_t depth = 0;
+	struct vm_region_submap_short_info_64 info;
 	kern_return_t kr;
 	int state = 0;
 
@@ -445,11 +451,7 @@ static int check_backing(vm_address_t a)
 		return -EPROTO; /* purgeable */
 	if (kr != KERN_INVALID_ARGUMENT)
 		return probe_error(kr);
-	kr = vm_region_recurse_64(mach_task_self(), &at, &sz, &depth,
-	                          (vm_region_recurse_info_t)&info, &n);
-	if (kr != KERN_SUCCESS)
-		return probe_error(kr);
-	if (at != a || info.is_submap || info.external_pager)
+	if (!region_at(a, &info) || info.is_submap || info.external_pager)
 		return -EPROTO;
 	return 0;
 }
