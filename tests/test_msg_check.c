@@ -26,6 +26,9 @@ struct buf {
 	size_t cap;
 };
 
+/* A payload of the largest size the checks allow. */
+static const char full[DATA_MAX];
+
 static uint32_t desc_bits(uint32_t disposition, uint32_t type)
 {
 	return disposition << 16 | type << 24;
@@ -97,7 +100,7 @@ static void test_valid_chan_message(void **state)
 	assert_int_equal(g.port, MOBJ__MACH_PORT_NULL);
 	assert_int_equal(g.len, 0);
 
-	chan_msg(&m, 0, "x", DATA_MAX);
+	chan_msg(&m, 0, full, DATA_MAX);
 	assert_int_equal(check(&m, &g), MOBJ__MACH_CHAN);
 }
 
@@ -180,7 +183,7 @@ static void test_sizes_refused(void **state)
 	assert_int_equal(check(&m, &g), -EPROTO);
 
 	/* More payload than the channel carries, however well framed. */
-	chan_msg(&m, 0, "x", DATA_MAX);
+	chan_msg(&m, 0, full, DATA_MAX);
 	assert_int_equal(mobj__mach_check(m.b, m.cap, DATA_MAX - 4, &g), -EPROTO);
 
 	/* msgh_size: below the header, below the layout, beyond the buffer. */
