@@ -62,7 +62,8 @@ static int recv_part(struct mobj_chan *c, int timeout_ms, uint32_t kind,
 	    mobj_access(o) != MOBJ_READ)
 		goto bad;
 	if (*cap == 0) {
-		if (h.capacity == 0 || h.capacity != mobj_size(o))
+		if (h.capacity == 0 || h.capacity != mobj_size(o) ||
+		    h.capacity % mobj_page_size() != 0)
 			goto bad;
 		*cap = (size_t)h.capacity;
 	} else if (h.capacity != *cap || mobj_size(o) != mobj_page_size()) {

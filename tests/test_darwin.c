@@ -384,8 +384,9 @@ static void test_ring_peer_death(void **state)
 /* ---- A hostile peer speaking raw Mach messages ----------------------------
  *
  * The message layout and ids, rebuilt from src/darwin/chan.c's description
- * (so the test also checks it is what it says): header, body, one port
- * descriptor, a 32-bit length, then that many bytes of the wire format of
+ * (so the test also checks it is what it says): header, body,
+ * MOBJ_MSG_OBJS_MAX port descriptors (the rights first, then null names),
+ * a 32-bit length, then that many bytes of the wire format of
  * src/msg.h. The raw peer connects for real (CONNECT with a send right to
  * its own port, WELCOME back with the connection's), then sends what a
  * hostile or broken peer might: each is refused with -EPROTO, leaves no
@@ -395,10 +396,12 @@ static void test_ring_peer_death(void **state)
 #define ID_WELCOME 0x6d6f6202
 #define ID_DATA    0x6d6f6203
 
+#define RAW_PORTS MOBJ_MSG_OBJS_MAX
+
 struct raw_msg {
 	mach_msg_header_t hdr;
 	mach_msg_body_t body;
-	mach_msg_port_descriptor_t port;
+	mach_msg_port_descriptor_t port[RAW_PORTS];
 	uint32_t len;
 	unsigned char data[2 * (32 + MOBJ_MSG_MAX)];
 };
@@ -409,15 +412,18 @@ struct raw_rcv {
 };
 
 /* Send a complex message of the channel's layout to @dest: @id, @ndesc in
- * the body, the descriptor (@port with @disp), the length field @len and
- * @n bytes of @data (the message size follows @n, whatever @len says). */
-static kern_return_t raw_send(mach_port_t dest, mach_msg_id_t id,
-                              mach_msg_size_t ndesc, mach_port_t port,
-                              mach_msg_type_name_t disp, uint32_t len,
-                              const void *data, size_t n)
+ * the body, the descriptors (@ports[0..@nports) with @disp, then null
+ * names), the length field @len and @n bytes of @data (the message size
+ * follows @n, whatever @len says). */
+static kern_return_t raw_send_ports(mach_port_t dest, mach_msg_id_t id,
+                                    mach_msg_size_t ndesc,
+                                    const mach_port_t *ports, unsigned nports,
+                                    mach_msg_type_name_t disp, uint32_t len,
+                                    const void *data, size_t n)
 {
 	struct raw_msg m;
 	size_t fixed = offsetof(struct raw_msg, data);
+	unsigned i;
 
 	memset(&m, 0, sizeof(m));
 	m.hdr.msgh_bits = MACH_MSGH_BITS_SET(MACH_MSG_TYPE_COPY_SEND, 0, 0,
@@ -426,15 +432,27 @@ static kern_return_t raw_send(mach_port_t dest, mach_msg_id_t id,
 	m.hdr.msgh_remote_port = dest;
 	m.hdr.msgh_id = id;
 	m.body.msgh_descriptor_count = ndesc;
-	m.port.name = port;
-	m.port.disposition = disp;
-	m.port.type = MACH_MSG_PORT_DESCRIPTOR;
+	for (i = 0; i < RAW_PORTS; i++) {
+		m.port[i].name = i < nports ? ports[i] : MACH_PORT_NULL;
+		m.port[i].disposition = i < nports ? disp : MACH_MSG_TYPE_COPY_SEND;
+		m.port[i].type = MACH_MSG_PORT_DESCRIPTOR;
+	}
 	m.len = len;
 	if (n)
 		memcpy(m.data, data, n);
 	return mach_msg(&m.hdr, MACH_SEND_MSG | MACH_SEND_TIMEOUT,
 	                m.hdr.msgh_size, 0, MACH_PORT_NULL, LONG_MS,
 	                MACH_PORT_NULL);
+}
+
+/* One right (@port, @disp) in the first of @ndesc descriptors (RAW_PORTS
+ * for a well-formed message). */
+static kern_return_t raw_send(mach_port_t dest, mach_msg_id_t id,
+                              mach_msg_size_t ndesc, mach_port_t port,
+                              mach_msg_type_name_t disp, uint32_t len,
+                              const void *data, size_t n)
+{
+	return raw_send_ports(dest, id, ndesc, &port, 1, disp, len, data, n);
 }
 
 /* A simple (not complex) message of @n bytes after the header. */
@@ -474,7 +492,7 @@ static void hostile_open(struct hostile *h)
 	assert_int_equal(mach_port_allocate(mach_task_self(),
 	                                    MACH_PORT_RIGHT_RECEIVE, &h->mine), 0);
 	assert_int_equal(bootstrap_look_up(bootstrap_port, name, &svc), 0);
-	assert_int_equal(raw_send(svc, ID_CONNECT, 1, h->mine,
+	assert_int_equal(raw_send(svc, ID_CONNECT, RAW_PORTS, h->mine,
 	                          MACH_MSG_TYPE_MAKE_SEND, 0, NULL, 0), 0);
 	mach_port_deallocate(mach_task_self(), svc);
 	assert_int_equal(mobj_chan_accept(h->l, LONG_MS, &h->c), 0);
@@ -484,11 +502,11 @@ static void hostile_open(struct hostile *h)
 	                          sizeof(r), h->mine, LONG_MS, MACH_PORT_NULL), 0);
 	assert_int_equal(r.m.hdr.msgh_id, ID_WELCOME);
 	assert_true(r.m.hdr.msgh_bits & MACH_MSGH_BITS_COMPLEX);
-	assert_int_equal(r.m.body.msgh_descriptor_count, 1);
-	assert_int_equal(r.m.port.disposition, MACH_MSG_TYPE_PORT_SEND);
+	assert_int_equal(r.m.body.msgh_descriptor_count, RAW_PORTS);
+	assert_int_equal(r.m.port[0].disposition, MACH_MSG_TYPE_PORT_SEND);
 	assert_int_equal(r.m.len, 32);
 	assert_int_equal(((struct wire *)(void *)r.m.data)->type, 2);
-	h->peer = r.m.port.name;
+	h->peer = r.m.port[0].name;
 	h->ports = port_count();
 	h->held = 0;
 	h->cases = 0;
@@ -514,7 +532,7 @@ static void hostile_check(struct hostile *h, const char *what)
 		         port_count(), h->ports + h->held);
 	memcpy(good, &w, sizeof(w));
 	memcpy(good + sizeof(w), "ok", 2);
-	assert_int_equal(raw_send(h->peer, ID_DATA, 1, MACH_PORT_NULL,
+	assert_int_equal(raw_send(h->peer, ID_DATA, RAW_PORTS, MACH_PORT_NULL,
 	                          MACH_MSG_TYPE_COPY_SEND, sizeof(good), good,
 	                          sizeof(good)), 0);
 	rc = mobj_recv(h->c, LONG_MS, &o, buf, sizeof(buf));
@@ -530,7 +548,7 @@ static void hostile_check(struct hostile *h, const char *what)
 static void hostile_data(struct hostile *h, const char *what, struct wire w,
                          mach_port_t port, mach_msg_type_name_t disp)
 {
-	assert_int_equal(raw_send(h->peer, ID_DATA, 1, port, disp, sizeof(w),
+	assert_int_equal(raw_send(h->peer, ID_DATA, RAW_PORTS, port, disp, sizeof(w),
 	                          &w, sizeof(w)), 0);
 	hostile_check(h, what);
 }
@@ -563,10 +581,10 @@ static void test_hostile_mach_peer(void **state)
 	hostile_open(&h);
 
 	/* Framing. */
-	assert_int_equal(raw_send(h.peer, 0x1234, 1, MACH_PORT_NULL,
+	assert_int_equal(raw_send(h.peer, 0x1234, RAW_PORTS, MACH_PORT_NULL,
 	                          MACH_MSG_TYPE_COPY_SEND, 32, &w, 32), 0);
 	hostile_check(&h, "unknown id");
-	assert_int_equal(raw_send(h.peer, ID_WELCOME, 1, MACH_PORT_NULL,
+	assert_int_equal(raw_send(h.peer, ID_WELCOME, RAW_PORTS, MACH_PORT_NULL,
 	                          MACH_MSG_TYPE_COPY_SEND, 32, &w, 32), 0);
 	hostile_check(&h, "a WELCOME on a connected channel");
 	assert_int_equal(raw_send_simple(h.peer, ID_DATA, &w, 32), 0);
@@ -575,13 +593,16 @@ static void test_hostile_mach_peer(void **state)
 	                          MACH_MSG_TYPE_COPY_SEND, 32, &w, 32), 0);
 	hostile_check(&h, "complex, no descriptor");
 	assert_int_equal(raw_send(h.peer, ID_DATA, 1, MACH_PORT_NULL,
+	                          MACH_MSG_TYPE_COPY_SEND, 32, &w, 32), 0);
+	hostile_check(&h, "one descriptor (version 1's layout)");
+	assert_int_equal(raw_send(h.peer, ID_DATA, RAW_PORTS, MACH_PORT_NULL,
 	                          MACH_MSG_TYPE_COPY_SEND, 100, &w, 32), 0);
 	hostile_check(&h, "length says 100, 32 sent");
-	assert_int_equal(raw_send(h.peer, ID_DATA, 1, MACH_PORT_NULL,
+	assert_int_equal(raw_send(h.peer, ID_DATA, RAW_PORTS, MACH_PORT_NULL,
 	                          MACH_MSG_TYPE_COPY_SEND, 8, &w, 32), 0);
 	hostile_check(&h, "length says 8, 32 sent");
 	memset(big, 0x5a, sizeof(big));
-	assert_int_equal(raw_send(h.peer, ID_DATA, 1, MACH_PORT_NULL,
+	assert_int_equal(raw_send(h.peer, ID_DATA, RAW_PORTS, MACH_PORT_NULL,
 	                          MACH_MSG_TYPE_COPY_SEND, 2 * (32 + MOBJ_MSG_MAX),
 	                          big, 2 * (32 + MOBJ_MSG_MAX)), 0);
 	hostile_check(&h, "larger than any message");
@@ -601,7 +622,7 @@ static void test_hostile_mach_peer(void **state)
 	             MACH_MSG_TYPE_MOVE_RECEIVE);
 	assert_int_equal(mach_port_allocate(mach_task_self(),
 	                                    MACH_PORT_RIGHT_RECEIVE, &p), 0);
-	assert_int_equal(raw_send(h.peer, ID_DATA, 1, p,
+	assert_int_equal(raw_send(h.peer, ID_DATA, RAW_PORTS, p,
 	                          MACH_MSG_TYPE_MAKE_SEND_ONCE, 32, &w, 32), 0);
 	/* Its port goes first: destroying the right would notify it. */
 	mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1);
@@ -628,6 +649,15 @@ static void test_hostile_mach_peer(void **state)
 	w = hdr(0, 0, 0, 0);
 	hostile_data(&h, "an entry, no object declared", w, e,
 	             MACH_MSG_TYPE_COPY_SEND);
+	{
+		mach_port_t two[2] = { MACH_PORT_NULL, e };
+
+		w = hdr(0, 1, page(), MOBJ_READ | MOBJ_WRITE);
+		assert_int_equal(raw_send_ports(h.peer, ID_DATA, RAW_PORTS, two, 2,
+		                                MACH_MSG_TYPE_COPY_SEND, 32, &w,
+		                                32), 0);
+		hostile_check(&h, "a right after a null descriptor");
+	}
 
 	/* Kernel notifications forged by the peer: not believed (the audit
 	 * token is the peer's, not the kernel's). */
@@ -645,7 +675,7 @@ static void test_hostile_mach_peer(void **state)
 
 	/* A valid object after all that is still accepted. */
 	w = hdr(0, 1, page(), MOBJ_READ | MOBJ_WRITE);
-	assert_int_equal(raw_send(h.peer, ID_DATA, 1, e,
+	assert_int_equal(raw_send(h.peer, ID_DATA, RAW_PORTS, e,
 	                          MACH_MSG_TYPE_COPY_SEND, 32, &w, 32), 0);
 	assert_int_equal(mobj_recv(h.c, LONG_MS, &o, NULL, 0), 0);
 	assert_non_null(o);

@@ -48,10 +48,12 @@ static void put_trailer(struct buf *m, uint32_t size, uint32_t pid)
 	memcpy(m->b + MOBJ__MACH_ROUND(size), &t, sizeof(t));
 }
 
-/* A valid channel message with @len bytes and @port. */
+/* A valid channel message with @len bytes and @port in the first
+ * descriptor (the others null names, as the sender writes them). */
 static void chan_msg(struct buf *m, uint32_t port, const char *data, uint32_t len)
 {
 	struct mobj__mach_chan_hdr h;
+	unsigned i;
 
 	memset(m, 0, sizeof(*m));
 	memset(&h, 0, sizeof(h));
@@ -59,9 +61,11 @@ static void chan_msg(struct buf *m, uint32_t port, const char *data, uint32_t le
 	h.hdr.size = MOBJ__MACH_ROUND(MOBJ__MACH_CHAN_FIXED + len);
 	h.hdr.local = 0x1103;
 	h.hdr.id = ID_DATA;
-	h.ndesc = 1;
-	h.port.name = port;
-	h.port.bits = desc_bits(MOBJ__MACH_TYPE_PORT_SEND, MOBJ__MACH_PORT_DESCRIPTOR);
+	h.ndesc = MOBJ__MACH_CHAN_PORTS;
+	for (i = 0; i < MOBJ__MACH_CHAN_PORTS; i++)
+		h.port[i].bits = desc_bits(MOBJ__MACH_TYPE_PORT_SEND,
+		                           MOBJ__MACH_PORT_DESCRIPTOR);
+	h.port[0].name = port;
 	h.len = len;
 	memcpy(m->b, &h, sizeof(h));
 	memcpy(m->b + sizeof(h), data, len);
@@ -83,12 +87,15 @@ static void test_valid_chan_message(void **state)
 {
 	struct buf m;
 	struct mobj__mach_got g;
+	unsigned i;
 
 	(void)state;
 	chan_msg(&m, 0x2207, "hello", 5);
 	assert_int_equal(check(&m, &g), MOBJ__MACH_CHAN);
 	assert_int_equal(g.id, ID_DATA);
-	assert_int_equal(g.port, 0x2207);
+	assert_int_equal(g.nports, 1);
+	assert_int_equal(g.port[0], 0x2207);
+	assert_int_equal(g.port[1], MOBJ__MACH_PORT_NULL);
 	assert_int_equal(g.len, 5);
 	assert_ptr_equal(g.data, m.b + MOBJ__MACH_CHAN_FIXED);
 	assert_memory_equal(g.data, "hello", 5);
@@ -97,8 +104,17 @@ static void test_valid_chan_message(void **state)
 
 	chan_msg(&m, MOBJ__MACH_PORT_NULL, "", 0);
 	assert_int_equal(check(&m, &g), MOBJ__MACH_CHAN);
-	assert_int_equal(g.port, MOBJ__MACH_PORT_NULL);
+	assert_int_equal(g.nports, 0);
 	assert_int_equal(g.len, 0);
+
+	/* Every descriptor a right. */
+	chan_msg(&m, 0x100, "ab", 2);
+	for (i = 1; i < MOBJ__MACH_CHAN_PORTS; i++)
+		hdr_of(&m)->port[i].name = 0x100 + 0x100 * i;
+	assert_int_equal(check(&m, &g), MOBJ__MACH_CHAN);
+	assert_int_equal(g.nports, MOBJ__MACH_CHAN_PORTS);
+	assert_int_equal(g.port[MOBJ__MACH_CHAN_PORTS - 1],
+	                 0x100 * MOBJ__MACH_CHAN_PORTS);
 
 	chan_msg(&m, 0, full, DATA_MAX);
 	assert_int_equal(check(&m, &g), MOBJ__MACH_CHAN);
@@ -115,7 +131,7 @@ static void test_misaligned_buffer(void **state)
 	memmove(m.b + 1, m.b, CAP);
 	assert_int_equal(mobj__mach_check(m.b + 1, CAP, DATA_MAX, &g),
 	                 MOBJ__MACH_CHAN);
-	assert_int_equal(g.port, 7);
+	assert_int_equal(g.port[0], 7);
 }
 
 static void test_framing_refused(void **state)
@@ -139,7 +155,9 @@ static void test_framing_refused(void **state)
 	chan_msg(&m, 0, "abcd", 4);
 	hdr_of(&m)->ndesc = 0;
 	assert_int_equal(check(&m, &g), -EPROTO);
-	hdr_of(&m)->ndesc = 2;
+	hdr_of(&m)->ndesc = 1;
+	assert_int_equal(check(&m, &g), -EPROTO);
+	hdr_of(&m)->ndesc = MOBJ__MACH_CHAN_PORTS + 1;
 	assert_int_equal(check(&m, &g), -EPROTO);
 	hdr_of(&m)->ndesc = 0xffffffffu;
 	assert_int_equal(check(&m, &g), -EPROTO);
@@ -155,16 +173,28 @@ static void test_descriptor_refused(void **state)
 		{ MOBJ__MACH_TYPE_PORT_SEND, 2 },   /* out-of-line ports */
 		{ MOBJ__MACH_TYPE_PORT_SEND, 4 },   /* a guarded port */
 	};
+	static const unsigned where[] = { 0, 1, MOBJ__MACH_CHAN_PORTS - 1 };
 	struct buf m;
 	struct mobj__mach_got g;
-	size_t i;
+	size_t i, j;
 
 	(void)state;
+	/* In the first descriptor, one in the middle of the nulls, the last. */
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		chan_msg(&m, 0x303, "ab", 2);
-		hdr_of(&m)->port.bits = desc_bits(bad[i][0], bad[i][1]);
-		assert_int_equal(check(&m, &g), -EPROTO);
+		for (j = 0; j < sizeof(where) / sizeof(where[0]); j++) {
+			chan_msg(&m, 0x303, "ab", 2);
+			hdr_of(&m)->port[where[j]].bits = desc_bits(bad[i][0],
+			                                            bad[i][1]);
+			assert_int_equal(check(&m, &g), -EPROTO);
+		}
 	}
+	/* The rights come first: one after a null name is refused. */
+	chan_msg(&m, 0x303, "ab", 2);
+	hdr_of(&m)->port[2].name = 0x404;
+	assert_int_equal(check(&m, &g), -EPROTO);
+	chan_msg(&m, MOBJ__MACH_PORT_NULL, "ab", 2);
+	hdr_of(&m)->port[MOBJ__MACH_CHAN_PORTS - 1].name = 0x404;
+	assert_int_equal(check(&m, &g), -EPROTO);
 }
 
 static void test_sizes_refused(void **state)
@@ -177,7 +207,7 @@ static void test_sizes_refused(void **state)
 	chan_msg(&m, 0, "abcdefgh", 8);
 	hdr_of(&m)->len = 100;
 	assert_int_equal(check(&m, &g), -EPROTO);
-	hdr_of(&m)->len = 3; /* rounds to 48, not 52 */
+	hdr_of(&m)->len = 3; /* rounds to FIXED + 4, not FIXED + 8 */
 	assert_int_equal(check(&m, &g), -EPROTO);
 	hdr_of(&m)->len = 0xfffffffcu; /* would wrap a 32-bit sum */
 	assert_int_equal(check(&m, &g), -EPROTO);
@@ -191,8 +221,8 @@ static void test_sizes_refused(void **state)
 	hdr_of(&m)->hdr.size = 20;
 	assert_int_equal(check(&m, &g), -EPROTO);
 	chan_msg(&m, 0, "", 0);
-	hdr_of(&m)->hdr.size = 40;
-	put_trailer(&m, 40, 4242);
+	hdr_of(&m)->hdr.size = MOBJ__MACH_CHAN_FIXED - 4;
+	put_trailer(&m, MOBJ__MACH_CHAN_FIXED - 4, 4242);
 	assert_int_equal(check(&m, &g), -EPROTO);
 	chan_msg(&m, 0, "abcd", 4);
 	hdr_of(&m)->hdr.size = 0xfffffff0u;
@@ -256,7 +286,7 @@ static void test_notifications(void **state)
 	(void)state;
 	notification(&m, MOBJ__MACH_NOTIFY_DEAD_NAME, 0x5503, 0);
 	assert_int_equal(check(&m, &g), MOBJ__MACH_DEAD_NAME);
-	assert_int_equal(g.port, 0x5503);
+	assert_int_equal(g.port[0], 0x5503);
 	notification(&m, MOBJ__MACH_NOTIFY_NO_SENDERS, 0, 0);
 	assert_int_equal(check(&m, &g), MOBJ__MACH_NO_SENDERS);
 

@@ -5,9 +5,11 @@
  * A channel end owns a receive right (its own port) and a send right to
  * its peer's port. A listener owns the service port of
  * bootstrap_check_in(). Three kinds of message, told apart by msgh_id,
- * share one layout: header, body, exactly one port descriptor (the name is
- * MACH_PORT_NULL when nothing travels), a 32-bit length, then that many
- * bytes of msg.h wire format, which this file moves and never reads:
+ * share one layout: header, body, exactly MSG_PORTS port descriptors (the
+ * rights that travel first, in order, then MACH_PORT_NULL names: XNU's
+ * ipc_kmsg_copyin_port_descriptor() passes a null name through untouched),
+ * a 32-bit length, then that many bytes of msg.h wire format, which this
+ * file moves and never reads:
  *
  *   CONNECT  connector -> service port: a send right to the connector's
  *            port (MAKE_SEND), no bytes. The listener reads the sender's
@@ -17,15 +19,16 @@
  *            Until it arrives the connector has no peer port; its first
  *            receive takes the port out of the message and hands the core
  *            only the bytes.
- *   DATA     either way: the bytes, and a memory entry (COPY_SEND: the
- *            sender keeps its reference) or MACH_PORT_NULL.
+ *   DATA     either way: the bytes, and 0..MOBJ_MSG_OBJS_MAX memory entries
+ *            (COPY_SEND: the sender keeps its reference).
  *   PORT     either way, for the backend's own use (the ring's
  *            semaphores): one send right, no bytes; never seen by the core.
  *
- * Receiving validates like Mojo: the id expected in this state, the
- * complex bit and descriptor count, the descriptor's type and disposition,
- * the sizes, the trailer, and the sender's whole audit token against the
- * peer's (a pid alone can be reused). Anything unexpected is
+ * Receiving validates like Mojo: the complex bit and descriptor count,
+ * each descriptor's type and disposition and their order, the sizes, the
+ * trailer (all in msg_check.c, a pure function that also runs on Linux),
+ * then here the id expected in this state and the sender's whole audit
+ * token against the peer's (a pid alone can be reused). Anything unexpected is
  * mach_msg_destroy()ed, so none of its rights leak, and reported -EPROTO;
  * the next message is read by the next call.
  *
@@ -71,10 +74,11 @@
 #define ID_PORT    0x6d6f6204 /* backend-private: one send right, no bytes */
 
 /* The one message layout, sent and received. */
+#define MSG_PORTS MOBJ_MSG_OBJS_MAX
 struct chan_msg {
 	mach_msg_header_t hdr;
 	mach_msg_body_t body;
-	mach_msg_port_descriptor_t port;
+	mach_msg_port_descriptor_t port[MSG_PORTS];
 	uint32_t len;
 	unsigned char data[MOBJ__MSG_WIRE_MAX];
 };
@@ -83,10 +87,17 @@ _Static_assert(sizeof(mach_msg_header_t) == 24, "Mach header layout");
 _Static_assert(offsetof(struct chan_msg, body) == 24, "message layout");
 _Static_assert(offsetof(struct chan_msg, port) == 28, "message layout");
 _Static_assert(sizeof(mach_msg_port_descriptor_t) == 12, "descriptor layout");
-_Static_assert(offsetof(struct chan_msg, len) == 40, "message layout");
-_Static_assert(offsetof(struct chan_msg, data) == 44, "message layout");
+_Static_assert(offsetof(struct chan_msg, len) == 28 + 12 * MSG_PORTS,
+               "message layout");
+_Static_assert(offsetof(struct chan_msg, data) == 32 + 12 * MSG_PORTS,
+               "message layout");
 
 #define MSG_FIXED ((mach_msg_size_t)offsetof(struct chan_msg, data))
+
+/* msg_check.c checks received messages against its own copy of this
+ * layout, static-asserted there against Apple's types. */
+_Static_assert(MSG_PORTS == MOBJ__MACH_CHAN_PORTS, "descriptor count");
+_Static_assert(MSG_FIXED == MOBJ__MACH_CHAN_FIXED, "message layout");
 
 /* Receive buffer: the largest message, then room for the audit trailer
  * (it sits at round_msg(msgh_size), inside this for any valid message). */
@@ -297,13 +308,15 @@ void mobj__os_chan_close(struct mobj__os_chan *c)
 
 /* Send one message to @dest. @port travels with @disp (MACH_PORT_NULL:
  * nothing). @timeout_ms < 0 blocks while the queue is full. */
-static int send_msg(mach_port_t dest, mach_msg_id_t id, mach_port_t port,
+static int send_msg(mach_port_t dest, mach_msg_id_t id,
+                    const mach_port_t *ports, unsigned nports,
                     mach_msg_type_name_t disp, const void *data, size_t len,
                     int timeout_ms)
 {
 	struct chan_msg m;
 	mach_msg_option_t opt = MACH_SEND_MSG;
 	mach_msg_return_t mr;
+	unsigned i;
 
 	if (len > sizeof(m.data))
 		return -EMSGSIZE;
@@ -314,10 +327,12 @@ static int send_msg(mach_port_t dest, mach_msg_id_t id, mach_port_t port,
 	m.hdr.msgh_remote_port = dest;
 	m.hdr.msgh_local_port = MACH_PORT_NULL;
 	m.hdr.msgh_id = id;
-	m.body.msgh_descriptor_count = 1;
-	m.port.name = port;
-	m.port.disposition = disp;
-	m.port.type = MACH_MSG_PORT_DESCRIPTOR;
+	m.body.msgh_descriptor_count = MSG_PORTS;
+	for (i = 0; i < MSG_PORTS; i++) {
+		m.port[i].name = i < nports ? ports[i] : MACH_PORT_NULL;
+		m.port[i].disposition = disp;
+		m.port[i].type = MACH_MSG_PORT_DESCRIPTOR;
+	}
 	m.len = (uint32_t)len;
 	if (len)
 		memcpy(m.data, data, len);
@@ -344,17 +359,26 @@ static int send_msg(mach_port_t dest, mach_msg_id_t id, mach_port_t port,
 }
 
 int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
-                       const struct mobj__os_obj *obj, int timeout_ms)
+                       const struct mobj__os_obj *objs, unsigned nobj,
+                       int timeout_ms)
 {
+	mach_port_t ports[MSG_PORTS];
+	unsigned i;
+
 	if (c->dead || !MACH_PORT_VALID(c->peer))
 		return -EPIPE;
+	if (nobj > MSG_PORTS)
+		return -EINVAL;
 	/* The freeze is this process's (object.c): a read-write entry sent
 	 * now could be mapped writable by the receiver. Send the read-only
 	 * handle instead. */
-	if (obj && mobj__darwin_frozen(obj->port))
-		return -EPERM;
-	return send_msg(c->peer, ID_DATA, obj ? obj->port : MACH_PORT_NULL,
-	                MACH_MSG_TYPE_COPY_SEND, msg, len, timeout_ms);
+	for (i = 0; i < nobj; i++) {
+		if (mobj__darwin_frozen(objs[i].port))
+			return -EPERM;
+		ports[i] = objs[i].port;
+	}
+	return send_msg(c->peer, ID_DATA, ports, nobj, MACH_MSG_TYPE_COPY_SEND,
+	                msg, len, timeout_ms);
 }
 
 /* The WELCOME goes to the connector's own fresh port, whose queue is empty
@@ -374,7 +398,7 @@ int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len)
 		return -EPIPE;
 	if (ms < 0 || ms > WELCOME_MS)
 		ms = WELCOME_MS;
-	err = send_msg(c->peer, ID_WELCOME, c->recv, MACH_MSG_TYPE_MAKE_SEND,
+	err = send_msg(c->peer, ID_WELCOME, &c->recv, 1, MACH_MSG_TYPE_MAKE_SEND,
 	               msg, len, ms);
 	return err == -ETIMEDOUT ? -EPIPE : err;
 }
@@ -384,7 +408,8 @@ int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len)
 /* A received channel message, checked (msg_check.c). */
 struct got {
 	mach_msg_id_t id;
-	mach_port_t port;    /* the descriptor's send right, or MACH_PORT_NULL */
+	mach_port_t port;    /* the first descriptor's send right, or NULL */
+	unsigned nports;     /* how many descriptors carry a right (first) */
 	const unsigned char *data;
 	size_t len;
 	audit_token_t token;
@@ -461,7 +486,7 @@ static int notification(struct mobj__os_chan *c, struct chan_rcv *r, int kind,
                         const struct mobj__mach_got *g)
 {
 	if (kind == MOBJ__MACH_DEAD_NAME) {
-		if (g->port != c->peer || !MACH_PORT_VALID(c->peer)) {
+		if (g->port[0] != c->peer || !MACH_PORT_VALID(c->peer)) {
 			mach_msg_destroy(&r->m.hdr);
 			return -EPROTO;
 		}
@@ -491,7 +516,8 @@ static int recv_msg(struct mobj__os_chan *c, int timeout_ms,
 	if (kind != MOBJ__MACH_CHAN)
 		return kind < 0 ? kind : -EPROTO;
 	g->id = mg.id;
-	g->port = mg.port;
+	g->port = mg.port[0];
+	g->nports = mg.nports;
 	g->data = mg.data;
 	g->len = mg.len;
 	memcpy(&g->token, mg.token, sizeof(g->token));
@@ -499,10 +525,12 @@ static int recv_msg(struct mobj__os_chan *c, int timeout_ms,
 }
 
 int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
-                       size_t cap, struct mobj__os_obj *obj, unsigned *nobj)
+                       size_t cap, struct mobj__os_obj *objs, unsigned max,
+                       unsigned *nobj)
 {
 	struct chan_rcv r;
 	struct got g;
+	unsigned i;
 	int err;
 
 	/* Once the peer is known dead, only what is already queued is left:
@@ -515,7 +543,8 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 	if (!MACH_PORT_VALID(c->peer)) {
 		/* A connector's first message: the WELCOME with the
 		 * connection's port; the core gets only the bytes. */
-		if (g.id != ID_WELCOME || !MACH_PORT_VALID(g.port))
+		if (g.id != ID_WELCOME || !MACH_PORT_VALID(g.port) ||
+		    g.nports != 1)
 			goto reject;
 		set_peer_token(c, &g.token);
 		set_peer(c, g.port);
@@ -523,16 +552,18 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 		*nobj = 0;
 		return (int)g.len;
 	}
-	if (g.id != ID_DATA ||
-	    memcmp(&g.token, &c->token, sizeof(c->token)) != 0 ||
-	    g.port == MACH_PORT_DEAD)
+	if (g.id != ID_DATA || g.nports > max ||
+	    memcmp(&g.token, &c->token, sizeof(c->token)) != 0)
 		goto reject;
+	for (i = 0; i < g.nports; i++)
+		if (r.m.port[i].name == MACH_PORT_DEAD)
+			goto reject;
 	if (g.len)
 		memcpy(buf, g.data, g.len);
-	*nobj = g.port != MACH_PORT_NULL;
-	if (*nobj) {
-		obj->port = g.port;
-		obj->gen = mobj__darwin_gen();
+	*nobj = g.nports;
+	for (i = 0; i < g.nports; i++) {
+		objs[i].port = r.m.port[i].name;
+		objs[i].gen = mobj__darwin_gen();
 	}
 	return (int)g.len;
 reject:
@@ -545,8 +576,8 @@ int mobj__darwin_chan_send_port(struct mobj__os_chan *c, mach_port_t port,
 {
 	if (c->dead || !MACH_PORT_VALID(c->peer))
 		return -EPIPE;
-	return send_msg(c->peer, ID_PORT, port, MACH_MSG_TYPE_COPY_SEND, NULL, 0,
-	                timeout_ms);
+	return send_msg(c->peer, ID_PORT, &port, 1, MACH_MSG_TYPE_COPY_SEND, NULL,
+	                0, timeout_ms);
 }
 
 int mobj__darwin_chan_recv_port(struct mobj__os_chan *c, int timeout_ms,
@@ -561,15 +592,14 @@ int mobj__darwin_chan_recv_port(struct mobj__os_chan *c, int timeout_ms,
 	err = recv_msg(c, c->dead ? 0 : timeout_ms, &r, &g);
 	if (err < 0)
 		return err;
-	if (g.id != ID_PORT || g.len != 0 ||
-	    memcmp(&g.token, &c->token, sizeof(c->token)) != 0 ||
-	    g.port == MACH_PORT_NULL) {
+	if (g.id != ID_PORT || g.len != 0 || g.nports != 1 ||
+	    memcmp(&g.token, &c->token, sizeof(c->token)) != 0) {
 		mach_msg_destroy(&r.m.hdr);
 		return -EPROTO;
 	}
 	/* A right whose port died in transit arrives as MACH_PORT_DEAD (XNU
-	 * ipc_object_copyout_dest/ipc_kmsg_copyout_port_descriptor of a dead
-	 * port): the peer's semaphore died with the peer, which is gone. */
+	 * ipc_kmsg_copyout_port_descriptor of a dead port): the peer's
+	 * semaphore died with the peer, which is gone. */
 	if (g.port == MACH_PORT_DEAD)
 		return -EPIPE;
 	*port = g.port;
@@ -644,7 +674,7 @@ int mobj__os_chan_accept(struct mobj__os_chan *l, int timeout_ms,
 		left = mobj__time_left(timeout_ms, start);
 		err = recv_msg(l, left, &r, &g);
 		if (err == 0 && (g.id != ID_CONNECT || g.len != 0 ||
-		                 !MACH_PORT_VALID(g.port))) {
+		                 !MACH_PORT_VALID(g.port) || g.nports != 1)) {
 			mach_msg_destroy(&r.m.hdr);
 			err = -EPROTO;
 		}
@@ -697,7 +727,7 @@ int mobj__os_chan_connect(const char *name, int timeout_ms,
 	if (err == 0)
 		err = open_kq(&c);
 	if (err == 0)
-		err = send_msg(svc, ID_CONNECT, c.recv, MACH_MSG_TYPE_MAKE_SEND,
+		err = send_msg(svc, ID_CONNECT, &c.recv, 1, MACH_MSG_TYPE_MAKE_SEND,
 		               NULL, 0, timeout_ms);
 	release_send(&svc);
 	if (err == -EPIPE)

@@ -121,13 +121,38 @@ static int check_notification(const unsigned char *b,
 	if ((h->bits & MOBJ__MACH_BITS_COMPLEX) || h->size < MOBJ__MACH_NOTIFY_SIZE ||
 	    !is_kernel(g->token))
 		return -EPROTO;
-	g->port = get32(b + MOBJ__MACH_NOTIFY_FIELD);
+	g->port[0] = get32(b + MOBJ__MACH_NOTIFY_FIELD);
 	return h->id == MOBJ__MACH_NOTIFY_DEAD_NAME ? MOBJ__MACH_DEAD_NAME :
 	       MOBJ__MACH_NO_SENDERS;
 }
 
+/* Every descriptor a port descriptor carrying a send right or a null name,
+ * the rights first (a null name passes through the kernel untouched: XNU
+ * ipc_kmsg_copyin_port_descriptor). Their names go to @g. */
+static int check_ports(const struct mobj__mach_chan_hdr *m,
+                       struct mobj__mach_got *g)
+{
+	const struct mobj__mach_port_desc *d;
+	unsigned i;
+
+	g->nports = 0;
+	for (i = 0; i < MOBJ__MACH_CHAN_PORTS; i++) {
+		d = &m->port[i];
+		if (MOBJ__MACH_DESC_TYPE(d->bits) != MOBJ__MACH_PORT_DESCRIPTOR ||
+		    MOBJ__MACH_DESC_DISPOSITION(d->bits) != MOBJ__MACH_TYPE_PORT_SEND)
+			return -EPROTO;
+		g->port[i] = d->name;
+		if (d->name == MOBJ__MACH_PORT_NULL)
+			continue;
+		if (g->nports != i)
+			return -EPROTO; /* a right after a null name */
+		g->nports++;
+	}
+	return 0;
+}
+
 /* The channel's layout, exactly: complex, no reply port and no voucher,
- * one port descriptor with a send right (or none), and a length that
+ * MOBJ__MACH_CHAN_PORTS port descriptors in order, and a length that
  * accounts for every byte of the message. */
 static int check_chan(const unsigned char *b, size_t data_max,
                       struct mobj__mach_got *g)
@@ -139,13 +164,10 @@ static int check_chan(const unsigned char *b, size_t data_max,
 	    !(m.hdr.bits & MOBJ__MACH_BITS_COMPLEX) ||
 	    (m.hdr.bits & MOBJ__MACH_BITS_REMOTE_MASK) != 0 ||
 	    (m.hdr.bits & MOBJ__MACH_BITS_VOUCHER_MASK) != 0 ||
-	    m.ndesc != 1 ||
-	    MOBJ__MACH_DESC_TYPE(m.port.bits) != MOBJ__MACH_PORT_DESCRIPTOR ||
-	    MOBJ__MACH_DESC_DISPOSITION(m.port.bits) != MOBJ__MACH_TYPE_PORT_SEND ||
+	    m.ndesc != MOBJ__MACH_CHAN_PORTS || check_ports(&m, g) < 0 ||
 	    m.len > data_max ||
 	    MOBJ__MACH_ROUND((uint64_t)MOBJ__MACH_CHAN_FIXED + m.len) != m.hdr.size)
 		return -EPROTO;
-	g->port = m.port.name;
 	g->data = b + MOBJ__MACH_CHAN_FIXED;
 	g->len = m.len;
 	return MOBJ__MACH_CHAN;

@@ -65,16 +65,19 @@ struct mobj__mach_port_desc {
 #define MOBJ__MACH_DESC_TYPE(bits)        (((bits) >> 24) & 0xffu)
 
 /* The channel's one message layout (chan.c): header, body (the descriptor
- * count), exactly one port descriptor, a 32-bit length, then that many
- * bytes. */
+ * count), exactly MOBJ__MACH_CHAN_PORTS port descriptors (the rights first,
+ * then null names), a 32-bit length, then that many bytes. chan.c asserts
+ * the count is MOBJ_MSG_OBJS_MAX. */
+#define MOBJ__MACH_CHAN_PORTS 16u
+
 struct mobj__mach_chan_hdr {
 	struct mobj__mach_hdr hdr;
 	uint32_t ndesc;
-	struct mobj__mach_port_desc port;
+	struct mobj__mach_port_desc port[MOBJ__MACH_CHAN_PORTS];
 	uint32_t len;
 };
 
-#define MOBJ__MACH_CHAN_FIXED 44u
+#define MOBJ__MACH_CHAN_FIXED (32u + 12u * MOBJ__MACH_CHAN_PORTS)
 
 /* mach_dead_name_notification_t and mach_no_senders_notification_t up to
  * their trailer: header, NDR record (8 bytes), one 32-bit field. */
@@ -109,8 +112,11 @@ enum mobj__mach_kind {
 /* What the checks found, pointing into the buffer. */
 struct mobj__mach_got {
 	int32_t id;                   /* msgh_id */
-	uint32_t port;                /* CHAN: the descriptor's name;
-	                               * DEAD_NAME: not_port */
+	uint32_t port[MOBJ__MACH_CHAN_PORTS]; /* CHAN: the descriptors' names
+	                               * (rights first: nports of them, then
+	                               * MACH_PORT_NULL); DEAD_NAME: not_port
+	                               * in port[0] */
+	unsigned nports;              /* CHAN: names that are not null */
 	const unsigned char *data;    /* CHAN: the bytes after the length */
 	uint32_t len;
 	uint32_t token[8];            /* the sender's audit token */
@@ -120,8 +126,9 @@ struct mobj__mach_got {
  * Check the message at @buf, received into a buffer of @cap bytes (message
  * and trailer), carrying at most @data_max bytes of payload. Returns the
  * kind (> 0) and fills @g, or -EPROTO: the message is none of the kinds, or
- * one whose header, body, descriptor count, descriptor type or disposition,
- * sizes or trailer are not exactly what that kind must be; a notification
+ * one whose header, body, descriptor count, descriptor types or
+ * dispositions, their order (a right after a null name), sizes or trailer
+ * are not exactly what that kind must be; a notification
  * is believed only with the kernel's audit token (all zeros,
  * KERNEL_AUDIT_TOKEN_VALUE). On -EPROTO the caller must destroy the message
  * (mach_msg_destroy), which releases whatever rights it carries. What this

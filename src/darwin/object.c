@@ -243,8 +243,17 @@ static int make_entry(size_t size, vm_prot_t perm, mach_port_t parent,
 	return 0;
 }
 
-int mobj__os_create(size_t size, struct mobj__os_obj *out)
+/* No label: XNU names no memory object. The one user-visible mark on
+ * memory is the 8-bit alias of a *mapping* (VM_FLAGS_ALIAS_MASK in
+ * osfmk/mach/vm_statistics.h; vm_map_enter() stores vmk_flags.vm_tag as
+ * the entry's alias, which vmmap prints as a number). POPULATE: anonymous
+ * memory here does not fault with SIGBUS at a limit (the compressor and
+ * jetsam handle pressure), so there is nothing to allocate early. */
+int mobj__os_create(size_t size, unsigned flags, const char *label,
+                    struct mobj__os_obj *out)
 {
+	(void)flags;
+	(void)label;
 	return make_entry(size, MAP_MEM_NAMED_CREATE | VM_PROT_READ |
 	                  VM_PROT_WRITE, MACH_PORT_NULL, out);
 }

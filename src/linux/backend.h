@@ -17,4 +17,12 @@ static inline int mobj__neg_errno(void)
 	return r < 0 ? r : -EIO;
 }
 
+struct mobj__os_chan;
+
+/* The listener a service manager passed for @name (systemd socket
+ * activation, activation.c): 0 with @out set; -ENOENT when none was passed
+ * under that name (bind one); -EPROTO when what was passed is not a
+ * listening SOCK_SEQPACKET socket bound to @name. */
+int mobj__linux_activated(const char *name, struct mobj__os_chan *out);
+
 #endif

@@ -22,14 +22,21 @@ static void check_chan(const uint8_t *data, size_t size,
                        const struct mobj__mach_got *g)
 {
 	struct mobj__mach_chan_hdr h;
+	unsigned i;
 
 	memcpy(&h, data, sizeof(h));
 	if (g->len > DATA_MAX || g->data != data + MOBJ__MACH_CHAN_FIXED ||
-	    g->len != h.len || g->port != h.port.name ||
-	    !(h.hdr.bits & MOBJ__MACH_BITS_COMPLEX) || h.ndesc != 1 ||
+	    g->len != h.len || g->nports > MOBJ__MACH_CHAN_PORTS ||
+	    !(h.hdr.bits & MOBJ__MACH_BITS_COMPLEX) ||
+	    h.ndesc != MOBJ__MACH_CHAN_PORTS ||
 	    MOBJ__MACH_ROUND(MOBJ__MACH_CHAN_FIXED + g->len) != h.hdr.size ||
 	    h.hdr.size + sizeof(struct mobj__mach_audit_trailer) > size)
 		abort();
+	/* The rights first, then null names only. */
+	for (i = 0; i < MOBJ__MACH_CHAN_PORTS; i++)
+		if (g->port[i] != h.port[i].name ||
+		    (i < g->nports) != (h.port[i].name != MOBJ__MACH_PORT_NULL))
+			abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
