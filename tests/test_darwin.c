@@ -874,8 +874,8 @@ static void test_accept_connector_with_full_queue(void **state)
 	                                    MACH_PORT_RIGHT_RECEIVE, &p), 0);
 	fill_queue(p);
 	assert_int_equal(bootstrap_look_up(bootstrap_port, name, &svc), 0);
-	assert_int_equal(raw_send(svc, ID_CONNECT, 1, p, MACH_MSG_TYPE_MAKE_SEND,
-	                          0, NULL, 0), 0);
+	assert_int_equal(raw_send(svc, ID_CONNECT, RAW_PORTS, p,
+	                          MACH_MSG_TYPE_MAKE_SEND, 0, NULL, 0), 0);
 	mach_port_deallocate(mach_task_self(), svc);
 	assert_int_equal(pthread_create(&t, NULL, accept_thread, &a), 0);
 	if (!tu_wait_flag(&a.done, LONG_MS))
