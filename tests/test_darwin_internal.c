@@ -118,8 +118,8 @@ static void test_ring_exchange_refuses_own_semaphore(void **state)
 }
 
 /* A port that died in transit arrives as MACH_PORT_DEAD (XNU
- * ipc_object_copyout of a dead port): the peer is gone, -EPIPE, not a
- * protocol error. */
+ * ipc_kmsg_copyout_port): the peer is gone, -EPIPE, not a protocol
+ * error. */
 static void test_ring_exchange_dead_port_is_epipe(void **state)
 {
 	unsigned before = port_count();

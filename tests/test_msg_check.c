@@ -50,7 +50,8 @@ static void put_trailer(struct buf *m, uint32_t size, uint32_t pid)
 
 /* A valid channel message with @len bytes and @port in the first
  * descriptor (the others null names, as the sender writes them). */
-static void chan_msg(struct buf *m, uint32_t port, const char *data, uint32_t len)
+static void chan_msg(struct buf *m, uint32_t port, const char *data,
+                     uint32_t len)
 {
 	struct mobj__mach_chan_hdr h;
 	unsigned i;

