@@ -465,17 +465,24 @@ static int rcv_checked(struct mobj__os_chan *c, int timeout_ms,
 	case MOBJ__RCV_TIMED_OUT:
 		return -ETIMEDOUT;
 	case MOBJ__RCV_DESTROY:
+		mobj__refused("a Mach message", "its rights could not be "
+		              "received (MACH_RCV_BODY_ERROR)");
 		mach_msg_destroy(&r->m.hdr);
 		return -EPROTO;
 	case MOBJ__RCV_REFUSED:
+		mobj__refused("a Mach message", "too large or a bad header: "
+		              "the kernel dropped it");
 		return -EPROTO;
 	default:
 		kind = mobj__kr(mr);
 		return kind < 0 ? kind : -EIO;
 	}
 	kind = mobj__mach_check(r, sizeof(*r), MOBJ__MSG_WIRE_MAX, g);
-	if (kind < 0)
+	if (kind < 0) {
+		mobj__refused("a Mach message", "not the channel's layout "
+		              "(header, descriptors, sizes or trailer)");
 		mach_msg_destroy(&r->m.hdr);
+	}
 	return kind;
 }
 

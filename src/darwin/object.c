@@ -57,6 +57,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -429,14 +430,25 @@ int mobj__os_unmap(void *addr, size_t len)
 
 /* ---- Handles from outside ------------------------------------------------ */
 
+/* -EPROTO for the send right @port, saying why under MOBJ_DEBUG. */
+static int refused(mach_port_t port, const char *why)
+{
+	char what[48];
+
+	snprintf(what, sizeof(what), "port 0x%x", (unsigned)port);
+	mobj__refused(what, why);
+	return -EPROTO;
+}
+
 /* A send right that cannot be mapped as asked is not an acceptable object
  * (smaller than declared, no memory entry at all, ...), unless the system
  * ran out of address space or memory. */
-static int probe_error(kern_return_t kr)
+static int probe_error(mach_port_t port, kern_return_t kr)
 {
 	if (kr == KERN_NO_SPACE || kr == KERN_RESOURCE_SHORTAGE)
 		return mobj__kr(kr);
-	return -EPROTO;
+	return refused(port, "cannot be mapped as declared (no memory entry, "
+	               "or smaller than declared)");
 }
 
 /* What backs the mapping at @a: -EPROTO unless every fault in it is sure
@@ -448,7 +460,7 @@ static int probe_error(kern_return_t kr)
  * (region_at: external_pager, set for an object or shadow that is not
  * internal, XNU vm_map_region_walk).
  * Either makes later faults memory errors: SIGBUS in the receiver. */
-static int check_backing(vm_address_t a)
+static int check_backing(mach_port_t port, vm_address_t a)
 {
 	struct vm_region_submap_short_info_64 info;
 	kern_return_t kr;
@@ -457,11 +469,12 @@ static int check_backing(vm_address_t a)
 	kr = vm_purgable_control(mach_task_self(), a, VM_PURGABLE_GET_STATE,
 	                         &state);
 	if (kr == KERN_SUCCESS)
-		return -EPROTO; /* purgeable */
+		return refused(port, "purgeable: its owner can empty it");
 	if (kr != KERN_INVALID_ARGUMENT)
-		return probe_error(kr);
+		return probe_error(port, kr);
 	if (!region_at(a, &info) || info.is_submap || info.external_pager)
-		return -EPROTO;
+		return refused(port, "backed by a file or another pager: it can "
+		               "lose its pages");
 	return 0;
 }
 
@@ -482,7 +495,7 @@ static kern_return_t probe(mach_port_t port, size_t len, bool write,
 	kr = map_entry(port, 0, len, write, NULL, &a);
 	if (kr == KERN_SUCCESS) {
 		if (backing)
-			*backing = check_backing(a);
+			*backing = check_backing(port, a);
 		vm_deallocate(mach_task_self(), a, len);
 	}
 	return kr;
@@ -502,7 +515,7 @@ int mobj__os_import_dup(const struct mobj__os_obj *in, size_t size,
 	if (kr != KERN_SUCCESS)
 		return -EBADF;
 	if (!(type & MACH_PORT_TYPE_SEND))
-		return -EPROTO; /* a dead name, a receive right, a port set */
+		return refused(in->port, "not a send right");
 
 	kr = probe(in->port, size, true, &backing);
 	writable = kr == KERN_SUCCESS;
@@ -512,19 +525,20 @@ int mobj__os_import_dup(const struct mobj__os_obj *in, size_t size,
 		kr = probe(in->port, size, false, &backing);
 	}
 	if (kr != KERN_SUCCESS)
-		return probe_error(kr);
+		return probe_error(in->port, kr);
 	if (backing < 0)
 		return backing;
 	/* At least @size: check it is not larger either, as on Linux, so
 	 * both systems accept exactly the same objects. */
 	kr = probe(in->port, size + mobj__os_page_size(), false, NULL);
 	if (kr == KERN_SUCCESS)
-		return -EPROTO;
+		return refused(in->port, "larger than declared");
 	if (kr != KERN_INVALID_ARGUMENT)
-		return probe_error(kr);
+		return probe_error(in->port, kr);
 
 	if (writable != !!(access & MOBJ_WRITE))
-		return -EPROTO; /* "read-only" but writable, or the reverse */
+		return refused(in->port, writable ? "declared read-only, but "
+		               "writable" : "declared writable, but read-only");
 	return dup_send(in->port, out);
 }
 
