@@ -48,7 +48,9 @@ struct mobj_chan;
  * Linux: a name starting with '/' is a filesystem socket path, created with
  * mode 0600; a stale socket left by a dead listener is replaced, a live one
  * (or a file that is not a socket) is -EADDRINUSE. Any other name is the abstract address "\0" followed by
- * the name's bytes, nothing added. Darwin: a bootstrap service name.
+ * the name's bytes, nothing added. Darwin: a bootstrap service name; one
+ * another live process checked in is -EADDRINUSE, -EACCES means the
+ * sandbox forbids checking in names.
  *
  * The listener accepts only peers whose effective uid is the caller's
  * effective uid (the uid the kernel reports for a peer, and checks access
