@@ -111,8 +111,8 @@ int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *r, int timeout_ms)
 	if (err == 0)
 		err = recv_part(c, mobj__time_left(timeout_ms, t0),
 		                RING_PART_CCTL, &cap, &cctl_ro);
-	if (err < 0)
-		return err;
+	if (err != 0)
+		return err; /* negative: send_part's and recv_part's contract */
 	err = mobj__ring_accept(r, cctl_ro);
 	mobj_close(cctl_ro);
 	if (err < 0)

@@ -69,8 +69,10 @@ struct mobj_chan;
  * (or a file that is not a socket) is -EADDRINUSE, also when two processes
  * race for one new path: exactly one of them gets it. (The socket is bound
  * under a temporary name, ".mobj-PID-N", in the same directory and linked
- * into place once it listens.) Any other name is the abstract address "\0" followed by
- * the name's bytes, nothing added. Darwin: a bootstrap service name.
+ * into place once it listens.) Any other name is the abstract address "\0"
+ * followed by the name's bytes, nothing added. Darwin: a bootstrap service
+ * name; one another live process checked in is -EADDRINUSE, -EACCES means
+ * the sandbox forbids checking in names.
  *
  * The listener accepts only peers whose effective uid is the caller's
  * effective uid (the uid the kernel reports for a peer, and checks access
