@@ -21,7 +21,8 @@
  *   ring_pevent.c the peer event: mobj_ring_fd() with no thread
  *   os_types.h    the native handles
  *   backend.h     helpers shared by the backend's own files
- * Darwin alone has kern_error.c (kern_return_t to errno, kept for
+ * Linux alone has dispose.c (closing what a peer controls on a thread of
+ * its own, never in the caller's). Darwin alone has kern_error.c (kern_return_t to errno, kept for
  * mobj_strerror) and compat.h (declarations an SDK may lack: launchd's bootstrap).
  */
 #ifndef MOBJ_OS_H
@@ -127,8 +128,17 @@ int mobj__os_chan_connect(const char *name, int timeout_ms,
 /* Two connected ends, peer credentials set (both are this process). */
 int mobj__os_chan_pair(struct mobj__os_chan *a, struct mobj__os_chan *b);
 
-/* Close a channel or listener; a listener removes its name. */
+/* Close a channel or listener; a listener removes its name. Never blocks
+ * on what a peer left queued in it (Linux: the disposal thread releases
+ * that, src/linux/dispose.c), but waits a bounded time (Linux: at most
+ * 500 ms) for that release, so that normally the peer sees the end, and
+ * the name is free, on return. */
 void mobj__os_chan_close(struct mobj__os_chan *c);
+
+/* Close a connection that never became a channel (refused, gone before
+ * its welcome, or failed its set-up): as close, but never waits at all,
+ * since the caller's timeout runs. */
+void mobj__os_chan_discard(struct mobj__os_chan *c);
 
 /* Send one message of @len bytes with copies of the @nobj native handles
  * @objs (0..MOBJ_MSG_OBJS_MAX; the caller keeps its own), in that order.
@@ -235,8 +245,7 @@ void mobj__os_event_close(struct mobj__os_event *e);
  * end each of an AF_UNIX socketpair (ring_pevent.c); Darwin: not yet
  * (-ENOTSUP, the core keeps its helper thread).
  * pair: both halves in this process. split: @mine here, @theirs a native
- * handle to send to the peer (then release it). adopt: take a received
- * handle (always consumed); -EPROTO when it is not a peer event's half.
+ * handle to send to the peer (then release it).
  * signal: make the peer's descriptor readable; never blocks, whatever the
  * peer did to its half. drain: clear ours; -EPIPE when the peer's half is
  * closed for good. Neither may block. */
@@ -246,7 +255,13 @@ struct mobj__os_pevent {
 int mobj__os_pevent_pair(struct mobj__os_pevent *a, struct mobj__os_pevent *b);
 int mobj__os_pevent_split(struct mobj__os_pevent *mine,
                           struct mobj__os_obj *theirs);
-int mobj__os_pevent_adopt(struct mobj__os_pevent *e, struct mobj__os_obj *o);
+/* Receive the ring's event message on channel @c (a backend message with
+ * at most one handle, which must be a peer event's half: the channel's own
+ * receive takes memory objects only): its length, *@nfd 0 or 1 (then @e
+ * holds our half). -EPROTO for anything else (what came is disposed of),
+ * -ETIMEDOUT, -EPIPE. */
+int mobj__os_pevent_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
+                         size_t len, struct mobj__os_pevent *e, unsigned *nfd);
 /* The same with a plain descriptor (IPC the user owns: mobj_ring_export()):
  * split_fd gives the peer's half as @theirs (ours to close once passed),
  * adopt_fd takes @fd (always consumed). Darwin: -ENOTSUP. */

@@ -108,28 +108,21 @@ static int send_event(struct mobj_ring *r, struct mobj_chan *c, int timeout_ms)
 /* Consumer: the producer's RING_PART_EVENT, checked like every part. */
 static int recv_event(struct mobj_ring *r, struct mobj_chan *c, int timeout_ms)
 {
-	struct mobj__os_obj obj;
 	struct mobj__ring_part h;
-	unsigned nobj = 0;
+	unsigned nfd = 0;
 	int n;
 
-	n = mobj__os_chan_recv(mobj__chan_os(c), timeout_ms, &h, sizeof(h), &obj,
-	                       1, &nobj);
+	n = mobj__os_pevent_recv(mobj__chan_os(c), timeout_ms, &h, sizeof(h),
+	                         &r->pev, &nfd);
 	if (n < 0)
 		return n;
+	if (nfd)
+		r->pev_set = true;
 	if (n != (int)sizeof(h) || h.magic != MOBJ__RING_MAGIC ||
 	    h.version != MOBJ__RING_VERSION || h.kind != RING_PART_EVENT ||
-	    h.zero != 0 || h.capacity != r->f.cap) {
-		if (nobj)
-			mobj__os_release(&obj);
+	    h.zero != 0 || h.capacity != r->f.cap)
 		return -EPROTO;
-	}
-	if (!nobj)
-		return 0;
-	n = mobj__os_pevent_adopt(&r->pev, &obj);
-	if (n == 0)
-		r->pev_set = true;
-	return n;
+	return 0;
 }
 
 /* The peer is gone or cannot be tracked: it counts as gone. */
@@ -169,8 +162,8 @@ int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *r, int timeout_ms)
 	if (err == 0)
 		err = recv_part(c, mobj__time_left(timeout_ms, t0),
 		                RING_PART_CCTL, &cap, &cctl_ro);
-	if (err < 0)
-		return err;
+	if (err != 0)
+		return err; /* negative: send_part's and recv_part's contract */
 	err = mobj__ring_accept(r, cctl_ro);
 	mobj_close(cctl_ro);
 	if (err < 0)

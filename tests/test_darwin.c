@@ -11,14 +11,18 @@
  * reach a name the parent listens on, but no other port of the parent.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +42,7 @@ kern_return_t bootstrap_look_up(mach_port_t bp, const name_t service_name,
 #include "mobj/darwin.h"
 #include "mobj/mobj.h"
 #include "mobj/ring.h"
+#include "testutil.h"
 #include "wire.h"
 
 #define RW (MOBJ_PROT_READ | MOBJ_PROT_WRITE)
@@ -45,15 +50,7 @@ kern_return_t bootstrap_look_up(mach_port_t bp, const name_t service_name,
 
 static unsigned port_count(void)
 {
-	mach_port_name_array_t names = NULL;
-	mach_port_type_array_t types = NULL;
-	mach_msg_type_number_t n = 0, nt = 0;
-
-	assert_int_equal(mach_port_names(mach_task_self(), &names, &n, &types,
-	                                 &nt), KERN_SUCCESS);
-	vm_deallocate(mach_task_self(), (vm_address_t)names, n * sizeof(*names));
-	vm_deallocate(mach_task_self(), (vm_address_t)types, nt * sizeof(*types));
-	return n;
+	return (unsigned)tu_res_now().ports;
 }
 
 static size_t page(void)
@@ -333,6 +330,17 @@ static void test_ring_semaphores(void **state)
 	assert_int_equal(port_count(), before);
 }
 
+/* In a child: connect to @name and send it a new ring's producer end. */
+static int connect_producer(const char *name, struct mobj_chan **c,
+                            struct mobj_ring **p)
+{
+	if (mobj_chan_connect(name, LONG_MS, c) < 0 ||
+	    mobj_ring_create(page(), p) < 0 ||
+	    mobj_ring_send(*c, *p, LONG_MS) < 0)
+		return -1;
+	return 0;
+}
+
 /* The child: a producer over a named channel that writes once and dies
  * without closing anything. */
 static int child_producer(const char *name)
@@ -340,9 +348,7 @@ static int child_producer(const char *name)
 	struct mobj_chan *c;
 	struct mobj_ring *p;
 
-	if (mobj_chan_connect(name, LONG_MS, &c) < 0 ||
-	    mobj_ring_create(page(), &p) < 0 ||
-	    mobj_ring_send(c, p, LONG_MS) < 0)
+	if (connect_producer(name, &c, &p) < 0)
 		return 10;
 	usleep(100000);
 	if (mobj_ring_write(p, "hi", 2, LONG_MS) != 2)
@@ -688,6 +694,449 @@ static void test_hostile_mach_peer(void **state)
 	assert_int_equal(port_count(), before);
 }
 
+/* ---- The audit of issue 12: each test fails on a Mac without its fix --- */
+
+/* What src/darwin/msg_check.c cannot static-assert: where the bit-fields of
+ * a port descriptor lie in its third word, and that the kernel's audit
+ * token is all zeros (it trusts notifications by that). */
+static void test_msg_check_layout(void **state)
+{
+	static const audit_token_t kernel = KERNEL_AUDIT_TOKEN_VALUE;
+	static const audit_token_t zero;
+	mach_msg_port_descriptor_t d;
+	uint32_t w[3];
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	d.name = 0x1234;
+	d.disposition = MACH_MSG_TYPE_PORT_SEND;
+	d.type = MACH_MSG_OOL_PORTS_DESCRIPTOR;
+	memcpy(w, &d, sizeof(w));
+	assert_int_equal(w[0], 0x1234);
+	assert_int_equal((w[2] >> 16) & 0xff, MACH_MSG_TYPE_PORT_SEND);
+	assert_int_equal(w[2] >> 24, MACH_MSG_OOL_PORTS_DESCRIPTOR);
+	assert_memory_equal(&kernel, &zero, sizeof(zero));
+}
+
+/* A purgeable entry can be emptied by its maker at any time, after which
+ * every fault in the receiver is a memory error (SIGBUS): XNU
+ * vm_object_purgable_control, vm_fault_check. Refused as an object, and its
+ * read-only child too (same VM object). */
+static void test_purgeable_entry_refused(void **state)
+{
+	unsigned before = port_count();
+	memory_object_size_t sz = page();
+	mach_port_t e = MACH_PORT_NULL, ro = MACH_PORT_NULL;
+	struct mobj *got = NULL;
+
+	(void)state;
+	assert_int_equal(mach_make_memory_entry_64(mach_task_self(), &sz, 0,
+	                 MAP_MEM_NAMED_CREATE | MAP_MEM_PURGABLE | VM_PROT_READ |
+	                 VM_PROT_WRITE, &e, MACH_PORT_NULL), KERN_SUCCESS);
+	sz = page();
+	assert_int_equal(mach_make_memory_entry_64(mach_task_self(), &sz, 0,
+	                 VM_PROT_READ, &ro, e), KERN_SUCCESS);
+	assert_int_equal(mobj_from_port(e, page(), MOBJ_READ | MOBJ_WRITE, &got),
+	                 -EPROTO);
+	assert_int_equal(mobj_from_port(ro, page(), MOBJ_READ, &got), -EPROTO);
+	assert_null(got);
+	mach_port_deallocate(mach_task_self(), ro);
+	mach_port_deallocate(mach_task_self(), e);
+	assert_int_equal(port_count(), before);
+}
+
+/* An entry of a file mapping (MAP_MEM_VM_SHARE): its maker truncates the
+ * file and every fault past the new end is a memory error (XNU
+ * vnode_pagein). Refused: it has an external pager. */
+static void test_file_backed_entry_refused(void **state)
+{
+	unsigned before = port_count();
+	char path[] = "/tmp/mobj-test-file.XXXXXX";
+	memory_object_size_t sz = page();
+	mach_port_t e = MACH_PORT_NULL;
+	struct mobj *got = NULL;
+	void *p;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(ftruncate(fd, (off_t)page()), 0);
+	p = mmap(NULL, page(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(mach_make_memory_entry_64(mach_task_self(), &sz,
+	                 (memory_object_offset_t)(uintptr_t)p, MAP_MEM_VM_SHARE |
+	                 VM_PROT_READ | VM_PROT_WRITE, &e, MACH_PORT_NULL),
+	                 KERN_SUCCESS);
+	assert_true(sz >= page());
+	assert_int_equal(mobj_from_port(e, page(), MOBJ_READ | MOBJ_WRITE, &got),
+	                 -EPROTO);
+	assert_null(got);
+	mach_port_deallocate(mach_task_self(), e);
+	munmap(p, page());
+	close(fd);
+	assert_int_equal(port_count(), before);
+}
+
+/* The child: a producer that waits for "die" on the channel, then dies
+ * without closing anything and without writing. */
+static int child_idle_producer(const char *name)
+{
+	struct mobj_chan *c;
+	struct mobj_ring *p;
+	char buf[8];
+
+	if (connect_producer(name, &c, &p) < 0)
+		return 10;
+	if (mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf)) != 3)
+		return 11;
+	_exit(0);
+}
+
+/* A dead task's semaphores turn inactive but their ports live on, so every
+ * wait on them returns KERN_TERMINATED at once (XNU semaphore_destroy_all,
+ * semaphore_wait_internal): the ring fd's helper must take that as death,
+ * not spin on it with the fd never readable. */
+static void test_ring_fd_peer_death(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_chan *c;
+	struct mobj_ring *r;
+	struct pollfd pfd;
+	char buf[8];
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = fork_peer("ringfd", child_idle_producer, &c);
+	assert_int_equal(mobj_ring_recv(c, LONG_MS, &r), 0);
+	pfd.fd = mobj_ring_fd(r);
+	pfd.events = POLLIN;
+	assert_true(pfd.fd >= 0);
+	/* Arms the helper: it sleeps on the child's semaphore. */
+	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), 0), -EAGAIN);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(mobj_send(c, NULL, "die", 3), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	if (poll(&pfd, 1, LONG_MS) != 1)
+		fail_msg("the ring fd never polled readable after the peer died");
+	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), 0), -EPIPE);
+	mobj_ring_close(r);
+	mobj_chan_close(c);
+	assert_int_equal(port_count(), before);
+}
+
+/* Fill the queue of @port (default limit: 5 messages) with simple
+ * messages: every later send waits. */
+static void fill_queue(mach_port_t port)
+{
+	int n = 0;
+
+	while (tu_send_empty(port, MACH_MSG_TYPE_MAKE_SEND, 0) ==
+	       MACH_MSG_SUCCESS)
+		n++;
+	assert_true(n >= 1);
+}
+
+struct accept_arg {
+	struct mobj_chan *l, *c;
+	int rc;
+	volatile int done;
+};
+
+static void *accept_thread(void *p)
+{
+	struct accept_arg *a = p;
+
+	a->rc = mobj_chan_accept(a->l, 300, &a->c);
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* A connector that filled its own queue: the WELCOME is sent with a
+ * timeout (XNU ipc_mqueue_send: a full queue waits without one), so
+ * accept returns within its own. */
+static void test_accept_connector_with_full_queue(void **state)
+{
+	unsigned before = port_count();
+	struct accept_arg a = { 0 };
+	mach_port_t p = MACH_PORT_NULL, svc = MACH_PORT_NULL;
+	char name[64];
+	pthread_t t;
+
+	(void)state;
+	snprintf(name, sizeof(name), "org.mobj.test.fullq.%d", (int)getpid());
+	assert_int_equal(mobj_chan_listen(name, &a.l), 0);
+	assert_int_equal(mach_port_allocate(mach_task_self(),
+	                                    MACH_PORT_RIGHT_RECEIVE, &p), 0);
+	fill_queue(p);
+	assert_int_equal(bootstrap_look_up(bootstrap_port, name, &svc), 0);
+	assert_int_equal(raw_send(svc, ID_CONNECT, RAW_PORTS, p,
+	                          MACH_MSG_TYPE_MAKE_SEND, 0, NULL, 0), 0);
+	mach_port_deallocate(mach_task_self(), svc);
+	assert_int_equal(pthread_create(&t, NULL, accept_thread, &a), 0);
+	if (!tu_wait_flag(&a.done, LONG_MS))
+		fail_msg("accept held by a connector whose queue is full");
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(a.rc, -ETIMEDOUT);
+	mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1);
+	mobj_chan_close(a.l);
+	assert_int_equal(port_count(), before);
+}
+
+/* Under Rosetta the task's pages are 4 KiB and the kernel's 16 KiB:
+ * ANYWHERE mappings are only 4 KiB aligned unless a mask asks for more
+ * (XNU vm_map_enter: the mask), and mobj_unmap of an address that is not
+ * a multiple of mobj_page_size() fails. Natively this holds trivially: it
+ * can fail only in an x86_64 build run under Rosetta on Apple silicon,
+ * which the macOS workflow does not do (yet). */
+static void test_map_aligned_to_mobj_page_size(void **state)
+{
+	unsigned before = port_count();
+	struct mobj *o;
+	void *p[8], *m;
+	int i;
+
+	(void)state;
+	assert_int_equal(mobj_create(2 * page(), 0, &o), 0);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(mobj_map(o, 0, page(), MOBJ_PROT_READ, &p[i]), 0);
+		assert_int_equal((uintptr_t)p[i] % page(), 0);
+	}
+	for (i = 0; i < 8; i++)
+		assert_int_equal(mobj_unmap(p[i], page()), 0);
+	assert_int_equal(mobj_map_mirror(o, RW, &m), 0);
+	assert_int_equal((uintptr_t)m % page(), 0);
+	assert_int_equal(mobj_unmap(m, 4 * page()), 0);
+	mobj_close(o);
+	assert_int_equal(port_count(), before);
+}
+
+/* launchd answers BOOTSTRAP_NOT_PRIVILEGED to a check-in of a live name
+ * another process owns: that is "in use", not "not allowed". */
+static void test_listen_name_owned_elsewhere(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_chan *l;
+	char name[64], go;
+	int up[2], down[2], st;
+	pid_t pid;
+
+	(void)state;
+	snprintf(name, sizeof(name), "org.mobj.test.owned.%d", (int)getpid());
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(down), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mobj_chan *cl;
+
+		if (mobj_chan_listen(name, &cl) < 0)
+			_exit(10);
+		if (write(up[1], "u", 1) != 1 || read(down[0], &go, 1) != 1)
+			_exit(11);
+		_exit(0);
+	}
+	assert_int_equal(read(up[0], &go, 1), 1);
+	assert_int_equal(mobj_chan_listen(name, &l), -EADDRINUSE);
+	assert_int_equal(write(down[1], "d", 1), 1);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	close(up[0]);
+	close(up[1]);
+	close(down[0]);
+	close(down[1]);
+	assert_int_equal(port_count(), before);
+}
+
+struct flood {
+	mach_port_t dest;
+	volatile int stop;
+};
+
+/* Sends simple messages to @dest until it dies or the test says stop. */
+static void *flooder(void *p)
+{
+	struct flood *f = p;
+
+	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE))
+		if (tu_send_empty(f->dest, MACH_MSG_TYPE_COPY_SEND, 100) ==
+		    MACH_SEND_INVALID_DEST)
+			break;
+	return NULL;
+}
+
+struct close_arg {
+	struct mobj_chan *c;
+	volatile int done;
+};
+
+static void *close_thread(void *p)
+{
+	struct close_arg *a = p;
+
+	mobj_chan_close(a->c);
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* A peer that keeps sending cannot hold mobj_chan_close: the drain stops
+ * after the messages queued when it began (mach_port_get_attributes,
+ * MACH_PORT_RECEIVE_STATUS: mps_msgcount). */
+static void test_close_bounded_against_flooding_peer(void **state)
+{
+	unsigned before = port_count();
+	struct hostile h;
+	struct flood f;
+	struct close_arg a = { 0 };
+	pthread_t t[3], ct;
+	int i;
+
+	(void)state;
+	hostile_open(&h);
+	f.dest = h.peer;
+	f.stop = 0;
+	for (i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, flooder, &f), 0);
+	usleep(50000);
+	a.c = h.c;
+	assert_int_equal(pthread_create(&ct, NULL, close_thread, &a), 0);
+	if (!tu_wait_flag(&a.done, LONG_MS))
+		fail_msg("mobj_chan_close held by a peer that keeps sending");
+	assert_int_equal(pthread_join(ct, NULL), 0);
+	__atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	mach_port_deallocate(mach_task_self(), h.peer);
+	mach_port_mod_refs(mach_task_self(), h.mine, MACH_PORT_RIGHT_RECEIVE, -1);
+	mobj_chan_close(h.l);
+	assert_int_equal(port_count(), before);
+}
+
+/* A frozen name must mean the frozen entry for as long as it is in the
+ * set: with a reference held elsewhere at the last close (here: the
+ * test's own), the name outlives the handles, and once that reference goes
+ * Mach may give the name to an unrelated right (XNU ipc_entry_dealloc,
+ * ipc_entry_claim). The library holds its own reference per frozen name. */
+static void test_frozen_name_not_recycled(void **state)
+{
+	unsigned before = port_count();
+	struct mobj *o, *ro, *other;
+	mach_port_type_t type = 0;
+	mach_port_t name;
+	void *p;
+	int i;
+
+	(void)state;
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	name = mobj_port(o);
+	assert_int_equal(mach_port_mod_refs(mach_task_self(), name,
+	                                    MACH_PORT_RIGHT_SEND, 1), 0);
+	assert_int_equal(mobj_readonly(o, &ro), 0);
+	mobj_close(ro);
+	mobj_close(o);
+	mach_port_deallocate(mach_task_self(), name);
+	/* Still the frozen entry's name, held by the library... */
+	assert_int_equal(mach_port_type(mach_task_self(), name, &type), 0);
+	assert_true(type & MACH_PORT_TYPE_SEND);
+	/* ...and every new object maps writable (none is taken for the
+	 * frozen one). */
+	for (i = 0; i < 256; i++) {
+		assert_int_equal(mobj_create(page(), 0, &other), 0);
+		assert_int_equal(mobj_map(other, 0, page(), RW, &p), 0);
+		assert_int_equal(mobj_unmap(p, page()), 0);
+		mobj_close(other);
+	}
+	/* The set drops names only the library still holds when it next
+	 * changes: freeze and close another object. */
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	assert_int_equal(mobj_readonly(o, &ro), 0);
+	mobj_close(ro);
+	mobj_close(o);
+	assert_int_equal(port_count(), before);
+}
+
+/* A child of fork() has none of its parent's port names, and none of its
+ * mobj mappings (VM_INHERIT_NONE); a name or an address it later owns may
+ * equal one of them. Closing inherited handles must touch nothing: here
+ * the child owns, under the inherited object's name, a port of its own,
+ * and memory of its own where the parent's mapping was, and neither
+ * closing the handles nor mobj_unmap takes them away (nor raises a guard
+ * exception for a name it does not have). */
+struct inherited {
+	struct mobj *o;
+	struct mobj_chan *a, *b;
+	struct mobj_ring *r;
+	void *map;
+};
+
+static int child_close_inherited(const struct inherited *in)
+{
+	mach_port_t name = mobj_port(in->o);
+	mach_port_urefs_t refs = 0;
+	vm_address_t at = (vm_address_t)in->map;
+	volatile unsigned char *mine;
+
+	if (mach_port_allocate_name(mach_task_self(), MACH_PORT_RIGHT_RECEIVE,
+	                            name) != KERN_SUCCESS ||
+	    mach_port_insert_right(mach_task_self(), name, name,
+	                           MACH_MSG_TYPE_MAKE_SEND) != KERN_SUCCESS)
+		return 10;
+	if (vm_allocate(mach_task_self(), &at, page(), VM_FLAGS_FIXED) !=
+	    KERN_SUCCESS)
+		return 11;
+	mine = (volatile unsigned char *)at;
+	mine[0] = 0x5a;
+	if (mobj_unmap(in->map, page()) != -EINVAL || mine[0] != 0x5a)
+		return 12;
+	mobj_close(in->o);
+	mobj_chan_close(in->a);
+	mobj_chan_close(in->b);
+	mobj_ring_close(in->r);
+	if (mach_port_get_refs(mach_task_self(), name, MACH_PORT_RIGHT_SEND,
+	                       &refs) != KERN_SUCCESS || refs != 1)
+		return 13;
+	if (mach_port_get_refs(mach_task_self(), name, MACH_PORT_RIGHT_RECEIVE,
+	                       &refs) != KERN_SUCCESS || refs != 1)
+		return 14;
+	return 0;
+}
+
+static void test_close_in_forked_child(void **state)
+{
+	unsigned before = port_count();
+	struct inherited in;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	assert_int_equal(mobj_create(page(), 0, &in.o), 0);
+	assert_int_equal(mobj_map(in.o, 0, page(), RW, &in.map), 0);
+	assert_int_equal(mobj_chan_pair(&in.a, &in.b), 0);
+	assert_int_equal(mobj_ring_create(page(), &in.r), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_close_inherited(&in));
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st))
+		fail_msg("the child died of signal %d closing inherited handles",
+		         WTERMSIG(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(mobj_unmap(in.map, page()), 0);
+	mobj_ring_close(in.r);
+	mobj_chan_close(in.a);
+	mobj_chan_close(in.b);
+	mobj_close(in.o);
+	assert_int_equal(port_count(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -700,6 +1149,16 @@ int main(void)
 		cmocka_unit_test(test_ring_semaphores),
 		cmocka_unit_test(test_ring_peer_death),
 		cmocka_unit_test(test_hostile_mach_peer),
+		cmocka_unit_test(test_msg_check_layout),
+		cmocka_unit_test(test_purgeable_entry_refused),
+		cmocka_unit_test(test_file_backed_entry_refused),
+		cmocka_unit_test(test_ring_fd_peer_death),
+		cmocka_unit_test(test_accept_connector_with_full_queue),
+		cmocka_unit_test(test_map_aligned_to_mobj_page_size),
+		cmocka_unit_test(test_listen_name_owned_elsewhere),
+		cmocka_unit_test(test_close_bounded_against_flooding_peer),
+		cmocka_unit_test(test_frozen_name_not_recycled),
+		cmocka_unit_test(test_close_in_forked_child),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -182,7 +182,10 @@ MOBJ_EXPORT int mobj_map_mirror(struct mobj *o, unsigned prot, void **addr);
 /**
  * Unmap what mobj_map() or mobj_map_mirror() mapped.
  *
- * @return 0, or -EINVAL when addr is NULL or not page aligned, or len is 0.
+ * @return 0, or -EINVAL when addr is NULL or not page aligned, or len is 0;
+ *         on macOS also when addr is not in a mapping mobj made in this
+ *         process (a child of fork() does not inherit them: what is there
+ *         now is the child's own, and is left alone).
  */
 MOBJ_EXPORT int mobj_unmap(void *addr, size_t len);
 

@@ -23,11 +23,13 @@ int mobj__os_pevent_split(struct mobj__os_pevent *mine,
 	return -ENOTSUP;
 }
 
-int mobj__os_pevent_adopt(struct mobj__os_pevent *e, struct mobj__os_obj *o)
+/* The producer sends the event message with no handle here: receive it as
+ * the channel receives anything, allowing none. */
+int mobj__os_pevent_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
+                         size_t len, struct mobj__os_pevent *e, unsigned *nfd)
 {
-	mobj__os_release(o);
 	e->fd = -1;
-	return -EPROTO;
+	return mobj__os_chan_recv(c, timeout_ms, buf, len, NULL, 0, nfd);
 }
 
 void mobj__os_pevent_signal(struct mobj__os_pevent *e)
