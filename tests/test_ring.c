@@ -1990,6 +1990,59 @@ static void test_fd_many_no_thread(void **state)
 }
 #endif /* __linux__: Darwin's mobj_ring_fd() still has its helper thread */
 
+#ifdef __linux__
+/* A peer cannot park descriptors in our event socket (releasing one could
+ * block us): it refuses them, and where the kernel cannot (before 6.16)
+ * the drain disposes of what came. */
+static void test_fd_event_refuses_descriptors(void **state)
+{
+	struct tu_res res = tu_res_now();
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct mobj_ring *p, *c;
+	struct mobj *o;
+	struct msghdr mh;
+	char x = 'x';
+	struct iovec iov = { &x, 1 };
+	const void *q;
+	size_t avail;
+	int fd, pass = -1;
+	socklen_t len = sizeof(pass);
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_true(mobj_ring_fd(c) >= 0);
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	fd = mobj_fd(o);
+	memset(&cm, 0, sizeof(cm));
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = sizeof(cm.b);
+	cm.h.cmsg_level = SOL_SOCKET;
+	cm.h.cmsg_type = SCM_RIGHTS;
+	cm.h.cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(&cm.h), &fd, sizeof(fd));
+	/* What the producer's process could send on its half: refused where
+	 * the kernel has SO_PASSRIGHTS (83, Linux 6.16), which must be off. */
+	n = sendmsg(p->pev.fd, &mh, MSG_DONTWAIT);
+	if (getsockopt(mobj_ring_fd(c), SOL_SOCKET, 83, &pass, &len) == 0) {
+		assert_int_equal(pass, 0);
+		assert_true(n < 0 && errno == EPERM);
+	}
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), -EAGAIN);
+	mobj_close(o);
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+#endif
+
 static void child_write_then_die(struct mobj_ring *p, void *arg)
 {
 	struct timespec ts = { 0, 50 * 1000000 };
@@ -2339,6 +2392,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fd_processes),
 #ifdef __linux__
 		cmocka_unit_test(test_fd_many_no_thread),
+		cmocka_unit_test(test_fd_event_refuses_descriptors),
 		cmocka_unit_test(test_xfer_socketpair_blocking),
 		cmocka_unit_test(test_xfer_socketpair_fd),
 		cmocka_unit_test(test_xfer_hostile),
