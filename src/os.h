@@ -239,29 +239,37 @@ void mobj__os_event_clear(struct mobj__os_event *e);
 int mobj__os_event_fd(const struct mobj__os_event *e);
 void mobj__os_event_close(struct mobj__os_event *e);
 
-/* A peer event (mobj_ring_fd() without a thread): a descriptor this end
- * polls and its peer makes readable, and which also polls readable once
- * every copy of the peer's half is closed (its process gone). Linux: one
- * end each of an AF_UNIX socketpair (ring_pevent.c); Darwin: not yet
- * (-ENOTSUP, the core keeps its helper thread).
+/* A peer event (mobj_ring_fd() without a thread; struct mobj__os_pevent,
+ * os_types.h): a descriptor this end polls and its peer makes readable, and
+ * which also polls readable for good once the peer's half is gone (its
+ * process died, or it closed the ring). Linux: one end each of an AF_UNIX
+ * socketpair (ring_pevent.c). Darwin: a receive port per end watched by a
+ * kqueue (EVFILT_MACHPORT), the peer holding a send right to it, and a
+ * dead-name notification on our send right to the peer's port.
  * pair: both halves in this process. split: @mine here, @theirs a native
- * handle to send to the peer (then release it).
+ * handle to send to the peer (then release it); the peer takes it with
+ * recv, which may answer with a handle of its own (Darwin: a send right to
+ * its port), which finish takes (Linux: nothing to take, 0 at once).
  * signal: make the peer's descriptor readable; never blocks, whatever the
  * peer did to its half. drain: clear ours; -EPIPE when the peer's half is
- * closed for good. Neither may block. */
-struct mobj__os_pevent {
-	int fd;
-};
+ * gone for good. Neither may block. */
 int mobj__os_pevent_pair(struct mobj__os_pevent *a, struct mobj__os_pevent *b);
 int mobj__os_pevent_split(struct mobj__os_pevent *mine,
                           struct mobj__os_obj *theirs);
 /* Receive the ring's event message on channel @c (a backend message with
  * at most one handle, which must be a peer event's half: the channel's own
  * receive takes memory objects only): its length, *@nfd 0 or 1 (then @e
- * holds our half). -EPROTO for anything else (what came is disposed of),
- * -ETIMEDOUT, -EPIPE. */
+ * holds our half; Darwin: the answer went back on @c). -EPROTO for
+ * anything else (what came is disposed of), -ETIMEDOUT, -EPIPE. */
 int mobj__os_pevent_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
                          size_t len, struct mobj__os_pevent *e, unsigned *nfd);
+/* Producer, after the event message with its half went out on @c: take
+ * the consumer's answer to it, if the backend has one (Darwin: a backend
+ * message with a send right to the consumer's port, checked as the
+ * semaphores are: our own port -EPROTO, a dead one -EPIPE). -ETIMEDOUT,
+ * -EPIPE, -EPROTO; on failure @mine is left as it was. */
+int mobj__os_pevent_finish(struct mobj__os_pevent *mine,
+                           struct mobj__os_chan *c, int timeout_ms);
 /* The same with a plain descriptor (IPC the user owns: mobj_ring_export()):
  * split_fd gives the peer's half as @theirs (ours to close once passed),
  * adopt_fd takes @fd (always consumed). Darwin: -ENOTSUP. */
