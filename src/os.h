@@ -200,7 +200,8 @@ int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj__os_chan *c,
 /* Ends in two processes connected over IPC the user owns: watch process
  * @pid (what the peer said it is, unverified as with waker_connect: a lie
  * only makes the liar look alive or dead). -EPIPE when it is gone already,
- * -EPROTO for a pid that cannot be one; Darwin: -ENOTSUP. */
+ * -EPROTO for a pid that cannot be one. Darwin: @pid is unused, the
+ * semaphore mobj__os_xfer_take() took is watched; -EPIPE without one. */
 int mobj__os_waker_watch(struct mobj__os_waker *w, int pid);
 
 /* Release what the waker holds. The core calls it only on a waker that
@@ -270,9 +271,32 @@ int mobj__os_pevent_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
  * -EPIPE, -EPROTO; on failure @mine is left as it was. */
 int mobj__os_pevent_finish(struct mobj__os_pevent *mine,
                            struct mobj__os_chan *c, int timeout_ms);
+/* IPC the user owns (mobj_ring_export(), ring_xfer.c): the system's own
+ * fields of struct mobj_ring_xfer, beside the objects, event_fd and meta
+ * the core handles. Linux: none (put returns 0, take 0, and neither does
+ * anything). Darwin: ports[] (ring.h): [0] a send right to the sender's
+ * wake semaphore, [1] one to its peer event's port.
+ * put: fill @x's fields from this end, making what is missing (our
+ * semaphore in @w, our port in @e; idempotent); the rights stay ours (the
+ * user passes copies). Returns which of @w and @e now hold something to
+ * release (MOBJ__OS_XFER_*), or a negative errno.
+ * take: check the peer's fields in @x and hold copies of them (the user
+ * keeps @x's), as waker_connect and pevent_recv/finish check them over a
+ * channel: a right missing, not a send right, no semaphore, or our own
+ * sent back is -EPROTO; a dead one -EPIPE (the peer is gone). It replaces
+ * what an earlier take held; on failure nothing new is held. */
+#define MOBJ__OS_XFER_WAKER 1
+#define MOBJ__OS_XFER_EVENT 2
+struct mobj_ring_xfer;
+int mobj__os_xfer_put(struct mobj__os_waker *w, struct mobj__os_pevent *e,
+                      struct mobj_ring_xfer *x);
+int mobj__os_xfer_take(struct mobj__os_waker *w, struct mobj__os_pevent *e,
+                       const struct mobj_ring_xfer *x);
+
 /* The same with a plain descriptor (IPC the user owns: mobj_ring_export()):
  * split_fd gives the peer's half as @theirs (ours to close once passed),
- * adopt_fd takes @fd (always consumed). Darwin: -ENOTSUP. */
+ * adopt_fd takes @fd (always consumed). Darwin: split -ENOTSUP, adopt
+ * -EPROTO (its event travels in the ports of mobj__os_xfer_put). */
 int mobj__os_pevent_split_fd(struct mobj__os_pevent *mine, int *theirs);
 int mobj__os_pevent_adopt_fd(struct mobj__os_pevent *e, int fd);
 void mobj__os_pevent_signal(struct mobj__os_pevent *e);

@@ -15,8 +15,10 @@
  *
  * The pids stand in for mobj__os_waker_connect()'s exchange: each side
  * watches the other's (Linux: a pidfd), with the same caveat (a claimed pid
- * is unverified, and a lie only makes the liar look alive or dead). Darwin's
- * waker needs Mach semaphores the user's IPC does not carry: -ENOTSUP.
+ * is unverified, and a lie only makes the liar look alive or dead). What
+ * else a system needs travels in its own fields of the struct, which its
+ * backend fills and checks (mobj__os_xfer_put/take; Darwin: the wake
+ * semaphores and the peer event's ports, both ways).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -63,16 +65,35 @@ static int watch(struct mobj_ring *r, int pid)
 	return err;
 }
 
+/* The system's own fields of @x, from this end (os.h). */
+static int put_native(struct mobj_ring *r, struct mobj_ring_xfer *x)
+{
+	int held = mobj__os_xfer_put(&r->waker, &r->pev, x);
+
+	if (held < 0)
+		return held;
+	if (held & MOBJ__OS_XFER_WAKER)
+		r->waker_set = true;
+	if (held & MOBJ__OS_XFER_EVENT)
+		r->pev_set = true;
+	return 0;
+}
+
+/* The peer's, from @x. Gone (-EPIPE) is for watch() to tell. */
+static int take_native(struct mobj_ring *r, const struct mobj_ring_xfer *x)
+{
+	int err = mobj__os_xfer_take(&r->waker, &r->pev, x);
+
+	return err == -EPIPE ? 0 : err;
+}
+
 int mobj_ring_export(struct mobj_ring *r, struct mobj_ring_xfer *out)
 {
 	struct ring_meta m;
-	int fd;
+	int fd, err;
 
 	if (!r || !out || !r->producer || r->connected)
 		return -EINVAL;
-#ifdef __APPLE__
-	return -ENOTSUP;
-#endif
 	/* A peer event if the system has one and descriptors are left; the
 	 * consumer's mobj_ring_fd() falls back to a thread otherwise. */
 	if (!r->xfer_event && mobj__os_pevent_split_fd(&r->pev, &fd) == 0) {
@@ -80,6 +101,9 @@ int mobj_ring_export(struct mobj_ring *r, struct mobj_ring_xfer *out)
 		r->xfer_fd = fd;
 	}
 	xfer_clear(out);
+	err = put_native(r, out);
+	if (err < 0)
+		return err;
 	out->objs[0] = r->data_ro;
 	out->objs[1] = r->pctl_ro;
 	out->sizes[0] = (size_t)r->f.cap;
@@ -142,7 +166,12 @@ int mobj_ring_import(const struct mobj_ring_xfer *in,
 	err = import_offer(in, &m, &r, &cctl_ro);
 	if (err < 0)
 		return err;
-	err = watch(r, meta_pid(&m));
+	xfer_clear(answer);
+	err = put_native(r, answer);
+	if (err == 0)
+		err = take_native(r, in);
+	if (err == 0)
+		err = watch(r, meta_pid(&m));
 	if (err < 0) {
 		mobj_close(cctl_ro);
 		mobj__ring_free(r);
@@ -150,7 +179,6 @@ int mobj_ring_import(const struct mobj_ring_xfer *in,
 	}
 	/* The end keeps the answer's object until it is closed. */
 	r->pctl_ro = cctl_ro;
-	xfer_clear(answer);
 	answer->objs[0] = cctl_ro;
 	answer->sizes[0] = mobj_page_size();
 	answer->nobjs = 1;
@@ -182,7 +210,9 @@ int mobj_ring_accept_answer(struct mobj_ring *r,
 	    mobj__ring_part_check(&m.part[0], answer->objs[0], RING_PART_CCTL,
 	                          &cap) < 0)
 		return -EPROTO;
-	err = mobj__ring_accept(r, answer->objs[0]);
+	err = take_native(r, answer);
+	if (err == 0)
+		err = mobj__ring_accept(r, answer->objs[0]);
 	if (err < 0)
 		return err;
 	if (r->xfer_event) {

@@ -1307,6 +1307,149 @@ static void test_ring_fd_remote_no_thread(void **state)
 	assert_int_equal(port_count(), before);
 }
 
+/* What the user's IPC would deliver of @x within one task: the objects
+ * rebuilt from their ports, a new reference to each port (a received
+ * right lands on the same name), the meta bytes. */
+static void xfer_deliver(const struct mobj_ring_xfer *x,
+                         struct mobj_ring_xfer *out)
+{
+	unsigned i;
+
+	memset(out, 0, sizeof(*out));
+	out->event_fd = x->event_fd;
+	out->nobjs = x->nobjs;
+	for (i = 0; i < x->nobjs; i++) {
+		out->sizes[i] = x->sizes[i];
+		assert_int_equal(mobj_from_port(mobj_port(x->objs[i]), x->sizes[i],
+		                                MOBJ_READ, &out->objs[i]), 0);
+	}
+	for (i = 0; i < 2; i++) {
+		out->ports[i] = x->ports[i];
+		if (MACH_PORT_VALID(x->ports[i]))
+			assert_int_equal(mach_port_mod_refs(mach_task_self(),
+			                 x->ports[i], MACH_PORT_RIGHT_SEND, 1), 0);
+	}
+	memcpy(out->meta, x->meta, x->meta_len);
+	out->meta_len = x->meta_len;
+}
+
+static void xfer_release(struct mobj_ring_xfer *x)
+{
+	unsigned i;
+
+	for (i = 0; i < x->nobjs; i++)
+		mobj_close(x->objs[i]);
+	for (i = 0; i < 2; i++)
+		if (MACH_PORT_VALID(x->ports[i]))
+			mach_port_deallocate(mach_task_self(), x->ports[i]);
+}
+
+/* Set-up over the user's own IPC works on Darwin (it was -ENOTSUP): the
+ * struct carries the wake semaphores and the peer event's ports, and the
+ * consumer's descriptor needs no thread. */
+static void test_ring_xfer_ports(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_ring_xfer offer, in, answer, back;
+	struct mobj_ring *p, *c;
+	struct pollfd pfd;
+	char buf[4];
+	int threads = count_threads();
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+	assert_true(MACH_PORT_VALID(offer.ports[0]));
+	assert_true(MACH_PORT_VALID(offer.ports[1]));
+	xfer_deliver(&offer, &in);
+	assert_int_equal(mobj_ring_import(&in, &c, &answer), 0);
+	xfer_release(&in);
+	assert_true(MACH_PORT_VALID(answer.ports[0]));
+	assert_true(MACH_PORT_VALID(answer.ports[1]));
+	xfer_deliver(&answer, &back);
+	assert_int_equal(mobj_ring_accept_answer(p, &back), 0);
+	xfer_release(&back);
+
+	pfd.fd = mobj_ring_fd(c);
+	pfd.events = POLLIN;
+	assert_true(pfd.fd >= 0);
+	assert_int_equal(mobj_ring_read(c, buf, 2, 0), -EAGAIN);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(mobj_ring_write(p, "hi", 2, 0), 2);
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	assert_int_equal(mobj_ring_read(c, buf, 2, 0), 2);
+	assert_memory_equal(buf, "hi", 2);
+	assert_int_equal(count_threads(), threads);
+	mobj_ring_close(p);
+	assert_int_equal(mobj_ring_read(c, buf, 2, 0), -EPIPE);
+	mobj_ring_close(c);
+	assert_int_equal(port_count(), before);
+}
+
+/* The ports are checked as the channel set-up checks them: our own
+ * semaphore or port sent back, a port that is no semaphore, a missing
+ * one: -EPROTO, and the producer stays unconnected; a dead one: the peer
+ * is gone (0, then -EPIPE from the ring). */
+static void test_ring_xfer_ports_checked(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_ring_xfer offer, in, answer, back;
+	struct mobj_ring *p, *c;
+	mach_port_t plain = MACH_PORT_NULL, keep;
+	char buf[4];
+
+	(void)state;
+	assert_int_equal(mach_port_allocate(mach_task_self(),
+	                                    MACH_PORT_RIGHT_RECEIVE, &plain), 0);
+	assert_int_equal(mach_port_insert_right(mach_task_self(), plain, plain,
+	                                        MACH_MSG_TYPE_MAKE_SEND), 0);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+
+	/* An offer whose semaphore is a plain port, or missing. */
+	xfer_deliver(&offer, &in);
+	keep = in.ports[0];
+	in.ports[0] = plain;
+	assert_int_equal(mobj_ring_import(&in, &c, &answer), -EPROTO);
+	in.ports[0] = MACH_PORT_NULL;
+	assert_int_equal(mobj_ring_import(&in, &c, &answer), -EPROTO);
+	in.ports[0] = keep;
+
+	assert_int_equal(mobj_ring_import(&in, &c, &answer), 0);
+	xfer_release(&in);
+	xfer_deliver(&answer, &back);
+	/* The producer's own semaphore, then its own port, sent back. */
+	keep = back.ports[0];
+	back.ports[0] = offer.ports[0];
+	assert_int_equal(mobj_ring_accept_answer(p, &back), -EPROTO);
+	back.ports[0] = keep;
+	keep = back.ports[1];
+	back.ports[1] = offer.ports[1];
+	assert_int_equal(mobj_ring_accept_answer(p, &back), -EPROTO);
+	back.ports[1] = keep;
+	assert_int_equal(mobj_ring_fd(p), -ENOTCONN);
+	assert_int_equal(mobj_ring_accept_answer(p, &back), 0);
+	xfer_release(&back);
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+
+	/* A semaphore that died in transit: connected, the peer gone. */
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+	xfer_deliver(&offer, &in);
+	mach_port_deallocate(mach_task_self(), in.ports[0]);
+	in.ports[0] = MACH_PORT_DEAD;
+	assert_int_equal(mobj_ring_import(&in, &c, &answer), 0);
+	xfer_release(&in);
+	assert_int_equal(mobj_ring_read(c, buf, 2, LONG_MS), -EPIPE);
+	mobj_ring_close(c);
+	mobj_ring_close(p);
+
+	mach_port_deallocate(mach_task_self(), plain);
+	mach_port_mod_refs(mach_task_self(), plain, MACH_PORT_RIGHT_RECEIVE, -1);
+	assert_int_equal(port_count(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1331,6 +1474,8 @@ int main(void)
 		cmocka_unit_test(test_close_in_forked_child),
 		cmocka_unit_test(test_ring_fd_many_no_thread),
 		cmocka_unit_test(test_ring_fd_remote_no_thread),
+		cmocka_unit_test(test_ring_xfer_ports),
+		cmocka_unit_test(test_ring_xfer_ports_checked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,6 +47,10 @@
 #include "object.h"
 #include "chan.h"
 
+#ifdef __APPLE__
+#include <mach/port.h>
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -128,14 +132,21 @@ MOBJ_EXPORT int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
 #define MOBJ_RING_META_MAX 64u
 
 /**
- * Set-up over IPC the user owns (PipeWire's protocol, Wayland, D-Bus...),
- * instead of mobj_ring_send()/mobj_ring_recv() over a mobj channel: what
- * one end hands to the other. Carry, in one message or several:
- *  - each of the @c nobjs objects, as its native handle (Linux: mobj_fd(),
- *    with SCM_RIGHTS) with its size, rebuilt on arrival with
- *    mobj_from_fd(fd, size, MOBJ_READ, ...) (the checks mobj_recv()
- *    applies);
- *  - @c event_fd when it is not -1 (Linux: a descriptor, SCM_RIGHTS too);
+ * Set-up over IPC the user owns (PipeWire's protocol, Wayland, D-Bus, XPC,
+ * Mojo...), instead of mobj_ring_send()/mobj_ring_recv() over a mobj
+ * channel: what one end hands to the other. Carry, in one message or
+ * several:
+ *  - each of the @c nobjs objects, as its native handle with its size,
+ *    rebuilt on arrival with the checks mobj_recv() applies. Linux:
+ *    mobj_fd(), with SCM_RIGHTS, rebuilt with mobj_from_fd(fd, size,
+ *    MOBJ_READ, ...). Darwin: mobj_port() (mobj/darwin.h) as a send right
+ *    (MACH_MSG_TYPE_COPY_SEND), rebuilt with mobj_from_port(port, size,
+ *    MOBJ_READ, ...);
+ *  - Linux: @c event_fd when it is not -1 (SCM_RIGHTS too), in an offer;
+ *  - Darwin: both @c ports, in an offer and in an answer, as send rights
+ *    (COPY_SEND; an XPC mach_send right, a Mojo PlatformHandle, a port
+ *    descriptor), put in the rebuilt struct as the names that arrived
+ *    (MACH_PORT_DEAD if one died in transit);
  *  - the @c meta_len bytes of @c meta, as they are.
  * Everything that arrives is checked again by the receiving call, exactly
  * as mobj_ring_recv()/mobj_ring_send() check their parts; the least
@@ -145,19 +156,26 @@ struct mobj_ring_xfer {
 	struct mobj *objs[2];  /**< read-only memory objects */
 	size_t sizes[2];       /**< their sizes */
 	unsigned nobjs;        /**< 2 in an offer, 1 in an answer */
-	int event_fd;          /**< a descriptor to pass too, or -1 */
+	int event_fd;          /**< Linux: a descriptor to pass too, or -1 */
+#ifdef __APPLE__
+	/** Darwin: send rights to pass too: [0] the sender's wake semaphore
+	 *  (its death wakes the peer), [1] its peer event's port (what
+	 *  mobj_ring_fd() polls, with no thread). */
+	mach_port_t ports[2];
+#endif
 	unsigned char meta[MOBJ_RING_META_MAX]; /**< bytes to pass as they are */
 	size_t meta_len;
 };
 
 /**
  * Producer, unconnected: fill @p offer with what the consumer needs. The
- * objects and the descriptor stay owned by the ring (valid until
- * mobj_ring_accept_answer() or mobj_ring_close()): pass copies (sending
- * with SCM_RIGHTS makes them). Calling it again gives the same offer.
+ * objects, the descriptor and the ports stay owned by the ring (valid
+ * until mobj_ring_accept_answer() or mobj_ring_close()): pass copies
+ * (sending with SCM_RIGHTS or COPY_SEND makes them). Calling it again gives
+ * the same offer.
  * @return 0, or -EINVAL (NULL, not a producer, already connected),
- *         -ENOTSUP (Darwin: its waker needs Mach semaphores this does not
- *         carry; use mobj_ring_send()).
+ *         -ENOMEM, -EMFILE (Darwin: the semaphore, port and kqueue are
+ *         made here).
  */
 MOBJ_EXPORT int mobj_ring_export(struct mobj_ring *producer,
                                  struct mobj_ring_xfer *offer);
@@ -166,15 +184,18 @@ MOBJ_EXPORT int mobj_ring_export(struct mobj_ring *producer,
  * Consumer: build the consumer end from an @p offer rebuilt from what
  * arrived (objects from their handles, event_fd as received or -1, the
  * meta bytes), and fill @p answer with what goes back to the producer.
- * Nothing in @p offer is taken: close its objects and descriptor after the
- * call. The answer's object is owned by the consumer end (valid until
+ * Nothing in @p offer is taken: close its objects and descriptor, and
+ * deallocate its ports, after the call. The answer's object is owned by the consumer end (valid until
  * mobj_ring_close()). The end is usable at once; the producer's data
  * calls work once it has accepted the answer.
  * @return 0, or -EINVAL (NULL argument), -EPROTO (the offer is not a valid
  *         ring: a header, size, access, role or pid that does not fit, a
  *         descriptor that is not a peer event's half, or one missing
- *         that the meta announces), -ENOMEM, -EMFILE, -ENFILE, -ENOTSUP
- *         (Darwin).
+ *         that the meta announces; Darwin: a port missing, not a send
+ *         right, a [0] that is no semaphore, or one of our own sent
+ *         back), -ENOMEM, -EMFILE, -ENFILE. A producer whose process is
+ *         already gone (Darwin: a port dead in transit, its semaphore
+ *         terminated) gives 0 and then -EPIPE from the ring.
  */
 MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
                                  struct mobj_ring **consumer,
@@ -185,9 +206,9 @@ MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
  * mobj_ring_import(); nothing in it is taken). The exported objects are
  * released.
  * @return 0, or -EINVAL (NULL, not a producer, already connected), -EPROTO
- *         (not a valid answer; the ring stays unconnected), -ENOMEM,
- *         -ENOTSUP (Darwin). A consumer whose process is already gone
- *         gives 0 and then -EPIPE from the ring.
+ *         (not a valid answer, checked as mobj_ring_import() checks an
+ *         offer; the ring stays unconnected), -ENOMEM. A consumer whose
+ *         process is already gone gives 0 and then -EPIPE from the ring.
  */
 MOBJ_EXPORT int mobj_ring_accept_answer(struct mobj_ring *producer,
                                         const struct mobj_ring_xfer *answer);

@@ -60,6 +60,8 @@ struct mobj__os_pevent {
 	mach_port_t peer;    /* MACH_PORT_NULL until the peer's answer */
 	int kq;
 	bool watching;       /* a dead-name request on peer is armed */
+	bool sendable;       /* recv also holds a send right of ours (the one
+	                      * mobj_ring_export() offers) */
 	bool dead;           /* the peer's port died, or it closed its end */
 	unsigned gen;        /* mobj__darwin_gen() when made */
 };

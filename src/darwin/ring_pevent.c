@@ -122,7 +122,7 @@ static void reset(struct mobj__os_pevent *e)
 
 /* This end's port, its kqueue, and one wake queued: every end starts
  * readable (ring.h: a first call tells what to wait for). */
-static int half_open(struct mobj__os_pevent *e)
+int mobj__darwin_pevent_open(struct mobj__os_pevent *e)
 {
 	mach_port_limits_t lim = { .mpl_qlimit = 1 };
 	struct kevent ev[2];
@@ -175,7 +175,7 @@ fail:
  * mach_port_request_notification -> ipc_right_request_alloc:
  * KERN_INVALID_ARGUMENT without the send-possible option): then the peer
  * is gone now. */
-static int watch(struct mobj__os_pevent *e)
+int mobj__darwin_pevent_watch(struct mobj__os_pevent *e)
 {
 	mach_port_t prev = MACH_PORT_NULL;
 	mach_port_type_t type = 0;
@@ -234,10 +234,10 @@ int mobj__os_pevent_pair(struct mobj__os_pevent *a, struct mobj__os_pevent *b)
 
 	reset(a);
 	reset(b);
-	err = half_open(&x);
+	err = mobj__darwin_pevent_open(&x);
 	if (err < 0)
 		return err;
-	err = half_open(&y);
+	err = mobj__darwin_pevent_open(&y);
 	if (err < 0) {
 		mobj__os_pevent_close(&x);
 		return err;
@@ -280,7 +280,7 @@ static int make_send(struct mobj__os_pevent *e, struct mobj__os_obj *out)
 int mobj__os_pevent_split(struct mobj__os_pevent *mine,
                           struct mobj__os_obj *theirs)
 {
-	int err = half_open(mine);
+	int err = mobj__darwin_pevent_open(mine);
 
 	if (err == 0)
 		err = make_send(mine, theirs);
@@ -294,19 +294,19 @@ int mobj__os_pevent_split(struct mobj__os_pevent *mine,
 static int adopt(struct mobj__os_pevent *e, mach_port_t port,
                  struct mobj__os_chan *c, int timeout_ms)
 {
-	struct mobj__os_obj ours;
+	struct mobj__os_obj ours = { MACH_PORT_NULL, 0 };
 	int err;
 
 	err = check_peer(port, c, MACH_PORT_NULL);
 	if (err < 0)
 		return err;
-	err = half_open(e);
+	err = mobj__darwin_pevent_open(e);
 	if (err < 0) {
 		mach_port_deallocate(mach_task_self(), port);
 		return err;
 	}
 	e->peer = port;
-	err = watch(e);
+	err = mobj__darwin_pevent_watch(e);
 	if (err == 0)
 		err = make_send(e, &ours);
 	if (err == 0) {
@@ -349,7 +349,7 @@ int mobj__os_pevent_finish(struct mobj__os_pevent *mine,
 	if (err < 0)
 		return err;
 	mine->peer = port;
-	err = watch(mine);
+	err = mobj__darwin_pevent_watch(mine);
 	if (err < 0) {
 		mach_port_deallocate(mach_task_self(), port);
 		mine->peer = MACH_PORT_NULL;
@@ -376,8 +376,10 @@ static void take(struct mobj__os_pevent *e, struct pev_rcv *r)
 
 	if (r->hdr.msgh_id != ID_WAKE) {
 		kind = mobj__mach_check(r, sizeof(*r), 0, &g);
-		if (kind == MOBJ__MACH_DEAD_NAME && e->watching &&
-		    g.port[0] == e->peer) {
+		/* Not e->watching: close cancels the request before it
+		 * drains, and one may have fired already. */
+		if (kind == MOBJ__MACH_DEAD_NAME && !e->dead &&
+		    MACH_PORT_VALID(e->peer) && g.port[0] == e->peer) {
 			mach_port_deallocate(mach_task_self(), e->peer);
 			e->watching = false;
 			mark_dead(e);
@@ -447,6 +449,10 @@ void mobj__os_pevent_close(struct mobj__os_pevent *e)
 	mobj__os_pevent_signal(e);
 	(void)mobj__os_pevent_drain(e);
 	close(e->kq);
+	/* A send right left under our port's name would keep the name alive
+	 * as a dead name once the receive right goes. */
+	if (e->sendable)
+		mach_port_deallocate(mach_task_self(), e->recv);
 	/* Destroys what is still queued, with its rights (XNU ipc_port_destroy
 	 * -> ipc_mqueue_destroy_locked); the peer's right turns dead. */
 	mach_port_mod_refs(mach_task_self(), e->recv, MACH_PORT_RIGHT_RECEIVE, -1);
@@ -455,24 +461,18 @@ void mobj__os_pevent_close(struct mobj__os_pevent *e)
 	reset(e);
 }
 
-/* IPC the user owns (mobj_ring_export): not yet on Darwin. */
-int mobj__os_waker_watch(struct mobj__os_waker *w, int pid)
-{
-	(void)w;
-	(void)pid;
-	return -ENOTSUP;
-}
-
+/* Descriptors are Linux's (mobj_ring_xfer's event_fd): Darwin's peer
+ * event travels as ports (ring_xfer.c). */
 int mobj__os_pevent_split_fd(struct mobj__os_pevent *mine, int *theirs)
 {
-	reset(mine);
+	(void)mine;
 	*theirs = -1;
 	return -ENOTSUP;
 }
 
 int mobj__os_pevent_adopt_fd(struct mobj__os_pevent *e, int fd)
 {
-	(void)fd;
-	reset(e);
-	return -ENOTSUP;
+	(void)e;
+	close(fd);
+	return -EPROTO;
 }
