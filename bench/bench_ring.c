@@ -332,18 +332,19 @@ static const struct xport_ops xport_split = {
  * mobj_ring_send()s it over a channel pair, the consumer mobj_ring_recv()s
  * it).
  */
-struct mobj_x {
-	struct mobj_chan *ch[2];
-	struct mobj_ring *r;
+struct mobj_end {
+	struct mobj_chan *chan[2];	/* [side]: the set-up channel pair */
+	struct mobj_ring *ring;
 };
 
-static struct mobj_x mx;
+/* This process's end (each side of a pair is its own process). */
+static struct mobj_end this_end;
 
 static int mobj_prepare(struct xport *x)
 {
 	int rc;
 
-	rc = mobj_chan_pair(&mx.ch[0], &mx.ch[1]);
+	rc = mobj_chan_pair(&this_end.chan[0], &this_end.chan[1]);
 	if (rc < 0)
 		snprintf(x->note, sizeof(x->note), "mobj_chan_pair: %s", mobj_strerror(rc));
 	return rc;
@@ -354,17 +355,17 @@ static int mobj_open(struct xport *x, int side)
 	int rc = 0;
 
 	x->side = side;
-	mobj_chan_close(mx.ch[!side]);
-	mx.ch[!side] = NULL;
+	mobj_chan_close(this_end.chan[!side]);
+	this_end.chan[!side] = NULL;
 	if (side == 0) {
-		rc = mobj_ring_create(x->cap, &mx.r);
+		rc = mobj_ring_create(x->cap, &this_end.ring);
 		if (rc == 0)
-			rc = mobj_ring_send(mx.ch[0], mx.r, 10000);
+			rc = mobj_ring_send(this_end.chan[0], this_end.ring, 10000);
 	} else {
-		rc = mobj_ring_recv(mx.ch[1], 10000, &mx.r);
+		rc = mobj_ring_recv(this_end.chan[1], 10000, &this_end.ring);
 	}
-	mobj_chan_close(mx.ch[side]);
-	mx.ch[side] = NULL;
+	mobj_chan_close(this_end.chan[side]);
+	this_end.chan[side] = NULL;
 	if (rc == 0 && side == 1 && !(x->buf = page_alloc(x->msg)))
 		rc = -ENOMEM;
 	return rc;
@@ -373,30 +374,30 @@ static int mobj_open(struct xport *x, int side)
 static int mobj_send_zc(struct xport *x, const void *src)
 {
 	void *p;
-	int rc = mobj_ring_reserve(mx.r, x->msg, -1, &p);
+	int rc = mobj_ring_reserve(this_end.ring, x->msg, -1, &p);
 
 	if (rc < 0)
 		return rc;
 	memcpy(p, src, x->msg);
-	return mobj_ring_commit(mx.r, x->msg);
+	return mobj_ring_commit(this_end.ring, x->msg);
 }
 
 static int mobj_recv_zc(struct xport *x, uint64_t *first, uint64_t *sum)
 {
 	const void *p;
 	size_t avail;
-	int rc = mobj_ring_peek(mx.r, x->msg, -1, &p, &avail);
+	int rc = mobj_ring_peek(this_end.ring, x->msg, -1, &p, &avail);
 
 	if (rc < 0)
 		return rc;
 	memcpy(first, p, sizeof(*first));
 	*sum += bh_sum(p, x->msg);
-	return mobj_ring_consume(mx.r, x->msg);
+	return mobj_ring_consume(this_end.ring, x->msg);
 }
 
 static int mobj_send_copy(struct xport *x, const void *src)
 {
-	ssize_t n = mobj_ring_write(mx.r, src, x->msg, -1);
+	ssize_t n = mobj_ring_write(this_end.ring, src, x->msg, -1);
 
 	return n < 0 ? (int)n : 0;
 }
@@ -406,7 +407,7 @@ static int mobj_recv_copy(struct xport *x, uint64_t *first, uint64_t *sum)
 	size_t got = 0;
 
 	while (got < x->msg) {
-		ssize_t n = mobj_ring_read(mx.r, (char *)x->buf + got, x->msg - got, -1);
+		ssize_t n = mobj_ring_read(this_end.ring, (char *)x->buf + got, x->msg - got, -1);
 		if (n < 0)
 			return (int)n;
 		got += (size_t)n;
@@ -419,19 +420,19 @@ static int mobj_recv_copy(struct xport *x, uint64_t *first, uint64_t *sum)
 static int mobj_send_rec(struct xport *x, const void *src)
 {
 	void *p;
-	int rc = mobj_ring_reserve_record(mx.r, x->msg, -1, &p);
+	int rc = mobj_ring_reserve_record(this_end.ring, x->msg, -1, &p);
 
 	if (rc < 0)
 		return rc;
 	memcpy(p, src, x->msg);
-	return mobj_ring_commit_record(mx.r, x->msg);
+	return mobj_ring_commit_record(this_end.ring, x->msg);
 }
 
 static int mobj_recv_rec(struct xport *x, uint64_t *first, uint64_t *sum)
 {
 	const void *p;
 	size_t len;
-	int rc = mobj_ring_peek_record(mx.r, -1, &p, &len);
+	int rc = mobj_ring_peek_record(this_end.ring, -1, &p, &len);
 
 	if (rc < 0)
 		return rc;
@@ -439,7 +440,7 @@ static int mobj_recv_rec(struct xport *x, uint64_t *first, uint64_t *sum)
 		return -EPROTO;
 	memcpy(first, p, sizeof(*first));
 	*sum += bh_sum(p, len);
-	return mobj_ring_consume_record(mx.r);
+	return mobj_ring_consume_record(this_end.ring);
 }
 
 static void mobj_xstats(struct xport *x, double out[4])
@@ -447,7 +448,7 @@ static void mobj_xstats(struct xport *x, double out[4])
 	struct mobj_ring_stats st;
 
 	(void)x;
-	if (mobj_ring_stats(mx.r, &st) < 0)
+	if (mobj_ring_stats(this_end.ring, &st) < 0)
 		return;
 	out[0] = (double)st.sleeps;
 	out[1] = (double)st.wakes;
@@ -458,16 +459,16 @@ static void mobj_xstats(struct xport *x, double out[4])
 static void mobj_xclose(struct xport *x)
 {
 	(void)x;
-	mobj_ring_close(mx.r);
-	mx.r = NULL;
+	mobj_ring_close(this_end.ring);
+	this_end.ring = NULL;
 }
 
 static void mobj_cleanup(struct xport *x)
 {
 	(void)x;
 	for (int i = 0; i < 2; i++) {
-		mobj_chan_close(mx.ch[i]);
-		mx.ch[i] = NULL;
+		mobj_chan_close(this_end.chan[i]);
+		this_end.chan[i] = NULL;
 	}
 }
 
@@ -498,7 +499,7 @@ enum mode { TPUT, LATENCY, LATENCY_IDLE, SYSC_BUSY, SYSC_SLEEP };
  * enough for any spinning receiver to give up and sleep. */
 #define IDLE_GAP_NS 200e3
 
-struct run {
+struct ring_run {
 	struct xport x;
 	enum mode mode;
 	int reps;		/* measured repetitions in this pair run */
@@ -534,24 +535,41 @@ static int syscall_counter(void)
 	return fd < 0 ? -errno : fd;
 }
 
-static void count_start(int pc)
+static void count_start(int counter)
 {
-	if (pc >= 0) {
-		ioctl(pc, PERF_EVENT_IOC_RESET, 0);
-		ioctl(pc, PERF_EVENT_IOC_ENABLE, 0);
+	if (counter >= 0) {
+		ioctl(counter, PERF_EVENT_IOC_RESET, 0);
+		ioctl(counter, PERF_EVENT_IOC_ENABLE, 0);
 	}
 }
 
-static uint64_t count_stop(int pc)
+static uint64_t count_stop(int counter)
 {
 	uint64_t n = 0;
 
-	if (pc >= 0) {
-		ioctl(pc, PERF_EVENT_IOC_DISABLE, 0);
-		if (read(pc, &n, sizeof(n)) != sizeof(n))
+	if (counter >= 0) {
+		ioctl(counter, PERF_EVENT_IOC_DISABLE, 0);
+		if (read(counter, &n, sizeof(n)) != sizeof(n))
 			n = 0;
 	}
 	return n;
+}
+
+/* What the ring cases hand back in pair->aux (the shared control page). */
+struct ring_report {
+	double msgs_per_rep[16];	/* syscalls: messages in each repetition */
+	double consumer_syscalls[16];	/* syscalls: the consumer's count in each */
+	double stats[2][4];		/* xport_ops.stats of the producer, consumer */
+	double msgs_total;		/* every message, warm-up included */
+	double lat_samples;		/* latency: samples in lat_shared */
+};
+
+_Static_assert(sizeof(struct ring_report) <= sizeof(((struct bh_pair *)0)->aux),
+               "the ring report fits the pair's case-specific space");
+
+static struct ring_report *report_of(struct bh_pair *pair)
+{
+	return (struct ring_report *)pair->aux;
 }
 
 static uint64_t initial_count(size_t msg)
@@ -561,41 +579,41 @@ static uint64_t initial_count(size_t msg)
 	return c < 16 ? 16 : c;
 }
 
-static int tput_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
+static int tput_producer(struct bh_pair *pair, struct ring_run *run, uint32_t *sense)
 {
-	struct xport *x = &rn->x;
+	struct xport *x = &run->x;
 	void *src = page_alloc(x->msg);
 	uint64_t count = initial_count(x->msg);
-	int reps = rn->reps;
-	int pc = -1, rc = 0;
+	int reps = run->reps;
+	int counter = -1, rc = 0;
 
 	if (!src)
 		return -ENOMEM;
 	bh_fill(src, x->msg, 1);
-	if (rn->mode != TPUT) {
-		pc = syscall_counter();
-		if (pc < 0) {
-			bh_pair_fail(pair, pc, "perf_event_open(raw_syscalls:sys_enter): %s",
-			             strerror(-pc));
-			return pc;
+	if (run->mode != TPUT) {
+		counter = syscall_counter();
+		if (counter < 0) {
+			bh_pair_fail(pair, counter, "perf_event_open(raw_syscalls:sys_enter): %s",
+			             strerror(-counter));
+			return counter;
 		}
-		count = rn->mode == SYSC_SLEEP ? (bh_opts.quick ? 200 : 1000) : count;
+		count = run->mode == SYSC_SLEEP ? (bh_opts.quick ? 200 : 1000) : count;
 	}
 	for (int k = -bh_opts.warmup; k < reps && !pair->err; k++) {
 		double t0, dt;
-		uint64_t sc = 0;
+		uint64_t syscalls = 0;
 
 		pair->count = count;
-		pair->aux[24] += (double)count;
+		report_of(pair)->msgs_total += (double)count;
 		bh_pair_barrier(pair, sense);
-		count_start(pc);
+		count_start(counter);
 		t0 = bh_now_ns();
 		for (uint64_t i = 0; i < count; i++) {
 			if ((rc = x->ops->send(x, src)) < 0) {
 				bh_pair_fail(pair, rc, "%s send: %s", x->ops->name, strerror(-rc));
 				return rc;
 			}
-			if (rn->mode == SYSC_SLEEP) {
+			if (run->mode == SYSC_SLEEP) {
 				/* Let the consumer fall asleep; spin, so this
 				 * side makes no system call of its own. */
 				double until = bh_now_ns() + IDLE_GAP_NS;
@@ -603,70 +621,70 @@ static int tput_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 					bh_relax();
 			}
 		}
-		sc = count_stop(pc);
+		syscalls = count_stop(counter);
 		bh_pair_barrier(pair, sense);
 		dt = bh_now_ns() - t0;
 		if (k < 0) {
-			if (rn->mode == SYSC_SLEEP)
+			if (run->mode == SYSC_SLEEP)
 				continue;
 			double want = bh_opts.rep_ms * 1e6;
 			double c = (double)count * want / (dt > 1 ? dt : 1);
 			count = c < 16 ? 16 : c > 1e9 ? 1e9 : (uint64_t)c;
 			continue;
 		}
-		if (rn->mode == TPUT) {
+		if (run->mode == TPUT) {
 			pair->samples[pair->nsamples++] = (double)count * (double)x->msg / dt * 1e3;
 		} else {
 			/* The consumer adds its count at the barrier. */
-			pair->samples[pair->nsamples++] = (double)sc;
-			pair->aux[k] = (double)count;
+			pair->samples[pair->nsamples++] = (double)syscalls;
+			report_of(pair)->msgs_per_rep[k] = (double)count;
 		}
 	}
-	if (pc >= 0)
-		close(pc);
+	if (counter >= 0)
+		close(counter);
 	return pair->err;
 }
 
-static int tput_consumer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
+static int tput_consumer(struct bh_pair *pair, struct ring_run *run, uint32_t *sense)
 {
-	struct xport *x = &rn->x;
+	struct xport *x = &run->x;
 	uint64_t sum = 0, first;
-	int reps = rn->reps;
-	int pc = -1, rc;
+	int reps = run->reps;
+	int counter = -1, rc;
 
-	if (rn->mode != TPUT) {
-		pc = syscall_counter();
-		if (pc < 0) {
-			bh_pair_fail(pair, pc, "perf_event_open: %s", strerror(-pc));
-			return pc;
+	if (run->mode != TPUT) {
+		counter = syscall_counter();
+		if (counter < 0) {
+			bh_pair_fail(pair, counter, "perf_event_open: %s", strerror(-counter));
+			return counter;
 		}
 	}
 	for (int k = -bh_opts.warmup; k < reps && !pair->err; k++) {
-		uint64_t count, sc = 0;
+		uint64_t count, syscalls = 0;
 
 		bh_pair_barrier(pair, sense);
 		count = pair->count;
-		count_start(pc);
+		count_start(counter);
 		for (uint64_t i = 0; i < count; i++) {
 			if ((rc = x->ops->recv(x, &first, &sum)) < 0) {
 				bh_pair_fail(pair, rc, "%s recv: %s", x->ops->name, strerror(-rc));
 				return rc;
 			}
 		}
-		sc = count_stop(pc);
-		if (pc >= 0 && k >= 0)
-			pair->aux[32 + k] = (double)sc;
+		syscalls = count_stop(counter);
+		if (counter >= 0 && k >= 0)
+			report_of(pair)->consumer_syscalls[k] = (double)syscalls;
 		bh_pair_barrier(pair, sense);
 	}
 	pair->checksum = sum;
-	if (pc >= 0)
-		close(pc);
+	if (counter >= 0)
+		close(counter);
 	return pair->err;
 }
 
-static int lat_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
+static int lat_producer(struct bh_pair *pair, struct ring_run *run, uint32_t *sense)
 {
-	struct xport *x = &rn->x;
+	struct xport *x = &run->x;
 	void *src = page_alloc(x->msg);
 	int rc;
 
@@ -674,7 +692,7 @@ static int lat_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 		return -ENOMEM;
 	bh_fill(src, x->msg, 2);
 	bh_pair_barrier(pair, sense);
-	for (uint64_t i = 0; i < rn->lat_msgs && !pair->err; i++) {
+	for (uint64_t i = 0; i < run->lat_msgs && !pair->err; i++) {
 		uint64_t now = (uint64_t)bh_now_ns();
 
 		memcpy(src, &now, sizeof(now));
@@ -687,7 +705,7 @@ static int lat_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
 			if (pair->err)
 				return pair->err;
 		}
-		if (rn->mode == LATENCY_IDLE) {
+		if (run->mode == LATENCY_IDLE) {
 			double until = bh_now_ns() + IDLE_GAP_NS;
 			while (bh_now_ns() < until)
 				bh_relax();
@@ -701,36 +719,36 @@ static int lat_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
  * in several rounds can be pooled. */
 static double *lat_shared;
 
-static int lat_consumer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
+static int lat_consumer(struct bh_pair *pair, struct ring_run *run, uint32_t *sense)
 {
-	struct xport *x = &rn->x;
-	uint64_t n = rn->lat_msgs - rn->lat_warm, sum = 0, first;
+	struct xport *x = &run->x;
+	uint64_t n = run->lat_msgs - run->lat_warm, sum = 0, first;
 	double *lat = lat_shared;
 	int rc;
 
 	if (!lat)
 		return -ENOMEM;
 	bh_pair_barrier(pair, sense);
-	for (uint64_t i = 0; i < rn->lat_msgs; i++) {
+	for (uint64_t i = 0; i < run->lat_msgs; i++) {
 		if ((rc = x->ops->recv(x, &first, &sum)) < 0) {
 			bh_pair_fail(pair, rc, "%s recv: %s", x->ops->name, strerror(-rc));
 			return rc;
 		}
 		double now = bh_now_ns();
-		if (i >= rn->lat_warm)
-			lat[i - rn->lat_warm] = now - (double)first;
+		if (i >= run->lat_warm)
+			lat[i - run->lat_warm] = now - (double)first;
 		__atomic_store_n(&pair->acked, i + 1, __ATOMIC_RELEASE);
 	}
 	bh_pair_barrier(pair, sense);
-	pair->aux[4] = (double)n;
+	report_of(pair)->lat_samples = (double)n;
 	pair->checksum = sum;
 	return 0;
 }
 
 static int ring_side(struct bh_pair *pair, int side, void *arg)
 {
-	struct run *rn = arg;
-	struct xport *x = &rn->x;
+	struct ring_run *run = arg;
+	struct xport *x = &run->x;
 	uint32_t sense = 0;
 	int rc = x->ops->open(x, side);
 
@@ -739,12 +757,12 @@ static int ring_side(struct bh_pair *pair, int side, void *arg)
 		             strerror(-rc));
 		return rc;
 	}
-	if (rn->mode == LATENCY || rn->mode == LATENCY_IDLE)
-		rc = side ? lat_consumer(pair, rn, &sense) : lat_producer(pair, rn, &sense);
+	if (run->mode == LATENCY || run->mode == LATENCY_IDLE)
+		rc = side ? lat_consumer(pair, run, &sense) : lat_producer(pair, run, &sense);
 	else
-		rc = side ? tput_consumer(pair, rn, &sense) : tput_producer(pair, rn, &sense);
+		rc = side ? tput_consumer(pair, run, &sense) : tput_producer(pair, run, &sense);
 	if (x->ops->stats)
-		x->ops->stats(x, &pair->aux[16 + 4 * side]);
+		x->ops->stats(x, report_of(pair)->stats[side]);
 	x->ops->close(x);
 	return rc;
 }
@@ -756,24 +774,24 @@ static uint64_t lat_round_msgs, lat_round_warm;
 static struct bh_pair *run_pair(const struct xport_ops *ops, size_t msg,
                                 enum mode mode, int reps, char *why, size_t why_cap)
 {
-	struct run rn = { .mode = mode, .reps = reps };
+	struct ring_run run = { .mode = mode, .reps = reps };
 	struct bh_pair *pair = NULL;
 	int rc;
 
-	rn.x.ops = ops;
-	rn.x.msg = msg;
-	rn.x.cap = ring_cap(msg);
-	rn.x.fd[0] = rn.x.fd[1] = -1;
-	rn.lat_msgs = lat_round_msgs;
-	rn.lat_warm = lat_round_warm;
-	rc = ops->prepare(&rn.x);
+	run.x.ops = ops;
+	run.x.msg = msg;
+	run.x.cap = ring_cap(msg);
+	run.x.fd[0] = run.x.fd[1] = -1;
+	run.lat_msgs = lat_round_msgs;
+	run.lat_warm = lat_round_warm;
+	rc = ops->prepare(&run.x);
 	if (rc < 0) {
-		snprintf(why, why_cap, "%s", rn.x.note[0] ? rn.x.note : strerror(-rc));
+		snprintf(why, why_cap, "%s", run.x.note[0] ? run.x.note : strerror(-rc));
 		return NULL;
 	}
-	rc = bh_pair_run(ring_side, &rn, 300, &pair);
+	rc = bh_pair_run(ring_side, &run, 300, &pair);
 	if (ops->cleanup)
-		ops->cleanup(&rn.x);
+		ops->cleanup(&run.x);
 	if (rc < 0) {
 		snprintf(why, why_cap, "%s", pair && pair->note[0] ? pair->note : strerror(-rc));
 		bh_pair_free(pair);
@@ -847,31 +865,31 @@ void xport_tput_sweep(const char *group, const char *case_name,
                       const struct xport_case *impls, size_t nimpl,
                       const size_t *sizes, size_t nsizes)
 {
-	static struct bh_pool acc[8][8];
+	static struct bh_pool pools[8][8];
 	int rounds = bh_rounds(5, 2);
 	int per = (bh_opts.reps + rounds - 1) / rounds;
 
 	if (nimpl > 8 || nsizes > 8)
 		return;
-	memset(acc, 0, sizeof(acc));
+	memset(pools, 0, sizeof(pools));
 	for (size_t s = 0; s < nsizes; s++)
 		for (size_t i = 0; i < nimpl; i++)
 			if (impls[i].skip)
-				snprintf(acc[s][i].why, sizeof(acc[s][i].why), "%s", impls[i].skip);
+				snprintf(pools[s][i].why, sizeof(pools[s][i].why), "%s", impls[i].skip);
 	for (int round = 0; round < rounds; round++)
 		for (size_t s = 0; s < nsizes; s++)
 			for (size_t i = 0; i < nimpl; i++) {
-				if (!bh_want(case_name, impls[i].impl) || acc[s][i].why[0])
+				if (!bh_want(case_name, impls[i].impl) || pools[s][i].why[0])
 					continue;
 				bh_progress("%s/%s size %zu (round %d/%d)", case_name,
 				            impls[i].impl, sizes[s], round + 1, rounds);
-				tput_round(&acc[s][i], impls[i].ops, sizes[s], per);
+				tput_round(&pools[s][i], impls[i].ops, sizes[s], per);
 			}
 	for (size_t s = 0; s < nsizes; s++)
 		for (size_t i = 0; i < nimpl; i++)
 			if (bh_want(case_name, impls[i].impl))
 				tput_record(group, case_name, impls[i].impl, sizes[s],
-				            &acc[s][i], impls[i].ops != NULL);
+				            &pools[s][i], impls[i].ops != NULL);
 }
 
 /* Messages measured per transport (after warm-up), over all rounds. */
@@ -894,7 +912,7 @@ static void latency_round(struct bh_pool *a, const struct xport_ops *ops, bool i
 	pair = run_pair(ops, 64, idle ? LATENCY_IDLE : LATENCY, 1, a->why, sizeof(a->why));
 	if (!pair)
 		return;
-	bh_pool_add_samples(a, lat_shared, (int)pair->aux[4], pair->rtt_ns);
+	bh_pool_add_samples(a, lat_shared, (int)report_of(pair)->lat_samples, pair->rtt_ns);
 	bh_pair_free(pair);
 }
 
@@ -907,6 +925,7 @@ static void syscalls_case(const struct xport_ops *ops, const char *impl,
                           enum mode mode)
 {
 	struct bh_pair *pair;
+	struct ring_report *report;
 	double s[32];
 	char why[200];
 	int n;
@@ -918,23 +937,26 @@ static void syscalls_case(const struct xport_ops *ops, const char *impl,
 		bh_note("ring", "ring.syscalls", impl, 64, "syscalls/msg", "%s", why);
 		return;
 	}
+	report = report_of(pair);
 	n = pair->nsamples;
 	for (int k = 0; k < n; k++)
-		s[k] = (pair->samples[k] + pair->aux[32 + k]) / pair->aux[k];
+		s[k] = (pair->samples[k] + report->consumer_syscalls[k]) /
+		       report->msgs_per_rep[k];
 	bh_result("ring", "ring.syscalls", impl, 64, "syscalls/msg", BH_COUNT, 2, s,
 	          n, false);
-	if (ops->stats && pair->aux[24] > 0) {
+	if (ops->stats && report->msgs_total > 0) {
 		/* The ring's own counters, over every message of the run. */
-		const double *a = &pair->aux[16], m = pair->aux[24];
+		const double *p = report->stats[0], *c = report->stats[1];
+		double m = report->msgs_total;
 
 		bh_detail("ring stats/msg: producer %.3g sleeps %.3g wakes %.3g checks, "
 		          "consumer %.3g sleeps %.3g wakes %.3g checks",
-		          a[0] / m, a[1] / m, a[2] / m, a[4] / m, a[5] / m, a[6] / m);
+		          p[0] / m, p[1] / m, p[2] / m, c[0] / m, c[1] / m, c[2] / m);
 	}
 	bh_pair_free(pair);
 }
 
-struct tp {
+struct ring_peer {
 	const char *impl;
 	const struct xport_ops *ops;	/* NULL: memcpy */
 	bool iox;
@@ -943,7 +965,7 @@ struct tp {
 void bench_ring(void)
 {
 	static const size_t inplace_sizes[] = { 1000, 16000, 100000 };
-	const struct tp impls[] = {
+	const struct ring_peer impls[] = {
 		{ "mobj", &xport_mobj, false },
 		{ "mobj-copy", &xport_mobj_copy, false },
 		{ "memcpy", NULL, false },
@@ -998,16 +1020,16 @@ void bench_ring(void)
 	 * In interleaved rounds too, pooled. */
 	{
 		static char idle_name[8][32];
-		static struct bh_pool lacc[2][8];
+		static struct bh_pool lat_pools[2][8];
 		int rounds = bh_rounds(9, 3);
 		bool want[2][8];
 
-		memset(lacc, 0, sizeof(lacc));
+		memset(lat_pools, 0, sizeof(lat_pools));
 		lat_shared = mmap(NULL, lat_total(false) * sizeof(double),
 		                  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		for (int idle = 0; idle < 2; idle++)
 			for (size_t i = 0; i < nimpl; i++) {
-				const struct tp *t = &impls[i];
+				const struct ring_peer *t = &impls[i];
 
 				snprintf(idle_name[i], sizeof(idle_name[i]), "%s-idle", t->impl);
 				want[idle][i] = (t->ops || t->iox) && strcmp(t->impl, "mobj-copy") &&
@@ -1016,10 +1038,10 @@ void bench_ring(void)
 				if (!want[idle][i])
 					continue;
 				if (lat_shared == MAP_FAILED)
-					snprintf(lacc[idle][i].why, sizeof(lacc[idle][i].why),
+					snprintf(lat_pools[idle][i].why, sizeof(lat_pools[idle][i].why),
 					         "out of memory");
 				else if (t->iox && iox_rc < 0)
-					snprintf(lacc[idle][i].why, sizeof(lacc[idle][i].why), "%s", why);
+					snprintf(lat_pools[idle][i].why, sizeof(lat_pools[idle][i].why), "%s", why);
 			}
 		for (int round = 0; round < rounds; round++)
 			for (int idle = 0; idle < 2; idle++)
@@ -1028,13 +1050,13 @@ void bench_ring(void)
 						continue;
 					bh_progress("ring.latency.oneway/%s (round %d/%d)",
 					            idle ? idle_name[i] : impls[i].impl, round + 1, rounds);
-					latency_round(&lacc[idle][i], impls[i].ops, idle, rounds);
+					latency_round(&lat_pools[idle][i], impls[i].ops, idle, rounds);
 				}
 		for (int idle = 0; idle < 2; idle++)
 			for (size_t i = 0; i < nimpl; i++) {
 				if (!want[idle][i])
 					continue;
-				latency_record(idle ? idle_name[i] : impls[i].impl, &lacc[idle][i]);
+				latency_record(idle ? idle_name[i] : impls[i].impl, &lat_pools[idle][i]);
 			}
 		if (lat_shared != MAP_FAILED)
 			munmap(lat_shared, lat_total(false) * sizeof(double));

@@ -429,12 +429,12 @@ static void pair_pingpong(struct bh_pair *pair, int side)
 		for (uint32_t i = 0; i < ROUNDS; i++) {
 			uint32_t want = (uint32_t)(c * ROUNDS + (int)i) * 2 + (uint32_t)side;
 
-			while (__atomic_load_n(&pair->pp, __ATOMIC_ACQUIRE) != want) {
+			while (__atomic_load_n(&pair->pingpong, __ATOMIC_ACQUIRE) != want) {
 				bh_relax();
 				if (pair->err)
 					return;
 			}
-			__atomic_store_n(&pair->pp, want + 1, __ATOMIC_RELEASE);
+			__atomic_store_n(&pair->pingpong, want + 1, __ATOMIC_RELEASE);
 		}
 		v[c] = (bh_now_ns() - t0) / ROUNDS;
 	}

@@ -131,7 +131,7 @@ struct bh_pair {
 	volatile uint32_t sense;
 	_Alignas(64) volatile uint64_t count;	/* messages per repetition */
 	volatile uint64_t acked;		/* consumer progress (latency) */
-	_Alignas(64) volatile uint32_t pp;	/* placement ping-pong line */
+	_Alignas(64) volatile uint32_t pingpong;	/* placement ping-pong line */
 	double rtt_ns;				/* its round trip, this pair */
 	_Alignas(64) volatile int err;		/* first failure, negative errno */
 	char note[192];
