@@ -37,6 +37,7 @@ struct bh_opts {
 	double rep_ms;		/* target duration of one repetition */
 	int cpu[2];		/* producer core, consumer core */
 	int ncpu;		/* usable cores (1: both sides share one) */
+	const char *syscall_counter;	/* ring.syscalls: auto, perf, strace */
 };
 
 extern struct bh_opts bh_opts;
@@ -87,7 +88,7 @@ struct bh_result {
 	double round_med[16];		/* medians per round, when run in rounds */
 	int nround;
 	char note[192];			/* non-empty: could not run, why */
-	char extra[192];		/* free text for the table ("cores 0->1") */
+	char extra[256];		/* free text for the table ("cores 0->1") */
 };
 
 /* Compute median/min/max (and p99 when @with_p99) from @n samples (sorted
