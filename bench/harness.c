@@ -56,7 +56,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: mobj-bench [--quick] [--filter SUBSTRING] [--json FILE] [--no-plots]\n"
-"                  [--cpus A,B] [--reps N] [--syscalls auto|perf|strace] [--list]\n"
+"                  [--cpus A,B] [--reps N] [--syscalls auto|perf|strace] [--strict] [--list]\n"
 "  --quick          fewer and shorter repetitions (CI)\n"
 "  --filter S       run only cases whose \"case/impl\" contains S\n"
 "  --json FILE      write JSON Lines (one object per result) to FILE, and PNG\n"
@@ -66,6 +66,7 @@ static void usage(FILE *f)
 "  --reps N         measured repetitions per result\n"
 "  --syscalls M     how ring.syscalls counts: perf (tracepoint), strace\n"
 "                   (ptrace), auto (default: perf where it works, else strace)\n"
+"  --strict         exit 1 when any result could not run (CI)\n"
 "  --list           print the case names and exit\n");
 }
 
@@ -100,13 +101,14 @@ void bh_init(int argc, char **argv)
 		{ "reps", required_argument, NULL, 'r' },
 		{ "syscalls", required_argument, NULL, 's' },
 		{ "list", no_argument, NULL, 'l' },
+		{ "strict", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	int c, reps = 0;
 	cpu_set_t set;
 
-	while ((c = getopt_long(argc, argv, "qf:j:Pc:r:s:lh", lo, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qf:j:Pc:r:s:lSh", lo, NULL)) != -1) {
 		switch (c) {
 		case 'q': bh_opts.quick = true; break;
 		case 'f': bh_opts.filter = optarg; break;
@@ -128,6 +130,7 @@ void bh_init(int argc, char **argv)
 			bh_opts.syscall_counter = optarg;
 			break;
 		case 'l': bh_opts.list = true; break;
+		case 'S': bh_opts.strict = true; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
 		}
@@ -1335,6 +1338,10 @@ int bh_finish(void)
 		if (write_json(bh_opts.json) == 0)
 			printf("\njson: %s\n", bh_opts.json);
 		write_plots(bh_opts.json);
+	}
+	if (bh_opts.strict && measured < nresults) {
+		printf("\n--strict: %d result(s) did not run\n", nresults - measured);
+		return 1;
 	}
 	return measured ? 0 : 1;
 }

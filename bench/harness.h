@@ -32,6 +32,7 @@ struct bh_opts {
 	const char *json;	/* JSON Lines output, or NULL */
 	bool no_plots;
 	bool list;		/* print case names and exit */
+	bool strict;		/* exit 1 when any result could not run */
 	int reps;		/* measured repetitions per result */
 	int warmup;		/* discarded repetitions */
 	double rep_ms;		/* target duration of one repetition */

@@ -231,7 +231,8 @@ int64_t syscount_stop(struct syscount *c)
 	ioctl(c->perf_fd, PERF_EVENT_IOC_DISABLE, 0);
 	if (read(c->perf_fd, &n, sizeof(n)) != sizeof(n))
 		return -EIO;
-	return (int64_t)n;
+	/* Not the disabling ioctl itself, which entered while counting. */
+	return n > 0 ? (int64_t)n - 1 : 0;
 }
 
 void syscount_close(struct syscount *c)
