@@ -574,32 +574,38 @@ static int open_counter(struct bh_pair *pair, struct syscount *sc)
 	return rc;
 }
 
+/* A transport call's result; a failure fails the pair, naming the call. */
+static int check(struct bh_pair *pair, const struct xport *x, const char *call, int rc)
+{
+	if (rc < 0)
+		bh_pair_fail(pair, rc, "%s %s: %s", x->ops->name, call, strerror(-rc));
+	return rc;
+}
+
+/* Let a waiting receiver fall asleep; spin, so this side makes no system
+ * call of its own. */
+static void idle_gap(void)
+{
+	double until = bh_now_ns() + IDLE_GAP_NS;
+
+	while (bh_now_ns() < until)
+		bh_relax();
+}
+
 /* Send @count messages (throughput: the bytes at once where the transport
  * has no messages). */
 static int produce(struct bh_pair *pair, struct ring_run *run, const void *src,
                    uint64_t count)
 {
 	struct xport *x = &run->x;
-	int rc;
 
-	if (run->mode == TPUT && x->ops->send_bytes) {
-		rc = x->ops->send_bytes(x, src, count);
-		if (rc < 0)
-			bh_pair_fail(pair, rc, "%s send: %s", x->ops->name, strerror(-rc));
-		return rc;
-	}
+	if (run->mode == TPUT && x->ops->send_bytes)
+		return check(pair, x, "send", x->ops->send_bytes(x, src, count));
 	for (uint64_t i = 0; i < count; i++) {
-		if ((rc = x->ops->send(x, src)) < 0) {
-			bh_pair_fail(pair, rc, "%s send: %s", x->ops->name, strerror(-rc));
-			return rc;
-		}
-		if (run->mode == SYSC_SLEEP) {
-			/* Let the consumer fall asleep; spin, so this side
-			 * makes no system call of its own. */
-			double until = bh_now_ns() + IDLE_GAP_NS;
-			while (bh_now_ns() < until)
-				bh_relax();
-		}
+		if (check(pair, x, "send", x->ops->send(x, src)) < 0)
+			return pair->err;
+		if (run->mode == SYSC_SLEEP)
+			idle_gap();
 	}
 	return 0;
 }
@@ -609,19 +615,12 @@ static int consume(struct bh_pair *pair, struct ring_run *run, uint64_t count,
 {
 	struct xport *x = &run->x;
 	uint64_t first;
-	int rc;
 
-	if (run->mode == TPUT && x->ops->recv_bytes) {
-		rc = x->ops->recv_bytes(x, count, sum);
-		if (rc < 0)
-			bh_pair_fail(pair, rc, "%s recv: %s", x->ops->name, strerror(-rc));
-		return rc;
-	}
+	if (run->mode == TPUT && x->ops->recv_bytes)
+		return check(pair, x, "recv", x->ops->recv_bytes(x, count, sum));
 	for (uint64_t i = 0; i < count; i++)
-		if ((rc = x->ops->recv(x, &first, sum)) < 0) {
-			bh_pair_fail(pair, rc, "%s recv: %s", x->ops->name, strerror(-rc));
-			return rc;
-		}
+		if (check(pair, x, "recv", x->ops->recv(x, &first, sum)) < 0)
+			return pair->err;
 	return 0;
 }
 
@@ -635,6 +634,23 @@ static double stop_counter(struct bh_pair *pair, struct syscount *sc)
 		return -1;
 	}
 	return (double)n;
+}
+
+/* Meet the other side at the barrier that starts a repetition, with this
+ * side's count of system calls armed before it and started after it. */
+static int start_rep(struct bh_pair *pair, struct ring_run *run, struct syscount *sc,
+                     uint32_t *sense)
+{
+	int rc;
+
+	if (counting(run) && (rc = syscount_arm(sc)) < 0) {
+		bh_pair_fail(pair, rc, "attaching strace: %s", strerror(-rc));
+		return rc;
+	}
+	bh_pair_barrier(pair, sense);
+	if (counting(run))
+		syscount_start(sc);
+	return 0;
 }
 
 static int tput_producer(struct bh_pair *pair, struct ring_run *run, uint32_t *sense)
@@ -658,13 +674,8 @@ static int tput_producer(struct bh_pair *pair, struct ring_run *run, uint32_t *s
 
 		pair->count = count;
 		report_of(pair)->msgs_total += (double)count;
-		if (counting(run) && syscount_arm(&sc) < 0) {
-			bh_pair_fail(pair, -EPERM, "could not attach strace");
+		if (start_rep(pair, run, &sc, sense) < 0)
 			break;
-		}
-		bh_pair_barrier(pair, sense);
-		if (counting(run))
-			syscount_start(&sc);
 		t0 = bh_now_ns();
 		if (produce(pair, run, src, count) < 0)
 			break;
@@ -705,13 +716,8 @@ static int tput_consumer(struct bh_pair *pair, struct ring_run *run, uint32_t *s
 	for (int k = -bh_opts.warmup; k < reps && !pair->err; k++) {
 		double calls = 0;
 
-		if (counting(run) && syscount_arm(&sc) < 0) {
-			bh_pair_fail(pair, -EPERM, "could not attach strace");
+		if (start_rep(pair, run, &sc, sense) < 0)
 			break;
-		}
-		bh_pair_barrier(pair, sense);
-		if (counting(run))
-			syscount_start(&sc);
 		if (consume(pair, run, pair->count, &sum) < 0)
 			break;
 		if (counting(run) && (calls = stop_counter(pair, &sc)) < 0)
@@ -730,7 +736,6 @@ static int lat_producer(struct bh_pair *pair, struct ring_run *run, uint32_t *se
 {
 	struct xport *x = &run->x;
 	void *src = page_alloc(x->msg);
-	int rc;
 
 	if (!src)
 		return -ENOMEM;
@@ -740,20 +745,15 @@ static int lat_producer(struct bh_pair *pair, struct ring_run *run, uint32_t *se
 		uint64_t now = (uint64_t)bh_now_ns();
 
 		memcpy(src, &now, sizeof(now));
-		if ((rc = x->ops->send(x, src)) < 0) {
-			bh_pair_fail(pair, rc, "%s send: %s", x->ops->name, strerror(-rc));
-			return rc;
-		}
+		if (check(pair, x, "send", x->ops->send(x, src)) < 0)
+			return pair->err;
 		while (__atomic_load_n(&pair->acked, __ATOMIC_ACQUIRE) != i + 1) {
 			bh_wait_pause();
 			if (pair->err)
 				return pair->err;
 		}
-		if (run->mode == LATENCY_IDLE) {
-			double until = bh_now_ns() + IDLE_GAP_NS;
-			while (bh_now_ns() < until)
-				bh_relax();
-		}
+		if (run->mode == LATENCY_IDLE)
+			idle_gap();
 	}
 	bh_pair_barrier(pair, sense);
 	munmap(src, x->msg);
@@ -769,16 +769,13 @@ static int lat_consumer(struct bh_pair *pair, struct ring_run *run, uint32_t *se
 	struct xport *x = &run->x;
 	uint64_t n = run->lat_msgs - run->lat_warm, sum = 0, first;
 	double *lat = lat_shared;
-	int rc;
 
 	if (!lat)
 		return -ENOMEM;
 	bh_pair_barrier(pair, sense);
 	for (uint64_t i = 0; i < run->lat_msgs; i++) {
-		if ((rc = x->ops->recv(x, &first, &sum)) < 0) {
-			bh_pair_fail(pair, rc, "%s recv: %s", x->ops->name, strerror(-rc));
-			return rc;
-		}
+		if (check(pair, x, "recv", x->ops->recv(x, &first, &sum)) < 0)
+			return pair->err;
 		double now = bh_now_ns();
 		if (i >= run->lat_warm)
 			lat[i - run->lat_warm] = now - (double)first;
