@@ -8,15 +8,18 @@ usage:
       every result in full (median, min..max, p99, placement)
   bench/results-md.py --publish DIR
       DIR is the output of one run (tools/bench.sh writes build/bench-results):
-      copy results.jsonl, table.txt and the PNGs into bench/results/ and
-      replace the block between the markers
+      copy results.jsonl, table.txt and the PNGs into bench/results/, write
+      its README.md (machine, commit, the run's header), and replace the
+      block between the markers
           <!-- bench-results:begin --> ... <!-- bench-results:end -->
       in bench/README.md with the tables (the prose around it is kept)
 """
 import glob
 import json
 import os
+import platform
 import shutil
+import subprocess
 import sys
 
 BEGIN = "<!-- bench-results:begin -->"
@@ -167,6 +170,40 @@ def header(table_txt):
     return ["The run:", ""] + lines + [""] if lines else []
 
 
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def results_readme(root, run_dir):
+    try:
+        commit = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+    except OSError:
+        commit, dirty = "unknown", ""
+    return ["# The reference run", "",
+            "`tools/run bench --publish` (the full suite, then "
+            "`bench/results-md.py --publish`) on %s, %d CPUs, Linux %s, at "
+            "commit %s%s." % (cpu_model(), os.cpu_count() or 0, platform.release(),
+                              commit or "unknown",
+                              " (with uncommitted changes)" if dirty else ""),
+            ""] + header(os.path.join(run_dir, "table.txt")) + [
+            "- `table.txt`: the suite's stdout (table, ratios, goals);",
+            "- `results.jsonl`: the JSON Lines, with every ratio (group "
+            "`ratio`) and goal (group `goal`);",
+            "- the PNGs the suite drew next to it.", "",
+            "Numbers from another machine, or another run here, are not "
+            "comparable with these: compare results of one run only."]
+
+
 def load(path):
     return [json.loads(line) for line in open(path) if line.strip()]
 
@@ -183,13 +220,17 @@ def publish(run_dir):
     if BEGIN not in text or END not in text:
         sys.exit("results-md.py: %s has no %s ... %s block" % (readme, BEGIN, END))
     os.makedirs(dest, exist_ok=True)
-    for old in glob.glob(os.path.join(dest, "*")):
-        os.remove(old)
+    for old in glob.glob(os.path.join(dest, "*.png")) + [
+            os.path.join(dest, "results.jsonl"), os.path.join(dest, "table.txt")]:
+        if os.path.exists(old):
+            os.remove(old)
     for f in [jsonl, os.path.join(run_dir, "table.txt")] + \
             glob.glob(os.path.join(run_dir, "*.png")):
         if os.path.exists(f):
             shutil.copy(f, dest)
     block = header(os.path.join(run_dir, "table.txt")) + tables(rows)
+    with open(os.path.join(dest, "README.md"), "w") as f:
+        f.write("\n".join(results_readme(root, run_dir)) + "\n")
     head, rest = text.split(BEGIN, 1)
     tail = rest.split(END, 1)[1]
     with open(readme, "w") as f:
