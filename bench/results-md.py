@@ -72,6 +72,8 @@ def pivot(rows, value, out):
 def result_cell(r):
     if r.get("note"):
         return "did not run"
+    if r.get("p99") is not None:
+        return "%s (p99 %s)" % (num(r["median"]), num(r["p99"]))
     return num(r["median"])
 
 
