@@ -51,7 +51,8 @@
  *              (the split copy at the wrap); the consumer copies out, as
  *              that API does. Waiting: the mobj scheme, spin, then publish
  *              "I sleep" and futex-wait on the other side's index word; the
- *              other side futex-wakes only when it sees that flag (seq_cst
+ *              other side futex-wakes only when it sees that flag, and takes
+ *              it down, so one wake per sleep as in the mobj ring (seq_cst
  *              fences on both sides, so no wake-up is lost).
  *   iceoryx, iceoryx-block   bench_iox.c
  *
@@ -189,10 +190,19 @@ static const struct xport_ops xport_unix = {
 
 /* ---- spa_ringbuffer with futex waiting ---------------------------------- */
 
+/* A side that may sleep: while it waits for the other side's index to move
+ * from a value, SPA_ASLEEP | that value; else 0. One word, so that a waker
+ * takes down exactly the wait it judged. */
+struct spa_sleeper {
+	_Alignas(64) uint64_t waiting;
+};
+
+#define SPA_ASLEEP (1ull << 32)
+
 struct spa_shared {
-	struct spa_ringbuffer rb;		/* PipeWire's layout: two u32 */
-	_Alignas(64) uint32_t cons_sleeps;	/* consumer waits on rb.writeindex */
-	_Alignas(64) uint32_t prod_sleeps;	/* producer waits on rb.readindex */
+	struct spa_ringbuffer rb;	/* PipeWire's layout: two u32 */
+	struct spa_sleeper cons;	/* consumer waits on rb.writeindex */
+	struct spa_sleeper prod;	/* producer waits on rb.readindex */
 };
 
 #define SPA_HDR 4096
@@ -227,27 +237,44 @@ static int spa_open(struct xport *x, int side)
 }
 
 /* Wait until *word != seen (the other side moved its index), spinning
- * first, then sleeping with the flag @sleeps raised; the word is re-checked
- * after the flag is up, and futex_wait re-checks it atomically. The caller
- * loops until its condition holds. */
-static void spa_wait(uint32_t *word, uint32_t seen, uint32_t *sleeps)
+ * first, then sleeping with @w->waiting raised; the word
+ * is re-checked after the flag is up, and futex_wait re-checks it
+ * atomically. The caller loops until its condition holds. */
+static void spa_wait(uint32_t *word, uint32_t seen, struct spa_sleeper *w)
 {
 	for (int i = 0; i < MOBJ_RING_SPINS; i++) {
 		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != seen)
 			return;
 		bh_relax();
 	}
-	__atomic_store_n(sleeps, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&w->waiting, SPA_ASLEEP | seen, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(word, __ATOMIC_SEQ_CST) == seen)
 		futex(word, FUTEX_WAIT, seen);
-	__atomic_store_n(sleeps, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->waiting, 0, __ATOMIC_RELAXED);
 }
 
-static void spa_wake(uint32_t *word, uint32_t *sleeps)
+/*
+ * After storing our index @now: wake the other side if it sleeps waiting
+ * for a value it has not seen. One wake per sleep, as the mobj ring's
+ * wake_seq gives: the waker takes the flag down, so the messages sent while
+ * the sleeper is being scheduled back in make no system call (and a plain
+ * load while nobody sleeps, so the flag's line is not pulled over on every
+ * message). Only for a store the sleeper has not seen (@now != the value it
+ * waits on): a sleeper that read @now before it raised the flag sleeps
+ * until the next store, and taking its flag down here would leave it with
+ * no wake-up at all. The compare-exchange takes down only the wait judged,
+ * not a later one that may have read @now.
+ */
+static void spa_wake(uint32_t *word, uint32_t now, struct spa_sleeper *w)
 {
+	uint64_t v;
+
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(sleeps, __ATOMIC_SEQ_CST))
+	v = __atomic_load_n(&w->waiting, __ATOMIC_SEQ_CST);
+	if ((v & SPA_ASLEEP) && (uint32_t)v != now &&
+	    __atomic_compare_exchange_n(&w->waiting, &v, 0, false, __ATOMIC_SEQ_CST,
+	                                __ATOMIC_SEQ_CST))
 		futex(word, FUTEX_WAKE, 1);
 }
 
@@ -268,12 +295,12 @@ static int spa_send(struct xport *x, const void *src)
 			return -EPROTO;
 		if (size - (uint32_t)filled >= x->msg)
 			break;
-		spa_wait(&s->rb.readindex, idx - (uint32_t)filled, &s->prod_sleeps);
+		spa_wait(&s->rb.readindex, idx - (uint32_t)filled, &s->prod);
 	}
 	spa_ringbuffer_write_data(&s->rb, spa_data(x), size, idx & (size - 1), src,
 	                          (uint32_t)x->msg);
 	spa_ringbuffer_write_update(&s->rb, (int32_t)(idx + (uint32_t)x->msg));
-	spa_wake(&s->rb.writeindex, &s->cons_sleeps);
+	spa_wake(&s->rb.writeindex, idx + (uint32_t)x->msg, &s->cons);
 	return 0;
 }
 
@@ -289,7 +316,7 @@ static int spa_wait_msg(struct xport *x, uint32_t *idx)
 			return -EPROTO;
 		if ((uint32_t)avail >= x->msg)
 			return 0;
-		spa_wait(&s->rb.writeindex, *idx + (uint32_t)avail, &s->cons_sleeps);
+		spa_wait(&s->rb.writeindex, *idx + (uint32_t)avail, &s->cons);
 	}
 }
 
@@ -298,7 +325,7 @@ static void spa_done(struct xport *x, uint32_t idx)
 	struct spa_shared *s = x->shm;
 
 	spa_ringbuffer_read_update(&s->rb, (int32_t)(idx + (uint32_t)x->msg));
-	spa_wake(&s->rb.readindex, &s->prod_sleeps);
+	spa_wake(&s->rb.readindex, idx + (uint32_t)x->msg, &s->prod);
 }
 
 static int spa_recv(struct xport *x, uint64_t *first, uint64_t *sum)

@@ -84,9 +84,12 @@ void iox_stop(void);
  * per window arm (before the barrier that starts it: strace attaches
  * there), start (after it), stop (the calls made since, or -errno).
  */
+#define SYSCOUNT_THREADS 16
+
 struct syscount {
 	bool use_strace;
-	int perf_fd;		/* perf: the tracepoint counter */
+	int perf_fd[SYSCOUNT_THREADS];	/* perf: a counter per thread */
+	int nperf;
 	pid_t tracer;		/* strace: attached to us, or -1 */
 	char out[64];		/* strace: its summary file */
 	int64_t baseline;	/* strace: what an empty window counts */

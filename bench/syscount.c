@@ -1,9 +1,11 @@
 /*
  * Counting a process's system calls over a window (ring.syscalls).
  *
- * perf    a perf counter on the raw_syscalls:sys_enter tracepoint, opened
- *         by the process for itself and enabled only around the window:
- *         exact, and it costs nothing while no call is made.
+ * perf    a perf counter on the raw_syscalls:sys_enter tracepoint for each
+ *         thread of the process (a transport's library may run threads of
+ *         its own: iceoryx does), opened by the process for itself and
+ *         enabled only around the window: exact, and it costs nothing while
+ *         no call is made.
  * strace  where tracepoints are missing (no tracefs, no perf events): the
  *         process starts `strace -f -c -p <itself>` before the window and
  *         stops it (SIGINT, strace detaches and writes its summary) after;
@@ -18,6 +20,7 @@
  * --syscalls auto (default) takes perf where it opens, else strace.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
@@ -35,7 +38,7 @@
 #include "harness.h"
 #include "ring_impl.h"
 
-static int perf_open(void)
+static int perf_open(pid_t tid)
 {
 	struct perf_event_attr a;
 	char buf[32];
@@ -59,8 +62,34 @@ static int perf_open(void)
 	a.size = sizeof(a);
 	a.config = (uint64_t)id;
 	a.disabled = 1;
-	fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
+	fd = (int)syscall(SYS_perf_event_open, &a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
 	return fd < 0 ? -errno : fd;
+}
+
+/* A counter per thread of this process, the calling thread's first. */
+static int perf_open_all(struct syscount *c)
+{
+	struct dirent *e;
+	DIR *d;
+	int rc = perf_open(0);
+
+	if (rc < 0)
+		return rc;
+	c->perf_fd[c->nperf++] = rc;
+	d = opendir("/proc/self/task");
+	if (!d)
+		return 0;
+	while ((e = readdir(d)) && c->nperf < SYSCOUNT_THREADS) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+
+		if (tid <= 0 || tid == (pid_t)syscall(SYS_gettid))
+			continue;
+		rc = perf_open(tid);
+		if (rc >= 0)
+			c->perf_fd[c->nperf++] = rc;
+	}
+	closedir(d);
+	return 0;
 }
 
 static bool strace_installed(void)
@@ -168,14 +197,11 @@ int syscount_open(struct syscount *c, char *why, size_t cap)
 	int rc = -ENOENT;
 
 	memset(c, 0, sizeof(*c));
-	c->perf_fd = -1;
 	c->tracer = -1;
 	if (strcmp(m, "strace")) {
-		rc = perf_open();
-		if (rc >= 0) {
-			c->perf_fd = rc;
+		rc = perf_open_all(c);
+		if (rc >= 0)
 			return 0;
-		}
 		if (!strcmp(m, "perf")) {
 			snprintf(why, cap, "perf_event_open(raw_syscalls:sys_enter): %s",
 			         strerror(-rc));
@@ -207,14 +233,18 @@ int syscount_arm(struct syscount *c)
 {
 	if (c->use_strace)
 		return strace_attach(c);
-	ioctl(c->perf_fd, PERF_EVENT_IOC_RESET, 0);
+	for (int i = 0; i < c->nperf; i++)
+		ioctl(c->perf_fd[i], PERF_EVENT_IOC_RESET, 0);
 	return 0;
 }
 
 void syscount_start(struct syscount *c)
 {
-	if (!c->use_strace)
-		ioctl(c->perf_fd, PERF_EVENT_IOC_ENABLE, 0);
+	if (c->use_strace)
+		return;
+	/* This thread's counter last: no enabling ioctl is counted. */
+	for (int i = c->nperf - 1; i >= 0; i--)
+		ioctl(c->perf_fd[i], PERF_EVENT_IOC_ENABLE, 0);
 }
 
 int64_t syscount_stop(struct syscount *c)
@@ -228,10 +258,17 @@ int64_t syscount_stop(struct syscount *c)
 			return s;
 		return s > c->baseline ? s - c->baseline : 0;
 	}
-	ioctl(c->perf_fd, PERF_EVENT_IOC_DISABLE, 0);
-	if (read(c->perf_fd, &n, sizeof(n)) != sizeof(n))
-		return -EIO;
-	/* Not the disabling ioctl itself, which entered while counting. */
+	/* This thread's counter first: of the disabling ioctls only that
+	 * first one entered while counting, and it is not the window's. */
+	for (int i = 0; i < c->nperf; i++)
+		ioctl(c->perf_fd[i], PERF_EVENT_IOC_DISABLE, 0);
+	for (int i = 0; i < c->nperf; i++) {
+		uint64_t v;
+
+		if (read(c->perf_fd[i], &v, sizeof(v)) != sizeof(v))
+			return -EIO;
+		n += v;
+	}
 	return n > 0 ? (int64_t)n - 1 : 0;
 }
 
@@ -242,9 +279,9 @@ void syscount_close(struct syscount *c)
 		waitpid(c->tracer, NULL, 0);
 		unlink(c->out);
 	}
-	if (c->perf_fd >= 0)
-		close(c->perf_fd);
-	c->perf_fd = -1;
+	for (int i = 0; i < c->nperf; i++)
+		close(c->perf_fd[i]);
+	c->nperf = 0;
 	c->tracer = -1;
 }
 
