@@ -42,6 +42,7 @@ struct tu_res tu_res_now(void)
 {
 	struct tu_res r;
 
+	tu__settle();
 	r.fds = count_fds();
 	r.maps = tu__count_maps();
 	r.ports = tu__count_ports();
@@ -90,6 +91,18 @@ int tu_wait(pid_t pid)
 		if (errno != EINTR)
 			return 255;
 	return status_code(status);
+}
+
+bool tu_wait_flag(volatile int *flag, int timeout_ms)
+{
+	int i;
+
+	for (i = 0; i < timeout_ms / 10; i++) {
+		if (__atomic_load_n(flag, __ATOMIC_ACQUIRE))
+			return true;
+		usleep(10000);
+	}
+	return __atomic_load_n(flag, __ATOMIC_ACQUIRE) != 0;
 }
 
 int tu_in_child(int (*fn)(void *arg), void *arg)

@@ -25,7 +25,17 @@ struct tu_res {
 struct tu_res tu_res_now(void);
 
 /* Fails the current cmocka test when descriptors or mappings differ from
- * @before. */
+ * @before.
+ *
+ * Both calls first wait (at most 5 s) until the library's disposal thread
+ * has closed everything handed to it so far (Linux: descriptors a peer
+ * sent that may block on close, and channel sockets, src/linux/dispose.c),
+ * and make sure that thread exists, so that its own socket pair and stack
+ * are in every baseline. The counts stay exact: nothing is tolerated, the
+ * check only runs once the library says its closes are done. That needs
+ * the library's internals (a weak reference, resolved in test programs
+ * linked with mobj_internal_dep); programs linked with the shared library
+ * do not use channels and skip the wait. */
 void tu_res_check(struct tu_res before);
 
 /* Linux: descriptors and mappings of memory objects only, for tests whose
@@ -42,6 +52,11 @@ int tu_in_child(int (*fn)(void *arg), void *arg);
 /* Re-executes this test binary as a helper: argv becomes
  * {self, "--helper", name, args...}. Returns the child's pid, or -1. */
 pid_t tu_spawn_helper(const char *name, const char *const *args);
+
+/* Polls *@flag (set with __atomic_store_n, release) every 10 ms for up to
+ * @timeout_ms: true once it is nonzero. For a call run on another thread
+ * that a bug would keep from ever returning. */
+bool tu_wait_flag(volatile int *flag, int timeout_ms);
 
 /* Waits for @pid; exit status or 128 + signal. */
 int tu_wait(pid_t pid);
@@ -74,10 +89,23 @@ pid_t tu_fork_chan(struct mobj_chan **c);
 int tu_memfd(size_t size, unsigned seals);
 #endif
 
+#ifdef __APPLE__
+#include <mach/message.h>
+/* Sends a message of a bare header (id 0x5a5a, no body) to @dest, carried
+ * with @disp (MACH_MSG_TYPE_COPY_SEND or MAKE_SEND), waiting at most
+ * @timeout_ms for room in its queue. A send that fails once the kernel
+ * took the message in hands it back with the right it carried (XNU
+ * mach_msg_receive_pseudo): it is destroyed here, so no reference leaks.
+ * Returns mach_msg's code. */
+mach_msg_return_t tu_send_empty(mach_port_t dest, mach_msg_type_name_t disp,
+                                int timeout_ms);
+#endif
+
 /* Per system (testutil_linux.c, testutil_darwin.c), for testutil.c. */
 int tu__count_maps(void);
 int tu__count_object_maps(void); /* Linux: mappings of memfds only */
 int tu__count_ports(void);
 const char *tu__self_exe(void);
+void tu__settle(void); /* the wait described at tu_res_check */
 
 #endif

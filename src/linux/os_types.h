@@ -6,12 +6,15 @@ struct mobj__os_obj {
 	int fd; /* a sealed memfd, close-on-exec */
 };
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct mobj__os_chan {
 	int fd;          /* AF_UNIX SOCK_SEQPACKET, close-on-exec, non-blocking */
 	pid_t pid;       /* SO_PEERCRED at set-up; a listener: its creator */
 	uid_t uid;
+	unsigned forks;  /* mobj__forks() when made (see chan.c, close) */
+	bool shared;     /* held by another process too: never shut down */
 	char path[108];  /* a path listener's socket file, else "" */
 	dev_t dev;       /* ...and its identity, so close unlinks only ours */
 	ino_t ino;

@@ -35,25 +35,20 @@ static int send_pid(struct mobj__os_chan *c, int timeout_ms)
 {
 	struct pid_msg mine = { PID_MAGIC, (int32_t)getpid() };
 
-	return mobj__os_chan_send(c, &mine, sizeof(mine), NULL, timeout_ms);
+	return mobj__os_chan_send(c, &mine, sizeof(mine), NULL, 0, timeout_ms);
 }
 
 /* The peer's pid, or -EPROTO when the message is anything else. */
 static int recv_pid(struct mobj__os_chan *c, int timeout_ms, pid_t *pid)
 {
-	struct mobj__os_obj obj;
 	struct pid_msg theirs;
 	unsigned nobj = 0;
 	int n;
 
-	n = mobj__os_chan_recv(c, timeout_ms, &theirs, sizeof(theirs), &obj,
+	n = mobj__os_chan_recv(c, timeout_ms, &theirs, sizeof(theirs), NULL, 0,
 	                       &nobj);
 	if (n < 0)
 		return n;
-	if (nobj) {
-		mobj__os_release(&obj);
-		return -EPROTO;
-	}
 	if (n != (int)sizeof(theirs) || theirs.magic != PID_MAGIC ||
 	    theirs.pid <= 0)
 		return -EPROTO;
