@@ -67,7 +67,8 @@ static void usage(FILE *f)
 "  --syscalls M     how ring.syscalls counts: perf (tracepoint), strace\n"
 "                   (ptrace), auto (default: perf where it works, else strace)\n"
 "  --strict         exit 1 when any result could not run (CI; what the\n"
-"                   build left out, \"not built: ...\", does not count)\n"
+"                   build left out or the machine does not allow now,\n"
+"                   \"not built: ...\", \"skipped: ...\", does not count)\n"
 "  --list           print the case names and exit\n");
 }
 
@@ -1343,10 +1344,13 @@ int bh_finish(void)
 	if (bh_opts.strict) {
 		int failed = 0;
 
-		/* What this build leaves out is not a failure, nor a machine
-		 * with one core (the placement probe's note). */
+		/* What this build leaves out is not a failure, nor what the
+		 * machine does not allow now ("skipped: ..."), nor one core
+		 * (the placement probe's note). */
 		for (int i = 0; i < nresults; i++)
-			failed += results[i].note[0] && strncmp(results[i].note, "not built", 9) &&
+			failed += results[i].note[0] &&
+			          strncmp(results[i].note, "not built", 9) &&
+			          strncmp(results[i].note, "skipped:", 8) &&
 			          strcmp(results[i].group, "placement");
 		if (failed) {
 			printf("\n--strict: %d result(s) did not run\n", failed);
