@@ -408,20 +408,9 @@ static void iox_close(struct xport *x)
 	iox_runtime_shutdown();
 }
 
-const struct xport_ops xport_iceoryx = {
-	.name = "iceoryx",
-	.prepare = iox_prepare,
-	.open = iox_open,
-	.send = iox_send,
-	.recv = iox_recv,
-	.close = iox_close,
-};
+/* The two differ only in how the subscriber waits. */
+#define IOX_OPS(impl, recv_fn) { .name = impl, .prepare = iox_prepare, \
+	.open = iox_open, .send = iox_send, .recv = recv_fn, .close = iox_close }
 
-const struct xport_ops xport_iceoryx_block = {
-	.name = "iceoryx-block",
-	.prepare = iox_prepare,
-	.open = iox_open,
-	.send = iox_send,
-	.recv = iox_recv_block,
-	.close = iox_close,
-};
+const struct xport_ops xport_iceoryx = IOX_OPS("iceoryx", iox_recv);
+const struct xport_ops xport_iceoryx_block = IOX_OPS("iceoryx-block", iox_recv_block);
