@@ -93,21 +93,21 @@
 static const size_t tput_sizes[] = { 64, 1024, 65536, 1048576 };
 
 /*
- * Every ring, pipe and socket of a case gets the same capacity: 256 KiB, or
- * four messages when that is more. Why 256 KiB (ring.capacity.1K and
- * ring.capacity.64K measure it): with 1 KiB messages bare and limit reach
- * their plateau only from 256 KiB (at 64 and 128 KiB the halves are small
- * and the two sides stall on each other, 0.5x to 0.7x of the plateau);
- * from 256 KiB to 2-4 MiB nothing more is gained, and from 8 MiB the ring
- * no longer fits beside the rest in a core's L2 (4 MiB here, 1-2 MiB on
- * most desktops) and throughput falls. With 64 KiB messages the plateau
- * starts at four messages (256 KiB) too. So 256 KiB is the smallest ring on
- * the plateau at both sizes: larger only takes cache from the application,
- * smaller measures stalls instead of the transport.
+ * Every ring, pipe and socket of a case gets the same capacity: 512 KiB, or
+ * four messages when that is more. Why 512 KiB (ring.capacity.1K and
+ * ring.capacity.64K measure it; two runs on the 2-vCPU VM, 4 MiB of L2 per
+ * core): at 64 and 128 KiB the two sides stall on each other (bare and
+ * limit move 0.5x to 0.6x of their best with 1 KiB messages); at 256 KiB
+ * they still move 0.8x to 0.9x of it with 1 KiB messages; from 512 KiB to
+ * 1 MiB both are on their plateau at both sizes; at 2 and 4 MiB, with
+ * 64 KiB messages, everything drops to about 0.7x (ring, source and reader
+ * no longer fit one core's L2). So 512 KiB is the smallest capacity on the
+ * plateau of the references at both sizes: a larger ring only takes cache
+ * from the application, a smaller one measures stalls, not the transport.
  */
 static size_t ring_cap(size_t msg)
 {
-	size_t cap = 256 * 1024;
+	size_t cap = 512 * 1024;
 
 	while (cap < 4 * msg)
 		cap *= 2;

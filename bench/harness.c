@@ -954,8 +954,8 @@ static void print_goals(FILE *f)
 			fprintf(f, g->den ? "  %-46s %-18s %9.2fx  met\n" :
 			        "  %-46s %-18s %10.4f  met\n", g->text, what, ratio);
 		else
-			fprintf(f, g->den ? "  %-46s %-18s %9.2fx  missed, %.2gx short\n" :
-			        "  %-46s %-18s %10.4f  missed, %.2gx over\n", g->text, what,
+			fprintf(f, g->den ? "  %-46s %-18s %9.2fx  missed, %.2fx short\n" :
+			        "  %-46s %-18s %10.4f  missed, %.2fx over\n", g->text, what,
 			        ratio, goal_shortfall(g, ratio));
 	}
 }

@@ -131,7 +131,7 @@ def tables(rows):
             else:
                 m, t = g["median"], g["target"]
                 short = t / m if g["unit"] == "ratio" and ">=" in g["goal"] else m / t
-                verdict = "missed (%.2gx)" % short if m else "missed"
+                verdict = "missed (%.2fx)" % short if m else "missed"
             m = g["median"]
             shown = "-" if m is None else (
                 "%.2fx" % m if g["unit"] == "ratio" else num(m))
