@@ -15,8 +15,10 @@
  *   object.c      objects and mappings, the page size and the clock
  *   chan.c        channels
  *   ring_wait.c   ring waiting: pair, wait, wake, peer liveness
+ *   ring_barrier.c  the ring's asymmetric barrier (light publish, heavy sleep)
  *   ring_chan.c   a ring's waker set-up over a channel (waker_connect)
- *   ring_event.c  the pollable event of mobj_ring_fd()
+ *   ring_event.c  the pollable event of mobj_ring_fd()'s helper thread
+ *   ring_pevent.c the peer event: mobj_ring_fd() with no thread
  *   os_types.h    the native handles
  *   backend.h     helpers shared by the backend's own files
  * Linux alone has dispose.c (closing what a peer controls on a thread of
@@ -195,6 +197,12 @@ int mobj__os_waker_pair(struct mobj__os_waker *a, struct mobj__os_waker *b);
 int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj__os_chan *c,
                            bool producer, int timeout_ms);
 
+/* Ends in two processes connected over IPC the user owns: watch process
+ * @pid (what the peer said it is, unverified as with waker_connect: a lie
+ * only makes the liar look alive or dead). -EPIPE when it is gone already,
+ * -EPROTO for a pid that cannot be one; Darwin: -ENOTSUP. */
+int mobj__os_waker_watch(struct mobj__os_waker *w, int pid);
+
 /* Release what the waker holds. The core calls it only on a waker that
  * mobj__os_waker_pair() or mobj__os_waker_connect() set up. */
 void mobj__os_waker_release(struct mobj__os_waker *w);
@@ -230,6 +238,50 @@ void mobj__os_event_set(struct mobj__os_event *e);
 void mobj__os_event_clear(struct mobj__os_event *e);
 int mobj__os_event_fd(const struct mobj__os_event *e);
 void mobj__os_event_close(struct mobj__os_event *e);
+
+/* A peer event (mobj_ring_fd() without a thread): a descriptor this end
+ * polls and its peer makes readable, and which also polls readable once
+ * every copy of the peer's half is closed (its process gone). Linux: one
+ * end each of an AF_UNIX socketpair (ring_pevent.c); Darwin: not yet
+ * (-ENOTSUP, the core keeps its helper thread).
+ * pair: both halves in this process. split: @mine here, @theirs a native
+ * handle to send to the peer (then release it).
+ * signal: make the peer's descriptor readable; never blocks, whatever the
+ * peer did to its half. drain: clear ours; -EPIPE when the peer's half is
+ * closed for good. Neither may block. */
+struct mobj__os_pevent {
+	int fd;
+};
+int mobj__os_pevent_pair(struct mobj__os_pevent *a, struct mobj__os_pevent *b);
+int mobj__os_pevent_split(struct mobj__os_pevent *mine,
+                          struct mobj__os_obj *theirs);
+/* Receive the ring's event message on channel @c (a backend message with
+ * at most one handle, which must be a peer event's half: the channel's own
+ * receive takes memory objects only): its length, *@nfd 0 or 1 (then @e
+ * holds our half). -EPROTO for anything else (what came is disposed of),
+ * -ETIMEDOUT, -EPIPE. */
+int mobj__os_pevent_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
+                         size_t len, struct mobj__os_pevent *e, unsigned *nfd);
+/* The same with a plain descriptor (IPC the user owns: mobj_ring_export()):
+ * split_fd gives the peer's half as @theirs (ours to close once passed),
+ * adopt_fd takes @fd (always consumed). Darwin: -ENOTSUP. */
+int mobj__os_pevent_split_fd(struct mobj__os_pevent *mine, int *theirs);
+int mobj__os_pevent_adopt_fd(struct mobj__os_pevent *e, int fd);
+void mobj__os_pevent_signal(struct mobj__os_pevent *e);
+int mobj__os_pevent_drain(struct mobj__os_pevent *e);
+int mobj__os_pevent_fd(const struct mobj__os_pevent *e);
+void mobj__os_pevent_close(struct mobj__os_pevent *e);
+
+/* The ring's asymmetric barrier (ring.c, design block). light: true when
+ * this process may publish a ring index with no fence, because a peer about
+ * to sleep can force a full barrier on every thread of it with
+ * mobj__os_barrier_heavy() (and this process can issue that call itself).
+ * Decided once per process, idempotent, thread-safe. Linux: membarrier
+ * GLOBAL_EXPEDITED, registered; Darwin: never (a fence on every publish).
+ * heavy: a full barrier on every running thread of every light process,
+ * our own included; a seq_cst fence where there is none. */
+bool mobj__os_barrier_light(void);
+void mobj__os_barrier_heavy(void);
 
 /* The longest sleep the core asks of mobj__os_waker_wait() before it checks
  * mobj__os_waker_peer_alive(): bounds how late a death is noticed. */

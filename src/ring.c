@@ -29,36 +29,73 @@
  * consumer load-acquires the tail, then reads bytes (and symmetrically for
  * the head and the space it frees). Nothing else is needed on the fast path.
  *
+ * The fast path. reserve, commit, peek and consume are static inline in
+ * ring.h, over struct mobj_ring_fast at the start of the handle: what the
+ * peer cannot change was checked once at connection and is summed up in
+ * f.ready (cleared when the end breaks or the peer dies); the inline code
+ * uses only our own state and the last validated peer index (peer_seen),
+ * plus relaxed loads of the peer's closed and waiting words, which decide
+ * nothing but whether to go out of line. Everything that reads the peer's
+ * index (and so validates it), waits or wakes is out of line here
+ * (mobj_ring_slow_*). ring_inline.c exports the inline calls too.
+ *
+ * Committing and publishing. commit/consume move our local index (pos);
+ * publishing stores it into our control page (published = pos). By default
+ * (batch 0) every commit and consume publishes. With mobj_ring_set_batch(r,
+ * b) a side publishes only when pos - published >= b, when the peer waits
+ * (peer.waiting) or spins (peer.polling, written only when we batch), when
+ * this side is about to wait itself (every wait starts by publishing, so two
+ * sides never wait on each other's unpublished progress), on
+ * mobj_ring_flush() and on close. What stays unpublished when the user stops
+ * calling is the user's to flush, as with io_uring_submit().
+ *
  * Waiting and waking (Dekker, no lost wake-up, no system call when busy).
- * A side that must wait first spins briefly re-reading the peer's index,
- * then:
+ * A side that must wait first publishes, spins briefly re-reading the
+ * peer's index, then:
  *   W1 seq = peer.wake_seq                      (acquire)
  *   W2 own.wait_seq = seq; own.wait_target = target; own.waiting += 1
- *   W3 fence(seq_cst)
+ *   W3 barrier: fence(seq_cst), or when light: the heavy barrier
  *   W4 re-check the peer's index and closed flag; done if satisfied
  *   W5 sleep on peer.wake_seq while it still equals seq (futex / semaphore),
  *      at most MOBJ__OS_WAKER_SLICE_MS, then go to W1
- * and the other side, after publishing its index (or its closed flag):
+ * and the other side, each time it publishes its index (or its closed flag):
  *   K1 store index (release)
- *   K2 fence(seq_cst)
+ *   K2 fence(seq_cst), or when light: only a compiler barrier
  *   K3 if peer.waiting and index >= peer.wait_target and
  *         peer.wait_seq == own.wake_seq:
  *        own.wake_seq += 1; wake
- * The two seq_cst fences are totally ordered. If W3 comes first, K3 sees
- * waiting = 1 and the current target, bumps wake_seq and wakes: the sleeper
- * either is asleep (woken) or not yet (W5 compares wake_seq with the seq read
- * at W1, which happened before W2, so the bump is seen and it does not
- * sleep). If K2 comes first, W4 sees the new index. So a waiter never sleeps
- * through progress, and a side that is busy never makes a system call: it
- * sees waiting = 0 (or a target it has not reached) and returns. The
- * wait_seq test sends one wake per sleep: after the bump the sleeper cannot
- * block on the old value, so the commits made while it is being scheduled
- * back in need no system call either. A waiter takes its count back out
- * of waiting when it returns (a counter, because the mobj_ring_fd() helper
- * thread may wait at the same time, ring_fd.c); a stale nonzero value only
- * costs a spare wake. Everything the peer writes here (waiting, targets,
- * sequences) only decides whether we make a wake-up call: a lie costs the
- * liar a slice of latency or us a system call, never memory safety.
+ * Light: both pages say MOBJ__RING_LIGHT (both processes can take and
+ * issue the heavy barrier, Linux membarrier GLOBAL_EXPEDITED, ring_barrier.c).
+ * The fence in K2 was the price of every message (a locked instruction that
+ * waits for the message's cache lines); the heavy barrier moves it to the
+ * side that is about to sleep, a system call already.
+ * Proof, fenced: the two seq_cst fences are totally ordered. If W3 comes
+ * first, K3 sees W2; if K2 comes first, W4 sees K1.
+ * Proof, light: the heavy barrier at W3 puts a full barrier B into the
+ * waker's instruction stream, between two of its instructions, and returns
+ * only after B (W2 is globally visible before it starts). If B falls before
+ * K3, K3 is after B and so sees W2. If B falls after K3, K1 (before K3 in
+ * program order, and the compiler barrier keeps it there) was made visible
+ * by B, so W4 sees it. So in both modes K3 sees the waiter or W4 sees the
+ * index. In the first case K3 sees waiting = 1 and the current target, bumps
+ * wake_seq and wakes: the sleeper is asleep (woken) or not yet (W5 compares
+ * wake_seq with the seq read at W1, before W2, so the bump is seen and it
+ * does not sleep). Hence a waiter never sleeps through a publish, and a
+ * busy side never makes a system call: it sees waiting = 0 (or a target it
+ * has not reached) and returns. Unpublished (batched) progress is not
+ * waited for by the waker either way: the waker's own next publish (at the
+ * threshold, its next commit seeing peer.waiting, its own wait, flush or
+ * close) is a K1..K3 like any other. The wait_seq test sends one wake per
+ * sleep: after the bump the sleeper cannot block on the old value, so the
+ * commits made while it is being scheduled back in need no system call
+ * either. A waiter takes its count back out of waiting when it returns (a
+ * counter, because the mobj_ring_fd() helper thread may wait at the same
+ * time, ring_fd.c); a stale nonzero value only costs a spare wake.
+ * Everything the peer writes here (waiting, polling, targets, sequences,
+ * its flags) only decides whether and how we make a wake-up call: a lie
+ * costs the liar a slice of latency or us a system call, never memory
+ * safety; and since sleeps are sliced, even a wake-up lost to a lie (or to
+ * a failed membarrier) delays a waiter by at most one slice.
  *
  * Peer death. close() sets closed and wakes unconditionally. A process that
  * dies without closing cannot wake anyone, so sleeps are sliced and, after a
@@ -90,14 +127,12 @@ static inline void cpu_relax(void)
 #endif
 }
 
-/* Advance our index by @n (<= cap) and its offset in the data, without a
- * division: off == pos % cap always. */
-static void advance(struct mobj_ring *r, size_t n)
+/* Mark the end broken (-EPROTO from now on). */
+static int broken(struct mobj_ring *r)
 {
-	r->pos += n;
-	r->off += n;
-	if (r->off >= r->cap)
-		r->off -= r->cap;
+	r->broken = true;
+	mobj__ring_refresh(r);
+	return -EPROTO;
 }
 
 /* Load the peer's index and validate it against the invariant. */
@@ -105,16 +140,13 @@ static int load_peer(struct mobj_ring *r, uint64_t *out)
 {
 	uint64_t v = atomic_load_explicit(&r->peer->index, memory_order_acquire);
 
-	if (v < r->peer_seen)
-		goto bad;
-	if (r->producer ? v > r->pos : v - r->pos > r->cap)
-		goto bad;
-	r->peer_seen = v;
+	if (v < r->f.peer_seen)
+		return broken(r);
+	if (r->producer ? v > r->f.pos : v - r->f.pos > r->f.cap)
+		return broken(r);
+	r->f.peer_seen = v;
 	*out = v;
 	return 0;
-bad:
-	r->broken = true;
-	return -EPROTO;
 }
 
 /* Whether the peer's index reached @target (*@reached), or a negative
@@ -149,36 +181,82 @@ uint32_t mobj__ring_announce_wait(struct mobj_ring *r, uint64_t target)
 	atomic_store_explicit(&r->own->wait_seq, seq, memory_order_relaxed);
 	atomic_store_explicit(&r->own->wait_target, target, memory_order_relaxed);
 	atomic_fetch_add_explicit(&r->own->waiting, 1, memory_order_seq_cst);
-	atomic_thread_fence(memory_order_seq_cst);
+	/* W3: the peer publishes with no fence when light. */
+	if (r->f.fence)
+		atomic_thread_fence(memory_order_seq_cst);
+	else
+		mobj__os_barrier_heavy();
 	return seq;
 }
 
-/* Wait until the peer's index reaches @target (see the design block). */
-static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
+/* K3 after a publish that saw the peer waiting: wake it if it waits for
+ * what we published. */
+void mobj_ring_slow_wake(struct mobj_ring *r)
+{
+	if (!r || !r->connected)
+		return;
+	/* One wake per sleep: once wake_seq moved past what the sleeper saw,
+	 * its futex wait cannot block, so further wakes would be wasted. */
+	if (r->f.published >= atomic_load_explicit(&r->peer->wait_target,
+	                                           memory_order_relaxed) &&
+	    atomic_load_explicit(&r->peer->wait_seq, memory_order_relaxed) ==
+	    atomic_load_explicit(&r->own->wake_seq, memory_order_relaxed)) {
+		atomic_fetch_add_explicit(&r->own->wake_seq, 1,
+		                          memory_order_release);
+		mobj__os_waker_wake(&r->waker, (uint32_t *)&r->own->wake_seq);
+		if (r->pev_set && atomic_load_explicit(&r->peer->armed,
+		                                       memory_order_relaxed))
+			mobj__os_pevent_signal(&r->pev);
+		r->stats.wakes++;
+	}
+}
+
+/* Spin a little re-reading the peer's index, telling a batching peer that
+ * we do (so it publishes at once). */
+static int spin_peer(struct mobj_ring *r, uint64_t target, bool *reached)
+{
+	bool poll = atomic_load_explicit(&r->peer->batching,
+	                                 memory_order_relaxed) != 0;
+	int i, err = 0;
+
+	if (poll)
+		atomic_store_explicit(&r->own->polling, 1, memory_order_relaxed);
+	for (i = 0; i < SPINS; i++) {
+		cpu_relax();
+		err = peer_reached(r, target, reached);
+		if (err < 0 || *reached)
+			break;
+	}
+	if (poll)
+		atomic_store_explicit(&r->own->polling, 0, memory_order_relaxed);
+	if (err == 0 && *reached)
+		r->stats.spins++;
+	return err;
+}
+
+/* One sliced sleep's aftermath: learn whether the peer died. */
+static void after_sleep(struct mobj_ring *r, int rc)
+{
+	if (rc == -EPIPE) {
+		r->peer_dead = true;
+	} else if (rc == -ETIMEDOUT) {
+		/* A dead peer never wakes us: ask only after a silent slice. */
+		r->stats.peer_checks++;
+		if (!mobj__os_waker_peer_alive(&r->waker))
+			r->peer_dead = true;
+	}
+	if (r->peer_dead)
+		mobj__ring_refresh(r);
+}
+
+/* W1..W5 until the peer's index reaches @target (see the design block). */
+static int sleep_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 {
 	uint64_t start = 0;
 	uint32_t seq;
 	bool reached;
-	int err, i, slice, rc;
+	int err, slice, rc;
 
-	err = peer_reached(r, target, &reached);
-	if (err < 0 || reached)
-		return err;
-	if (timeout_ms == 0) {
-		if (r->notify)
-			mobj__ring_notify_arm(r, target);
-		return -EAGAIN;
-	}
-	for (i = 0; i < SPINS; i++) {
-		cpu_relax();
-		err = peer_reached(r, target, &reached);
-		if (err < 0)
-			return err;
-		if (reached) {
-			r->stats.spins++;
-			return 0;
-		}
-	}
 	if (timeout_ms > 0)
 		start = mobj__os_clock_ns();
 	for (;;) {
@@ -203,47 +281,89 @@ static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
 		                         seq, slice);
 		atomic_fetch_sub_explicit(&r->own->waiting, 1,
 		                          memory_order_relaxed);
-		if (rc == -EPIPE) {
-			r->peer_dead = true;
-		} else if (rc == -ETIMEDOUT) {
-			/* A dead peer never wakes us: ask only after a
-			 * silent slice. */
-			r->stats.peer_checks++;
-			if (!mobj__os_waker_peer_alive(&r->waker))
-				r->peer_dead = true;
-		}
+		after_sleep(r, rc);
+		/* Look before announcing again: the heavy barrier is the price
+		 * of going to sleep, and must not delay a wake-up. */
+		err = peer_reached(r, target, &reached);
+		if (err < 0 || reached)
+			return err;
 	}
 	atomic_fetch_sub_explicit(&r->own->waiting, 1, memory_order_relaxed);
 	return err;
 }
 
-/* Publish our index and wake the peer if it waits for this much. */
-static void publish(struct mobj_ring *r)
+void mobj__ring_disarm(struct mobj_ring *r)
 {
-	atomic_store_explicit(&r->own->index, r->pos, memory_order_release);
-	atomic_thread_fence(memory_order_seq_cst);
-	/* One wake per sleep: once wake_seq moved past what the sleeper saw,
-	 * its futex wait cannot block, so further wakes would be wasted. */
-	if (atomic_load_explicit(&r->peer->waiting, memory_order_relaxed) &&
-	    r->pos >= atomic_load_explicit(&r->peer->wait_target,
-	                                   memory_order_relaxed) &&
-	    atomic_load_explicit(&r->peer->wait_seq, memory_order_relaxed) ==
-	    atomic_load_explicit(&r->own->wake_seq, memory_order_relaxed)) {
-		atomic_fetch_add_explicit(&r->own->wake_seq, 1,
-		                          memory_order_release);
-		mobj__os_waker_wake(&r->waker, (uint32_t *)&r->own->wake_seq);
-		r->stats.wakes++;
-	}
+	if (!r->armed)
+		return;
+	r->armed = false;
+	atomic_store_explicit(&r->own->armed, 0, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&r->own->waiting, 1, memory_order_relaxed);
+	mobj__ring_refresh(r);
 }
 
-/* ---- Producer ------------------------------------------------------------ */
-
-/* The entry checks every data call shares: 0 when @r is a connected,
- * unbroken end of the right side. */
-static int check_data_call(const struct mobj_ring *r, bool producer,
-                           int timeout_ms)
+/* A call with timeout 0 found too little, and mobj_ring_fd() is in use:
+ * register in our page as a waiter (W1..W4, nobody sleeps) so that the
+ * peer's next publish that reaches @target signals our peer event. Clear
+ * the event first, so it polls readable only for news after this. 0 when
+ * W4 finds the target reached after all. */
+static int arm(struct mobj_ring *r, uint64_t target)
 {
-	if (!r || r->producer != producer || mobj__bad_timeout(timeout_ms))
+	bool reached;
+	int err;
+
+	if (mobj__os_pevent_drain(&r->pev) == -EPIPE) {
+		/* Every copy of the peer's half is closed: its process is
+		 * gone (or it closed the ring). Its index is final. */
+		r->peer_dead = true;
+		mobj__ring_refresh(r);
+		err = peer_reached(r, target, &reached);
+		return err;
+	}
+	atomic_store_explicit(&r->own->armed, 1, memory_order_relaxed);
+	(void)mobj__ring_announce_wait(r, target);
+	r->armed = true;
+	mobj__ring_refresh(r);
+	err = peer_reached(r, target, &reached);
+	if (err < 0 || reached) {
+		mobj__ring_disarm(r);
+		return err;
+	}
+	return -EAGAIN;
+}
+
+/* Wait until the peer's index reaches @target. */
+static int wait_peer(struct mobj_ring *r, uint64_t target, int timeout_ms)
+{
+	bool reached;
+	int err;
+
+	mobj__ring_disarm(r);
+
+	/* Never wait with progress of our own unpublished: the peer may be
+	 * waiting for it. */
+	if (r->f.published != r->f.pos)
+		mobj_ring__publish(&r->f, r, 1);
+	err = peer_reached(r, target, &reached);
+	if (err < 0 || reached)
+		return err;
+	if (timeout_ms == 0) {
+		if (r->fd_used)
+			return arm(r, target);
+		if (r->notify)
+			mobj__ring_notify_arm(r, target);
+		return -EAGAIN;
+	}
+	err = spin_peer(r, target, &reached);
+	if (err < 0 || reached)
+		return err;
+	return sleep_peer(r, target, timeout_ms);
+}
+
+/* 0 when @r is a connected, unbroken end. */
+static int check_end(const struct mobj_ring *r)
+{
+	if (!r)
 		return -EINVAL;
 	if (!r->connected)
 		return -ENOTCONN;
@@ -252,40 +372,65 @@ static int check_data_call(const struct mobj_ring *r, bool producer,
 	return 0;
 }
 
-int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms, void **p)
+/* The entry checks every data call shares: 0 when @r is a connected,
+ * unbroken end of the right side. */
+static int check_data_call(const struct mobj_ring *r, bool producer,
+                           int timeout_ms)
+{
+	if (!r || r->producer != producer || mobj__bad_timeout(timeout_ms))
+		return -EINVAL;
+	return check_end(r);
+}
+
+int mobj_ring_flush(struct mobj_ring *r)
+{
+	int err = check_end(r);
+
+	if (err < 0)
+		return err;
+	if (r->f.published != r->f.pos)
+		mobj_ring__publish(&r->f, r, 1);
+	return 0;
+}
+
+int mobj_ring_set_batch(struct mobj_ring *r, size_t bytes)
+{
+	if (!r || bytes > r->f.cap)
+		return -EINVAL;
+	r->f.batch = bytes;
+	atomic_store_explicit(&r->own->batching, bytes != 0,
+	                      memory_order_relaxed);
+	if (bytes == 0 && r->connected && !r->broken &&
+	    r->f.published != r->f.pos)
+		mobj_ring__publish(&r->f, r, 1);
+	return 0;
+}
+
+/* ---- Producer ------------------------------------------------------------ */
+
+int mobj_ring_slow_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
+                           void **p)
 {
 	int err = check_data_call(r, true, timeout_ms);
 
 	if (err < 0)
 		return err;
+	mobj__ring_disarm(r);
 	if (!p)
 		return -EINVAL;
-	if (n > r->cap)
+	if (n > r->f.cap)
 		return -EMSGSIZE;
 	if (r->peer_dead ||
 	    atomic_load_explicit(&r->peer->closed, memory_order_relaxed))
 		return -EPIPE;
-	if (r->pos + n - r->peer_seen > r->cap) {
-		err = wait_peer(r, r->pos + n - r->cap, timeout_ms);
+	if (r->f.pos + n - r->f.peer_seen > r->f.cap) {
+		err = wait_peer(r, r->f.pos + n - r->f.cap, timeout_ms);
 		if (err < 0)
 			return err;
 	}
-	r->reserved = n;
-	r->in_record = false;
-	*p = r->data + r->off;
-	return 0;
-}
-
-int mobj_ring_commit(struct mobj_ring *r, size_t n)
-{
-	if (!r || !r->producer || n > r->reserved)
-		return -EINVAL;
-	r->reserved = 0;
-	r->in_record = false;
-	if (n == 0)
-		return 0;
-	advance(r, n);
-	publish(r);
+	r->f.reserved = n;
+	r->f.in_record = 0;
+	*p = r->f.data + r->f.off;
 	return 0;
 }
 
@@ -337,7 +482,7 @@ int mobj_ring_reserve_record(struct mobj_ring *r, size_t len, int timeout_ms,
 	err = mobj_ring_reserve(r, (size_t)record_total(len), timeout_ms, &dst);
 	if (err < 0)
 		return err;
-	r->in_record = true;
+	r->f.in_record = 1;
 	r->record_len = len;
 	*p = (char *)dst + MOBJ_RING_RECORD_HEADER;
 	return 0;
@@ -350,11 +495,11 @@ int mobj_ring_commit_record(struct mobj_ring *r, size_t len)
 		(unsigned char)(len >> 16), (unsigned char)(len >> 24), 0, 0, 0, 0
 	};
 
-	if (!r || !r->producer || !r->in_record || len > r->record_len)
+	if (!r || !r->producer || !r->f.in_record || len > r->record_len)
 		return -EINVAL;
 	/* Bytes, little endian: a ring that mixed plain bytes in is not
 	 * 8-byte aligned. */
-	memcpy(r->data + r->off, h, sizeof(h));
+	memcpy(r->f.data + r->f.off, h, sizeof(h));
 	return mobj_ring_commit(r, (size_t)record_total(len));
 }
 
@@ -366,48 +511,37 @@ ssize_t mobj_ring_write_record(struct mobj_ring *r, const void *p, size_t len,
 
 /* ---- Consumer ------------------------------------------------------------ */
 
-int mobj_ring_peek(struct mobj_ring *r, size_t min, int timeout_ms,
-                   const void **p, size_t *avail)
+int mobj_ring_slow_peek(struct mobj_ring *r, size_t min, int timeout_ms,
+                        const void **p, size_t *avail)
 {
 	uint64_t tail;
 	int err = check_data_call(r, false, timeout_ms);
 
 	if (err < 0)
 		return err;
+	mobj__ring_disarm(r);
 	if (!p || !avail)
 		return -EINVAL;
 	if (min == 0)
 		min = 1;
-	if (min > r->cap)
+	if (min > r->f.cap)
 		return -EMSGSIZE;
-	r->in_record = false;
+	r->f.in_record = 0;
 	/* What we already know of the tail may cover the request: then the
 	 * producer's cache line stays where it is (the producer writes it for
 	 * every commit; loading it per message moves it across cores). */
-	if (r->peer_seen - r->pos < min) {
+	if (r->f.peer_seen - r->f.pos < min) {
 		err = load_peer(r, &tail);
 		if (err < 0)
 			return err;
-		if (tail - r->pos < min) {
-			err = wait_peer(r, r->pos + min, timeout_ms);
+		if (tail - r->f.pos < min) {
+			err = wait_peer(r, r->f.pos + min, timeout_ms);
 			if (err < 0)
 				return err;
 		}
 	}
-	*p = r->data + r->off;
-	*avail = (size_t)(r->peer_seen - r->pos);
-	return 0;
-}
-
-int mobj_ring_consume(struct mobj_ring *r, size_t n)
-{
-	if (!r || r->producer || !r->connected || n > r->peer_seen - r->pos)
-		return -EINVAL;
-	r->in_record = false;
-	if (n == 0)
-		return 0;
-	advance(r, n);
-	publish(r);
+	*p = r->f.data + r->f.off;
+	*avail = (size_t)(r->f.peer_seen - r->f.pos);
 	return 0;
 }
 
@@ -453,10 +587,9 @@ int mobj_ring_peek_record(struct mobj_ring *r, int timeout_ms, const void **p,
 	 * a header is never more than 32 bits. */
 	if ((h[4] | h[5] | h[6] | h[7]) != 0 || n > r->record_max ||
 	    record_total(n) > avail) {
-		r->broken = true;
-		return -EPROTO;
+		return broken(r);
 	}
-	r->in_record = true;
+	r->f.in_record = 1;
 	r->record_len = n;
 	*p = (const char *)src + MOBJ_RING_RECORD_HEADER;
 	*len = n;
@@ -465,7 +598,7 @@ int mobj_ring_peek_record(struct mobj_ring *r, int timeout_ms, const void **p,
 
 int mobj_ring_consume_record(struct mobj_ring *r)
 {
-	if (!r || r->producer || !r->in_record)
+	if (!r || r->producer || !r->f.in_record)
 		return -EINVAL;
 	return mobj_ring_consume(r, (size_t)record_total(r->record_len));
 }
@@ -488,4 +621,68 @@ ssize_t mobj_ring_read_record(struct mobj_ring *r, void *p, size_t cap,
 		memcpy(p, src, len);
 	mobj_ring_consume_record(r);
 	return (ssize_t)len;
+}
+
+/* ---- Fill level and partial writes -------------------------------------- */
+
+ssize_t mobj_ring_available(struct mobj_ring *r)
+{
+	uint64_t v;
+	int err = check_end(r);
+
+	if (err < 0)
+		return err;
+	err = load_peer(r, &v);
+	if (err < 0)
+		return err;
+	if (r->producer) {
+		if (r->peer_dead ||
+		    atomic_load_explicit(&r->peer->closed, memory_order_acquire))
+			return -EPIPE;
+		return (ssize_t)(r->f.cap - (r->f.pos - v));
+	}
+	if (v == r->f.pos) {
+		/* Closed is stored after the final index: re-read. */
+		if (!r->peer_dead &&
+		    !atomic_load_explicit(&r->peer->closed, memory_order_acquire))
+			return 0;
+		err = load_peer(r, &v);
+		if (err < 0)
+			return err;
+		if (v == r->f.pos)
+			return -EPIPE;
+	}
+	return (ssize_t)(v - r->f.pos);
+}
+
+ssize_t mobj_ring_write_some(struct mobj_ring *r, const void *p, size_t n,
+                             int timeout_ms)
+{
+	uint64_t v;
+	size_t room;
+	void *dst;
+	int err = check_data_call(r, true, timeout_ms);
+
+	if (err < 0)
+		return err;
+	if (!p && n > 0)
+		return -EINVAL;
+	if (n == 0)
+		return 0;
+	/* What we know of the head may understate the room: look again. */
+	if (n > r->f.cap - (r->f.pos - r->f.peer_seen)) {
+		err = load_peer(r, &v);
+		if (err < 0)
+			return err;
+	}
+	err = mobj_ring_reserve(r, 1, timeout_ms, &dst);
+	if (err < 0)
+		return err;
+	room = (size_t)(r->f.cap - (r->f.pos - r->f.peer_seen));
+	if (n > room)
+		n = room;
+	memcpy(dst, p, n);
+	r->f.reserved = n;
+	mobj_ring_commit(r, n);
+	return (ssize_t)n;
 }

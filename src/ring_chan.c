@@ -5,6 +5,9 @@
  *   producer -> consumer  RING_PART_DATA  the data object, frozen (read-only)
  *   producer -> consumer  RING_PART_PCTL  the producer's control page, frozen
  *   consumer -> producer  RING_PART_CCTL  the consumer's control page, frozen
+ *   producer -> consumer  RING_PART_EVENT the consumer's half of the peer
+ *                                         event, or no handle (a raw
+ *                                         backend message, see send_event)
  *
  * then both sides call mobj__os_waker_connect() (peer-death tracking; a
  * backend may exchange more there, e.g. Mach semaphores). Everything that
@@ -19,27 +22,39 @@
 #include "mobj/chan.h"
 #include "ring_internal.h"
 
-enum { RING_PART_DATA = 1, RING_PART_PCTL = 2, RING_PART_CCTL = 3 };
+void mobj__ring_part_init(struct mobj__ring_part *h, uint32_t kind, size_t cap)
+{
+	memset(h, 0, sizeof(*h));
+	h->magic = MOBJ__RING_MAGIC;
+	h->version = MOBJ__RING_VERSION;
+	h->kind = kind;
+	h->capacity = cap;
+}
 
-struct ring_part {
-	uint32_t magic;   /* MOBJ__RING_MAGIC */
-	uint32_t version; /* MOBJ__RING_VERSION */
-	uint32_t kind;    /* RING_PART_* */
-	uint32_t zero;
-	uint64_t capacity;
-};
-_Static_assert(sizeof(struct ring_part) == 24, "ring part layout");
+int mobj__ring_part_check(const struct mobj__ring_part *h, struct mobj *o,
+                          uint32_t kind, size_t *cap)
+{
+	if (!o || h->magic != MOBJ__RING_MAGIC ||
+	    h->version != MOBJ__RING_VERSION || h->kind != kind ||
+	    h->zero != 0 || mobj_access(o) != MOBJ_READ)
+		return -EPROTO;
+	if (*cap == 0) {
+		if (h->capacity == 0 || h->capacity != mobj_size(o) ||
+		    h->capacity % mobj_page_size() != 0)
+			return -EPROTO;
+		*cap = (size_t)h->capacity;
+	} else if (h->capacity != *cap || mobj_size(o) != mobj_page_size()) {
+		return -EPROTO;
+	}
+	return 0;
+}
 
 static int send_part(struct mobj_chan *c, struct mobj *o, uint32_t kind,
                      size_t cap, int timeout_ms)
 {
-	struct ring_part h;
+	struct mobj__ring_part h;
 
-	memset(&h, 0, sizeof(h));
-	h.magic = MOBJ__RING_MAGIC;
-	h.version = MOBJ__RING_VERSION;
-	h.kind = kind;
-	h.capacity = cap;
+	mobj__ring_part_init(&h, kind, cap);
 	return mobj_send_timeout(c, o, &h, sizeof(h), timeout_ms);
 }
 
@@ -48,7 +63,7 @@ static int send_part(struct mobj_chan *c, struct mobj *o, uint32_t kind,
 static int recv_part(struct mobj_chan *c, int timeout_ms, uint32_t kind,
                      size_t *cap, struct mobj **out)
 {
-	struct ring_part h;
+	struct mobj__ring_part h;
 	struct mobj *o = NULL;
 	int n;
 
@@ -57,23 +72,57 @@ static int recv_part(struct mobj_chan *c, int timeout_ms, uint32_t kind,
 		return -EPROTO;
 	if (n < 0)
 		return n;
-	if (n != (int)sizeof(h) || !o || h.magic != MOBJ__RING_MAGIC ||
-	    h.version != MOBJ__RING_VERSION || h.kind != kind || h.zero != 0 ||
-	    mobj_access(o) != MOBJ_READ)
-		goto bad;
-	if (*cap == 0) {
-		if (h.capacity == 0 || h.capacity != mobj_size(o) ||
-		    h.capacity % mobj_page_size() != 0)
-			goto bad;
-		*cap = (size_t)h.capacity;
-	} else if (h.capacity != *cap || mobj_size(o) != mobj_page_size()) {
-		goto bad;
+	if (n != (int)sizeof(h) || mobj__ring_part_check(&h, o, kind, cap) < 0) {
+		mobj_close(o);
+		return -EPROTO;
 	}
 	*out = o;
 	return 0;
-bad:
-	mobj_close(o);
-	return -EPROTO;
+}
+
+/* Producer: send the consumer its half of the peer event (mobj_ring_fd()
+ * with no thread), or the same message with no handle when the backend
+ * has none (the consumer then falls back to a helper thread). The
+ * message is the backend's raw kind, never a mobj message. */
+static int send_event(struct mobj_ring *r, struct mobj_chan *c, int timeout_ms)
+{
+	struct mobj__os_obj theirs;
+	struct mobj__ring_part h;
+	bool have;
+	int err;
+
+	have = mobj__os_pevent_split(&r->pev, &theirs) == 0;
+	mobj__ring_part_init(&h, RING_PART_EVENT, (size_t)r->f.cap);
+	err = mobj__os_chan_send(mobj__chan_os(c), &h, sizeof(h),
+	                         have ? &theirs : NULL, have ? 1 : 0, timeout_ms);
+	if (have) {
+		mobj__os_release(&theirs);
+		if (err == 0)
+			r->pev_set = true;
+		else
+			mobj__os_pevent_close(&r->pev);
+	}
+	return err;
+}
+
+/* Consumer: the producer's RING_PART_EVENT, checked like every part. */
+static int recv_event(struct mobj_ring *r, struct mobj_chan *c, int timeout_ms)
+{
+	struct mobj__ring_part h;
+	unsigned nfd = 0;
+	int n;
+
+	n = mobj__os_pevent_recv(mobj__chan_os(c), timeout_ms, &h, sizeof(h),
+	                         &r->pev, &nfd);
+	if (n < 0)
+		return n;
+	if (nfd)
+		r->pev_set = true;
+	if (n != (int)sizeof(h) || h.magic != MOBJ__RING_MAGIC ||
+	    h.version != MOBJ__RING_VERSION || h.kind != RING_PART_EVENT ||
+	    h.zero != 0 || h.capacity != r->f.cap)
+		return -EPROTO;
+	return 0;
 }
 
 /* The peer is gone or cannot be tracked: it counts as gone. */
@@ -83,10 +132,12 @@ static int connect_waker(struct mobj_ring *r, struct mobj_chan *c,
 	int err = mobj__os_waker_connect(&r->waker, mobj__chan_os(c), r->producer,
 	                                 timeout_ms);
 
-	if (err < 0)
+	if (err < 0) {
 		r->peer_dead = true;
-	else
+		mobj__ring_refresh(r);
+	} else {
 		r->waker_set = true;
+	}
 	return err == -EPIPE ? 0 : err;
 }
 
@@ -102,7 +153,7 @@ int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *r, int timeout_ms)
 	err = mobj__ring_export(r, &data_ro, &pctl_ro);
 	if (err < 0)
 		return err;
-	cap = r->cap;
+	cap = (size_t)r->f.cap;
 	err = send_part(c, data_ro, RING_PART_DATA, cap,
 	                mobj__time_left(timeout_ms, t0));
 	if (err == 0)
@@ -117,6 +168,13 @@ int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *r, int timeout_ms)
 	mobj_close(cctl_ro);
 	if (err < 0)
 		return err;
+	/* Connected from here on: a failure leaves the peer counted gone. */
+	err = send_event(r, c, mobj__time_left(timeout_ms, t0));
+	if (err < 0) {
+		r->peer_dead = true;
+		mobj__ring_refresh(r);
+		return err == -EPIPE ? 0 : err;
+	}
 	return connect_waker(r, c, mobj__time_left(timeout_ms, t0));
 }
 
@@ -144,6 +202,8 @@ int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
 	err = send_part(c, cctl_ro, RING_PART_CCTL, cap,
 	                mobj__time_left(timeout_ms, t0));
 	mobj_close(cctl_ro);
+	if (err == 0)
+		err = recv_event(r, c, mobj__time_left(timeout_ms, t0));
 	if (err == 0)
 		err = connect_waker(r, c, mobj__time_left(timeout_ms, t0));
 	if (err < 0) {

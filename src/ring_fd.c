@@ -1,6 +1,13 @@
 /*
  * A pollable descriptor for a ring end, for event loops.
  *
+ * With a peer event (Linux, set up by mobj_ring_consumer(), the channel or
+ * mobj_ring_import()) there is no thread: mobj_ring_fd() hands out this
+ * end's half of the socketpair, and a call with timeout 0 that would wait
+ * registers as a waiter in our control page instead (ring.c, arm()); the
+ * peer's publish that reaches the target sends a byte. What follows is the
+ * fallback for ends without one (Darwin).
+ *
  * The peer may be another process and the channel passes memory objects
  * only, so the peer cannot signal a descriptor of ours. Instead a helper
  * thread of ours, started by the first mobj_ring_fd(), does the waiting the
@@ -120,6 +127,10 @@ int mobj_ring_fd(struct mobj_ring *r)
 		return -EINVAL;
 	if (!r->connected)
 		return -ENOTCONN;
+	if (r->pev_set) {
+		r->fd_used = true;
+		return mobj__os_pevent_fd(&r->pev);
+	}
 	if (r->notify)
 		return mobj__os_event_fd(&r->notify->ev);
 	n = calloc(1, sizeof(*n));

@@ -12,21 +12,22 @@
 #include "ring_layout.h"
 
 struct mobj_ring {
+	struct mobj_ring_fast f; /* first: the inline calls see only this */
 	bool producer;
 	bool connected;  /* the peer's control page is mapped */
 	bool broken;     /* the peer broke the protocol: -EPROTO from now on */
 	bool peer_dead;  /* the peer's process is gone */
-	bool in_record;  /* producer: a record is reserved; consumer: peeked */
 	bool waker_set;  /* waker holds something (pair or connect worked) */
-	size_t cap;
+	uint32_t peer_flags; /* the peer's page's flags, read once (a hint) */
+	bool pev_set;    /* pev holds our half of the peer event */
+	bool fd_used;    /* mobj_ring_fd() handed out pev: -EAGAIN arms it */
+	bool armed;      /* own->waiting holds our fd's registration */
+	bool xfer_event; /* producer, exported: pev made, xfer_fd its peer half */
+	int xfer_fd;
+	struct mobj__os_pevent pev;
 	size_t record_max;
-	unsigned char *data;                /* mirror, 2 * cap */
 	struct mobj__ring_ctl *own;         /* read-write */
 	const struct mobj__ring_ctl *peer;  /* read-only mapping */
-	uint64_t pos;       /* our index: the tail, or the head */
-	size_t off;         /* pos % cap: where our next byte is in data */
-	uint64_t peer_seen; /* the peer's index, last validated value */
-	size_t reserved;    /* producer: bytes of the current reservation */
 	size_t record_len;  /* payload length of the record in hand */
 	/* Producer until connected: the frozen handles to hand over. */
 	struct mobj *data_ro;
@@ -35,6 +36,10 @@ struct mobj_ring {
 	struct mobj_ring_stats stats;
 	struct mobj__ring_notify *notify; /* mobj_ring_fd()'s helper, or NULL */
 };
+
+/* Recompute f.ready (and f.fence) after connected, broken or peer_dead
+ * changed: the inline calls take their fast path only on a sound end. */
+void mobj__ring_refresh(struct mobj_ring *r);
 
 /* Publish in our control page that we are about to sleep until the peer's
  * index reaches @target, and return the peer's wake sequence to sleep on.
@@ -64,6 +69,33 @@ int mobj__ring_accept(struct mobj_ring *r, struct mobj *cctl_ro);
 void mobj__ring_notify_arm(struct mobj_ring *r, uint64_t target);
 bool mobj__ring_notify_dead(const struct mobj_ring *r);
 void mobj__ring_notify_stop(struct mobj_ring *r);
+
+/* Disarm mobj_ring_fd()'s registration, if any (ring.c). */
+void mobj__ring_disarm(struct mobj_ring *r);
+
+/* The header of each part of a ring's set-up (ring_chan.c), on a channel
+ * and in what mobj_ring_export() hands out (ring_xfer.c). */
+enum {
+	RING_PART_DATA = 1, RING_PART_PCTL = 2, RING_PART_CCTL = 3,
+	RING_PART_EVENT = 4
+};
+
+struct mobj__ring_part {
+	uint32_t magic;   /* MOBJ__RING_MAGIC */
+	uint32_t version; /* MOBJ__RING_VERSION */
+	uint32_t kind;    /* RING_PART_* */
+	uint32_t zero;
+	uint64_t capacity;
+};
+_Static_assert(sizeof(struct mobj__ring_part) == 24, "ring part layout");
+
+void mobj__ring_part_init(struct mobj__ring_part *h, uint32_t kind, size_t cap);
+
+/* Check a received part: header @h and object @o (present, read-only, the
+ * right size). @cap: 0 to learn the capacity from the header (data), else
+ * the capacity it must repeat (a control page). 0 or -EPROTO. */
+int mobj__ring_part_check(const struct mobj__ring_part *h, struct mobj *o,
+                          uint32_t kind, size_t *cap);
 
 /* Unmap and free without marking the end closed. */
 void mobj__ring_free(struct mobj_ring *r);

@@ -23,6 +23,10 @@
 #define MOBJ__RING_VERSION 1u
 #define MOBJ__RING_PRODUCER 1u
 #define MOBJ__RING_CONSUMER 2u
+#define MOBJ__RING_LIGHT 1u /* flags */
+_Static_assert(MOBJ__RING_PRODUCER == MOBJ_RING_FAST_PRODUCER &&
+               MOBJ__RING_CONSUMER == MOBJ_RING_FAST_CONSUMER,
+               "a ring end's role is its fast path's ready value");
 
 struct mobj__ring_ctl {
 	/* Written once by the owner before the page is shared; read once by
@@ -32,7 +36,11 @@ struct mobj__ring_ctl {
 	uint32_t role;        /* MOBJ__RING_PRODUCER or MOBJ__RING_CONSUMER */
 	uint32_t header_size; /* sizeof(struct mobj__ring_ctl) */
 	uint64_t capacity;    /* bytes in the data object */
-	uint8_t pad0[104];
+	/* MOBJ__RING_LIGHT: the owner's process can publish with no fence
+	 * and issue the heavy barrier (ring.c, design block). Zero in pages
+	 * of older versions of the library, which fence every publish. */
+	uint32_t flags;
+	uint8_t pad0[100];
 	/* Producer: bytes ever committed (tail). Consumer: bytes ever
 	 * consumed (head). Free running, never wraps in practice (2^64 bytes).
 	 * Store-release by the owner, load-acquire by the peer. */
@@ -49,7 +57,17 @@ struct mobj__ring_ctl {
 	_Atomic uint32_t waiting;
 	_Atomic uint32_t wait_seq;
 	_Atomic uint64_t wait_target;
-	uint8_t pad3[112];
+	/* polling: nonzero while the owner spins waiting for the peer, so a
+	 * peer that batches publishes at once (written only when batching
+	 * says the peer batches). batching: the owner defers publishing its
+	 * index (mobj_ring_set_batch()). Hints for latency, never trusted. */
+	_Atomic uint32_t polling;
+	_Atomic uint32_t batching;
+	/* armed: nonzero while the owner's waiting count includes a
+	 * registration of mobj_ring_fd() (nobody sleeps for it): a wake must
+	 * also signal the owner's peer event. A hint, like the rest. */
+	_Atomic uint32_t armed;
+	uint8_t pad3[100];
 };
 
 _Static_assert(offsetof(struct mobj__ring_ctl, magic) == 0, "ring layout");
@@ -57,12 +75,16 @@ _Static_assert(offsetof(struct mobj__ring_ctl, version) == 4, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, role) == 8, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, header_size) == 12, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, capacity) == 16, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, flags) == 24, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, index) == 128, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, wake_seq) == 256, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, closed) == 260, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, waiting) == 384, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, wait_seq) == 388, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, wait_target) == 392, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, polling) == 400, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, batching) == 404, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, armed) == 408, "ring layout");
 _Static_assert(sizeof(struct mobj__ring_ctl) == 512, "ring layout");
 /* Shared between processes, so the atomics must be lock-free (address
  * free) and plain-sized. */

@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "ring_layout.h"
@@ -40,10 +41,13 @@ static void ctl_init(struct mobj__ring_ctl *c, uint32_t role, size_t cap)
 	c->role = role;
 	c->header_size = sizeof(*c);
 	c->capacity = cap;
+	c->flags = mobj__os_barrier_light() ? MOBJ__RING_LIGHT : 0;
 }
 
-/* Check a peer's control page header; everything is read exactly once. */
-static int ctl_check(const struct mobj__ring_ctl *c, uint32_t role, size_t cap)
+/* Check a peer's control page header; everything is read exactly once.
+ * The flags are a hint (a lie costs the liar wake-ups), returned in @flags. */
+static int ctl_check(const struct mobj__ring_ctl *c, uint32_t role, size_t cap,
+                     uint32_t *flags)
 {
 	const volatile struct mobj__ring_ctl *v = c;
 
@@ -51,6 +55,7 @@ static int ctl_check(const struct mobj__ring_ctl *c, uint32_t role, size_t cap)
 	    v->role != role || v->header_size != sizeof(*c) ||
 	    v->capacity != cap)
 		return -EPROTO;
+	*flags = v->flags;
 	return 0;
 }
 
@@ -83,7 +88,7 @@ out:
 
 /* Map a peer's frozen control page read-only and check it. */
 static int ctl_attach(struct mobj *ro, uint32_t role, size_t cap,
-                      const struct mobj__ring_ctl **out)
+                      const struct mobj__ring_ctl **out, uint32_t *flags)
 {
 	void *p;
 	int err;
@@ -94,7 +99,7 @@ static int ctl_attach(struct mobj *ro, uint32_t role, size_t cap,
 	err = mobj_map(ro, 0, mobj_size(ro), MOBJ_PROT_READ, &p);
 	if (err < 0)
 		return err;
-	err = ctl_check(p, role, cap);
+	err = ctl_check(p, role, cap, flags);
 	if (err < 0) {
 		mobj_unmap(p, mobj_size(ro));
 		return err;
@@ -105,7 +110,7 @@ static int ctl_attach(struct mobj *ro, uint32_t role, size_t cap,
 
 static void set_capacity(struct mobj_ring *r, size_t cap)
 {
-	r->cap = cap;
+	r->f.cap = cap;
 	/* A record's length field is 32 bits. */
 	if (cap - MOBJ_RING_RECORD_HEADER > UINT32_MAX)
 		r->record_max = UINT32_MAX & ~(size_t)7;
@@ -126,6 +131,7 @@ int mobj_ring_create(size_t capacity, struct mobj_ring **producer)
 	if (!r)
 		return -ENOMEM;
 	r->producer = true;
+	r->f.role = MOBJ_RING_FAST_PRODUCER;
 	err = mobj_create(capacity, 0, &data);
 	if (err < 0)
 		goto fail;
@@ -133,20 +139,20 @@ int mobj_ring_create(size_t capacity, struct mobj_ring **producer)
 	/* Writable mirror first, then freeze: the one rule of mobj_readonly. */
 	err = mobj_map_mirror(data, MOBJ_PROT_READ | MOBJ_PROT_WRITE, &p);
 	if (err == 0) {
-		r->data = p;
+		r->f.data = p;
 		err = mobj_readonly(data, &r->data_ro);
 	}
 	mobj_close(data);
 	if (err < 0)
 		goto fail;
-	err = ctl_create(MOBJ__RING_PRODUCER, r->cap, &r->own, &r->pctl_ro);
+	err = ctl_create(MOBJ__RING_PRODUCER, r->f.cap, &r->own, &r->pctl_ro);
 	if (err < 0)
 		goto fail;
 	*producer = r;
 	return 0;
 fail:
-	if (r->data)
-		mobj_unmap(r->data, 2 * r->cap);
+	if (r->f.data)
+		mobj_unmap(r->f.data, 2 * r->f.cap);
 	mobj_close(r->data_ro);
 	free(r);
 	return err;
@@ -164,23 +170,26 @@ int mobj__ring_attach(struct mobj *data_ro, struct mobj *pctl_ro,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->f.role = MOBJ_RING_FAST_CONSUMER;
 	set_capacity(r, mobj_size(data_ro));
-	err = ctl_attach(pctl_ro, MOBJ__RING_PRODUCER, r->cap, &r->peer);
+	err = ctl_attach(pctl_ro, MOBJ__RING_PRODUCER, r->f.cap, &r->peer,
+	                 &r->peer_flags);
 	if (err < 0)
 		goto fail;
 	err = mobj_map_mirror(data_ro, MOBJ_PROT_READ, &p);
 	if (err < 0)
 		goto fail;
-	r->data = p;
-	err = ctl_create(MOBJ__RING_CONSUMER, r->cap, &r->own, cctl_ro);
+	r->f.data = p;
+	err = ctl_create(MOBJ__RING_CONSUMER, r->f.cap, &r->own, cctl_ro);
 	if (err < 0)
 		goto fail;
 	r->connected = true;
+	mobj__ring_refresh(r);
 	*consumer = r;
 	return 0;
 fail:
-	if (r->data)
-		mobj_unmap(r->data, 2 * r->cap);
+	if (r->f.data)
+		mobj_unmap(r->f.data, 2 * r->f.cap);
 	if (r->peer)
 		mobj_unmap((void *)r->peer, mobj_page_size());
 	free(r);
@@ -190,9 +199,10 @@ fail:
 int mobj__ring_accept(struct mobj_ring *r, struct mobj *cctl_ro)
 {
 	const struct mobj__ring_ctl *peer;
+	uint32_t flags;
 	int err;
 
-	err = ctl_attach(cctl_ro, MOBJ__RING_CONSUMER, r->cap, &peer);
+	err = ctl_attach(cctl_ro, MOBJ__RING_CONSUMER, r->f.cap, &peer, &flags);
 	if (err < 0)
 		return err;
 	if (atomic_load_explicit(&peer->index, memory_order_acquire) != 0) {
@@ -200,7 +210,9 @@ int mobj__ring_accept(struct mobj_ring *r, struct mobj *cctl_ro)
 		return -EPROTO;
 	}
 	r->peer = peer;
+	r->peer_flags = flags;
 	r->connected = true;
+	mobj__ring_refresh(r);
 	mobj_close(r->data_ro);
 	mobj_close(r->pctl_ro);
 	r->data_ro = NULL;
@@ -236,6 +248,10 @@ int mobj_ring_consumer(struct mobj_ring *producer, struct mobj_ring **consumer)
 		err = mobj__os_waker_pair(&producer->waker, &c->waker);
 	if (err == 0)
 		producer->waker_set = c->waker_set = true;
+	/* Without a peer event (Darwin, or out of descriptors) mobj_ring_fd()
+	 * falls back to its helper thread. */
+	if (err == 0 && mobj__os_pevent_pair(&producer->pev, &c->pev) == 0)
+		producer->pev_set = c->pev_set = true;
 	if (err < 0) {
 		mobj__ring_free(c);
 		return err;
@@ -244,11 +260,29 @@ int mobj_ring_consumer(struct mobj_ring *producer, struct mobj_ring **consumer)
 	return 0;
 }
 
+void mobj__ring_refresh(struct mobj_ring *r)
+{
+	/* Armed, the slow path must disarm before anything else. */
+	bool sound = r->connected && !r->broken && !r->peer_dead && !r->armed;
+
+	r->f.ready = !sound ? 0 : r->producer ? MOBJ__RING_PRODUCER :
+	                                        MOBJ__RING_CONSUMER;
+	if (!r->connected)
+		return;
+	r->f.own_index = (uint64_t *)&r->own->index;
+	r->f.peer_waiting = (const uint32_t *)&r->peer->waiting;
+	r->f.peer_polling = (const uint32_t *)&r->peer->polling;
+	r->f.peer_closed = (const uint32_t *)&r->peer->closed;
+	/* Light only if both can: the peer then pays with the heavy barrier
+	 * before it sleeps, and so do we. */
+	r->f.fence = !((r->own->flags & r->peer_flags) & MOBJ__RING_LIGHT);
+}
+
 void mobj__ring_free(struct mobj_ring *r)
 {
 	mobj__ring_notify_stop(r);
-	if (r->data)
-		mobj_unmap(r->data, 2 * r->cap);
+	if (r->f.data)
+		mobj_unmap(r->f.data, 2 * r->f.cap);
 	if (r->own)
 		mobj_unmap(r->own, mobj_page_size());
 	if (r->peer)
@@ -257,6 +291,13 @@ void mobj__ring_free(struct mobj_ring *r)
 	mobj_close(r->pctl_ro);
 	if (r->waker_set)
 		mobj__os_waker_release(&r->waker);
+	/* Closing our half also tells the peer's event loop we are gone. */
+	if (r->pev_set)
+		mobj__os_pevent_close(&r->pev);
+	if (r->xfer_event) {
+		mobj__os_pevent_close(&r->pev);
+		close(r->xfer_fd);
+	}
 	free(r);
 }
 
@@ -266,6 +307,9 @@ void mobj_ring_close(struct mobj_ring *r)
 		return;
 	mobj__ring_notify_stop(r);
 	if (r->connected) {
+		/* Everything committed is readable after close, batched or not. */
+		atomic_store_explicit(&r->own->index, r->f.pos,
+		                      memory_order_release);
 		atomic_store_explicit(&r->own->closed, 1, memory_order_release);
 		atomic_thread_fence(memory_order_seq_cst);
 		atomic_fetch_add_explicit(&r->own->wake_seq, 1,
@@ -287,12 +331,12 @@ const struct mobj__ring_ctl *mobj__ring_peer(struct mobj_ring *r)
 
 void *mobj__ring_data(struct mobj_ring *r)
 {
-	return r->data;
+	return r->f.data;
 }
 
 size_t mobj_ring_capacity(const struct mobj_ring *r)
 {
-	return r ? r->cap : 0;
+	return r ? (size_t)r->f.cap : 0;
 }
 
 size_t mobj_ring_record_max(const struct mobj_ring *r)

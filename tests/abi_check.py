@@ -3,8 +3,9 @@
 
   abi_check.py exports NM LIB HEADER...
       Every symbol LIB defines in its dynamic table is a public mobj_ name
-      (not mobj__), and every MOBJ_EXPORT function declared in HEADER... is
-      among them.
+      (not mobj__), and every MOBJ_EXPORT (or MOBJ_RING_INLINE: inline in
+      the header, exported too) function declared in HEADER... is among
+      them.
 
   abi_check.py docs HEADER...
       Every MOBJ_EXPORT declaration is directly preceded by a doc comment
@@ -25,7 +26,9 @@ import subprocess
 import sys
 import tempfile
 
-EXPORT_RE = re.compile(r'MOBJ_EXPORT\b[^;{]*?\b(mobj_\w+)\s*\(', re.S)
+# MOBJ_RING_INLINE: static inline in the header, and exported as well.
+EXPORT_RE = re.compile(r'(?:MOBJ_EXPORT|MOBJ_RING_INLINE)\b[^;{]*?\b(mobj_\w+)\s*\(',
+                       re.S)
 
 
 def declared(headers):
@@ -93,7 +96,10 @@ def check_docs(headers):
     for h in headers:
         with open(h, encoding='utf-8') as f:
             text = f.read()
-        for m in re.finditer(r'^MOBJ_EXPORT\b[^;{]*?\b(mobj_\w+)\s*\(', text,
+        # Declarations only: an inline call's definition follows its
+        # documented prototype.
+        for m in re.finditer(r'^(?:MOBJ_EXPORT|MOBJ_RING_INLINE)\b[^;{]*?'
+                             r'\b(mobj_\w+)\s*\((?=[^;{]*;)', text,
                              re.S | re.M):
             count += 1
             before = text[:m.start()].rstrip()

@@ -25,7 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#endif
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,7 +38,7 @@
 #include "mobj/mobj.h"
 #ifdef __linux__
 #include <fcntl.h>
-
+#include <sys/socket.h>
 #include "mobj/linux.h"
 #endif
 #include "ring_layout.h"
@@ -145,7 +150,18 @@ static uint64_t stream_bytes(void)
 	return (uint64_t)1024 << 20;
 }
 
-enum api { API_RESERVE, API_WRITE, API_RECORD };
+enum api { API_RESERVE, API_WRITE, API_RECORD, API_WRITE_SOME };
+
+/* Bytes of batching both ends of a stream use (mobj_ring_set_batch), at
+ * most a quarter of the ring. */
+static size_t stream_batch;
+
+static size_t batch_for(const struct mobj_ring *r)
+{
+	size_t q = mobj_ring_capacity(r) / 4;
+
+	return stream_batch < q ? stream_batch : q;
+}
 
 struct stream {
 	struct mobj_ring *r;
@@ -206,6 +222,14 @@ static void *produce(void *arg)
 			w = mobj_ring_write(st->r, at(pos), n, T_MS);
 			if (w != (ssize_t)n)
 				FAIL(w < 0 ? (int)w : __LINE__);
+			break;
+		case API_WRITE_SOME:
+			/* Ask for more than the chunk; take what fits. */
+			n = n * 2 < st->total - pos ? n * 2 : (size_t)(st->total - pos);
+			w = mobj_ring_write_some(st->r, at(pos), n, T_MS);
+			if (w <= 0 || (size_t)w > n)
+				FAIL(w < 0 ? (int)w : __LINE__);
+			n = (size_t)w;
 			break;
 		case API_RECORD:
 			n = record_len(&s, max);
@@ -269,6 +293,7 @@ static void *consume(void *arg)
 			pos += k;
 			break;
 		case API_WRITE:
+		case API_WRITE_SOME:
 			k = chunk_len(&s, cap);
 			got = mobj_ring_read(st->r, buf, k, T_MS);
 			if (got < 0) {
@@ -332,6 +357,8 @@ static void stream_threads(size_t cap, enum api api, uint64_t total)
 
 	assert_int_equal(mobj_ring_create(cap, &p), 0);
 	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_set_batch(p, batch_for(p)), 0);
+	assert_int_equal(mobj_ring_set_batch(c, batch_for(c)), 0);
 	ps = (struct stream){ p, api, total, 0x1234567u + api, -1 };
 	cs = (struct stream){ c, api, total, 0x1234567u + api, -1 };
 	assert_int_equal(pthread_create(&t, NULL, produce, &ps), 0);
@@ -642,16 +669,17 @@ static void test_close_wakes_sleeper(void **state)
  * sent when its target is reached (not before, not again). */
 struct peek_arg {
 	struct mobj_ring *c;
+	size_t min;
 	int rc;
 };
 
-static void *peek_100(void *arg)
+static void *peek_min(void *arg)
 {
 	struct peek_arg *a = arg;
 	const void *q;
 	size_t avail;
 
-	a->rc = mobj_ring_peek(a->c, 100, T_MS, &q, &avail);
+	a->rc = mobj_ring_peek(a->c, a->min, T_MS, &q, &avail);
 	return NULL;
 }
 
@@ -678,8 +706,9 @@ static void test_wakes_only_sleepers(void **state)
 	assert_int_equal(st.wakes + st.sleeps + st.peer_checks, 0);
 
 	arg.c = c;
+	arg.min = 100;
 	arg.rc = 1;
-	assert_int_equal(pthread_create(&t, NULL, peek_100, &arg), 0);
+	assert_int_equal(pthread_create(&t, NULL, peek_min, &arg), 0);
 	while (atomic_load(&mobj__ring_own(c)->waiting) == 0)
 		sched_yield();
 	for (i = 0; i < 20; i++)
@@ -695,6 +724,383 @@ static void test_wakes_only_sleepers(void **state)
 		assert_int_equal(st.wakes, 1);
 	mobj_ring_close(p);
 	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+static pid_t fork_producer(size_t cap, void (*child_fn)(struct mobj_ring *, void *),
+                           void *arg, struct mobj_ring **consumer);
+static void stream_fork(size_t cap, enum api api, uint64_t total);
+
+/* ---- Batching ----------------------------------------------------------- */
+
+static void test_batch_bad_input(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+
+	(void)state;
+	assert_int_equal(mobj_ring_set_batch(NULL, 0), -EINVAL);
+	assert_int_equal(mobj_ring_flush(NULL), -EINVAL);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_flush(p), -ENOTCONN);
+	assert_int_equal(mobj_ring_set_batch(p, page() + 1), -EINVAL);
+	assert_int_equal(mobj_ring_set_batch(p, page()), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_flush(p), 0);
+	assert_int_equal(mobj_ring_flush(c), 0);
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+/* Both directions: unpublished until the threshold or a flush. */
+static void test_batch_flush(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	unsigned char b[64];
+	const void *q;
+	size_t avail;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(64 << 10, &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_set_batch(p, 1000), 0);
+	assert_int_equal(mobj_ring_set_batch(c, 1000), 0);
+	assert_int_equal(mobj_ring_write(p, b, 64, 0), 64);
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), -EAGAIN);
+	assert_int_equal(mobj_ring_flush(p), 0);
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), 0);
+	assert_int_equal(avail, 64);
+	assert_int_equal(mobj_ring_consume(c, 64), 0);
+	assert_int_equal(atomic_load(&mobj__ring_peer(p)->index), 0);
+	assert_int_equal(mobj_ring_flush(c), 0);
+	assert_int_equal(atomic_load(&mobj__ring_peer(p)->index), 64);
+	/* The threshold publishes by itself. */
+	for (int i = 0; i < 15; i++)
+		assert_int_equal(mobj_ring_write(p, b, 64, 0), 64);
+	assert_int_equal(atomic_load(&mobj__ring_own(p)->index), 64);
+	assert_int_equal(mobj_ring_write(p, b, 64, 0), 64);
+	assert_int_equal(atomic_load(&mobj__ring_own(p)->index), 64 + 1024);
+	/* Batch 0 publishes what is pending. */
+	assert_int_equal(mobj_ring_write(p, b, 64, 0), 64);
+	assert_int_equal(mobj_ring_set_batch(p, 0), 0);
+	assert_int_equal(atomic_load(&mobj__ring_own(p)->index), 64 + 1088);
+	/* Close publishes too. */
+	assert_int_equal(mobj_ring_set_batch(p, 1000), 0);
+	assert_int_equal(mobj_ring_write(p, b, 64, 0), 64);
+	mobj_ring_close(p);
+	assert_int_equal(mobj_ring_peek(c, 1152, 0, &q, &avail), 0);
+	assert_int_equal(avail, 1152);
+	assert_int_equal(mobj_ring_consume(c, 1152), 0);
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), -EPIPE);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+struct read_arg {
+	struct mobj_ring *c;
+	size_t want;
+	unsigned char buf[512];
+	ssize_t got;
+};
+
+static void *read_all(void *arg)
+{
+	struct read_arg *a = arg;
+	ssize_t n;
+
+	a->got = 0;
+	while ((size_t)a->got < a->want) {
+		n = mobj_ring_read(a->c, a->buf + a->got, a->want - a->got, T_MS);
+		if (n < 0) {
+			a->got = n;
+			return NULL;
+		}
+		a->got += n;
+	}
+	return NULL;
+}
+
+/* The producer commits without flushing, then blocks on a full ring: the
+ * wait publishes first, so the consumer gets everything and frees room. */
+static void test_batch_never_strands(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	struct read_arg a;
+	unsigned char b[300];
+	const void *q;
+	size_t avail, i;
+	pthread_t t;
+	void *w;
+
+	(void)state;
+	for (i = 0; i < sizeof(b); i++)
+		b[i] = (unsigned char)(i * 7 + 1);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_set_batch(p, page()), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(mobj_ring_write(p, b + 100 * i, 100, 0), 100);
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), -EAGAIN);
+	a.c = c;
+	a.want = sizeof(b);
+	assert_int_equal(pthread_create(&t, NULL, read_all, &a), 0);
+	assert_int_equal(mobj_ring_reserve(p, page(), T_MS, &w), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(a.got, (ssize_t)sizeof(b));
+	assert_memory_equal(a.buf, b, sizeof(b));
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+/* A batching producer publishes at once to a consumer that said it waits. */
+static void test_batch_publishes_to_sleeper(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	struct mobj_ring_stats st;
+	struct peek_arg arg;
+	unsigned char b[16] = { 0 };
+	pthread_t t;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_set_batch(p, page()), 0);
+	arg.c = c;
+	arg.min = 1;
+	arg.rc = 1;
+	assert_int_equal(pthread_create(&t, NULL, peek_min, &arg), 0);
+	while (atomic_load(&mobj__ring_own(c)->waiting) == 0)
+		sched_yield();
+	assert_int_equal(mobj_ring_write(p, b, sizeof(b), 0), sizeof(b));
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(arg.rc, 0);
+	/* Woken, not found by a slice running out. */
+	assert_int_equal(mobj_ring_stats(c, &st), 0);
+	assert_int_equal(st.peer_checks, 0);
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+/* Where the kernel offers the heavy barrier, publishing takes no fence. */
+static void test_light_publish(void **state)
+{
+	struct mobj_ring *p, *c;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(p->f.fence, !mobj__os_barrier_light());
+	assert_int_equal(c->f.fence, !mobj__os_barrier_light());
+#ifdef __linux__
+	if (!getenv("MOBJ_TEST_NO_MEMBARRIER") &&
+	    !(getenv("LD_PRELOAD") && strstr(getenv("LD_PRELOAD"), "vgpreload")))
+		assert_true(mobj__os_barrier_light());
+#endif
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+}
+
+static void test_stream_threads_write_some(void **s)
+{
+	(void)s;
+	stream_threads(64 << 10, API_WRITE_SOME, stream_bytes() / 4);
+}
+
+static void test_stream_threads_batched(void **s)
+{
+	(void)s;
+	stream_batch = 16 << 10;
+	stream_threads(256 << 10, API_RESERVE, stream_bytes() / 4);
+	stream_threads(page(), API_RECORD, stream_bytes() / 16);
+	stream_batch = 0;
+}
+
+static void test_stream_fork_batched(void **s)
+{
+	(void)s;
+	stream_batch = 16 << 10;
+	stream_fork(256 << 10, API_WRITE, stream_bytes() / 4);
+	stream_fork(page(), API_RECORD, stream_bytes() / 16);
+	stream_batch = 0;
+}
+
+/* Across processes: the producer commits without flushing, then blocks.
+ * batch_pipe[0]: child -> parent "committed"; [1]: parent -> child "go". */
+static int batch_pipe[2][2];
+
+static void child_batch_block(struct mobj_ring *p, void *arg)
+{
+	unsigned char b[100];
+	char x = 0;
+	void *w;
+	int i;
+
+	(void)arg;
+	memset(b, 0x5a, sizeof(b));
+	if (mobj_ring_set_batch(p, mobj_ring_capacity(p)) < 0)
+		_exit(4);
+	for (i = 0; i < 3; i++)
+		if (mobj_ring_write_record(p, b, sizeof(b), 0) != sizeof(b))
+			_exit(5);
+	if (write(batch_pipe[0][1], &x, 1) != 1 ||
+	    read(batch_pipe[1][0], &x, 1) != 1)
+		_exit(7);
+	if (mobj_ring_reserve(p, mobj_ring_capacity(p), T_MS, &w) < 0)
+		_exit(6);
+	mobj_ring_close(p);
+	_exit(0);
+}
+
+static void test_batch_never_strands_processes(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *c;
+	unsigned char b[128], want[100];
+	const void *q;
+	size_t avail;
+	char x = 0;
+	pid_t pid;
+	int i;
+
+	(void)state;
+	memset(want, 0x5a, sizeof(want));
+	assert_int_equal(pipe(batch_pipe[0]), 0);
+	assert_int_equal(pipe(batch_pipe[1]), 0);
+	pid = fork_producer(page(), child_batch_block, NULL, &c);
+	assert_int_equal(read(batch_pipe[0][0], &x, 1), 1);
+	/* Committed, not published: */
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), -EAGAIN);
+	assert_int_equal(write(batch_pipe[1][1], &x, 1), 1);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(mobj_ring_read_record(c, b, sizeof(b), T_MS),
+		                 100);
+		assert_memory_equal(b, want, sizeof(want));
+	}
+	assert_int_equal(tu_wait(pid), 0);
+	mobj_ring_close(c);
+	for (i = 0; i < 4; i++)
+		close(batch_pipe[i / 2][i % 2]);
+	tu_res_check(res);
+}
+
+/* ---- Fill level and partial writes -------------------------------------- */
+
+static void test_available(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	unsigned char b[256] = { 0 };
+	const void *q;
+	size_t avail, cap;
+
+	(void)state;
+	assert_int_equal(mobj_ring_available(NULL), -EINVAL);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_available(p), -ENOTCONN);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	cap = mobj_ring_capacity(p);
+	assert_int_equal(mobj_ring_available(p), cap);
+	assert_int_equal(mobj_ring_available(c), 0);
+	assert_int_equal(mobj_ring_write(p, b, 100, 0), 100);
+	assert_int_equal(mobj_ring_available(p), cap - 100);
+	assert_int_equal(mobj_ring_available(c), 100);
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), 0);
+	assert_int_equal(mobj_ring_consume(c, 40), 0);
+	assert_int_equal(mobj_ring_available(c), 60);
+	assert_int_equal(mobj_ring_available(p), cap - 60);
+	/* Only what is published counts. */
+	assert_int_equal(mobj_ring_set_batch(p, cap), 0);
+	assert_int_equal(mobj_ring_write(p, b, 8, 0), 8);
+	assert_int_equal(mobj_ring_available(c), 60);
+	assert_int_equal(mobj_ring_flush(p), 0);
+	assert_int_equal(mobj_ring_available(c), 68);
+	/* Closed: the rest stays readable, then -EPIPE. */
+	mobj_ring_close(p);
+	assert_int_equal(mobj_ring_available(c), 68);
+	assert_int_equal(mobj_ring_peek(c, 68, 0, &q, &avail), 0);
+	assert_int_equal(mobj_ring_consume(c, 68), 0);
+	assert_int_equal(mobj_ring_available(c), -EPIPE);
+	mobj_ring_close(c);
+
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	mobj_ring_close(c);
+	assert_int_equal(mobj_ring_available(p), -EPIPE);
+	mobj_ring_close(p);
+	tu_res_check(res);
+}
+
+static void test_available_hostile(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	/* The producer claims more than the capacity: */
+	atomic_store(&mobj__ring_own(p)->index, page() + 8);
+	assert_int_equal(mobj_ring_available(c), -EPROTO);
+	assert_int_equal(mobj_ring_available(c), -EPROTO);
+	/* A consumer index beyond the tail: */
+	atomic_store(&mobj__ring_own(c)->index, 8);
+	assert_int_equal(mobj_ring_available(p), -EPROTO);
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+static void test_write_some(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	unsigned char *b, *out;
+	size_t cap, i;
+	uint64_t t0;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	cap = mobj_ring_capacity(p);
+	b = malloc(cap + 100);
+	out = malloc(cap + 100);
+	assert_non_null(b);
+	assert_non_null(out);
+	for (i = 0; i < cap + 100; i++)
+		b[i] = (unsigned char)(i * 13 + 5);
+	assert_int_equal(mobj_ring_write_some(NULL, b, 1, 0), -EINVAL);
+	assert_int_equal(mobj_ring_write_some(c, b, 1, 0), -EINVAL);
+	assert_int_equal(mobj_ring_write_some(p, NULL, 1, 0), -EINVAL);
+	assert_int_equal(mobj_ring_write_some(p, b, 1, -2), -EINVAL);
+	assert_int_equal(mobj_ring_write_some(p, b, 0, 0), 0);
+	/* More than the capacity: as much as fits. */
+	assert_int_equal(mobj_ring_write_some(p, b, cap + 100, 0), cap);
+	assert_int_equal(mobj_ring_write_some(p, b, 10, 0), -EAGAIN);
+	t0 = mobj__os_clock_ns();
+	assert_int_equal(mobj_ring_write_some(p, b, 10, 300), -ETIMEDOUT);
+	assert_true(mobj__os_clock_ns() - t0 < 2000000000ull);
+	assert_int_equal(mobj_ring_read(c, out, 50, 0), 50);
+	assert_int_equal(mobj_ring_write_some(p, b + cap, 100, 0), 50);
+	for (i = 50; i < cap + 50;) {
+		ssize_t got = mobj_ring_read(c, out + i, cap + 50 - i, 0);
+
+		assert_true(got > 0);
+		i += (size_t)got;
+	}
+	assert_int_equal(mobj_ring_read(c, out, 1, 0), -EAGAIN);
+	assert_memory_equal(out, b, cap);
+	assert_memory_equal(out + cap, b + cap, 50);
+	mobj_ring_close(c);
+	assert_int_equal(mobj_ring_write_some(p, b, 10, 0), -EPIPE);
+	mobj_ring_close(p);
+	free(b);
+	free(out);
 	tu_res_check(res);
 }
 
@@ -960,6 +1366,7 @@ static pid_t fork_producer(size_t cap, void (*child_fn)(struct mobj_ring *, void
 	pid = tu_fork_chan(&c);
 	if (pid == 0) {
 		if (mobj_ring_create(cap, &p) < 0 ||
+		    mobj_ring_set_batch(p, batch_for(p)) < 0 ||
 		    mobj_ring_send(c, p, T_MS) < 0)
 			_exit(2);
 		/* The ring outlives the channel. */
@@ -995,6 +1402,7 @@ static void stream_fork(size_t cap, enum api api, uint64_t total)
 	cs = ps;
 	pid = fork_producer(cap, child_stream, &ps, &c);
 	assert_int_equal(mobj_ring_capacity(c), mobj__page_round(cap));
+	assert_int_equal(mobj_ring_set_batch(c, batch_for(c)), 0);
 	cs.r = c;
 	consume(&cs);
 	assert_int_equal(cs.err, 0);
@@ -1296,6 +1704,43 @@ static void test_hostile_setup(void **state)
 }
 
 /* The consumer's answer is checked too; the producer stays unconnected. */
+#ifdef __linux__
+/* The producer's last set-up part, the consumer's half of the peer event,
+ * is checked like the others: a memory object there is -EPROTO. */
+static void test_hostile_event_part(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_chan *a, *b;
+	struct mobj_ring *p, *c;
+	struct mobj *d, *pc, *o;
+	struct mobj__ring_part e;
+	struct mobj__os_obj raw;
+	struct hello h;
+	unsigned char msg[64];
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj__ring_export(p, &d, &pc), 0);
+	h = hello(RING_PART_DATA, page());
+	assert_int_equal(mobj_send(a, d, &h, sizeof(h)), 0);
+	h = hello(RING_PART_PCTL, page());
+	assert_int_equal(mobj_send(a, pc, &h, sizeof(h)), 0);
+	mobj__ring_part_init(&e, RING_PART_EVENT, page());
+	raw.fd = mobj_fd(d);
+	assert_int_equal(mobj__os_chan_send(mobj__chan_os(a), &e, sizeof(e), &raw,
+	                                    1, T_MS), 0);
+	assert_int_equal(mobj_ring_recv(b, T_MS, &c), -EPROTO);
+	/* What the consumer answered before it met the lie. */
+	assert_int_equal(mobj_recv(a, 0, &o, msg, sizeof(msg)), (int)sizeof(h));
+	mobj_close(o);
+	mobj_ring_close(p);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	tu_res_check(res);
+}
+#endif
+
 static void test_hostile_setup_answer(void **state)
 {
 	struct tu_res res = tu_res_now();
@@ -1429,6 +1874,175 @@ static void test_fd_threads(void **state)
 	tu_res_check(res);
 }
 
+#ifdef __linux__
+/* Threads of this process: /proc/self/task has one entry per thread. */
+static int count_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+#define MANY_PAIRS 500
+
+/* Which of the @n registered ends poll readable now: ready[i] set. */
+static int epoll_ready(int ep, bool *ready, int n)
+{
+	struct epoll_event ev[64];
+	int got, i, total = 0;
+
+	memset(ready, 0, sizeof(*ready) * (size_t)n);
+	/* Level-triggered: one pass over everything that is ready. */
+	for (;;) {
+		got = epoll_wait(ep, ev, 64, 0);
+		assert_true(got >= 0);
+		for (i = 0; i < got; i++) {
+			if (ready[ev[i].data.u32])
+				return total;
+			ready[ev[i].data.u32] = true;
+			total++;
+		}
+		if (got < 64)
+			return total;
+	}
+}
+
+/* 1,000 pollable ring ends in one epoll set, and not one library thread:
+ * each end's descriptor is its half of a socketpair its peer signals only
+ * when this end said it waits. */
+static void test_fd_many_no_thread(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p[MANY_PAIRS], *c[MANY_PAIRS];
+	static bool ready[2 * MANY_PAIRS];
+	struct rlimit rl;
+	struct epoll_event ev;
+	unsigned char *b;
+	const void *q;
+	size_t avail, cap = page();
+	void *w;
+	int ep, i, threads = count_threads();
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < 4 * MANY_PAIRS + 64) {
+		assert_true(rl.rlim_max >= 4 * MANY_PAIRS + 64);
+		rl.rlim_cur = 4 * MANY_PAIRS + 64;
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	b = calloc(1, cap);
+	assert_non_null(b);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	assert_true(ep >= 0);
+	for (i = 0; i < MANY_PAIRS; i++) {
+		assert_int_equal(mobj_ring_create(cap, &p[i]), 0);
+		assert_int_equal(mobj_ring_consumer(p[i], &c[i]), 0);
+		ev.events = EPOLLIN;
+		ev.data.u32 = (uint32_t)(2 * i);
+		assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, mobj_ring_fd(p[i]), &ev), 0);
+		ev.data.u32 = (uint32_t)(2 * i + 1);
+		assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, mobj_ring_fd(c[i]), &ev), 0);
+	}
+	assert_int_equal(count_threads(), threads);
+	/* Every end starts readable. */
+	assert_int_equal(epoll_ready(ep, ready, 2 * MANY_PAIRS), 2 * MANY_PAIRS);
+	/* Consumers wait on empty rings, then producers fill them and wait
+	 * for room: exactly the consumers are readable. */
+	for (i = 0; i < MANY_PAIRS; i++) {
+		assert_int_equal(mobj_ring_peek(c[i], 1, 0, &q, &avail), -EAGAIN);
+		assert_int_equal(mobj_ring_write(p[i], b, cap, 0), (ssize_t)cap);
+		assert_int_equal(mobj_ring_reserve(p[i], 1, 0, &w), -EAGAIN);
+	}
+	assert_int_equal(epoll_ready(ep, ready, 2 * MANY_PAIRS), MANY_PAIRS);
+	for (i = 0; i < MANY_PAIRS; i++)
+		assert_true(ready[2 * i + 1] && !ready[2 * i]);
+	/* Consumers drain and wait again: exactly the producers. */
+	for (i = 0; i < MANY_PAIRS; i++) {
+		assert_int_equal(mobj_ring_peek(c[i], cap, 0, &q, &avail), 0);
+		assert_int_equal(mobj_ring_consume(c[i], cap), 0);
+		assert_int_equal(mobj_ring_peek(c[i], 1, 0, &q, &avail), -EAGAIN);
+	}
+	assert_int_equal(epoll_ready(ep, ready, 2 * MANY_PAIRS), MANY_PAIRS);
+	for (i = 0; i < MANY_PAIRS; i++)
+		assert_true(ready[2 * i] && !ready[2 * i + 1]);
+	/* A producer's close wakes its consumer's loop. */
+	for (i = 0; i < MANY_PAIRS; i++) {
+		assert_int_equal(mobj_ring_reserve(p[i], 1, 0, &w), 0);
+		mobj_ring_close(p[i]);
+	}
+	assert_int_equal(epoll_ready(ep, ready, 2 * MANY_PAIRS), MANY_PAIRS);
+	for (i = 0; i < MANY_PAIRS; i++) {
+		assert_true(ready[2 * i + 1]);
+		assert_int_equal(mobj_ring_peek(c[i], 1, 0, &q, &avail), -EPIPE);
+		mobj_ring_close(c[i]);
+	}
+	assert_int_equal(count_threads(), threads);
+	close(ep);
+	free(b);
+	tu_res_check(res);
+}
+#endif /* __linux__: Darwin's mobj_ring_fd() still has its helper thread */
+
+#ifdef __linux__
+/* A peer cannot park descriptors in our event socket (releasing one could
+ * block us): it refuses them, and where the kernel cannot (before 6.16)
+ * the drain disposes of what came. */
+static void test_fd_event_refuses_descriptors(void **state)
+{
+	struct tu_res res = tu_res_now();
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct mobj_ring *p, *c;
+	struct mobj *o;
+	struct msghdr mh;
+	char x = 'x';
+	struct iovec iov = { &x, 1 };
+	const void *q;
+	size_t avail;
+	int fd, pass = -1;
+	socklen_t len = sizeof(pass);
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_true(mobj_ring_fd(c) >= 0);
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	fd = mobj_fd(o);
+	memset(&cm, 0, sizeof(cm));
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = sizeof(cm.b);
+	cm.h.cmsg_level = SOL_SOCKET;
+	cm.h.cmsg_type = SCM_RIGHTS;
+	cm.h.cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(&cm.h), &fd, sizeof(fd));
+	/* What the producer's process could send on its half: refused where
+	 * the kernel has SO_PASSRIGHTS (83, Linux 6.16), which must be off. */
+	n = sendmsg(p->pev.fd, &mh, MSG_DONTWAIT);
+	if (getsockopt(mobj_ring_fd(c), SOL_SOCKET, 83, &pass, &len) == 0) {
+		assert_int_equal(pass, 0);
+		assert_true(n < 0 && errno == EPERM);
+	}
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &q, &avail), -EAGAIN);
+	mobj_close(o);
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+#endif
+
 static void child_write_then_die(struct mobj_ring *p, void *arg)
 {
 	struct timespec ts = { 0, 50 * 1000000 };
@@ -1440,8 +2054,8 @@ static void child_write_then_die(struct mobj_ring *p, void *arg)
 	raise(SIGKILL);
 }
 
-/* Across processes the helper thread does the waiting: data from the other
- * process, then its death, both make the descriptor readable. */
+/* Across processes, with no thread: data from the other process, then its
+ * death, both make the descriptor readable. */
 static void test_fd_processes(void **state)
 {
 	struct tu_res res = tu_res_now();
@@ -1451,9 +2065,16 @@ static void test_fd_processes(void **state)
 	pid_t pid;
 
 	(void)state;
+#ifdef __linux__
+	int threads = count_threads();
+#endif
+
 	pid = fork_producer(page(), child_write_then_die, NULL, &c);
 	fd = mobj_ring_fd(c);
 	assert_true(fd >= 0);
+#ifdef __linux__
+	assert_int_equal(count_threads(), threads);
+#endif
 	while (mobj_ring_read(c, b, sizeof(b), 0) == -EAGAIN)
 		assert_true(poll_in(fd, T_MS));
 	assert_memory_equal(b, "hello", 5);
@@ -1464,6 +2085,249 @@ static void test_fd_processes(void **state)
 	mobj_ring_close(c);
 	tu_res_check(res);
 }
+
+/* ---- Set-up over IPC the user owns --------------------------------------- */
+
+#ifdef __linux__
+/* The test's own IPC: one SOCK_SEQPACKET message per mobj_ring_xfer, the
+ * handles as SCM_RIGHTS, the sizes and meta as bytes. */
+struct xwire {
+	uint32_t nobjs;
+	int32_t event;
+	uint64_t sizes[2];
+	uint64_t meta_len;
+	unsigned char meta[MOBJ_RING_META_MAX];
+};
+
+static int xfer_send(int sock, const struct mobj_ring_xfer *x)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(3 * sizeof(int))];
+	} cm;
+	struct xwire w;
+	struct iovec iov = { &w, sizeof(w) };
+	struct msghdr mh;
+	int fds[3];
+	unsigned i, n = 0;
+
+	memset(&w, 0, sizeof(w));
+	memset(&cm, 0, sizeof(cm));
+	w.nobjs = x->nobjs;
+	w.event = x->event_fd >= 0;
+	for (i = 0; i < x->nobjs; i++) {
+		w.sizes[i] = x->sizes[i];
+		fds[n++] = mobj_fd(x->objs[i]);
+	}
+	if (x->event_fd >= 0)
+		fds[n++] = x->event_fd;
+	w.meta_len = x->meta_len;
+	memcpy(w.meta, x->meta, x->meta_len);
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
+	cm.h.cmsg_level = SOL_SOCKET;
+	cm.h.cmsg_type = SCM_RIGHTS;
+	cm.h.cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(&cm.h), fds, n * sizeof(int));
+	return sendmsg(sock, &mh, 0) == (ssize_t)sizeof(w) ? 0 : -1;
+}
+
+/* Rebuild what arrived: objects with mobj_from_fd(), the descriptor as it
+ * is. 0, or -1. */
+static int xfer_recv(int sock, struct mobj_ring_xfer *x)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(3 * sizeof(int))];
+	} cm;
+	struct xwire w;
+	struct iovec iov = { &w, sizeof(w) };
+	struct msghdr mh;
+	int fds[3] = { -1, -1, -1 };
+	unsigned i, n;
+
+	memset(&mh, 0, sizeof(mh));
+	memset(x, 0, sizeof(*x));
+	x->event_fd = -1;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = sizeof(cm.b);
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != (ssize_t)sizeof(w) ||
+	    w.nobjs > 2 || w.meta_len > MOBJ_RING_META_MAX)
+		return -1;
+	n = w.nobjs + (w.event ? 1 : 0);
+	if (n == 0 || cm.h.cmsg_len != CMSG_LEN(n * sizeof(int)))
+		return -1;
+	memcpy(fds, CMSG_DATA(&cm.h), n * sizeof(int));
+	x->nobjs = w.nobjs;
+	for (i = 0; i < w.nobjs; i++) {
+		x->sizes[i] = (size_t)w.sizes[i];
+		if (mobj_from_fd(fds[i], x->sizes[i], MOBJ_READ, &x->objs[i]) < 0)
+			return -1;
+		close(fds[i]);
+	}
+	x->event_fd = w.event ? fds[w.nobjs] : -1;
+	x->meta_len = (size_t)w.meta_len;
+	memcpy(x->meta, w.meta, x->meta_len);
+	return 0;
+}
+
+static void xfer_release(struct mobj_ring_xfer *x)
+{
+	unsigned i;
+
+	for (i = 0; i < x->nobjs; i++)
+		mobj_close(x->objs[i]);
+	if (x->event_fd >= 0)
+		close(x->event_fd);
+	x->nobjs = 0;
+	x->event_fd = -1;
+}
+
+/* The producer in a child: offer, answer, "hello", then SIGKILL. */
+static void xfer_child(int sock)
+{
+	struct mobj_ring_xfer offer, answer;
+	struct mobj_ring *p;
+	char x;
+
+	if (mobj_ring_create(page(), &p) < 0 || mobj_ring_export(p, &offer) < 0 ||
+	    xfer_send(sock, &offer) < 0 || xfer_recv(sock, &answer) < 0 ||
+	    mobj_ring_accept_answer(p, &answer) < 0)
+		_exit(2);
+	xfer_release(&answer);
+	if (mobj_ring_write(p, "hello", 5, T_MS) != 5 || read(sock, &x, 1) != 1)
+		_exit(3);
+	raise(SIGKILL);
+}
+
+/* A ring set up over a raw socketpair the test owns; the producer's death
+ * is seen by a blocking call (watched pid) or by the descriptor (the peer
+ * event's hang-up), with no thread. */
+static void xfer_over_socketpair(bool poll_fd)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring_xfer offer, answer;
+	struct mobj_ring *c;
+	struct mobj *rw;
+	unsigned char b[64];
+	int sv[2], fd, threads = count_threads();
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		xfer_child(sv[1]);
+	}
+	close(sv[1]);
+	assert_int_equal(xfer_recv(sv[0], &offer), 0);
+	/* Least privilege: what travels cannot be taken read-write. */
+	assert_int_equal(mobj_from_fd(mobj_fd(offer.objs[0]), offer.sizes[0],
+	                              MOBJ_READ | MOBJ_WRITE, &rw), -EPROTO);
+	assert_int_equal(mobj_ring_import(&offer, &c, &answer), 0);
+	xfer_release(&offer);
+	assert_int_equal(mobj_access(answer.objs[0]), MOBJ_READ);
+	assert_int_equal(xfer_send(sv[0], &answer), 0);
+	fd = mobj_ring_fd(c);
+	assert_true(fd >= 0);
+	assert_int_equal(count_threads(), threads);
+	assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), 5);
+	assert_memory_equal(b, "hello", 5);
+	assert_int_equal(write(sv[0], "k", 1), 1);
+	if (poll_fd) {
+		while (mobj_ring_read(c, b, sizeof(b), 0) == -EAGAIN)
+			assert_true(poll_in(fd, T_MS));
+		assert_int_equal(mobj_ring_read(c, b, sizeof(b), 0), -EPIPE);
+	} else {
+		assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), -EPIPE);
+	}
+	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+	mobj_ring_close(c);
+	close(sv[0]);
+	tu_res_check(res);
+}
+
+static void test_xfer_socketpair_blocking(void **state)
+{
+	(void)state;
+	xfer_over_socketpair(false);
+}
+
+static void test_xfer_socketpair_fd(void **state)
+{
+	(void)state;
+	xfer_over_socketpair(true);
+}
+
+/* Everything an offer or answer says is checked, as over a channel. */
+static void test_xfer_hostile(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring_xfer offer, bad, answer;
+	struct mobj_ring *p, *c = NULL;
+	struct mobj *rw;
+	unsigned char b[8];
+	int i, pp[2];
+
+	(void)state;
+	assert_int_equal(mobj_ring_export(NULL, &offer), -EINVAL);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_export(p, NULL), -EINVAL);
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+	assert_int_equal(offer.nobjs, 2);
+	assert_true(offer.event_fd >= 0);
+	assert_int_equal(mobj_ring_import(NULL, &c, &answer), -EINVAL);
+	assert_int_equal(mobj_create(page(), 0, &rw), 0);
+	assert_int_equal(pipe(pp), 0);
+	for (i = 0; i < 10; i++) {
+		bad = offer;
+		switch (i) {
+		case 0: bad.meta_len--; break;
+		case 1: bad.meta[8]++; break;              /* data's kind */
+		case 2: bad.meta[16]++; break;             /* data's capacity */
+		case 3: memset(bad.meta + 48, 0, 4); break; /* pid 0 */
+		case 4: bad.event_fd = -1; break;          /* announced, missing */
+		case 5: bad.event_fd = pp[0]; break;       /* not a peer event */
+		case 6: bad.objs[0] = offer.objs[1]; bad.objs[1] = offer.objs[0]; break;
+		case 7: bad.objs[1] = rw; break;           /* writable */
+		case 8: bad.nobjs = 1; break;
+		case 9: bad.meta[52] = 2; break;           /* event flag */
+		}
+		assert_int_equal(mobj_ring_import(&bad, &c, &answer), -EPROTO);
+	}
+	assert_int_equal(mobj_ring_import(&offer, &c, &answer), 0);
+	assert_int_equal(mobj_ring_accept_answer(p, NULL), -EINVAL);
+	for (i = 0; i < 5; i++) {
+		bad = answer;
+		switch (i) {
+		case 0: bad.meta_len = 0; break;
+		case 1: bad.meta[24] = 1; break;           /* second part not zero */
+		case 2: bad.event_fd = pp[0]; break;
+		case 3: bad.objs[0] = rw; break;
+		case 4: bad.meta[8] = RING_PART_PCTL; break;
+		}
+		assert_int_equal(mobj_ring_accept_answer(p, &bad), -EPROTO);
+		assert_int_equal(mobj_ring_write(p, "x", 1, 0), -ENOTCONN);
+	}
+	assert_int_equal(mobj_ring_accept_answer(p, &answer), 0);
+	assert_int_equal(mobj_ring_accept_answer(p, &answer), -EINVAL);
+	assert_int_equal(mobj_ring_write(p, "abc", 3, 0), 3);
+	assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), 3);
+	mobj_ring_close(p);
+	assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), -EPIPE);
+	mobj_ring_close(c);
+	mobj_close(rw);
+	close(pp[0]);
+	close(pp[1]);
+	tu_res_check(res);
+}
+#endif /* __linux__ */
 
 static void test_layout_frozen(void **state)
 {
@@ -1491,6 +2355,18 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_close_semantics),
 		cmocka_unit_test(test_close_wakes_sleeper),
 		cmocka_unit_test(test_wakes_only_sleepers),
+		cmocka_unit_test(test_batch_bad_input),
+		cmocka_unit_test(test_batch_flush),
+		cmocka_unit_test(test_batch_never_strands),
+		cmocka_unit_test(test_batch_publishes_to_sleeper),
+		cmocka_unit_test(test_batch_never_strands_processes),
+		cmocka_unit_test(test_light_publish),
+		cmocka_unit_test(test_stream_threads_batched),
+		cmocka_unit_test(test_stream_threads_write_some),
+		cmocka_unit_test(test_stream_fork_batched),
+		cmocka_unit_test(test_available),
+		cmocka_unit_test(test_available_hostile),
+		cmocka_unit_test(test_write_some),
 		cmocka_unit_test(test_least_privilege),
 		cmocka_unit_test(test_hostile_producer_index),
 		cmocka_unit_test(test_hostile_consumer_index),
@@ -1509,8 +2385,18 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_least_privilege_processes),
 		cmocka_unit_test(test_hostile_setup),
 		cmocka_unit_test(test_hostile_setup_answer),
+#ifdef __linux__
+		cmocka_unit_test(test_hostile_event_part),
+#endif
 		cmocka_unit_test(test_fd_threads),
 		cmocka_unit_test(test_fd_processes),
+#ifdef __linux__
+		cmocka_unit_test(test_fd_many_no_thread),
+		cmocka_unit_test(test_fd_event_refuses_descriptors),
+		cmocka_unit_test(test_xfer_socketpair_blocking),
+		cmocka_unit_test(test_xfer_socketpair_fd),
+		cmocka_unit_test(test_xfer_hostile),
+#endif
 	};
 
 	(void)argc;

@@ -22,6 +22,13 @@
  * has published that it sleeps, so a busy pair makes no system call per
  * message (see mobj_ring_stats()).
  *
+ * reserve, commit, peek and consume are inline (the end of this header):
+ * per message they touch only this end's state and, when this end has run
+ * out of what it knows of the peer, call out of line. By default every
+ * commit and consume publishes at once (a store, no fence where the system
+ * allows: Linux); mobj_ring_set_batch() defers publishing like io_uring's
+ * submit, mobj_ring_flush() forces it.
+ *
  * Peer death: when the peer closes its end, or its process dies, a waiting
  * side wakes (within about 100 ms for a death without close), the consumer
  * first reads everything committed before, then gets -EPIPE.
@@ -32,6 +39,7 @@
 #ifndef MOBJ_RING_H
 #define MOBJ_RING_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -43,8 +51,16 @@
 extern "C" {
 #endif
 
-/** One end of a ring (producer or consumer). Opaque and process-local. */
+/** One end of a ring (producer or consumer). Process-local; opaque except
+ *  for the struct mobj_ring_fast it starts with (see the end). */
 struct mobj_ring;
+
+/* reserve, commit, peek and consume are static inline functions (the fast
+ * path section at the end); the library also exports each under its name,
+ * for bindings and for code built with MOBJ_RING_INLINE defined to extern. */
+#ifndef MOBJ_RING_INLINE
+#define MOBJ_RING_INLINE static inline
+#endif
 
 /** Bytes a record takes in the ring besides its payload (the header). */
 #define MOBJ_RING_RECORD_HEADER 8u
@@ -108,6 +124,74 @@ MOBJ_EXPORT int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *producer,
 MOBJ_EXPORT int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
                                struct mobj_ring **consumer);
 
+/** The most meta bytes a struct mobj_ring_xfer carries. */
+#define MOBJ_RING_META_MAX 64u
+
+/**
+ * Set-up over IPC the user owns (PipeWire's protocol, Wayland, D-Bus...),
+ * instead of mobj_ring_send()/mobj_ring_recv() over a mobj channel: what
+ * one end hands to the other. Carry, in one message or several:
+ *  - each of the @c nobjs objects, as its native handle (Linux: mobj_fd(),
+ *    with SCM_RIGHTS) with its size, rebuilt on arrival with
+ *    mobj_from_fd(fd, size, MOBJ_READ, ...) (the checks mobj_recv()
+ *    applies);
+ *  - @c event_fd when it is not -1 (Linux: a descriptor, SCM_RIGHTS too);
+ *  - the @c meta_len bytes of @c meta, as they are.
+ * Everything that arrives is checked again by the receiving call, exactly
+ * as mobj_ring_recv()/mobj_ring_send() check their parts; the least
+ * privilege split is the same (only read-only objects travel).
+ */
+struct mobj_ring_xfer {
+	struct mobj *objs[2];  /**< read-only memory objects */
+	size_t sizes[2];       /**< their sizes */
+	unsigned nobjs;        /**< 2 in an offer, 1 in an answer */
+	int event_fd;          /**< a descriptor to pass too, or -1 */
+	unsigned char meta[MOBJ_RING_META_MAX]; /**< bytes to pass as they are */
+	size_t meta_len;
+};
+
+/**
+ * Producer, unconnected: fill @p offer with what the consumer needs. The
+ * objects and the descriptor stay owned by the ring (valid until
+ * mobj_ring_accept_answer() or mobj_ring_close()): pass copies (sending
+ * with SCM_RIGHTS makes them). Calling it again gives the same offer.
+ * @return 0, or -EINVAL (NULL, not a producer, already connected),
+ *         -ENOTSUP (Darwin: its waker needs Mach semaphores this does not
+ *         carry; use mobj_ring_send()).
+ */
+MOBJ_EXPORT int mobj_ring_export(struct mobj_ring *producer,
+                                 struct mobj_ring_xfer *offer);
+
+/**
+ * Consumer: build the consumer end from an @p offer rebuilt from what
+ * arrived (objects from their handles, event_fd as received or -1, the
+ * meta bytes), and fill @p answer with what goes back to the producer.
+ * Nothing in @p offer is taken: close its objects and descriptor after the
+ * call. The answer's object is owned by the consumer end (valid until
+ * mobj_ring_close()). The end is usable at once; the producer's data
+ * calls work once it has accepted the answer.
+ * @return 0, or -EINVAL (NULL argument), -EPROTO (the offer is not a valid
+ *         ring: a header, size, access, role or pid that does not fit, a
+ *         descriptor that is not a peer event's half, or one missing
+ *         that the meta announces), -ENOMEM, -EMFILE, -ENFILE, -ENOTSUP
+ *         (Darwin).
+ */
+MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
+                                 struct mobj_ring **consumer,
+                                 struct mobj_ring_xfer *answer);
+
+/**
+ * Producer: connect to the consumer from its @p answer (rebuilt as for
+ * mobj_ring_import(); nothing in it is taken). The exported objects are
+ * released.
+ * @return 0, or -EINVAL (NULL, not a producer, already connected), -EPROTO
+ *         (not a valid answer; the ring stays unconnected), -ENOMEM,
+ *         -ENOTSUP (Darwin). A consumer whose process is already gone
+ *         gives 0 and then -EPIPE from the ring.
+ */
+MOBJ_EXPORT int mobj_ring_accept_answer(struct mobj_ring *producer,
+                                        const struct mobj_ring_xfer *answer);
+
 /** The capacity in bytes (a multiple of mobj_page_size()); 0 for NULL. */
 MOBJ_EXPORT size_t mobj_ring_capacity(const struct mobj_ring *r);
 
@@ -124,17 +208,48 @@ MOBJ_EXPORT size_t mobj_ring_capacity(const struct mobj_ring *r);
  *  -EPIPE     the consumer closed its end or died;
  *  -EPROTO    the consumer's index is impossible (the ring is then dead:
  *             every later call returns -EPROTO).
+ * Inline (the fast path section at the end of this header).
  */
-MOBJ_EXPORT int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
-                                  void **p);
+MOBJ_RING_INLINE int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
+                                       void **p);
 
 /**
- * Producer: publish the first @p n bytes of the current reservation (release
- * ordering: the bytes are visible before the index). Ends the reservation.
+ * Producer: commit the first @p n bytes of the current reservation and
+ * publish them (release ordering: the bytes are visible before the index),
+ * unless mobj_ring_set_batch() defers publishing. Ends the reservation.
  * Wakes the consumer only if it sleeps waiting for this much.
  * @return 0, or -EINVAL (NULL, not a producer, n larger than reserved).
+ * Inline (the fast path section at the end of this header).
  */
-MOBJ_EXPORT int mobj_ring_commit(struct mobj_ring *r, size_t n);
+MOBJ_RING_INLINE int mobj_ring_commit(struct mobj_ring *r, size_t n);
+
+/**
+ * Batching: publish this end's index only once @p bytes of progress are
+ * unpublished (producer: committed bytes; consumer: consumed bytes), like
+ * filling io_uring SQEs before one submit. 0 (the default) publishes every
+ * commit and consume. A batching end still publishes at once when the peer
+ * sleeps or spins waiting for it, whenever it is about to wait itself
+ * (a reserve that finds the ring full, a peek that finds it empty, with any
+ * timeout), on mobj_ring_flush() and on mobj_ring_close(). So a pair of
+ * ends never waits on unpublished progress, but progress made just before
+ * this end stops calling the ring (while the peer is busy elsewhere) stays
+ * unseen until mobj_ring_flush(): call it before going idle. Setting 0
+ * publishes what is pending. May be called at any time.
+ *
+ * @param bytes  at most the capacity.
+ * @return 0, or -EINVAL (NULL, bytes > capacity).
+ */
+MOBJ_EXPORT int mobj_ring_set_batch(struct mobj_ring *r, size_t bytes);
+
+/**
+ * Publish this end's unpublished progress now (mobj_ring_set_batch()): the
+ * producer's committed bytes become readable, the consumer's consumed bytes
+ * become free, and a peer that sleeps waiting for them is woken. Cheap when
+ * nothing is pending (no shared write).
+ * @return 0, or -EINVAL (NULL), -ENOTCONN (no consumer attached yet),
+ *         -EPROTO (the end is dead).
+ */
+MOBJ_EXPORT int mobj_ring_flush(struct mobj_ring *r);
 
 /**
  * Consumer: wait until at least @p min bytes are readable (min 0 counts as
@@ -153,17 +268,21 @@ MOBJ_EXPORT int mobj_ring_commit(struct mobj_ring *r, size_t n);
  *  -EAGAIN    timeout 0 and fewer than min bytes;  -ETIMEDOUT;
  *  -EPIPE     the producer closed or died and fewer than min bytes remain;
  *  -EPROTO    the producer's index is impossible (sticky).
+ * Inline (the fast path section at the end of this header).
  */
-MOBJ_EXPORT int mobj_ring_peek(struct mobj_ring *r, size_t min, int timeout_ms,
-                               const void **p, size_t *avail);
+MOBJ_RING_INLINE int mobj_ring_peek(struct mobj_ring *r, size_t min,
+                                    int timeout_ms, const void **p,
+                                    size_t *avail);
 
 /**
- * Consumer: release the first @p n readable bytes to the producer. n may be
- * at most the readable amount last returned by mobj_ring_peek() (less what
- * was consumed since).
+ * Consumer: release the first @p n readable bytes to the producer (published
+ * at once unless mobj_ring_set_batch() defers it). n may be at most the
+ * readable amount last returned by mobj_ring_peek() (less what was consumed
+ * since).
  * @return 0, or -EINVAL (NULL, not a consumer, n too large).
+ * Inline (the fast path section at the end of this header).
  */
-MOBJ_EXPORT int mobj_ring_consume(struct mobj_ring *r, size_t n);
+MOBJ_RING_INLINE int mobj_ring_consume(struct mobj_ring *r, size_t n);
 
 /**
  * Producer: copy @p n bytes in, all or nothing (waits for room for all of
@@ -173,6 +292,32 @@ MOBJ_EXPORT int mobj_ring_consume(struct mobj_ring *r, size_t n);
  */
 MOBJ_EXPORT ssize_t mobj_ring_write(struct mobj_ring *r, const void *p,
                                     size_t n, int timeout_ms);
+
+/**
+ * Producer: wait (by the timeout rules) until at least 1 byte is free, then
+ * copy in as many of the @p n bytes as fit, and commit them. For streams
+ * that can take a partial write; mobj_ring_write() is all or nothing.
+ * @return the count written (1..n; 0 when n is 0), or the errors of
+ *         mobj_ring_reserve() (-EAGAIN: timeout 0 and the ring is full;
+ *         -EINVAL also for p NULL with n > 0). Never -EMSGSIZE: n may
+ *         exceed the capacity.
+ */
+MOBJ_EXPORT ssize_t mobj_ring_write_some(struct mobj_ring *r, const void *p,
+                                         size_t n, int timeout_ms);
+
+/**
+ * The fill level now, without waiting (what spa's get_read_index gives
+ * PipeWire for rate matching): the producer's free bytes, or the
+ * consumer's readable bytes. Reads (and validates) the peer's index once.
+ * Counts only what the peer has published (mobj_ring_set_batch()).
+ * @return the count (0..capacity), or -EINVAL (NULL), -ENOTCONN (a
+ *         producer with no consumer yet), -EPIPE (producer: the consumer
+ *         closed or died; consumer: the producer closed or died and nothing
+ *         is left to read; a death without close is noticed by a waiting
+ *         call, not by this one), -EPROTO (the peer's index is impossible;
+ *         the end is then dead).
+ */
+MOBJ_EXPORT ssize_t mobj_ring_available(struct mobj_ring *r);
 
 /**
  * Consumer: wait for at least 1 byte, copy out what is readable up to
@@ -241,13 +386,15 @@ MOBJ_EXPORT ssize_t mobj_ring_read_record(struct mobj_ring *r, void *p,
 
 /** Counters of the slow paths of one ring end, for benchmarks. Every system
  *  call the data calls make after set-up is one of these (a Linux peer
- *  check without pidfds is open, read and close of /proc/PID/stat). Not
- *  counted: the mobj_ring_fd() helper thread's sleeps and checks, and the
- *  eventfd read and wake a call makes when it returns -EAGAIN with the fd
- *  armed. */
+ *  check without pidfds is open, read and close of /proc/PID/stat; on
+ *  Linux a sleep is two calls, membarrier and futex, and a wake two when
+ *  the peer polls mobj_ring_fd(), futex and a one-byte send). Not counted:
+ *  the mobj_ring_fd() helper thread's sleeps and checks (where there is
+ *  one), and the drain of the descriptor (a recv, or an eventfd read and
+ *  wake) a call makes when it returns -EAGAIN with the descriptor in use. */
 struct mobj_ring_stats {
-	uint64_t sleeps; /**< sleeps waiting for the peer (one system call each) */
-	uint64_t wakes;  /**< wake-ups sent to a sleeping peer (one system call each) */
+	uint64_t sleeps; /**< sleeps waiting for the peer */
+	uint64_t wakes;  /**< wake-ups sent to a sleeping or polling peer */
 	uint64_t peer_checks; /**< liveness checks of the peer (one system call each on Linux) */
 	uint64_t spins;  /**< waits that ended while spinning, with no system call */
 };
@@ -257,20 +404,28 @@ MOBJ_EXPORT int mobj_ring_stats(const struct mobj_ring *r,
                                 struct mobj_ring_stats *out);
 
 /**
- * A descriptor for event loops (poll, epoll, select): it polls readable
- * when the last call on this end that returned -EAGAIN (timeout 0) would
- * now succeed, or fail for good (the peer closed or died: -EPIPE; -EPROTO).
- * It starts readable; each -EAGAIN clears and re-arms it. It may poll
- * readable spuriously: call again with timeout 0 and go back to polling on
- * -EAGAIN. Owned by the ring: do not read, write or close it.
+ * A descriptor for event loops (poll, epoll, select, kqueue): it polls
+ * readable when the last call on this end that returned -EAGAIN (timeout 0)
+ * would now succeed, or fail for good (the peer closed or died: -EPIPE;
+ * -EPROTO). It starts readable; each -EAGAIN clears and re-arms it. It may
+ * poll readable spuriously: call again with timeout 0 and go back to
+ * polling on -EAGAIN. Owned by the ring: do not read, write or close it.
  *
- * The peer may be another process that cannot signal our descriptors, so
- * the first call starts one helper thread for this end, which sleeps the
- * way a blocking call would (same wake-up protocol: no extra system call
- * on the peer's side) and signals a local event (Linux: an eventfd).
- * mobj_ring_close() stops it (which can take up to 50 ms while the helper
- * sleeps). Threads do not survive fork(): a child must not use an end whose
- * helper was started before the fork.
+ * Linux, ends connected by mobj_ring_consumer() or mobj_ring_send()/
+ * mobj_ring_recv(): no thread. The descriptor is this end's half of a
+ * socketpair exchanged at set-up; a -EAGAIN registers in this end's
+ * control page as a waiter (the protocol of a blocking call, without the
+ * sleep), and the peer sends one byte only to a registered waiter whose
+ * target it reached. The peer's process dying closes its half, which
+ * also makes the descriptor readable. Costs one descriptor per end, made
+ * at set-up whether or not this is called.
+ *
+ * Otherwise (Darwin; an end set up with mobj_ring_import()/
+ * mobj_ring_accept_answer() without a peer event; no descriptors left at
+ * set-up) the first call starts one helper thread for this end, which
+ * sleeps the way a blocking call would and signals a local event;
+ * mobj_ring_close() stops it (up to 50 ms). Threads do not survive fork():
+ * a child must not use an end whose helper was started before the fork.
  *
  * @return the descriptor, or -EINVAL (NULL), -ENOTCONN (a producer with no
  *         consumer yet), -EMFILE, -ENFILE, -ENOMEM, -EAGAIN (no thread).
@@ -283,6 +438,150 @@ MOBJ_EXPORT int mobj_ring_fd(struct mobj_ring *r);
  * committed before stays readable by the consumer. NULL is a no-op.
  */
 MOBJ_EXPORT void mobj_ring_close(struct mobj_ring *r);
+
+/* ---- The inline fast path ---------------------------------------------- */
+
+/**
+ * The per-message state of a ring end, which a struct mobj_ring starts
+ * with, published (as liburing publishes struct io_uring) so that reserve,
+ * commit, peek and consume run inline with no call: every check that does
+ * not depend on the peer was made once, when the end was connected, and is
+ * summed up in @c ready; the peer's index is read and validated only in the
+ * out-of-line calls (mobj_ring_slow_*), exactly as before. Not an API:
+ * never read or write a field; the layout changes only with the library's
+ * soname.
+ */
+struct mobj_ring_fast {
+	unsigned char *data;          /* the mirror, 2 * cap bytes */
+	uint64_t *own_index;          /* our index in our control page */
+	const uint32_t *peer_waiting; /* the peer sleeps (a count) */
+	const uint32_t *peer_polling; /* the peer spins (set when we batch) */
+	const uint32_t *peer_closed;  /* the peer closed its end */
+	uint64_t pos;       /* our index: the tail, or the head */
+	uint64_t peer_seen; /* the peer's index, last validated value */
+	uint64_t published; /* what *own_index holds */
+	uint64_t batch;     /* publish once pos - published >= batch */
+	uint64_t cap;       /* capacity in bytes */
+	uint64_t off;       /* pos % cap */
+	uint64_t reserved;  /* producer: bytes of the current reservation */
+	uint32_t ready;     /* role when connected and sound, else 0 */
+	uint32_t fence;     /* publish with a seq_cst fence (no heavy barrier) */
+	uint32_t in_record; /* a record is reserved (peeked) */
+	uint32_t role;      /* MOBJ_RING_FAST_PRODUCER or _CONSUMER */
+};
+
+/** Values of struct mobj_ring_fast's role and ready. */
+#define MOBJ_RING_FAST_PRODUCER 1u
+#define MOBJ_RING_FAST_CONSUMER 2u
+
+/**
+ * The out-of-line half of mobj_ring_reserve() (same contract): every
+ * argument check, the peer's index, waiting. Not for direct use.
+ */
+MOBJ_EXPORT int mobj_ring_slow_reserve(struct mobj_ring *r, size_t n,
+                                       int timeout_ms, void **p);
+
+/**
+ * The out-of-line half of mobj_ring_peek() (same contract). Not for direct
+ * use.
+ */
+MOBJ_EXPORT int mobj_ring_slow_peek(struct mobj_ring *r, size_t min,
+                                    int timeout_ms, const void **p,
+                                    size_t *avail);
+
+/**
+ * After a publish that saw the peer waiting: wake it if it waits for what
+ * was published (one system call at most). Not for direct use.
+ */
+MOBJ_EXPORT void mobj_ring_slow_wake(struct mobj_ring *r);
+
+/* After commit or consume moved f->pos: publish it unless batching defers
+ * it (@force: publish anyway). The design block of src/ring.c proves that
+ * no wake-up is lost with the fence or, when light, the compiler barrier. */
+static inline void mobj_ring__publish(struct mobj_ring_fast *f,
+                                      struct mobj_ring *r, int force)
+{
+	if (!force && f->pos - f->published < f->batch &&
+	    !__atomic_load_n(f->peer_waiting, __ATOMIC_RELAXED) &&
+	    !__atomic_load_n(f->peer_polling, __ATOMIC_RELAXED))
+		return;
+	__atomic_store_n(f->own_index, f->pos, __ATOMIC_RELEASE);
+	f->published = f->pos;
+	if (f->fence)
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	else
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(f->peer_waiting, __ATOMIC_RELAXED))
+		mobj_ring_slow_wake(r);
+}
+
+/* Commit or consume @n bytes: advance f->pos (and f->off == pos % cap,
+ * without a division) and publish. */
+static inline int mobj_ring__advance(struct mobj_ring_fast *f,
+                                     struct mobj_ring *r, size_t n)
+{
+	f->in_record = 0;
+	if (n == 0)
+		return 0;
+	f->pos += n;
+	f->off += n;
+	if (f->off >= f->cap)
+		f->off -= f->cap;
+	mobj_ring__publish(f, r, 0);
+	return 0;
+}
+
+MOBJ_RING_INLINE int mobj_ring_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
+                                       void **p)
+{
+	struct mobj_ring_fast *f = (struct mobj_ring_fast *)r;
+
+	if (r && f->ready == MOBJ_RING_FAST_PRODUCER && p && timeout_ms >= -1 &&
+	    n <= f->cap && f->pos + n - f->peer_seen <= f->cap &&
+	    !__atomic_load_n(f->peer_closed, __ATOMIC_RELAXED)) {
+		f->reserved = n;
+		f->in_record = 0;
+		*p = f->data + f->off;
+		return 0;
+	}
+	return mobj_ring_slow_reserve(r, n, timeout_ms, p);
+}
+
+MOBJ_RING_INLINE int mobj_ring_commit(struct mobj_ring *r, size_t n)
+{
+	struct mobj_ring_fast *f = (struct mobj_ring_fast *)r;
+
+	if (!r || f->role != MOBJ_RING_FAST_PRODUCER || n > f->reserved)
+		return -EINVAL;
+	f->reserved = 0;
+	return mobj_ring__advance(f, r, n);
+}
+
+MOBJ_RING_INLINE int mobj_ring_peek(struct mobj_ring *r, size_t min,
+                                    int timeout_ms, const void **p,
+                                    size_t *avail)
+{
+	struct mobj_ring_fast *f = (struct mobj_ring_fast *)r;
+
+	if (r && f->ready == MOBJ_RING_FAST_CONSUMER && p && avail &&
+	    timeout_ms >= -1 && min <= f->cap &&
+	    f->peer_seen - f->pos >= (min ? min : 1)) {
+		f->in_record = 0;
+		*p = f->data + f->off;
+		*avail = (size_t)(f->peer_seen - f->pos);
+		return 0;
+	}
+	return mobj_ring_slow_peek(r, min, timeout_ms, p, avail);
+}
+
+MOBJ_RING_INLINE int mobj_ring_consume(struct mobj_ring *r, size_t n)
+{
+	struct mobj_ring_fast *f = (struct mobj_ring_fast *)r;
+
+	if (!r || f->role != MOBJ_RING_FAST_CONSUMER || n > f->peer_seen - f->pos)
+		return -EINVAL;
+	return mobj_ring__advance(f, r, n);
+}
 
 #ifdef __cplusplus
 }

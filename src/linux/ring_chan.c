@@ -21,10 +21,6 @@
 #include "../internal.h"
 #include "backend.h"
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
-
 struct pid_msg {
 	uint32_t magic; /* PID_MAGIC */
 	int32_t pid;
@@ -61,7 +57,7 @@ int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj__os_chan *c,
 {
 	uint64_t start = mobj__os_clock_ns();
 	pid_t pid = 0;
-	int fd, err;
+	int err;
 
 	if (producer) {
 		err = send_pid(c, timeout_ms);
@@ -74,15 +70,5 @@ int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj__os_chan *c,
 	}
 	if (err < 0)
 		return err;
-	fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (fd < 0 && errno == ESRCH)
-		return -EPIPE;
-	if (fd < 0 && errno != ENOSYS)
-		return mobj__neg_errno();
-	/* pidfd_open gives close-on-exec descriptors. Without pidfds (Linux
-	 * before 5.3, valgrind) the pid itself is polled: weaker, as a reused
-	 * pid or an unreaped zombie looks alive. */
-	w->pidfd = fd;
-	w->pid = pid;
-	return 0;
+	return mobj__os_waker_watch(w, pid);
 }

@@ -20,6 +20,10 @@
 #include <unistd.h>
 #include <linux/futex.h>
 
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
 #include "../internal.h"
 
 int mobj__os_waker_pair(struct mobj__os_waker *a, struct mobj__os_waker *b)
@@ -99,4 +103,23 @@ bool mobj__os_waker_peer_alive(struct mobj__os_waker *w)
 	p.revents = 0;
 	/* A pidfd polls readable once the process has exited. */
 	return poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR));
+}
+
+int mobj__os_waker_watch(struct mobj__os_waker *w, int pid)
+{
+	int fd;
+
+	if (pid <= 0)
+		return -EPROTO;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0 && errno == ESRCH)
+		return -EPIPE;
+	if (fd < 0 && errno != ENOSYS)
+		return errno ? -errno : -EIO;
+	/* pidfd_open gives close-on-exec descriptors. Without pidfds (Linux
+	 * before 5.3, valgrind) the pid itself is polled: weaker, as a reused
+	 * pid or an unreaped zombie looks alive. */
+	w->pidfd = fd;
+	w->pid = pid;
+	return 0;
 }

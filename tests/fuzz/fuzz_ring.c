@@ -2,7 +2,8 @@
  * libFuzzer target: the ring's validation of what the other side writes.
  * One in-process ring pair (page capacity, so every path wraps often) runs
  * a program read from the input: ordinary calls on both ends with timeout
- * 0, interleaved with lies - the producer's shared index, the consumer's
+ * 0 (write_some, available, batching on and off, flush among them),
+ * interleaved with lies - the producer's shared index, the consumer's
  * shared index, record headers in the data - set to fuzzer-chosen values.
  *
  * Checked: no crash or sanitizer report; every result is a count within
@@ -94,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		unsigned op = (unsigned)take(&in, 1);
 		size_t k = (size_t)take(&in, 2) % (cap + 64);
 
-		switch (op % 12) {
+		switch (op % 16) {
 		case 0:
 			rc = mobj_ring_write(p, buf, k, 0);
 			check_result(rc, (long)k);
@@ -175,12 +176,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			atomic_fetch_add(&mobj__ring_own(op & 16 ? c : p)->index,
 			                 op & 32 ? 1 : (uint64_t)-1);
 			break;
+		case 12:
+			rc = mobj_ring_write_some(p, buf, k, 0);
+			check_result(rc, (long)k);
+			check(rc != 0 || k == 0);
+			pbroken |= rc == -EPROTO;
+			break;
+		case 13: /* the fill level, either end */
+			rc = (long)mobj_ring_available(op & 16 ? c : p);
+			check((rc >= 0 && rc <= (long)cap) || rc == -EPROTO ||
+			      rc == -EPIPE);
+			if (op & 16)
+				cbroken |= rc == -EPROTO;
+			else
+				pbroken |= rc == -EPROTO;
+			break;
+		case 14: /* batching on or off, either end */
+			check(mobj_ring_set_batch(op & 16 ? c : p,
+			                          op & 32 ? k % (cap + 1) : 0) == 0);
+			break;
+		case 15:
+			rc = mobj_ring_flush(op & 16 ? c : p);
+			check(rc == 0 || rc == -EPROTO);
+			check(rc == 0 || (op & 16 ? cbroken : pbroken));
+			break;
 		}
 		/* -EPROTO is for good. */
 		if (cbroken)
-			check(mobj_ring_peek(c, 1, 0, &q, &avail) == -EPROTO);
+			check(mobj_ring_peek(c, 1, 0, &q, &avail) == -EPROTO &&
+			      mobj_ring_available(c) == -EPROTO);
 		if (pbroken)
-			check(mobj_ring_reserve(p, 0, 0, &w) == -EPROTO);
+			check(mobj_ring_reserve(p, 0, 0, &w) == -EPROTO &&
+			      mobj_ring_available(p) == -EPROTO);
 	}
 	mobj_ring_close(p);
 	mobj_ring_close(c);
