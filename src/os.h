@@ -19,6 +19,8 @@
  *   ring_chan.c   a ring's waker set-up over a channel (waker_connect)
  *   ring_event.c  the pollable event of mobj_ring_fd()'s helper thread
  *   ring_pevent.c the peer event: mobj_ring_fd() with no thread
+ *   ring_xfer.c   a ring's set-up over IPC the user owns: the system's own
+ *                 fields of struct mobj_ring_xfer (xfer_put, xfer_take)
  *   os_types.h    the native handles
  *   backend.h     helpers shared by the backend's own files
  * Linux alone has dispose.c (closing what a peer controls on a thread of

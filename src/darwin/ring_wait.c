@@ -162,3 +162,11 @@ void mobj__os_waker_wake_self(struct mobj__os_waker *w, const uint32_t *word)
 	if (MACH_PORT_VALID(w->theirs) && !mobj__darwin_inherited(w->gen))
 		semaphore_signal(w->theirs);
 }
+
+/* Over IPC the user owns the pid is not what is watched: the peer's
+ * semaphore, which mobj__os_xfer_take() (ring_xfer.c) took, dies with it. */
+int mobj__os_waker_watch(struct mobj__os_waker *w, int pid)
+{
+	(void)pid;
+	return MACH_PORT_VALID(w->theirs) ? 0 : -EPIPE;
+}

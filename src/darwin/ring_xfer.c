@@ -158,10 +158,3 @@ int mobj__os_xfer_take(struct mobj__os_waker *w, struct mobj__os_pevent *e,
 		drop_peer(w, e);
 	return err;
 }
-
-/* The semaphore mobj__os_xfer_take() took is what is watched. */
-int mobj__os_waker_watch(struct mobj__os_waker *w, int pid)
-{
-	(void)pid;
-	return MACH_PORT_VALID(w->theirs) ? 0 : -EPIPE;
-}

@@ -271,23 +271,3 @@ void mobj__os_pevent_close(struct mobj__os_pevent *e)
 		mobj__dispose_socket(e->fd);
 	e->fd = -1;
 }
-
-/* Linux carries everything a ring needs in the objects, event_fd and meta
- * the core handles (ring_xfer.c). */
-int mobj__os_xfer_put(struct mobj__os_waker *w, struct mobj__os_pevent *e,
-                      struct mobj_ring_xfer *x)
-{
-	(void)w;
-	(void)e;
-	(void)x;
-	return 0;
-}
-
-int mobj__os_xfer_take(struct mobj__os_waker *w, struct mobj__os_pevent *e,
-                       const struct mobj_ring_xfer *x)
-{
-	(void)w;
-	(void)e;
-	(void)x;
-	return 0;
-}
