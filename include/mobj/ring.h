@@ -432,19 +432,23 @@ MOBJ_EXPORT int mobj_ring_stats(const struct mobj_ring *r,
  * poll readable spuriously: call again with timeout 0 and go back to
  * polling on -EAGAIN. Owned by the ring: do not read, write or close it.
  *
- * Linux, ends connected by mobj_ring_consumer() or mobj_ring_send()/
- * mobj_ring_recv(): no thread. The descriptor is this end's half of a
- * socketpair exchanged at set-up; a -EAGAIN registers in this end's
- * control page as a waiter (the protocol of a blocking call, without the
- * sleep), and the peer sends one byte only to a registered waiter whose
- * target it reached. The peer's process dying closes its half, which
- * also makes the descriptor readable. Costs one descriptor per end, made
- * at set-up whether or not this is called.
+ * No thread where set-up made a peer event (every way of connecting does,
+ * descriptors and ports permitting): a -EAGAIN registers in this
+ * end's control page as a waiter (the protocol of a blocking call, without
+ * the sleep), and the peer signals only a registered waiter whose target it
+ * reached. Linux: the descriptor is this end's half of a socketpair
+ * exchanged at set-up; the peer sends one byte; the peer's process dying
+ * closes its half. Darwin: the descriptor is a kqueue watching this end's
+ * own Mach port (EVFILT_MACHPORT), to which the peer sends an empty
+ * message; the peer's process dying destroys its port, and the dead-name
+ * notification lands on ours. Either way the death makes the descriptor
+ * readable for good. Costs one descriptor (Darwin: and one port) per end,
+ * made at set-up whether or not this is called.
  *
- * Otherwise (Darwin; an end set up with mobj_ring_import()/
- * mobj_ring_accept_answer() without a peer event; no descriptors left at
- * set-up) the first call starts one helper thread for this end, which
- * sleeps the way a blocking call would and signals a local event;
+ * Otherwise (no descriptor or port was left at set-up; Linux, an offer
+ * imported without its event_fd) the first call starts one helper thread
+ * for this end, which sleeps the way a blocking call would and signals a
+ * local event;
  * mobj_ring_close() stops it (up to 50 ms). Threads do not survive fork():
  * a child must not use an end whose helper was started before the fork.
  *
