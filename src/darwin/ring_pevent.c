@@ -13,7 +13,9 @@
  *    the peer's process dies (or it closes its end) its receive right is
  *    destroyed and the kernel queues MACH_NOTIFY_DEAD_NAME on ours. Kernel
  *    notifications travel on send-once rights, which the queue limit does
- *    not stop, so a flooding peer cannot keep it out.
+ *    not stop (XNU ipc_mqueue_send_locked: a message to a send-once right is
+ *    queued past imq_full up to the kernel's limit), so a flooding peer
+ *    cannot keep it out.
  * drain() empties the queue; a dead-name notification (believed only with
  * the kernel's audit token, about exactly our peer's name) turns the end
  * dead for good, and a user event on the kqueue, triggered and never reset,
@@ -60,9 +62,10 @@
 #define ID_WAKE 0x6d6f6210
 
 /* What drain receives: an empty wake, a notification (header, NDR, one
- * name), the audit trailer after them. Anything larger is destroyed by the
- * kernel, rights included (no MACH_RCV_LARGE: XNU ipc_mqueue_receive_results
- * -> MACH_RCV_TOO_LARGE, ipc_kmsg_destroy). */
+ * name), the audit trailer after them. Anything larger is taken off the
+ * queue and destroyed by the kernel, rights included (no MACH_RCV_LARGE:
+ * XNU ipc_mqueue_select_on_thread_locked dequeues it, then
+ * mach_msg_receive_results -> mach_msg_receive_error frees it). */
 struct pev_rcv {
 	mach_msg_header_t hdr;
 	unsigned char body[40];
@@ -81,7 +84,8 @@ struct pev_rcv {
  * full queue returns MACH_SEND_TIMED_OUT at once (XNU
  * ipc_mqueue_send_locked), and the message comes back pseudo-received, the
  * destination right copied out as ours (mach_msg_trap_send ->
- * ipc_kmsg_copyout_pseudo): mach_msg_destroy releases it. A dead
+ * mach_msg_receive_pseudo -> ipc_kmsg_copyout_pseudo): mach_msg_destroy
+ * releases it. A dead
  * destination (MACH_SEND_INVALID_DEST) copied nothing in, and the buffer as
  * written (COPY_SEND or MAKE_SEND) is left alone by mach_msg_destroy. */
 static void say(mach_port_t dest, mach_msg_type_name_t disp)
