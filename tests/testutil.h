@@ -72,6 +72,13 @@ pid_t tu_fork_chan(struct mobj_chan **c);
 /* A memfd of @size bytes with @seals added (0: none), as another program
  * might make one; fails the current test if it cannot. */
 int tu_memfd(size_t size, unsigned seals);
+
+/* In this process (a child: it cannot be undone), take /proc away the way
+ * a chroot or a sandbox without it does: a private mount namespace with
+ * /proc detached, so /proc/self/fd is gone (ENOENT). Mappings are still
+ * counted (through a descriptor of /proc/self opened before). Returns 0,
+ * or a negative errno when the system refuses (not root). */
+int tu_hide_proc(void);
 #endif
 
 /* Per system (testutil_linux.c, testutil_darwin.c), for testutil.c. */
