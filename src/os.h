@@ -105,7 +105,10 @@ int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len);
 int mobj__os_chan_connect(const char *name, int timeout_ms,
                           struct mobj__os_chan *out);
 
-/* Two connected ends, peer credentials set (both are this process). */
+/* Two connected ends. The peer's uid is this process's; its pid is this
+ * process's where the ends cannot leave it (Darwin), else (Linux, where a
+ * child may take one end over fork) 0 until the first message has been
+ * received, then the pid of that message's sender. */
 int mobj__os_chan_pair(struct mobj__os_chan *a, struct mobj__os_chan *b);
 
 /* Close a channel or listener; a listener removes its name. */

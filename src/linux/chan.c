@@ -19,6 +19,14 @@
  * first send (connector and pair ends; accepted ends share the listener's). The control buffer has room for the credentials and two
  * descriptors: a second one already proves the message wrong, and the
  * kernel itself drops those that do not fit (MSG_CTRUNC).
+ *
+ * The peer's pid: SO_PEERCRED of a connected socket names the process that
+ * connected (or listened), but on a socketpair both ends name the process
+ * that made the pair, which is wrong on both sides once it forks. A pair
+ * end therefore reports 0 until a message comes, then the pid of the
+ * process that sent the first one, from that message's credentials (the
+ * kernel records the sender and translates the pid into the receiver's
+ * PID namespace: 0 there when the sender is not visible).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -127,6 +135,13 @@ static int setup_connected(int fd, struct mobj__os_chan *out)
 	out->pid = cred.pid;
 	out->uid = cred.uid;
 	return 0;
+}
+
+/* A pair end: the peer is whoever sends the first message. */
+static void learn_pid_later(struct mobj__os_chan *c)
+{
+	c->pid = 0;
+	c->learn_pid = true;
 }
 
 /* A socket file that nobody listens on any more. */
@@ -285,6 +300,8 @@ int mobj__os_chan_pair(struct mobj__os_chan *a, struct mobj__os_chan *b)
 		mobj__os_chan_close(&ca);
 		return err;
 	}
+	learn_pid_later(&ca);
+	learn_pid_later(b);
 	*a = ca;
 	return 0;
 }
@@ -387,13 +404,21 @@ static unsigned take_fds(struct msghdr *mh, int *first, bool *other)
 	return n;
 }
 
-static bool has_creds(struct msghdr *mh)
+/* Whether the message carried credentials; @pid gets the sender's pid. */
+static bool has_creds(struct msghdr *mh, pid_t *pid)
 {
 	struct cmsghdr *cm;
+	struct ucred cred;
 
-	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS)
+	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_CREDENTIALS &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(cred))) {
+			memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
+			*pid = cred.pid;
 			return true;
+		}
+	}
 	return false;
 }
 
@@ -409,6 +434,7 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 	struct msghdr mh;
 	bool other = false;
 	unsigned nfds;
+	pid_t sender = 0;
 	ssize_t n;
 	int fd = -1, err;
 
@@ -432,12 +458,16 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 			return err;
 	}
 	nfds = take_fds(&mh, &fd, &other);
-	if (n == 0 && !has_creds(&mh)) {
+	if (!has_creds(&mh, &sender) && n == 0) {
 		/* End of stream: every message carries a credentials record.
 		 * (Descriptors cannot come without a message; closed anyway.) */
 		if (nfds)
 			close(fd);
 		return -EPIPE;
+	}
+	if (c->learn_pid && sender > 0) {
+		c->pid = sender;
+		c->learn_pid = false;
 	}
 	if (other || nfds > 1 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
 	    (size_t)n > cap || n > INT32_MAX) {

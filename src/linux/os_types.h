@@ -6,11 +6,14 @@ struct mobj__os_obj {
 	int fd; /* a sealed memfd, close-on-exec */
 };
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct mobj__os_chan {
 	int fd;          /* AF_UNIX SOCK_SEQPACKET, close-on-exec, non-blocking */
-	pid_t pid;       /* SO_PEERCRED at set-up; a listener: its creator */
+	pid_t pid;       /* SO_PEERCRED at set-up; a listener: its creator;
+	                  * a pair end: the first message's sender, 0 before */
+	bool learn_pid;  /* a pair end that has not received a message yet */
 	uid_t uid;
 	char path[108];  /* a path listener's socket file, else "" */
 	dev_t dev;       /* ...and its identity, so close unlinks only ours */
