@@ -2,8 +2,8 @@
  * Channels: the portable half. Encodes and validates messages (msg.h),
  * applies the listener's uid policy and the connection handshake, and turns
  * a received native handle into a struct mobj through exactly the checks of
- * mobj_from_fd()/mobj_from_port() (mobj__adopt). The backend only moves
- * bytes and handles.
+ * mobj_from_fd()/mobj_from_port() (mobj__import_dup). The backend only
+ * moves bytes and handles.
  *
  * Handshake: a listener's accept takes a connection, reads the peer's uid
  * as the kernel recorded it, and either sends a HELLO message or closes the
@@ -16,10 +16,12 @@
  * released and the message is gone, so the next call reads the next
  * message.
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -27,6 +29,8 @@
 #include "msg.h"
 
 #define ALLOW_MAX 16
+/* How often a connector looks again for a listener that is not there yet. */
+#define CONNECT_RETRY_MS 5
 
 struct mobj_chan {
 	struct mobj__os_chan os;
@@ -36,17 +40,8 @@ struct mobj_chan {
 	uid_t allow[ALLOW_MAX];
 };
 
-int mobj__time_left(int timeout_ms, uint64_t start)
-{
-	uint64_t spent;
-
-	if (timeout_ms < 0)
-		return -1;
-	spent = mobj__os_clock_ms() - start;
-	return spent >= (uint64_t)timeout_ms ? 0 : timeout_ms - (int)spent;
-}
-
-static int wrap(struct mobj__os_chan *os, bool listener, struct mobj_chan **out)
+static int chan_new(struct mobj__os_chan *os, bool listener,
+                    struct mobj_chan **out)
 {
 	struct mobj_chan *c = calloc(1, sizeof(*c));
 
@@ -56,14 +51,6 @@ static int wrap(struct mobj__os_chan *os, bool listener, struct mobj_chan **out)
 	c->listener = listener;
 	*out = c;
 	return 0;
-}
-
-/* -1 is forever; anything below is a caller's bug (a deadline computed
- * into the past, say), not a request to wait forever: -EINVAL, as the ring
- * does. */
-static bool bad_timeout(int timeout_ms)
-{
-	return timeout_ms < -1;
 }
 
 static bool bad_name(const char *name)
@@ -81,7 +68,7 @@ int mobj_chan_listen(const char *name, struct mobj_chan **out)
 	err = mobj__os_chan_listen(name, &os);
 	if (err < 0)
 		return err;
-	err = wrap(&os, true, out);
+	err = chan_new(&os, true, out);
 	if (err < 0)
 		mobj__os_chan_close(&os);
 	return err;
@@ -131,12 +118,12 @@ int mobj_chan_accept(struct mobj_chan *l, int timeout_ms, struct mobj_chan **out
 	uid_t uid;
 	int n, err;
 
-	if (!l || !l->listener || !out || bad_timeout(timeout_ms))
+	if (!l || !l->listener || !out || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
 	n = mobj__msg_encode(hello, &m);
 	if (n < 0)
 		return n;
-	start = mobj__os_clock_ms();
+	start = mobj__os_clock_ns();
 	for (;;) {
 		err = mobj__os_chan_accept(&l->os, mobj__time_left(timeout_ms, start), &os);
 		if (err < 0)
@@ -145,7 +132,7 @@ int mobj_chan_accept(struct mobj_chan *l, int timeout_ms, struct mobj_chan **out
 		if (uid_allowed(l, uid)) {
 			err = mobj__os_chan_welcome(&os, hello, (size_t)n);
 			if (err == 0)
-				err = wrap(&os, false, out);
+				err = chan_new(&os, false, out);
 			if (err == 0)
 				return 0;
 			if (err != -EPIPE) {
@@ -154,9 +141,8 @@ int mobj_chan_accept(struct mobj_chan *l, int timeout_ms, struct mobj_chan **out
 			}
 		}
 		/* Refused, or gone before it was welcomed: the next one, but
-		 * only within the timeout. Without this check, peers that keep
-		 * connecting (refused ones cost nothing) kept accept from ever
-		 * returning, as each pending one polls ready at once. */
+		 * only within the timeout, since peers that keep connecting
+		 * (refused ones cost nothing) would always have one pending. */
 		mobj__os_chan_close(&os);
 		if (mobj__time_left(timeout_ms, start) == 0)
 			return -ETIMEDOUT;
@@ -184,21 +170,51 @@ static int await_hello(struct mobj__os_chan *os, int timeout_ms)
 	return 0;
 }
 
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Connect, trying again while nobody listens (yet) until the timeout ends:
+ * a listener may start after its clients. */
+static int connect_retry(const char *name, int timeout_ms, uint64_t start,
+                         struct mobj__os_chan *os)
+{
+	int err, left;
+
+	for (;;) {
+		err = mobj__os_chan_connect(name, mobj__time_left(timeout_ms, start),
+		                            os);
+		if (err != -EAGAIN)
+			break;
+		left = mobj__time_left(timeout_ms, start);
+		if (left == 0) {
+			err = -ETIMEDOUT;
+			break;
+		}
+		sleep_ms(left < 0 || left > CONNECT_RETRY_MS ? CONNECT_RETRY_MS : left);
+	}
+	/* A poll that finds nobody is refused, as a socket connect is. */
+	return err == -ETIMEDOUT && timeout_ms == 0 ? -ECONNREFUSED : err;
+}
+
 int mobj_chan_connect(const char *name, int timeout_ms, struct mobj_chan **out)
 {
 	struct mobj__os_chan os;
 	uint64_t start;
 	int err;
 
-	if (bad_name(name) || !out || bad_timeout(timeout_ms))
+	if (bad_name(name) || !out || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
-	start = mobj__os_clock_ms();
-	err = mobj__os_chan_connect(name, timeout_ms, &os);
+	start = mobj__os_clock_ns();
+	err = connect_retry(name, timeout_ms, start, &os);
 	if (err < 0)
 		return err;
 	err = await_hello(&os, mobj__time_left(timeout_ms, start));
 	if (err == 0)
-		err = wrap(&os, false, out);
+		err = chan_new(&os, false, out);
 	if (err < 0)
 		mobj__os_chan_close(&os);
 	return err;
@@ -215,13 +231,13 @@ int mobj_chan_pair(struct mobj_chan **a, struct mobj_chan **b)
 	err = mobj__os_chan_pair(&oa, &ob);
 	if (err < 0)
 		return err;
-	err = wrap(&oa, false, &ca);
+	err = chan_new(&oa, false, &ca);
 	if (err < 0) {
 		mobj__os_chan_close(&oa);
 		mobj__os_chan_close(&ob);
 		return err;
 	}
-	err = wrap(&ob, false, b);
+	err = chan_new(&ob, false, b);
 	if (err < 0) {
 		mobj_chan_close(ca);
 		mobj__os_chan_close(&ob);
@@ -251,7 +267,7 @@ int mobj_send_timeout(struct mobj_chan *c, struct mobj *o, const void *data,
 	struct mobj__msg m = { .type = MOBJ__MSG_DATA };
 	int n;
 
-	if (!c || c->listener || (!data && len) || timeout_ms < -1)
+	if (!c || c->listener || (!data && len) || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
 	if (len > MOBJ_MSG_MAX)
 		return -EMSGSIZE;
@@ -279,7 +295,7 @@ int mobj_recv(struct mobj_chan *c, int timeout_ms, struct mobj **o, void *buf,
 	unsigned nobj = 0;
 	int n, err;
 
-	if (!c || c->listener || (!buf && cap) || bad_timeout(timeout_ms))
+	if (!c || c->listener || (!buf && cap) || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
 	n = mobj__os_chan_recv(&c->os, timeout_ms, wire, sizeof(wire), &obj, &nobj);
 	if (n < 0)
@@ -291,7 +307,7 @@ int mobj_recv(struct mobj_chan *c, int timeout_ms, struct mobj **o, void *buf,
 	if (err == 0 && m.len > cap)
 		err = -EMSGSIZE;
 	if (err == 0 && nobj) {
-		err = mobj__adopt(&obj, (size_t)m.obj_size, m.obj_access, &got);
+		err = mobj__import_dup(&obj, (size_t)m.obj_size, m.obj_access, &got);
 		if (err == -EBADF || err == -EINVAL)
 			err = -EPROTO;
 	}

@@ -5,6 +5,7 @@
 #ifndef MOBJ_INTERNAL_H
 #define MOBJ_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,25 +18,46 @@ struct mobj {
 	unsigned access; /* MOBJ_READ or MOBJ_READ | MOBJ_WRITE */
 };
 
-/* Wrap a native handle the caller owns into a new struct mobj; on success
- * the handle belongs to the result, on failure it is still the caller's. */
-int mobj__wrap(struct mobj__os_obj *os, size_t size, unsigned access,
-               struct mobj **out);
+/* A new struct mobj that takes over @os, a native handle the caller owns:
+ * on success the handle belongs to the result, on failure it is still the
+ * caller's. */
+int mobj__obj_new(struct mobj__os_obj *os, size_t size, unsigned access,
+                  struct mobj **out);
 
-/* Validate a foreign native handle as declared and wrap a duplicate of it:
- * the common path of mobj_from_fd, mobj_from_port and mobj_recv. */
-int mobj__adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
-                struct mobj **out);
+/* Validate a foreign native handle as declared and return a new struct
+ * mobj holding a duplicate of it (@in stays the caller's): the common path
+ * of mobj_from_fd, mobj_from_port and mobj_recv. */
+int mobj__import_dup(const struct mobj__os_obj *in, size_t size,
+                     unsigned access, struct mobj **out);
 
-/* What is left of a timeout of @timeout_ms started at @start
- * (mobj__os_clock_ms): -1 stays -1 (forever), never below 0. */
-int mobj__time_left(int timeout_ms, uint64_t start);
+/* -1 is forever; anything below is a caller's bug (a deadline computed
+ * into the past, say), not a request to wait forever: -EINVAL. */
+static inline bool mobj__bad_timeout(int timeout_ms)
+{
+	return timeout_ms < -1;
+}
+
+/* Milliseconds left of a timeout of @timeout_ms started at @start
+ * (mobj__os_clock_ns), rounded up so that a wait never ends before the
+ * timeout: -1 stays -1 (forever), never below 0. */
+static inline int mobj__time_left(int timeout_ms, uint64_t start)
+{
+	uint64_t spent, limit;
+
+	if (timeout_ms < 0)
+		return -1;
+	spent = mobj__os_clock_ns() - start;
+	limit = (uint64_t)timeout_ms * 1000000u;
+	return spent >= limit ? 0 : (int)((limit - spent + 999999u) / 1000000u);
+}
 
 /* Round @n up to the page size; 0 when that overflows. */
 size_t mobj__page_round(size_t n);
 
-/* The backend's end of a channel, for a backend that passes handles of its
- * own over it (Darwin: the ring's semaphores, mobj__os_waker_connect). */
+struct mobj_chan;
+
+/* The backend's end of a channel: the ring hands it to
+ * mobj__os_waker_connect, whose messages bypass the core's format. */
 struct mobj__os_chan *mobj__chan_os(struct mobj_chan *c);
 
 #endif /* MOBJ_INTERNAL_H */

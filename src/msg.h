@@ -84,7 +84,7 @@ int mobj__msg_encode(void *buf, const struct mobj__msg *m);
 /* Validate and decode the @n bytes at @buf. Returns 0, or -EPROTO when they
  * are not exactly one well-formed message of this version. The checks are
  * structural: whether the object is acceptable (a memfd of that size,
- * frozen when read-only, ...) is the backend's mobj__os_adopt. */
+ * frozen when read-only, ...) is the backend's mobj__os_import_dup. */
 int mobj__msg_decode(const void *buf, size_t n, struct mobj__msg *out);
 
 #endif /* MOBJ_MSG_H */

@@ -30,8 +30,8 @@ size_t mobj__page_round(size_t n)
 	return (n + mask) & ~mask;
 }
 
-int mobj__wrap(struct mobj__os_obj *os, size_t size, unsigned access,
-               struct mobj **out)
+int mobj__obj_new(struct mobj__os_obj *os, size_t size, unsigned access,
+                  struct mobj **out)
 {
 	struct mobj *o = malloc(sizeof(*o));
 
@@ -44,8 +44,8 @@ int mobj__wrap(struct mobj__os_obj *os, size_t size, unsigned access,
 	return 0;
 }
 
-int mobj__adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
-                struct mobj **out)
+int mobj__import_dup(const struct mobj__os_obj *in, size_t size,
+                     unsigned access, struct mobj **out)
 {
 	struct mobj__os_obj os;
 	int err;
@@ -55,10 +55,10 @@ int mobj__adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
 	if (size == 0 || size % mobj__os_page_size() != 0 ||
 	    size > (size_t)PTRDIFF_MAX / 2)
 		return -EPROTO;
-	err = mobj__os_adopt(in, size, access, &os);
+	err = mobj__os_import_dup(in, size, access, &os);
 	if (err < 0)
 		return err;
-	err = mobj__wrap(&os, size, access, out);
+	err = mobj__obj_new(&os, size, access, out);
 	if (err < 0)
 		mobj__os_release(&os);
 	return err;
@@ -79,7 +79,7 @@ int mobj_create(size_t size, unsigned flags, struct mobj **out)
 	err = mobj__os_create(rounded, &os);
 	if (err < 0)
 		return err;
-	err = mobj__wrap(&os, rounded, MOBJ_READ | MOBJ_WRITE, out);
+	err = mobj__obj_new(&os, rounded, MOBJ_READ | MOBJ_WRITE, out);
 	if (err < 0)
 		mobj__os_release(&os);
 	return err;
@@ -95,7 +95,7 @@ int mobj_readonly(struct mobj *o, struct mobj **out)
 	err = mobj__os_freeze(&o->os, o->size, o->access & MOBJ_WRITE, &ro);
 	if (err < 0)
 		return err;
-	err = mobj__wrap(&ro, o->size, MOBJ_READ, out);
+	err = mobj__obj_new(&ro, o->size, MOBJ_READ, out);
 	if (err < 0)
 		mobj__os_release(&ro);
 	return err;

@@ -10,6 +10,17 @@
  *
  * os_types.h comes from the backend folder and defines the native handles:
  * struct mobj__os_obj (Linux: a memfd; Darwin: a memory-entry send right).
+ *
+ * Both backends split the work into the same files:
+ *   object.c      objects and mappings, the page size and the clock
+ *   chan.c        channels
+ *   ring_wait.c   ring waiting: pair, wait, wake, peer liveness
+ *   ring_chan.c   a ring's waker set-up over a channel (waker_connect)
+ *   ring_event.c  the pollable event of mobj_ring_fd()
+ *   os_types.h    the native handles
+ *   backend.h     helpers shared by the backend's own files
+ * Darwin alone has kern_error.c (kern_return_t to errno, kept for
+ * mobj_strerror) and compat.h (declarations an SDK may lack: launchd's bootstrap).
  */
 #ifndef MOBJ_OS_H
 #define MOBJ_OS_H
@@ -25,6 +36,10 @@
 
 /* The granule of sizes and offsets; constant for the process's life. */
 size_t mobj__os_page_size(void);
+
+/* A monotonic clock in nanoseconds: the one clock of every timeout
+ * (mobj__time_left). */
+uint64_t mobj__os_clock_ns(void);
 
 /* A new read-write object of exactly @size bytes (already page rounded,
  * nonzero), fixed in size for its life. */
@@ -58,8 +73,8 @@ int mobj__os_unmap(void *addr, size_t len);
  * read-only object, a read-only one). -EPROTO when it is not an acceptable
  * object of exactly @size bytes (a page multiple) with @access; -EBADF when
  * it is not an open handle at all. Does not consume @in. */
-int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
-                   struct mobj__os_obj *out);
+int mobj__os_import_dup(const struct mobj__os_obj *in, size_t size,
+                        unsigned access, struct mobj__os_obj *out);
 
 /* Backend-specific text for @err when the calling thread's latest failure
  * carried more detail (a Mach kern_return_t), else NULL. */
@@ -80,9 +95,6 @@ const char *mobj__os_strerror(int err);
  * forever, 0 polls; interruptions by signals are retried with the
  * remaining time. No call raises SIGPIPE. */
 
-/* A monotonic clock in milliseconds, for timeouts spanning several calls. */
-uint64_t mobj__os_clock_ms(void);
-
 /* Listen on @name (non-empty; naming rules in mobj/chan.h). -EINVAL when
  * the name is too long for the system, -EADDRINUSE when a live listener
  * has it. */
@@ -99,9 +111,11 @@ int mobj__os_chan_accept(struct mobj__os_chan *l, int timeout_ms,
  * own port. -EPIPE when the peer has already gone. */
 int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len);
 
-/* Connect to the listener @name, retrying while nobody listens until the
- * timeout ends: -ETIMEDOUT, or -ECONNREFUSED when @timeout_ms is 0; -EACCES
- * when the system forbids it. The welcome is read by the caller. */
+/* One attempt to connect to the listener @name: -EAGAIN when nobody
+ * listens on it (yet), or it cannot take one more connection now (the core
+ * retries until its timeout ends); -ECONNREFUSED when the name is not a
+ * mobj listener's; -EACCES when the system forbids it. @timeout_ms bounds
+ * the attempt itself (-ETIMEDOUT). The welcome is read by the caller. */
 int mobj__os_chan_connect(const char *name, int timeout_ms,
                           struct mobj__os_chan *out);
 
@@ -151,23 +165,20 @@ void mobj__os_chan_peer(const struct mobj__os_chan *c, pid_t *pid, uid_t *uid);
  * for liveness. Darwin: each side waits on a Mach semaphore its *peer*
  * created, so the peer's death ends the wait with KERN_TERMINATED (-EPIPE).
  */
-struct mobj_chan;
-
 /* Both ends in this process: @a and @b each get a waker that wakes the
  * other. The peer counts as alive until it marks itself closed. */
 int mobj__os_waker_pair(struct mobj__os_waker *a, struct mobj__os_waker *b);
 
 /* Ends in two processes, connected by channel @c: exchange whatever the
- * backend needs through @c and arm liveness tracking of the process at the
- * other end. Both sides call it at the same step of the ring set-up, after
- * every mobj message of the set-up has been received; @producer tells which
- * side this is, so a backend that sends something can order the exchange
- * (producer sends first). Linux: each side sends its pid (mobj_send, no
- * object) and opens a pidfd on the peer's (SO_PEERCRED is no use: for a
- * mobj_chan_pair it names the process that made the pair, on both ends).
- * -EPIPE when the peer is already gone; -EPROTO when what it sent is not
- * what the backend expects. On failure @w is left untouched. */
-int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj_chan *c,
+ * backend needs through @c, in messages of its own that the core never
+ * sees, and arm liveness tracking of the process at the other end. Both
+ * sides call it at the same step of the ring set-up, after every mobj
+ * message of the set-up has been received; @producer tells which side this
+ * is (the producer sends first). Every step is bounded by @timeout_ms
+ * (-ETIMEDOUT). Linux: the pids, then a pidfd on the peer's. Darwin: the
+ * semaphores. -EPIPE when the peer is already gone; -EPROTO when what it
+ * sent is not what the backend expects. On failure @w is left untouched. */
+int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj__os_chan *c,
                            bool producer, int timeout_ms);
 
 /* Release what the waker holds. The core calls it only on a waker that
@@ -205,9 +216,6 @@ void mobj__os_event_set(struct mobj__os_event *e);
 void mobj__os_event_clear(struct mobj__os_event *e);
 int mobj__os_event_fd(const struct mobj__os_event *e);
 void mobj__os_event_close(struct mobj__os_event *e);
-
-/* A monotonic clock in nanoseconds, for the core's timeouts. */
-uint64_t mobj__os_waker_clock_ns(void);
 
 /* The longest sleep the core asks of mobj__os_waker_wait() before it checks
  * mobj__os_waker_peer_alive(): bounds how late a death is noticed. */

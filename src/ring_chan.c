@@ -1,13 +1,14 @@
 /*
- * Ring set-up over a channel. Three messages, each one object and a hello:
+ * Ring set-up over a channel. Three messages, the ring's parts, each one
+ * object and a 24-byte part header:
  *
- *   producer -> consumer  kind DATA  the data object, frozen (read-only)
- *   producer -> consumer  kind PCTL  the producer's control page, frozen
- *   consumer -> producer  kind CCTL  the consumer's control page, frozen
+ *   producer -> consumer  RING_PART_DATA  the data object, frozen (read-only)
+ *   producer -> consumer  RING_PART_PCTL  the producer's control page, frozen
+ *   consumer -> producer  RING_PART_CCTL  the consumer's control page, frozen
  *
  * then both sides call mobj__os_waker_connect() (peer-death tracking; a
  * backend may exchange more there, e.g. Mach semaphores). Everything that
- * arrives is checked: the hello (magic, version, kind, capacity), that an
+ * arrives is checked: the header (magic, version, kind, capacity), that an
  * object came with it, that it is read-only, and its size; the control page
  * itself is checked again by mobj__ring_attach()/mobj__ring_accept(). A
  * wrong message is -EPROTO and everything received with it is released.
@@ -18,21 +19,21 @@
 #include "mobj/chan.h"
 #include "ring_internal.h"
 
-enum { HELLO_DATA = 1, HELLO_PCTL = 2, HELLO_CCTL = 3 };
+enum { RING_PART_DATA = 1, RING_PART_PCTL = 2, RING_PART_CCTL = 3 };
 
-struct hello {
+struct ring_part {
 	uint32_t magic;   /* MOBJ__RING_MAGIC */
 	uint32_t version; /* MOBJ__RING_VERSION */
-	uint32_t kind;    /* HELLO_* */
+	uint32_t kind;    /* RING_PART_* */
 	uint32_t zero;
 	uint64_t capacity;
 };
-_Static_assert(sizeof(struct hello) == 24, "hello layout");
+_Static_assert(sizeof(struct ring_part) == 24, "ring part layout");
 
-static int send_hello(struct mobj_chan *c, struct mobj *o, uint32_t kind,
-                      size_t cap, int timeout_ms)
+static int send_part(struct mobj_chan *c, struct mobj *o, uint32_t kind,
+                     size_t cap, int timeout_ms)
 {
-	struct hello h;
+	struct ring_part h;
 
 	memset(&h, 0, sizeof(h));
 	h.magic = MOBJ__RING_MAGIC;
@@ -42,23 +43,12 @@ static int send_hello(struct mobj_chan *c, struct mobj *o, uint32_t kind,
 	return mobj_send_timeout(c, o, &h, sizeof(h), timeout_ms);
 }
 
-/* Milliseconds left of @timeout_ms started at @start (ns); -1 stays -1. */
-static int time_left(int timeout_ms, uint64_t start)
+/* Receive one part of @kind with a read-only object. @cap: 0 to learn the
+ * capacity from the header (data), else the capacity it must repeat. */
+static int recv_part(struct mobj_chan *c, int timeout_ms, uint32_t kind,
+                     size_t *cap, struct mobj **out)
 {
-	uint64_t spent;
-
-	if (timeout_ms <= 0)
-		return timeout_ms;
-	spent = (mobj__os_waker_clock_ns() - start) / 1000000u;
-	return spent >= (uint64_t)timeout_ms ? 0 : timeout_ms - (int)spent;
-}
-
-/* Receive one hello of @kind with a read-only object. @cap: 0 to learn the
- * capacity from the hello (data), else the capacity it must repeat. */
-static int recv_hello(struct mobj_chan *c, int timeout_ms, uint32_t kind,
-                      size_t *cap, struct mobj **out)
-{
-	struct hello h;
+	struct ring_part h;
 	struct mobj *o = NULL;
 	int n;
 
@@ -89,7 +79,8 @@ bad:
 static int connect_waker(struct mobj_ring *r, struct mobj_chan *c,
                          int timeout_ms)
 {
-	int err = mobj__os_waker_connect(&r->waker, c, r->producer, timeout_ms);
+	int err = mobj__os_waker_connect(&r->waker, mobj__chan_os(c), r->producer,
+	                                 timeout_ms);
 
 	if (err < 0)
 		r->peer_dead = true;
@@ -101,31 +92,31 @@ static int connect_waker(struct mobj_ring *r, struct mobj_chan *c,
 int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *r, int timeout_ms)
 {
 	struct mobj *data_ro, *pctl_ro, *cctl_ro;
-	uint64_t start = mobj__os_waker_clock_ns();
+	uint64_t t0 = mobj__os_clock_ns();
 	size_t cap;
 	int err;
 
-	if (!c || !r || timeout_ms < -1)
+	if (!c || !r || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
 	err = mobj__ring_export(r, &data_ro, &pctl_ro);
 	if (err < 0)
 		return err;
 	cap = r->cap;
-	err = send_hello(c, data_ro, HELLO_DATA, cap,
-	                 time_left(timeout_ms, start));
+	err = send_part(c, data_ro, RING_PART_DATA, cap,
+	                mobj__time_left(timeout_ms, t0));
 	if (err == 0)
-		err = send_hello(c, pctl_ro, HELLO_PCTL, cap,
-		                 time_left(timeout_ms, start));
+		err = send_part(c, pctl_ro, RING_PART_PCTL, cap,
+		                mobj__time_left(timeout_ms, t0));
 	if (err == 0)
-		err = recv_hello(c, time_left(timeout_ms, start), HELLO_CCTL,
-		                 &cap, &cctl_ro);
+		err = recv_part(c, mobj__time_left(timeout_ms, t0),
+		                RING_PART_CCTL, &cap, &cctl_ro);
 	if (err < 0)
 		return err;
 	err = mobj__ring_accept(r, cctl_ro);
 	mobj_close(cctl_ro);
 	if (err < 0)
 		return err;
-	return connect_waker(r, c, time_left(timeout_ms, start));
+	return connect_waker(r, c, mobj__time_left(timeout_ms, t0));
 }
 
 int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
@@ -133,27 +124,27 @@ int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
 {
 	struct mobj *data_ro = NULL, *pctl_ro = NULL, *cctl_ro;
 	struct mobj_ring *r;
-	uint64_t start = mobj__os_waker_clock_ns();
+	uint64_t t0 = mobj__os_clock_ns();
 	size_t cap = 0;
 	int err;
 
-	if (!c || !consumer || timeout_ms < -1)
+	if (!c || !consumer || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
-	err = recv_hello(c, timeout_ms, HELLO_DATA, &cap, &data_ro);
+	err = recv_part(c, timeout_ms, RING_PART_DATA, &cap, &data_ro);
 	if (err == 0)
-		err = recv_hello(c, time_left(timeout_ms, start), HELLO_PCTL,
-		                 &cap, &pctl_ro);
+		err = recv_part(c, mobj__time_left(timeout_ms, t0),
+		                RING_PART_PCTL, &cap, &pctl_ro);
 	if (err == 0)
 		err = mobj__ring_attach(data_ro, pctl_ro, &r, &cctl_ro);
 	mobj_close(data_ro);
 	mobj_close(pctl_ro);
 	if (err < 0)
 		return err;
-	err = send_hello(c, cctl_ro, HELLO_CCTL, cap,
-	                 time_left(timeout_ms, start));
+	err = send_part(c, cctl_ro, RING_PART_CCTL, cap,
+	                mobj__time_left(timeout_ms, t0));
 	mobj_close(cctl_ro);
 	if (err == 0)
-		err = connect_waker(r, c, time_left(timeout_ms, start));
+		err = connect_waker(r, c, mobj__time_left(timeout_ms, t0));
 	if (err < 0) {
 		mobj__ring_free(r);
 		return err;

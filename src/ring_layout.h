@@ -49,7 +49,7 @@ struct mobj__ring_ctl {
 	_Atomic uint32_t waiting;
 	_Atomic uint32_t wait_seq;
 	_Atomic uint64_t wait_target;
-	uint8_t pad4[112];
+	uint8_t pad3[112];
 };
 
 _Static_assert(offsetof(struct mobj__ring_ctl, magic) == 0, "ring layout");

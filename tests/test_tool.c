@@ -53,7 +53,7 @@ static int run(const char *args, char *buf, size_t cap)
 }
 
 #ifdef __linux__
-/* `mobj info` reads /proc (tools/info_linux.c); elsewhere it says it is not
+/* `mobj info` reads /proc (tools/mobj/info_linux.c); elsewhere it says it is not
  * implemented, which test_info_not_implemented checks. */
 
 /* The line of the output that starts with "  fd N:". */

@@ -10,5 +10,5 @@ if [ ! -f build/build.ninja ]; then
 	meson setup build -Dwerror=true >/dev/null
 fi
 # Only the tool: the demo does not need the rest of the tree.
-ninja -C build tools/mobj >/dev/null
-exec build/tools/mobj demo "$@"
+ninja -C build tools/mobj/mobj >/dev/null
+exec build/tools/mobj/mobj demo "$@"

@@ -27,7 +27,7 @@
  * once the peer says it is done. The peer can read the whole object: every
  * allocation, live or freed, not only those it was sent. Put nothing in a
  * heap that its peer must not see (one heap per peer, if peers differ).
- * A complete two-process program: tools/heap-example.c.
+ * A complete two-process program: tools/examples/heap-example.c.
  *
  * When the object is full, allocation fails with -ENOMEM. The heap never
  * takes memory from anywhere but its object: no fallback to the process's

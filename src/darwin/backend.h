@@ -25,7 +25,8 @@ struct mobj__os_chan;
  * stream (the ring's semaphores). Send keeps the caller's reference
  * (COPY_SEND); receive hands over a new one. -EPROTO when the next message
  * is anything else (it is destroyed), -EPIPE, -ETIMEDOUT. */
-int mobj__darwin_chan_send_port(struct mobj__os_chan *c, mach_port_t port);
+int mobj__darwin_chan_send_port(struct mobj__os_chan *c, mach_port_t port,
+                                int timeout_ms);
 int mobj__darwin_chan_recv_port(struct mobj__os_chan *c, int timeout_ms,
                                 mach_port_t *port);
 

@@ -54,7 +54,6 @@
 #include <string.h>
 #include <sys/event.h>
 #include <fcntl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <mach/mach.h>
@@ -69,8 +68,6 @@
 #define ID_WELCOME 0x6d6f6202
 #define ID_DATA    0x6d6f6203
 #define ID_PORT    0x6d6f6204 /* backend-private: one send right, no bytes */
-
-#define CONNECT_RETRY_MS 5
 
 /* The one message layout, sent and received. */
 struct chan_msg {
@@ -105,21 +102,6 @@ struct chan_rcv {
 	MACH_RCV_TRAILER_ELEMENTS(MACH_RCV_TRAILER_AUDIT))
 
 static const audit_token_t kernel_token = KERNEL_AUDIT_TOKEN_VALUE;
-
-uint64_t mobj__os_clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
 
 /* ---- Ports ---------------------------------------------------------------- */
 
@@ -399,7 +381,7 @@ static int notification(struct mobj__os_chan *c, struct chan_rcv *r,
 static kern_return_t rcv_raw(struct mobj__os_chan *c, int timeout_ms,
                              struct chan_rcv *r)
 {
-	uint64_t start = mobj__os_clock_ms();
+	uint64_t start = mobj__os_clock_ns();
 	mach_msg_option_t opt;
 	mach_msg_return_t mr;
 	int left = timeout_ms;
@@ -502,12 +484,13 @@ reject:
 	return -EPROTO;
 }
 
-int mobj__darwin_chan_send_port(struct mobj__os_chan *c, mach_port_t port)
+int mobj__darwin_chan_send_port(struct mobj__os_chan *c, mach_port_t port,
+                                int timeout_ms)
 {
 	if (c->dead || !MACH_PORT_VALID(c->peer))
 		return -EPIPE;
 	return send_msg(c->peer, ID_PORT, port, MACH_MSG_TYPE_COPY_SEND, NULL, 0,
-	                -1);
+	                timeout_ms);
 }
 
 int mobj__darwin_chan_recv_port(struct mobj__os_chan *c, int timeout_ms,
@@ -572,7 +555,7 @@ int mobj__os_chan_listen(const char *name, struct mobj__os_chan *out)
 int mobj__os_chan_accept(struct mobj__os_chan *l, int timeout_ms,
                          struct mobj__os_chan *out)
 {
-	uint64_t start = mobj__os_clock_ms();
+	uint64_t start = mobj__os_clock_ns();
 	struct mobj__os_chan c;
 	struct chan_rcv r;
 	struct got g;
@@ -607,48 +590,30 @@ int mobj__os_chan_accept(struct mobj__os_chan *l, int timeout_ms,
 int mobj__os_chan_connect(const char *name, int timeout_ms,
                           struct mobj__os_chan *out)
 {
-	uint64_t start = mobj__os_clock_ms();
 	struct mobj__os_chan c;
 	mach_port_t svc = MACH_PORT_NULL;
 	name_t n;
 	kern_return_t kr;
-	int err, ms;
+	int err;
 
 	err = copy_name(name, n);
 	if (err < 0)
 		return err;
+	kr = bootstrap_look_up(bootstrap_port, n, &svc);
+	if (kr == BOOTSTRAP_UNKNOWN_SERVICE)
+		return -EAGAIN; /* nobody listens (yet) */
+	if (kr != KERN_SUCCESS)
+		return mobj__kr(kr);
 	init_chan(&c);
 	err = new_recv(&c.recv);
 	if (err == 0)
 		err = open_kq(&c);
-	while (err == 0) {
-		kr = bootstrap_look_up(bootstrap_port, n, &svc);
-		if (kr == KERN_SUCCESS) {
-			err = send_msg(svc, ID_CONNECT, c.recv,
-			               MACH_MSG_TYPE_MAKE_SEND, NULL, 0,
-			               mobj__time_left(timeout_ms, start));
-			release_send(&svc);
-			if (err != -EPIPE)
-				break; /* sent, or a real failure */
-			err = 0; /* a stale name whose listener died */
-		} else if (kr != BOOTSTRAP_UNKNOWN_SERVICE) {
-			err = mobj__kr(kr);
-			break;
-		}
-		/* Nobody listens (yet): try again until the timeout. */
-		if (timeout_ms == 0) {
-			err = -ECONNREFUSED;
-			break;
-		}
-		ms = mobj__time_left(timeout_ms, start);
-		if (ms == 0) {
-			err = -ETIMEDOUT;
-			break;
-		}
-		sleep_ms(ms < 0 || ms > CONNECT_RETRY_MS ? CONNECT_RETRY_MS : ms);
-	}
-	if (err == -ETIMEDOUT && timeout_ms == 0)
-		err = -ECONNREFUSED;
+	if (err == 0)
+		err = send_msg(svc, ID_CONNECT, c.recv, MACH_MSG_TYPE_MAKE_SEND,
+		               NULL, 0, timeout_ms);
+	release_send(&svc);
+	if (err == -EPIPE)
+		err = -EAGAIN; /* a stale name whose listener died */
 	if (err == 0) {
 		/* The listener now holds the only send right to our port:
 		 * when it goes (refused, or the listener died) the kernel

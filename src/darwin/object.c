@@ -35,6 +35,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <mach/mach.h>
 #include <mach/vm_page_size.h>
@@ -48,6 +49,14 @@ size_t mobj__os_page_size(void)
 	vm_size_t task = vm_page_size, kernel = vm_kernel_page_size;
 
 	return (size_t)(kernel > task ? kernel : task);
+}
+
+uint64_t mobj__os_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- The frozen set: port names of read-write entries frozen here ------- */
@@ -311,8 +320,8 @@ static int probe_error(kern_return_t kr)
 	return -EPROTO;
 }
 
-int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
-                   struct mobj__os_obj *out)
+int mobj__os_import_dup(const struct mobj__os_obj *in, size_t size,
+                        unsigned access, struct mobj__os_obj *out)
 {
 	mach_port_type_t type;
 	kern_return_t kr;
@@ -364,5 +373,5 @@ int mobj_from_port(mach_port_t port, size_t size, unsigned access,
 		return -EINVAL;
 	if (!MACH_PORT_VALID(port))
 		return -EBADF;
-	return mobj__adopt(&in, size, access, out);
+	return mobj__import_dup(&in, size, access, out);
 }

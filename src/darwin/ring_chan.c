@@ -1,6 +1,7 @@
 /*
  * Darwin ring set-up across processes: the two ends swap semaphores over
- * the channel (see ring_wait.c), the producer first. A received right is
+ * the channel (see ring_wait.c) in the backend's own PORT messages, the
+ * producer first. A received right is
  * accepted only if it behaves as a semaphore: a zero-timeout wait must time
  * out or succeed (at set-up nobody has signalled yet; a success only eats
  * a spurious wake). Anything else is -EPROTO.
@@ -32,10 +33,10 @@ static int recv_sema(struct mobj__os_chan *c, int timeout_ms, semaphore_t *out)
 	return 0;
 }
 
-int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj_chan *c,
+int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj__os_chan *c,
                            bool producer, int timeout_ms)
 {
-	struct mobj__os_chan *oc = mobj__chan_os(c);
+	uint64_t start = mobj__os_clock_ns();
 	struct mobj__os_waker n = { MACH_PORT_NULL, MACH_PORT_NULL };
 	kern_return_t kr;
 	int err;
@@ -44,13 +45,15 @@ int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj_chan *c,
 	if (kr != KERN_SUCCESS)
 		return mobj__kr(kr);
 	if (producer) {
-		err = mobj__darwin_chan_send_port(oc, n.mine);
+		err = mobj__darwin_chan_send_port(c, n.mine, timeout_ms);
 		if (err == 0)
-			err = recv_sema(oc, timeout_ms, &n.theirs);
+			err = recv_sema(c, mobj__time_left(timeout_ms, start),
+			                &n.theirs);
 	} else {
-		err = recv_sema(oc, timeout_ms, &n.theirs);
+		err = recv_sema(c, timeout_ms, &n.theirs);
 		if (err == 0)
-			err = mobj__darwin_chan_send_port(oc, n.mine);
+			err = mobj__darwin_chan_send_port(c, n.mine,
+			        mobj__time_left(timeout_ms, start));
 	}
 	if (err < 0) {
 		mobj__os_waker_release(&n);

@@ -1,26 +1,13 @@
 /*
- * Darwin: the pieces of ring waiting that mobj_ring_fd() needs (written by
- * the ring's author to keep the cross-check linking; the Darwin backend's
- * owner may replace them). The pollable event is a pipe: set writes one
- * byte, clear drains it, both non-blocking, so the read end polls (and
- * kqueues) readable exactly while the event is set. wake_self signals the
- * semaphore this end sleeps on, waking a thread of ours asleep on it.
+ * Darwin pollable event for mobj_ring_fd(): a pipe. set writes one byte,
+ * clear drains it, both non-blocking, so the read end polls (and kqueues)
+ * readable exactly while the event is set.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <mach/mach.h>
-#include <mach/semaphore.h>
-
 #include "../internal.h"
-
-void mobj__os_waker_wake_self(struct mobj__os_waker *w, const uint32_t *word)
-{
-	(void)word;
-	if (MACH_PORT_VALID(w->theirs))
-		semaphore_signal_all(w->theirs);
-}
 
 static int set_flags(int fd)
 {

@@ -18,7 +18,6 @@
  * would not end a wait when the peer dies; it is not used.
  */
 #include <errno.h>
-#include <time.h>
 
 #include <mach/mach.h>
 #include <mach/semaphore.h>
@@ -131,10 +130,11 @@ bool mobj__os_waker_peer_alive(struct mobj__os_waker *w)
 	return !(type & MACH_PORT_TYPE_DEAD_NAME);
 }
 
-uint64_t mobj__os_waker_clock_ns(void)
+/* Signal the semaphore this end sleeps on: wakes a thread of ours asleep
+ * on it. */
+void mobj__os_waker_wake_self(struct mobj__os_waker *w, const uint32_t *word)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	(void)word;
+	if (MACH_PORT_VALID(w->theirs))
+		semaphore_signal_all(w->theirs);
 }

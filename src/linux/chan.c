@@ -16,7 +16,8 @@
  * both. The record is added at receive time, so messages queued before the
  * option was set carry it too. A side effect: the kernel autobinds an
  * unnamed socket with SO_PASSCRED to an abstract "\0xxxxx" name on its
- * first send (connector and pair ends; accepted ends share the listener's). The control buffer has room for the credentials and two
+ * first send (connector and pair ends; accepted ends share the
+ * listener's). The control buffer has room for the credentials and two
  * descriptors: a second one already proves the message wrong, and the
  * kernel itself drops those that do not fit (MSG_CTRUNC).
  *
@@ -37,32 +38,18 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../internal.h"
+#include "backend.h"
 
 #define SOCK_FLAGS (SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK)
-#define CONNECT_RETRY_MS 5
-
-static int neg_errno(void)
-{
-	return errno ? -errno : -EIO;
-}
-
-uint64_t mobj__os_clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Wait until @fd polls for @events (or for hang-up/error, which the caller's
  * next call reports): 0, or -ETIMEDOUT. */
 static int wait_fd(int fd, short events, int timeout_ms)
 {
-	uint64_t start = mobj__os_clock_ms();
+	uint64_t start = mobj__os_clock_ns();
 	struct pollfd p = { .fd = fd, .events = events };
 	int n;
 
@@ -73,15 +60,8 @@ static int wait_fd(int fd, short events, int timeout_ms)
 		if (n == 0)
 			return -ETIMEDOUT;
 		if (errno != EINTR)
-			return neg_errno();
+			return mobj__neg_errno();
 	}
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
 }
 
 /* The address for @name, and a fresh socket to bind or connect with it:
@@ -105,7 +85,7 @@ static int open_socket(const char *name, struct sockaddr_un *sa, socklen_t *len)
 		*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
 	}
 	fd = socket(AF_UNIX, SOCK_FLAGS, 0);
-	return fd < 0 ? neg_errno() : fd;
+	return fd < 0 ? mobj__neg_errno() : fd;
 }
 
 static void init(struct mobj__os_chan *c, int fd)
@@ -127,7 +107,7 @@ static int setup_connected(int fd, struct mobj__os_chan *out)
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
-		err = neg_errno();
+		err = mobj__neg_errno();
 		close(fd);
 		return err;
 	}
@@ -177,19 +157,19 @@ int mobj__os_chan_listen(const char *name, struct mobj__os_chan *out)
 	init(&c, fd);
 	if (bind(fd, (struct sockaddr *)&sa, len) < 0) {
 		if (errno != EADDRINUSE || !path || !stale_socket(&sa, len)) {
-			err = neg_errno();
+			err = mobj__neg_errno();
 			goto fail;
 		}
 		if ((unlink(sa.sun_path) < 0 && errno != ENOENT) ||
 		    bind(fd, (struct sockaddr *)&sa, len) < 0) {
-			err = neg_errno();
+			err = mobj__neg_errno();
 			goto fail;
 		}
 	}
 	if (path) {
 		/* Before listen(): no one can connect through a wider mode. */
 		if (chmod(sa.sun_path, 0600) < 0 || lstat(sa.sun_path, &st) < 0) {
-			err = neg_errno();
+			err = mobj__neg_errno();
 			unlink(sa.sun_path);
 			goto fail;
 		}
@@ -198,7 +178,7 @@ int mobj__os_chan_listen(const char *name, struct mobj__os_chan *out)
 		c.ino = st.st_ino;
 	}
 	if (listen(fd, SOMAXCONN) < 0) {
-		err = neg_errno();
+		err = mobj__neg_errno();
 		if (path)
 			unlink(sa.sun_path);
 		goto fail;
@@ -215,7 +195,7 @@ fail:
 int mobj__os_chan_accept(struct mobj__os_chan *l, int timeout_ms,
                          struct mobj__os_chan *out)
 {
-	uint64_t start = mobj__os_clock_ms();
+	uint64_t start = mobj__os_clock_ns();
 	int fd, err;
 
 	for (;;) {
@@ -228,7 +208,7 @@ int mobj__os_chan_accept(struct mobj__os_chan *l, int timeout_ms,
 		/* Taken by another accepter, aborted, or a signal: wait on. */
 		if (errno != EAGAIN && errno != EWOULDBLOCK &&
 		    errno != ECONNABORTED && errno != EINTR && errno != EPROTO)
-			return neg_errno();
+			return mobj__neg_errno();
 		if (timeout_ms == 0)
 			return -ETIMEDOUT;
 	}
@@ -243,42 +223,36 @@ int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len)
 int mobj__os_chan_connect(const char *name, int timeout_ms,
                           struct mobj__os_chan *out)
 {
-	uint64_t start = mobj__os_clock_ms();
 	struct sockaddr_un sa;
 	socklen_t len;
-	int fd, err, wait;
+	int fd, err;
 
+	(void)timeout_ms; /* connect() on a local socket does not block */
 	fd = open_socket(name, &sa, &len);
 	if (fd < 0)
 		return fd;
-	for (;;) {
-		if (connect(fd, (struct sockaddr *)&sa, len) == 0)
-			break;
+	while (connect(fd, (struct sockaddr *)&sa, len) < 0) {
 		switch (errno) {
 		case EINTR:
 			continue;
 		case ENOENT:       /* no such path (yet) */
 		case ECONNREFUSED: /* nobody listening (yet) */
 		case EAGAIN:       /* the listener's backlog is full */
+			err = -EAGAIN;
 			break;
 		case EACCES:
 		case EPERM:
-			close(fd);
-			return -EACCES;
+			err = -EACCES;
+			break;
 		case EPROTOTYPE:   /* a socket of another kind */
-			close(fd);
-			return -ECONNREFUSED;
+			err = -ECONNREFUSED;
+			break;
 		default:
-			err = neg_errno();
-			close(fd);
-			return err;
+			err = mobj__neg_errno();
+			break;
 		}
-		wait = mobj__time_left(timeout_ms, start);
-		if (wait == 0) {
-			close(fd);
-			return timeout_ms == 0 ? -ECONNREFUSED : -ETIMEDOUT;
-		}
-		sleep_ms(wait < 0 || wait > CONNECT_RETRY_MS ? CONNECT_RETRY_MS : wait);
+		close(fd);
+		return err;
 	}
 	return setup_connected(fd, out);
 }
@@ -289,7 +263,7 @@ int mobj__os_chan_pair(struct mobj__os_chan *a, struct mobj__os_chan *b)
 	int sv[2], err;
 
 	if (socketpair(AF_UNIX, SOCK_FLAGS, 0, sv) < 0)
-		return neg_errno();
+		return mobj__neg_errno();
 	err = setup_connected(sv[0], &ca);
 	if (err < 0) {
 		close(sv[1]);
@@ -324,7 +298,7 @@ void mobj__os_chan_close(struct mobj__os_chan *c)
 int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
                        const struct mobj__os_obj *obj, int timeout_ms)
 {
-	uint64_t start = mobj__os_clock_ms();
+	uint64_t start = mobj__os_clock_ns();
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -368,13 +342,14 @@ int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
 		case ETOOMANYREFS:
 			return -ENOBUFS;
 		default:
-			return neg_errno();
+			return mobj__neg_errno();
 		}
 	}
 }
 
-/* Close every descriptor an SCM_RIGHTS record carried, and count them. */
-static unsigned take_fds(struct msghdr *mh, int *first, bool *other)
+/* Count the descriptors SCM_RIGHTS records carried: keep the first in
+ * @first and close the rest; @other is set by any other record. */
+static unsigned keep_first_fd(struct msghdr *mh, int *first, bool *other)
 {
 	struct cmsghdr *cm;
 	unsigned n = 0;
@@ -429,7 +404,7 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 		char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
-	uint64_t start = mobj__os_clock_ms();
+	uint64_t start = mobj__os_clock_ns();
 	struct iovec iov = { .iov_base = buf, .iov_len = cap };
 	struct msghdr mh;
 	bool other = false;
@@ -452,12 +427,12 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 		if (errno == ECONNRESET || errno == ENOTCONN)
 			return -EPIPE;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return neg_errno();
+			return mobj__neg_errno();
 		err = wait_fd(c->fd, POLLIN, mobj__time_left(timeout_ms, start));
 		if (err < 0)
 			return err;
 	}
-	nfds = take_fds(&mh, &fd, &other);
+	nfds = keep_first_fd(&mh, &fd, &other);
 	if (!has_creds(&mh, &sender) && n == 0) {
 		/* End of stream: every message carries a credentials record.
 		 * (Descriptors cannot come without a message; closed anyway.) */

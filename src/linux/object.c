@@ -42,10 +42,12 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/magic.h>
 
 #include "../internal.h"
+#include "backend.h"
 #include "mobj/linux.h"
 
 #ifndef MFD_NOEXEC_SEAL
@@ -71,9 +73,12 @@ size_t mobj__os_page_size(void)
 	return p;
 }
 
-static int neg_errno(void)
+uint64_t mobj__os_clock_ns(void)
 {
-	return errno ? -errno : -EIO;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 int mobj__os_create(size_t size, struct mobj__os_obj *out)
@@ -85,13 +90,13 @@ int mobj__os_create(size_t size, struct mobj__os_obj *out)
 	if (fd < 0 && errno == EINVAL)
 		fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
-		return neg_errno();
+		return mobj__neg_errno();
 	if ((off_t)size < 0 || ftruncate(fd, (off_t)size) < 0) {
-		err = errno == EFBIG || (off_t)size < 0 ? -EINVAL : neg_errno();
+		err = errno == EFBIG || (off_t)size < 0 ? -EINVAL : mobj__neg_errno();
 		goto fail;
 	}
 	if (fcntl(fd, F_ADD_SEALS, SIZE_SEALS) < 0) {
-		err = neg_errno();
+		err = mobj__neg_errno();
 		goto fail;
 	}
 	out->fd = fd;
@@ -110,7 +115,7 @@ static int reopen_rdonly(int fd, int *out)
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	ro = open(path, O_RDONLY | O_CLOEXEC);
 	if (ro < 0)
-		return neg_errno();
+		return mobj__neg_errno();
 	*out = ro;
 	return 0;
 }
@@ -125,7 +130,7 @@ static int hold_rdonly(int fd, int *out)
 		return err;
 	dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (dup < 0)
-		return neg_errno();
+		return mobj__neg_errno();
 	*out = dup;
 	return 0;
 }
@@ -139,14 +144,14 @@ int mobj__os_freeze(struct mobj__os_obj *o, size_t size, bool o_writable,
 	(void)o_writable;
 	seals = fcntl(o->fd, F_GET_SEALS);
 	if (seals < 0)
-		return neg_errno();
+		return mobj__neg_errno();
 	if ((seals & (F_SEAL_FUTURE_WRITE | F_SEAL_WRITE)) == 0) {
 		/* F_SEAL_SEAL is set only together with the freeze, so adding
 		 * seals still works on an object that is not frozen yet. An
 		 * object another program sealed F_SEAL_WRITE is frozen already
 		 * (and its read-only handle could not add seals: -EPERM). */
 		if (fcntl(o->fd, F_ADD_SEALS, FREEZE_SEALS) < 0)
-			return neg_errno();
+			return mobj__neg_errno();
 	}
 	return hold_rdonly(o->fd, &ro->fd);
 }
@@ -168,7 +173,7 @@ static int view_flags(int fd, int *ro_fd, int *flags)
 
 	*ro_fd = -1;
 	if (fl < 0)
-		return neg_errno();
+		return mobj__neg_errno();
 	if ((fl & O_ACCMODE) == O_RDONLY)
 		return 0;
 	seals = fcntl(fd, F_GET_SEALS);
@@ -198,7 +203,7 @@ int mobj__os_map(const struct mobj__os_obj *o, size_t off, size_t len,
 			fd = ro_fd;
 	}
 	p = mmap(fixed, len, prot, flags, fd, (off_t)off);
-	err = p == MAP_FAILED ? neg_errno() : 0;
+	err = p == MAP_FAILED ? mobj__neg_errno() : 0;
 	if (ro_fd >= 0)
 		close(ro_fd);
 	if (err < 0)
@@ -214,7 +219,7 @@ int mobj__os_reserve(size_t len, void **addr)
 	p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 	         -1, 0);
 	if (p == MAP_FAILED)
-		return neg_errno();
+		return mobj__neg_errno();
 	*addr = p;
 	return 0;
 }
@@ -222,12 +227,12 @@ int mobj__os_reserve(size_t len, void **addr)
 int mobj__os_unmap(void *addr, size_t len)
 {
 	if (munmap(addr, len) < 0)
-		return neg_errno();
+		return mobj__neg_errno();
 	return 0;
 }
 
-int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
-                   struct mobj__os_obj *out)
+int mobj__os_import_dup(const struct mobj__os_obj *in, size_t size,
+                        unsigned access, struct mobj__os_obj *out)
 {
 	struct statfs sf;
 	struct stat st;
@@ -254,7 +259,7 @@ int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
 			return -EPROTO;
 		fd = fcntl(in->fd, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0)
-			return neg_errno();
+			return mobj__neg_errno();
 		out->fd = fd;
 		return 0;
 	}
@@ -263,7 +268,7 @@ int mobj__os_adopt(const struct mobj__os_obj *in, size_t size, unsigned access,
 	if ((fl & O_ACCMODE) == O_RDONLY) {
 		fd = fcntl(in->fd, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0)
-			return neg_errno();
+			return mobj__neg_errno();
 		out->fd = fd;
 		return 0;
 	}
@@ -292,5 +297,5 @@ int mobj_from_fd(int fd, size_t size, unsigned access, struct mobj **out)
 		return -EINVAL;
 	if (fd < 0)
 		return -EBADF;
-	return mobj__adopt(&in, size, access, out);
+	return mobj__import_dup(&in, size, access, out);
 }

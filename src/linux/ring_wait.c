@@ -3,13 +3,9 @@
  * sequence word, in a MAP_SHARED page (so not FUTEX_PRIVATE: the key is the
  * page, and it works across processes; FUTEX_WAIT only reads the word, so
  * the read-only mapping of the peer's page is enough). The peer's death is
- * noticed through a pidfd of the peer's pid, polled after each sleep; sleeps are sliced by the core, so a death is seen
+ * noticed through a pidfd of the peer's pid (set up in ring_chan.c), polled
+ * after each sleep; sleeps are sliced by the core, so a death is seen
  * within MOBJ__OS_WAKER_SLICE_MS.
- *
- * Each side sends its pid over the channel at the end of the ring set-up
- * (see mobj__os_waker_connect); a pidfd pins it at once, so pid reuse after
- * that point cannot fool us, and a peer that died just before shows as
- * ESRCH or, later, as a readable pidfd.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,64 +15,17 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/futex.h>
 
 #include "../internal.h"
-#include "mobj/chan.h"
-
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 
 int mobj__os_waker_pair(struct mobj__os_waker *a, struct mobj__os_waker *b)
 {
 	a->pidfd = b->pidfd = -1;
 	a->pid = b->pid = 0;
-	return 0;
-}
-
-/* The pid exchange of mobj__os_waker_connect. */
-struct pid_hello {
-	uint32_t magic; /* PID_MAGIC */
-	int32_t pid;
-};
-#define PID_MAGIC 0x70626f6du /* "mobp" */
-
-int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj_chan *c,
-                           bool producer, int timeout_ms)
-{
-	struct pid_hello mine = { PID_MAGIC, (int32_t)getpid() }, theirs;
-	int fd, n;
-
-	/* Each side says who it is. The channel's SO_PEERCRED pid is not
-	 * enough: for a mobj_chan_pair() it names the process that made the
-	 * pair, on both ends. The claim is not verified, and need not be: a
-	 * peer that lies can only make itself look alive (as it could by
-	 * idling) or dead (ending its own ring). */
-	(void)producer;
-	n = mobj_send(c, NULL, &mine, sizeof(mine));
-	if (n < 0)
-		return n;
-	n = mobj_recv(c, timeout_ms, NULL, &theirs, sizeof(theirs));
-	if (n < 0)
-		return n == -EMSGSIZE ? -EPROTO : n;
-	if (n != (int)sizeof(theirs) || theirs.magic != PID_MAGIC ||
-	    theirs.pid <= 0)
-		return -EPROTO;
-	fd = (int)syscall(SYS_pidfd_open, (pid_t)theirs.pid, 0);
-	if (fd < 0 && errno == ESRCH)
-		return -EPIPE;
-	if (fd < 0 && errno != ENOSYS)
-		return errno ? -errno : -EIO;
-	/* pidfd_open gives close-on-exec descriptors. Without pidfds (Linux
-	 * before 5.3, valgrind) the pid itself is polled: weaker, as a reused
-	 * pid or an unreaped zombie looks alive. */
-	w->pidfd = fd;
-	w->pid = theirs.pid;
 	return 0;
 }
 
@@ -150,53 +99,4 @@ bool mobj__os_waker_peer_alive(struct mobj__os_waker *w)
 	p.revents = 0;
 	/* A pidfd polls readable once the process has exited. */
 	return poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR));
-}
-
-uint64_t mobj__os_waker_clock_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-int mobj__os_event_open(struct mobj__os_event *e)
-{
-	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-
-	if (fd < 0)
-		return errno ? -errno : -EIO;
-	e->fd = fd;
-	return 0;
-}
-
-void mobj__os_event_set(struct mobj__os_event *e)
-{
-	uint64_t one = 1;
-	ssize_t n;
-
-	/* EAGAIN only if the counter is near overflow: it is set anyway. */
-	n = write(e->fd, &one, sizeof(one));
-	(void)n;
-}
-
-void mobj__os_event_clear(struct mobj__os_event *e)
-{
-	uint64_t v;
-	ssize_t n;
-
-	n = read(e->fd, &v, sizeof(v));
-	(void)n;
-}
-
-int mobj__os_event_fd(const struct mobj__os_event *e)
-{
-	return e->fd;
-}
-
-void mobj__os_event_close(struct mobj__os_event *e)
-{
-	if (e->fd >= 0)
-		close(e->fd);
-	e->fd = -1;
 }

@@ -1,4 +1,4 @@
-/* The `mobj demo` command (tools/demo.c). */
+/* The `mobj demo` command (tools/mobj/demo.c). */
 #ifndef MOBJ_TOOL_DEMO_H
 #define MOBJ_TOOL_DEMO_H
 

@@ -1,4 +1,5 @@
-/* The `mobj info` command, implemented per system (tools/info_<system>.c). */
+/* The `mobj info` command, implemented per system
+ * (tools/mobj/info_<system>.c). */
 #ifndef MOBJ_TOOL_INFO_H
 #define MOBJ_TOOL_INFO_H
 

@@ -1,4 +1,5 @@
-/* The README's second example, built so that it keeps compiling. */
+/* Pass a read-only view to another process (a child; any process of the
+ * same uid can connect by name). Run as the example-pass test. */
 #include <errno.h>
 #include <mobj/mobj.h>
 #include <stdio.h>
