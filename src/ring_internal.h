@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "internal.h"
 #include "ring_layout.h"
@@ -18,6 +19,8 @@ struct mobj_ring {
 	bool peer_dead;  /* the peer's process is gone */
 	bool in_record;  /* producer: a record is reserved; consumer: peeked */
 	bool waker_set;  /* waker holds something (pair or connect worked) */
+	pid_t owner;     /* the process that connected this end: only it may
+	                  * mark the end closed (a forked child's copy may not) */
 	size_t cap;
 	size_t record_max;
 	unsigned char *data;                /* mirror, 2 * cap */

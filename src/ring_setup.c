@@ -27,6 +27,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "ring_layout.h"
@@ -176,6 +177,7 @@ int mobj__ring_attach(struct mobj *data_ro, struct mobj *pctl_ro,
 	if (err < 0)
 		goto fail;
 	r->connected = true;
+	r->owner = getpid();
 	*consumer = r;
 	return 0;
 fail:
@@ -201,6 +203,7 @@ int mobj__ring_accept(struct mobj_ring *r, struct mobj *cctl_ro)
 	}
 	r->peer = peer;
 	r->connected = true;
+	r->owner = getpid();
 	mobj_close(r->data_ro);
 	mobj_close(r->pctl_ro);
 	r->data_ro = NULL;
@@ -265,7 +268,9 @@ void mobj_ring_close(struct mobj_ring *r)
 	if (!r)
 		return;
 	mobj__ring_notify_stop(r);
-	if (r->connected) {
+	/* A forked child closing its copy of the end must leave the ring to
+	 * the process that still uses it: only the owner says "closed". */
+	if (r->connected && r->owner == getpid()) {
 		atomic_store_explicit(&r->own->closed, 1, memory_order_release);
 		atomic_thread_fence(memory_order_seq_cst);
 		atomic_fetch_add_explicit(&r->own->wake_seq, 1,
