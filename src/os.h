@@ -175,8 +175,8 @@ int mobj__os_waker_pair(struct mobj__os_waker *a, struct mobj__os_waker *b);
  * sides call it at the same step of the ring set-up, after every mobj
  * message of the set-up has been received; @producer tells which side this
  * is (the producer sends first). Every step is bounded by @timeout_ms
- * (-ETIMEDOUT). Linux: the pids, then a pidfd on the peer's. Darwin: the
- * semaphores. -EPIPE when the peer is already gone; -EPROTO when what it
+ * (-ETIMEDOUT). Linux: a pidfd of each side, passed as a descriptor (pids
+ * mean nothing across PID namespaces). Darwin: the semaphores. -EPIPE when the peer is already gone; -EPROTO when what it
  * sent is not what the backend expects. On failure @w is left untouched. */
 int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj__os_chan *c,
                            bool producer, int timeout_ms);

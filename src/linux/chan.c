@@ -440,6 +440,7 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 			close(fd);
 		return -EPIPE;
 	}
+	c->sender = sender;
 	if (c->learn_pid && sender > 0) {
 		c->pid = sender;
 		c->learn_pid = false;

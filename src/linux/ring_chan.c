@@ -1,20 +1,48 @@
 /*
- * Linux ring set-up across processes: each side sends its pid over the
- * channel, the producer first, and opens a pidfd on the peer's. The
- * channel's SO_PEERCRED pid is no use: for a mobj_chan_pair() it names the
- * process that made the pair, on both ends. The claim is not verified, and
- * need not be: a peer that lies can only make itself look alive (as it
- * could by idling) or dead (ending its own ring). A pidfd pins the pid at
- * once, so pid reuse after that point cannot fool us, and a peer that died
- * just before shows as ESRCH or, later, as a readable pidfd.
+ * Linux ring set-up across processes: each side tells the other who it is,
+ * the producer first, so that each can watch the other's death.
  *
- * The message is the backend's own (8 bytes: magic, pid), never seen by
- * the core: it is not in msg.h's format, so a mobj_recv() that met it by
- * mistake would reject it.
+ * Who it is must be something the kernel translates, because the two sides
+ * may live in different PID namespaces (a container, bubblewrap, a browser
+ * sandbox), where a pid number means another process or none. So each side
+ * sends a pidfd of itself (pidfd_open(getpid()), Linux 5.3) as the one
+ * descriptor of its message: a pidfd names a process, not a number, in any
+ * namespace, and cannot be fooled by pid reuse.
+ *
+ * The message: 16 bytes { magic "mobw", flags, pid, 0 } plus, when flags
+ * has WAKER_PIDFD, that descriptor. pid is the sender's pid in its own
+ * namespace, for a receiver that has neither a pidfd nor the kernel's
+ * credentials of the message (another IPC carrying the same "objects +
+ * small metadata"); over a mobj channel it is never trusted. The message is
+ * the backend's own, never seen by the core: it is not in msg.h's format,
+ * so a mobj_recv() that met it by mistake would reject it.
+ *
+ * What arrives is checked; anything else is -EPROTO: the size, magic and
+ * flags; exactly one descriptor with WAKER_PIDFD and none without; that
+ * descriptor is a pidfd (pidfd_send_signal(fd, 0) does not say EBADF) of a
+ * whole process (not PIDFD_THREAD); and, where both are known, that it
+ * names the process that sent the message, as the kernel recorded it in
+ * the message's SCM_CREDENTIALS (a peer cannot make us watch another
+ * process, whose life would then stand for its own).
+ *
+ * Without pidfds (Linux before 5.3, or a seccomp profile that refuses
+ * pidfd_open with EPERM or ENOSYS), the sender sends no descriptor and the
+ * receiver watches the pid of the message's credentials, which the kernel
+ * translates into the receiver's namespace: a pidfd of it if the receiver
+ * can open one, else the pid polled (weaker: a reused pid, or an unreaped
+ * zombie without /proc, looks alive). A sender not visible in the
+ * receiver's namespace (credentials pid 0) is then not watched at all: only
+ * its close is seen, never its death.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,40 +52,157 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+/* PIDFD_THREAD (Linux 6.9): a pidfd of one thread, not of the process. */
+#define PIDFD_THREAD_FLAG O_EXCL
 
-struct pid_msg {
-	uint32_t magic; /* PID_MAGIC */
-	int32_t pid;
+struct waker_msg {
+	uint32_t magic;  /* WAKER_MAGIC */
+	uint32_t flags;  /* WAKER_PIDFD: a pidfd of the sender comes with it */
+	int32_t pid;     /* the sender's pid in its own namespace */
+	uint32_t zero;
 };
-#define PID_MAGIC 0x70626f6du /* "mobp" */
+_Static_assert(sizeof(struct waker_msg) == 16, "waker message layout");
+#define WAKER_MAGIC 0x77626f6du /* "mobw" */
+#define WAKER_PIDFD 1u
 
-static int send_pid(struct mobj__os_chan *c, int timeout_ms)
+static int send_self(struct mobj__os_chan *c, int timeout_ms)
 {
-	struct pid_msg mine = { PID_MAGIC, (int32_t)getpid() };
+	struct waker_msg mine = { WAKER_MAGIC, 0, (int32_t)getpid(), 0 };
+	struct mobj__os_obj self;
+	int err;
 
-	return mobj__os_chan_send(c, &mine, sizeof(mine), NULL, timeout_ms);
+	/* Any failure (ENOSYS, EPERM from a seccomp profile, EMFILE): send
+	 * no pidfd, and the peer falls back to our credentials. */
+	self.fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (self.fd >= 0)
+		mine.flags = WAKER_PIDFD;
+	err = mobj__os_chan_send(c, &mine, sizeof(mine),
+	                         self.fd >= 0 ? &self : NULL, timeout_ms);
+	if (self.fd >= 0)
+		close(self.fd);
+	return err;
 }
 
-/* The peer's pid, or -EPROTO when the message is anything else. */
-static int recv_pid(struct mobj__os_chan *c, int timeout_ms, pid_t *pid)
+/* PIDFD_GET_INFO (Linux 6.13), its first version: 64 bytes. */
+struct pidfd_info_v0 {
+	uint64_t mask, cgroupid;
+	uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid;
+	uint32_t fsuid, fsgid;
+	int32_t exit_code;
+};
+_Static_assert(sizeof(struct pidfd_info_v0) == 64, "PIDFD_INFO_SIZE_VER0");
+#define PIDFD_GET_INFO_V0 _IOWR(0xFF, 11, struct pidfd_info_v0)
+#define PIDFD_INFO_PID 1u
+
+/* Our pid as /proc sees it equals getpid(): that /proc is of our PID
+ * namespace, so the pids it shows are numbered as the kernel numbers them
+ * for us (a child namespace often keeps its parent's /proc). */
+static bool proc_is_ours(void)
 {
-	struct mobj__os_obj obj;
-	struct pid_msg theirs;
+	char buf[24];
+	ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return strtol(buf, NULL, 10) == (long)getpid();
+}
+
+/* The pid that pidfd @fd names, numbered in our PID namespace as the
+ * credentials of a message are: > 0, or 0 when that cannot be told (no
+ * PIDFD_GET_INFO and no /proc of our namespace, not visible, exited). */
+static pid_t pidfd_pid(int fd)
+{
+	struct pidfd_info_v0 info;
+	char path[48], line[128];
+	long pid = 0;
+	FILE *f;
+
+	memset(&info, 0, sizeof(info));
+	info.mask = PIDFD_INFO_PID;
+	if (ioctl(fd, PIDFD_GET_INFO_V0, &info) == 0)
+		return info.tgid > 0 && info.tgid <= INT32_MAX ? (pid_t)info.tgid : 0;
+	if (!proc_is_ours())
+		return 0;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Pid: %ld", &pid) == 1)
+			break;
+	fclose(f);
+	return pid > 0 && pid <= INT32_MAX ? (pid_t)pid : 0;
+}
+
+/* 0 when @fd is a pidfd of a whole process that is, as far as can be
+ * told, @sender (0: unknown); else -EPROTO. */
+static int check_pidfd(int fd, pid_t sender)
+{
+	int fl = fcntl(fd, F_GETFL);
+	pid_t named;
+
+	if (fl < 0 || (fl & PIDFD_THREAD_FLAG))
+		return -EPROTO;
+	/* Signal 0 only checks: EBADF is "not a pidfd". EINVAL (a process
+	 * outside our namespace), ESRCH (gone) and EPERM are pidfds. */
+	if (syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) < 0 && errno == EBADF)
+		return -EPROTO;
+	named = pidfd_pid(fd);
+	if (sender > 0 && named > 0 && named != sender)
+		return -EPROTO;
+	return 0;
+}
+
+/* Receive the peer's message and return in @pidfd what to watch it by
+ * (-1: none) and in @pid its pid in our namespace (0: unknown). */
+static int recv_peer(struct mobj__os_chan *c, int timeout_ms, int *pidfd,
+                     pid_t *pid)
+{
+	struct mobj__os_obj obj = { -1 };
+	struct waker_msg theirs;
 	unsigned nobj = 0;
-	int n;
+	int n, err = 0;
 
 	n = mobj__os_chan_recv(c, timeout_ms, &theirs, sizeof(theirs), &obj,
 	                       &nobj);
 	if (n < 0)
 		return n;
-	if (nobj) {
-		mobj__os_release(&obj);
-		return -EPROTO;
+	if (n != (int)sizeof(theirs) || theirs.magic != WAKER_MAGIC ||
+	    theirs.zero != 0 || theirs.pid <= 0 ||
+	    (theirs.flags & ~WAKER_PIDFD) != 0 ||
+	    nobj != ((theirs.flags & WAKER_PIDFD) ? 1u : 0u))
+		err = -EPROTO;
+	if (err == 0 && nobj)
+		err = check_pidfd(obj.fd, c->sender);
+	if (err < 0) {
+		if (nobj)
+			mobj__os_release(&obj);
+		return err;
 	}
-	if (n != (int)sizeof(theirs) || theirs.magic != PID_MAGIC ||
-	    theirs.pid <= 0)
-		return -EPROTO;
-	*pid = theirs.pid;
+	*pidfd = nobj ? obj.fd : -1;
+	*pid = c->sender;
+	return 0;
+}
+
+/* No pidfd came: watch the pid the kernel gave us, by a pidfd of our own
+ * if we may open one. */
+static int watch_pid(pid_t pid, int *pidfd)
+{
+	int fd;
+
+	*pidfd = -1;
+	if (pid <= 0)
+		return 0;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0 && errno == ESRCH)
+		return -EPIPE;
+	if (fd < 0 && errno != ENOSYS && errno != EPERM)
+		return mobj__neg_errno();
+	*pidfd = fd;
 	return 0;
 }
 
@@ -66,27 +211,24 @@ int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj__os_chan *c,
 {
 	uint64_t start = mobj__os_clock_ns();
 	pid_t pid = 0;
-	int fd, err;
+	int fd = -1, err;
 
 	if (producer) {
-		err = send_pid(c, timeout_ms);
+		err = send_self(c, timeout_ms);
 		if (err == 0)
-			err = recv_pid(c, mobj__time_left(timeout_ms, start), &pid);
+			err = recv_peer(c, mobj__time_left(timeout_ms, start),
+			                &fd, &pid);
 	} else {
-		err = recv_pid(c, timeout_ms, &pid);
+		err = recv_peer(c, timeout_ms, &fd, &pid);
 		if (err == 0)
-			err = send_pid(c, mobj__time_left(timeout_ms, start));
+			err = send_self(c, mobj__time_left(timeout_ms, start));
+		if (err < 0 && fd >= 0)
+			close(fd);
 	}
+	if (err == 0 && fd < 0)
+		err = watch_pid(pid, &fd);
 	if (err < 0)
 		return err;
-	fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (fd < 0 && errno == ESRCH)
-		return -EPIPE;
-	if (fd < 0 && errno != ENOSYS)
-		return mobj__neg_errno();
-	/* pidfd_open gives close-on-exec descriptors. Without pidfds (Linux
-	 * before 5.3, valgrind) the pid itself is polled: weaker, as a reused
-	 * pid or an unreaped zombie looks alive. */
 	w->pidfd = fd;
 	w->pid = pid;
 	return 0;
