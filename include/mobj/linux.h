@@ -15,7 +15,9 @@ extern "C" {
 /**
  * The object's memfd. Owned by the handle: valid until mobj_close(); dup it
  * to keep it longer. A read-only handle's fd is opened O_RDONLY on a frozen
- * object.
+ * object where /proc is mounted; without /proc it is open O_RDWR, and the
+ * object's seals (F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) alone refuse every
+ * write through it (see mobj_readonly()).
  * @return the descriptor, or -EINVAL for NULL.
  */
 MOBJ_EXPORT int mobj_fd(const struct mobj *o);
@@ -38,9 +40,9 @@ MOBJ_EXPORT int mobj_fd(const struct mobj *o);
  *  -EBADF   fd is negative or not an open descriptor;
  *  -EPROTO  fd is open but not an acceptable object as declared, or size
  *           is not a multiple of mobj_page_size();
- *  -EMFILE, -ENFILE, -ENOMEM  no descriptor or memory for the duplicate;
- *  -ENOENT  /proc is not mounted (a read-only object held read-write is
- *           reopened read-only through it).
+ *  -EMFILE, -ENFILE, -ENOMEM  no descriptor or memory for the duplicate.
+ * A read-only object handed over read-write is reopened O_RDONLY through
+ * /proc; without /proc it is held as a duplicate (its seals are checked).
  */
 MOBJ_EXPORT int mobj_from_fd(int fd, size_t size, unsigned access,
                              struct mobj **out);

@@ -81,12 +81,27 @@ MOBJ_EXPORT int mobj_create(size_t size, unsigned flags, struct mobj **out);
  * and cannot be undone. On a handle that is already read-only this just
  * duplicates it.
  *
+ * Read-only views (mobj_map() or mobj_map_mirror() with MOBJ_PROT_READ)
+ * made before the freeze, through either handle, stay read-only for good:
+ * mprotect() cannot make them write the object. (Linux: such a view of an
+ * object that is not frozen yet is mapped through a read-only descriptor,
+ * so mprotect(PROT_WRITE) on it fails with EACCES; without /proc it is a
+ * private mapping, where mprotect succeeds but a write only copies the
+ * page for this process, never reaching the object.)
+ *
+ * Linux, what enforces it: the seals F_SEAL_FUTURE_WRITE | F_SEAL_SEAL
+ * (Linux 5.1 or later), for every descriptor of the object alike, root
+ * included: no writable mmap, no write(2), no ftruncate or hole punch, no
+ * seal change. Where /proc is mounted the read-only handle is also the file
+ * reopened O_RDONLY (through /proc/self/fd), as defence in depth. Without
+ * /proc (a chroot, a sandbox) the read-only handle holds a duplicate of the
+ * read-write descriptor, which the seals alone keep read-only; mobj_fd()
+ * of it is then open O_RDWR.
+ *
  * @return 0, or
  *  -EINVAL  o or out is NULL;
  *  -EMFILE, -ENFILE, -ENOMEM  out of resources (the object may already be
  *           frozen when this happens);
- *  -ENOENT  (Linux) /proc is not mounted, so the handle cannot be reopened
- *           read-only;
  *  -EACCES  (Linux) the object came from another program that made its
  *           memfd unreadable (chmod), so it cannot be reopened read-only.
  */
@@ -105,7 +120,9 @@ MOBJ_EXPORT unsigned mobj_access(const struct mobj *o);
  * @param off   a multiple of mobj_page_size().
  * @param len   > 0; off + len must not exceed mobj_size(o). Rounded up to
  *              whole pages for the mapping; pass the same len to mobj_unmap().
- * @param prot  MOBJ_PROT_READ or MOBJ_PROT_READ | MOBJ_PROT_WRITE.
+ * @param prot  MOBJ_PROT_READ or MOBJ_PROT_READ | MOBJ_PROT_WRITE. A
+ *              read-only view can never be made to write the object, even
+ *              after a later freeze (see mobj_readonly()).
  * @param addr  receives the address (page aligned).
  *
  * @return 0, or
@@ -113,7 +130,9 @@ MOBJ_EXPORT unsigned mobj_access(const struct mobj *o);
  *           outside the object;
  *  -EACCES  writable mapping requested through a read-only handle;
  *  -EPERM   writable mapping requested of a frozen object (see mobj_readonly);
- *  -ENOMEM  no address space.
+ *  -ENOMEM  no address space;
+ *  -EMFILE, -ENFILE  (Linux) a read-only view of an object that is not
+ *           frozen needs a descriptor for a moment, and none is left.
  */
 MOBJ_EXPORT int mobj_map(struct mobj *o, size_t off, size_t len, unsigned prot,
                          void **addr);

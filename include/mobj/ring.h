@@ -24,7 +24,31 @@
  *
  * Peer death: when the peer closes its end, or its process dies, a waiting
  * side wakes (within about 100 ms for a death without close), the consumer
- * first reads everything committed before, then gets -EPIPE.
+ * first reads everything committed before, then gets -EPIPE. What "its
+ * process" is: the process that called mobj_ring_send() or
+ * mobj_ring_recv(). Linux: each side passes the other a pidfd of itself
+ * during the set-up (Linux 5.3 or later), so this holds across PID
+ * namespaces (a container, a sandbox) in both directions, and a pid reused
+ * later cannot fool it. Without pidfds (older kernels, or pidfd_open
+ * refused by a seccomp profile, EPERM or ENOSYS) the peer's pid as the
+ * kernel reports it with the set-up's last message is polled instead
+ * (through /proc where mounted, else kill(pid, 0): an unreaped zombie then
+ * looks alive); a peer whose pid is not visible in this PID namespace is
+ * then not watched, and only its close is seen, never its death. Darwin:
+ * the peer's semaphores die with it.
+ *
+ * Without /proc (a chroot, a sandbox) rings work the same: the frozen
+ * objects are enforced by their seals alone (see mobj_readonly()).
+ *
+ * fork(): a ring end belongs to the process that connected it (created and
+ * sent it, received it, or called mobj_ring_consumer()). A child that
+ * inherits an end must not use it (two producers or two consumers break
+ * the ring); it may only mobj_ring_close() its copy, which frees the
+ * child's memory and descriptors and leaves the ring alone: it neither
+ * marks the end closed nor touches the parent's mobj_ring_fd() helper
+ * (which stays in the parent). A child that simply exits does nothing to
+ * the ring either. The peer keeps watching the process that connected the
+ * end, not its children.
  *
  * A handle is process-local and used by one thread at a time; the two ends
  * may be used from two threads of one process (mobj_ring_consumer()).
@@ -76,7 +100,8 @@ MOBJ_EXPORT int mobj_ring_consumer(struct mobj_ring *producer,
  * other end of channel @p c, which calls mobj_ring_recv(). Sends the
  * read-only data and producer-index objects, then waits for the consumer's
  * own (frozen) index object. Uses the channel exclusively until it returns;
- * the channel may be closed afterwards (peer death is then noticed by pid).
+ * the channel may be closed afterwards (peer death is then noticed by the
+ * pidfd the consumer passed, see "Peer death" above).
  *
  * @param timeout_ms  bounds the whole set-up: the sends, the consumer's
  *                    answer and the exchange that follows (0: -ETIMEDOUT
@@ -85,8 +110,10 @@ MOBJ_EXPORT int mobj_ring_consumer(struct mobj_ring *producer,
  *         errors of mobj_send() and mobj_recv() (-EPIPE, -ETIMEDOUT, ...),
  *         -EPROTO (the answer is not a valid consumer index object; the ring
  *         stays unconnected). A failure in the last step (the two sides
- *         learning how to watch each other's death) leaves the ring
- *         connected with the consumer counted as gone (-EPIPE): close it.
+ *         learning how to watch each other's death; -EPROTO there when the
+ *         consumer passed something that is not a pidfd of itself) leaves
+ *         the ring connected with the consumer counted as gone (-EPIPE):
+ *         close it.
  *         A consumer that dies during set-up gives -EPIPE, or 0 and then
  *         -EPIPE from the ring.
  */
@@ -265,8 +292,10 @@ MOBJ_EXPORT int mobj_ring_stats(const struct mobj_ring *r,
  * way a blocking call would (same wake-up protocol: no extra system call
  * on the peer's side) and signals a local event (Linux: an eventfd).
  * mobj_ring_close() stops it (which can take up to 50 ms while the helper
- * sleeps). Threads do not survive fork(): a child must not use an end whose
- * helper was started before the fork.
+ * sleeps). The helper starts with every signal blocked, so no signal the
+ * application directs at the process ever runs on it. Threads do not
+ * survive fork(): a child must not use an end whose helper was started
+ * before the fork (closing it is fine, see above).
  *
  * @return the descriptor, or -EINVAL (NULL), -ENOTCONN (a producer with no
  *         consumer yet), -EMFILE, -ENFILE, -ENOMEM, -EAGAIN (no thread).
@@ -277,6 +306,8 @@ MOBJ_EXPORT int mobj_ring_fd(struct mobj_ring *r);
  * Close this end: mark it closed in its index page and wake the peer (which
  * then gets -EPIPE once it has read everything), unmap and free. Data
  * committed before stays readable by the consumer. NULL is a no-op.
+ * In a forked child that inherited the end, only the child's copy is freed
+ * (see fork() above).
  */
 MOBJ_EXPORT void mobj_ring_close(struct mobj_ring *r);
 
