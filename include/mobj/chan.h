@@ -190,7 +190,8 @@ MOBJ_EXPORT int mobj_chan_fd(const struct mobj_chan *c);
  * until the first message has been received on this end, and from then on
  * the pid of the process that sent that message (from its SCM_CREDENTIALS,
  * which the kernel fills in; still 0 if that sender is not visible in the
- * caller's PID namespace). The uid stays the pair creator's effective uid.
+ * caller's PID namespace; a sender with CAP_SYS_ADMIN may state another
+ * pid there, as it may for SO_PEERCRED by connecting on behalf of another). The uid stays the pair creator's effective uid.
  * On Darwin a pair never leaves its process, and both are this process's.
  * @return 0, or -EINVAL (NULL channel, or a listener).
  */

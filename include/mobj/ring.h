@@ -35,7 +35,8 @@
  * (through /proc where mounted, else kill(pid, 0): an unreaped zombie then
  * looks alive); a peer whose pid is not visible in this PID namespace is
  * then not watched, and only its close is seen, never its death. Darwin:
- * the peer's semaphores die with it.
+ * the peer's semaphores die with it. A peer that exec()s without closing
+ * its end is not dead: its end stays open until that process exits.
  *
  * Without /proc (a chroot, a sandbox) rings work the same: the frozen
  * objects are enforced by their seals alone (see mobj_readonly()).

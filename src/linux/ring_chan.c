@@ -157,35 +157,50 @@ static int check_pidfd(int fd, pid_t sender)
 	return 0;
 }
 
-/* Receive the peer's message and return in @pidfd what to watch it by
- * (-1: none) and in @pid its pid in our namespace (0: unknown). */
+/* Check the peer's message @m (@len bytes) with @nfd descriptors (@fd the
+ * first), sent by @sender as the kernel recorded it (0: unknown), and
+ * return in @pidfd what to watch the peer by (-1: nothing came) and in @pid
+ * its pid in our namespace (0: unknown). Independent of how the message
+ * travelled: any IPC that carries bytes and descriptors can hand it here.
+ * Does not consume @fd. */
+static int check_peer_msg(const struct waker_msg *m, size_t len, unsigned nfd,
+                          int fd, pid_t sender, int *pidfd, pid_t *pid)
+{
+	int err;
+
+	if (len != sizeof(*m) || m->magic != WAKER_MAGIC || m->zero != 0 ||
+	    m->pid <= 0 || (m->flags & ~WAKER_PIDFD) != 0 ||
+	    nfd != ((m->flags & WAKER_PIDFD) ? 1u : 0u))
+		return -EPROTO;
+	if (nfd) {
+		err = check_pidfd(fd, sender);
+		if (err < 0)
+			return err;
+	}
+	*pidfd = nfd ? fd : -1;
+	*pid = sender;
+	return 0;
+}
+
+/* Receive the peer's message and return what check_peer_msg() does; the
+ * pidfd, if any, is then the caller's. */
 static int recv_peer(struct mobj__os_chan *c, int timeout_ms, int *pidfd,
                      pid_t *pid)
 {
 	struct mobj__os_obj obj = { -1 };
 	struct waker_msg theirs;
 	unsigned nobj = 0;
-	int n, err = 0;
+	int n, err;
 
 	n = mobj__os_chan_recv(c, timeout_ms, &theirs, sizeof(theirs), &obj,
 	                       &nobj);
 	if (n < 0)
 		return n;
-	if (n != (int)sizeof(theirs) || theirs.magic != WAKER_MAGIC ||
-	    theirs.zero != 0 || theirs.pid <= 0 ||
-	    (theirs.flags & ~WAKER_PIDFD) != 0 ||
-	    nobj != ((theirs.flags & WAKER_PIDFD) ? 1u : 0u))
-		err = -EPROTO;
-	if (err == 0 && nobj)
-		err = check_pidfd(obj.fd, c->sender);
-	if (err < 0) {
-		if (nobj)
-			mobj__os_release(&obj);
-		return err;
-	}
-	*pidfd = nobj ? obj.fd : -1;
-	*pid = c->sender;
-	return 0;
+	err = check_peer_msg(&theirs, (size_t)n, nobj, obj.fd, c->sender,
+	                     pidfd, pid);
+	if (err < 0 && nobj)
+		mobj__os_release(&obj);
+	return err;
 }
 
 /* No pidfd came: watch the pid the kernel gave us, by a pidfd of our own
