@@ -838,6 +838,45 @@ static int chmod0_case(void *arg)
 	return x == NULL ? 0 : 4;
 }
 
+/* A read-only view of an object whose memfd someone made unreadable
+ * (chmod 0, by any holder of a writable descriptor): the view cannot come
+ * through a reopened descriptor, and must not fail for it. Runs as nobody,
+ * whom the mode stops. */
+static int view_mode0_case(void *arg)
+{
+	unsigned char *w, *v;
+	struct mobj *o, *ro;
+	int rc;
+
+	(void)arg;
+	if (getuid() == 0 && (setresgid(65534, 65534, 65534) < 0 ||
+	                      setresuid(65534, 65534, 65534) < 0))
+		return 1;
+	if (mobj_create(page(), 0, &o) != 0 || fchmod(mobj_fd(o), 0) != 0 ||
+	    mobj_map(o, 0, page(), RW, (void **)&w) != 0)
+		return 2;
+	rc = mobj_map(o, 0, page(), MOBJ_PROT_READ, (void **)&v);
+	if (rc != 0) {
+		fprintf(stderr, "read-only view of a mode 0 memfd: %d\n", rc);
+		return 3;
+	}
+	w[3] = 7;
+	if (v[3] != 7)
+		return 4;
+	/* Freezing needs the read-only reopen: refused, as documented. */
+	if (mobj_readonly(o, &ro) != -EACCES)
+		return 5;
+	if (mprotect(v, page(), PROT_READ | PROT_WRITE) == 0)
+		v[3] = 9;
+	return w[3] == 7 ? 0 : 6;
+}
+
+static void test_view_of_mode0_object(void **state)
+{
+	(void)state;
+	assert_int_equal(tu_in_child(view_mode0_case, NULL), 0);
+}
+
 static void test_from_fd_mode_0(void **state)
 {
 	(void)state;
@@ -930,6 +969,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_from_fd_edge_cases),
 		cmocka_unit_test(test_from_fd_hugetlb),
 		cmocka_unit_test(test_from_fd_mode_0),
+		cmocka_unit_test(test_view_of_mode0_object),
 #endif
 		cmocka_unit_test(test_strerror),
 	};

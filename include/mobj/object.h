@@ -85,9 +85,11 @@ MOBJ_EXPORT int mobj_create(size_t size, unsigned flags, struct mobj **out);
  * made before the freeze, through either handle, stay read-only for good:
  * mprotect() cannot make them write the object. (Linux: such a view of an
  * object that is not frozen yet is mapped through a read-only descriptor,
- * so mprotect(PROT_WRITE) on it fails with EACCES; without /proc it is a
- * private mapping, where mprotect succeeds but a write only copies the
- * page for this process, never reaching the object.)
+ * so mprotect(PROT_WRITE) on it fails with EACCES; where no such
+ * descriptor can be had (no /proc, or a memfd chmod'ed unreadable) it is a
+ * private mapping, which sees every write to the object, and where
+ * mprotect succeeds but a write only copies the page for this process,
+ * never reaching the object.)
  *
  * Linux, what enforces it: the seals F_SEAL_FUTURE_WRITE | F_SEAL_SEAL
  * (Linux 5.1 or later), for every descriptor of the object alike, root

@@ -21,7 +21,8 @@
  * of an object that is not frozen yet is never mapped through a writable
  * descriptor: it is mapped MAP_SHARED through the same file reopened
  * O_RDONLY via /proc/self/fd (no VM_MAYWRITE: mprotect says EACCES), and
- * where /proc is missing (a chroot, a sandbox) MAP_PRIVATE. A private
+ * where that reopen is impossible (no /proc in a chroot or a sandbox, or a
+ * memfd chmod'ed unreadable) MAP_PRIVATE. A private
  * read-only file mapping maps the page-cache pages themselves on a read
  * fault (shmem allocates the page for a hole: shmem_fault, SGP_CACHE), so
  * it sees every write of the object; made writable and written, it only
@@ -180,7 +181,9 @@ static int view_flags(int fd, int *ro_fd, int *flags)
 	if (seals >= 0 && (seals & F_SEAL_FUTURE_WRITE))
 		return 0;
 	err = reopen_rdonly(fd, ro_fd);
-	if (err == -ENOENT) {
+	/* No /proc, or the file's mode (any holder of a writable descriptor
+	 * may chmod it) or a sandbox forbids the reopen. */
+	if (err == -ENOENT || err == -EACCES || err == -EPERM) {
 		*flags = (*flags & ~MAP_SHARED) | MAP_PRIVATE;
 		return 0;
 	}
