@@ -844,6 +844,7 @@ static int chmod0_case(void *arg)
  * whom the mode stops. */
 static int view_mode0_case(void *arg)
 {
+	struct tu_res r, now;
 	unsigned char *w, *v;
 	struct mobj *o, *ro;
 	int rc;
@@ -852,6 +853,7 @@ static int view_mode0_case(void *arg)
 	if (getuid() == 0 && (setresgid(65534, 65534, 65534) < 0 ||
 	                      setresuid(65534, 65534, 65534) < 0))
 		return 1;
+	r = tu_res_now();
 	if (mobj_create(page(), 0, &o) != 0 || fchmod(mobj_fd(o), 0) != 0 ||
 	    mobj_map(o, 0, page(), RW, (void **)&w) != 0)
 		return 2;
@@ -868,7 +870,13 @@ static int view_mode0_case(void *arg)
 		return 5;
 	if (mprotect(v, page(), PROT_READ | PROT_WRITE) == 0)
 		v[3] = 9;
-	return w[3] == 7 ? 0 : 6;
+	if (w[3] != 7)
+		return 6;
+	mobj_unmap(v, page());
+	mobj_unmap(w, page());
+	mobj_close(o);
+	now = tu_res_now();
+	return now.fds == r.fds && now.maps == r.maps ? 0 : 7;
 }
 
 static void test_view_of_mode0_object(void **state)

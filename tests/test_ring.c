@@ -1873,6 +1873,7 @@ static int refuse_pidfd_open(void)
 
 static int eperm_case(void *arg)
 {
+	struct tu_res r, now;
 	struct mobj_chan *ch, *other;
 	struct mobj_ring *p, *c;
 	unsigned char b[8];
@@ -1882,6 +1883,7 @@ static int eperm_case(void *arg)
 	(void)arg;
 	if (refuse_pidfd_open() < 0)
 		return 99;
+	r = tu_res_now();
 	if (mobj_chan_pair(&ch, &other) != 0)
 		return 10;
 	fflush(NULL);
@@ -1906,7 +1908,8 @@ static int eperm_case(void *arg)
 	    mobj_ring_read(c, b, sizeof(b), T_MS) != -EPIPE)
 		return 13;
 	mobj_ring_close(c);
-	return 0;
+	now = tu_res_now();
+	return now.fds == r.fds && now.maps == r.maps ? 0 : 14;
 }
 
 /* Regression (pidfd_open refused with EPERM, as by some container seccomp
@@ -1932,6 +1935,7 @@ static void on_usr1(int sig)
  * own threads ran its handler on the library's thread). */
 static int signal_case(void *arg)
 {
+	struct tu_res r, now;
 	struct sigaction sa;
 	struct mobj_ring *p, *c;
 	struct timespec ts = { 0, 0 };
@@ -1939,6 +1943,7 @@ static int signal_case(void *arg)
 	int sig;
 
 	(void)arg;
+	r = tu_res_objects();
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_usr1;
 	sigaction(SIGUSR1, &sa, NULL);
@@ -1961,7 +1966,9 @@ static int signal_case(void *arg)
 		return 13;
 	mobj_ring_close(p);
 	mobj_ring_close(c);
-	return 0;
+	/* Memory objects only: the helper's stack outlives it. */
+	now = tu_res_objects();
+	return now.fds == r.fds && now.maps == r.maps ? 0 : 14;
 }
 
 static void test_ring_fd_helper_blocks_signals(void **state)
