@@ -445,45 +445,10 @@ static void test_freeze_mprotect_hole(void **state)
 	tu_res_check(r);
 }
 
-/* Runs @fn in a child whose /proc is gone, with the child's own check
- * that nothing leaked. */
-struct noproc {
-	int (*fn)(void *arg);
-	void *arg;
-};
-
-static int noproc_child(void *arg)
-{
-	struct noproc *np = arg;
-	struct tu_res r;
-	int rc, err = tu_hide_proc();
-
-	if (err < 0) {
-		fprintf(stderr, "cannot hide /proc: %s\n", strerror(-err));
-		return 99;
-	}
-	r = tu_res_now();
-	rc = np->fn(np->arg);
-	if (rc == 0) {
-		struct tu_res now = tu_res_now();
-
-		if (now.fds != r.fds || now.maps != r.maps)
-			rc = 98;
-	}
-	return rc;
-}
-
-static int run_without_proc(int (*fn)(void *), void *arg)
-{
-	struct noproc np = { fn, arg };
-
-	return tu_in_child(noproc_child, &np);
-}
-
 static void test_freeze_mprotect_hole_without_proc(void **state)
 {
 	(void)state;
-	assert_int_equal(run_without_proc(old_views_case, NULL), 0);
+	assert_int_equal(tu_in_child_without_proc(old_views_case, NULL), 0);
 }
 
 /* Regression (without /proc, in a chroot or a sandbox, mobj_readonly()
@@ -530,7 +495,7 @@ static int noproc_readonly_case(void *arg)
 static void test_readonly_without_proc(void **state)
 {
 	(void)state;
-	assert_int_equal(run_without_proc(noproc_readonly_case, NULL), 0);
+	assert_int_equal(tu_in_child_without_proc(noproc_readonly_case, NULL), 0);
 }
 #endif /* __linux__ */
 
@@ -844,7 +809,7 @@ static int chmod0_case(void *arg)
  * whom the mode stops. */
 static int view_mode0_case(void *arg)
 {
-	struct tu_res r, now;
+	struct tu_res r;
 	unsigned char *w, *v;
 	struct mobj *o, *ro;
 	int rc;
@@ -875,8 +840,7 @@ static int view_mode0_case(void *arg)
 	mobj_unmap(v, page());
 	mobj_unmap(w, page());
 	mobj_close(o);
-	now = tu_res_now();
-	return now.fds == r.fds && now.maps == r.maps ? 0 : 7;
+	return tu_res_same(r, tu_res_now()) ? 0 : 7;
 }
 
 static void test_view_of_mode0_object(void **state)

@@ -28,6 +28,10 @@ struct tu_res tu_res_now(void);
  * @before. */
 void tu_res_check(struct tu_res before);
 
+/* The same check for a child process, which reports by exit code: true
+ * when descriptors and mappings are what they were. */
+bool tu_res_same(struct tu_res before, struct tu_res now);
+
 /* Linux: descriptors and mappings of memory objects only, for tests whose
  * other threads make glibc and jemalloc map memory of their own (thread
  * stacks and thread caches outlive the threads). */
@@ -79,6 +83,11 @@ int tu_memfd(size_t size, unsigned seals);
  * counted (through a descriptor of /proc/self opened before). Returns 0,
  * or a negative errno when the system refuses (not root). */
 int tu_hide_proc(void);
+
+/* tu_in_child(@fn, @arg) with /proc hidden in the child (tu_hide_proc), and
+ * the child checks that @fn leaked nothing when it returns 0. Exit status
+ * 99: /proc could not be hidden; 98: something leaked. */
+int tu_in_child_without_proc(int (*fn)(void *arg), void *arg);
 #endif
 
 /* Per system (testutil_linux.c, testutil_darwin.c), for testutil.c. */

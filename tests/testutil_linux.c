@@ -157,3 +157,32 @@ int tu_hide_proc(void)
 	proc_self = fd;
 	return 0;
 }
+
+struct noproc {
+	int (*fn)(void *arg);
+	void *arg;
+};
+
+static int noproc_child(void *arg)
+{
+	struct noproc *np = arg;
+	struct tu_res r;
+	int rc, err = tu_hide_proc();
+
+	if (err < 0) {
+		fprintf(stderr, "cannot hide /proc: %s\n", strerror(-err));
+		return 99;
+	}
+	r = tu_res_now();
+	rc = np->fn(np->arg);
+	if (rc == 0 && !tu_res_same(r, tu_res_now()))
+		rc = 98;
+	return rc;
+}
+
+int tu_in_child_without_proc(int (*fn)(void *arg), void *arg)
+{
+	struct noproc np = { fn, arg };
+
+	return tu_in_child(noproc_child, &np);
+}
