@@ -139,7 +139,7 @@ int tu_hide_proc(void)
 	if (fd < 0)
 		return -errno;
 	if (unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0) {
 		close(fd);
 		return -errno;
 	}
