@@ -1464,6 +1464,14 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* What a process that dies without mobj_ring_close() leaves behind: the
+ * end is not marked closed. Its memory is freed all the same, so that a
+ * leak checker in the dying child has nothing to report. */
+static void die_without_closing(struct mobj_ring *r)
+{
+	mobj__ring_free(r);
+}
+
 /* Runs @fn with a channel end in a grandchild that is pid 1 of a new PID
  * namespace (as in a container or a sandbox); this process gets the other
  * end in @mine. Returns the middle child's pid: its exit status is the
@@ -1498,7 +1506,8 @@ static int pidns_producer(struct mobj_chan *c)
 	mobj_chan_close(c);
 	if (mobj_ring_write(p, "hello", 5, T_MS) != 5)
 		return 12;
-	return 0; /* and dies without closing */
+	die_without_closing(p);
+	return 0;
 }
 
 /* Regression (each side sent its getpid() and the peer opened a pidfd on
@@ -1545,7 +1554,8 @@ static int pidns_consumer(struct mobj_chan *c)
 	mobj_chan_close(c);
 	if (mobj_ring_read(r, b, sizeof(b), T_MS) != 5)
 		return 11;
-	return 0; /* and dies without closing */
+	die_without_closing(r);
+	return 0;
 }
 
 /* The same with the consumer in the namespace: the producer, blocked on a
@@ -1659,9 +1669,15 @@ static void test_ring_lying_peer_pidfd(void **state)
 	struct mobj_ring *p;
 	unsigned char msg[64];
 	struct mobj *o;
-	int lie, i, n;
+	int lie, i, n, fd;
 
 	(void)state;
+	fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (fd < 0) {
+		print_message("skipped: no pidfd_open here (%s)\n", strerror(errno));
+		skip();
+	}
+	close(fd);
 	for (lie = 0; lie < LIE_COUNT; lie++) {
 		assert_int_equal(mobj_chan_pair(&a, &b), 0);
 		assert_int_equal(mobj_ring_create(page(), &p), 0);
@@ -1779,7 +1795,10 @@ static int fork_hello_producer(struct mobj_ring **c, pid_t *pid)
 		if (mobj_ring_create(page(), &p) != 0 ||
 		    mobj_ring_send(ch, p, T_MS) != 0)
 			_exit(1);
-		_exit(mobj_ring_write(p, "hello", 5, T_MS) == 5 ? 0 : 2);
+		err = mobj_ring_write(p, "hello", 5, T_MS) == 5 ? 0 : 2;
+		mobj_chan_close(ch);
+		die_without_closing(p);
+		_exit(err);
 	}
 	mobj_chan_close(ch);
 	err = *pid < 0 ? -ECHILD : mobj_ring_recv(other, T_MS, c);
@@ -1878,7 +1897,7 @@ static int eperm_case(void *arg)
 
 	(void)arg;
 	if (refuse_pidfd_open() < 0)
-		return 99;
+		return 77; /* no seccomp filters, or no pidfd_open to refuse */
 	r = tu_res_now();
 	err = fork_hello_producer(&c, &pid);
 	if (err != 0) {
@@ -1899,8 +1918,15 @@ static int eperm_case(void *arg)
  * ENOSYS). Both sides are filtered; the producer's death is still seen. */
 static void test_ring_pidfd_open_eperm(void **state)
 {
+	int rc = tu_in_child(eperm_case, NULL);
+
 	(void)state;
-	assert_int_equal(tu_in_child(eperm_case, NULL), 0);
+	if (rc == 77) {
+		print_message("skipped: cannot make pidfd_open fail with EPERM "
+		              "here (no seccomp filters, or no pidfd_open)\n");
+		skip();
+	}
+	assert_int_equal(rc, 0);
 }
 #endif /* TEST_AUDIT_ARCH */
 
