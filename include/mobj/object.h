@@ -79,7 +79,10 @@ MOBJ_EXPORT int mobj_create(size_t size, unsigned flags, struct mobj **out);
  * one); writable mappings made before keep working. Map what you need
  * writable first, then derive the read-only handle. Freezing is idempotent
  * and cannot be undone. On a handle that is already read-only this just
- * duplicates it.
+ * duplicates it. "Writable mapping" means one that writes the object: a
+ * private copy-on-write mapping (MAP_PRIVATE) writes only its own copies,
+ * and a process that kept a writable mapping may still duplicate it
+ * (fork(), Linux mremap() with old size 0): no access it did not have.
  *
  * Read-only views (mobj_map() or mobj_map_mirror() with MOBJ_PROT_READ)
  * made before the freeze, through either handle, stay read-only for good:
