@@ -1916,6 +1916,22 @@ static int eperm_case(void *arg)
 /* Regression (pidfd_open refused with EPERM, as by some container seccomp
  * profiles, failed the ring's set-up instead of falling back as for
  * ENOSYS). Both sides are filtered; the producer's death is still seen. */
+/* eperm_case as pid 1 of a new PID namespace that kept its parent's
+ * /proc, as `unshare -p -f` does: /proc/PID there names the parent
+ * namespace's PID, another process. */
+static int eperm_in_pidns(void *arg)
+{
+	pid_t g;
+
+	if (unshare(CLONE_NEWPID) < 0)
+		return errno == EINVAL ? 77 : 76;
+	fflush(NULL);
+	g = fork();
+	if (g == 0)
+		_exit(eperm_case(arg));
+	return g < 0 ? 74 : tu_wait(g);
+}
+
 static void test_ring_pidfd_open_eperm(void **state)
 {
 	int rc = tu_in_child(eperm_case, NULL);
@@ -1924,6 +1940,22 @@ static void test_ring_pidfd_open_eperm(void **state)
 	if (rc == 77) {
 		print_message("skipped: cannot make pidfd_open fail with EPERM "
 		              "here (no seccomp filters, or no pidfd_open)\n");
+		skip();
+	}
+	assert_int_equal(rc, 0);
+}
+
+/* Regression (without pidfds the peer's pid was polled in /proc even where
+ * /proc numbers processes for another PID namespace: the consumer watched
+ * whatever process had that number there, and never saw its producer die). */
+static void test_ring_pidfd_open_eperm_in_pid_namespace(void **state)
+{
+	int rc = tu_in_child(eperm_in_pidns, NULL);
+
+	(void)state;
+	if (rc == 77) {
+		print_message("skipped: no PID namespaces, seccomp filters or "
+		              "pidfd_open here\n");
 		skip();
 	}
 	assert_int_equal(rc, 0);
@@ -2039,6 +2071,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_ring_without_proc),
 #ifdef TEST_AUDIT_ARCH
 		cmocka_unit_test(test_ring_pidfd_open_eperm),
+		cmocka_unit_test(test_ring_pidfd_open_eperm_in_pid_namespace),
 #endif
 		cmocka_unit_test(test_ring_fd_helper_blocks_signals),
 #endif

@@ -97,20 +97,6 @@ _Static_assert(sizeof(struct pidfd_info_v0) == 64, "PIDFD_INFO_SIZE_VER0");
 #define PIDFD_GET_INFO_V0 _IOWR(0xFF, 11, struct pidfd_info_v0)
 #define PIDFD_INFO_PID 1u
 
-/* Our pid as /proc sees it equals getpid(): that /proc is of our PID
- * namespace, so the pids it shows are numbered as the kernel numbers them
- * for us (a child namespace often keeps its parent's /proc). */
-static bool proc_is_ours(void)
-{
-	char buf[24];
-	ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
-
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	return strtol(buf, NULL, 10) == (long)getpid();
-}
-
 /* The pid that pidfd @fd names, numbered in our PID namespace as the
  * credentials of a message are: > 0, or 0 when that cannot be told (no
  * PIDFD_GET_INFO and no /proc of our namespace, not visible, exited). */
@@ -125,7 +111,7 @@ static pid_t pidfd_pid(int fd)
 	info.mask = PIDFD_INFO_PID;
 	if (ioctl(fd, PIDFD_GET_INFO_V0, &info) == 0)
 		return info.tgid > 0 && info.tgid <= INT32_MAX ? (pid_t)info.tgid : 0;
-	if (!proc_is_ours())
+	if (!mobj__proc_is_ours())
 		return 0;
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
 	f = fopen(path, "re");
