@@ -1614,20 +1614,13 @@ enum lie {
 	LIE_COUNT
 };
 
-/* Play the consumer's half of the set-up on @b by hand, queued before the
- * producer runs: the consumer's control page, then a waker message that
- * lies as @lie says. */
-static void queue_answer(struct mobj_chan *b, enum lie lie)
+/* Send on @c the waker message of a peer that lies as @lie says. */
+static void send_waker(struct mobj_chan *c, enum lie lie)
 {
 	struct waker_msg w = { WAKER_MAGIC, WAKER_PIDFD, (int32_t)getpid(), 0 };
-	struct hello h = hello(3, page());
-	struct mobj *o, *junk;
+	struct mobj *junk = NULL;
 	int fd = -1;
 
-	o = frozen(page(), MOBJ__RING_CONSUMER, page(), MOBJ__RING_MAGIC);
-	assert_int_equal(mobj_send(b, o, &h, sizeof(h)), 0);
-	mobj_close(o);
-	junk = NULL;
 	switch (lie) {
 	case LIE_NONE:
 		fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
@@ -1652,24 +1645,69 @@ static void queue_answer(struct mobj_chan *b, enum lie lie)
 	}
 	if (lie != LIE_NO_FD)
 		assert_true(fd >= 0);
-	assert_int_equal(raw_send(mobj_chan_fd(b), &w, sizeof(w), &fd,
+	assert_int_equal(raw_send(mobj_chan_fd(c), &w, sizeof(w), &fd,
 	                          fd >= 0 ? 1 : 0), 0);
 	if (fd >= 0)
 		close(fd);
 	mobj_close(junk);
 }
 
-/* A consumer that lies about who it is: -EPROTO from mobj_ring_send (the
- * producer is then connected, with its peer counted as gone). The truth,
- * told by hand the same way, is accepted. */
+/* Play one side of the set-up by hand on @c, queued before the real other
+ * side runs: the objects that side expects (@consumer: the consumer's
+ * control page; else the data and the producer's control page), then a
+ * waker message that lies as @lie says. */
+static void queue_side(struct mobj_chan *c, bool consumer, enum lie lie)
+{
+	struct hello h;
+	struct mobj *o;
+
+	if (consumer) {
+		h = hello(3, page());
+		o = frozen(page(), MOBJ__RING_CONSUMER, page(), MOBJ__RING_MAGIC);
+		assert_int_equal(mobj_send(c, o, &h, sizeof(h)), 0);
+		mobj_close(o);
+	} else {
+		h = hello(1, page());
+		o = frozen(page(), 0, 0, 0);
+		assert_int_equal(mobj_send(c, o, &h, sizeof(h)), 0);
+		mobj_close(o);
+		h = hello(2, page());
+		o = frozen(page(), MOBJ__RING_PRODUCER, page(), MOBJ__RING_MAGIC);
+		assert_int_equal(mobj_send(c, o, &h, sizeof(h)), 0);
+		mobj_close(o);
+	}
+	send_waker(c, lie);
+}
+
+/* Receive and drop @n set-up messages (each with its object) on @c, then
+ * whatever else is queued until the peer is gone. */
+static void drain_side(struct mobj_chan *c, int n)
+{
+	unsigned char msg[64];
+	struct mobj *o;
+	int i, got;
+
+	for (i = 0; i < n; i++) {
+		assert_int_equal(mobj_recv(c, 0, &o, msg, sizeof(msg)),
+		                 (int)sizeof(struct hello));
+		mobj_close(o);
+	}
+	do
+		got = mobj_recv(c, 0, NULL, msg, sizeof(msg));
+	while (got == -EPROTO);
+	assert_int_equal(got, -EPIPE);
+}
+
+/* A peer that lies about who it is: -EPROTO from mobj_ring_send (the
+ * producer is then connected, with its peer counted as gone) and from
+ * mobj_ring_recv (no ring). The truth, told by hand the same way, is
+ * accepted. */
 static void test_ring_lying_peer_pidfd(void **state)
 {
 	struct tu_res res = tu_res_now();
 	struct mobj_chan *a, *b;
-	struct mobj_ring *p;
-	unsigned char msg[64];
-	struct mobj *o;
-	int lie, i, n, fd;
+	struct mobj_ring *p, *c;
+	int lie, fd, err;
 
 	(void)state;
 	fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
@@ -1679,25 +1717,30 @@ static void test_ring_lying_peer_pidfd(void **state)
 	}
 	close(fd);
 	for (lie = 0; lie < LIE_COUNT; lie++) {
+		/* A lying consumer. */
 		assert_int_equal(mobj_chan_pair(&a, &b), 0);
 		assert_int_equal(mobj_ring_create(page(), &p), 0);
-		queue_answer(b, (enum lie)lie);
+		queue_side(b, true, (enum lie)lie);
 		if (mobj_ring_send(a, p, T_MS) != (lie == LIE_NONE ? 0 : -EPROTO))
-			fail_msg("lie %d: wrong answer", lie);
+			fail_msg("lie %d to the producer: wrong answer", lie);
 		assert_int_equal(mobj_ring_write(p, "x", 1, 0),
 		                 lie == LIE_NONE ? 1 : -EPIPE);
-		/* Drain what the producer sent: two objects and its own
-		 * waker message (with its pidfd). */
-		for (i = 0; i < 2; i++) {
-			assert_int_equal(mobj_recv(b, 0, &o, msg, sizeof(msg)),
-			                 (int)sizeof(struct hello));
-			mobj_close(o);
-		}
 		mobj_ring_close(p);
 		mobj_chan_close(a);
-		n = mobj_recv(b, 0, NULL, msg, sizeof(msg));
-		assert_true(n == -EPROTO || n == -EPIPE);
+		drain_side(b, 2);
 		mobj_chan_close(b);
+		/* A lying producer. */
+		assert_int_equal(mobj_chan_pair(&a, &b), 0);
+		queue_side(a, false, (enum lie)lie);
+		c = NULL;
+		err = mobj_ring_recv(b, T_MS, &c);
+		if (err != (lie == LIE_NONE ? 0 : -EPROTO))
+			fail_msg("lie %d to the consumer: %d", lie, err);
+		assert_true(lie == LIE_NONE ? c != NULL : c == NULL);
+		mobj_ring_close(c);
+		mobj_chan_close(b);
+		drain_side(a, 1);
+		mobj_chan_close(a);
 	}
 	tu_res_check(res);
 }
