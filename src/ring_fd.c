@@ -27,6 +27,7 @@
  * last-writer-wins: mixing a blocking call with an armed descriptor can
  * delay a wake-up by one slice, never lose it.
  */
+#define _POSIX_C_SOURCE 200809L /* pthread_sigmask */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
