@@ -153,18 +153,13 @@ int mobj_chan_accept(struct mobj_chan *l, int timeout_ms, struct mobj_chan **out
 static int await_hello(struct mobj__os_chan *os, int timeout_ms)
 {
 	unsigned char buf[MOBJ__MSG_HDR_SIZE];
-	struct mobj__os_obj obj;
 	struct mobj__msg m;
 	unsigned nobj = 0;
 	int n;
 
-	n = mobj__os_chan_recv(os, timeout_ms, buf, sizeof(buf), &obj, &nobj);
+	n = mobj__os_chan_recv(os, timeout_ms, buf, sizeof(buf), NULL, 0, &nobj);
 	if (n < 0)
 		return n;
-	if (nobj) {
-		mobj__os_release(&obj);
-		return -EPROTO;
-	}
 	if (mobj__msg_decode(buf, (size_t)n, &m) < 0 || m.type != MOBJ__MSG_HELLO)
 		return -EPROTO;
 	return 0;
@@ -263,63 +258,142 @@ int mobj_send(struct mobj_chan *c, struct mobj *o, const void *data, size_t len)
 int mobj_send_timeout(struct mobj_chan *c, struct mobj *o, const void *data,
                       size_t len, int timeout_ms)
 {
-	unsigned char wire[MOBJ__MSG_WIRE_MAX];
-	struct mobj__msg m = { .type = MOBJ__MSG_DATA };
-	int n;
-
-	if (!c || c->listener || (!data && len) || mobj__bad_timeout(timeout_ms))
-		return -EINVAL;
-	if (len > MOBJ_MSG_MAX)
-		return -EMSGSIZE;
-	m.payload = data;
-	m.len = len;
-	if (o) {
-		m.nobj = 1;
-		m.obj_size = o->size;
-		m.obj_access = o->access;
-	}
-	n = mobj__msg_encode(wire, &m);
-	if (n < 0)
-		return n;
-	return mobj__os_chan_send(&c->os, wire, (size_t)n, o ? &o->os : NULL,
+	return mobj_sendv_timeout(c, o ? &o : NULL, o ? 1 : 0, data, len,
 	                          timeout_ms);
 }
 
-int mobj_recv(struct mobj_chan *c, int timeout_ms, struct mobj **o, void *buf,
-              size_t cap)
+int mobj_sendv(struct mobj_chan *c, struct mobj *const *objs, size_t nobjs,
+               const void *data, size_t len)
+{
+	return mobj_sendv_timeout(c, objs, nobjs, data, len, -1);
+}
+
+int mobj_sendv_timeout(struct mobj_chan *c, struct mobj *const *objs,
+                       size_t nobjs, const void *data, size_t len,
+                       int timeout_ms)
 {
 	unsigned char wire[MOBJ__MSG_WIRE_MAX];
-	struct mobj__os_obj obj;
-	struct mobj *got = NULL;
-	struct mobj__msg m;
-	unsigned nobj = 0;
-	int n, err;
+	struct mobj__os_obj os[MOBJ_MSG_OBJS_MAX];
+	struct mobj__msg m = { .type = MOBJ__MSG_DATA };
+	size_t i;
+	int n;
 
-	if (!c || c->listener || (!buf && cap) || mobj__bad_timeout(timeout_ms))
+	if (!c || c->listener || (!data && len) || (!objs && nobjs) ||
+	    mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
-	n = mobj__os_chan_recv(&c->os, timeout_ms, wire, sizeof(wire), &obj, &nobj);
+	if (len > MOBJ_MSG_MAX || nobjs > MOBJ_MSG_OBJS_MAX)
+		return -EMSGSIZE;
+	for (i = 0; i < nobjs; i++) {
+		if (!objs[i])
+			return -EINVAL;
+		m.obj[i].size = objs[i]->size;
+		m.obj[i].access = objs[i]->access;
+		os[i] = objs[i]->os;
+	}
+	m.payload = data;
+	m.len = len;
+	m.nobj = (unsigned)nobjs;
+	n = mobj__msg_encode(wire, &m);
 	if (n < 0)
 		return n;
-	err = mobj__msg_decode(wire, (size_t)n, &m);
-	if (err == 0 && (m.type != MOBJ__MSG_DATA || m.nobj != nobj ||
-	                 (nobj && !o)))
-		err = -EPROTO;
-	if (err == 0 && m.len > cap)
-		err = -EMSGSIZE;
-	if (err == 0 && nobj) {
-		err = mobj__import_dup(&obj, (size_t)m.obj_size, m.obj_access, &got);
-		if (err == -EBADF || err == -EINVAL)
-			err = -EPROTO;
+	return mobj__os_chan_send(&c->os, wire, (size_t)n, os, m.nobj, timeout_ms);
+}
+
+/* Decode and check what arrived, then import every object; on failure
+ * everything imported so far is closed (the caller releases @os). */
+static int take_message(const unsigned char *wire, int n,
+                        const struct mobj__os_obj *os, unsigned nos,
+                        size_t cap, int too_many, size_t buflen,
+                        struct mobj__msg *m, struct mobj **got)
+{
+	unsigned i;
+	int err;
+
+	err = mobj__msg_decode(wire, (size_t)n, m);
+	if (err == 0 && (m->type != MOBJ__MSG_DATA || m->nobj != nos)) {
+		mobj__refused("a message", m->type != MOBJ__MSG_DATA ?
+		              "not a data message" :
+		              "its header does not count the handles that came");
+		return -EPROTO;
 	}
-	if (nobj)
-		mobj__os_release(&obj);
+	if (err < 0) {
+		mobj__refused("a message", "malformed (magic, version, lengths "
+		              "or object records)");
+		return err;
+	}
+	if (m->nobj > cap) {
+		if (too_many == -EPROTO)
+			mobj__refused("a message", "more objects than the "
+			              "receiver takes");
+		return too_many;
+	}
+	if (m->len > buflen)
+		return -EMSGSIZE;
+	for (i = 0; i < m->nobj; i++) {
+		err = mobj__import_dup(&os[i], (size_t)m->obj[i].size,
+		                       m->obj[i].access, &got[i]);
+		if (err < 0) {
+			while (i)
+				mobj_close(got[--i]);
+			return err == -EBADF || err == -EINVAL ? -EPROTO : err;
+		}
+	}
+	return 0;
+}
+
+/* mobj_recvv(), where a message of more than @cap objects is @too_many. */
+static int recv_objs(struct mobj_chan *c, int timeout_ms, struct mobj **objs,
+                     size_t cap, int too_many, size_t *nobjs, void *buf,
+                     size_t buflen)
+{
+	unsigned char wire[MOBJ__MSG_WIRE_MAX];
+	struct mobj__os_obj os[MOBJ_MSG_OBJS_MAX];
+	struct mobj *got[MOBJ_MSG_OBJS_MAX];
+	struct mobj__msg m;
+	unsigned nos = 0, i;
+	int n, err;
+
+	if (!c || c->listener || (!buf && buflen) || (!objs && cap) || !nobjs ||
+	    mobj__bad_timeout(timeout_ms))
+		return -EINVAL;
+	n = mobj__os_chan_recv(&c->os, timeout_ms, wire, sizeof(wire), os,
+	                       MOBJ_MSG_OBJS_MAX, &nos);
+	if (n < 0)
+		return n;
+	err = take_message(wire, n, os, nos, cap, too_many, buflen, &m, got);
+	for (i = 0; i < nos; i++)
+		mobj__os_release(&os[i]);
 	if (err < 0)
 		return err;
 	if (m.len)
 		memcpy(buf, m.payload, m.len);
-	if (o)
-		*o = got;
+	for (i = 0; i < m.nobj; i++)
+		objs[i] = got[i];
+	*nobjs = m.nobj;
 	return (int)m.len;
+}
+
+int mobj_recvv(struct mobj_chan *c, int timeout_ms, struct mobj **objs,
+               size_t cap, size_t *nobjs, void *buf, size_t buflen)
+{
+	return recv_objs(c, timeout_ms, objs, cap, -EMSGSIZE, nobjs, buf, buflen);
+}
+
+/* The one-object form: an object it cannot take (none asked for, or
+ * several) is -EPROTO, as before several objects per message existed. */
+int mobj_recv(struct mobj_chan *c, int timeout_ms, struct mobj **o, void *buf,
+              size_t cap)
+{
+	struct mobj *got = NULL;
+	size_t n = 0;
+	int len;
+
+	len = recv_objs(c, timeout_ms, &got, o ? 1 : 0, -EPROTO, &n, buf, cap);
+	if (len < 0)
+		return len;
+	if (o)
+		*o = n ? got : NULL;
+	return len;
 }
 
 int mobj_chan_fd(const struct mobj_chan *c)

@@ -4,6 +4,9 @@
  * what the error means for mobj, identically on every system.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -57,4 +60,15 @@ const char *mobj_strerror(int err)
 		if (texts[i].err == err)
 			return texts[i].text;
 	return "Unknown error";
+}
+
+/* getenv at each refusal rather than once: refusals are rare, and a test
+ * (or a person in a debugger) may set the variable after start-up. */
+void mobj__refused(const char *what, const char *why)
+{
+	const char *v = getenv("MOBJ_DEBUG");
+
+	if (!v || v[0] == '\0' || strcmp(v, "0") == 0)
+		return;
+	fprintf(stderr, "mobj: refused %s: %s\n", what, why);
 }

@@ -14,7 +14,7 @@
 
 struct mobj {
 	struct mobj__os_obj os;
-	size_t size;     /* page multiple, nonzero */
+	size_t size;     /* nonzero; a page multiple unless imported */
 	unsigned access; /* MOBJ_READ or MOBJ_READ | MOBJ_WRITE */
 };
 
@@ -29,6 +29,11 @@ int mobj__obj_new(struct mobj__os_obj *os, size_t size, unsigned access,
  * of mobj_from_fd, mobj_from_port and mobj_recv. */
 int mobj__import_dup(const struct mobj__os_obj *in, size_t size,
                      unsigned access, struct mobj **out);
+
+/* With MOBJ_DEBUG set (not "" or "0"), log "mobj: refused @what: @why" as
+ * one line to stderr; otherwise nothing. Every refusal of a foreign object
+ * or message calls it, so a person can learn why without a debugger. */
+void mobj__refused(const char *what, const char *why);
 
 /* -1 is forever; anything below is a caller's bug (a deadline computed
  * into the past, say), not a request to wait forever: -EINVAL. */

@@ -9,70 +9,97 @@
 
 #include "msg.h"
 
-static int check_fields(unsigned type, size_t len, unsigned nobj,
-                        uint64_t obj_size, unsigned obj_access)
+static int check_head(unsigned type, size_t len, unsigned nobj)
 {
 	if (type != MOBJ__MSG_DATA && type != MOBJ__MSG_HELLO)
 		return -1;
-	if (len > MOBJ_MSG_MAX)
+	if (len > MOBJ_MSG_MAX || nobj > MOBJ_MSG_OBJS_MAX)
 		return -1;
-	if (nobj > 1)
-		return -1;
-	if (nobj == 0 && (obj_size != 0 || obj_access != 0))
-		return -1;
-	if (nobj == 1) {
-		if (obj_size == 0 || (uint64_t)(size_t)obj_size != obj_size)
-			return -1;
-		if (obj_access != MOBJ_READ &&
-		    obj_access != (MOBJ_READ | MOBJ_WRITE))
-			return -1;
-	}
 	if (type == MOBJ__MSG_HELLO && (len != 0 || nobj != 0))
 		return -1;
 	return 0;
 }
 
+static int check_obj(uint64_t size, unsigned access)
+{
+	if (size == 0 || (uint64_t)(size_t)size != size)
+		return -1;
+	if (access != MOBJ_READ && access != (MOBJ_READ | MOBJ_WRITE))
+		return -1;
+	return 0;
+}
+
+static size_t records(unsigned nobj)
+{
+	return MOBJ__MSG_OBJ_SIZE * (nobj ? nobj : 1);
+}
+
 int mobj__msg_encode(void *buf, const struct mobj__msg *m)
 {
-	struct mobj__msg_hdr h;
+	unsigned char *out = buf;
+	struct mobj__msg_head h;
+	struct mobj__msg_obj r;
+	size_t at;
+	unsigned i;
 
-	if (check_fields(m->type, m->len, m->nobj, m->obj_size,
-	                 m->obj_access) < 0 || (m->len && !m->payload))
+	if (check_head(m->type, m->len, m->nobj) < 0 || (m->len && !m->payload))
 		return -EINVAL;
+	for (i = 0; i < m->nobj; i++)
+		if (check_obj(m->obj[i].size, m->obj[i].access) < 0)
+			return -EINVAL;
 	memset(&h, 0, sizeof(h));
 	h.magic = MOBJ__MSG_MAGIC;
 	h.version = MOBJ__MSG_VERSION;
 	h.type = (uint16_t)m->type;
 	h.len = (uint32_t)m->len;
 	h.nobj = m->nobj;
-	h.obj_size = m->obj_size;
-	h.obj_access = m->obj_access;
-	memcpy(buf, &h, sizeof(h));
+	memcpy(out, &h, sizeof(h));
+	memset(out + sizeof(h), 0, records(m->nobj));
+	for (i = 0, at = sizeof(h); i < m->nobj; i++, at += sizeof(r)) {
+		memset(&r, 0, sizeof(r));
+		r.size = m->obj[i].size;
+		r.access = m->obj[i].access;
+		memcpy(out + at, &r, sizeof(r));
+	}
+	at = sizeof(h) + records(m->nobj);
 	if (m->len)
-		memcpy((unsigned char *)buf + sizeof(h), m->payload, m->len);
-	return (int)(sizeof(h) + m->len);
+		memcpy(out + at, m->payload, m->len);
+	return (int)(at + m->len);
 }
 
 int mobj__msg_decode(const void *buf, size_t n, struct mobj__msg *out)
 {
-	struct mobj__msg_hdr h;
+	const unsigned char *in = buf;
+	struct mobj__msg_head h;
+	struct mobj__msg_obj r;
+	size_t at;
+	unsigned i;
 
-	if (!buf || n < sizeof(h))
+	if (!buf || n < MOBJ__MSG_HDR_SIZE)
 		return -EPROTO;
-	memcpy(&h, buf, sizeof(h));
+	memcpy(&h, in, sizeof(h));
 	if (h.magic != MOBJ__MSG_MAGIC || h.version != MOBJ__MSG_VERSION ||
-	    h.reserved != 0)
+	    check_head(h.type, h.len, h.nobj) < 0)
 		return -EPROTO;
-	if (check_fields(h.type, h.len, h.nobj, h.obj_size, h.obj_access) < 0)
-		return -EPROTO;
+	at = sizeof(h) + records(h.nobj);
 	/* The length field must tell the truth, both ways. */
-	if (n - sizeof(h) != h.len)
+	if (n < at || n - at != h.len)
 		return -EPROTO;
+	for (i = 0; i < (h.nobj ? h.nobj : 1); i++) {
+		memcpy(&r, in + sizeof(h) + i * sizeof(r), sizeof(r));
+		if (r.reserved != 0)
+			return -EPROTO;
+		if (h.nobj == 0 ? r.size != 0 || r.access != 0 :
+		                  check_obj(r.size, r.access) < 0)
+			return -EPROTO;
+		if (h.nobj) {
+			out->obj[i].size = r.size;
+			out->obj[i].access = r.access;
+		}
+	}
 	out->type = h.type;
-	out->payload = (const unsigned char *)buf + sizeof(h);
+	out->payload = in + at;
 	out->len = h.len;
 	out->nobj = h.nobj;
-	out->obj_size = h.obj_size;
-	out->obj_access = h.obj_access;
 	return 0;
 }

@@ -52,9 +52,10 @@ int mobj__import_dup(const struct mobj__os_obj *in, size_t size,
 
 	if (access != MOBJ_READ && access != (MOBJ_READ | MOBJ_WRITE))
 		return -EINVAL;
-	if (size == 0 || size % mobj__os_page_size() != 0 ||
-	    size > (size_t)PTRDIFF_MAX / 2)
+	if (size == 0 || size > (size_t)PTRDIFF_MAX / 2) {
+		mobj__refused("an object", "its declared size is 0 or too large");
 		return -EPROTO;
+	}
 	err = mobj__os_import_dup(in, size, access, &os);
 	if (err < 0)
 		return err;
@@ -64,25 +65,44 @@ int mobj__import_dup(const struct mobj__os_obj *in, size_t size,
 	return err;
 }
 
-int mobj_create(size_t size, unsigned flags, struct mobj **out)
+/* Printable ASCII without spaces: it becomes part of a memfd name that
+ * /proc/PID/maps prints in a space-separated line. */
+static bool bad_label(const char *label)
+{
+	size_t i;
+
+	for (i = 0; label[i]; i++)
+		if (i == MOBJ_LABEL_MAX || label[i] <= ' ' || label[i] > '~')
+			return true;
+	return i == 0;
+}
+
+int mobj_create_labeled(size_t size, unsigned flags, const char *label,
+                        struct mobj **out)
 {
 	struct mobj__os_obj os;
 	size_t rounded;
 	int err;
 
-	if (!out || size == 0 || flags != 0)
+	if (!out || size == 0 || (flags & ~MOBJ_CREATE_POPULATE) ||
+	    (label && bad_label(label)))
 		return -EINVAL;
 	rounded = mobj__page_round(size);
 	/* A mirror needs twice the size in one address range. */
 	if (rounded == 0 || rounded > (size_t)PTRDIFF_MAX / 2)
 		return -EINVAL;
-	err = mobj__os_create(rounded, &os);
+	err = mobj__os_create(rounded, flags, label, &os);
 	if (err < 0)
 		return err;
 	err = mobj__obj_new(&os, rounded, MOBJ_READ | MOBJ_WRITE, out);
 	if (err < 0)
 		mobj__os_release(&os);
 	return err;
+}
+
+int mobj_create(size_t size, unsigned flags, struct mobj **out)
+{
+	return mobj_create_labeled(size, flags, NULL, out);
 }
 
 int mobj_readonly(struct mobj *o, struct mobj **out)
@@ -148,6 +168,10 @@ int mobj_map_mirror(struct mobj *o, unsigned prot, void **addr)
 	err = check_prot(o, prot);
 	if (err < 0)
 		return err;
+	/* The second copy must start exactly at size: an imported object of
+	 * another size cannot be mirrored. */
+	if (o->size % mobj__os_page_size() != 0)
+		return -EINVAL;
 	write = prot & MOBJ_PROT_WRITE;
 	err = mobj__os_reserve(2 * o->size, &base);
 	if (err < 0)

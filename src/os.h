@@ -42,8 +42,11 @@ size_t mobj__os_page_size(void);
 uint64_t mobj__os_clock_ns(void);
 
 /* A new read-write object of exactly @size bytes (already page rounded,
- * nonzero), fixed in size for its life. */
-int mobj__os_create(size_t size, struct mobj__os_obj *out);
+ * nonzero), fixed in size for its life. @flags: MOBJ_CREATE_* (validated);
+ * @label: NULL, or a valid label (mobj_create_labeled) to show where the
+ * system shows names of memory. */
+int mobj__os_create(size_t size, unsigned flags, const char *label,
+                    struct mobj__os_obj *out);
 
 /* Freeze the object behind @o (idempotent; afterwards no new writable
  * mapping can be made through any handle) and return a new read-only handle
@@ -85,8 +88,8 @@ const char *mobj__os_strerror(int err);
 /* struct mobj__os_chan (os_types.h) is one end of a message channel or a
  * listener: Linux an AF_UNIX SOCK_SEQPACKET socket, Darwin a receive port
  * plus the peer's send right. A message is one block of bytes (the wire
- * format of msg.h, at most MOBJ__MSG_WIRE_MAX) plus at most one native
- * object; the core encodes and validates the bytes, the backend moves them
+ * format of msg.h, at most MOBJ__MSG_WIRE_MAX) plus up to
+ * MOBJ_MSG_OBJS_MAX native objects; the core encodes and validates the bytes, the backend moves them
  * and never interprets them. The core owns the uid policy and the
  * handshake: accept hands over a connection with its peer's credentials,
  * the core decides, then welcomes it (sends the HELLO) or closes it. A
@@ -128,21 +131,25 @@ int mobj__os_chan_pair(struct mobj__os_chan *a, struct mobj__os_chan *b);
 /* Close a channel or listener; a listener removes its name. */
 void mobj__os_chan_close(struct mobj__os_chan *c);
 
-/* Send one message of @len bytes and, when @obj is not NULL, a copy of
- * that native handle (the caller keeps its own). Waits at most @timeout_ms
- * (-1: forever) while the peer's queue is full, then -ETIMEDOUT with nothing
- * sent. -EPIPE when the peer is gone; -ENOBUFS, -ENOMEM. */
+/* Send one message of @len bytes with copies of the @nobj native handles
+ * @objs (0..MOBJ_MSG_OBJS_MAX; the caller keeps its own), in that order.
+ * Waits at most @timeout_ms (-1: forever) while the peer's queue is full,
+ * then -ETIMEDOUT with nothing sent. -EPIPE when the peer is gone; -ENOBUFS,
+ * -ENOMEM. */
 int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
-                       const struct mobj__os_obj *obj, int timeout_ms);
+                       const struct mobj__os_obj *objs, unsigned nobj,
+                       int timeout_ms);
 
 /* Receive one message into @buf (@cap bytes) and return its length; @nobj
- * is set to how many handles came with it (0 or 1) and with 1, @obj is that
- * handle, now the caller's to release. A message that does not fit in @cap,
- * or that carries more than one handle or anything else out of band, is
- * consumed, everything it carried released, and -EPROTO returned.
- * -ETIMEDOUT; -EPIPE when the peer is gone and nothing is queued. */
+ * is set to how many handles came with it (0..@max, in the order sent),
+ * and @objs[0..nobj) are those handles, now the caller's to release. A
+ * message that does not fit in @cap, or that carries more than @max handles
+ * or anything else out of band, is consumed, everything it carried
+ * released, and -EPROTO returned. -ETIMEDOUT; -EPIPE when the peer is gone
+ * and nothing is queued. */
 int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
-                       size_t cap, struct mobj__os_obj *obj, unsigned *nobj);
+                       size_t cap, struct mobj__os_obj *objs, unsigned max,
+                       unsigned *nobj);
 
 /* A descriptor that polls readable when recv (or accept) would not block. */
 int mobj__os_chan_fd(const struct mobj__os_chan *c);

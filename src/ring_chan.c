@@ -62,7 +62,8 @@ static int recv_part(struct mobj_chan *c, int timeout_ms, uint32_t kind,
 	    mobj_access(o) != MOBJ_READ)
 		goto bad;
 	if (*cap == 0) {
-		if (h.capacity == 0 || h.capacity != mobj_size(o))
+		if (h.capacity == 0 || h.capacity != mobj_size(o) ||
+		    h.capacity % mobj_page_size() != 0)
 			goto bad;
 		*cap = (size_t)h.capacity;
 	} else if (h.capacity != *cap || mobj_size(o) != mobj_page_size()) {
@@ -110,8 +111,8 @@ int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *r, int timeout_ms)
 	if (err == 0)
 		err = recv_part(c, mobj__time_left(timeout_ms, t0),
 		                RING_PART_CCTL, &cap, &cctl_ro);
-	if (err < 0)
-		return err;
+	if (err != 0)
+		return err; /* negative: send_part's and recv_part's contract */
 	err = mobj__ring_accept(r, cctl_ro);
 	mobj_close(cctl_ro);
 	if (err < 0)

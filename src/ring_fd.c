@@ -48,6 +48,22 @@ struct mobj__ring_notify {
 	pid_t pid;                 /* the process the helper runs in */
 };
 
+/* One slice of sleep on the peer's wake sequence; true when it showed the
+ * peer's process is gone: the wait itself said so (-EPIPE: Darwin's
+ * semaphore of a dead task answers every wait at once, so looping on it
+ * would spin), or a silent slice was followed by a failed liveness check,
+ * as in the ring's blocking calls (ring.c). */
+static bool helper_sleep(struct mobj_ring *r, uint32_t seq)
+{
+	int rc = mobj__os_waker_wait(&r->waker,
+	                             (const uint32_t *)&r->peer->wake_seq, seq,
+	                             MOBJ__OS_WAKER_SLICE_MS);
+
+	if (rc == -EPIPE)
+		return true;
+	return rc == -ETIMEDOUT && !mobj__os_waker_peer_alive(&r->waker);
+}
+
 /* Sleep until the peer's index reaches the (current) target, or the peer
  * is closed or dead, or we are stopped. */
 static void helper_wait(struct mobj_ring *r, struct mobj__ring_notify *n)
@@ -65,11 +81,7 @@ static void helper_wait(struct mobj_ring *r, struct mobj__ring_notify *n)
 		ready = atomic_load_explicit(&peer->index, memory_order_acquire) >=
 		        target ||
 		        atomic_load_explicit(&peer->closed, memory_order_acquire);
-		if (!ready && mobj__os_waker_wait(&r->waker,
-		                                  (const uint32_t *)&peer->wake_seq,
-		                                  seq, MOBJ__OS_WAKER_SLICE_MS) ==
-		                      -ETIMEDOUT &&
-		    !mobj__os_waker_peer_alive(&r->waker)) {
+		if (!ready && helper_sleep(r, seq)) {
 			atomic_store(&n->dead, true);
 			ready = true;
 		}

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -224,7 +225,41 @@ static int helper_connect_expect(int argc, char **argv)
 	return 0;
 }
 
+#ifdef __linux__
+/* Started by systemd-socket-activate on the first connection: listen on
+ * argv[0] (which must adopt the passed socket, fd 3: binding our own would
+ * find the name taken), say our pid, wait for "bye". */
+static int helper_activated(int argc, char **argv)
+{
+	struct mobj_chan *l, *c;
+	char msg[32];
+	int err, n;
+
+	if (argc < 1)
+		return 2;
+	err = mobj_chan_listen(argv[0], &l);
+	if (err < 0) {
+		fprintf(stderr, "activated: listen: %s\n", mobj_strerror(err));
+		return 3;
+	}
+	if (mobj_chan_fd(l) != 3)
+		return 4;
+	if (mobj_chan_accept(l, LONG_MS, &c) != 0)
+		return 5;
+	n = snprintf(msg, sizeof(msg), "pid %d", (int)getpid());
+	if (mobj_send(c, NULL, msg, (size_t)n) != 0)
+		return 6;
+	n = mobj_recv(c, LONG_MS, NULL, msg, sizeof(msg));
+	mobj_chan_close(c);
+	mobj_chan_close(l);
+	return n == 3 && memcmp(msg, "bye", 3) == 0 ? 0 : 7;
+}
+#endif
+
 static const struct tu_helper helpers[] = {
+#ifdef __linux__
+	{ "activated", helper_activated },
+#endif
 	{ "connect_expect", helper_connect_expect },
 	{ "peer", helper_peer },
 	{ "linger", helper_linger },
@@ -648,6 +683,7 @@ struct hostile {
 	int raw;                 /* the hostile peer's socket */
 	struct tu_res before;
 	int cases;
+	bool vector; /* receive with mobj_recvv(), room for the most objects */
 };
 
 static void hostile_open(struct hostile *h)
@@ -671,6 +707,7 @@ static void hostile_open(struct hostile *h)
 	assert_int_equal(recv(h->raw, hello, sizeof(hello), 0), 32);
 	assert_int_equal(((struct wire *)(void *)hello)->type, 2);
 	h->cases = 0;
+	h->vector = false;
 }
 
 /* Send @p (+ @fds), close the sender's copies of @fds, and check that the
@@ -690,7 +727,18 @@ static void hostile_case(struct hostile *h, const char *what, const void *p,
 	for (i = 0; i < nfds; i++)
 		if (fds[i] != last)
 			close(last = fds[i]);
-	rc = mobj_recv(h->c, LONG_MS, &o, buf, sizeof(buf));
+	if (h->vector) {
+		struct mobj *in[MOBJ_MSG_OBJS_MAX] = { NULL };
+		size_t nin = 99;
+
+		rc = mobj_recvv(h->c, LONG_MS, in, MOBJ_MSG_OBJS_MAX, &nin, buf,
+		                sizeof(buf));
+		assert_int_equal(nin, 99);
+		for (i = 0; i < MOBJ_MSG_OBJS_MAX; i++)
+			assert_null(in[i]);
+	} else {
+		rc = mobj_recv(h->c, LONG_MS, &o, buf, sizeof(buf));
+	}
 	if (rc != expect)
 		fail_msg("hostile case '%s': got %d (%s), expected %d", what,
 		         rc, mobj_strerror(rc), expect);
@@ -740,8 +788,11 @@ static void test_hostile_peer(void **state)
 	w.magic ^= 1;
 	hostile_case(&h, "bad magic", &w, sizeof(w), NULL, 0, -EPROTO);
 	w = hdr(0, 0, 0, 0);
-	w.version = 2;
+	w.version = 3;
 	hostile_case(&h, "bad version", &w, sizeof(w), NULL, 0, -EPROTO);
+	w.version = 1;
+	hostile_case(&h, "an old peer's version 1", &w, sizeof(w), NULL, 0,
+	             -EPROTO);
 	w = hdr(0, 0, 0, 0);
 	w.type = 0;
 	hostile_case(&h, "type 0", &w, sizeof(w), NULL, 0, -EPROTO);
@@ -799,14 +850,14 @@ static void test_hostile_peer(void **state)
 	hostile_case(&h, "/dev/zero", &w, sizeof(w), fds, 1, -EPROTO);
 	fds[0] = tu_memfd(page(), 0);
 	hostile_case(&h, "an unsealed memfd", &w, sizeof(w), fds, 1, -EPROTO);
-	fds[0] = tu_memfd(page(), F_SEAL_SHRINK);
-	hostile_case(&h, "a memfd that can grow", &w, sizeof(w), fds, 1, -EPROTO);
+	fds[0] = tu_memfd(page(), F_SEAL_GROW | F_SEAL_SEAL);
+	hostile_case(&h, "a memfd that can shrink", &w, sizeof(w), fds, 1, -EPROTO);
 	fds[0] = tu_memfd(page(), SIZE_SEALS);
 	w = hdr(0, 1, 2 * page(), MOBJ_READ | MOBJ_WRITE);
 	hostile_case(&h, "a memfd of the wrong size", &w, sizeof(w), fds, 1, -EPROTO);
 	fds[0] = tu_memfd(page(), SIZE_SEALS);
 	w = hdr(0, 1, page() + 1, MOBJ_READ | MOBJ_WRITE);
-	hostile_case(&h, "a size that is not a page multiple", &w, sizeof(w),
+	hostile_case(&h, "a size one byte past the memfd's", &w, sizeof(w),
 	             fds, 1, -EPROTO);
 	fds[0] = tu_memfd(page(), SIZE_SEALS);
 	w = hdr(0, 1, 0, MOBJ_READ | MOBJ_WRITE);
@@ -914,6 +965,207 @@ static void send_mixed(int raw, const void *p, size_t len, const int *a,
 /* Several control records in one message, explicit credentials among
  * them: every descriptor that arrives is closed on refusal, and
  * credentials alone do not make a message wrong. */
+/* The import policy holds for objects arriving on a channel too: what
+ * PipeWire and libwayland make (never frozen, GROW or not, any size) comes
+ * in read-write; the same memfd declared read-only does not. */
+static void test_recv_real_producers(void **state)
+{
+	struct tu_res r = tu_res_now();
+	static const struct { unsigned seals; size_t size; } cases[] = {
+		{ F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL, 8192 + 100 },
+		{ F_SEAL_SHRINK | F_SEAL_SEAL, 1177344 },
+		{ F_SEAL_SHRINK, 4096 },
+	};
+	struct hostile h;
+	struct mobj *o = NULL;
+	struct wire w;
+	unsigned char *p;
+	char buf[8];
+	size_t i;
+	int fd;
+
+	(void)state;
+	hostile_open(&h);
+	h.before = tu_res_now();
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fd = tu_memfd(cases[i].size, cases[i].seals);
+		w = hdr(0, 1, cases[i].size, MOBJ_READ | MOBJ_WRITE);
+		assert_int_equal(raw_send(h.raw, &w, sizeof(w), &fd, 1), 0);
+		assert_int_equal(mobj_recv(h.c, LONG_MS, &o, buf, sizeof(buf)), 0);
+		assert_non_null(o);
+		assert_int_equal(mobj_size(o), cases[i].size);
+		assert_int_equal(mobj_map(o, 0, cases[i].size,
+		                          MOBJ_PROT_READ | MOBJ_PROT_WRITE, (void **)&p), 0);
+		p[cases[i].size - 1] = 1;
+		mobj_unmap(p, cases[i].size);
+		mobj_close(o);
+		o = NULL;
+		w = hdr(0, 1, cases[i].size, MOBJ_READ);
+		hostile_case(&h, "a producer's memfd declared read-only", &w,
+		             sizeof(w), &fd, 1, -EPROTO);
+	}
+	close(h.raw);
+	mobj_chan_close(h.c);
+	mobj_chan_close(h.l);
+	tu_res_check(r);
+}
+
+/* A raw message of @nobj records (each @size, @access) and @len payload
+ * bytes of 'p', built by hand from the documented layout. */
+struct rawv {
+	struct wire w; /* head + record 0 */
+	struct wire_obj more[MOBJ_MSG_OBJS_MAX + 4];
+	unsigned char payload[64];
+};
+
+static size_t rawv(struct rawv *m, uint32_t nobj, uint64_t size,
+                   uint32_t access, uint32_t len)
+{
+	uint32_t i;
+
+	memset(m, 0, sizeof(*m));
+	m->w = hdr(len, nobj, nobj ? size : 0, nobj ? access : 0);
+	for (i = 1; i < nobj; i++) {
+		m->more[i - 1].size = size;
+		m->more[i - 1].access = access;
+	}
+	memset((unsigned char *)m + 16 + 16 * (nobj ? nobj : 1), 'p', len);
+	return 16 + 16 * (nobj ? nobj : 1) + len;
+}
+
+/* Several objects per message, refused whole: every handle that came is
+ * released (including those already imported), the channel stays usable. */
+static void test_hostile_vector(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct hostile h;
+	struct rawv m;
+	int fds[MOBJ_MSG_OBJS_MAX + 4], pfd[2], i;
+	size_t n;
+
+	(void)state;
+	hostile_open(&h);
+	h.vector = true;
+	h.before = tu_res_now();
+
+	/* The third of four is a pipe; the fourth declared read-only but
+	 * not frozen. */
+	for (i = 0; i < 4; i++)
+		fds[i] = tu_memfd(page(), FROZEN);
+	close(fds[2]);
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	close(pfd[1]);
+	fds[2] = pfd[0];
+	n = rawv(&m, 4, page(), MOBJ_READ, 3);
+	hostile_case(&h, "a pipe among four objects", &m, n, fds, 4, -EPROTO);
+	for (i = 0; i < 4; i++)
+		fds[i] = tu_memfd(page(), i == 3 ? SIZE_SEALS : FROZEN);
+	hostile_case(&h, "the last of four not frozen", &m, n, fds, 4, -EPROTO);
+	/* Counts that lie, records that lie. */
+	for (i = 0; i < 3; i++)
+		fds[i] = tu_memfd(page(), FROZEN);
+	hostile_case(&h, "four declared, three came", &m, n, fds, 3, -EPROTO);
+	for (i = 0; i < 5; i++)
+		fds[i] = tu_memfd(page(), FROZEN);
+	hostile_case(&h, "four declared, five came", &m, n, fds, 5, -EPROTO);
+	for (i = 0; i < 4; i++)
+		fds[i] = tu_memfd(page(), FROZEN);
+	m.more[1].reserved = 1;
+	hostile_case(&h, "a record's reserved field set", &m, n, fds, 4, -EPROTO);
+	for (i = 0; i < 4; i++)
+		fds[i] = tu_memfd(page(), FROZEN);
+	n = rawv(&m, 4, page(), MOBJ_READ, 3);
+	m.more[2].access = 0;
+	hostile_case(&h, "a record without access", &m, n, fds, 4, -EPROTO);
+	for (i = 0; i < 4; i++)
+		fds[i] = tu_memfd(page(), FROZEN);
+	n = rawv(&m, 4, page(), MOBJ_READ, 3);
+	m.more[0].size = 2 * page();
+	hostile_case(&h, "a record's size lies", &m, n, fds, 4, -EPROTO);
+	for (i = 0; i < 4; i++)
+		fds[i] = tu_memfd(page(), FROZEN);
+	n = rawv(&m, 4, page(), MOBJ_READ, 3);
+	hostile_case(&h, "records cut short", &m, n - 3 - 16, fds, 4, -EPROTO);
+	for (i = 0; i < MOBJ_MSG_OBJS_MAX + 1; i++)
+		fds[i] = tu_memfd(page(), FROZEN);
+	n = rawv(&m, MOBJ_MSG_OBJS_MAX + 1, page(), MOBJ_READ, 0);
+	hostile_case(&h, "one object over the most", &m, n, fds,
+	             MOBJ_MSG_OBJS_MAX + 1, -EPROTO);
+
+	/* The most, valid: accepted, in order. */
+	{
+		struct mobj *in[MOBJ_MSG_OBJS_MAX];
+		char buf[8];
+		size_t nin = 0;
+
+		for (i = 0; i < MOBJ_MSG_OBJS_MAX; i++)
+			fds[i] = tu_memfd(page() * (size_t)(i + 1), FROZEN);
+		n = rawv(&m, MOBJ_MSG_OBJS_MAX, page(), MOBJ_READ, 2);
+		for (i = 0; i < MOBJ_MSG_OBJS_MAX; i++)
+			*(i ? &m.more[i - 1].size : &m.w.obj_size) =
+				page() * (size_t)(i + 1);
+		assert_int_equal(raw_send(h.raw, &m, n, fds, MOBJ_MSG_OBJS_MAX), 0);
+		for (i = 0; i < MOBJ_MSG_OBJS_MAX; i++)
+			close(fds[i]);
+		assert_int_equal(mobj_recvv(h.c, LONG_MS, in, MOBJ_MSG_OBJS_MAX,
+		                            &nin, buf, sizeof(buf)), 2);
+		assert_int_equal(nin, MOBJ_MSG_OBJS_MAX);
+		for (i = 0; i < MOBJ_MSG_OBJS_MAX; i++) {
+			assert_int_equal(mobj_size(in[i]), page() * (size_t)(i + 1));
+			mobj_close(in[i]);
+		}
+	}
+	tu_res_check(h.before);
+	close(h.raw);
+	mobj_chan_close(h.c);
+	mobj_chan_close(h.l);
+	tu_res_check(r);
+}
+
+/* MOBJ_DEBUG: one line per refused message, saying why. */
+static void test_debug_logs_messages(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj_chan *a, *b;
+	struct mobj *o, *objs[2], *got = NULL;
+	char log[1024], *nl;
+	int pfd[2], saved;
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	objs[0] = objs[1] = o;
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_int_equal(dup2(pfd[1], 2), 2);
+	setenv("MOBJ_DEBUG", "1", 1);
+	assert_int_equal(raw_send(mobj_chan_fd(a), "xx", 2, NULL, 0), 0);
+	assert_int_equal(mobj_recv(b, LONG_MS, &got, NULL, 0), -EPROTO);
+	assert_int_equal(mobj_sendv(a, objs, 2, NULL, 0), 0);
+	assert_int_equal(mobj_recv(b, LONG_MS, &got, NULL, 0), -EPROTO);
+	unsetenv("MOBJ_DEBUG");
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	close(pfd[1]);
+	n = read(pfd[0], log, sizeof(log) - 1);
+	close(pfd[0]);
+	assert_true(n > 0);
+	log[n] = '\0';
+	nl = strchr(log, '\n');
+	assert_non_null(nl);
+	assert_memory_equal(log, "mobj: refused a message: malformed", 34);
+	assert_non_null(strstr(nl + 1, "mobj: refused a message: more objects"));
+	assert_string_equal(strchr(nl + 1, '\n'), "\n");
+	assert_null(got);
+	mobj_close(o);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	tu_res_check(r);
+}
+
 static void test_hostile_cmsg_mix(void **state)
 {
 	struct tu_res r = tu_res_now();
@@ -971,6 +1223,377 @@ static void test_hostile_cmsg_mix(void **state)
 	tu_res_check(r);
 }
 #endif /* __linux__ */
+
+/* ---- Demand launch: systemd socket activation (Linux) ------------------- */
+#ifdef __linux__
+
+static bool exe_is(pid_t pid, const char *path)
+{
+	char link[64], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n < 0)
+		return false;
+	target[n] = '\0';
+	return strcmp(target, path) == 0;
+}
+
+/* The real thing: systemd-socket-activate holds @name and starts the
+ * service (this binary's "activated" helper) only on the first connection;
+ * mobj_chan_listen() in the service adopts the socket it was passed. */
+static void test_socket_activation(void **state)
+{
+	static const char tool[] = "/usr/bin/systemd-socket-activate";
+	struct tu_res r = tu_res_now();
+	char name[64], listen_arg[80], fdname[96], self[PATH_MAX], buf[32];
+	struct mobj_chan *c;
+	pid_t pid;
+	int i, n;
+
+	(void)state;
+	if (access(tool, X_OK) != 0) {
+		print_message("skipped: %s missing (Debian's systemd package; "
+		              "tools/run installs it)\n", tool);
+		skip();
+	}
+	assert_true(realpath("/proc/self/exe", self) != NULL);
+	name_abstract(name, sizeof(name), "activated");
+	snprintf(listen_arg, sizeof(listen_arg), "@%s", name);
+	snprintf(fdname, sizeof(fdname), "--fdname=%s", name);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(tool, tool, "--seqpacket", "-l", listen_arg, fdname, self,
+		      "--helper", "activated", name, (char *)NULL);
+		_exit(127);
+	}
+	/* Wait for the manager to run; nothing has started the service. */
+	for (i = 0; i < 500 && !exe_is(pid, tool); i++)
+		sleep_ms(10);
+	assert_true(exe_is(pid, tool));
+	assert_int_equal(mobj_chan_connect(name, LONG_MS, &c), 0);
+	/* The service is the manager's process, exec'ed on demand. */
+	n = mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf) - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	assert_int_equal(atoi(buf + 4), pid);
+	assert_true(exe_is(pid, self));
+	assert_int_equal(mobj_send(c, NULL, "bye", 3), 0);
+	assert_int_equal(tu_wait(pid), 0);
+	mobj_chan_close(c);
+	tu_res_check(r);
+}
+
+/* A socket of @type bound to @name (abstract, or a path), listening when
+ * @listening, moved to descriptor @at. */
+static int passed_socket(int type, const char *name, bool listening, int at)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	if (name[0] == '/') {
+		snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", name);
+		len = (socklen_t)sizeof(sa);
+	} else {
+		memcpy(sa.sun_path + 1, name, strlen(name));
+		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+		                  strlen(name));
+	}
+	if (bind(fd, (struct sockaddr *)&sa, len) < 0 ||
+	    (listening && listen(fd, 8) < 0) || dup2(fd, at) != at)
+		return -1;
+	close(fd);
+	return at;
+}
+
+static void set_listen_env(pid_t pid, int nfds, const char *names)
+{
+	char v[32];
+
+	snprintf(v, sizeof(v), "%d", (int)pid);
+	setenv("LISTEN_PID", v, 1);
+	snprintf(v, sizeof(v), "%d", nfds);
+	setenv("LISTEN_FDS", v, 1);
+	setenv("LISTEN_FDNAMES", names, 1);
+}
+
+/* One case of what a service manager (or an impostor) passes, in a child
+ * whose descriptors 3 and 4 are free to take the passed sockets. Returns 0
+ * when mobj_chan_listen() did what the case expects. */
+static int activation_case(void *arg)
+{
+	int which = (int)(intptr_t)arg, fl;
+	char name[64], names[160], other[80];
+	struct mobj_chan *l = NULL;
+	struct stat st;
+
+	snprintf(name, sizeof(name), "mobj-test-%d-passed", (int)getpid());
+	snprintf(other, sizeof(other), "%s-other", name);
+	snprintf(names, sizeof(names), "unrelated:%s", name);
+	close(3);
+	close(4);
+	if (passed_socket(SOCK_SEQPACKET, other, true, 3) != 3)
+		return 90;
+	switch (which) {
+	case 0: /* right socket, right name, fd 4: adopted, once */
+		if (passed_socket(SOCK_SEQPACKET, name, true, 4) != 4)
+			return 91;
+		set_listen_env(getpid(), 2, names);
+		if (mobj_chan_listen(name, &l) != 0 || mobj_chan_fd(l) != 4)
+			return 1;
+		fl = fcntl(4, F_GETFL);
+		if (!(fl & O_NONBLOCK) || !(fcntl(4, F_GETFD) & FD_CLOEXEC))
+			return 2;
+		mobj_chan_close(l);
+		/* Closed, the number is free: never taken again. */
+		return mobj_chan_listen(name, &l) == 0 ? 0 : 3;
+	case 1: /* meant for another process: not ours, the name is taken */
+		if (passed_socket(SOCK_SEQPACKET, name, true, 4) != 4)
+			return 91;
+		set_listen_env(getpid() + 1, 2, names);
+		return mobj_chan_listen(name, &l) == -EADDRINUSE ? 0 : 1;
+	case 2: /* passed under other names */
+		if (passed_socket(SOCK_SEQPACKET, name, true, 4) != 4)
+			return 91;
+		set_listen_env(getpid(), 2, "a:b");
+		return mobj_chan_listen(name, &l) == -EADDRINUSE ? 0 : 1;
+	case 3: /* a stream socket under the name */
+		if (passed_socket(SOCK_STREAM, name, true, 4) != 4)
+			return 91;
+		set_listen_env(getpid(), 2, names);
+		return mobj_chan_listen(name, &l) == -EPROTO ? 0 : 1;
+	case 4: /* bound to another name */
+		if (passed_socket(SOCK_SEQPACKET, other + 1, true, 4) != 4)
+			return 91;
+		set_listen_env(getpid(), 2, names);
+		return mobj_chan_listen(name, &l) == -EPROTO ? 0 : 1;
+	case 5: /* bound, not listening */
+		if (passed_socket(SOCK_SEQPACKET, name, false, 4) != 4)
+			return 91;
+		set_listen_env(getpid(), 2, names);
+		return mobj_chan_listen(name, &l) == -EPROTO ? 0 : 1;
+	case 6: /* a path: adopted, and the manager's file outlives close */
+		snprintf(name, sizeof(name), "/tmp/mobj-test-%d-passed.sock",
+		         (int)getpid());
+		snprintf(names, sizeof(names), "unrelated:%s", name);
+		if (passed_socket(SOCK_SEQPACKET, name, true, 4) != 4)
+			return 91;
+		set_listen_env(getpid(), 2, names);
+		if (mobj_chan_listen(name, &l) != 0 || mobj_chan_fd(l) != 4)
+			return 1;
+		mobj_chan_close(l);
+		fl = stat(name, &st) == 0 && S_ISSOCK(st.st_mode) ? 0 : 2;
+		unlink(name);
+		return fl;
+	default: /* no LISTEN_FDS at all: bind as ever */
+		unsetenv("LISTEN_FDS");
+		setenv("LISTEN_PID", "1", 1);
+		if (mobj_chan_listen(name, &l) != 0)
+			return 1;
+		mobj_chan_close(l);
+		return 0;
+	}
+}
+
+static void test_activation_checks(void **state)
+{
+	intptr_t i;
+
+	(void)state;
+	for (i = 0; i <= 7; i++) {
+		int rc = tu_in_child(activation_case, (void *)i);
+
+		if (rc != 0)
+			fail_msg("activation case %d: %d", (int)i, rc);
+	}
+}
+#endif /* __linux__ */
+
+/* ---- Several objects per message --------------------------------------- */
+
+/* @n objects: object i is (i + 1) pages, read-only when i is odd, and its
+ * first byte is i + 1 (written before the freeze). */
+static void make_objs(struct mobj **objs, struct mobj **keep, size_t n)
+{
+	unsigned char *p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		assert_int_equal(mobj_create(page() * (i + 1), 0, &keep[i]), 0);
+		assert_int_equal(mobj_map(keep[i], 0, page(), RW, (void **)&p), 0);
+		p[0] = (unsigned char)(i + 1);
+		mobj_unmap(p, page());
+		objs[i] = keep[i];
+		if (i % 2)
+			assert_int_equal(mobj_readonly(keep[i], &objs[i]), 0);
+	}
+}
+
+static void check_objs(struct mobj **in, size_t n)
+{
+	unsigned char *p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		assert_non_null(in[i]);
+		assert_int_equal(mobj_size(in[i]), page() * (i + 1));
+		assert_int_equal(mobj_access(in[i]), i % 2 ? MOBJ_READ :
+		                 MOBJ_READ | MOBJ_WRITE);
+		assert_int_equal(mobj_map(in[i], 0, page(), MOBJ_PROT_READ,
+		                          (void **)&p), 0);
+		assert_int_equal(p[0], i + 1);
+		mobj_unmap(p, page());
+	}
+}
+
+static void close_objs(struct mobj **objs, struct mobj **keep, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (objs && objs[i] != keep[i])
+			mobj_close(objs[i]);
+		mobj_close(keep[i]);
+	}
+}
+
+static void test_sendv_recvv(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *objs[MOBJ_MSG_OBJS_MAX + 1], *keep[MOBJ_MSG_OBJS_MAX + 1];
+	struct mobj *in[MOBJ_MSG_OBJS_MAX], *one = NULL;
+	struct mobj_chan *a, *b;
+	char buf[16];
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	make_objs(objs, keep, MOBJ_MSG_OBJS_MAX + 1);
+	/* 8, then the most, in order, with their access. */
+	assert_int_equal(mobj_sendv(a, objs, 8, "eight", 5), 0);
+	assert_int_equal(mobj_sendv_timeout(a, objs, MOBJ_MSG_OBJS_MAX, "max", 3, 0), 0);
+	assert_int_equal(mobj_recvv(b, LONG_MS, in, MOBJ_MSG_OBJS_MAX, &n, buf,
+	                            sizeof(buf)), 5);
+	assert_int_equal(n, 8);
+	assert_memory_equal(buf, "eight", 5);
+	check_objs(in, 8);
+	close_objs(in, in, 8);
+	assert_int_equal(mobj_recvv(b, LONG_MS, in, MOBJ_MSG_OBJS_MAX, &n, buf,
+	                            sizeof(buf)), 3);
+	assert_int_equal(n, MOBJ_MSG_OBJS_MAX);
+	check_objs(in, MOBJ_MSG_OBJS_MAX);
+	close_objs(in, in, MOBJ_MSG_OBJS_MAX);
+	/* None; and the one-object forms read vector messages of 0 or 1. */
+	assert_int_equal(mobj_sendv(a, NULL, 0, "z", 1), 0);
+	assert_int_equal(mobj_recv(b, LONG_MS, &one, buf, sizeof(buf)), 1);
+	assert_null(one);
+	assert_int_equal(mobj_sendv(a, objs, 1, NULL, 0), 0);
+	assert_int_equal(mobj_recv(b, LONG_MS, &one, buf, sizeof(buf)), 0);
+	check_objs(&one, 1);
+	mobj_close(one);
+	assert_int_equal(mobj_send(a, objs[0], NULL, 0), 0);
+	assert_int_equal(mobj_recvv(b, LONG_MS, in, 1, &n, NULL, 0), 0);
+	assert_int_equal(n, 1);
+	check_objs(in, 1);
+	mobj_close(in[0]);
+	/* The same object twice arrives twice. */
+	objs[MOBJ_MSG_OBJS_MAX] = objs[0];
+	assert_int_equal(mobj_sendv(a, &objs[MOBJ_MSG_OBJS_MAX - 1], 2, NULL, 0), 0);
+	assert_int_equal(mobj_recvv(b, LONG_MS, in, 2, &n, NULL, 0), 0);
+	assert_int_equal(n, 2);
+	mobj_close(in[0]);
+	mobj_close(in[1]);
+
+	/* Bad arguments: nothing sent. */
+	assert_int_equal(mobj_sendv(a, objs, MOBJ_MSG_OBJS_MAX + 1, NULL, 0), -EMSGSIZE);
+	assert_int_equal(mobj_sendv(a, NULL, 1, NULL, 0), -EINVAL);
+	one = NULL;
+	assert_int_equal(mobj_sendv(a, &one, 1, NULL, 0), -EINVAL);
+	assert_int_equal(mobj_sendv(NULL, objs, 1, NULL, 0), -EINVAL);
+	assert_int_equal(mobj_sendv_timeout(a, objs, 1, NULL, 0, -2), -EINVAL);
+	assert_int_equal(mobj_recvv(b, 0, in, 1, NULL, NULL, 0), -EINVAL);
+	assert_int_equal(mobj_recvv(b, 0, NULL, 1, &n, NULL, 0), -EINVAL);
+	assert_int_equal(mobj_recvv(NULL, 0, in, 1, &n, NULL, 0), -EINVAL);
+	assert_int_equal(mobj_recvv(b, 0, in, 1, &n, NULL, 0), -ETIMEDOUT);
+
+	close_objs(objs, keep, MOBJ_MSG_OBJS_MAX);
+	mobj_close(keep[MOBJ_MSG_OBJS_MAX]);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	tu_res_check(r);
+}
+
+/* More objects than the receiver has room for: refused, every handle
+ * released, and the next message still arrives. */
+static void test_recvv_over_cap(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *objs[8], *keep[8], *in[8] = { NULL }, *one = NULL;
+	struct mobj_chan *a, *b;
+	struct tu_res open_chans;
+	char buf[16];
+	size_t n = 77;
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&a, &b), 0);
+	open_chans = tu_res_now();
+	make_objs(objs, keep, 8);
+	assert_int_equal(mobj_sendv(a, objs, 8, "x", 1), 0);
+	assert_int_equal(mobj_sendv(a, objs, 2, "y", 1), 0);
+	assert_int_equal(mobj_sendv(a, objs, 3, "z", 1), 0);
+	assert_int_equal(mobj_sendv(a, objs, 1, "w", 1), 0);
+	close_objs(objs, keep, 8);
+	assert_int_equal(mobj_recvv(b, LONG_MS, in, 7, &n, buf, sizeof(buf)), -EMSGSIZE);
+	assert_int_equal(n, 77);
+	assert_null(in[0]);
+	/* The one-object form refuses several as the peer's error. */
+	assert_int_equal(mobj_recv(b, LONG_MS, &one, buf, sizeof(buf)), -EPROTO);
+	assert_null(one);
+	/* Room enough for the objects, not for the payload. */
+	assert_int_equal(mobj_recvv(b, LONG_MS, in, 8, &n, buf, 0), -EMSGSIZE);
+	assert_null(in[0]);
+	tu_res_check(open_chans);
+	assert_int_equal(mobj_recvv(b, LONG_MS, in, 8, &n, buf, sizeof(buf)), 1);
+	assert_int_equal(buf[0], 'w');
+	assert_int_equal(n, 1);
+	mobj_close(in[0]);
+	mobj_chan_close(a);
+	mobj_chan_close(b);
+	tu_res_check(r);
+}
+
+/* Across processes: a child sends eight objects in one message. */
+static void test_sendv_fork(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *in[8];
+	struct mobj_chan *c;
+	char buf[8];
+	size_t n = 0;
+	pid_t pid;
+
+	(void)state;
+	pid = tu_fork_chan(&c);
+	if (pid == 0) {
+		struct mobj *objs[8], *keep[8];
+
+		make_objs(objs, keep, 8);
+		_exit(mobj_sendv(c, objs, 8, "kid", 3) == 0 ? 0 : 1);
+	}
+	assert_int_equal(mobj_recvv(c, LONG_MS, in, 8, &n, buf, sizeof(buf)), 3);
+	assert_int_equal(n, 8);
+	check_objs(in, 8);
+	close_objs(in, in, 8);
+	assert_int_equal(tu_wait(pid), 0);
+	mobj_chan_close(c);
+	tu_res_check(r);
+}
 
 /* ---- Peer death, queues ------------------------------------------------ */
 
@@ -1663,7 +2286,17 @@ int main(int argc, char **argv)
 #ifdef __linux__
 		cmocka_unit_test(test_hostile_peer),
 		cmocka_unit_test(test_hostile_cmsg_mix),
+		cmocka_unit_test(test_recv_real_producers),
+		cmocka_unit_test(test_hostile_vector),
+		cmocka_unit_test(test_debug_logs_messages),
 #endif
+#ifdef __linux__
+		cmocka_unit_test(test_socket_activation),
+		cmocka_unit_test(test_activation_checks),
+#endif
+		cmocka_unit_test(test_sendv_recvv),
+		cmocka_unit_test(test_recvv_over_cap),
+		cmocka_unit_test(test_sendv_fork),
 		cmocka_unit_test(test_peer_killed),
 		cmocka_unit_test(test_queued_before_exit),
 #ifdef __linux__

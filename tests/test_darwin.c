@@ -11,14 +11,18 @@
  * reach a name the parent listens on, but no other port of the parent.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +42,7 @@ kern_return_t bootstrap_look_up(mach_port_t bp, const name_t service_name,
 #include "mobj/darwin.h"
 #include "mobj/mobj.h"
 #include "mobj/ring.h"
+#include "testutil.h"
 #include "wire.h"
 
 #define RW (MOBJ_PROT_READ | MOBJ_PROT_WRITE)
@@ -45,15 +50,7 @@ kern_return_t bootstrap_look_up(mach_port_t bp, const name_t service_name,
 
 static unsigned port_count(void)
 {
-	mach_port_name_array_t names = NULL;
-	mach_port_type_array_t types = NULL;
-	mach_msg_type_number_t n = 0, nt = 0;
-
-	assert_int_equal(mach_port_names(mach_task_self(), &names, &n, &types,
-	                                 &nt), KERN_SUCCESS);
-	vm_deallocate(mach_task_self(), (vm_address_t)names, n * sizeof(*names));
-	vm_deallocate(mach_task_self(), (vm_address_t)types, nt * sizeof(*types));
-	return n;
+	return (unsigned)tu_res_now().ports;
 }
 
 static size_t page(void)
@@ -333,6 +330,17 @@ static void test_ring_semaphores(void **state)
 	assert_int_equal(port_count(), before);
 }
 
+/* In a child: connect to @name and send it a new ring's producer end. */
+static int connect_producer(const char *name, struct mobj_chan **c,
+                            struct mobj_ring **p)
+{
+	if (mobj_chan_connect(name, LONG_MS, c) < 0 ||
+	    mobj_ring_create(page(), p) < 0 ||
+	    mobj_ring_send(*c, *p, LONG_MS) < 0)
+		return -1;
+	return 0;
+}
+
 /* The child: a producer over a named channel that writes once and dies
  * without closing anything. */
 static int child_producer(const char *name)
@@ -340,9 +348,7 @@ static int child_producer(const char *name)
 	struct mobj_chan *c;
 	struct mobj_ring *p;
 
-	if (mobj_chan_connect(name, LONG_MS, &c) < 0 ||
-	    mobj_ring_create(page(), &p) < 0 ||
-	    mobj_ring_send(c, p, LONG_MS) < 0)
+	if (connect_producer(name, &c, &p) < 0)
 		return 10;
 	usleep(100000);
 	if (mobj_ring_write(p, "hi", 2, LONG_MS) != 2)
@@ -378,8 +384,9 @@ static void test_ring_peer_death(void **state)
 /* ---- A hostile peer speaking raw Mach messages ----------------------------
  *
  * The message layout and ids, rebuilt from src/darwin/chan.c's description
- * (so the test also checks it is what it says): header, body, one port
- * descriptor, a 32-bit length, then that many bytes of the wire format of
+ * (so the test also checks it is what it says): header, body,
+ * MOBJ_MSG_OBJS_MAX port descriptors (the rights first, then null names),
+ * a 32-bit length, then that many bytes of the wire format of
  * src/msg.h. The raw peer connects for real (CONNECT with a send right to
  * its own port, WELCOME back with the connection's), then sends what a
  * hostile or broken peer might: each is refused with -EPROTO, leaves no
@@ -389,10 +396,12 @@ static void test_ring_peer_death(void **state)
 #define ID_WELCOME 0x6d6f6202
 #define ID_DATA    0x6d6f6203
 
+#define RAW_PORTS MOBJ_MSG_OBJS_MAX
+
 struct raw_msg {
 	mach_msg_header_t hdr;
 	mach_msg_body_t body;
-	mach_msg_port_descriptor_t port;
+	mach_msg_port_descriptor_t port[RAW_PORTS];
 	uint32_t len;
 	unsigned char data[2 * (32 + MOBJ_MSG_MAX)];
 };
@@ -403,15 +412,18 @@ struct raw_rcv {
 };
 
 /* Send a complex message of the channel's layout to @dest: @id, @ndesc in
- * the body, the descriptor (@port with @disp), the length field @len and
- * @n bytes of @data (the message size follows @n, whatever @len says). */
-static kern_return_t raw_send(mach_port_t dest, mach_msg_id_t id,
-                              mach_msg_size_t ndesc, mach_port_t port,
-                              mach_msg_type_name_t disp, uint32_t len,
-                              const void *data, size_t n)
+ * the body, the descriptors (@ports[0..@nports) with @disp, then null
+ * names), the length field @len and @n bytes of @data (the message size
+ * follows @n, whatever @len says). */
+static kern_return_t raw_send_ports(mach_port_t dest, mach_msg_id_t id,
+                                    mach_msg_size_t ndesc,
+                                    const mach_port_t *ports, unsigned nports,
+                                    mach_msg_type_name_t disp, uint32_t len,
+                                    const void *data, size_t n)
 {
 	struct raw_msg m;
 	size_t fixed = offsetof(struct raw_msg, data);
+	unsigned i;
 
 	memset(&m, 0, sizeof(m));
 	m.hdr.msgh_bits = MACH_MSGH_BITS_SET(MACH_MSG_TYPE_COPY_SEND, 0, 0,
@@ -420,15 +432,27 @@ static kern_return_t raw_send(mach_port_t dest, mach_msg_id_t id,
 	m.hdr.msgh_remote_port = dest;
 	m.hdr.msgh_id = id;
 	m.body.msgh_descriptor_count = ndesc;
-	m.port.name = port;
-	m.port.disposition = disp;
-	m.port.type = MACH_MSG_PORT_DESCRIPTOR;
+	for (i = 0; i < RAW_PORTS; i++) {
+		m.port[i].name = i < nports ? ports[i] : MACH_PORT_NULL;
+		m.port[i].disposition = i < nports ? disp : MACH_MSG_TYPE_COPY_SEND;
+		m.port[i].type = MACH_MSG_PORT_DESCRIPTOR;
+	}
 	m.len = len;
 	if (n)
 		memcpy(m.data, data, n);
 	return mach_msg(&m.hdr, MACH_SEND_MSG | MACH_SEND_TIMEOUT,
 	                m.hdr.msgh_size, 0, MACH_PORT_NULL, LONG_MS,
 	                MACH_PORT_NULL);
+}
+
+/* One right (@port, @disp) in the first of @ndesc descriptors (RAW_PORTS
+ * for a well-formed message). */
+static kern_return_t raw_send(mach_port_t dest, mach_msg_id_t id,
+                              mach_msg_size_t ndesc, mach_port_t port,
+                              mach_msg_type_name_t disp, uint32_t len,
+                              const void *data, size_t n)
+{
+	return raw_send_ports(dest, id, ndesc, &port, 1, disp, len, data, n);
 }
 
 /* A simple (not complex) message of @n bytes after the header. */
@@ -468,7 +492,7 @@ static void hostile_open(struct hostile *h)
 	assert_int_equal(mach_port_allocate(mach_task_self(),
 	                                    MACH_PORT_RIGHT_RECEIVE, &h->mine), 0);
 	assert_int_equal(bootstrap_look_up(bootstrap_port, name, &svc), 0);
-	assert_int_equal(raw_send(svc, ID_CONNECT, 1, h->mine,
+	assert_int_equal(raw_send(svc, ID_CONNECT, RAW_PORTS, h->mine,
 	                          MACH_MSG_TYPE_MAKE_SEND, 0, NULL, 0), 0);
 	mach_port_deallocate(mach_task_self(), svc);
 	assert_int_equal(mobj_chan_accept(h->l, LONG_MS, &h->c), 0);
@@ -478,11 +502,11 @@ static void hostile_open(struct hostile *h)
 	                          sizeof(r), h->mine, LONG_MS, MACH_PORT_NULL), 0);
 	assert_int_equal(r.m.hdr.msgh_id, ID_WELCOME);
 	assert_true(r.m.hdr.msgh_bits & MACH_MSGH_BITS_COMPLEX);
-	assert_int_equal(r.m.body.msgh_descriptor_count, 1);
-	assert_int_equal(r.m.port.disposition, MACH_MSG_TYPE_PORT_SEND);
+	assert_int_equal(r.m.body.msgh_descriptor_count, RAW_PORTS);
+	assert_int_equal(r.m.port[0].disposition, MACH_MSG_TYPE_PORT_SEND);
 	assert_int_equal(r.m.len, 32);
 	assert_int_equal(((struct wire *)(void *)r.m.data)->type, 2);
-	h->peer = r.m.port.name;
+	h->peer = r.m.port[0].name;
 	h->ports = port_count();
 	h->held = 0;
 	h->cases = 0;
@@ -508,7 +532,7 @@ static void hostile_check(struct hostile *h, const char *what)
 		         port_count(), h->ports + h->held);
 	memcpy(good, &w, sizeof(w));
 	memcpy(good + sizeof(w), "ok", 2);
-	assert_int_equal(raw_send(h->peer, ID_DATA, 1, MACH_PORT_NULL,
+	assert_int_equal(raw_send(h->peer, ID_DATA, RAW_PORTS, MACH_PORT_NULL,
 	                          MACH_MSG_TYPE_COPY_SEND, sizeof(good), good,
 	                          sizeof(good)), 0);
 	rc = mobj_recv(h->c, LONG_MS, &o, buf, sizeof(buf));
@@ -524,7 +548,7 @@ static void hostile_check(struct hostile *h, const char *what)
 static void hostile_data(struct hostile *h, const char *what, struct wire w,
                          mach_port_t port, mach_msg_type_name_t disp)
 {
-	assert_int_equal(raw_send(h->peer, ID_DATA, 1, port, disp, sizeof(w),
+	assert_int_equal(raw_send(h->peer, ID_DATA, RAW_PORTS, port, disp, sizeof(w),
 	                          &w, sizeof(w)), 0);
 	hostile_check(h, what);
 }
@@ -557,10 +581,10 @@ static void test_hostile_mach_peer(void **state)
 	hostile_open(&h);
 
 	/* Framing. */
-	assert_int_equal(raw_send(h.peer, 0x1234, 1, MACH_PORT_NULL,
+	assert_int_equal(raw_send(h.peer, 0x1234, RAW_PORTS, MACH_PORT_NULL,
 	                          MACH_MSG_TYPE_COPY_SEND, 32, &w, 32), 0);
 	hostile_check(&h, "unknown id");
-	assert_int_equal(raw_send(h.peer, ID_WELCOME, 1, MACH_PORT_NULL,
+	assert_int_equal(raw_send(h.peer, ID_WELCOME, RAW_PORTS, MACH_PORT_NULL,
 	                          MACH_MSG_TYPE_COPY_SEND, 32, &w, 32), 0);
 	hostile_check(&h, "a WELCOME on a connected channel");
 	assert_int_equal(raw_send_simple(h.peer, ID_DATA, &w, 32), 0);
@@ -569,13 +593,16 @@ static void test_hostile_mach_peer(void **state)
 	                          MACH_MSG_TYPE_COPY_SEND, 32, &w, 32), 0);
 	hostile_check(&h, "complex, no descriptor");
 	assert_int_equal(raw_send(h.peer, ID_DATA, 1, MACH_PORT_NULL,
+	                          MACH_MSG_TYPE_COPY_SEND, 32, &w, 32), 0);
+	hostile_check(&h, "one descriptor (version 1's layout)");
+	assert_int_equal(raw_send(h.peer, ID_DATA, RAW_PORTS, MACH_PORT_NULL,
 	                          MACH_MSG_TYPE_COPY_SEND, 100, &w, 32), 0);
 	hostile_check(&h, "length says 100, 32 sent");
-	assert_int_equal(raw_send(h.peer, ID_DATA, 1, MACH_PORT_NULL,
+	assert_int_equal(raw_send(h.peer, ID_DATA, RAW_PORTS, MACH_PORT_NULL,
 	                          MACH_MSG_TYPE_COPY_SEND, 8, &w, 32), 0);
 	hostile_check(&h, "length says 8, 32 sent");
 	memset(big, 0x5a, sizeof(big));
-	assert_int_equal(raw_send(h.peer, ID_DATA, 1, MACH_PORT_NULL,
+	assert_int_equal(raw_send(h.peer, ID_DATA, RAW_PORTS, MACH_PORT_NULL,
 	                          MACH_MSG_TYPE_COPY_SEND, 2 * (32 + MOBJ_MSG_MAX),
 	                          big, 2 * (32 + MOBJ_MSG_MAX)), 0);
 	hostile_check(&h, "larger than any message");
@@ -595,7 +622,7 @@ static void test_hostile_mach_peer(void **state)
 	             MACH_MSG_TYPE_MOVE_RECEIVE);
 	assert_int_equal(mach_port_allocate(mach_task_self(),
 	                                    MACH_PORT_RIGHT_RECEIVE, &p), 0);
-	assert_int_equal(raw_send(h.peer, ID_DATA, 1, p,
+	assert_int_equal(raw_send(h.peer, ID_DATA, RAW_PORTS, p,
 	                          MACH_MSG_TYPE_MAKE_SEND_ONCE, 32, &w, 32), 0);
 	/* Its port goes first: destroying the right would notify it. */
 	mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1);
@@ -622,6 +649,15 @@ static void test_hostile_mach_peer(void **state)
 	w = hdr(0, 0, 0, 0);
 	hostile_data(&h, "an entry, no object declared", w, e,
 	             MACH_MSG_TYPE_COPY_SEND);
+	{
+		mach_port_t two[2] = { MACH_PORT_NULL, e };
+
+		w = hdr(0, 1, page(), MOBJ_READ | MOBJ_WRITE);
+		assert_int_equal(raw_send_ports(h.peer, ID_DATA, RAW_PORTS, two, 2,
+		                                MACH_MSG_TYPE_COPY_SEND, 32, &w,
+		                                32), 0);
+		hostile_check(&h, "a right after a null descriptor");
+	}
 
 	/* Kernel notifications forged by the peer: not believed (the audit
 	 * token is the peer's, not the kernel's). */
@@ -639,7 +675,7 @@ static void test_hostile_mach_peer(void **state)
 
 	/* A valid object after all that is still accepted. */
 	w = hdr(0, 1, page(), MOBJ_READ | MOBJ_WRITE);
-	assert_int_equal(raw_send(h.peer, ID_DATA, 1, e,
+	assert_int_equal(raw_send(h.peer, ID_DATA, RAW_PORTS, e,
 	                          MACH_MSG_TYPE_COPY_SEND, 32, &w, 32), 0);
 	assert_int_equal(mobj_recv(h.c, LONG_MS, &o, NULL, 0), 0);
 	assert_non_null(o);
@@ -658,6 +694,449 @@ static void test_hostile_mach_peer(void **state)
 	assert_int_equal(port_count(), before);
 }
 
+/* ---- The audit of issue 12: each test fails on a Mac without its fix --- */
+
+/* What src/darwin/msg_check.c cannot static-assert: where the bit-fields of
+ * a port descriptor lie in its third word, and that the kernel's audit
+ * token is all zeros (it trusts notifications by that). */
+static void test_msg_check_layout(void **state)
+{
+	static const audit_token_t kernel = KERNEL_AUDIT_TOKEN_VALUE;
+	static const audit_token_t zero;
+	mach_msg_port_descriptor_t d;
+	uint32_t w[3];
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	d.name = 0x1234;
+	d.disposition = MACH_MSG_TYPE_PORT_SEND;
+	d.type = MACH_MSG_OOL_PORTS_DESCRIPTOR;
+	memcpy(w, &d, sizeof(w));
+	assert_int_equal(w[0], 0x1234);
+	assert_int_equal((w[2] >> 16) & 0xff, MACH_MSG_TYPE_PORT_SEND);
+	assert_int_equal(w[2] >> 24, MACH_MSG_OOL_PORTS_DESCRIPTOR);
+	assert_memory_equal(&kernel, &zero, sizeof(zero));
+}
+
+/* A purgeable entry can be emptied by its maker at any time, after which
+ * every fault in the receiver is a memory error (SIGBUS): XNU
+ * vm_object_purgable_control, vm_fault_check. Refused as an object, and its
+ * read-only child too (same VM object). */
+static void test_purgeable_entry_refused(void **state)
+{
+	unsigned before = port_count();
+	memory_object_size_t sz = page();
+	mach_port_t e = MACH_PORT_NULL, ro = MACH_PORT_NULL;
+	struct mobj *got = NULL;
+
+	(void)state;
+	assert_int_equal(mach_make_memory_entry_64(mach_task_self(), &sz, 0,
+	                 MAP_MEM_NAMED_CREATE | MAP_MEM_PURGABLE | VM_PROT_READ |
+	                 VM_PROT_WRITE, &e, MACH_PORT_NULL), KERN_SUCCESS);
+	sz = page();
+	assert_int_equal(mach_make_memory_entry_64(mach_task_self(), &sz, 0,
+	                 VM_PROT_READ, &ro, e), KERN_SUCCESS);
+	assert_int_equal(mobj_from_port(e, page(), MOBJ_READ | MOBJ_WRITE, &got),
+	                 -EPROTO);
+	assert_int_equal(mobj_from_port(ro, page(), MOBJ_READ, &got), -EPROTO);
+	assert_null(got);
+	mach_port_deallocate(mach_task_self(), ro);
+	mach_port_deallocate(mach_task_self(), e);
+	assert_int_equal(port_count(), before);
+}
+
+/* An entry of a file mapping (MAP_MEM_VM_SHARE): its maker truncates the
+ * file and every fault past the new end is a memory error (XNU
+ * vnode_pagein). Refused: it has an external pager. */
+static void test_file_backed_entry_refused(void **state)
+{
+	unsigned before = port_count();
+	char path[] = "/tmp/mobj-test-file.XXXXXX";
+	memory_object_size_t sz = page();
+	mach_port_t e = MACH_PORT_NULL;
+	struct mobj *got = NULL;
+	void *p;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(ftruncate(fd, (off_t)page()), 0);
+	p = mmap(NULL, page(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	assert_int_equal(mach_make_memory_entry_64(mach_task_self(), &sz,
+	                 (memory_object_offset_t)(uintptr_t)p, MAP_MEM_VM_SHARE |
+	                 VM_PROT_READ | VM_PROT_WRITE, &e, MACH_PORT_NULL),
+	                 KERN_SUCCESS);
+	assert_true(sz >= page());
+	assert_int_equal(mobj_from_port(e, page(), MOBJ_READ | MOBJ_WRITE, &got),
+	                 -EPROTO);
+	assert_null(got);
+	mach_port_deallocate(mach_task_self(), e);
+	munmap(p, page());
+	close(fd);
+	assert_int_equal(port_count(), before);
+}
+
+/* The child: a producer that waits for "die" on the channel, then dies
+ * without closing anything and without writing. */
+static int child_idle_producer(const char *name)
+{
+	struct mobj_chan *c;
+	struct mobj_ring *p;
+	char buf[8];
+
+	if (connect_producer(name, &c, &p) < 0)
+		return 10;
+	if (mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf)) != 3)
+		return 11;
+	_exit(0);
+}
+
+/* A dead task's semaphores turn inactive but their ports live on, so every
+ * wait on them returns KERN_TERMINATED at once (XNU semaphore_destroy_all,
+ * semaphore_wait_internal): the ring fd's helper must take that as death,
+ * not spin on it with the fd never readable. */
+static void test_ring_fd_peer_death(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_chan *c;
+	struct mobj_ring *r;
+	struct pollfd pfd;
+	char buf[8];
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = fork_peer("ringfd", child_idle_producer, &c);
+	assert_int_equal(mobj_ring_recv(c, LONG_MS, &r), 0);
+	pfd.fd = mobj_ring_fd(r);
+	pfd.events = POLLIN;
+	assert_true(pfd.fd >= 0);
+	/* Arms the helper: it sleeps on the child's semaphore. */
+	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), 0), -EAGAIN);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(mobj_send(c, NULL, "die", 3), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	if (poll(&pfd, 1, LONG_MS) != 1)
+		fail_msg("the ring fd never polled readable after the peer died");
+	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), 0), -EPIPE);
+	mobj_ring_close(r);
+	mobj_chan_close(c);
+	assert_int_equal(port_count(), before);
+}
+
+/* Fill the queue of @port (default limit: 5 messages) with simple
+ * messages: every later send waits. */
+static void fill_queue(mach_port_t port)
+{
+	int n = 0;
+
+	while (tu_send_empty(port, MACH_MSG_TYPE_MAKE_SEND, 0) ==
+	       MACH_MSG_SUCCESS)
+		n++;
+	assert_true(n >= 1);
+}
+
+struct accept_arg {
+	struct mobj_chan *l, *c;
+	int rc;
+	volatile int done;
+};
+
+static void *accept_thread(void *p)
+{
+	struct accept_arg *a = p;
+
+	a->rc = mobj_chan_accept(a->l, 300, &a->c);
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* A connector that filled its own queue: the WELCOME is sent with a
+ * timeout (XNU ipc_mqueue_send: a full queue waits without one), so
+ * accept returns within its own. */
+static void test_accept_connector_with_full_queue(void **state)
+{
+	unsigned before = port_count();
+	struct accept_arg a = { 0 };
+	mach_port_t p = MACH_PORT_NULL, svc = MACH_PORT_NULL;
+	char name[64];
+	pthread_t t;
+
+	(void)state;
+	snprintf(name, sizeof(name), "org.mobj.test.fullq.%d", (int)getpid());
+	assert_int_equal(mobj_chan_listen(name, &a.l), 0);
+	assert_int_equal(mach_port_allocate(mach_task_self(),
+	                                    MACH_PORT_RIGHT_RECEIVE, &p), 0);
+	fill_queue(p);
+	assert_int_equal(bootstrap_look_up(bootstrap_port, name, &svc), 0);
+	assert_int_equal(raw_send(svc, ID_CONNECT, RAW_PORTS, p,
+	                          MACH_MSG_TYPE_MAKE_SEND, 0, NULL, 0), 0);
+	mach_port_deallocate(mach_task_self(), svc);
+	assert_int_equal(pthread_create(&t, NULL, accept_thread, &a), 0);
+	if (!tu_wait_flag(&a.done, LONG_MS))
+		fail_msg("accept held by a connector whose queue is full");
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(a.rc, -ETIMEDOUT);
+	mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1);
+	mobj_chan_close(a.l);
+	assert_int_equal(port_count(), before);
+}
+
+/* Under Rosetta the task's pages are 4 KiB and the kernel's 16 KiB:
+ * ANYWHERE mappings are only 4 KiB aligned unless a mask asks for more
+ * (XNU vm_map_enter: the mask), and mobj_unmap of an address that is not
+ * a multiple of mobj_page_size() fails. Natively this holds trivially: it
+ * can fail only in an x86_64 build run under Rosetta on Apple silicon,
+ * which the macOS workflow does not do (yet). */
+static void test_map_aligned_to_mobj_page_size(void **state)
+{
+	unsigned before = port_count();
+	struct mobj *o;
+	void *p[8], *m;
+	int i;
+
+	(void)state;
+	assert_int_equal(mobj_create(2 * page(), 0, &o), 0);
+	for (i = 0; i < 8; i++) {
+		assert_int_equal(mobj_map(o, 0, page(), MOBJ_PROT_READ, &p[i]), 0);
+		assert_int_equal((uintptr_t)p[i] % page(), 0);
+	}
+	for (i = 0; i < 8; i++)
+		assert_int_equal(mobj_unmap(p[i], page()), 0);
+	assert_int_equal(mobj_map_mirror(o, RW, &m), 0);
+	assert_int_equal((uintptr_t)m % page(), 0);
+	assert_int_equal(mobj_unmap(m, 4 * page()), 0);
+	mobj_close(o);
+	assert_int_equal(port_count(), before);
+}
+
+/* launchd answers BOOTSTRAP_NOT_PRIVILEGED to a check-in of a live name
+ * another process owns: that is "in use", not "not allowed". */
+static void test_listen_name_owned_elsewhere(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_chan *l;
+	char name[64], go;
+	int up[2], down[2], st;
+	pid_t pid;
+
+	(void)state;
+	snprintf(name, sizeof(name), "org.mobj.test.owned.%d", (int)getpid());
+	assert_int_equal(pipe(up), 0);
+	assert_int_equal(pipe(down), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct mobj_chan *cl;
+
+		if (mobj_chan_listen(name, &cl) < 0)
+			_exit(10);
+		if (write(up[1], "u", 1) != 1 || read(down[0], &go, 1) != 1)
+			_exit(11);
+		_exit(0);
+	}
+	assert_int_equal(read(up[0], &go, 1), 1);
+	assert_int_equal(mobj_chan_listen(name, &l), -EADDRINUSE);
+	assert_int_equal(write(down[1], "d", 1), 1);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	close(up[0]);
+	close(up[1]);
+	close(down[0]);
+	close(down[1]);
+	assert_int_equal(port_count(), before);
+}
+
+struct flood {
+	mach_port_t dest;
+	volatile int stop;
+};
+
+/* Sends simple messages to @dest until it dies or the test says stop. */
+static void *flooder(void *p)
+{
+	struct flood *f = p;
+
+	while (!__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE))
+		if (tu_send_empty(f->dest, MACH_MSG_TYPE_COPY_SEND, 100) ==
+		    MACH_SEND_INVALID_DEST)
+			break;
+	return NULL;
+}
+
+struct close_arg {
+	struct mobj_chan *c;
+	volatile int done;
+};
+
+static void *close_thread(void *p)
+{
+	struct close_arg *a = p;
+
+	mobj_chan_close(a->c);
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* A peer that keeps sending cannot hold mobj_chan_close: the drain stops
+ * after the messages queued when it began (mach_port_get_attributes,
+ * MACH_PORT_RECEIVE_STATUS: mps_msgcount). */
+static void test_close_bounded_against_flooding_peer(void **state)
+{
+	unsigned before = port_count();
+	struct hostile h;
+	struct flood f;
+	struct close_arg a = { 0 };
+	pthread_t t[3], ct;
+	int i;
+
+	(void)state;
+	hostile_open(&h);
+	f.dest = h.peer;
+	f.stop = 0;
+	for (i = 0; i < 3; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, flooder, &f), 0);
+	usleep(50000);
+	a.c = h.c;
+	assert_int_equal(pthread_create(&ct, NULL, close_thread, &a), 0);
+	if (!tu_wait_flag(&a.done, LONG_MS))
+		fail_msg("mobj_chan_close held by a peer that keeps sending");
+	assert_int_equal(pthread_join(ct, NULL), 0);
+	__atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	mach_port_deallocate(mach_task_self(), h.peer);
+	mach_port_mod_refs(mach_task_self(), h.mine, MACH_PORT_RIGHT_RECEIVE, -1);
+	mobj_chan_close(h.l);
+	assert_int_equal(port_count(), before);
+}
+
+/* A frozen name must mean the frozen entry for as long as it is in the
+ * set: with a reference held elsewhere at the last close (here: the
+ * test's own), the name outlives the handles, and once that reference goes
+ * Mach may give the name to an unrelated right (XNU ipc_entry_dealloc,
+ * ipc_entry_claim). The library holds its own reference per frozen name. */
+static void test_frozen_name_not_recycled(void **state)
+{
+	unsigned before = port_count();
+	struct mobj *o, *ro, *other;
+	mach_port_type_t type = 0;
+	mach_port_t name;
+	void *p;
+	int i;
+
+	(void)state;
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	name = mobj_port(o);
+	assert_int_equal(mach_port_mod_refs(mach_task_self(), name,
+	                                    MACH_PORT_RIGHT_SEND, 1), 0);
+	assert_int_equal(mobj_readonly(o, &ro), 0);
+	mobj_close(ro);
+	mobj_close(o);
+	mach_port_deallocate(mach_task_self(), name);
+	/* Still the frozen entry's name, held by the library... */
+	assert_int_equal(mach_port_type(mach_task_self(), name, &type), 0);
+	assert_true(type & MACH_PORT_TYPE_SEND);
+	/* ...and every new object maps writable (none is taken for the
+	 * frozen one). */
+	for (i = 0; i < 256; i++) {
+		assert_int_equal(mobj_create(page(), 0, &other), 0);
+		assert_int_equal(mobj_map(other, 0, page(), RW, &p), 0);
+		assert_int_equal(mobj_unmap(p, page()), 0);
+		mobj_close(other);
+	}
+	/* The set drops names only the library still holds when it next
+	 * changes: freeze and close another object. */
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	assert_int_equal(mobj_readonly(o, &ro), 0);
+	mobj_close(ro);
+	mobj_close(o);
+	assert_int_equal(port_count(), before);
+}
+
+/* A child of fork() has none of its parent's port names, and none of its
+ * mobj mappings (VM_INHERIT_NONE); a name or an address it later owns may
+ * equal one of them. Closing inherited handles must touch nothing: here
+ * the child owns, under the inherited object's name, a port of its own,
+ * and memory of its own where the parent's mapping was, and neither
+ * closing the handles nor mobj_unmap takes them away (nor raises a guard
+ * exception for a name it does not have). */
+struct inherited {
+	struct mobj *o;
+	struct mobj_chan *a, *b;
+	struct mobj_ring *r;
+	void *map;
+};
+
+static int child_close_inherited(const struct inherited *in)
+{
+	mach_port_t name = mobj_port(in->o);
+	mach_port_urefs_t refs = 0;
+	vm_address_t at = (vm_address_t)in->map;
+	volatile unsigned char *mine;
+
+	if (mach_port_allocate_name(mach_task_self(), MACH_PORT_RIGHT_RECEIVE,
+	                            name) != KERN_SUCCESS ||
+	    mach_port_insert_right(mach_task_self(), name, name,
+	                           MACH_MSG_TYPE_MAKE_SEND) != KERN_SUCCESS)
+		return 10;
+	if (vm_allocate(mach_task_self(), &at, page(), VM_FLAGS_FIXED) !=
+	    KERN_SUCCESS)
+		return 11;
+	mine = (volatile unsigned char *)at;
+	mine[0] = 0x5a;
+	if (mobj_unmap(in->map, page()) != -EINVAL || mine[0] != 0x5a)
+		return 12;
+	mobj_close(in->o);
+	mobj_chan_close(in->a);
+	mobj_chan_close(in->b);
+	mobj_ring_close(in->r);
+	if (mach_port_get_refs(mach_task_self(), name, MACH_PORT_RIGHT_SEND,
+	                       &refs) != KERN_SUCCESS || refs != 1)
+		return 13;
+	if (mach_port_get_refs(mach_task_self(), name, MACH_PORT_RIGHT_RECEIVE,
+	                       &refs) != KERN_SUCCESS || refs != 1)
+		return 14;
+	return 0;
+}
+
+static void test_close_in_forked_child(void **state)
+{
+	unsigned before = port_count();
+	struct inherited in;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	assert_int_equal(mobj_create(page(), 0, &in.o), 0);
+	assert_int_equal(mobj_map(in.o, 0, page(), RW, &in.map), 0);
+	assert_int_equal(mobj_chan_pair(&in.a, &in.b), 0);
+	assert_int_equal(mobj_ring_create(page(), &in.r), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_close_inherited(&in));
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st))
+		fail_msg("the child died of signal %d closing inherited handles",
+		         WTERMSIG(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(mobj_unmap(in.map, page()), 0);
+	mobj_ring_close(in.r);
+	mobj_chan_close(in.a);
+	mobj_chan_close(in.b);
+	mobj_close(in.o);
+	assert_int_equal(port_count(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -670,6 +1149,16 @@ int main(void)
 		cmocka_unit_test(test_ring_semaphores),
 		cmocka_unit_test(test_ring_peer_death),
 		cmocka_unit_test(test_hostile_mach_peer),
+		cmocka_unit_test(test_msg_check_layout),
+		cmocka_unit_test(test_purgeable_entry_refused),
+		cmocka_unit_test(test_file_backed_entry_refused),
+		cmocka_unit_test(test_ring_fd_peer_death),
+		cmocka_unit_test(test_accept_connector_with_full_queue),
+		cmocka_unit_test(test_map_aligned_to_mobj_page_size),
+		cmocka_unit_test(test_listen_name_owned_elsewhere),
+		cmocka_unit_test(test_close_bounded_against_flooding_peer),
+		cmocka_unit_test(test_frozen_name_not_recycled),
+		cmocka_unit_test(test_close_in_forked_child),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -188,21 +188,26 @@ static void test_ring_hello_bytes(void **state)
 static void test_msg_header_offsets(void **state)
 {
 	(void)state;
-	assert_int_equal(sizeof(struct mobj__msg_hdr), 32);
+	assert_int_equal(sizeof(struct mobj__msg_head), 16);
+	assert_int_equal(MOBJ__MSG_HEAD_SIZE, 16);
+	assert_int_equal(offsetof(struct mobj__msg_head, magic), 0);
+	assert_int_equal(offsetof(struct mobj__msg_head, version), 4);
+	assert_int_equal(offsetof(struct mobj__msg_head, type), 6);
+	assert_int_equal(offsetof(struct mobj__msg_head, len), 8);
+	assert_int_equal(offsetof(struct mobj__msg_head, nobj), 12);
+	assert_int_equal(sizeof(struct mobj__msg_obj), 16);
+	assert_int_equal(MOBJ__MSG_OBJ_SIZE, 16);
+	assert_int_equal(offsetof(struct mobj__msg_obj, size), 0);
+	assert_int_equal(offsetof(struct mobj__msg_obj, access), 8);
+	assert_int_equal(offsetof(struct mobj__msg_obj, reserved), 12);
 	assert_int_equal(MOBJ__MSG_HDR_SIZE, 32);
-	assert_int_equal(offsetof(struct mobj__msg_hdr, magic), 0);
-	assert_int_equal(offsetof(struct mobj__msg_hdr, version), 4);
-	assert_int_equal(offsetof(struct mobj__msg_hdr, type), 6);
-	assert_int_equal(offsetof(struct mobj__msg_hdr, len), 8);
-	assert_int_equal(offsetof(struct mobj__msg_hdr, nobj), 12);
-	assert_int_equal(offsetof(struct mobj__msg_hdr, obj_size), 16);
-	assert_int_equal(offsetof(struct mobj__msg_hdr, obj_access), 24);
-	assert_int_equal(offsetof(struct mobj__msg_hdr, reserved), 28);
+	assert_int_equal(MOBJ__MSG_WIRE_MAX, 16 + 16 * 16 + 4096);
 	assert_int_equal(MOBJ__MSG_MAGIC, 0x6a626f6du);
-	assert_int_equal(MOBJ__MSG_VERSION, 1);
+	assert_int_equal(MOBJ__MSG_VERSION, 2);
 	assert_int_equal(MOBJ__MSG_DATA, 1);
 	assert_int_equal(MOBJ__MSG_HELLO, 2);
 	assert_int_equal(MOBJ_MSG_MAX, 4096);
+	assert_int_equal(MOBJ_MSG_OBJS_MAX, 16);
 	assert_int_equal(MOBJ_READ, 1);
 	assert_int_equal(MOBJ_WRITE, 2);
 }
@@ -216,7 +221,7 @@ static void test_msg_live_bytes(void **state)
 	struct tu_res res = tu_res_now();
 	struct mobj_chan *a, *b;
 	struct mobj *o, *ro, *got = NULL;
-	unsigned char wire[64], buf[8];
+	unsigned char wire[96], buf[8];
 	size_t ps = mobj_page_size();
 	ssize_t n;
 
@@ -228,7 +233,7 @@ static void test_msg_live_bytes(void **state)
 	n = recv(mobj_chan_fd(b), wire, sizeof(wire), MSG_PEEK | MSG_DONTWAIT);
 	assert_int_equal(n, 32 + 3);
 	assert_int_equal(u32_at(wire, 0), 0x6a626f6du);
-	assert_int_equal(u16_at(wire, 4), 1);            /* version */
+	assert_int_equal(u16_at(wire, 4), 2);            /* version */
 	assert_int_equal(u16_at(wire, 6), 1);            /* DATA */
 	assert_int_equal(u32_at(wire, 8), 3);            /* len */
 	assert_int_equal(u32_at(wire, 12), 1);           /* nobj */
@@ -250,6 +255,32 @@ static void test_msg_live_bytes(void **state)
 	assert_int_equal(u64_at(wire, 16), 0);
 	assert_int_equal(u32_at(wire, 24), 0);
 	assert_int_equal(mobj_recv(b, 0, NULL, buf, sizeof(buf)), 0);
+
+	/* Three objects: one record each, in the order sent, then the
+	 * payload; the descriptors in the same order. */
+	{
+		struct mobj *objs[3] = { ro, o, ro }, *in[3];
+		size_t nin = 0, i;
+
+		assert_int_equal(mobj_sendv(a, objs, 3, "xy", 2), 0);
+		n = recv(mobj_chan_fd(b), wire, sizeof(wire), MSG_PEEK | MSG_DONTWAIT);
+		assert_int_equal(n, 16 + 3 * 16 + 2);
+		assert_int_equal(u32_at(wire, 8), 2);
+		assert_int_equal(u32_at(wire, 12), 3);
+		for (i = 0; i < 3; i++) {
+			assert_int_equal(u64_at(wire, 16 + 16 * i), 2 * ps);
+			assert_int_equal(u32_at(wire, 24 + 16 * i),
+			                 i == 1 ? MOBJ_READ | MOBJ_WRITE : MOBJ_READ);
+			assert_int_equal(u32_at(wire, 28 + 16 * i), 0);
+		}
+		assert_memory_equal(wire + 64, "xy", 2);
+		assert_int_equal(mobj_recvv(b, 0, in, 3, &nin, buf, sizeof(buf)), 2);
+		assert_int_equal(nin, 3);
+		for (i = 0; i < 3; i++) {
+			assert_int_equal(mobj_access(in[i]), mobj_access(objs[i]));
+			mobj_close(in[i]);
+		}
+	}
 
 	mobj_close(got);
 	mobj_close(ro);

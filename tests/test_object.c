@@ -97,11 +97,73 @@ static void test_create_bad_input(void **state)
 	assert_int_equal(mobj_create(SIZE_MAX, 0, &o), -EINVAL);
 	assert_int_equal(mobj_create(SIZE_MAX - page() + 2, 0, &o), -EINVAL);
 	assert_int_equal(mobj_create((size_t)PTRDIFF_MAX, 0, &o), -EINVAL);
-	assert_int_equal(mobj_create(page(), 1, &o), -EINVAL);
+	assert_int_equal(mobj_create(page(), 2, &o), -EINVAL);
+	assert_int_equal(mobj_create(page(), MOBJ_CREATE_POPULATE | 2, &o), -EINVAL);
 	assert_int_equal(mobj_create(page(), 0x80000000u, &o), -EINVAL);
 	assert_int_equal(mobj_create(page(), 0, NULL), -EINVAL);
 	/* Out-parameters are written only on success. */
 	assert_ptr_equal(o, (struct mobj *)(uintptr_t)0x1);
+	tu_res_check(r);
+}
+
+static void test_create_labels(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *o = (struct mobj *)(uintptr_t)0x1;
+	char longest[MOBJ_LABEL_MAX + 2];
+
+	(void)state;
+	memset(longest, 'x', sizeof(longest));
+	longest[MOBJ_LABEL_MAX + 1] = '\0';
+	assert_int_equal(mobj_create_labeled(page(), 0, longest, &o), -EINVAL);
+	assert_int_equal(mobj_create_labeled(page(), 0, "", &o), -EINVAL);
+	assert_int_equal(mobj_create_labeled(page(), 0, "two words", &o), -EINVAL);
+	assert_int_equal(mobj_create_labeled(page(), 0, "tab\there", &o), -EINVAL);
+	assert_int_equal(mobj_create_labeled(page(), 0, "nl\n", &o), -EINVAL);
+	assert_int_equal(mobj_create_labeled(page(), 0, "caf\xc3\xa9", &o), -EINVAL);
+	assert_int_equal(mobj_create_labeled(page(), 4, "ok", &o), -EINVAL);
+	assert_ptr_equal(o, (struct mobj *)(uintptr_t)0x1);
+	longest[MOBJ_LABEL_MAX] = '\0';
+	assert_int_equal(mobj_create_labeled(page(), 0, longest, &o), 0);
+	mobj_close(o);
+	assert_int_equal(mobj_create_labeled(page(), MOBJ_CREATE_POPULATE,
+	                                     "frame/3:A_b-c.d~", &o), 0);
+	assert_int_equal(mobj_size(o), page());
+	mobj_close(o);
+	assert_int_equal(mobj_create_labeled(page() + 1, 0, NULL, &o), 0);
+	assert_int_equal(mobj_size(o), 2 * page());
+	mobj_close(o);
+	tu_res_check(r);
+}
+
+static void test_create_populate(void **state)
+{
+	struct tu_res r = tu_res_now();
+	size_t size = 256 * page(), i;
+	unsigned char *p;
+	struct mobj *o;
+#ifdef __linux__
+	struct stat st;
+#endif
+
+	(void)state;
+	assert_int_equal(mobj_create(size, MOBJ_CREATE_POPULATE, &o), 0);
+#ifdef __linux__
+	/* Every page is allocated before anyone touches one. */
+	assert_int_equal(fstat(mobj_fd(o), &st), 0);
+	assert_int_equal((size_t)st.st_blocks * 512, size);
+#endif
+	assert_int_equal(mobj_map(o, 0, size, RW, (void **)&p), 0);
+	for (i = 0; i < size; i += page())
+		assert_int_equal(p[i], 0);
+	mobj_unmap(p, size);
+	mobj_close(o);
+#ifdef __linux__
+	assert_int_equal(mobj_create(size, 0, &o), 0);
+	assert_int_equal(fstat(mobj_fd(o), &st), 0);
+	assert_int_equal(st.st_blocks, 0);
+	mobj_close(o);
+#endif
 	tu_res_check(r);
 }
 
@@ -481,7 +543,8 @@ static int noproc_readonly_case(void *arg)
 		}
 	}
 	/* A frozen object sent with its read-write descriptor. */
-	if (mobj_from_fd(mobj_fd(f.o), page(), MOBJ_READ, &x) != 0)
+	if (mobj_fd_check(mobj_fd(f.o), page(), MOBJ_READ) != 0 ||
+	    mobj_from_fd(mobj_fd(f.o), page(), MOBJ_READ, &x) != 0)
 		return 5;
 	if (mobj_map(x, 0, page(), RW, &p) != -EACCES)
 		return 6;
@@ -698,7 +761,7 @@ static void test_from_fd_rejects(void **state)
 	fd = tu_memfd(page(), 0);
 	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ | MOBJ_WRITE, &x), -EPROTO);
 	close(fd);
-	fd = tu_memfd(page(), F_SEAL_SHRINK);
+	fd = tu_memfd(page(), F_SEAL_GROW | F_SEAL_SEAL);
 	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ | MOBJ_WRITE, &x), -EPROTO);
 	close(fd);
 	/* Declared writable, but the descriptor is read-only. */
@@ -742,12 +805,9 @@ static void test_from_fd_edge_cases(void **state)
 	mobj_close(x);
 	x = NULL;
 
-	/* Regression (a memfd sealed F_SEAL_SEAL but not frozen was accepted
-	 * as writable, and mobj_readonly() of it then failed with -EPERM for
-	 * good): refused; frozen and sealed, it is fine. */
-	fd = tu_memfd(page(), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
-	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ | MOBJ_WRITE, &x), -EPROTO);
-	close(fd);
+	/* A memfd sealed F_SEAL_SEAL but not frozen is a read-write object
+	 * that can never be frozen (test_from_fd_real_producers); frozen and
+	 * sealed, it freezes as usual. */
 	fd = tu_memfd(page(), F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE |
 	              F_SEAL_SEAL);
 	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ | MOBJ_WRITE, &x), 0);
@@ -777,6 +837,381 @@ static void test_from_fd_edge_cases(void **state)
 	tu_res_check(r);
 }
 
+/* What libwayland's os_create_anonymous_file() (every weston client's
+ * pool, libwayland-cursor's own) makes: seals first, then posix_fallocate,
+ * never sealed against growth, of a size that need not be a page multiple
+ * (a cursor theme's pool: 1,177,344 bytes). */
+#define WL_POOL_SIZE 1177344
+
+static int wayland_pool_memfd(size_t size)
+{
+	int fd = memfd_create("wayland-cursor", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	assert_true(fd >= 0);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_SEAL), 0);
+	assert_int_equal(posix_fallocate(fd, 0, (off_t)size), 0);
+	return fd;
+}
+
+/* What PipeWire's pw_mempool_alloc() makes of a PW_MEMBLOCK_FLAG_SEAL block:
+ * sized, then sealed GROW | SHRINK | SEAL, never frozen. */
+static int pipewire_block_memfd(size_t size)
+{
+	int fd = memfd_create("pipewire-memfd", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS,
+	                       F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL), 0);
+	return fd;
+}
+
+/* A never-freezable, non-page-sized import: the whole object maps, its last
+ * partial page too, and touching every mapped byte never faults. */
+static void check_unfreezable(struct mobj *x, size_t size)
+{
+	size_t last = size & ~(page() - 1), i;
+	unsigned char *p, *q;
+	struct mobj *ro = NULL;
+
+	assert_int_equal(mobj_size(x), size);
+	assert_int_equal(mobj_access(x), MOBJ_READ | MOBJ_WRITE);
+	assert_int_equal(mobj_map(x, 0, size, RW, (void **)&p), 0);
+	for (i = 0; i < ((size + page() - 1) & ~(page() - 1)); i += 64)
+		p[i] = (unsigned char)i;
+	p[size - 1] = 0xab;
+	if (last < size) {
+		assert_int_equal(mobj_map(x, last, size - last, MOBJ_PROT_READ,
+		                          (void **)&q), 0);
+		assert_int_equal(q[size - 1 - last], 0xab);
+		mobj_unmap(q, size - last);
+		/* Past the end by a byte, or starting in the next page. */
+		assert_int_equal(mobj_map(x, last, size - last + 1, MOBJ_PROT_READ,
+		                          (void **)&q), -EINVAL);
+		assert_int_equal(mobj_map(x, last + page(), 1, MOBJ_PROT_READ,
+		                          (void **)&q), -EINVAL);
+		assert_int_equal(mobj_map_mirror(x, MOBJ_PROT_READ, (void **)&q),
+		                 -EINVAL);
+	}
+	assert_int_equal(mobj_readonly(x, &ro), -EPERM);
+	assert_null(ro);
+	mobj_unmap(p, size);
+}
+
+static void test_from_fd_real_producers(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *x = NULL;
+	int fd;
+
+	(void)state;
+	fd = wayland_pool_memfd(WL_POOL_SIZE);
+	assert_int_equal(mobj_fd_check(fd, WL_POOL_SIZE, MOBJ_READ | MOBJ_WRITE), 0);
+	assert_int_equal(mobj_from_fd(fd, WL_POOL_SIZE, MOBJ_READ | MOBJ_WRITE, &x), 0);
+	check_unfreezable(x, WL_POOL_SIZE);
+	mobj_close(x);
+	x = NULL;
+	assert_int_equal(mobj_from_fd(fd, WL_POOL_SIZE, MOBJ_READ, &x), -EPROTO);
+	assert_int_equal(mobj_fd_check(fd, WL_POOL_SIZE, MOBJ_READ),
+	                 MOBJ_REFUSAL_NOT_FROZEN);
+	close(fd);
+
+	fd = pipewire_block_memfd(3 * page() + 100);
+	assert_int_equal(mobj_from_fd(fd, 3 * page() + 100, MOBJ_READ | MOBJ_WRITE, &x), 0);
+	check_unfreezable(x, 3 * page() + 100);
+	mobj_close(x);
+	close(fd);
+	fd = pipewire_block_memfd(2 * page());
+	assert_int_equal(mobj_from_fd(fd, 2 * page(), MOBJ_READ | MOBJ_WRITE, &x), 0);
+	check_unfreezable(x, 2 * page());
+	mobj_close(x);
+	close(fd);
+	tu_res_check(r);
+}
+
+/* Sealed against shrinking only: the producer may grow it after the import,
+ * which leaves the importer's mapping and size alone; it can never shrink
+ * it. Freezing still works. */
+static void test_from_fd_growth_is_harmless(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj *x = NULL, *ro = NULL;
+	unsigned char *p;
+	int fd;
+
+	(void)state;
+	fd = tu_memfd(page() + 10, F_SEAL_SHRINK);
+	assert_int_equal(mobj_from_fd(fd, page() + 10, MOBJ_READ | MOBJ_WRITE, &x), 0);
+	assert_int_equal(mobj_map(x, 0, page() + 10, RW, (void **)&p), 0);
+	assert_int_equal(ftruncate(fd, (off_t)(8 * page())), 0);
+	assert_int_not_equal(ftruncate(fd, 1), 0);
+	/* Grown since it was sent: still the object it was declared as
+	 * (libwayland-cursor grows its pool before the compositor reads
+	 * create_pool); smaller than declared never. */
+	assert_int_equal(mobj_fd_check(fd, page() + 10, MOBJ_READ | MOBJ_WRITE), 0);
+	assert_int_equal(mobj_fd_check(fd, 9 * page(), MOBJ_READ | MOBJ_WRITE),
+	                 MOBJ_REFUSAL_SIZE);
+	p[page() + 9] = 1;
+	p[2 * page() - 1] = 2;
+	assert_int_equal(mobj_size(x), page() + 10);
+	assert_int_equal(mobj_readonly(x, &ro), 0);
+	assert_int_equal(mobj_access(ro), MOBJ_READ);
+	mobj_close(ro);
+	mobj_unmap(p, page() + 10);
+	mobj_close(x);
+	close(fd);
+	tu_res_check(r);
+}
+
+/* Every refusal has its own reason, from mobj_fd_check(); hostile and
+ * accidental descriptors alike. */
+static void test_from_fd_reasons(void **state)
+{
+	struct tu_res r = tu_res_now();
+	const unsigned RWA = MOBJ_READ | MOBJ_WRITE;
+	struct mobj *o, *ro, *x = NULL;
+	int fd, pfd[2], reason;
+	char path[32];
+	FILE *tmp;
+
+	(void)state;
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	assert_int_equal(mobj_fd_check(mobj_fd(o), page(), RWA), 0);
+	assert_int_equal(mobj_fd_check(mobj_fd(o), page(), 0), -EINVAL);
+	assert_int_equal(mobj_fd_check(-1, page(), RWA), -EBADF);
+	assert_int_equal(mobj_fd_check(mobj_fd(o), page(), MOBJ_READ),
+	                 MOBJ_REFUSAL_NOT_FROZEN);
+	assert_int_equal(mobj_fd_check(mobj_fd(o), page() + 1, RWA), MOBJ_REFUSAL_SIZE);
+	assert_int_equal(mobj_fd_check(mobj_fd(o), page() - 1, RWA), MOBJ_REFUSAL_SIZE);
+	assert_int_equal(mobj_fd_check(mobj_fd(o), 0, RWA), MOBJ_REFUSAL_SIZE);
+	assert_int_equal(mobj_fd_check(mobj_fd(o), SIZE_MAX, RWA), MOBJ_REFUSAL_SIZE);
+	assert_int_equal(mobj_readonly(o, &ro), 0);
+	assert_int_equal(mobj_fd_check(mobj_fd(ro), page(), RWA), MOBJ_REFUSAL_FD_READONLY);
+	assert_int_equal(mobj_fd_check(mobj_fd(ro), page(), MOBJ_READ), 0);
+	mobj_close(ro);
+	mobj_close(o);
+
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	assert_int_equal(mobj_fd_check(pfd[0], page(), MOBJ_READ), MOBJ_REFUSAL_NOT_MEMFD);
+	close(pfd[0]);
+	close(pfd[1]);
+	tmp = tmpfile();
+	assert_non_null(tmp);
+	assert_int_equal(ftruncate(fileno(tmp), (off_t)page()), 0);
+	assert_int_equal(mobj_fd_check(fileno(tmp), page(), RWA), MOBJ_REFUSAL_NOT_MEMFD);
+	fclose(tmp);
+	fd = tu_memfd(page(), 0);
+	assert_int_equal(mobj_fd_check(fd, page(), RWA), MOBJ_REFUSAL_NO_SHRINK_SEAL);
+	close(fd);
+	/* Sealed against everything but shrinking: the one seal that matters. */
+	fd = tu_memfd(page(), F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL);
+	assert_int_equal(mobj_fd_check(fd, page(), MOBJ_READ), MOBJ_REFUSAL_NO_SHRINK_SEAL);
+	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ, &x), -EPROTO);
+	close(fd);
+	fd = tu_memfd(page(), F_SEAL_SHRINK | F_SEAL_WRITE);
+	assert_int_equal(mobj_fd_check(fd, page(), RWA), MOBJ_REFUSAL_WRITE_SEALED);
+	assert_int_equal(mobj_fd_check(fd, page(), MOBJ_READ), 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	pfd[0] = open(path, O_PATH | O_CLOEXEC);
+	assert_true(pfd[0] >= 0);
+	assert_int_equal(mobj_fd_check(pfd[0], page(), MOBJ_READ), MOBJ_REFUSAL_NOT_MEMFD);
+	close(pfd[0]);
+	close(fd);
+	/* A size that would map a whole page past the end (the SIGBUS a lying
+	 * sender would set up). */
+	fd = tu_memfd(page(), F_SEAL_SHRINK | F_SEAL_GROW);
+	assert_int_equal(mobj_fd_check(fd, 2 * page(), RWA), MOBJ_REFUSAL_SIZE);
+	close(fd);
+	for (reason = 0; reason <= MOBJ_REFUSAL_NOT_REOPENABLE + 1; reason++)
+		assert_non_null(mobj_refusal_str(reason));
+	assert_string_not_equal(mobj_refusal_str(MOBJ_REFUSAL_SIZE),
+	                        mobj_refusal_str(MOBJ_REFUSAL_NOT_FROZEN));
+	assert_null(x);
+	tu_res_check(r);
+}
+
+/* MOBJ_DEBUG: one line per refusal on stderr, nothing without it. */
+static size_t refusal_log(const char *debug, char *out, size_t cap)
+{
+	int pfd[2], saved, fd;
+	struct mobj *x = NULL;
+	ssize_t n;
+
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(pfd[1], 2), 2);
+	if (debug)
+		setenv("MOBJ_DEBUG", debug, 1);
+	else
+		unsetenv("MOBJ_DEBUG");
+	fd = tu_memfd(page(), 0);
+	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ, &x), -EPROTO);
+	close(fd);
+	fd = tu_memfd(page(), F_SEAL_SHRINK);
+	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ, &x), -EPROTO);
+	assert_int_equal(mobj_from_fd(fd, page(), MOBJ_READ | MOBJ_WRITE, &x), 0);
+	mobj_close(x);
+	close(fd);
+	unsetenv("MOBJ_DEBUG");
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	close(pfd[1]);
+	n = read(pfd[0], out, cap - 1);
+	close(pfd[0]);
+	assert_true(n >= 0);
+	out[n] = '\0';
+	return (size_t)n;
+}
+
+static void test_debug_logs_refusals(void **state)
+{
+	struct tu_res r = tu_res_now();
+	char log[1024], *nl;
+
+	(void)state;
+	assert_int_equal(refusal_log(NULL, log, sizeof(log)), 0);
+	assert_int_equal(refusal_log("0", log, sizeof(log)), 0);
+	assert_true(refusal_log("1", log, sizeof(log)) > 0);
+	nl = strchr(log, '\n');
+	assert_non_null(nl);
+	assert_memory_equal(log, "mobj: refused ", 14);
+	assert_non_null(strstr(log, mobj_refusal_str(MOBJ_REFUSAL_NO_SHRINK_SEAL)));
+	assert_true(strstr(log, mobj_refusal_str(MOBJ_REFUSAL_NO_SHRINK_SEAL)) < nl);
+	assert_memory_equal(nl + 1, "mobj: refused ", 14);
+	assert_non_null(strstr(nl + 1, mobj_refusal_str(MOBJ_REFUSAL_NOT_FROZEN)));
+	assert_string_equal(strchr(nl + 1, '\n'), "\n"); /* two lines, no more */
+	tu_res_check(r);
+}
+
+/* The label is the memfd's name: /proc/PID/maps and /proc/PID/fd show it. */
+static void test_label_in_proc(void **state)
+{
+	struct tu_res r = tu_res_now();
+	char path[64], link[128], line[512];
+	bool seen = false;
+	struct mobj *o;
+	void *p;
+	FILE *f;
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(mobj_create_labeled(page(), 0, "frame-3", &o), 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", mobj_fd(o));
+	n = readlink(path, link, sizeof(link) - 1);
+	assert_true(n > 0);
+	link[n] = '\0';
+	assert_string_equal(link, "/memfd:mobj:frame-3 (deleted)");
+	assert_int_equal(mobj_map(o, 0, page(), MOBJ_PROT_READ, &p), 0);
+	f = fopen("/proc/self/maps", "re");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "/memfd:mobj:frame-3 (deleted)\n"))
+			seen = true;
+	fclose(f);
+	assert_true(seen);
+	mobj_unmap(p, page());
+	mobj_close(o);
+	assert_int_equal(mobj_create(page(), 0, &o), 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", mobj_fd(o));
+	n = readlink(path, link, sizeof(link) - 1);
+	assert_true(n > 0);
+	link[n] = '\0';
+	assert_string_equal(link, "/memfd:mobj (deleted)");
+	mobj_close(o);
+	tu_res_check(r);
+}
+
+static int write_file(const char *dir, const char *file, const char *text)
+{
+	char path[512];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/* This process's cgroup v1 memory directory, or "" without one. */
+static void memcg_v1_dir(char *out, size_t cap)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+
+	out[0] = '\0';
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char *m = strstr(line, ":memory:");
+
+		if (m && access("/sys/fs/cgroup/memory/cgroup.procs", F_OK) == 0) {
+			m[strcspn(m, "\n")] = '\0';
+			snprintf(out, cap, "/sys/fs/cgroup/memory%s", m + 8);
+		}
+	}
+	fclose(f);
+}
+
+/* In a memory cgroup of 16 MiB whose OOM killer is off (so a charge that
+ * does not fit fails instead of killing someone), a populated 64 MiB object
+ * is -ENOMEM from mobj_create, a populated 4 MiB one fits, and an
+ * unpopulated 64 MiB one is created (it would meet the limit only when
+ * touched). Run in a child that moves itself into the cgroup and back. */
+static int populate_limit_case(void *arg)
+{
+	const char *parent = arg;
+	char dir[600], pid[32];
+	struct mobj *o = NULL;
+	int err, rc = 0;
+
+	snprintf(dir, sizeof(dir), "%s/mobj-populate-%d", parent, (int)getpid());
+	snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (mkdir(dir, 0700) < 0)
+		return 10;
+	if (write_file(dir, "memory.limit_in_bytes", "16M") < 0 ||
+	    write_file(dir, "memory.oom_control", "1") < 0 ||
+	    write_file(dir, "cgroup.procs", pid) < 0) {
+		rmdir(dir);
+		return 11;
+	}
+	err = mobj_create((size_t)64 << 20, MOBJ_CREATE_POPULATE, &o);
+	if (err != -ENOMEM) {
+		fprintf(stderr, "populated 64 MiB under 16 MiB: %d\n", err);
+		rc = 1;
+	}
+	if (mobj_create((size_t)4 << 20, MOBJ_CREATE_POPULATE, &o) != 0)
+		rc = 2;
+	mobj_close(o);
+	if (mobj_create((size_t)64 << 20, 0, &o) != 0)
+		rc = 3;
+	mobj_close(o);
+	if (write_file(parent, "cgroup.procs", pid) < 0 || rmdir(dir) < 0)
+		rc = rc ? rc : 4;
+	return rc;
+}
+
+static void test_populate_memory_limit(void **state)
+{
+	char dir[512];
+
+	(void)state;
+	memcg_v1_dir(dir, sizeof(dir));
+	if (geteuid() != 0 || dir[0] == '\0') {
+		/* cgroup v2 has no memory.oom_control: the charge would call
+		 * the OOM killer on this very process instead of failing. */
+		print_message("skipped: needs root and a cgroup v1 memory "
+		              "controller\n");
+		skip();
+	}
+	assert_int_equal(tu_in_child(populate_limit_case, dir), 0);
+}
+
 /* Regression (a frozen memfd whose creator chmod'ed it 0 was refused with
  * -EACCES, from mobj_recv too, where the contract says -EPROTO: the
  * read-only handle is reopened through /proc, which checks the mode). Runs
@@ -795,6 +1230,8 @@ static int chmod0_case(void *arg)
 	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW |
 	          F_SEAL_FUTURE_WRITE) < 0)
 		return 2;
+	if (mobj_fd_check(fd, page(), MOBJ_READ) != MOBJ_REFUSAL_NOT_REOPENABLE)
+		return 5;
 	err = mobj_from_fd(fd, page(), MOBJ_READ, &x);
 	if (err != -EPROTO) {
 		fprintf(stderr, "chmod 0 memfd: %d\n", err);
@@ -878,6 +1315,8 @@ static void test_from_fd_hugetlb(void **state)
 	                       F_SEAL_FUTURE_WRITE), 0);
 	assert_int_equal(mobj_from_fd(fd, (size_t)st.st_blksize, MOBJ_READ, &x),
 	                 -EPROTO);
+	assert_int_equal(mobj_fd_check(fd, (size_t)st.st_blksize, MOBJ_READ),
+	                 MOBJ_REFUSAL_HUGETLB);
 	close(fd);
 	assert_null(x);
 	tu_res_check(r);
@@ -908,6 +1347,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_create_rounds_and_seals),
 		cmocka_unit_test(test_create_bad_input),
 		cmocka_unit_test(test_null_handles),
+		cmocka_unit_test(test_create_labels),
+		cmocka_unit_test(test_create_populate),
 		cmocka_unit_test(test_huge_object_costs_nothing),
 		cmocka_unit_test(test_map_bad_input),
 		cmocka_unit_test(test_map_shares_pages_and_outlives_close),
@@ -940,6 +1381,12 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_from_fd_rejects),
 		cmocka_unit_test(test_from_fd_edge_cases),
 		cmocka_unit_test(test_from_fd_hugetlb),
+		cmocka_unit_test(test_from_fd_real_producers),
+		cmocka_unit_test(test_from_fd_growth_is_harmless),
+		cmocka_unit_test(test_from_fd_reasons),
+		cmocka_unit_test(test_debug_logs_refusals),
+		cmocka_unit_test(test_label_in_proc),
+		cmocka_unit_test(test_populate_memory_limit),
 		cmocka_unit_test(test_from_fd_mode_0),
 		cmocka_unit_test(test_view_of_mode0_object),
 #endif

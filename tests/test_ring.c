@@ -32,6 +32,7 @@
 
 #include "mobj/mobj.h"
 #ifdef __linux__
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
@@ -1197,6 +1198,7 @@ enum bad_setup {
 	BAD_NO_OBJECT, BAD_MAGIC, BAD_KIND, BAD_SIZE, BAD_WRITABLE,
 	BAD_CTL_MAGIC, BAD_CTL_ROLE, BAD_CTL_CAP, BAD_CTL_SIZE, BAD_SHORT,
 	BAD_CTL_PAGE_CAP, /* the hello is right, the page's own field not */
+	BAD_ODD_DATA,     /* an imported data object that is no page multiple */
 	BAD_COUNT
 };
 
@@ -1233,6 +1235,23 @@ static void send_bad_setup(struct mobj_chan *a, enum bad_setup bad)
 	case BAD_SHORT:
 		assert_int_equal(mobj_send(a, data, &h, sizeof(h) - 1), 0);
 		break;
+#ifdef __linux__
+	case BAD_ODD_DATA: {
+		int fd = tu_memfd(cap + 100, F_SEAL_SHRINK | F_SEAL_GROW |
+		                  F_SEAL_FUTURE_WRITE);
+
+		assert_int_equal(mobj_from_fd(fd, cap + 100, MOBJ_READ, &rw), 0);
+		close(fd);
+		h.capacity = cap + 100;
+		assert_int_equal(mobj_send(a, rw, &h, sizeof(h)), 0);
+		break;
+	}
+#else
+	case BAD_ODD_DATA: /* Darwin imports no foreign sizes: as BAD_SIZE */
+		h.capacity = page();
+		assert_int_equal(mobj_send(a, data, &h, sizeof(h)), 0);
+		break;
+#endif
 	default:
 		assert_int_equal(mobj_send(a, data, &h, sizeof(h)), 0);
 		h = hello(2, bad == BAD_CTL_CAP ? cap + page() : cap);

@@ -82,13 +82,13 @@ static void test_info_own_process(void **state)
 	size_t ps = mobj_page_size();
 
 	(void)state;
-	assert_int_equal(mobj_create(3 * ps, 0, &rw), 0);
+	assert_int_equal(mobj_create_labeled(3 * ps, 0, "rw-3", &rw), 0);
 	assert_int_equal(mobj_map(rw, ps, ps, RW, &p), 0);
 	assert_int_equal(mobj_create(1 << 20, 0, &frozen), 0);
 	assert_int_equal(mobj_readonly(frozen, &ro), 0);
 	assert_int_equal(mobj_create(4 * ps, 0, &mir), 0);
 	assert_int_equal(mobj_map_mirror(mir, RW, &m), 0);
-	assert_int_equal(mobj_create(2 * ps, 0, &gone), 0);
+	assert_int_equal(mobj_create_labeled(2 * ps, 0, "gone:frame-7", &gone), 0);
 	assert_int_equal(mobj_map(gone, 0, 2 * ps, MOBJ_PROT_READ, &g), 0);
 	assert_int_equal(fstat(mobj_fd(gone), &st), 0);
 	mobj_close(gone);
@@ -100,6 +100,7 @@ static void test_info_own_process(void **state)
 
 	/* A writable object, mapped at one page of offset. */
 	assert_non_null(fd_line(out, mobj_fd(rw), line, sizeof(line)));
+	assert_non_null(strstr(line, ": label rw-3, inode "));
 	snprintf(want, sizeof(want), "size %zu KiB, read-write, seals shrink,grow\n", 3 * ps / 1024);
 	assert_non_null(strstr(strstr(out, line), want));
 	snprintf(want, sizeof(want), "    mapped %p-0x%lx rw-s offset %zu (%zu bytes)",
@@ -123,9 +124,9 @@ static void test_info_own_process(void **state)
 	/* Mapped, handle closed. */
 	assert_non_null(strstr(out, "mapped without a handle:\n"));
 	/* Size and seals only where /proc/PID/map_files may be opened. */
-	snprintf(want, sizeof(want), "  inode %llu: size %zu KiB, seals shrink,grow\n",
+	snprintf(want, sizeof(want), "  inode %llu: label gone:frame-7, size %zu KiB, seals shrink,grow\n",
 	         (unsigned long long)st.st_ino, 2 * ps / 1024);
-	snprintf(line, sizeof(line), "  inode %llu: size ?, seals ?\n",
+	snprintf(line, sizeof(line), "  inode %llu: label gone:frame-7, size ?, seals ?\n",
 	         (unsigned long long)st.st_ino);
 	assert_true(strstr(out, want) || strstr(out, line));
 	snprintf(want, sizeof(want), "    mapped %p-0x%lx r--s offset 0 (%zu bytes)",

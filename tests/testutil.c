@@ -98,6 +98,18 @@ int tu_wait(pid_t pid)
 	return status_code(status);
 }
 
+bool tu_wait_flag(volatile int *flag, int timeout_ms)
+{
+	int i;
+
+	for (i = 0; i < timeout_ms / 10; i++) {
+		if (__atomic_load_n(flag, __ATOMIC_ACQUIRE))
+			return true;
+		usleep(10000);
+	}
+	return __atomic_load_n(flag, __ATOMIC_ACQUIRE) != 0;
+}
+
 int tu_in_child(int (*fn)(void *arg), void *arg)
 {
 	pid_t pid;

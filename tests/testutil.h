@@ -47,6 +47,11 @@ int tu_in_child(int (*fn)(void *arg), void *arg);
  * {self, "--helper", name, args...}. Returns the child's pid, or -1. */
 pid_t tu_spawn_helper(const char *name, const char *const *args);
 
+/* Polls *@flag (set with __atomic_store_n, release) every 10 ms for up to
+ * @timeout_ms: true once it is nonzero. For a call run on another thread
+ * that a bug would keep from ever returning. */
+bool tu_wait_flag(volatile int *flag, int timeout_ms);
+
 /* Waits for @pid; exit status or 128 + signal. */
 int tu_wait(pid_t pid);
 
@@ -88,6 +93,18 @@ int tu_hide_proc(void);
  * the child checks that @fn leaked nothing when it returns 0. Exit status
  * 99: /proc could not be hidden; 98: something leaked. */
 int tu_in_child_without_proc(int (*fn)(void *arg), void *arg);
+#endif
+
+#ifdef __APPLE__
+#include <mach/message.h>
+/* Sends a message of a bare header (id 0x5a5a, no body) to @dest, carried
+ * with @disp (MACH_MSG_TYPE_COPY_SEND or MAKE_SEND), waiting at most
+ * @timeout_ms for room in its queue. A send that fails once the kernel
+ * took the message in hands it back with the right it carried (XNU
+ * mach_msg_receive_pseudo): it is destroyed here, so no reference leaks.
+ * Returns mach_msg's code. */
+mach_msg_return_t tu_send_empty(mach_port_t dest, mach_msg_type_name_t disp,
+                                int timeout_ms);
 #endif
 
 /* Per system (testutil_linux.c, testutil_darwin.c), for testutil.c. */

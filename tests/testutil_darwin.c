@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <mach/mach.h>
@@ -81,6 +82,25 @@ const char *tu__self_exe(void)
 /* What a debugger does to another task, done to this one: the kernel
  * checks the region's current protection (a read-only mapping of a
  * read-only entry cannot be made writable: its maximum is read). */
+mach_msg_return_t tu_send_empty(mach_port_t dest, mach_msg_type_name_t disp,
+                                int timeout_ms)
+{
+	mach_msg_header_t m;
+	mach_msg_return_t mr;
+
+	memset(&m, 0, sizeof(m));
+	m.msgh_bits = MACH_MSGH_BITS_SET(disp, 0, 0, 0);
+	m.msgh_size = sizeof(m);
+	m.msgh_remote_port = dest;
+	m.msgh_id = 0x5a5a;
+	mr = mach_msg(&m, MACH_SEND_MSG | MACH_SEND_TIMEOUT, sizeof(m), 0,
+	              MACH_PORT_NULL, (mach_msg_timeout_t)timeout_ms,
+	              MACH_PORT_NULL);
+	if (mr != MACH_MSG_SUCCESS)
+		mach_msg_destroy(&m);
+	return mr;
+}
+
 bool tu_poke_mem(void *p, unsigned char byte)
 {
 	unsigned char b = byte;

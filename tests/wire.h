@@ -20,12 +20,20 @@ struct wire {
 };
 _Static_assert(sizeof(struct wire) == 32, "wire header");
 
-/* A DATA header: version 1, type 1, the given fields, reserved 0. */
+/* The head and the first object record (src/msg.h); a message of several
+ * objects adds one struct wire_obj per further object after this. */
+struct wire_obj {
+	uint64_t size;
+	uint32_t access;
+	uint32_t reserved;
+};
+
+/* A DATA header: version 2, type 1, the given fields, reserved 0. */
 static inline struct wire hdr(uint32_t len, uint32_t nobj, uint64_t size,
                               uint32_t access)
 {
 	struct wire w = {
-		.magic = 0x6a626f6d, .version = 1, .type = 1, .len = len,
+		.magic = 0x6a626f6d, .version = 2, .type = 1, .len = len,
 		.nobj = nobj, .obj_size = size, .obj_access = access,
 	};
 	return w;

@@ -6,7 +6,8 @@
 # Reproduce one with: build-fuzz/tests/fuzz/fuzz_<target> <file>
 # Run from the repository root: tools/fuzz.sh [SECONDS]
 # MOBJ_FUZZ_CC: the clang to use (default clang; on macOS it must have
-# libFuzzer, which Apple's has not: tools/run passes Homebrew's). On macOS
+# libFuzzer, which Apple's has not: tools/run passes Homebrew's). fuzz_machmsg
+# runs the Darwin channel's Mach message checks on every system. On macOS
 # fuzz_recv is not built (it speaks raw SOCK_SEQPACKET, Linux only).
 set -eu
 
@@ -14,8 +15,8 @@ secs=${1:-60}
 case $secs in
 ''|*[!0-9]*) echo "usage: tools/fuzz.sh [SECONDS]" >&2; exit 2 ;;
 esac
-targets="msg recv ring"
-[ "$(uname -s)" = Darwin ] && targets="msg ring"
+targets="msg machmsg recv ring"
+[ "$(uname -s)" = Darwin ] && targets="msg machmsg ring"
 build=build-fuzz
 cc=${MOBJ_FUZZ_CC:-clang}
 

@@ -3,16 +3,20 @@
  * processes. Linux: AF_UNIX SOCK_SEQPACKET with SCM_RIGHTS. Darwin: Mach
  * messages with port descriptors, names through the bootstrap server.
  *
- * Every message carries a payload of 0..MOBJ_MSG_MAX bytes and zero or one
- * memory object. A received object is accepted only after the same checks as
- * mobj_from_fd() / mobj_from_port(): anything else is -EPROTO, every handle
- * that arrived with it is released, and the channel stays usable.
+ * Every message carries a payload of 0..MOBJ_MSG_MAX bytes and 0 to
+ * MOBJ_MSG_OBJS_MAX memory objects (mobj_send()/mobj_recv() are the forms
+ * for at most one, mobj_sendv()/mobj_recvv() for several). Each received
+ * object is accepted only after the same checks as mobj_from_fd() /
+ * mobj_from_port(): anything else is -EPROTO, every handle that arrived
+ * with the message is released, and the channel stays usable. With the
+ * environment variable MOBJ_DEBUG set, each refusal logs why to stderr.
  *
- * On Linux each message is one SOCK_SEQPACKET datagram: a 32-byte header
- * (magic, version, type, payload length, object count, object size and
- * access; layout in src/msg.h and the README) followed by the payload, with
- * the object, if any, as the one SCM_RIGHTS descriptor. A listener's first
- * message on every accepted connection is a header-only HELLO.
+ * On Linux each message is one SOCK_SEQPACKET datagram: a 16-byte head
+ * (magic, version, type, payload length, object count), one 16-byte record
+ * per object (size, access; one zero record when there is none), then the
+ * payload, with the objects as SCM_RIGHTS descriptors in record order
+ * (layout in src/msg.h and tools/doc/wire.md). A listener's first message
+ * on every accepted connection is a header-only HELLO.
  */
 #ifndef MOBJ_CHAN_H
 #define MOBJ_CHAN_H
@@ -29,6 +33,9 @@ extern "C" {
 /** Largest payload of one message, in bytes. */
 #define MOBJ_MSG_MAX 4096
 
+/** Most memory objects one message carries (mobj_sendv(), mobj_recvv()). */
+#define MOBJ_MSG_OBJS_MAX 16
+
 /** For mobj_chan_allow_uid(): accept peers of every uid. */
 #define MOBJ_ANY_UID ((uid_t)-1)
 
@@ -41,14 +48,32 @@ struct mobj_chan;
  * Linux: a name starting with '/' is a filesystem socket path, created with
  * mode 0600; a stale socket left by a dead listener is replaced, a live one
  * (or a file that is not a socket) is -EADDRINUSE. Any other name is the abstract address "\0" followed by
- * the name's bytes, nothing added. Darwin: a bootstrap service name.
+ * the name's bytes, nothing added. Darwin: a bootstrap service name; one
+ * another live process checked in is -EADDRINUSE, -EACCES means the
+ * sandbox forbids checking in names.
  *
  * The listener accepts only peers whose effective uid is the caller's
  * effective uid (the uid the kernel reports for a peer, and checks access
  * with), unless mobj_chan_allow_uid() says otherwise.
  *
+ * Demand launch: a service need not run before its first client.
+ * Linux: when a service manager passed this process a socket named @p name
+ * (systemd socket activation: LISTEN_PID is this process, and @p name is
+ * one of LISTEN_FDNAMES), that socket is adopted instead of binding one,
+ * once per process; it must be a listening AF_UNIX SOCK_SEQPACKET socket
+ * bound to @p name's address, else -EPROTO. So
+ * `systemd-socket-activate --seqpacket -l @NAME --fdname=NAME prog NAME`,
+ * or a .socket unit with ListenSequentialPacket=@NAME and
+ * FileDescriptorName=NAME, starts prog on the first mobj_chan_connect(NAME).
+ * The socket file of such a path listener is the manager's: closing does
+ * not unlink it. Darwin: bootstrap_check_in() of a name that a launchd
+ * plist declares under MachServices is how launchd demand-launches; nothing
+ * changes here (tools/examples/launchd/).
+ *
  * @return 0, or -EINVAL (NULL or empty name, name too long: 107 bytes at
- *         most on Linux), -EADDRINUSE, -EACCES (no permission on the
+ *         most on Linux), -EPROTO (Linux: the socket passed for @p name
+ *         is not a listening SOCK_SEQPACKET socket bound to it),
+ *         -EADDRINUSE, -EACCES (no permission on the
  *         directory), -ENOENT (the directory does not exist), -ENOTDIR,
  *         -ELOOP and the other errors of looking up a path, -EMFILE,
  *         -ENFILE, -ENOMEM.
@@ -147,7 +172,8 @@ MOBJ_EXPORT int mobj_send_timeout(struct mobj_chan *c, struct mobj *o,
  *
  * @param o    receives the object, or NULL when the message had none. May be
  *             NULL when no object is expected: one that arrives anyway is
- *             released and the call fails with -EPROTO.
+ *             released and the call fails with -EPROTO, as does a message
+ *             of several objects (mobj_recvv() takes those).
  * @param buf  room for @p cap bytes (may be NULL when cap is 0).
  * @return the payload length (0..MOBJ_MSG_MAX), or
  *  -EINVAL     NULL channel, a listener, buf NULL with cap > 0, a timeout
@@ -163,6 +189,47 @@ MOBJ_EXPORT int mobj_send_timeout(struct mobj_chan *c, struct mobj *o,
  */
 MOBJ_EXPORT int mobj_recv(struct mobj_chan *c, int timeout_ms, struct mobj **o,
                           void *buf, size_t cap);
+
+/**
+ * Send @p len bytes of @p data with the @p nobjs objects @p objs[0..nobjs)
+ * in one message: the peer receives all of them or none (mobj_recvv()).
+ * Each keeps the caller's handle and arrives with the same access. A
+ * message of at most one object is also what mobj_recv() takes.
+ *
+ * @param objs    NULL when @p nobjs is 0; no element may be NULL (the
+ *                same object twice is allowed: it arrives twice).
+ * @param nobjs   0..MOBJ_MSG_OBJS_MAX.
+ * @return 0, or the errors of mobj_send(); -EINVAL also for objs NULL with
+ *         nobjs > 0 or a NULL element, -EMSGSIZE also for nobjs >
+ *         MOBJ_MSG_OBJS_MAX.
+ */
+MOBJ_EXPORT int mobj_sendv(struct mobj_chan *c, struct mobj *const *objs,
+                           size_t nobjs, const void *data, size_t len);
+
+/** mobj_sendv() with a timeout, as mobj_send_timeout(). */
+MOBJ_EXPORT int mobj_sendv_timeout(struct mobj_chan *c, struct mobj *const *objs,
+                                   size_t nobjs, const void *data, size_t len,
+                                   int timeout_ms);
+
+/**
+ * Receive one message with any number of objects: its payload into @p buf,
+ * its objects into @p objs[0..*nobjs), in the order they were sent.
+ *
+ * Every object is checked before any is handed over: if one is refused,
+ * all are released and the call is -EPROTO.
+ *
+ * @param objs    room for @p cap handles (may be NULL when cap is 0).
+ * @param nobjs   receives how many objects came (0..cap).
+ * @param buf     room for @p buflen bytes (may be NULL when buflen is 0).
+ * @return the payload length (0..MOBJ_MSG_MAX), or the errors of
+ *  mobj_recv(); -EINVAL also for nobjs NULL or objs NULL with cap > 0;
+ *  -EMSGSIZE also when the message carried more than @p cap objects (it is
+ *  consumed, every handle it carried released, and the channel stays
+ *  usable).
+ */
+MOBJ_EXPORT int mobj_recvv(struct mobj_chan *c, int timeout_ms,
+                           struct mobj **objs, size_t cap, size_t *nobjs,
+                           void *buf, size_t buflen);
 
 /**
  * A descriptor that polls readable when mobj_recv() (or, on a listener,

@@ -52,23 +52,60 @@ struct mobj;
  */
 MOBJ_EXPORT size_t mobj_page_size(void);
 
+/** mobj_create() flag: allocate every page now (see mobj_create()). */
+#define MOBJ_CREATE_POPULATE 1u
+
+/** The longest label mobj_create_labeled() takes, in bytes. */
+#define MOBJ_LABEL_MAX 63
+
 /**
  * Create a new memory object of at least @p size bytes, readable and writable.
  *
  * @param size  requested size; rounded up to mobj_page_size(). The object's
  *              size is fixed for its life (Linux: sealed against shrink and
  *              grow, so no peer can make a mapping fault).
- * @param flags must be 0: no creation flag is defined yet.
+ * @param flags 0, or MOBJ_CREATE_POPULATE.
  * @param out   the new handle, with access MOBJ_READ | MOBJ_WRITE.
  *
- * Nothing is populated: a many-GiB object costs nothing until touched.
+ * Without flags nothing is populated: a many-GiB object costs nothing until
+ * touched, and on Linux a memory limit (a memory cgroup, strict overcommit)
+ * met at the first touch of a page is an OOM kill or a SIGBUS in whichever
+ * process touches it. MOBJ_CREATE_POPULATE allocates every page here
+ * (Linux: posix_fallocate on the memfd), so such a limit is -ENOMEM from
+ * mobj_create() instead, and no later touch can meet it. It costs the
+ * whole size in memory at once and the time to clear it. macOS accepts the
+ * flag and allocates nothing: anonymous memory there does not fault at a
+ * limit (the compressor and jetsam deal with pressure).
  *
  * @return 0, or
  *  -EINVAL  out is NULL, size is 0, size overflows when rounded or is beyond
- *           what the system can address, or flags has any bit set;
- *  -ENOMEM, -EMFILE, -ENFILE, -ENOSPC  the system is out of that resource.
+ *           what the system can address, or flags has an unknown bit set;
+ *  -ENOMEM  out of memory (with MOBJ_CREATE_POPULATE: the object does not
+ *           fit under the process's memory limit);
+ *  -EMFILE, -ENFILE, -ENOSPC  the system is out of that resource.
  */
 MOBJ_EXPORT int mobj_create(size_t size, unsigned flags, struct mobj **out);
+
+/**
+ * mobj_create() with a label, so that a person can tell buffers apart.
+ *
+ * A separate function rather than an options struct: flags already carry
+ * every yes/no option and stay extensible, the label is the one option that
+ * is a value, and an options struct would be a second way to pass flags.
+ *
+ * Where the label shows: Linux names the memfd "mobj:LABEL", which
+ * /proc/PID/maps and /proc/PID/fd print ("/memfd:mobj:LABEL (deleted)")
+ * and `mobj info` lists. macOS shows it nowhere: XNU has no name for a
+ * memory object, only an 8-bit tag per mapping (VM_FLAGS_ALIAS_MASK), so
+ * the label is checked and dropped there. A label is not part of the
+ * object's identity and does not travel with it.
+ *
+ * @param label NULL (the same as mobj_create()), or 1 to MOBJ_LABEL_MAX
+ *              bytes of printable ASCII other than space.
+ * @return what mobj_create() returns; -EINVAL also for a bad label.
+ */
+MOBJ_EXPORT int mobj_create_labeled(size_t size, unsigned flags,
+                                    const char *label, struct mobj **out);
 
 /**
  * Freeze @p o and derive a read-only handle to the same pages.
@@ -107,12 +144,19 @@ MOBJ_EXPORT int mobj_create(size_t size, unsigned flags, struct mobj **out);
  *  -EINVAL  o or out is NULL;
  *  -EMFILE, -ENFILE, -ENOMEM  out of resources (the object may already be
  *           frozen when this happens);
+ *  -EPERM   (Linux) the object can never be frozen: it came from another
+ *           program that sealed it F_SEAL_SEAL without F_SEAL_FUTURE_WRITE
+ *           (the import table in mobj/linux.h);
  *  -EACCES  (Linux) the object came from another program that made its
  *           memfd unreadable (chmod), so it cannot be reopened read-only.
  */
 MOBJ_EXPORT int mobj_readonly(struct mobj *o, struct mobj **out);
 
-/** The object's size in bytes (a multiple of mobj_page_size()); 0 for NULL. */
+/**
+ * The object's size in bytes; 0 for NULL. A multiple of mobj_page_size()
+ * for every object mobj_create() made; an imported object (Linux:
+ * mobj_from_fd(), mobj_recv()) reports its real size, which may not be.
+ */
 MOBJ_EXPORT size_t mobj_size(const struct mobj *o);
 
 /** MOBJ_READ, or MOBJ_READ | MOBJ_WRITE; 0 for NULL. */
@@ -125,6 +169,9 @@ MOBJ_EXPORT unsigned mobj_access(const struct mobj *o);
  * @param off   a multiple of mobj_page_size().
  * @param len   > 0; off + len must not exceed mobj_size(o). Rounded up to
  *              whole pages for the mapping; pass the same len to mobj_unmap().
+ *              Of an imported object whose size is not a page multiple, the
+ *              last page runs past its end: those bytes read as zeros and
+ *              are not part of the object (never a fault; it cannot shrink).
  * @param prot  MOBJ_PROT_READ or MOBJ_PROT_READ | MOBJ_PROT_WRITE. A
  *              read-only view can never be made to write the object, even
  *              after a later freeze (see mobj_readonly()).
@@ -150,14 +197,19 @@ MOBJ_EXPORT int mobj_map(struct mobj *o, size_t off, size_t len, unsigned prot,
  * are mapped inside the reservation; on failure nothing stays mapped.
  * Unmap with mobj_unmap(addr, 2 * mobj_size(o)).
  *
- * @return 0, or the errors of mobj_map() (the range being the whole object).
+ * @return 0, or the errors of mobj_map() (the range being the whole object),
+ *  or -EINVAL when mobj_size(o) is not a multiple of mobj_page_size() (an
+ *  imported object: the second copy could not start at addr + size).
  */
 MOBJ_EXPORT int mobj_map_mirror(struct mobj *o, unsigned prot, void **addr);
 
 /**
  * Unmap what mobj_map() or mobj_map_mirror() mapped.
  *
- * @return 0, or -EINVAL when addr is NULL or not page aligned, or len is 0.
+ * @return 0, or -EINVAL when addr is NULL or not page aligned, or len is 0;
+ *         on macOS also when addr is not in a mapping mobj made in this
+ *         process (a child of fork() does not inherit them: what is there
+ *         now is the child's own, and is left alone).
  */
 MOBJ_EXPORT int mobj_unmap(void *addr, size_t len);
 

@@ -16,6 +16,18 @@
  */
 int mobj__kr(kern_return_t kr);
 
+/* fork(): the child has none of its parent's port names, and a name it
+ * later owns may equal one of them, so a handle made before the fork must
+ * never be released in the child: mach_port_deallocate or mod_refs on a
+ * name the task lacks raises a guard exception (XNU
+ * mach_port_deallocate_kernel, mach_port_mod_refs:
+ * mach_port_guard_exception with kGUARD_EXC_INVALID_NAME), fatal in
+ * hardened processes, and on a name it reused would drop the child's own
+ * right. Every handle records the generation it was made in; each fork()
+ * child starts a new one (object.c, pthread_atfork). */
+unsigned mobj__darwin_gen(void);
+bool mobj__darwin_inherited(unsigned gen);
+
 /* Whether @port is a read-write entry frozen in this process (object.c). */
 bool mobj__darwin_frozen(mach_port_t port);
 

@@ -13,6 +13,8 @@ struct mobj__os_obj {
 	 * this handle). Read-only handles are child entries made with
 	 * VM_PROT_READ only, so the kernel refuses to map them writable. */
 	mach_port_t port;
+	unsigned gen;        /* mobj__darwin_gen() when made: a child of fork()
+	                      * has none of the names (backend.h) */
 };
 
 /* One end of a channel, or a listener (see chan.c). */
@@ -28,6 +30,9 @@ struct mobj__os_chan {
 	pid_t pid;           /* from the peer's audit token; a listener: its own */
 	uid_t uid;           /* the peer's effective uid */
 	audit_token_t token; /* the peer's whole token: every message must carry it */
+	int welcome_ms;      /* accepted: what is left of accept's timeout, for
+	                      * sending the welcome (-1: none) */
+	unsigned gen;        /* mobj__darwin_gen() when made */
 };
 
 /* One end of a ring: the Mach semaphore this end created and signals to
@@ -36,6 +41,7 @@ struct mobj__os_chan {
 struct mobj__os_waker {
 	mach_port_t mine;
 	mach_port_t theirs;
+	unsigned gen;        /* mobj__darwin_gen() when made */
 };
 
 /* A pollable event for mobj_ring_fd(): a non-blocking pipe (ring_event.c). */

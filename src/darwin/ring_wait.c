@@ -3,9 +3,13 @@
  * (mine) and signals it to wake its peer; it sleeps on the one its *peer*
  * created (theirs). A semaphore dies with the task that created it, and its
  * waiters then get KERN_TERMINATED: so a side asleep on its peer's
- * semaphore wakes when the peer's process dies, with no polling, and the
- * name it holds turns into a dead name, which mobj__os_waker_peer_alive()
- * reads without consuming a wake.
+ * semaphore wakes when the peer's process dies, with no polling. The port
+ * does not die with it: a dead task's semaphores are only deactivated (XNU
+ * semaphore_destroy_all -> semaphore_destroy_internal; the port goes in
+ * semaphore_free, with the last reference, which our send right holds), so
+ * the name never turns into a dead name and every later wait returns
+ * KERN_TERMINATED at once (semaphore_wait_internal: !semaphore_active).
+ * mobj__os_waker_peer_alive() asks the semaphore itself.
  *
  * The core signals only after the sleeper has published that it waits, so
  * the fast path makes no system call. A signal that arrives while nobody
@@ -39,19 +43,21 @@ static int new_sema(semaphore_t *out)
 
 int mobj__os_waker_pair(struct mobj__os_waker *a, struct mobj__os_waker *b)
 {
-	struct mobj__os_waker wa = { MACH_PORT_NULL, MACH_PORT_NULL };
-	struct mobj__os_waker wb = { MACH_PORT_NULL, MACH_PORT_NULL };
+	struct mobj__os_waker wa = { MACH_PORT_NULL, MACH_PORT_NULL, 0 };
+	struct mobj__os_waker wb = { MACH_PORT_NULL, MACH_PORT_NULL, 0 };
 	kern_return_t kr;
 	int err;
 
+	wa.gen = wb.gen = mobj__darwin_gen();
 	err = new_sema(&wa.mine);
 	if (err == 0)
 		err = new_sema(&wb.mine);
 	if (err < 0)
 		goto fail;
 	/* Each end holds its own reference to the other's semaphore, so
-	 * either may be released first: the name then stays a dead name
-	 * (never reused for something else) until the other lets go. */
+	 * either may be released first: the name then stays a right to the
+	 * inactive semaphore (never reused for something else) until the
+	 * other lets go. */
 	kr = mach_port_mod_refs(mach_task_self(), wb.mine, MACH_PORT_RIGHT_SEND, 1);
 	if (kr != KERN_SUCCESS) {
 		err = mobj__kr(kr);
@@ -75,9 +81,15 @@ fail:
 
 void mobj__os_waker_release(struct mobj__os_waker *w)
 {
-	/* semaphore_destroy consumes the creator's reference; any other
-	 * reference to the name becomes a dead name, and a peer asleep on
-	 * it wakes with KERN_TERMINATED. */
+	if (mobj__darwin_inherited(w->gen)) {
+		/* Made before a fork(): the names are the parent's. */
+		w->mine = w->theirs = MACH_PORT_NULL;
+		return;
+	}
+	/* semaphore_destroy consumes the creator's send right (the MIG
+	 * semaphore_consume_ref_t) and deactivates the semaphore: a peer
+	 * asleep on it wakes with KERN_TERMINATED (XNU
+	 * semaphore_destroy_internal wakes the waiters with THREAD_RESTART). */
 	if (MACH_PORT_VALID(w->mine))
 		semaphore_destroy(mach_task_self(), w->mine);
 	if (MACH_PORT_VALID(w->theirs))
@@ -115,26 +127,38 @@ int mobj__os_waker_wait(struct mobj__os_waker *w, const uint32_t *word,
 void mobj__os_waker_wake(struct mobj__os_waker *w, uint32_t *word)
 {
 	(void)word;
-	if (MACH_PORT_VALID(w->mine))
+	if (MACH_PORT_VALID(w->mine) && !mobj__darwin_inherited(w->gen))
 		semaphore_signal(w->mine);
 }
 
+/* The peer's semaphore answers: a zero-timeout wait (XNU
+ * semaphore_timedwait: SEMAPHORE_TIMEOUT_NOBLOCK) times out on a live one,
+ * returns KERN_TERMINATED on one whose task died (semaphore_wait_internal),
+ * fails on a dead name. A pending wake it takes is given back. */
 bool mobj__os_waker_peer_alive(struct mobj__os_waker *w)
 {
-	mach_port_type_t type;
+	mach_timespec_t zero = { 0, 0 };
+	kern_return_t kr;
 
 	if (!MACH_PORT_VALID(w->theirs))
 		return true; /* not connected to another process */
-	if (mach_port_type(mach_task_self(), w->theirs, &type) != KERN_SUCCESS)
-		return false;
-	return !(type & MACH_PORT_TYPE_DEAD_NAME);
+	kr = semaphore_timedwait(w->theirs, zero);
+	if (kr == KERN_SUCCESS) {
+		semaphore_signal(w->theirs);
+		return true;
+	}
+	return kr == KERN_OPERATION_TIMED_OUT || kr == KERN_ABORTED;
 }
 
 /* Signal the semaphore this end sleeps on: wakes a thread of ours asleep
- * on it. */
+ * on it. semaphore_signal, not semaphore_signal_all: with nobody waiting
+ * yet (the helper between its check and its wait) only semaphore_signal
+ * keeps the wake counted, so the coming wait returns at once (XNU
+ * semaphore_signal passes SEMAPHORE_SIGNAL_PREPOST; semaphore_signal_all
+ * does not, and semaphore_signal_internal then counts nothing). */
 void mobj__os_waker_wake_self(struct mobj__os_waker *w, const uint32_t *word)
 {
 	(void)word;
-	if (MACH_PORT_VALID(w->theirs))
-		semaphore_signal_all(w->theirs);
+	if (MACH_PORT_VALID(w->theirs) && !mobj__darwin_inherited(w->gen))
+		semaphore_signal(w->theirs);
 }

@@ -42,6 +42,7 @@
 
 #include "../internal.h"
 #include "backend.h"
+#include "mobj/chan.h"
 
 #define SOCK_FLAGS (SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK)
 
@@ -151,6 +152,9 @@ int mobj__os_chan_listen(const char *name, struct mobj__os_chan *out)
 	bool path = name[0] == '/';
 	int fd, err;
 
+	err = mobj__linux_activated(name, out);
+	if (err != -ENOENT)
+		return err;
 	fd = open_socket(name, &sa, &len);
 	if (fd < 0)
 		return fd;
@@ -217,7 +221,7 @@ int mobj__os_chan_accept(struct mobj__os_chan *l, int timeout_ms,
 
 int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len)
 {
-	return mobj__os_chan_send(c, msg, len, NULL, -1);
+	return mobj__os_chan_send(c, msg, len, NULL, 0, -1);
 }
 
 int mobj__os_chan_connect(const char *name, int timeout_ms,
@@ -296,27 +300,33 @@ void mobj__os_chan_close(struct mobj__os_chan *c)
 }
 
 int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
-                       const struct mobj__os_obj *obj, int timeout_ms)
+                       const struct mobj__os_obj *objs, unsigned nobj,
+                       int timeout_ms)
 {
 	uint64_t start = mobj__os_clock_ns();
 	union {
-		char buf[CMSG_SPACE(sizeof(int))];
+		char buf[CMSG_SPACE(MOBJ_MSG_OBJS_MAX * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *cm;
+	unsigned i;
 	int err;
 
-	if (obj) {
+	if (nobj > MOBJ_MSG_OBJS_MAX)
+		return -EINVAL;
+	if (nobj) {
 		memset(&ctl, 0, sizeof(ctl));
 		mh.msg_control = ctl.buf;
-		mh.msg_controllen = sizeof(ctl.buf);
+		mh.msg_controllen = CMSG_SPACE(nobj * sizeof(int));
 		cm = CMSG_FIRSTHDR(&mh);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &obj->fd, sizeof(int));
+		cm->cmsg_len = CMSG_LEN(nobj * sizeof(int));
+		for (i = 0; i < nobj; i++)
+			memcpy(CMSG_DATA(cm) + i * sizeof(int), &objs[i].fd,
+			       sizeof(int));
 	}
 	for (;;) {
 		if (sendmsg(c->fd, &mh, MSG_NOSIGNAL) >= 0)
@@ -347,9 +357,11 @@ int mobj__os_chan_send(struct mobj__os_chan *c, const void *msg, size_t len,
 	}
 }
 
-/* Count the descriptors SCM_RIGHTS records carried: keep the first in
- * @first and close the rest; @other is set by any other record. */
-static unsigned keep_first_fd(struct msghdr *mh, int *first, bool *other)
+/* Count the descriptors SCM_RIGHTS records carried, in order: keep the
+ * first @max in @fds and close the rest; @other is set by any other
+ * record. */
+static unsigned collect_fds(struct msghdr *mh, int *fds, unsigned max,
+                            bool *other)
 {
 	struct cmsghdr *cm;
 	unsigned n = 0;
@@ -369,14 +381,20 @@ static unsigned keep_first_fd(struct msghdr *mh, int *first, bool *other)
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (n == 0)
-				*first = fd;
+			if (n < max)
+				fds[n] = fd;
 			else
 				close(fd);
 			n++;
 		}
 	}
 	return n;
+}
+
+static void close_fds(const int *fds, unsigned n)
+{
+	while (n)
+		close(fds[--n]);
 }
 
 /* Whether the message carried credentials; @pid gets the sender's pid. */
@@ -397,21 +415,29 @@ static bool has_creds(struct msghdr *mh, pid_t *pid)
 	return false;
 }
 
+/* Room for the credentials the kernel adds (SO_PASSCRED) and one more
+ * descriptor than a message may carry, so that a message with too many is
+ * seen to have too many rather than truncated silently. */
+#define RECV_FDS (MOBJ_MSG_OBJS_MAX + 1)
+
 int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
-                       size_t cap, struct mobj__os_obj *obj, unsigned *nobj)
+                       size_t cap, struct mobj__os_obj *objs, unsigned max,
+                       unsigned *nobj)
 {
 	union {
-		char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(2 * sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(struct ucred)) +
+		         CMSG_SPACE(RECV_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} ctl;
 	uint64_t start = mobj__os_clock_ns();
 	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	int fds[RECV_FDS];
 	struct msghdr mh;
 	bool other = false;
-	unsigned nfds;
+	unsigned nfds, i;
 	pid_t sender = 0;
 	ssize_t n;
-	int fd = -1, err;
+	int err;
 
 	for (;;) {
 		memset(&mh, 0, sizeof(mh));
@@ -432,12 +458,11 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 		if (err < 0)
 			return err;
 	}
-	nfds = keep_first_fd(&mh, &fd, &other);
+	nfds = collect_fds(&mh, fds, RECV_FDS, &other);
 	if (!has_creds(&mh, &sender) && n == 0) {
 		/* End of stream: every message carries a credentials record.
 		 * (Descriptors cannot come without a message; closed anyway.) */
-		if (nfds)
-			close(fd);
+		close_fds(fds, nfds < RECV_FDS ? nfds : RECV_FDS);
 		return -EPIPE;
 	}
 	c->sender = sender;
@@ -445,15 +470,17 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 		c->pid = sender;
 		c->learn_pid = false;
 	}
-	if (other || nfds > 1 || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+	if (other || nfds > max || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
 	    (size_t)n > cap || n > INT32_MAX) {
-		if (nfds)
-			close(fd);
+		close_fds(fds, nfds < RECV_FDS ? nfds : RECV_FDS);
+		mobj__refused("a message", other ? "an unexpected control message" :
+		              nfds > max ? "more descriptors than allowed" :
+		              "longer than any valid message");
 		return -EPROTO;
 	}
 	*nobj = nfds;
-	if (nfds)
-		obj->fd = fd;
+	for (i = 0; i < nfds; i++)
+		objs[i].fd = fds[i];
 	return (int)n;
 }
 

@@ -82,11 +82,33 @@ uint64_t mobj__os_clock_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int mobj__os_create(size_t size, struct mobj__os_obj *out)
+/* Populating a memfd charges its pages now, so a memory limit (a memory
+ * cgroup's, or strict overcommit's: shmem's -ENOSPC) fails here rather
+ * than as a SIGBUS or an OOM kill at the first touch. posix_fallocate
+ * returns the error number instead of setting errno; a signal interrupts
+ * a large one (shmem undoes what it allocated), so it is retried. */
+static int populate(int fd, size_t size)
 {
-	const char *name = "mobj";
+	int err;
+
+	do
+		err = posix_fallocate(fd, 0, (off_t)size);
+	while (err == EINTR);
+	if (err == ENOSPC)
+		return -ENOMEM;
+	return -err;
+}
+
+int mobj__os_create(size_t size, unsigned flags, const char *label,
+                    struct mobj__os_obj *out)
+{
+	/* The memfd's name is what /proc/PID/maps and /proc/PID/fd show:
+	 * "/memfd:mobj:LABEL (deleted)". */
+	char name[5 + MOBJ_LABEL_MAX + 1] = "mobj";
 	int fd, err;
 
+	if (label)
+		snprintf(name, sizeof(name), "mobj:%s", label);
 	fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL);
 	if (fd < 0 && errno == EINVAL)
 		fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -95,6 +117,11 @@ int mobj__os_create(size_t size, struct mobj__os_obj *out)
 	if ((off_t)size < 0 || ftruncate(fd, (off_t)size) < 0) {
 		err = errno == EFBIG || (off_t)size < 0 ? -EINVAL : mobj__neg_errno();
 		goto fail;
+	}
+	if (flags & MOBJ_CREATE_POPULATE) {
+		err = populate(fd, size);
+		if (err < 0)
+			goto fail;
 	}
 	if (fcntl(fd, F_ADD_SEALS, SIZE_SEALS) < 0) {
 		err = mobj__neg_errno();
@@ -234,41 +261,75 @@ int mobj__os_unmap(void *addr, size_t len)
 	return 0;
 }
 
-int mobj__os_import_dup(const struct mobj__os_obj *in, size_t size,
-                        unsigned access, struct mobj__os_obj *out)
+/*
+ * The import policy (the table in mobj/linux.h). What protects an importer
+ * is F_SEAL_SHRINK: a file that can shrink under a mapping makes every
+ * access past its new end SIGBUS. Growth cannot hurt an existing mapping,
+ * so F_SEAL_GROW is not required, and F_SEAL_SEAL without a freeze only
+ * means the object can never be frozen (mobj_readonly() says -EPERM).
+ * Returns 0 (acceptable), a positive enum mobj_refusal, or -EBADF; @seals
+ * receives what F_GET_SEALS said (-1 when it failed), for the log line.
+ */
+static int classify(int fd, size_t size, unsigned access, int *fl, int *seals)
 {
 	struct statfs sf;
 	struct stat st;
-	int fl, seals, fd, err;
 
-	fl = fcntl(in->fd, F_GETFL);
-	if (fl < 0)
+	*fl = fcntl(fd, F_GETFL);
+	*seals = -1;
+	if (*fl < 0)
 		return -EBADF;
-	seals = fcntl(in->fd, F_GET_SEALS);
-	if (seals < 0 || (seals & SIZE_SEALS) != SIZE_SEALS)
-		return -EPROTO; /* not a memfd, or its size can change */
-	if (fstat(in->fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size < 0 || (unsigned long long)st.st_size != size)
-		return -EPROTO;
+	*seals = fcntl(fd, F_GET_SEALS);
+	if (*seals < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
+		return MOBJ_REFUSAL_NOT_MEMFD;
 	/* A hugetlb memfd seals too, but maps only in huge pages: mobj_map()
 	 * at a page offset and every mirror (so every ring) would fail. */
-	if (fstatfs(in->fd, &sf) < 0 || sf.f_type == HUGETLBFS_MAGIC)
-		return -EPROTO;
+	if (fstatfs(fd, &sf) < 0 || sf.f_type == HUGETLBFS_MAGIC)
+		return MOBJ_REFUSAL_HUGETLB;
+	if (!(*seals & F_SEAL_SHRINK))
+		return MOBJ_REFUSAL_NO_SHRINK_SEAL;
+	/* Smaller than declared, a mapping would fault past its end. Larger
+	 * is a lie only when it cannot grow: a file that can may have grown
+	 * since it was sent (libwayland-cursor grows its pool before the
+	 * compositor reads the create_pool request). */
+	if (size == 0 || size > (size_t)PTRDIFF_MAX / 2 || st.st_size < 0 ||
+	    (unsigned long long)st.st_size < size ||
+	    ((unsigned long long)st.st_size > size && (*seals & F_SEAL_GROW)))
+		return MOBJ_REFUSAL_SIZE;
 	if (access & MOBJ_WRITE) {
-		/* Sealed F_SEAL_SEAL before it was frozen, it could never be
-		 * frozen: mobj_readonly() would fail for good. */
-		if ((fl & O_ACCMODE) != O_RDWR || (seals & F_SEAL_WRITE) ||
-		    (seals & (F_SEAL_SEAL | F_SEAL_FUTURE_WRITE)) == F_SEAL_SEAL)
-			return -EPROTO;
-		fd = fcntl(in->fd, F_DUPFD_CLOEXEC, 0);
-		if (fd < 0)
-			return mobj__neg_errno();
-		out->fd = fd;
+		if ((*fl & O_ACCMODE) != O_RDWR)
+			return MOBJ_REFUSAL_FD_READONLY;
+		if (*seals & F_SEAL_WRITE)
+			return MOBJ_REFUSAL_WRITE_SEALED;
 		return 0;
 	}
-	if (!(seals & (F_SEAL_FUTURE_WRITE | F_SEAL_WRITE)))
-		return -EPROTO; /* "read-only", but anyone may still write it */
-	if ((fl & O_ACCMODE) == O_RDONLY) {
+	if (!(*seals & (F_SEAL_FUTURE_WRITE | F_SEAL_WRITE)))
+		return MOBJ_REFUSAL_NOT_FROZEN; /* anyone may still write it */
+	return 0;
+}
+
+static void log_refusal(int fd, size_t size, unsigned access, int seals,
+                        int reason)
+{
+	char what[96];
+
+	snprintf(what, sizeof(what), "fd %d (%zu bytes %s, seals %#x)", fd,
+	         size, access & MOBJ_WRITE ? "read-write" : "read-only",
+	         seals < 0 ? 0u : (unsigned)seals);
+	mobj__refused(what, mobj_refusal_str(reason));
+}
+
+int mobj__os_import_dup(const struct mobj__os_obj *in, size_t size,
+                        unsigned access, struct mobj__os_obj *out)
+{
+	int fl, seals, fd, err;
+
+	err = classify(in->fd, size, access, &fl, &seals);
+	if (err > 0)
+		log_refusal(in->fd, size, access, seals, err);
+	if (err != 0)
+		return err > 0 ? -EPROTO : err;
+	if ((access & MOBJ_WRITE) || (fl & O_ACCMODE) == O_RDONLY) {
 		fd = fcntl(in->fd, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0)
 			return mobj__neg_errno();
@@ -278,7 +339,11 @@ int mobj__os_import_dup(const struct mobj__os_obj *in, size_t size,
 	/* The creator may have chmod'ed the memfd so that it cannot be opened
 	 * again: an object we cannot hold read-only is not acceptable. */
 	err = hold_rdonly(in->fd, &out->fd);
-	return err == -EACCES || err == -EPERM ? -EPROTO : err;
+	if (err == -EACCES || err == -EPERM) {
+		log_refusal(in->fd, size, access, seals, MOBJ_REFUSAL_NOT_REOPENABLE);
+		return -EPROTO;
+	}
+	return err;
 }
 
 const char *mobj__os_strerror(int err)
@@ -290,6 +355,54 @@ const char *mobj__os_strerror(int err)
 int mobj_fd(const struct mobj *o)
 {
 	return o ? o->os.fd : -EINVAL;
+}
+
+int mobj_fd_check(int fd, size_t size, unsigned access)
+{
+	int fl, seals, err;
+
+	if (access != MOBJ_READ && access != (MOBJ_READ | MOBJ_WRITE))
+		return -EINVAL;
+	if (fd < 0)
+		return -EBADF;
+	err = classify(fd, size, access, &fl, &seals);
+	if (err == 0 && !(access & MOBJ_WRITE) && (fl & O_ACCMODE) != O_RDONLY) {
+		err = reopen_rdonly(fd, &fl);
+		if (err == 0)
+			close(fl);
+		else if (err == -EACCES || err == -EPERM)
+			return MOBJ_REFUSAL_NOT_REOPENABLE;
+		else if (err == -ENOENT)
+			err = 0; /* no /proc: held as a duplicate (hold_rdonly) */
+	}
+	return err;
+}
+
+const char *mobj_refusal_str(int reason)
+{
+	switch (reason) {
+	case 0: return "acceptable";
+	case MOBJ_REFUSAL_NOT_MEMFD:
+		return "not a memfd (F_GET_SEALS fails: a pipe, a file, O_PATH...)";
+	case MOBJ_REFUSAL_HUGETLB:
+		return "a hugetlb memfd (maps only in huge pages)";
+	case MOBJ_REFUSAL_NO_SHRINK_SEAL:
+		return "no F_SEAL_SHRINK: it could shrink under a mapping (SIGBUS)";
+	case MOBJ_REFUSAL_SIZE:
+		return "its size is not the declared size (smaller, or larger "
+		       "though sealed against growing; or 0 or too large)";
+	case MOBJ_REFUSAL_FD_READONLY:
+		return "declared read-write, but the descriptor is read-only";
+	case MOBJ_REFUSAL_WRITE_SEALED:
+		return "declared read-write, but sealed F_SEAL_WRITE";
+	case MOBJ_REFUSAL_NOT_FROZEN:
+		return "declared read-only, but not frozen (no F_SEAL_FUTURE_WRITE "
+		       "or F_SEAL_WRITE): anyone may still write it";
+	case MOBJ_REFUSAL_NOT_REOPENABLE:
+		return "declared read-only, but it cannot be reopened read-only "
+		       "(its mode forbids it)";
+	default: return "unknown refusal";
+	}
 }
 
 int mobj_from_fd(int fd, size_t size, unsigned access, struct mobj **out)

@@ -79,8 +79,8 @@ static int send_self(struct mobj__os_chan *c, int timeout_ms)
 	self.fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (self.fd >= 0)
 		mine.flags = WAKER_PIDFD;
-	err = mobj__os_chan_send(c, &mine, sizeof(mine),
-	                         self.fd >= 0 ? &self : NULL, timeout_ms);
+	err = mobj__os_chan_send(c, &mine, sizeof(mine), &self,
+	                         self.fd >= 0 ? 1 : 0, timeout_ms);
 	if (self.fd >= 0)
 		close(self.fd);
 	return err;
@@ -178,7 +178,7 @@ static int recv_peer(struct mobj__os_chan *c, int timeout_ms, int *pidfd,
 	unsigned nobj = 0;
 	int n, err;
 
-	n = mobj__os_chan_recv(c, timeout_ms, &theirs, sizeof(theirs), &obj,
+	n = mobj__os_chan_recv(c, timeout_ms, &theirs, sizeof(theirs), &obj, 1,
 	                       &nobj);
 	if (n < 0)
 		return n;

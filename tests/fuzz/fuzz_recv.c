@@ -3,11 +3,15 @@
  * kinds, pushed through a real SOCK_SEQPACKET pair into mobj_recv(), the
  * whole receive path (recvmsg, control messages, decode, object checks).
  *
- * Input: byte 0 picks what rides along as SCM_RIGHTS (low 3 bits), byte 1
- * the receive buffer's capacity (x 17 bytes), the rest is the datagram.
+ * Input: byte 0 picks what rides along as SCM_RIGHTS (low 3 bits) and the
+ * receiver (bit 3 clear: mobj_recv(); set: mobj_recvv() with room for
+ * byte 0 >> 4 objects), byte 1 the receive buffer's capacity (x 17 bytes),
+ * the rest is the datagram.
  * Checked: no crash or sanitizer report, the result is a length within cap
- * or one of the documented errors, and no descriptor is left behind (the
- * lowest free descriptor number never moves).
+ * with at most as many objects as there is room for, each of a nonzero
+ * size, or one of the documented errors with no object handed out; and no
+ * descriptor is left behind (the lowest free descriptor number never
+ * moves).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,7 +51,9 @@ static int memfd(size_t size, unsigned seals)
 	return fd;
 }
 
-/* Up to two descriptors of the kind @kind names. */
+#define FROZEN (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL)
+
+/* Up to eight descriptors of the kind @kind names. */
 static size_t make_fds(unsigned kind, int *fds)
 {
 	size_t page = mobj_page_size();
@@ -69,16 +75,46 @@ static size_t make_fds(unsigned kind, int *fds)
 		fds[0] = memfd(page, F_SEAL_SHRINK | F_SEAL_GROW);
 		fds[1] = memfd(page, F_SEAL_SHRINK | F_SEAL_GROW);
 		return 2;
+	case 7: {
+		size_t i;
+
+		for (i = 0; i < 8; i++)
+			fds[i] = memfd(page, FROZEN);
+		return 8;
+	}
 	default: return 0;
 	}
+}
+
+/* Whatever came back must be what the contract allows. */
+static void check(int rc, size_t cap, struct mobj **objs, size_t room,
+                  size_t n)
+{
+	size_t i;
+
+	if (rc >= 0) {
+		if ((size_t)rc > cap || rc > MOBJ_MSG_MAX || n > room)
+			abort();
+		for (i = 0; i < n; i++) {
+			if (!objs[i] || mobj_size(objs[i]) == 0)
+				abort();
+			mobj_close(objs[i]);
+		}
+		return;
+	}
+	if (rc != -EPROTO && rc != -EMSGSIZE)
+		abort();
+	for (i = 0; i < MOBJ_MSG_OBJS_MAX; i++)
+		if (objs[i])
+			abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static unsigned char buf[255 * 17];
-	struct mobj *o = NULL;
-	int fds[2], rc;
-	size_t nfds, cap, i;
+	struct mobj *objs[MOBJ_MSG_OBJS_MAX] = { NULL };
+	int fds[8], rc;
+	size_t nfds, cap, room, n = 0, i;
 
 	if (!rx) {
 		if (mobj_chan_pair(&rx, &tx) != 0)
@@ -93,18 +129,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
-	rc = mobj_recv(rx, 0, &o, buf, cap);
-	if (rc >= 0) {
-		if ((size_t)rc > cap || rc > MOBJ_MSG_MAX)
-			abort();
-		if (o && mobj_size(o) == 0)
-			abort();
-		mobj_close(o);
-	} else if (rc != -EPROTO && rc != -EMSGSIZE) {
-		abort();
-	} else if (o) {
-		abort();
+	if (data[0] & 8) {
+		room = (size_t)(data[0] >> 4);
+		rc = mobj_recvv(rx, 0, objs, room, &n, buf, cap);
+	} else {
+		room = 1;
+		rc = mobj_recv(rx, 0, &objs[0], buf, cap);
+		n = rc >= 0 && objs[0];
 	}
+	check(rc, cap, objs, room, n);
 	if (free_fd() != lowest_free)
 		abort();
 	return 0;

@@ -3,7 +3,8 @@
  * the outside through /proc.
  *
  * - Handles: /proc/PID/fd/N whose link reads "/memfd:mobj (deleted)" (mobj
- *   names every memfd "mobj"). Access mode from /proc/PID/fdinfo/N "flags:"
+ *   names every memfd "mobj"), or "/memfd:mobj:LABEL (deleted)" for an
+ *   object made by mobj_create_labeled(). Access mode from /proc/PID/fdinfo/N "flags:"
  *   (octal open flags).
  * - Size and seals: F_GET_SEALS needs a descriptor of our own, and
  *   /proc/PID/fdinfo does not show seals, so the file is reopened read-only
@@ -35,12 +36,13 @@
 #define F_SEAL_FUTURE_WRITE 0x0010
 #endif
 
-#define MEMFD_NAME "/memfd:mobj (deleted)"
+#define LABEL_CAP 64 /* MOBJ_LABEL_MAX + 1 */
 #define MAX_OBJS 1024
 #define MAX_MAPS 4096
 
 struct handle {
 	int fd;
+	char label[LABEL_CAP]; /* "" when unlabeled */
 	unsigned long long ino; /* 0: unknown */
 	long long size;         /* -1: unknown */
 	int seals;              /* -1: unknown */
@@ -48,6 +50,7 @@ struct handle {
 };
 
 struct mapping {
+	char label[LABEL_CAP];
 	unsigned long start, end, off;
 	unsigned long long ino;
 	char perms[5];
@@ -58,6 +61,29 @@ static int cmp_handle(const void *a, const void *b)
 	const struct handle *x = a, *y = b;
 
 	return (x->fd > y->fd) - (x->fd < y->fd);
+}
+
+/* Whether @name (a /proc/PID/fd link or a /proc/PID/maps path) is a mobj
+ * memfd, and its label into @label ("" without one). */
+static bool mobj_memfd(const char *name, char *label)
+{
+	static const char pre[] = "/memfd:mobj", post[] = " (deleted)";
+	size_t n = strlen(name), lab;
+
+	if (n < sizeof(pre) - 1 + sizeof(post) - 1 ||
+	    strncmp(name, pre, sizeof(pre) - 1) != 0 ||
+	    strcmp(name + n - (sizeof(post) - 1), post) != 0)
+		return false;
+	name += sizeof(pre) - 1;
+	lab = n - (sizeof(pre) - 1) - (sizeof(post) - 1);
+	label[0] = '\0';
+	if (lab == 0)
+		return true;
+	if (name[0] != ':' || lab - 1 == 0 || lab - 1 >= LABEL_CAP)
+		return false;
+	memcpy(label, name + 1, lab - 1);
+	label[lab - 1] = '\0';
+	return true;
 }
 
 /* "flags:\t0100002" and "ino:\t1234" from /proc/PID/fdinfo/N. */
@@ -126,9 +152,9 @@ static int list_handles(pid_t pid, struct handle *hs, int max)
 		if (len < 0)
 			continue;
 		link[len] = 0;
-		if (strcmp(link, MEMFD_NAME) != 0)
-			continue;
 		memset(&hs[n], 0, sizeof(hs[n]));
+		if (!mobj_memfd(link, hs[n].label))
+			continue;
 		hs[n].fd = (int)fd;
 		hs[n].size = -1;
 		hs[n].seals = -1;
@@ -163,7 +189,7 @@ static int list_mappings(pid_t pid, struct mapping *ms, int max)
 			continue;
 		snprintf(name, sizeof(name), "%s", line + pos);
 		name[strcspn(name, "\n")] = 0;
-		if (strcmp(name, MEMFD_NAME) != 0)
+		if (!mobj_memfd(name, m.label))
 			continue;
 		ms[n++] = m;
 	}
@@ -312,7 +338,10 @@ int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 	for (i = 0; i < nh; i++) {
 		const struct handle *h = &hs[i];
 
-		fprintf(out, "  fd %d: inode %llu, ", h->fd, h->ino);
+		fprintf(out, "  fd %d: ", h->fd);
+		if (h->label[0])
+			fprintf(out, "label %s, ", h->label);
+		fprintf(out, "inode %llu, ", h->ino);
 		print_size(out, h->size);
 		fprintf(out, ", %s, ", access_name(h->accmode));
 		print_seals(out, h->seals);
@@ -337,6 +366,8 @@ int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 		if (!orphans++)
 			fprintf(out, "mapped without a handle:\n");
 		fprintf(out, "  inode %llu: ", ms[i].ino);
+		if (ms[i].label[0])
+			fprintf(out, "label %s, ", ms[i].label);
 		map_file_state(pid, &ms[i], out);
 		print_mappings(out, ms, nm, ms[i].ino);
 	}
