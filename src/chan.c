@@ -136,14 +136,14 @@ int mobj_chan_accept(struct mobj_chan *l, int timeout_ms, struct mobj_chan **out
 			if (err == 0)
 				return 0;
 			if (err != -EPIPE) {
-				mobj__os_chan_close(&os);
+				mobj__os_chan_discard(&os);
 				return err;
 			}
 		}
 		/* Refused, or gone before it was welcomed: the next one, but
 		 * only within the timeout, since peers that keep connecting
 		 * (refused ones cost nothing) would always have one pending. */
-		mobj__os_chan_close(&os);
+		mobj__os_chan_discard(&os);
 		if (mobj__time_left(timeout_ms, start) == 0)
 			return -ETIMEDOUT;
 	}
@@ -211,7 +211,7 @@ int mobj_chan_connect(const char *name, int timeout_ms, struct mobj_chan **out)
 	if (err == 0)
 		err = chan_new(&os, false, out);
 	if (err < 0)
-		mobj__os_chan_close(&os);
+		mobj__os_chan_discard(&os);
 	return err;
 }
 

@@ -19,7 +19,8 @@
  *   ring_event.c  the pollable event of mobj_ring_fd()
  *   os_types.h    the native handles
  *   backend.h     helpers shared by the backend's own files
- * Darwin alone has kern_error.c (kern_return_t to errno, kept for
+ * Linux alone has dispose.c (closing what a peer controls on a thread of
+ * its own, never in the caller's). Darwin alone has kern_error.c (kern_return_t to errno, kept for
  * mobj_strerror) and compat.h (declarations an SDK may lack: launchd's bootstrap).
  */
 #ifndef MOBJ_OS_H
@@ -128,8 +129,17 @@ int mobj__os_chan_connect(const char *name, int timeout_ms,
  * received, then the pid of that message's sender. */
 int mobj__os_chan_pair(struct mobj__os_chan *a, struct mobj__os_chan *b);
 
-/* Close a channel or listener; a listener removes its name. */
+/* Close a channel or listener; a listener removes its name. Never blocks
+ * on what a peer left queued in it (Linux: the disposal thread releases
+ * that, src/linux/dispose.c), but waits a bounded time (Linux: at most
+ * 500 ms) for that release, so that normally the peer sees the end, and
+ * the name is free, on return. */
 void mobj__os_chan_close(struct mobj__os_chan *c);
+
+/* Close a connection that never became a channel (refused, gone before
+ * its welcome, or failed its set-up): as close, but never waits at all,
+ * since the caller's timeout runs. */
+void mobj__os_chan_discard(struct mobj__os_chan *c);
 
 /* Send one message of @len bytes with copies of the @nobj native handles
  * @objs (0..MOBJ_MSG_OBJS_MAX; the caller keeps its own), in that order.

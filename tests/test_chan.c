@@ -17,6 +17,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -586,6 +587,90 @@ static void test_stale_socket_replaced(void **state)
 	mobj_chan_close(c);
 	mobj_chan_close(l);
 	tu_res_check(r);
+}
+
+/* Two listeners race for one new path: exactly one may have it. The loser
+ * used to take the winner's socket for a stale one when it probed between
+ * the winner's bind() and listen(), unlink it and bind its own, so both
+ * returned 0 and the first was unreachable. Rounds until RACE_ROUNDS or
+ * RACE_MS, whichever comes first (the bug showed about once in 3,000 to
+ * 10,000 rounds on 2 vCPUs). */
+#define RACE_ROUNDS 5000
+#define RACE_MS 1500
+
+struct listen_race {
+	pthread_barrier_t start, done;
+	const char *name;
+	bool stop;
+	int rc;
+	struct mobj_chan *l;
+};
+
+static void *race_listener(void *arg)
+{
+	struct listen_race *r = arg;
+
+	for (;;) {
+		pthread_barrier_wait(&r->start);
+		if (r->stop)
+			return NULL;
+		r->l = NULL;
+		r->rc = mobj_chan_listen(r->name, &r->l);
+		pthread_barrier_wait(&r->done);
+	}
+}
+
+static void test_listen_race_both_win(void **state)
+{
+	/* Only objects' mappings: the thread's stack and arena stay mapped. */
+	struct tu_res res = tu_res_objects();
+	struct listen_race r;
+	struct mobj_chan *l;
+	struct timespec t0, t;
+	pthread_t th;
+	char name[108];
+	int i, rc, both = 0, won = 0;
+	long ms = 0;
+
+	(void)state;
+	name_path(name, sizeof(name), "race");
+	r.name = name;
+	r.stop = false;
+	assert_int_equal(pthread_barrier_init(&r.start, NULL, 2), 0);
+	assert_int_equal(pthread_barrier_init(&r.done, NULL, 2), 0);
+	assert_int_equal(pthread_create(&th, NULL, race_listener, &r), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < RACE_ROUNDS && ms < RACE_MS && !both; i++) {
+		l = NULL;
+		pthread_barrier_wait(&r.start);
+		rc = mobj_chan_listen(name, &l);
+		pthread_barrier_wait(&r.done);
+		if (rc == 0 && r.rc == 0)
+			both = i + 1;
+		else if (rc == 0 || r.rc == 0)
+			won++;
+		if (!both && (rc == 0) == (r.rc == 0))
+			fail_msg("round %d: %d and %d", i, rc, r.rc);
+		if (rc != 0)
+			assert_int_equal(rc, -EADDRINUSE);
+		if (r.rc != 0)
+			assert_int_equal(r.rc, -EADDRINUSE);
+		mobj_chan_close(l);
+		mobj_chan_close(r.l);
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
+	}
+	r.stop = true;
+	pthread_barrier_wait(&r.start);
+	pthread_join(th, NULL);
+	pthread_barrier_destroy(&r.start);
+	pthread_barrier_destroy(&r.done);
+	print_message("%d rounds in %ld ms\n", i, ms);
+	if (both)
+		fail_msg("both listeners got %s in round %d", name, both);
+	assert_int_equal(won, i);
+	assert_int_equal(access(name, F_OK), -1);
+	tu_res_objects_check(res);
 }
 
 #endif /* __linux__ */
@@ -2280,6 +2365,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_abstract_address_exact),
 		cmocka_unit_test(test_path_mode),
 		cmocka_unit_test(test_stale_socket_replaced),
+		cmocka_unit_test(test_listen_race_both_win),
 #endif
 		cmocka_unit_test(test_live_listener_in_use),
 		cmocka_unit_test(test_name_rules),

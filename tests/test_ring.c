@@ -102,6 +102,9 @@ static int pattern_setup(void **state)
 	size_t i;
 
 	(void)state;
+	/* The library's disposal thread first (tu_res_now starts it), so
+	 * that the stacks cached below stay free for the tests' threads. */
+	tu_res_now();
 	/* Threads leave cached stacks and arenas mapped for good: let that
 	 * happen for as many threads as a test runs at once (two) before any
 	 * test counts mappings. */

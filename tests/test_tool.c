@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -146,41 +148,71 @@ static void test_info_own_process(void **state)
 	tu_res_check(r);
 }
 
-/* Another process: its descriptors are reached through /proc/PID/fd. */
-static void test_info_other_process(void **state)
+/* A child that runs @fn, hands the parent its int result in *@val and
+ * stays until the parent closes *@hold, then runs @done and exits with
+ * @fn's result. */
+struct held {
+	int (*fn)(void *arg, int *val);
+	void (*done)(void *arg);
+	void *arg;
+};
+
+static pid_t hold_child(const struct held *h, int *val, int *hold)
 {
-	struct tu_res r = tu_res_now();
-	static char out[1 << 14];
-	char args[64], want[128];
-	int ready[2], hold[2], fd = -1;
+	int ready[2], wait_on[2], rc;
 	char c;
 	pid_t pid;
 
-	(void)state;
 	assert_int_equal(pipe(ready), 0);
-	assert_int_equal(pipe(hold), 0);
+	assert_int_equal(pipe(wait_on), 0);
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		struct mobj *o, *ro;
-		void *p;
-
 		close(ready[0]);
-		close(hold[1]);
-		if (mobj_create(5 * mobj_page_size(), 0, &o) < 0 ||
-		    mobj_map(o, 0, 5 * mobj_page_size(), RW, &p) < 0 ||
-		    mobj_readonly(o, &ro) < 0)
-			_exit(1);
-		fd = mobj_fd(ro);
-		if (write(ready[1], &fd, sizeof(fd)) != sizeof(fd))
+		close(wait_on[1]);
+		rc = h->fn(h->arg, val);
+		if (write(ready[1], val, sizeof(*val)) != sizeof(*val))
 			_exit(2);
-		(void)!read(hold[0], &c, 1); /* until the parent is done */
-		_exit(0);
+		(void)!read(wait_on[0], &c, 1); /* until the parent is done */
+		if (h->done)
+			h->done(h->arg);
+		_exit(rc);
 	}
 	close(ready[1]);
-	close(hold[0]);
-	assert_int_equal(read(ready[0], &fd, sizeof(fd)), sizeof(fd));
+	close(wait_on[0]);
+	assert_int_equal(read(ready[0], val, sizeof(*val)), sizeof(*val));
+	close(ready[0]);
+	*hold = wait_on[1];
+	return pid;
+}
+
+static int hold_frozen(void *arg, int *fd)
+{
+	struct mobj *o, *ro;
+	void *p;
+
+	(void)arg;
+	if (mobj_create(5 * mobj_page_size(), 0, &o) < 0 ||
+	    mobj_map(o, 0, 5 * mobj_page_size(), RW, &p) < 0 ||
+	    mobj_readonly(o, &ro) < 0)
+		return 1;
+	*fd = mobj_fd(ro);
+	return 0;
+}
+
+/* Another process: its descriptors are reached through /proc/PID/fd. */
+static void test_info_other_process(void **state)
+{
+	struct tu_res r = tu_res_now();
+	static const struct held h = { hold_frozen, NULL, NULL };
+	static char out[1 << 14];
+	char args[64], want[128];
+	int hold, fd = -1;
+	pid_t pid;
+
+	(void)state;
+	pid = hold_child(&h, &fd, &hold);
 	snprintf(args, sizeof(args), "info %d", (int)pid);
 	assert_int_equal(run(args, out, sizeof(out)), 0);
 	snprintf(want, sizeof(want), "process %d: 2 mobj handles\n", (int)pid);
@@ -191,9 +223,150 @@ static void test_info_other_process(void **state)
 	         "seal,shrink,grow,future-write (frozen)", 5 * mobj_page_size() / 1024);
 	assert_non_null(strstr(out, want));
 	assert_non_null(strstr(out, "rw-s offset 0"));
-	close(hold[1]);
-	close(ready[0]);
+	close(hold);
 	assert_int_equal(tu_wait(pid), 0);
+	tu_res_check(r);
+}
+
+/* A process maps a file whose path it chose: over 511 bytes (the tool's
+ * old line buffer), with a forged maps line from byte 511 of its line on,
+ * whose permissions field is a terminal escape and whose name is a mobj
+ * object's. The tool must see one mapping of a plain file (not listed),
+ * never the invented one, and print no byte it has not validated. */
+#define FORGED "7f0000000000-7f0000002000 \x1b[1A 00000000 00:01 424242 "
+#define FORGED_FILE "memfd:mobj (deleted)"
+
+struct crafted {
+	char base[64];
+	char path[1024];
+	int ndirs;
+	char dirs[8][1024];
+};
+
+/* The line of /proc/self/maps that maps @addr, or "". */
+static void maps_line(void *addr, char *line, size_t cap)
+{
+	char key[32], *l = NULL;
+	size_t n = 0;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	line[0] = 0;
+	if (!f)
+		return;
+	snprintf(key, sizeof(key), "%lx-", (unsigned long)addr);
+	while (getline(&l, &n, f) > 0)
+		if (strncmp(l, key, strlen(key)) == 0)
+			snprintf(line, cap, "%s", l);
+	free(l);
+	fclose(f);
+}
+
+/* In the child: map a file, then rename it so that its maps line carries
+ * FORGED at byte 511. 0, or the step that failed. */
+static int craft(struct crafted *c, void **addr)
+{
+	char line[2048], tmp[1100], *path_at;
+	size_t cur, target;
+	int fd;
+
+	snprintf(c->base, sizeof(c->base), "/tmp/mobj-tool-%d", (int)getpid());
+	snprintf(tmp, sizeof(tmp), "%s/f", c->base);
+	if (mkdir(c->base, 0700) < 0)
+		return 10;
+	fd = open(tmp, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, 4096) < 0)
+		return 11;
+	*addr = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (*addr == MAP_FAILED)
+		return 12;
+	maps_line(*addr, line, sizeof(line));
+	path_at = strchr(line, '/');
+	if (!path_at)
+		return 13;
+	/* The path starts at the same column whatever it is. */
+	target = 511 - (size_t)(path_at - line);
+	snprintf(c->path, sizeof(c->path), "%s", c->base);
+	cur = strlen(c->path);
+	c->ndirs = 0;
+	while (target - cur > 200) {
+		snprintf(c->path + cur, sizeof(c->path) - cur, "/%0150d", 0);
+		cur += 151;
+		snprintf(c->dirs[c->ndirs++], sizeof(c->dirs[0]), "%s", c->path);
+		if (mkdir(c->path, 0700) < 0)
+			return 14;
+	}
+	c->path[cur++] = '/';
+	while (cur < target)
+		c->path[cur++] = 'b';
+	snprintf(c->path + cur, sizeof(c->path) - cur, "%s", FORGED);
+	snprintf(c->dirs[c->ndirs++], sizeof(c->dirs[0]), "%s", c->path);
+	if (mkdir(c->path, 0700) < 0)
+		return 15;
+	strcat(c->path, "/" FORGED_FILE);
+	if (rename(tmp, c->path) < 0)
+		return 16;
+	maps_line(*addr, line, sizeof(line));
+	if (strlen(line) < 520 || strncmp(line + 511, FORGED, strlen(FORGED)) != 0)
+		return 17;
+	/* And an object whose label (any memfd name) is a terminal escape,
+	 * held until the child exits. */
+	if (memfd_create("mobj:\x1b[31mred", MFD_CLOEXEC) < 0)
+		return 18;
+	return 0;
+}
+
+static void uncraft(struct crafted *c)
+{
+	unlink(c->path);
+	while (c->ndirs > 0)
+		rmdir(c->dirs[--c->ndirs]);
+	rmdir(c->base);
+}
+
+static struct crafted crafted;
+
+static int hold_crafted(void *arg, int *rc)
+{
+	void *addr;
+
+	(void)arg;
+	*rc = craft(&crafted, &addr);
+	return *rc;
+}
+
+static void drop_crafted(void *arg)
+{
+	(void)arg;
+	uncraft(&crafted);
+}
+
+static void test_info_crafted_maps_path(void **state)
+{
+	struct tu_res r = tu_res_now();
+	static const struct held h = { hold_crafted, drop_crafted, NULL };
+	static char out[1 << 16];
+	char args[64];
+	int hold, rc = -1;
+	pid_t pid;
+	size_t i;
+
+	(void)state;
+	pid = hold_child(&h, &rc, &hold);
+	if (rc == 0) {
+		snprintf(args, sizeof(args), "info %d", (int)pid);
+		assert_int_equal(run(args, out, sizeof(out)), 0);
+	}
+	close(hold);
+	assert_int_equal(tu_wait(pid), rc);
+	assert_int_equal(rc, 0);
+	for (i = 0; out[i]; i++)
+		if ((unsigned char)out[i] < 0x20 && out[i] != '\n')
+			fail_msg("control byte 0x%02x at %zu in:\n%s", out[i], i, out);
+	if (strstr(out, "7f0000000000"))
+		fail_msg("an invented mapping:\n%s", out);
+	if (!strstr(out, "label \\x1b[31mred, "))
+		fail_msg("the label, escaped, is missing:\n%s", out);
 	tu_res_check(r);
 }
 
@@ -263,6 +436,7 @@ int main(void)
 #ifdef __linux__
 		cmocka_unit_test(test_info_own_process),
 		cmocka_unit_test(test_info_other_process),
+		cmocka_unit_test(test_info_crafted_maps_path),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_info_no_process),
 #else

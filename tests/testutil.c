@@ -42,6 +42,7 @@ struct tu_res tu_res_now(void)
 {
 	struct tu_res r;
 
+	tu__settle();
 	r.fds = count_fds();
 	r.maps = tu__count_maps();
 	r.ports = tu__count_ports();

@@ -25,7 +25,17 @@ struct tu_res {
 struct tu_res tu_res_now(void);
 
 /* Fails the current cmocka test when descriptors or mappings differ from
- * @before. */
+ * @before.
+ *
+ * Both calls first wait (at most 5 s) until the library's disposal thread
+ * has closed everything handed to it so far (Linux: descriptors a peer
+ * sent that may block on close, and channel sockets, src/linux/dispose.c),
+ * and make sure that thread exists, so that its own socket pair and stack
+ * are in every baseline. The counts stay exact: nothing is tolerated, the
+ * check only runs once the library says its closes are done. That needs
+ * the library's internals (a weak reference, resolved in test programs
+ * linked with mobj_internal_dep); programs linked with the shared library
+ * do not use channels and skip the wait. */
 void tu_res_check(struct tu_res before);
 
 /* The same check for a child process, which reports by exit code: true
@@ -112,5 +122,6 @@ int tu__count_maps(void);
 int tu__count_object_maps(void); /* Linux: mappings of memfds only */
 int tu__count_ports(void);
 const char *tu__self_exe(void);
+void tu__settle(void); /* the wait described at tu_res_check */
 
 #endif

@@ -84,6 +84,15 @@ int tu__count_ports(void)
 	return 0;
 }
 
+/* The library's (src/linux/dispose.c); absent from the shared library. */
+int mobj__disposal_wait(int timeout_ms) __attribute__((weak));
+
+void tu__settle(void)
+{
+	if (mobj__disposal_wait)
+		assert_int_equal(mobj__disposal_wait(5000), 0);
+}
+
 const char *tu__self_exe(void)
 {
 	return "/proc/self/exe";

@@ -17,6 +17,25 @@
  * payload, with the objects as SCM_RIGHTS descriptors in record order
  * (layout in src/msg.h and tools/doc/wire.md). A listener's first message
  * on every accepted connection is a header-only HELLO.
+ *
+ * What bounds each call, whatever a peer does. mobj_chan_accept(),
+ * mobj_chan_connect(), mobj_recv() and mobj_send_timeout() return within
+ * their timeout (plus scheduling delays); mobj_chan_listen() and
+ * mobj_chan_pair() never wait for a peer; mobj_chan_close() waits at most
+ * 500 ms (Linux). A peer cannot stretch any of them with what it sends:
+ * on Linux, descriptors that arrive with a refused or malformed message
+ * (which may block on close for as long as their owner likes: a TCP
+ * socket with SO_LINGER, a FUSE file), and a closed channel's socket when
+ * something is still queued in it or another process may hold it (a fork
+ * since it was made), are closed by a thread of the library, started on
+ * first need with every signal blocked, never by the caller; a memory file,
+ * and a channel that is ours alone with nothing queued, are closed at once.
+ * Until that thread has closed them they stay open in this process;
+ * should it be stuck on one close (a FUSE server that never answers),
+ * later ones wait behind it, still without blocking any caller. Once it
+ * runs, the process is multi-threaded (which, e.g., unshare(CLONE_NEWUSER)
+ * refuses).
+ * mobj_send() (timeout -1) waits as long as the peer's queue stays full.
  */
 #ifndef MOBJ_CHAN_H
 #define MOBJ_CHAN_H
@@ -47,10 +66,13 @@ struct mobj_chan;
  *
  * Linux: a name starting with '/' is a filesystem socket path, created with
  * mode 0600; a stale socket left by a dead listener is replaced, a live one
- * (or a file that is not a socket) is -EADDRINUSE. Any other name is the abstract address "\0" followed by
- * the name's bytes, nothing added. Darwin: a bootstrap service name; one
- * another live process checked in is -EADDRINUSE, -EACCES means the
- * sandbox forbids checking in names.
+ * (or a file that is not a socket) is -EADDRINUSE, also when two processes
+ * race for one new path: exactly one of them gets it. (The socket is bound
+ * under a temporary name, ".mobj-PID-N", in the same directory and linked
+ * into place once it listens.) Any other name is the abstract address "\0"
+ * followed by the name's bytes, nothing added. Darwin: a bootstrap service
+ * name; one another live process checked in is -EADDRINUSE, -EACCES means
+ * the sandbox forbids checking in names.
  *
  * The listener accepts only peers whose effective uid is the caller's
  * effective uid (the uid the kernel reports for a peer, and checks access
@@ -136,7 +158,15 @@ MOBJ_EXPORT int mobj_chan_connect(const char *name, int timeout_ms,
  */
 MOBJ_EXPORT int mobj_chan_pair(struct mobj_chan **a, struct mobj_chan **b);
 
-/** Close a channel or listener (a path listener unlinks its socket). NULL: no-op. */
+/**
+ * Close a channel or listener (a path listener unlinks its socket). NULL:
+ * no-op. Linux: a channel no other process can hold (no fork since it was
+ * made) is shut down first, so that nothing can arrive, and closed here if
+ * nothing is queued. Otherwise the library's disposal thread releases it
+ * and what a peer left in it (see the top of this file); this waits at
+ * most 500 ms for that, so that normally, on return, the peer sees the end
+ * and an abstract name can be listened on again.
+ */
 MOBJ_EXPORT void mobj_chan_close(struct mobj_chan *c);
 
 /**
@@ -234,7 +264,8 @@ MOBJ_EXPORT int mobj_recvv(struct mobj_chan *c, int timeout_ms,
 /**
  * A descriptor that polls readable when mobj_recv() (or, on a listener,
  * mobj_chan_accept()) would not block, for event loops. Owned by the
- * channel: do not close it, and do not read from it.
+ * channel: do not close it, read from it, duplicate it or pass it on
+ * (Linux: mobj_chan_close() may shut the socket down).
  * @return the descriptor, or -EINVAL.
  */
 MOBJ_EXPORT int mobj_chan_fd(const struct mobj_chan *c);

@@ -104,9 +104,12 @@ MOBJ_EXPORT int mobj_ring_consumer(struct mobj_ring *producer,
  * the channel may be closed afterwards (peer death is then noticed by the
  * pidfd the consumer passed, see "Peer death" above).
  *
- * @param timeout_ms  bounds the whole set-up: the sends, the consumer's
- *                    answer and the exchange that follows (0: -ETIMEDOUT
- *                    unless the answer is already there; -1: forever).
+ * @param timeout_ms  bounds the whole set-up: every send and receive of
+ *                    it (the sends, the consumer's answer and the exchange
+ *                    that follows) gets what is left of it, so a consumer
+ *                    that stops reading cannot hold the call longer (0:
+ *                    -ETIMEDOUT unless the answer is already there and
+ *                    there is room; -1: forever).
  * @return 0, or -EINVAL (NULL, not a producer, already connected), the
  *         errors of mobj_send() and mobj_recv() (-EPIPE, -ETIMEDOUT, ...),
  *         -EPROTO (the answer is not a valid consumer index object; the ring
@@ -125,6 +128,7 @@ MOBJ_EXPORT int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *producer,
  * Receive a ring sent with mobj_ring_send() and return its consumer end.
  * Validates everything received (magic, version, sizes, read-only seals),
  * creates the consumer's index object, freezes it and sends it back.
+ * @p timeout_ms bounds the whole set-up, as in mobj_ring_send().
  *
  * @return 0, or -EINVAL (NULL argument), the errors of mobj_recv() and
  *         mobj_send(), -EPROTO (what arrived is not a valid ring), -ENOMEM.

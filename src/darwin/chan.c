@@ -304,6 +304,11 @@ void mobj__os_chan_close(struct mobj__os_chan *c)
 	release_recv(&c->recv);
 }
 
+void mobj__os_chan_discard(struct mobj__os_chan *c)
+{
+	mobj__os_chan_close(c);
+}
+
 /* ---- Sending -------------------------------------------------------------- */
 
 /* Send one message to @dest. @port travels with @disp (MACH_PORT_NULL:

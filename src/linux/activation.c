@@ -137,5 +137,6 @@ int mobj__linux_activated(const char *name, struct mobj__os_chan *out)
 	out->fd = fd;
 	out->pid = getpid();
 	out->uid = geteuid();
+	out->shared = true; /* the manager keeps it: never shut it down */
 	return 0;
 }

@@ -17,6 +17,8 @@ struct mobj__os_chan {
 	pid_t sender;    /* who sent the last message received (its
 	                  * credentials, in our PID namespace; 0 unknown) */
 	uid_t uid;
+	unsigned forks;  /* mobj__forks() when made (see chan.c, close) */
+	bool shared;     /* held by another process too: never shut down */
 	char path[108];  /* a path listener's socket file, else "" */
 	dev_t dev;       /* ...and its identity, so close unlinks only ours */
 	ino_t ino;

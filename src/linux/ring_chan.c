@@ -124,48 +124,57 @@ static pid_t pidfd_pid(int fd)
 	return pid > 0 && pid <= INT32_MAX ? (pid_t)pid : 0;
 }
 
-/* 0 when @fd is a pidfd of a whole process that is, as far as can be
- * told, @sender (0: unknown); else -EPROTO. */
-static int check_pidfd(int fd, pid_t sender)
+/* Whether @fd is a pidfd: 1 yes, 0 no, -1 cannot be told here (a seccomp
+ * profile refuses pidfd_send_signal). Nothing here calls into the file
+ * system behind @fd, so a peer's descriptor of any kind is safe to ask. */
+static int is_pidfd(int fd)
 {
-	int fl = fcntl(fd, F_GETFL);
-	pid_t named;
-
-	if (fl < 0 || (fl & PIDFD_THREAD_FLAG))
-		return -EPROTO;
-	/* Signal 0 only checks: EBADF is "not a pidfd". EINVAL (a process
-	 * outside our namespace), ESRCH (gone) and EPERM are pidfds. */
+	/* Signal 0 only checks. On a descriptor that is not a pidfd the
+	 * call says EBADF, as it does for -1 when it is really there. */
+	if (syscall(SYS_pidfd_send_signal, -1, 0, NULL, 0) == 0 || errno != EBADF)
+		return -1;
 	if (syscall(SYS_pidfd_send_signal, fd, 0, NULL, 0) < 0 && errno == EBADF)
-		return -EPROTO;
-	named = pidfd_pid(fd);
-	if (sender > 0 && named > 0 && named != sender)
-		return -EPROTO;
-	return 0;
+		return 0;
+	return 1; /* 0, or ESRCH (gone), EPERM, EINVAL (outside our namespace) */
 }
 
 /* Check the peer's message @m (@len bytes) with @nfd descriptors (@fd the
- * first), sent by @sender as the kernel recorded it (0: unknown), and
- * return in @pidfd what to watch the peer by (-1: nothing came) and in @pid
- * its pid in our namespace (0: unknown). Independent of how the message
- * travelled: any IPC that carries bytes and descriptors can hand it here.
- * Does not consume @fd. */
+ * first, of any kind), sent by @sender as the kernel recorded it (0:
+ * unknown), and return in @pidfd what to watch the peer by (-1: nothing
+ * usable came) and in @pid its pid in our namespace (0: unknown).
+ * Independent of how the message travelled: any IPC that carries bytes
+ * and descriptors can hand it here. Takes @fd: it ends up in @pidfd or
+ * disposed of. */
 static int check_peer_msg(const struct waker_msg *m, size_t len, unsigned nfd,
                           int fd, pid_t sender, int *pidfd, pid_t *pid)
 {
-	int err;
+	int kind = nfd ? is_pidfd(fd) : 0, fl;
+	pid_t named;
 
+	*pidfd = -1;
+	*pid = sender;
 	if (len != sizeof(*m) || m->magic != WAKER_MAGIC || m->zero != 0 ||
 	    m->pid <= 0 || (m->flags & ~WAKER_PIDFD) != 0 ||
-	    nfd != ((m->flags & WAKER_PIDFD) ? 1u : 0u))
-		return -EPROTO;
-	if (nfd) {
-		err = check_pidfd(fd, sender);
-		if (err < 0)
-			return err;
+	    nfd != ((m->flags & WAKER_PIDFD) ? 1u : 0u) || (nfd && kind == 0))
+		goto bad;
+	if (kind < 0) {
+		/* It may be a pidfd; we cannot tell: watch the pid instead. */
+		mobj__dispose_fd(fd);
+		return 0;
 	}
-	*pidfd = nfd ? fd : -1;
-	*pid = sender;
+	if (nfd) {
+		fl = fcntl(fd, F_GETFL);
+		named = pidfd_pid(fd);
+		if (fl < 0 || (fl & PIDFD_THREAD_FLAG) ||
+		    (sender > 0 && named > 0 && named != sender))
+			goto bad;
+		*pidfd = fd;
+	}
 	return 0;
+bad:
+	if (nfd)
+		mobj__dispose_fd(fd);
+	return -EPROTO;
 }
 
 /* Receive the peer's message and return what check_peer_msg() does; the
@@ -173,20 +182,16 @@ static int check_peer_msg(const struct waker_msg *m, size_t len, unsigned nfd,
 static int recv_peer(struct mobj__os_chan *c, int timeout_ms, int *pidfd,
                      pid_t *pid)
 {
-	struct mobj__os_obj obj = { -1 };
 	struct waker_msg theirs;
-	unsigned nobj = 0;
-	int n, err;
+	unsigned nfd = 0;
+	int n, fd = -1;
 
-	n = mobj__os_chan_recv(c, timeout_ms, &theirs, sizeof(theirs), &obj, 1,
-	                       &nobj);
+	n = mobj__linux_chan_recv_any(c, timeout_ms, &theirs, sizeof(theirs),
+	                              &fd, 1, &nfd);
 	if (n < 0)
 		return n;
-	err = check_peer_msg(&theirs, (size_t)n, nobj, obj.fd, c->sender,
-	                     pidfd, pid);
-	if (err < 0 && nobj)
-		mobj__os_release(&obj);
-	return err;
+	return check_peer_msg(&theirs, (size_t)n, nfd, fd, c->sender, pidfd,
+	                      pid);
 }
 
 /* No pidfd came: watch the pid the kernel gave us, by a pidfd of our own

@@ -26,6 +26,9 @@
 #include "rawmsg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+/* src/linux/dispose.c: starts the disposal thread (its socket pair is
+ * then there before lowest_free is taken) and waits for its closes. */
+int mobj__disposal_wait(int timeout_ms);
 
 static struct mobj_chan *rx, *tx;
 static int lowest_free;
@@ -117,7 +120,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t nfds, cap, room, n = 0, i;
 
 	if (!rx) {
-		if (mobj_chan_pair(&rx, &tx) != 0)
+		if (mobj_chan_pair(&rx, &tx) != 0 || mobj__disposal_wait(5000) != 0)
 			abort();
 		lowest_free = free_fd();
 	}
@@ -138,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = rc >= 0 && objs[0];
 	}
 	check(rc, cap, objs, room, n);
-	if (free_fd() != lowest_free)
+	if (mobj__disposal_wait(5000) != 0 || free_fd() != lowest_free)
 		abort();
 	return 0;
 }

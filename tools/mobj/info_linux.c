@@ -11,9 +11,14 @@
  *   through /proc/PID/fd/N (allowed to whoever may ptrace-read the process:
  *   the same user, or root). Seals belong to the file, not the descriptor,
  *   so the reopened descriptor reports them exactly. Reopening has no effect
- *   on the target. When it is refused, size and seals are shown as unknown.
+ *   on the target. When it is refused, or the file is not on the memfd
+ *   mount (see struct shm_mount), size and seals are shown as unknown.
  * - Mappings: /proc/PID/maps lines naming /memfd:mobj, matched to handles by
- *   inode. Objects can stay mapped after every handle is closed; those are
+ *   inode. Each line is read whole and parsed strictly (the names in it are
+ *   the target's to choose); a line that does not parse is counted and said,
+ *   and nothing read from /proc is printed unless validated (permissions),
+ *   converted (numbers) or escaped (labels: every byte outside printable
+ *   ASCII as \xHH). Objects can stay mapped after every handle is closed; those are
  *   listed too, with size and seals read through /proc/PID/map_files when
  *   we may open it (CAP_SYS_ADMIN). Two adjacent mappings of the same object, each from offset
  *   0, are a mirror.
@@ -27,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "info.h"
@@ -38,10 +45,10 @@
 
 #define LABEL_CAP 64 /* MOBJ_LABEL_MAX + 1 */
 #define MAX_OBJS 1024
-#define MAX_MAPS 4096
 
 struct handle {
 	int fd;
+	int mnt_id;            /* -1: unknown */
 	char label[LABEL_CAP]; /* "" when unlabeled */
 	unsigned long long ino; /* 0: unknown */
 	long long size;         /* -1: unknown */
@@ -52,6 +59,7 @@ struct handle {
 struct mapping {
 	char label[LABEL_CAP];
 	unsigned long start, end, off;
+	unsigned dev_major, dev_minor;
 	unsigned long long ino;
 	char perms[5];
 };
@@ -86,31 +94,67 @@ static bool mobj_memfd(const char *name, char *label)
 	return true;
 }
 
-/* "flags:\t0100002" and "ino:\t1234" from /proc/PID/fdinfo/N. */
-static void read_fdinfo(pid_t pid, struct handle *h)
+/*
+ * Opening one of the target's files runs that file system's open (and
+ * closing it, its flush): for a FUSE file the target serves, as long as the
+ * target likes, and the link text and the maps line name a file, not a
+ * file system. So a file is opened only on the mount every memfd lives on
+ * (the kernel's internal shm mount, never visible in a mount table), learnt
+ * from a memfd of our own; anything else shows size and seals as unknown.
+ */
+struct shm_mount {
+	int mnt_id;  /* -1: unknown, nothing is opened */
+	dev_t dev;
+};
+
+/* "flags:\t0100002", "mnt_id:\t15" and "ino:\t1234" from
+ * /proc/PID/fdinfo/N (written by the kernel, short lines). */
+static void read_fdinfo(pid_t pid, int fd, struct handle *h)
 {
 	char path[64], line[256];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, h->fd);
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
 	f = fopen(path, "re");
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
 		if (strncmp(line, "flags:", 6) == 0)
 			h->accmode = (int)(strtoul(line + 6, NULL, 8) & O_ACCMODE);
+		else if (strncmp(line, "mnt_id:", 7) == 0)
+			h->mnt_id = (int)strtol(line + 7, NULL, 10);
 		else if (strncmp(line, "ino:", 4) == 0 && !h->ino)
 			h->ino = strtoull(line + 4, NULL, 10);
 	}
 	fclose(f);
 }
 
-static void read_file_state(pid_t pid, struct handle *h)
+static void learn_shm_mount(struct shm_mount *shm)
+{
+	struct handle h = { .mnt_id = -1 };
+	struct stat st;
+	int fd = memfd_create("mobj-info", MFD_CLOEXEC);
+
+	shm->mnt_id = -1;
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0) {
+		read_fdinfo(getpid(), fd, &h);
+		shm->mnt_id = h.mnt_id;
+		shm->dev = st.st_dev;
+	}
+	close(fd);
+}
+
+static void read_file_state(pid_t pid, struct handle *h,
+                            const struct shm_mount *shm)
 {
 	char path[64];
 	struct stat st;
 	int fd;
 
+	if (shm->mnt_id < 0 || h->mnt_id != shm->mnt_id)
+		return;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, h->fd);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
@@ -129,7 +173,8 @@ static void read_file_state(pid_t pid, struct handle *h)
 	close(fd);
 }
 
-static int list_handles(pid_t pid, struct handle *hs, int max)
+static int list_handles(pid_t pid, struct handle *hs, int max,
+                        const struct shm_mount *shm)
 {
 	char path[64], link[256];
 	struct dirent *e;
@@ -159,8 +204,9 @@ static int list_handles(pid_t pid, struct handle *hs, int max)
 		hs[n].size = -1;
 		hs[n].seals = -1;
 		hs[n].accmode = -1;
-		read_fdinfo(pid, &hs[n]);
-		read_file_state(pid, &hs[n]);
+		hs[n].mnt_id = -1;
+		read_fdinfo(pid, hs[n].fd, &hs[n]);
+		read_file_state(pid, &hs[n], shm);
 		n++;
 	}
 	closedir(d);
@@ -168,33 +214,95 @@ static int list_handles(pid_t pid, struct handle *hs, int max)
 	return n;
 }
 
-static int list_mappings(pid_t pid, struct mapping *ms, int max)
+/* "rwxs": each field one of its two letters, or '-' for the first three. */
+static bool valid_perms(const char *p)
 {
-	char path[64], line[512];
+	return strlen(p) == 4 && (p[0] == 'r' || p[0] == '-') &&
+	       (p[1] == 'w' || p[1] == '-') && (p[2] == 'x' || p[2] == '-') &&
+	       (p[3] == 's' || p[3] == 'p');
+}
+
+/* One whole line of /proc/PID/maps, without its newline: "start-end perms
+ * offset dev inode name". True when it parses and maps a mobj object; *@bad
+ * is set when it does not parse. The name is the rest of the line, however long: the
+ * mapped file's path is the mapping process's to choose, and the kernel
+ * escapes only '\n' in it. */
+static bool parse_mapping(const char *line, struct mapping *m, bool *bad)
+{
+	char perms[8];
+	int pos = -1;
+
+	*bad = sscanf(line, "%lx-%lx %7s %lx %x:%x %llu %n", &m->start, &m->end,
+	              perms, &m->off, &m->dev_major, &m->dev_minor, &m->ino,
+	              &pos) < 7 || pos < 0 ||
+	       m->start >= m->end || !valid_perms(perms);
+	if (*bad)
+		return false;
+	memcpy(m->perms, perms, sizeof(m->perms));
+	return mobj_memfd(line + pos, m->label);
+}
+
+/* The mappings of mobj objects in @pid, in *@out (the caller frees it),
+ * and how many lines could not be parsed in *@bad: the count, or a
+ * negative errno when the file could not be read. */
+static int list_mappings(pid_t pid, struct mapping **out, int *bad)
+{
+	struct mapping *ms = NULL, *grown, m;
+	char path[64], *line = NULL;
+	size_t cap = 0, room = 0;
+	int n = 0, err = 0;
+	bool wrong;
 	FILE *f;
-	int n = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
 	f = fopen(path, "re");
 	if (!f)
 		return -errno;
-	while (fgets(line, sizeof(line), f) && n < max) {
-		struct mapping m;
-		char name[300];
-		int pos = 0;
-
-		name[0] = 0;
-		if (sscanf(line, "%lx-%lx %4s %lx %*s %llu %n", &m.start, &m.end,
-		           m.perms, &m.off, &m.ino, &pos) < 5)
+	*bad = 0;
+	errno = 0;
+	while (getline(&line, &cap, f) >= 0) {
+		line[strcspn(line, "\n")] = '\0'; /* the kernel escapes others */
+		if (!parse_mapping(line, &m, &wrong)) {
+			*bad += wrong;
 			continue;
-		snprintf(name, sizeof(name), "%s", line + pos);
-		name[strcspn(name, "\n")] = 0;
-		if (!mobj_memfd(name, m.label))
-			continue;
+		}
+		if ((size_t)n == room) {
+			room = room ? 2 * room : 64;
+			grown = realloc(ms, room * sizeof(*ms));
+			if (!grown) {
+				err = -ENOMEM;
+				break;
+			}
+			ms = grown;
+		}
 		ms[n++] = m;
 	}
+	if (!err && ferror(f))
+		err = errno ? -errno : -EIO;
+	free(line);
 	fclose(f);
+	if (err) {
+		free(ms);
+		return err;
+	}
+	*out = ms;
 	return n;
+}
+
+/* A label is the target's to choose (any memfd name): every byte outside
+ * printable ASCII, and the backslash, is shown as \xHH, so that nothing
+ * it holds reaches the terminal as a control. */
+static void print_label(FILE *out, const char *label)
+{
+	const unsigned char *p;
+
+	fprintf(out, "label ");
+	for (p = (const unsigned char *)label; *p; p++)
+		if (*p < 0x20 || *p > 0x7e || *p == '\\')
+			fprintf(out, "\\x%02x", *p);
+		else
+			fputc(*p, out);
+	fprintf(out, ", ");
 }
 
 static void print_size(FILE *out, long long size)
@@ -287,17 +395,20 @@ static int print_mappings(FILE *out, const struct mapping *ms, int n,
 /* Size and seals of a mapped object with no handle, through
  * /proc/PID/map_files (opening those needs CAP_SYS_ADMIN in the target's
  * user namespace; without it both are shown as unknown). */
-static void map_file_state(pid_t pid, const struct mapping *m, FILE *out)
+static void map_file_state(pid_t pid, const struct mapping *m,
+                           const struct shm_mount *shm, FILE *out)
 {
 	char path[96];
 	struct stat st;
-	int fd;
+	int fd = -1;
 	long long size = -1;
 	int seals = -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%lx-%lx", (int)pid,
 	         m->start, m->end);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (shm->mnt_id >= 0 && m->dev_major == major(shm->dev) &&
+	    m->dev_minor == minor(shm->dev))
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd >= 0) {
 		if (fstat(fd, &st) == 0 && (unsigned long long)st.st_ino == m->ino)
 			size = (long long)st.st_size;
@@ -314,10 +425,12 @@ static void map_file_state(pid_t pid, const struct mapping *m, FILE *out)
 int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 {
 	static struct handle hs[MAX_OBJS];
-	static struct mapping ms[MAX_MAPS];
-	int nh, nm, i, j, orphans = 0;
+	struct mapping *ms = NULL;
+	struct shm_mount shm;
+	int nh, nm, i, j, bad = 0, orphans = 0;
 
-	nh = list_handles(pid, hs, MAX_OBJS);
+	learn_shm_mount(&shm);
+	nh = list_handles(pid, hs, MAX_OBJS, &shm);
 	if (nh == -ENOENT) {
 		fprintf(err, "mobj info: no process %d\n", (int)pid);
 		return 1;
@@ -327,12 +440,19 @@ int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 		        strerror(-nh));
 		return 1;
 	}
-	nm = list_mappings(pid, ms, MAX_MAPS);
+	nm = list_mappings(pid, &ms, &bad);
 	if (nm < 0) {
 		fprintf(err, "mobj info: cannot read /proc/%d/maps: %s\n",
 		        (int)pid, strerror(-nm));
 		return 1;
 	}
+	if (bad)
+		fprintf(err, "mobj info: %d line%s of /proc/%d/maps could not be "
+		        "parsed and %s left out\n", bad, bad == 1 ? "" : "s",
+		        (int)pid, bad == 1 ? "is" : "are");
+	if (nh == MAX_OBJS)
+		fprintf(err, "mobj info: only the first %d handles are shown\n",
+		        MAX_OBJS);
 	fprintf(out, "process %d: %d mobj handle%s\n", (int)pid, nh,
 	        nh == 1 ? "" : "s");
 	for (i = 0; i < nh; i++) {
@@ -340,7 +460,7 @@ int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 
 		fprintf(out, "  fd %d: ", h->fd);
 		if (h->label[0])
-			fprintf(out, "label %s, ", h->label);
+			print_label(out, h->label);
 		fprintf(out, "inode %llu, ", h->ino);
 		print_size(out, h->size);
 		fprintf(out, ", %s, ", access_name(h->accmode));
@@ -367,9 +487,10 @@ int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 			fprintf(out, "mapped without a handle:\n");
 		fprintf(out, "  inode %llu: ", ms[i].ino);
 		if (ms[i].label[0])
-			fprintf(out, "label %s, ", ms[i].label);
-		map_file_state(pid, &ms[i], out);
+			print_label(out, ms[i].label);
+		map_file_state(pid, &ms[i], &shm, out);
 		print_mappings(out, ms, nm, ms[i].ino);
 	}
+	free(ms);
 	return 0;
 }
