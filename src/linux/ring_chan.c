@@ -23,7 +23,12 @@
  * whole process (not PIDFD_THREAD); and, where both are known, that it
  * names the process that sent the message, as the kernel recorded it in
  * the message's SCM_CREDENTIALS (a peer cannot make us watch another
- * process, whose life would then stand for its own).
+ * process, whose life would then stand for its own). The descriptor comes
+ * through mobj__linux_chan_recv_any (mobj__os_chan_recv takes memory files
+ * only) and is looked at only with calls that never enter the file system
+ * behind it; what is not kept goes to mobj__dispose_fd, whose close cannot
+ * block us. Where pidfd_send_signal is filtered, a pidfd cannot be told
+ * from anything else: it is disposed of and the credentials' pid watched.
  *
  * Without pidfds (Linux before 5.3, or a seccomp profile that refuses
  * pidfd_open with EPERM or ENOSYS), the sender sends no descriptor and the
