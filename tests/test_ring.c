@@ -2769,6 +2769,32 @@ static void test_ring_fork_child_close_event(void **state)
 	tu_res_check(res);
 }
 
+/* fork_in_pidns() for a ring set up over a raw socketpair: @fn gets one
+ * end, this process the other in *@mine. */
+static pid_t fork_in_pidns_sock(int (*fn)(int), int *mine)
+{
+	int sv[2];
+	pid_t pid, g;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		if (unshare(CLONE_NEWPID) < 0)
+			_exit(errno == EINVAL ? 77 : 76);
+		g = fork();
+		if (g == 0)
+			_exit(getpid() == 1 ? fn(sv[1]) : 75);
+		close(sv[1]);
+		_exit(g < 0 ? 74 : tu_wait(g));
+	}
+	close(sv[1]);
+	*mine = sv[0];
+	return pid;
+}
+
 /* The producer of test_xfer_producer_in_pid_namespace: pid 1 of a new PID
  * namespace, set up over the raw socket @sock, writes and dies without
  * closing. */
@@ -2777,8 +2803,6 @@ static int pidns_xfer_producer(int sock)
 	struct mobj_ring_xfer offer, answer;
 	struct mobj_ring *p;
 
-	if (getpid() != 1)
-		return 75;
 	if (mobj_ring_create(page(), &p) != 0 || mobj_ring_export(p, &offer) != 0)
 		return 10;
 	if (xfer_send(sock, &offer) != 0 || xfer_recv(sock, &answer) != 0)
@@ -2805,29 +2829,15 @@ static void test_xfer_producer_in_pid_namespace(void **state)
 	struct mobj_ring *c;
 	unsigned char b[16];
 	uint64_t t0;
-	int sv[2], err;
-	pid_t pid, g;
+	int sock, err;
+	pid_t pid;
 
 	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-	fflush(NULL);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(sv[0]);
-		if (unshare(CLONE_NEWPID) < 0)
-			_exit(errno == EINVAL ? 77 : 76);
-		g = fork();
-		if (g == 0)
-			_exit(pidns_xfer_producer(sv[1]));
-		close(sv[1]);
-		_exit(g < 0 ? 74 : tu_wait(g));
-	}
-	close(sv[1]);
-	err = xfer_recv(sv[0], &offer);
+	pid = fork_in_pidns_sock(pidns_xfer_producer, &sock);
+	err = xfer_recv(sock, &offer);
 	if (err != 0 && tu_wait(pid) == 77) {
 		print_message("skipped: no PID namespaces in this kernel\n");
-		close(sv[0]);
+		close(sock);
 		skip();
 	}
 	assert_int_equal(err, 0);
@@ -2835,7 +2845,7 @@ static void test_xfer_producer_in_pid_namespace(void **state)
 	assert_int_equal(mobj_ring_import(&offer, &c, &answer), 0);
 	xfer_release(&offer);
 	assert_true(answer.pidfd >= 0);
-	assert_int_equal(xfer_send(sv[0], &answer), 0);
+	assert_int_equal(xfer_send(sock, &answer), 0);
 	assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), 5);
 	assert_memory_equal(b, "hello", 5);
 	/* The producer's write worked: it watches us rightly too. */
@@ -2845,7 +2855,70 @@ static void test_xfer_producer_in_pid_namespace(void **state)
 	assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), -EPIPE);
 	assert_true(now_ms() - t0 < T_MS / 2);
 	mobj_ring_close(c);
-	close(sv[0]);
+	close(sock);
+	tu_res_check(res);
+}
+
+static int pidns_xfer_consumer(int sock)
+{
+	struct mobj_ring_xfer offer, answer;
+	struct mobj_ring *c;
+	unsigned char b[16];
+
+	if (xfer_recv(sock, &offer) != 0)
+		return 10;
+	if (mobj_ring_import(&offer, &c, &answer) != 0)
+		return 11;
+	xfer_release(&offer);
+	if (xfer_send(sock, &answer) != 0)
+		return 12;
+	close(sock);
+	if (mobj_ring_read(c, b, sizeof(b), T_MS) != 5)
+		return 13;
+	die_without_closing(c);
+	return 0;
+}
+
+/* The same with the consumer in the namespace: the producer, blocked on a
+ * full ring, learns of the consumer's death. */
+static void test_xfer_consumer_in_pid_namespace(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring_xfer offer, answer;
+	struct mobj_ring *p;
+	uint64_t t0;
+	ssize_t n;
+	int sock, err;
+	pid_t pid;
+
+	(void)state;
+	pid = fork_in_pidns_sock(pidns_xfer_consumer, &sock);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+	assert_true(offer.pidfd >= 0);
+	err = xfer_send(sock, &offer);
+	if (err == 0)
+		err = xfer_recv(sock, &answer);
+	if (err != 0 && tu_wait(pid) == 77) {
+		mobj_ring_close(p);
+		close(sock);
+		print_message("skipped: no PID namespaces in this kernel\n");
+		skip();
+	}
+	assert_int_equal(err, 0);
+	assert_true(answer.pidfd >= 0);
+	assert_int_equal(mobj_ring_accept_answer(p, &answer), 0);
+	xfer_release(&answer);
+	assert_int_equal(mobj_ring_write(p, "hello", 5, T_MS), 5);
+	assert_int_equal(tu_wait(pid), 0);
+	t0 = now_ms();
+	do
+		n = mobj_ring_write(p, at(0), page() / 2, T_MS);
+	while (n > 0);
+	assert_int_equal(n, -EPIPE);
+	assert_true(now_ms() - t0 < T_MS / 2);
+	mobj_ring_close(p);
+	close(sock);
 	tu_res_check(res);
 }
 
@@ -3164,6 +3237,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_ring_fork_child_close),
 		cmocka_unit_test(test_ring_fork_child_close_event),
 		cmocka_unit_test(test_xfer_producer_in_pid_namespace),
+		cmocka_unit_test(test_xfer_consumer_in_pid_namespace),
 		cmocka_unit_test(test_ring_without_proc),
 #ifdef TEST_AUDIT_ARCH
 		cmocka_unit_test(test_ring_pidfd_open_eperm),
