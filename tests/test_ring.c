@@ -2373,6 +2373,25 @@ static void die_without_closing(struct mobj_ring *r)
 	mobj__ring_free(r);
 }
 
+/* The peer of @r died without closing: a consumer reads -EPIPE, a
+ * @producer that fills the ring writes -EPIPE, long before the 5 s timeout. */
+static void peer_death_seen(struct mobj_ring *r, bool producer)
+{
+	unsigned char b[16];
+	uint64_t t0 = now_ms();
+	ssize_t n;
+
+	if (producer) {
+		do
+			n = mobj_ring_write(r, at(0), page() / 2, T_MS);
+		while (n > 0);
+	} else {
+		n = mobj_ring_read(r, b, sizeof(b), T_MS);
+	}
+	assert_int_equal(n, -EPIPE);
+	assert_true(now_ms() - t0 < T_MS / 2);
+}
+
 /* Runs @fn with a channel end in a grandchild that is pid 1 of a new PID
  * namespace (as in a container or a sandbox); this process gets the other
  * end in @mine. Returns the middle child's pid: its exit status is the
@@ -2421,7 +2440,6 @@ static void test_ring_producer_in_pid_namespace(void **state)
 	struct mobj_chan *ch;
 	struct mobj_ring *c;
 	unsigned char b[16];
-	uint64_t t0;
 	int err, status;
 	pid_t pid;
 
@@ -2437,10 +2455,7 @@ static void test_ring_producer_in_pid_namespace(void **state)
 	assert_int_equal(tu_wait(pid), 0);
 	assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), 5);
 	assert_memory_equal(b, "hello", 5);
-	/* Dead without closing: -EPIPE, long before the 5 s timeout. */
-	t0 = now_ms();
-	assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), -EPIPE);
-	assert_true(now_ms() - t0 < T_MS / 2);
+	peer_death_seen(c, false);
 	mobj_ring_close(c);
 	tu_res_check(res);
 }
@@ -2466,8 +2481,6 @@ static void test_ring_consumer_in_pid_namespace(void **state)
 	struct tu_res res = tu_res_now();
 	struct mobj_chan *ch;
 	struct mobj_ring *p;
-	uint64_t t0;
-	ssize_t n;
 	int err;
 	pid_t pid;
 
@@ -2484,12 +2497,7 @@ static void test_ring_consumer_in_pid_namespace(void **state)
 	assert_int_equal(err, 0);
 	assert_int_equal(mobj_ring_write(p, "hello", 5, T_MS), 5);
 	assert_int_equal(tu_wait(pid), 0);
-	t0 = now_ms();
-	do
-		n = mobj_ring_write(p, at(0), page() / 2, T_MS);
-	while (n > 0);
-	assert_int_equal(n, -EPIPE);
-	assert_true(now_ms() - t0 < T_MS / 2);
+	peer_death_seen(p, true);
 	mobj_ring_close(p);
 	tu_res_check(res);
 }
@@ -2828,7 +2836,6 @@ static void test_xfer_producer_in_pid_namespace(void **state)
 	struct mobj_ring_xfer offer, answer;
 	struct mobj_ring *c;
 	unsigned char b[16];
-	uint64_t t0;
 	int sock, err;
 	pid_t pid;
 
@@ -2850,10 +2857,7 @@ static void test_xfer_producer_in_pid_namespace(void **state)
 	assert_memory_equal(b, "hello", 5);
 	/* The producer's write worked: it watches us rightly too. */
 	assert_int_equal(tu_wait(pid), 0);
-	/* Dead without closing: -EPIPE, long before the 5 s timeout. */
-	t0 = now_ms();
-	assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), -EPIPE);
-	assert_true(now_ms() - t0 < T_MS / 2);
+	peer_death_seen(c, false);
 	mobj_ring_close(c);
 	close(sock);
 	tu_res_check(res);
@@ -2886,8 +2890,6 @@ static void test_xfer_consumer_in_pid_namespace(void **state)
 	struct tu_res res = tu_res_now();
 	struct mobj_ring_xfer offer, answer;
 	struct mobj_ring *p;
-	uint64_t t0;
-	ssize_t n;
 	int sock, err;
 	pid_t pid;
 
@@ -2911,12 +2913,7 @@ static void test_xfer_consumer_in_pid_namespace(void **state)
 	xfer_release(&answer);
 	assert_int_equal(mobj_ring_write(p, "hello", 5, T_MS), 5);
 	assert_int_equal(tu_wait(pid), 0);
-	t0 = now_ms();
-	do
-		n = mobj_ring_write(p, at(0), page() / 2, T_MS);
-	while (n > 0);
-	assert_int_equal(n, -EPIPE);
-	assert_true(now_ms() - t0 < T_MS / 2);
+	peer_death_seen(p, true);
 	mobj_ring_close(p);
 	close(sock);
 	tu_res_check(res);
