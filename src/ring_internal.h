@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "internal.h"
 #include "ring_layout.h"
@@ -24,7 +25,10 @@ struct mobj_ring {
 	bool armed;      /* own->waiting holds our fd's registration */
 	bool xfer_event; /* producer, exported: pev made, xfer_fd its peer half */
 	int xfer_fd;
+	int xfer_pidfd;  /* user IPC: the pidfd of ours we handed out, or -1 */
 	struct mobj__os_pevent pev;
+	pid_t owner;     /* the process that connected this end: only it may
+	                  * mark the end closed (a forked child's copy may not) */
 	size_t record_max;
 	struct mobj__ring_ctl *own;         /* read-write */
 	const struct mobj__ring_ctl *peer;  /* read-only mapping */

@@ -1317,6 +1317,7 @@ static void xfer_deliver(const struct mobj_ring_xfer *x,
 
 	memset(out, 0, sizeof(*out));
 	out->event_fd = x->event_fd;
+	out->pidfd = x->pidfd;
 	out->nobjs = x->nobjs;
 	for (i = 0; i < x->nobjs; i++) {
 		out->sizes[i] = x->sizes[i];

@@ -31,7 +31,39 @@
  *
  * Peer death: when the peer closes its end, or its process dies, a waiting
  * side wakes (within about 100 ms for a death without close), the consumer
- * first reads everything committed before, then gets -EPIPE.
+ * first reads everything committed before, then gets -EPIPE. What "its
+ * process" is: the process that called mobj_ring_send() or
+ * mobj_ring_recv() (or mobj_ring_export()/mobj_ring_import()). Linux: each
+ * side passes the other a pidfd of itself during the set-up (Linux 5.3 or
+ * later; over the user's IPC, in struct mobj_ring_xfer), so this holds
+ * across PID
+ * namespaces (a container, a sandbox) in both directions, and a pid reused
+ * later cannot fool it. Without pidfds (older kernels, or pidfd_open
+ * refused by a seccomp profile, EPERM or ENOSYS) the peer's pid as the
+ * kernel reports it with the set-up's last message (over the user's IPC:
+ * as the peer claims it) is polled instead
+ * (through /proc where mounted, else kill(pid, 0): an unreaped zombie then
+ * looks alive); a peer whose pid is not visible in this PID namespace is
+ * then not watched, and only its close is seen, never its death. Darwin:
+ * the peer's semaphores die with it. A peer that exec()s without closing
+ * its end is not dead: its end stays open until that process exits.
+ *
+ * Without /proc (a chroot, a sandbox) rings work the same: the frozen
+ * objects are enforced by their seals alone (see mobj_readonly()).
+ *
+ * fork(): a ring end belongs to the process that connected it (created and
+ * sent it, received it, or called mobj_ring_consumer()). A child that
+ * inherits an end must not use it (two producers or two consumers break
+ * the ring); it may only mobj_ring_close() its copy, which frees the
+ * child's memory and descriptors and leaves the ring alone: it neither
+ * marks the end closed, nor publishes what it committed or consumed
+ * (batched or not), nor shuts down the descriptor mobj_ring_fd() gives
+ * (Linux: the end's socket, whose file the child's copy shares), nor
+ * touches the parent's mobj_ring_fd() helper thread (which stays in the
+ * parent). The same holds for an exported producer that has not accepted
+ * its answer yet. A child that simply exits does nothing to
+ * the ring either. The peer keeps watching the process that connected the
+ * end, not its children.
  *
  * A handle is process-local and used by one thread at a time; the two ends
  * may be used from two threads of one process (mobj_ring_consumer()).
@@ -96,7 +128,8 @@ MOBJ_EXPORT int mobj_ring_consumer(struct mobj_ring *producer,
  * other end of channel @p c, which calls mobj_ring_recv(). Sends the
  * read-only data and producer-index objects, then waits for the consumer's
  * own (frozen) index object. Uses the channel exclusively until it returns;
- * the channel may be closed afterwards (peer death is then noticed by pid).
+ * the channel may be closed afterwards (peer death is then noticed by the
+ * pidfd the consumer passed, see "Peer death" above).
  *
  * @param timeout_ms  bounds the whole set-up: every send and receive of
  *                    it (the sends, the consumer's answer and the exchange
@@ -108,8 +141,10 @@ MOBJ_EXPORT int mobj_ring_consumer(struct mobj_ring *producer,
  *         errors of mobj_send() and mobj_recv() (-EPIPE, -ETIMEDOUT, ...),
  *         -EPROTO (the answer is not a valid consumer index object; the ring
  *         stays unconnected). A failure in the last step (the two sides
- *         learning how to watch each other's death) leaves the ring
- *         connected with the consumer counted as gone (-EPIPE): close it.
+ *         learning how to watch each other's death; -EPROTO there when the
+ *         consumer passed something that is not a pidfd of itself) leaves
+ *         the ring connected with the consumer counted as gone (-EPIPE):
+ *         close it.
  *         A consumer that dies during set-up gives -EPIPE, or 0 and then
  *         -EPIPE from the ring.
  */
@@ -143,11 +178,23 @@ MOBJ_EXPORT int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
  *    (MACH_MSG_TYPE_COPY_SEND), rebuilt with mobj_from_port(port, size,
  *    MOBJ_READ, ...);
  *  - Linux: @c event_fd when it is not -1 (SCM_RIGHTS too), in an offer;
+ *  - Linux: @c pidfd when it is not -1 (a pidfd of the sending process,
+ *    SCM_RIGHTS too);
  *  - Darwin: both @c ports, in an offer and in an answer, as send rights
  *    (COPY_SEND; an XPC mach_send right, a Mojo PlatformHandle, a port
  *    descriptor), put in the rebuilt struct as the names that arrived
- *    (MACH_PORT_DEAD if one died in transit);
+ *    (MACH_PORT_DEAD if one died in transit); event_fd and pidfd are -1;
  *  - the @c meta_len bytes of @c meta, as they are.
+ * Each side learns of the other's death as over a channel ("Peer death"
+ * above). Darwin: by the semaphore of ports[0], which dies with its task.
+ * Linux: by the pidfd the other passed, checked on arrival (a pidfd of a
+ * whole process, else -EPROTO), so this holds across PID namespaces. Only
+ * where the sender could not make one (pidfd_open missing or refused) does
+ * the receiver watch the pid the meta claims, unverified, and meaningful
+ * only when both share a PID namespace. Unlike a mobj channel, the user's
+ * IPC gives no kernel credentials, so nothing checks that the pidfd names
+ * the process that sent it: a peer that lies can only make itself look
+ * alive or dead.
  * Everything that arrives is checked again by the receiving call, exactly
  * as mobj_ring_recv()/mobj_ring_send() check their parts; the least
  * privilege split is the same (only read-only objects travel).
@@ -157,6 +204,7 @@ struct mobj_ring_xfer {
 	size_t sizes[2];       /**< their sizes */
 	unsigned nobjs;        /**< 2 in an offer, 1 in an answer */
 	int event_fd;          /**< Linux: a descriptor to pass too, or -1 */
+	int pidfd;             /**< Linux: a pidfd of the sender to pass too, or -1 */
 #ifdef __APPLE__
 	/** Darwin: send rights to pass too: [0] the sender's wake semaphore
 	 *  (its death wakes the peer), [1] its peer event's port (what
@@ -169,7 +217,7 @@ struct mobj_ring_xfer {
 
 /**
  * Producer, unconnected: fill @p offer with what the consumer needs. The
- * objects, the descriptor and the ports stay owned by the ring (valid
+ * objects, the descriptors and the ports stay owned by the ring (valid
  * until mobj_ring_accept_answer() or mobj_ring_close()): pass copies
  * (sending with SCM_RIGHTS or COPY_SEND makes them). Calling it again gives
  * the same offer.
@@ -182,20 +230,21 @@ MOBJ_EXPORT int mobj_ring_export(struct mobj_ring *producer,
 
 /**
  * Consumer: build the consumer end from an @p offer rebuilt from what
- * arrived (objects from their handles, event_fd as received or -1, the
- * meta bytes), and fill @p answer with what goes back to the producer.
- * Nothing in @p offer is taken: close its objects and descriptor, and
- * deallocate its ports, after the call. The answer's object is owned by the consumer end (valid until
- * mobj_ring_close()). The end is usable at once; the producer's data
+ * arrived (objects from their handles, event_fd and pidfd as received or
+ * -1, Darwin's ports as received, the meta bytes), and fill @p answer with
+ * what goes back to the producer. Nothing in @p offer is taken: close its
+ * objects and descriptors, and deallocate its ports, after the call. The
+ * answer's object, pidfd and ports are owned by the consumer end (valid
+ * until mobj_ring_close()). The end is usable at once; the producer's data
  * calls work once it has accepted the answer.
  * @return 0, or -EINVAL (NULL argument), -EPROTO (the offer is not a valid
  *         ring: a header, size, access, role or pid that does not fit, a
- *         descriptor that is not a peer event's half, or one missing
- *         that the meta announces; Darwin: a port missing, not a send
- *         right, a [0] that is no semaphore, or one of our own sent
- *         back), -ENOMEM, -EMFILE, -ENFILE. A producer whose process is
- *         already gone (Darwin: a port dead in transit, its semaphore
- *         terminated) gives 0 and then -EPIPE from the ring.
+ *         descriptor that is not a peer event's half or not a pidfd of a
+ *         whole process, or one missing that the meta announces; Darwin: a
+ *         port missing, not a send right, a [0] that is no semaphore, or
+ *         one of our own sent back), -ENOMEM, -EMFILE, -ENFILE. A producer
+ *         whose process is already gone (Darwin: a port dead in transit,
+ *         its semaphore terminated) gives 0 and then -EPIPE from the ring.
  */
 MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
                                  struct mobj_ring **consumer,
@@ -207,8 +256,9 @@ MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
  * released.
  * @return 0, or -EINVAL (NULL, not a producer, already connected), -EPROTO
  *         (not a valid answer, checked as mobj_ring_import() checks an
- *         offer; the ring stays unconnected), -ENOMEM. A consumer whose
- *         process is already gone gives 0 and then -EPIPE from the ring.
+ *         offer, its pidfd and ports included; the ring stays
+ *         unconnected), -ENOMEM, -EMFILE. A consumer whose process is
+ *         already gone gives 0 and then -EPIPE from the ring.
  */
 MOBJ_EXPORT int mobj_ring_accept_answer(struct mobj_ring *producer,
                                         const struct mobj_ring_xfer *answer);
@@ -448,9 +498,11 @@ MOBJ_EXPORT int mobj_ring_stats(const struct mobj_ring *r,
  * Otherwise (no descriptor or port was left at set-up; Linux, an offer
  * imported without its event_fd) the first call starts one helper thread
  * for this end, which sleeps the way a blocking call would and signals a
- * local event;
- * mobj_ring_close() stops it (up to 50 ms). Threads do not survive fork():
- * a child must not use an end whose helper was started before the fork.
+ * local event; mobj_ring_close() stops it (up to 50 ms). The helper starts
+ * with every signal blocked, so no signal the application directs at the
+ * process ever runs on it. Threads do not survive fork(): a child must not
+ * use an end whose helper was started before the fork (closing it is fine,
+ * see fork() above).
  *
  * @return the descriptor, or -EINVAL (NULL), -ENOTCONN (a producer with no
  *         consumer yet), -EMFILE, -ENFILE, -ENOMEM, -EAGAIN (no thread).
@@ -461,6 +513,8 @@ MOBJ_EXPORT int mobj_ring_fd(struct mobj_ring *r);
  * Close this end: mark it closed in its index page and wake the peer (which
  * then gets -EPIPE once it has read everything), unmap and free. Data
  * committed before stays readable by the consumer. NULL is a no-op.
+ * In a forked child that inherited the end, only the child's copy is freed
+ * (see fork() above).
  */
 MOBJ_EXPORT void mobj_ring_close(struct mobj_ring *r);
 

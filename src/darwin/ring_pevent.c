@@ -465,6 +465,13 @@ void mobj__os_pevent_close(struct mobj__os_pevent *e)
 	reset(e);
 }
 
+/* A forked child's copy of an end: ports and kqueues are not inherited
+ * (the names and the descriptor number are the parent's, or nothing). */
+void mobj__os_pevent_drop(struct mobj__os_pevent *e)
+{
+	reset(e);
+}
+
 /* Descriptors are Linux's (mobj_ring_xfer's event_fd): Darwin's peer
  * event travels as ports (ring_xfer.c). */
 int mobj__os_pevent_split_fd(struct mobj__os_pevent *mine, int *theirs)
