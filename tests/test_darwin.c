@@ -780,57 +780,6 @@ static void test_file_backed_entry_refused(void **state)
 	assert_int_equal(port_count(), before);
 }
 
-/* The child: a producer that waits for "die" on the channel, then dies
- * without closing anything and without writing. */
-static int child_idle_producer(const char *name)
-{
-	struct mobj_chan *c;
-	struct mobj_ring *p;
-	char buf[8];
-
-	if (connect_producer(name, &c, &p) < 0)
-		return 10;
-	if (mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf)) != 3)
-		return 11;
-	_exit(0);
-}
-
-/* A peer that dies without closing makes the ring fd readable: its port
- * dies with it, and the dead-name notification lands on ours. (Where the
- * helper thread still runs, it must take the KERN_TERMINATED of a dead
- * task's semaphore as death, not spin on it: XNU semaphore_destroy_all,
- * semaphore_wait_internal.) */
-static void test_ring_fd_peer_death(void **state)
-{
-	unsigned before = port_count();
-	struct mobj_chan *c;
-	struct mobj_ring *r;
-	struct pollfd pfd;
-	char buf[8];
-	pid_t pid;
-	int st;
-
-	(void)state;
-	pid = fork_peer("ringfd", child_idle_producer, &c);
-	assert_int_equal(mobj_ring_recv(c, LONG_MS, &r), 0);
-	pfd.fd = mobj_ring_fd(r);
-	pfd.events = POLLIN;
-	assert_true(pfd.fd >= 0);
-	/* Arms the descriptor: the child is still alive. */
-	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), 0), -EAGAIN);
-	assert_int_equal(poll(&pfd, 1, 0), 0);
-	assert_int_equal(mobj_send(c, NULL, "die", 3), 0);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-	if (poll(&pfd, 1, LONG_MS) != 1)
-		fail_msg("the ring fd never polled readable after the peer died");
-	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), 0), -EPIPE);
-	mobj_ring_close(r);
-	mobj_chan_close(c);
-	assert_int_equal(port_count(), before);
-}
-
 /* Fill the queue of @port (default limit: 5 messages) with simple
  * messages: every later send waits. */
 static void fill_queue(mach_port_t port)
@@ -1263,8 +1212,11 @@ static int child_go_producer(const char *name)
 }
 
 /* Across processes: the peer's publish makes our descriptor readable, and
- * so does its death (a dead-name notification on our port), with no
- * thread of ours in between. */
+ * so does its death without a close (its port dies with it, and the
+ * dead-name notification lands on ours), with no thread of ours in
+ * between. (Before, a helper thread slept on the peer's semaphore; it had
+ * to take the KERN_TERMINATED of a dead task's semaphore as death, not
+ * spin on it: XNU semaphore_destroy_all, semaphore_wait_internal.) */
 static void test_ring_fd_remote_no_thread(void **state)
 {
 	unsigned before = port_count();
@@ -1466,7 +1418,6 @@ int main(void)
 		cmocka_unit_test(test_msg_check_layout),
 		cmocka_unit_test(test_purgeable_entry_refused),
 		cmocka_unit_test(test_file_backed_entry_refused),
-		cmocka_unit_test(test_ring_fd_peer_death),
 		cmocka_unit_test(test_accept_connector_with_full_queue),
 		cmocka_unit_test(test_map_aligned_to_mobj_page_size),
 		cmocka_unit_test(test_listen_name_owned_elsewhere),

@@ -422,24 +422,13 @@ int mobj__os_pevent_drain(struct mobj__os_pevent *e)
 	return e->dead ? -EPIPE : 0;
 }
 
-int mobj__os_pevent_fd(const struct mobj__os_pevent *e)
-{
-	return e->kq;
-}
-
-void mobj__os_pevent_close(struct mobj__os_pevent *e)
+/* No more dead-name notifications about @e->peer (XNU
+ * ipc_right_request_alloc with a null notify port cancels the request and
+ * hands back the send-once right it held, released here). */
+void mobj__darwin_pevent_unwatch(struct mobj__os_pevent *e)
 {
 	mach_port_t prev = MACH_PORT_NULL;
 
-	if (mobj__darwin_inherited(e->gen) || !MACH_PORT_VALID(e->recv)) {
-		/* Made before a fork() (or never): nothing here is ours. */
-		reset(e);
-		return;
-	}
-	/* No more dead-name notifications (XNU ipc_right_request_alloc with a
-	 * null notify port cancels and hands back the send-once right); then
-	 * one may still be queued, holding a reference that destroying the
-	 * port would not release: drain takes it. */
 	if (e->watching)
 		mach_port_request_notification(mach_task_self(), e->peer,
 		                               MACH_NOTIFY_DEAD_NAME, 0,
@@ -448,6 +437,23 @@ void mobj__os_pevent_close(struct mobj__os_pevent *e)
 	if (MACH_PORT_VALID(prev))
 		mach_port_deallocate(mach_task_self(), prev);
 	e->watching = false;
+}
+
+int mobj__os_pevent_fd(const struct mobj__os_pevent *e)
+{
+	return e->kq;
+}
+
+void mobj__os_pevent_close(struct mobj__os_pevent *e)
+{
+	if (mobj__darwin_inherited(e->gen) || !MACH_PORT_VALID(e->recv)) {
+		/* Made before a fork() (or never): nothing here is ours. */
+		reset(e);
+		return;
+	}
+	/* Then a notification may still be queued, holding a reference that
+	 * destroying the port would not release: drain takes it. */
+	mobj__darwin_pevent_unwatch(e);
 	/* The peer's loop learns of our close now (across processes the
 	 * dead-name notification follows). */
 	mobj__os_pevent_signal(e);

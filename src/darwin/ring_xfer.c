@@ -110,19 +110,10 @@ static int check_sema(mach_port_t s)
 /* Let go of what an earlier take held. */
 static void drop_peer(struct mobj__os_waker *w, struct mobj__os_pevent *e)
 {
-	mach_port_t prev = MACH_PORT_NULL;
-
 	if (MACH_PORT_VALID(w->theirs))
 		mach_port_deallocate(mach_task_self(), w->theirs);
 	w->theirs = MACH_PORT_NULL;
-	if (e->watching)
-		mach_port_request_notification(mach_task_self(), e->peer,
-		                               MACH_NOTIFY_DEAD_NAME, 0,
-		                               MACH_PORT_NULL,
-		                               MACH_MSG_TYPE_MAKE_SEND_ONCE, &prev);
-	if (MACH_PORT_VALID(prev))
-		mach_port_deallocate(mach_task_self(), prev);
-	e->watching = false;
+	mobj__darwin_pevent_unwatch(e);
 	if (MACH_PORT_VALID(e->peer))
 		mach_port_deallocate(mach_task_self(), e->peer);
 	e->peer = MACH_PORT_NULL;
