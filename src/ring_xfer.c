@@ -21,8 +21,10 @@
  * process, else -EPROTO) and watches it. Only where pidfds are missing or
  * refused is the claimed pid watched (unverified, and meaningful only in a
  * shared PID namespace: a lie only makes the liar look alive or dead).
- * Darwin's waker needs Mach semaphores the user's IPC does not carry:
- * -ENOTSUP.
+ * What else a system needs travels in its own fields of the struct, which
+ * its backend fills and checks (mobj__os_xfer_put/take; Darwin: the wake
+ * semaphores and the peer event's ports, both ways, which also stand in
+ * for the pidfds).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -90,38 +92,62 @@ static int watch(struct mobj_ring *r, const struct ring_meta *m,
 	return err;
 }
 
+/* The system's own fields of @x, from this end (os.h). */
+static int put_native(struct mobj_ring *r, struct mobj_ring_xfer *x)
+{
+	int held = mobj__os_xfer_put(&r->waker, &r->pev, x);
+
+	if (held < 0)
+		return held;
+	if (held & MOBJ__OS_XFER_WAKER)
+		r->waker_set = true;
+	if (held & MOBJ__OS_XFER_EVENT)
+		r->pev_set = true;
+	return 0;
+}
+
+/* The peer's, from @x. Gone (-EPIPE) is for watch() to tell. */
+static int take_native(struct mobj_ring *r, const struct mobj_ring_xfer *x)
+{
+	int err = mobj__os_xfer_take(&r->waker, &r->pev, x);
+
+	return err == -EPIPE ? 0 : err;
+}
+
 int mobj_ring_export(struct mobj_ring *r, struct mobj_ring_xfer *out)
 {
+	struct mobj_ring_xfer x; /* out is written only on success */
 	struct ring_meta m;
-	int fd;
+	int fd, err;
 
 	if (!r || !out || !r->producer || r->connected)
 		return -EINVAL;
-#ifdef __APPLE__
-	return -ENOTSUP;
-#endif
 	/* A peer event if the system has one and descriptors are left; the
 	 * consumer's mobj_ring_fd() falls back to a thread otherwise. */
 	if (!r->xfer_event && mobj__os_pevent_split_fd(&r->pev, &fd) == 0) {
 		r->xfer_event = true;
 		r->xfer_fd = fd;
 	}
-	xfer_clear(out);
-	out->objs[0] = r->data_ro;
-	out->objs[1] = r->pctl_ro;
-	out->sizes[0] = (size_t)r->f.cap;
-	out->sizes[1] = mobj_page_size();
-	out->nobjs = 2;
-	out->event_fd = r->xfer_event ? r->xfer_fd : -1;
+	xfer_clear(&x);
+	err = put_native(r, &x);
+	if (err < 0)
+		return err;
+	x.objs[0] = r->data_ro;
+	x.objs[1] = r->pctl_ro;
+	x.sizes[0] = (size_t)r->f.cap;
+	x.sizes[1] = mobj_page_size();
+	x.nobjs = 2;
+	x.event_fd = r->xfer_event ? r->xfer_fd : -1;
 	memset(&m, 0, sizeof(m));
 	mobj__ring_part_init(&m.part[0], RING_PART_DATA, (size_t)r->f.cap);
 	mobj__ring_part_init(&m.part[1], RING_PART_PCTL, (size_t)r->f.cap);
 	self_fd(r, &m);
-	out->pidfd = r->xfer_pidfd;
+	x.pidfd = r->xfer_pidfd;
 	if (r->xfer_event)
 		m.flags |= META_EVENT;
-	memcpy(out->meta, &m, sizeof(m));
-	out->meta_len = sizeof(m);
+	memcpy(x.meta, &m, sizeof(m));
+	x.meta_len = sizeof(m);
+	*out = x;
 	return 0;
 }
 
@@ -160,6 +186,7 @@ static int import_offer(const struct mobj_ring_xfer *in, const struct ring_meta 
 int mobj_ring_import(const struct mobj_ring_xfer *in,
                      struct mobj_ring **consumer, struct mobj_ring_xfer *answer)
 {
+	struct mobj_ring_xfer a; /* answer is written only on success */
 	struct ring_meta m;
 	struct mobj_ring *r;
 	struct mobj *cctl_ro;
@@ -173,7 +200,12 @@ int mobj_ring_import(const struct mobj_ring_xfer *in,
 	err = import_offer(in, &m, &r, &cctl_ro);
 	if (err < 0)
 		return err;
-	err = watch(r, &m, in);
+	xfer_clear(&a);
+	err = put_native(r, &a);
+	if (err == 0)
+		err = take_native(r, in);
+	if (err == 0)
+		err = watch(r, &m, in);
 	if (err < 0) {
 		mobj_close(cctl_ro);
 		mobj__ring_free(r);
@@ -181,16 +213,16 @@ int mobj_ring_import(const struct mobj_ring_xfer *in,
 	}
 	/* The end keeps the answer's object until it is closed. */
 	r->pctl_ro = cctl_ro;
-	xfer_clear(answer);
-	answer->objs[0] = cctl_ro;
-	answer->sizes[0] = mobj_page_size();
-	answer->nobjs = 1;
+	a.objs[0] = cctl_ro;
+	a.sizes[0] = mobj_page_size();
+	a.nobjs = 1;
 	memset(&m, 0, sizeof(m));
 	mobj__ring_part_init(&m.part[0], RING_PART_CCTL, (size_t)r->f.cap);
 	self_fd(r, &m);
-	answer->pidfd = r->xfer_pidfd;
-	memcpy(answer->meta, &m, sizeof(m));
-	answer->meta_len = sizeof(m);
+	a.pidfd = r->xfer_pidfd;
+	memcpy(a.meta, &m, sizeof(m));
+	a.meta_len = sizeof(m);
+	*answer = a;
 	*consumer = r;
 	return 0;
 }
@@ -216,6 +248,11 @@ int mobj_ring_accept_answer(struct mobj_ring *r,
 	    mobj__ring_part_check(&m.part[0], answer->objs[0], RING_PART_CCTL,
 	                          &cap) < 0)
 		return -EPROTO;
+	/* The system's own fields first (Darwin: the consumer's semaphore and
+	 * port); refused, nothing new is held and the ring stays as it was. */
+	err = take_native(r, answer);
+	if (err < 0)
+		return err;
 	/* Watch first: a consumer that passed something that is not a pidfd
 	 * of itself leaves the ring unconnected. */
 	err = watch(r, &m, answer);
