@@ -5,6 +5,7 @@
 #ifndef MOBJ_INTERNAL_H
 #define MOBJ_INTERNAL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +35,18 @@ int mobj__import_dup(const struct mobj__os_obj *in, size_t size,
  * one line to stderr; otherwise nothing. Every refusal of a foreign object
  * or message calls it, so a person can learn why without a debugger. */
 void mobj__refused(const char *what, const char *why);
+
+/* A failed system call's errno, negated; -EIO should it be 0 (both
+ * backends' one copy). */
+static inline int mobj__neg_errno(void)
+{
+	int e = errno, r = e > 0 ? -e : -EIO;
+
+	/* Callers rely on a negative result; the static analyzer
+	 * (tools/analyze.sh) cannot derive -e < 0 from e > 0, so the result
+	 * says so in a form it can follow. */
+	return r < 0 ? r : -EIO;
+}
 
 /* -1 is forever; anything below is a caller's bug (a deadline computed
  * into the past, say), not a request to wait forever: -EINVAL. */

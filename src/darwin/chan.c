@@ -203,12 +203,12 @@ static int open_kq(struct mobj__os_chan *c)
 
 	kq = kqueue();
 	if (kq < 0)
-		return errno ? -errno : -EIO;
+		return mobj__neg_errno();
 	fcntl(kq, F_SETFD, FD_CLOEXEC);
 	EV_SET(&ev[0], c->recv, EVFILT_MACHPORT, EV_ADD, 0, 0, NULL);
 	EV_SET(&ev[1], 1, EVFILT_USER, EV_ADD, 0, 0, NULL); /* see mark_dead */
 	if (kevent(kq, ev, 2, NULL, 0, NULL) < 0) {
-		err = errno ? -errno : -EIO;
+		err = mobj__neg_errno();
 		close(kq);
 		return err;
 	}

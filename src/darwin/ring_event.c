@@ -15,7 +15,7 @@ static int set_flags(int fd)
 
 	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-		return errno ? -errno : -EIO;
+		return mobj__neg_errno();
 	return 0;
 }
 
@@ -24,7 +24,7 @@ int mobj__os_event_open(struct mobj__os_event *e)
 	int p[2], err;
 
 	if (pipe(p) < 0)
-		return errno ? -errno : -EIO;
+		return mobj__neg_errno();
 	err = set_flags(p[0]);
 	if (err == 0)
 		err = set_flags(p[1]);

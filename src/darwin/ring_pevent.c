@@ -149,7 +149,7 @@ int mobj__darwin_pevent_open(struct mobj__os_pevent *e)
 	                               MACH_PORT_LIMITS_INFO_COUNT);
 	e->kq = kqueue();
 	if (e->kq < 0) {
-		err = errno ? -errno : -EIO;
+		err = mobj__neg_errno();
 		goto fail;
 	}
 	(void)fcntl(e->kq, F_SETFD, FD_CLOEXEC);
@@ -159,7 +159,7 @@ int mobj__darwin_pevent_open(struct mobj__os_pevent *e)
 	EV_SET(&ev[0], e->recv, EVFILT_MACHPORT, EV_ADD, 0, 0, NULL);
 	EV_SET(&ev[1], 1, EVFILT_USER, EV_ADD, 0, 0, NULL); /* mark_dead */
 	if (kevent(e->kq, ev, 2, NULL, 0, NULL) < 0) {
-		err = errno ? -errno : -EIO;
+		err = mobj__neg_errno();
 		goto fail;
 	}
 	/* MAKE_SEND from our own receive right: no send right stays behind

@@ -8,17 +8,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* The failed system call's errno, negated; -EIO should it be 0. */
-static inline int mobj__neg_errno(void)
-{
-	int e = errno, r = e > 0 ? -e : -EIO;
-
-	/* Callers rely on a negative result; the static analyzer
-	 * (tools/analyze.sh) cannot derive -e < 0 from e > 0, so the result
-	 * says so in a form it can follow. */
-	return r < 0 ? r : -EIO;
-}
-
 /* /proc is mounted and numbers processes as this process's PID namespace
  * does (our pid there is getpid()): only then does /proc/PID name the
  * process that has pid PID here. A child namespace often keeps its
