@@ -68,14 +68,15 @@ int mobj_ring_export(struct mobj_ring *r, struct mobj_ring_xfer *out)
 	struct ring_meta m;
 	int fd;
 
-	if (!r || !out || !r->producer || r->connected)
+	if (!r || !out || !r->producer || (r->connected && !r->m))
 		return -EINVAL;
 #ifdef __APPLE__
 	return -ENOTSUP;
 #endif
 	/* A peer event if the system has one and descriptors are left; the
 	 * consumer's mobj_ring_fd() falls back to a thread otherwise. */
-	if (!r->xfer_event && mobj__os_pevent_split_fd(&r->pev, &fd) == 0) {
+	if (!r->m && !r->xfer_event &&
+	    mobj__os_pevent_split_fd(&r->pev, &fd) == 0) {
 		r->xfer_event = true;
 		r->xfer_fd = fd;
 	}
@@ -171,7 +172,7 @@ int mobj_ring_accept_answer(struct mobj_ring *r,
 	size_t cap;
 	int err;
 
-	if (!r || !answer || !r->producer || r->connected)
+	if (!r || !answer || !r->producer || (r->connected && !r->m))
 		return -EINVAL;
 	if (answer->meta_len != sizeof(m))
 		return -EPROTO;
@@ -182,6 +183,8 @@ int mobj_ring_accept_answer(struct mobj_ring *r,
 	    mobj__ring_part_check(&m.part[0], answer->objs[0], RING_PART_CCTL,
 	                          &cap) < 0)
 		return -EPROTO;
+	if (r->m)
+		return mobj__ring_multi_accept(r, answer->objs[0], meta_pid(&m));
 	err = mobj__ring_accept(r, answer->objs[0]);
 	if (err < 0)
 		return err;

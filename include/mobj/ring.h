@@ -76,6 +76,108 @@ struct mobj_ring;
  */
 MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
 
+/** mobj_ring_create_multi() flag: the producer never waits for consumers. */
+#define MOBJ_RING_OVERWRITE 1u
+
+/**
+ * Create a 1:N ring (fan-out) and return its producer end: one producer,
+ * up to @p max_consumers consumers, each reading every byte through its
+ * own read-only view.
+ *
+ * Joining. Each consumer joins with the calls of the SPSC ring, any number
+ * of times on the same producer: mobj_ring_send() (one per consumer, each
+ * over its own channel; the other side calls mobj_ring_recv()),
+ * mobj_ring_consumer() (a consumer in this process, for a thread), and
+ * mobj_ring_export()/mobj_ring_accept_answer() (every export gives the
+ * same offer; each answer is one more consumer). A consumer joins at the
+ * producer's tail as it finds it: it reads what is committed after it
+ * joined. One consumer more than @p max_consumers (counting those still
+ * live) is -ENOSPC from the joining call. The producer is usable at once;
+ * with no consumer it writes freely (nobody to wait for).
+ *
+ * Consumers use the data calls unchanged (peek/consume, read, the record
+ * calls, available, fd). The producer uses reserve/commit, write, the
+ * record calls, write_some, flush, available (the free space: the minimum
+ * over live consumers, or the capacity with MOBJ_RING_OVERWRITE); not
+ * mobj_ring_set_batch() (-ENOTSUP: every commit is published) nor
+ * mobj_ring_fd() (-ENOTSUP).
+ *
+ * @p flags 0: the producer waits for the slowest live consumer (reserve
+ * blocks by the timeout rules). MOBJ_RING_OVERWRITE: the producer never
+ * waits; a consumer that fell a whole ring behind is *lapped*: its next
+ * data call (peek, read, the record calls, or the consume of bytes it
+ * peeked before the lap) returns -EOVERFLOW, exactly once per lap, having
+ * moved it to the oldest intact data, at a record start when the producer
+ * writes only records (the producer publishes that index, `oldest`, in its
+ * control page before it overwrites anything older).
+ *
+ * Reading in place (a seqlock): the bytes mobj_ring_peek() or
+ * mobj_ring_peek_record() returns may be overwritten while the consumer
+ * reads them (overwrite mode, or a consumer the producer stopped waiting
+ * for). mobj_ring_consume() and mobj_ring_consume_record() check after the
+ * reading, with an acquire fence and a load of `oldest`, that none of the
+ * peeked bytes were overwritten, and return -EOVERFLOW (consuming nothing,
+ * the consumer moved on) when some may have been: act on what you read
+ * only after consume returned 0, or copy with mobj_ring_read() /
+ * mobj_ring_read_record(), which return -EOVERFLOW the same way.
+ *
+ * Departure and death. A consumer that closes stops holding the producer
+ * back at once; one whose process dies, within about 100 ms of a producer
+ * waiting for it (its pid is checked after each silent 50 ms slice);
+ * neither disturbs the other consumers. The producer's close or death
+ * reaches every consumer: all committed data, then -EPIPE.
+ *
+ * Least privilege: the producer maps the data read-write, its own control
+ * page read-write and each consumer's control page read-only. Each
+ * consumer maps the data and the producer's page read-only and its own
+ * page read-write (it creates and freezes it, as an SPSC consumer does);
+ * it never maps another consumer's page, and learns nothing of the others
+ * but the producer's waiting state. A consumer index that is impossible
+ * (backwards or past the tail) makes the producer drop that consumer
+ * (-EPROTO, state MOBJ_RING_BROKEN in mobj_ring_consumer_stats()), never
+ * touch memory outside the ring; in blocking mode a consumer that lies
+ * ahead only loses its own data (the producer waits for the honest ones),
+ * and one that lies behind (or stops reading) holds the producer as a slow
+ * consumer does: that is what flag 0 asks for; use a timeout, or
+ * MOBJ_RING_OVERWRITE, when a consumer may not be trusted to keep up.
+ *
+ * @return 0, or -EINVAL (producer NULL, capacity 0 or too large,
+ *         max_consumers 0 or above 1024, unknown flags), -ENOMEM, -EMFILE,
+ *         -ENFILE, -ENOSPC.
+ */
+MOBJ_EXPORT int mobj_ring_create_multi(size_t capacity, unsigned max_consumers,
+                                       unsigned flags,
+                                       struct mobj_ring **producer);
+
+/** A consumer slot's state (mobj_ring_consumer_stats()). */
+#define MOBJ_RING_LIVE 1   /**< joined and reading */
+#define MOBJ_RING_CLOSED 2 /**< closed its end */
+#define MOBJ_RING_DEAD 3   /**< its process died */
+#define MOBJ_RING_BROKEN 4 /**< published an impossible index: dropped */
+
+/** What the producer of a 1:N ring knows of one consumer. */
+struct mobj_ring_consumer_stats {
+	uint64_t head;   /**< bytes it consumed, as the producer last saw them */
+	uint64_t lag;    /**< the producer's tail minus head */
+	uint64_t waits;  /**< producer sleeps waiting for it (blocking mode) */
+	int state;       /**< MOBJ_RING_LIVE, _CLOSED, _DEAD or _BROKEN */
+	int pid;         /**< its process, 0 in this process or unknown */
+};
+
+/**
+ * Producer of a 1:N ring: the state of consumer slot @p i (0 ..
+ * max_consumers - 1). A departed consumer's slot keeps its last state
+ * until another consumer joins in its place. mobj_ring_stats() on the
+ * producer gives the totals (its sleeps, the wakes it sent, its checks).
+ * Refreshes what it reports (reads each consumer's index, and checks the
+ * consumer's process when @p i is the one asked).
+ * @return 0, or -EINVAL (NULL, not a 1:N producer, i out of range),
+ *         -ENOENT (no consumer ever joined in slot i).
+ */
+MOBJ_EXPORT int mobj_ring_consumer_stats(struct mobj_ring *producer,
+                                         unsigned i,
+                                         struct mobj_ring_consumer_stats *out);
+
 /**
  * Get the consumer end of an unconnected ring in this process, for a
  * thread. The consumer maps the data and the producer's index read-only,
@@ -267,7 +369,9 @@ MOBJ_EXPORT int mobj_ring_flush(struct mobj_ring *r);
  *  -EMSGSIZE  min > capacity;
  *  -EAGAIN    timeout 0 and fewer than min bytes;  -ETIMEDOUT;
  *  -EPIPE     the producer closed or died and fewer than min bytes remain;
- *  -EPROTO    the producer's index is impossible (sticky).
+ *  -EPROTO    the producer's index is impossible (sticky);
+ *  -EOVERFLOW 1:N ring, this consumer was lapped: it now stands at the
+ *             oldest intact data (once per lap; mobj_ring_create_multi()).
  * Inline (the fast path section at the end of this header).
  */
 MOBJ_RING_INLINE int mobj_ring_peek(struct mobj_ring *r, size_t min,
@@ -279,7 +383,9 @@ MOBJ_RING_INLINE int mobj_ring_peek(struct mobj_ring *r, size_t min,
  * at once unless mobj_ring_set_batch() defers it). n may be at most the
  * readable amount last returned by mobj_ring_peek() (less what was consumed
  * since).
- * @return 0, or -EINVAL (NULL, not a consumer, n too large).
+ * @return 0, or -EINVAL (NULL, not a consumer, n too large), -EOVERFLOW
+ *         (1:N ring: some peeked bytes may have been overwritten while
+ *         read; nothing consumed, see mobj_ring_create_multi()).
  * Inline (the fast path section at the end of this header).
  */
 MOBJ_RING_INLINE int mobj_ring_consume(struct mobj_ring *r, size_t n);
@@ -490,6 +596,13 @@ MOBJ_EXPORT int mobj_ring_slow_peek(struct mobj_ring *r, size_t min,
                                     size_t *avail);
 
 /**
+ * The out-of-line half of mobj_ring_consume() (same contract), for ends
+ * the inline call does not serve (a consumer of a 1:N ring: the seqlock
+ * check). Not for direct use.
+ */
+MOBJ_EXPORT int mobj_ring_slow_consume(struct mobj_ring *r, size_t n);
+
+/**
  * After a publish that saw the peer waiting: wake it if it waits for what
  * was published (one system call at most). Not for direct use.
  */
@@ -580,6 +693,8 @@ MOBJ_RING_INLINE int mobj_ring_consume(struct mobj_ring *r, size_t n)
 
 	if (!r || f->role != MOBJ_RING_FAST_CONSUMER || n > f->peer_seen - f->pos)
 		return -EINVAL;
+	if (f->ready != MOBJ_RING_FAST_CONSUMER)
+		return mobj_ring_slow_consume(r, n);
 	return mobj_ring__advance(f, r, n);
 }
 
