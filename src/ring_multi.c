@@ -507,6 +507,9 @@ int mobj__ring_multi_send(struct mobj_chan *c, struct mobj_ring *r,
 		return err == -EPIPE ? 0 : err;
 	}
 	s->waker_set = true;
+#ifdef __linux__
+	s->pid = s->waker.pid; /* what the consumer said (mobj info shows it) */
+#endif
 	return 0;
 }
 
