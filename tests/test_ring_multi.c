@@ -8,7 +8,7 @@
  * every consumer, and an in-process stream between threads (the form
  * tools/tsan.sh checks).
  *
- * MOBJ_RING_STREAM_MB overrides the stream length (default 64).
+ * MOBJ_RING_STREAM_MB overrides the stream length (default 256).
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -38,7 +38,7 @@ static uint64_t stream_bytes(void)
 {
 	const char *e = getenv("MOBJ_RING_STREAM_MB");
 
-	return (uint64_t)(e ? strtoul(e, NULL, 10) : 64) << 20;
+	return (uint64_t)(e ? strtoul(e, NULL, 10) : 256) << 20;
 }
 
 /* Stream byte i: position-dependent, with a prime period (a lost, repeated
