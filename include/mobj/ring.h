@@ -35,6 +35,9 @@
  *
  * A handle is process-local and used by one thread at a time; the two ends
  * may be used from two threads of one process (mobj_ring_consumer()).
+ *
+ * One producer, many consumers: mobj_ring_create_multi() makes a 1:N ring
+ * whose consumers use the same calls (see there for what differs).
  */
 #ifndef MOBJ_RING_H
 #define MOBJ_RING_H
