@@ -31,7 +31,7 @@
 #include "harness.h"
 #include "ring_impl.h"
 
-struct heap_x {
+struct heap_ends {
 	struct mobj_heap *heap;
 	struct mobj *ro;
 	const void *base;	/* consumer's read-only mapping */
@@ -40,7 +40,7 @@ struct heap_x {
 	size_t in_flight;
 };
 
-static struct heap_x hx;
+static struct heap_ends ends;
 
 struct offmsg {
 	uint64_t off, len;
@@ -58,11 +58,11 @@ static int rings(size_t cap)
 {
 	int rc;
 
-	if ((rc = mobj_ring_create(cap, &hx.fwd[0])) < 0 ||
-	    (rc = mobj_ring_consumer(hx.fwd[0], &hx.fwd[1])) < 0)
+	if ((rc = mobj_ring_create(cap, &ends.fwd[0])) < 0 ||
+	    (rc = mobj_ring_consumer(ends.fwd[0], &ends.fwd[1])) < 0)
 		return rc;
-	if ((rc = mobj_ring_create(cap, &hx.ret[0])) < 0 ||
-	    (rc = mobj_ring_consumer(hx.ret[0], &hx.ret[1])) < 0)
+	if ((rc = mobj_ring_create(cap, &ends.ret[0])) < 0 ||
+	    (rc = mobj_ring_consumer(ends.ret[0], &ends.ret[1])) < 0)
 		return rc;
 	return 0;
 }
@@ -71,24 +71,24 @@ static void heap_cleanup(struct xport *x)
 {
 	(void)x;
 	for (int i = 0; i < 2; i++) {
-		mobj_ring_close(hx.fwd[i]);
-		mobj_ring_close(hx.ret[i]);
-		hx.fwd[i] = hx.ret[i] = NULL;
+		mobj_ring_close(ends.fwd[i]);
+		mobj_ring_close(ends.ret[i]);
+		ends.fwd[i] = ends.ret[i] = NULL;
 	}
-	mobj_close(hx.ro);
-	mobj_heap_close(hx.heap);
-	memset(&hx, 0, sizeof(hx));
+	mobj_close(ends.ro);
+	mobj_heap_close(ends.heap);
+	memset(&ends, 0, sizeof(ends));
 }
 
 static int heap_prepare(struct xport *x)
 {
 	int rc;
 
-	memset(&hx, 0, sizeof(hx));
-	hx.size = heap_bytes(x->msg);
-	rc = mobj_heap_create(hx.size, 0, &hx.heap);
+	memset(&ends, 0, sizeof(ends));
+	ends.size = heap_bytes(x->msg);
+	rc = mobj_heap_create(ends.size, 0, &ends.heap);
 	if (rc == 0)
-		rc = mobj_readonly(mobj_heap_object(hx.heap), &hx.ro);
+		rc = mobj_readonly(mobj_heap_object(ends.heap), &ends.ro);
 	if (rc == 0)
 		rc = rings(64 * 1024);
 	if (rc < 0) {
@@ -106,9 +106,9 @@ static int heap_open(struct xport *x, int side)
 	x->side = side;
 	if (side == 0)
 		return 0;
-	hx.size = mobj_size(hx.ro);
-	rc = mobj_map(hx.ro, 0, hx.size, MOBJ_PROT_READ, &p);
-	hx.base = p;
+	ends.size = mobj_size(ends.ro);
+	rc = mobj_map(ends.ro, 0, ends.size, MOBJ_PROT_READ, &p);
+	ends.base = p;
 	return rc;
 }
 
@@ -119,18 +119,18 @@ static int take_back(bool block)
 	void *p;
 
 	for (;;) {
-		ssize_t n = mobj_ring_read_record(hx.ret[1], &m, sizeof(m), block ? -1 : 0);
+		ssize_t n = mobj_ring_read_record(ends.ret[1], &m, sizeof(m), block ? -1 : 0);
 		int rc;
 
 		if (n == -EAGAIN)
 			return 0;
 		if (n < 0)
 			return (int)n;
-		if (n != sizeof(m) || (rc = mobj_heap_ptr(hx.heap, m.off, &p)) < 0)
+		if (n != sizeof(m) || (rc = mobj_heap_ptr(ends.heap, m.off, &p)) < 0)
 			return -EPROTO;
-		if ((rc = mobj_heap_free(hx.heap, p)) < 0)
+		if ((rc = mobj_heap_free(ends.heap, p)) < 0)
 			return rc;
-		hx.in_flight--;
+		ends.in_flight--;
 		block = false;
 	}
 }
@@ -144,17 +144,17 @@ static int heap_send(struct xport *x, const void *src)
 
 	if ((rc = take_back(false)) < 0)
 		return rc;
-	while ((rc = mobj_heap_alloc(hx.heap, x->msg, &p)) == -ENOMEM && hx.in_flight)
+	while ((rc = mobj_heap_alloc(ends.heap, x->msg, &p)) == -ENOMEM && ends.in_flight)
 		if ((rc = take_back(true)) < 0)
 			return rc;
 	if (rc < 0)
 		return rc;
 	memcpy(p, src, x->msg);
-	if ((rc = mobj_heap_offset(hx.heap, p, &off)) < 0)
+	if ((rc = mobj_heap_offset(ends.heap, p, &off)) < 0)
 		return rc;
 	m.off = off;
-	hx.in_flight++;
-	rc = (int)mobj_ring_write_record(hx.fwd[0], &m, sizeof(m), -1);
+	ends.in_flight++;
+	rc = (int)mobj_ring_write_record(ends.fwd[0], &m, sizeof(m), -1);
 	return rc < 0 ? rc : 0;
 }
 
@@ -162,18 +162,18 @@ static int heap_recv(struct xport *x, uint64_t *first, uint64_t *sum)
 {
 	struct offmsg m;
 	const void *q;
-	ssize_t n = mobj_ring_read_record(hx.fwd[1], &m, sizeof(m), -1);
+	ssize_t n = mobj_ring_read_record(ends.fwd[1], &m, sizeof(m), -1);
 	int rc;
 
 	if (n < 0)
 		return (int)n;
 	if (n != sizeof(m))
 		return -EPROTO;
-	if ((rc = mobj_heap_at(hx.base, hx.size, m.off, m.len, &q)) < 0)
+	if ((rc = mobj_heap_at(ends.base, ends.size, m.off, m.len, &q)) < 0)
 		return rc;
 	memcpy(first, q, sizeof(*first));
 	*sum += bh_sum(q, m.len);
-	n = mobj_ring_write_record(hx.ret[0], &m, sizeof(m), -1);
+	n = mobj_ring_write_record(ends.ret[0], &m, sizeof(m), -1);
 	(void)x;
 	return n < 0 ? (int)n : 0;
 }
@@ -197,10 +197,10 @@ static int rcopy_prepare(struct xport *x)
 	size_t cap = (2 * (x->msg + MOBJ_RING_RECORD_HEADER) + page - 1) / page * page;
 	int rc;
 
-	memset(&hx, 0, sizeof(hx));
-	rc = mobj_ring_create(cap < (256u << 10) ? (256u << 10) : cap, &hx.fwd[0]);
-	if (rc == 0 && (rc = mobj_ring_consumer(hx.fwd[0], &hx.fwd[1])) < 0)
-		mobj_ring_close(hx.fwd[0]);
+	memset(&ends, 0, sizeof(ends));
+	rc = mobj_ring_create(cap < (256u << 10) ? (256u << 10) : cap, &ends.fwd[0]);
+	if (rc == 0 && (rc = mobj_ring_consumer(ends.fwd[0], &ends.fwd[1])) < 0)
+		mobj_ring_close(ends.fwd[0]);
 	if (rc < 0)
 		snprintf(x->note, sizeof(x->note), "ring set-up: %s", mobj_strerror(rc));
 	return rc;
@@ -218,14 +218,14 @@ static int rcopy_open(struct xport *x, int side)
 
 static int rcopy_send(struct xport *x, const void *src)
 {
-	ssize_t n = mobj_ring_write_record(hx.fwd[0], src, x->msg, -1);
+	ssize_t n = mobj_ring_write_record(ends.fwd[0], src, x->msg, -1);
 
 	return n < 0 ? (int)n : 0;
 }
 
 static int rcopy_recv(struct xport *x, uint64_t *first, uint64_t *sum)
 {
-	ssize_t n = mobj_ring_read_record(hx.fwd[1], x->buf, x->msg, -1);
+	ssize_t n = mobj_ring_read_record(ends.fwd[1], x->buf, x->msg, -1);
 
 	if (n < 0)
 		return (int)n;

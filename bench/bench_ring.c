@@ -2,34 +2,61 @@
  * ring.*: moving messages from a producer process (cpu[0]) to a consumer
  * process (cpu[1]), against what one would use instead.
  *
+ * THE WAIT RULE. Every transport waits the way its users run it for the
+ * case measured, or the case says plainly why not. A wait policy costs as
+ * much as a transport (a futex wake-up is microseconds, a message tens of
+ * nanoseconds), so a comparison of two transports that wait differently
+ * measures the two waits. Concretely:
+ *   - a shared-memory transport that has a sleeping wait spins first, as
+ *     many times as the mobj ring does (MOBJ_RING_SPINS, read from the
+ *     library's source by bench/meson.build), then sleeps until the other
+ *     side's notification: mobj (its own code), spa (the bench gives it the
+ *     mobj ring's scheme, it has none of its own), iceoryx (polls
+ *     iox_sub_take_chunk, then the WaitSet);
+ *   - a transport whose users block in the kernel blocks: pipe and unix
+ *     (read/write on blocking descriptors; nobody spins on a pipe);
+ *   - the references never sleep: bare busy-polls (the hand-written ring of
+ *     a program that owns both cores), limit synchronizes once per half
+ *     ring; neither has an -idle or -sleep row, which would be its busy row;
+ *   - iceoryx-block is iceoryx's documented event loop (the WaitSet at once,
+ *     no polling), kept to show what the wait policy alone costs;
+ *   - a producer whose ring is full waits as its consumer does (mobj, spa,
+ *     bare), in write(2) (pipe, unix), or in iceoryx's own back-off for a
+ *     full queue (BLOCK_PRODUCER).
+ *
  *   ring.throughput      MB/s for 64 B .. 1 MiB messages
  *   ring.latency.oneway  64 B, send timestamp to receive, ns (p50, p99);
  *                        the next message goes as soon as the previous one
  *                        was received; the "-idle" impls wait 200 us
  *                        first, so a receiver that spins has gone to sleep
+ *   ring.syscalls        system calls per 64 B message, both sides busy
+ *                        (-busy) and with a 200 us pause before each
+ *                        message (-sleep); syscount.c says how they are
+ *                        counted (perf tracepoint, else strace)
+ *   ring.capacity.1K     MB/s against the ring's capacity (the row's size,
+ *   ring.capacity.64K    64 KiB .. 16 MiB), 1 KiB and 64 KiB messages
  *   ring.inplace         records of odd sizes checksummed in place, MB/s
- *   ring.syscalls        system calls per message (perf tracepoint count)
  *
  * Transports (ring_impl.h has the per-message contract):
  *   mobj       mobj ring, zero copy: reserve + memcpy + commit; peek + sum in
  *              place + consume
  *   mobj-copy  mobj ring, mobj_ring_write / mobj_ring_read into a buffer
- *   memcpy     one core copying src to dst: the limit, no second process
+ *   bare       the classic hand-written mirrored SPSC ring (ring_refs.c)
+ *   limit      the same bytes with no messages, one synchronization per
+ *              half ring: the most any ring can move here (ring_refs.c)
  *   pipe       pipe(2), F_SETPIPE_SZ to the ring capacity (max 1 MiB)
  *   unix       AF_UNIX SOCK_STREAM socketpair, default buffers
  *   spa        PipeWire's spa_ringbuffer (two u32 indices) over a shared
  *              mapping, data moved with spa_ringbuffer_write_data/read_data
  *              (the split copy at the wrap); the consumer copies out, as
- *              that API does. Waiting: the mobj scheme, so wake costs are
- *              comparable: spin SPIN_ITERS pauses (as many as the mobj
- *              ring), then publish "I sleep" and futex-wait on the other
- *              side's index word; the other side futex-wakes only when it
- *              sees that flag (seq_cst fences on both sides, so no wake-up
- *              is lost).
- *   iceoryx    bench_iox.c
+ *              that API does. Waiting: the mobj scheme, spin, then publish
+ *              "I sleep" and futex-wait on the other side's index word; the
+ *              other side futex-wakes only when it sees that flag, and takes
+ *              it down, so one wake per sleep as in the mobj ring (seq_cst
+ *              fences on both sides, so no wake-up is lost).
+ *   iceoryx, iceoryx-block   bench_iox.c
  *
- * Every transport has the same capacity: max(256 KiB, 4 messages), a power
- * of two.
+ * Every transport has the same capacity: ring_cap() below.
  *
  * ring.throughput and ring.latency.oneway run in interleaved rounds (every
  * transport and size once per round, samples pooled, ratios paired per
@@ -40,12 +67,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
-#include <linux/perf_event.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -60,14 +85,29 @@
 #include <mobj/mobj.h>
 #include <mobj/ring.h>
 
-/* As the mobj ring (SPINS in src/ring.c), so both wait alike. */
-#define SPIN_ITERS 256
+/* The mobj ring's spin count (bench/meson.build reads it from src/). */
+#ifndef MOBJ_RING_SPINS
+#error "MOBJ_RING_SPINS: bench/meson.build passes the ring's spin count"
+#endif
 
 static const size_t tput_sizes[] = { 64, 1024, 65536, 1048576 };
 
+/*
+ * Every ring, pipe and socket of a case gets the same capacity: 512 KiB, or
+ * four messages when that is more. Why 512 KiB (ring.capacity.1K and
+ * ring.capacity.64K measure it; two runs on the 2-vCPU VM, 4 MiB of L2 per
+ * core): at 64 and 128 KiB the two sides stall on each other (bare and
+ * limit move 0.5x to 0.6x of their best with 1 KiB messages); at 256 KiB
+ * they still move 0.8x to 0.9x of it with 1 KiB messages; from 512 KiB to
+ * 1 MiB both are on their plateau at both sizes; at 2 and 4 MiB, with
+ * 64 KiB messages, everything drops to about 0.7x (ring, source and reader
+ * no longer fit one core's L2). So 512 KiB is the smallest capacity on the
+ * plateau of the references at both sizes: a larger ring only takes cache
+ * from the application, a smaller one measures stalls, not the transport.
+ */
 static size_t ring_cap(size_t msg)
 {
-	size_t cap = 256 * 1024;
+	size_t cap = 512 * 1024;
 
 	while (cap < 4 * msg)
 		cap *= 2;
@@ -150,10 +190,19 @@ static const struct xport_ops xport_unix = {
 
 /* ---- spa_ringbuffer with futex waiting ---------------------------------- */
 
+/* A side that may sleep: while it waits for the other side's index to move
+ * from a value, SPA_ASLEEP | that value; else 0. One word, so that a waker
+ * takes down exactly the wait it judged. */
+struct spa_sleeper {
+	_Alignas(64) uint64_t waiting;
+};
+
+#define SPA_ASLEEP (1ull << 32)
+
 struct spa_shared {
-	struct spa_ringbuffer rb;		/* PipeWire's layout: two u32 */
-	_Alignas(64) uint32_t cons_sleeps;	/* consumer waits on rb.writeindex */
-	_Alignas(64) uint32_t prod_sleeps;	/* producer waits on rb.readindex */
+	struct spa_ringbuffer rb;	/* PipeWire's layout: two u32 */
+	struct spa_sleeper cons;	/* consumer waits on rb.writeindex */
+	struct spa_sleeper prod;	/* producer waits on rb.readindex */
 };
 
 #define SPA_HDR 4096
@@ -188,27 +237,44 @@ static int spa_open(struct xport *x, int side)
 }
 
 /* Wait until *word != seen (the other side moved its index), spinning
- * first, then sleeping with the flag @sleeps raised; the word is re-checked
- * after the flag is up, and futex_wait re-checks it atomically. The caller
- * loops until its condition holds. */
-static void spa_wait(uint32_t *word, uint32_t seen, uint32_t *sleeps)
+ * first, then sleeping with @w->waiting raised; the word
+ * is re-checked after the flag is up, and futex_wait re-checks it
+ * atomically. The caller loops until its condition holds. */
+static void spa_wait(uint32_t *word, uint32_t seen, struct spa_sleeper *w)
 {
-	for (int i = 0; i < SPIN_ITERS; i++) {
+	for (int i = 0; i < MOBJ_RING_SPINS; i++) {
 		if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != seen)
 			return;
 		bh_relax();
 	}
-	__atomic_store_n(sleeps, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&w->waiting, SPA_ASLEEP | seen, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (__atomic_load_n(word, __ATOMIC_SEQ_CST) == seen)
 		futex(word, FUTEX_WAIT, seen);
-	__atomic_store_n(sleeps, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->waiting, 0, __ATOMIC_RELAXED);
 }
 
-static void spa_wake(uint32_t *word, uint32_t *sleeps)
+/*
+ * After storing our index @now: wake the other side if it sleeps waiting
+ * for a value it has not seen. One wake per sleep, as the mobj ring's
+ * wake_seq gives: the waker takes the flag down, so the messages sent while
+ * the sleeper is being scheduled back in make no system call (and a plain
+ * load while nobody sleeps, so the flag's line is not pulled over on every
+ * message). Only for a store the sleeper has not seen (@now != the value it
+ * waits on): a sleeper that read @now before it raised the flag sleeps
+ * until the next store, and taking its flag down here would leave it with
+ * no wake-up at all. The compare-exchange takes down only the wait judged,
+ * not a later one that may have read @now.
+ */
+static void spa_wake(uint32_t *word, uint32_t now, struct spa_sleeper *w)
 {
+	uint64_t v;
+
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(sleeps, __ATOMIC_SEQ_CST))
+	v = __atomic_load_n(&w->waiting, __ATOMIC_SEQ_CST);
+	if ((v & SPA_ASLEEP) && (uint32_t)v != now &&
+	    __atomic_compare_exchange_n(&w->waiting, &v, 0, false, __ATOMIC_SEQ_CST,
+	                                __ATOMIC_SEQ_CST))
 		futex(word, FUTEX_WAKE, 1);
 }
 
@@ -229,12 +295,12 @@ static int spa_send(struct xport *x, const void *src)
 			return -EPROTO;
 		if (size - (uint32_t)filled >= x->msg)
 			break;
-		spa_wait(&s->rb.readindex, idx - (uint32_t)filled, &s->prod_sleeps);
+		spa_wait(&s->rb.readindex, idx - (uint32_t)filled, &s->prod);
 	}
 	spa_ringbuffer_write_data(&s->rb, spa_data(x), size, idx & (size - 1), src,
 	                          (uint32_t)x->msg);
 	spa_ringbuffer_write_update(&s->rb, (int32_t)(idx + (uint32_t)x->msg));
-	spa_wake(&s->rb.writeindex, &s->cons_sleeps);
+	spa_wake(&s->rb.writeindex, idx + (uint32_t)x->msg, &s->cons);
 	return 0;
 }
 
@@ -250,7 +316,7 @@ static int spa_wait_msg(struct xport *x, uint32_t *idx)
 			return -EPROTO;
 		if ((uint32_t)avail >= x->msg)
 			return 0;
-		spa_wait(&s->rb.writeindex, *idx + (uint32_t)avail, &s->cons_sleeps);
+		spa_wait(&s->rb.writeindex, *idx + (uint32_t)avail, &s->cons);
 	}
 }
 
@@ -259,7 +325,7 @@ static void spa_done(struct xport *x, uint32_t idx)
 	struct spa_shared *s = x->shm;
 
 	spa_ringbuffer_read_update(&s->rb, (int32_t)(idx + (uint32_t)x->msg));
-	spa_wake(&s->rb.readindex, &s->prod_sleeps);
+	spa_wake(&s->rb.readindex, idx + (uint32_t)x->msg, &s->prod);
 }
 
 static int spa_recv(struct xport *x, uint64_t *first, uint64_t *sum)
@@ -332,18 +398,19 @@ static const struct xport_ops xport_split = {
  * mobj_ring_send()s it over a channel pair, the consumer mobj_ring_recv()s
  * it).
  */
-struct mobj_x {
-	struct mobj_chan *ch[2];
-	struct mobj_ring *r;
+struct mobj_end {
+	struct mobj_chan *chan[2];	/* [side]: the set-up channel pair */
+	struct mobj_ring *ring;
 };
 
-static struct mobj_x mx;
+/* This process's end (each side of a pair is its own process). */
+static struct mobj_end this_end;
 
 static int mobj_prepare(struct xport *x)
 {
 	int rc;
 
-	rc = mobj_chan_pair(&mx.ch[0], &mx.ch[1]);
+	rc = mobj_chan_pair(&this_end.chan[0], &this_end.chan[1]);
 	if (rc < 0)
 		snprintf(x->note, sizeof(x->note), "mobj_chan_pair: %s", mobj_strerror(rc));
 	return rc;
@@ -354,17 +421,17 @@ static int mobj_open(struct xport *x, int side)
 	int rc = 0;
 
 	x->side = side;
-	mobj_chan_close(mx.ch[!side]);
-	mx.ch[!side] = NULL;
+	mobj_chan_close(this_end.chan[!side]);
+	this_end.chan[!side] = NULL;
 	if (side == 0) {
-		rc = mobj_ring_create(x->cap, &mx.r);
+		rc = mobj_ring_create(x->cap, &this_end.ring);
 		if (rc == 0)
-			rc = mobj_ring_send(mx.ch[0], mx.r, 10000);
+			rc = mobj_ring_send(this_end.chan[0], this_end.ring, 10000);
 	} else {
-		rc = mobj_ring_recv(mx.ch[1], 10000, &mx.r);
+		rc = mobj_ring_recv(this_end.chan[1], 10000, &this_end.ring);
 	}
-	mobj_chan_close(mx.ch[side]);
-	mx.ch[side] = NULL;
+	mobj_chan_close(this_end.chan[side]);
+	this_end.chan[side] = NULL;
 	if (rc == 0 && side == 1 && !(x->buf = page_alloc(x->msg)))
 		rc = -ENOMEM;
 	return rc;
@@ -373,30 +440,30 @@ static int mobj_open(struct xport *x, int side)
 static int mobj_send_zc(struct xport *x, const void *src)
 {
 	void *p;
-	int rc = mobj_ring_reserve(mx.r, x->msg, -1, &p);
+	int rc = mobj_ring_reserve(this_end.ring, x->msg, -1, &p);
 
 	if (rc < 0)
 		return rc;
 	memcpy(p, src, x->msg);
-	return mobj_ring_commit(mx.r, x->msg);
+	return mobj_ring_commit(this_end.ring, x->msg);
 }
 
 static int mobj_recv_zc(struct xport *x, uint64_t *first, uint64_t *sum)
 {
 	const void *p;
 	size_t avail;
-	int rc = mobj_ring_peek(mx.r, x->msg, -1, &p, &avail);
+	int rc = mobj_ring_peek(this_end.ring, x->msg, -1, &p, &avail);
 
 	if (rc < 0)
 		return rc;
 	memcpy(first, p, sizeof(*first));
 	*sum += bh_sum(p, x->msg);
-	return mobj_ring_consume(mx.r, x->msg);
+	return mobj_ring_consume(this_end.ring, x->msg);
 }
 
 static int mobj_send_copy(struct xport *x, const void *src)
 {
-	ssize_t n = mobj_ring_write(mx.r, src, x->msg, -1);
+	ssize_t n = mobj_ring_write(this_end.ring, src, x->msg, -1);
 
 	return n < 0 ? (int)n : 0;
 }
@@ -406,7 +473,7 @@ static int mobj_recv_copy(struct xport *x, uint64_t *first, uint64_t *sum)
 	size_t got = 0;
 
 	while (got < x->msg) {
-		ssize_t n = mobj_ring_read(mx.r, (char *)x->buf + got, x->msg - got, -1);
+		ssize_t n = mobj_ring_read(this_end.ring, (char *)x->buf + got, x->msg - got, -1);
 		if (n < 0)
 			return (int)n;
 		got += (size_t)n;
@@ -419,19 +486,19 @@ static int mobj_recv_copy(struct xport *x, uint64_t *first, uint64_t *sum)
 static int mobj_send_rec(struct xport *x, const void *src)
 {
 	void *p;
-	int rc = mobj_ring_reserve_record(mx.r, x->msg, -1, &p);
+	int rc = mobj_ring_reserve_record(this_end.ring, x->msg, -1, &p);
 
 	if (rc < 0)
 		return rc;
 	memcpy(p, src, x->msg);
-	return mobj_ring_commit_record(mx.r, x->msg);
+	return mobj_ring_commit_record(this_end.ring, x->msg);
 }
 
 static int mobj_recv_rec(struct xport *x, uint64_t *first, uint64_t *sum)
 {
 	const void *p;
 	size_t len;
-	int rc = mobj_ring_peek_record(mx.r, -1, &p, &len);
+	int rc = mobj_ring_peek_record(this_end.ring, -1, &p, &len);
 
 	if (rc < 0)
 		return rc;
@@ -439,7 +506,7 @@ static int mobj_recv_rec(struct xport *x, uint64_t *first, uint64_t *sum)
 		return -EPROTO;
 	memcpy(first, p, sizeof(*first));
 	*sum += bh_sum(p, len);
-	return mobj_ring_consume_record(mx.r);
+	return mobj_ring_consume_record(this_end.ring);
 }
 
 static void mobj_xstats(struct xport *x, double out[4])
@@ -447,7 +514,7 @@ static void mobj_xstats(struct xport *x, double out[4])
 	struct mobj_ring_stats st;
 
 	(void)x;
-	if (mobj_ring_stats(mx.r, &st) < 0)
+	if (mobj_ring_stats(this_end.ring, &st) < 0)
 		return;
 	out[0] = (double)st.sleeps;
 	out[1] = (double)st.wakes;
@@ -458,16 +525,16 @@ static void mobj_xstats(struct xport *x, double out[4])
 static void mobj_xclose(struct xport *x)
 {
 	(void)x;
-	mobj_ring_close(mx.r);
-	mx.r = NULL;
+	mobj_ring_close(this_end.ring);
+	this_end.ring = NULL;
 }
 
 static void mobj_cleanup(struct xport *x)
 {
 	(void)x;
 	for (int i = 0; i < 2; i++) {
-		mobj_chan_close(mx.ch[i]);
-		mx.ch[i] = NULL;
+		mobj_chan_close(this_end.chan[i]);
+		this_end.chan[i] = NULL;
 	}
 }
 
@@ -498,60 +565,29 @@ enum mode { TPUT, LATENCY, LATENCY_IDLE, SYSC_BUSY, SYSC_SLEEP };
  * enough for any spinning receiver to give up and sleep. */
 #define IDLE_GAP_NS 200e3
 
-struct run {
+struct ring_run {
 	struct xport x;
 	enum mode mode;
 	int reps;		/* measured repetitions in this pair run */
 	uint64_t lat_msgs, lat_warm;
 };
 
-/* A counter of this process's system calls (the raw_syscalls:sys_enter
- * tracepoint), or -errno when perf events are not allowed here. */
-static int syscall_counter(void)
+/* What the ring cases hand back in pair->aux (the shared control page). */
+struct ring_report {
+	double msgs_per_rep[16];	/* syscalls: messages in each repetition */
+	double consumer_syscalls[16];	/* syscalls: the consumer's count in each */
+	double stats[2][4];		/* xport_ops.stats of the producer, consumer */
+	double msgs_total;		/* every message, warm-up included */
+	double lat_samples;		/* latency: samples in lat_shared */
+	double by_strace;		/* syscalls: 1 when counted with strace */
+};
+
+_Static_assert(sizeof(struct ring_report) <= sizeof(((struct bh_pair *)0)->aux),
+               "the ring report fits the pair's case-specific space");
+
+static struct ring_report *report_of(struct bh_pair *pair)
 {
-	struct perf_event_attr a;
-	char buf[32];
-	FILE *f;
-	long id;
-
-	f = fopen("/sys/kernel/tracing/events/raw_syscalls/sys_enter/id", "r");
-	if (!f)
-		f = fopen("/sys/kernel/debug/tracing/events/raw_syscalls/sys_enter/id", "r");
-	if (!f)
-		return -ENOENT;
-	if (!fgets(buf, sizeof(buf), f)) {
-		fclose(f);
-		return -EIO;
-	}
-	fclose(f);
-	id = strtol(buf, NULL, 10);
-	memset(&a, 0, sizeof(a));
-	a.type = PERF_TYPE_TRACEPOINT;
-	a.size = sizeof(a);
-	a.config = (uint64_t)id;
-	a.disabled = 1;
-	int fd = (int)syscall(SYS_perf_event_open, &a, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
-static void count_start(int pc)
-{
-	if (pc >= 0) {
-		ioctl(pc, PERF_EVENT_IOC_RESET, 0);
-		ioctl(pc, PERF_EVENT_IOC_ENABLE, 0);
-	}
-}
-
-static uint64_t count_stop(int pc)
-{
-	uint64_t n = 0;
-
-	if (pc >= 0) {
-		ioctl(pc, PERF_EVENT_IOC_DISABLE, 0);
-		if (read(pc, &n, sizeof(n)) != sizeof(n))
-			n = 0;
-	}
-	return n;
+	return (struct ring_report *)pair->aux;
 }
 
 static uint64_t initial_count(size_t msg)
@@ -561,139 +597,206 @@ static uint64_t initial_count(size_t msg)
 	return c < 16 ? 16 : c;
 }
 
-static int tput_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
+static bool counting(const struct ring_run *run)
 {
-	struct xport *x = &rn->x;
+	return run->mode == SYSC_BUSY || run->mode == SYSC_SLEEP;
+}
+
+static int open_counter(struct bh_pair *pair, struct syscount *sc)
+{
+	char why[160];
+	int rc = syscount_open(sc, why, sizeof(why));
+
+	if (rc < 0)
+		bh_pair_fail(pair, rc, "%s", why);
+	else
+		report_of(pair)->by_strace = sc->use_strace;
+	return rc;
+}
+
+/* A transport call's result; a failure fails the pair, naming the call. */
+static int check(struct bh_pair *pair, const struct xport *x, const char *call, int rc)
+{
+	if (rc < 0)
+		bh_pair_fail(pair, rc, "%s %s: %s", x->ops->name, call, strerror(-rc));
+	return rc;
+}
+
+/* Let a waiting receiver fall asleep; spin, so this side makes no system
+ * call of its own. */
+static void idle_gap(void)
+{
+	double until = bh_now_ns() + IDLE_GAP_NS;
+
+	while (bh_now_ns() < until)
+		bh_relax();
+}
+
+/* Send @count messages (throughput: the bytes at once where the transport
+ * has no messages). */
+static int produce(struct bh_pair *pair, struct ring_run *run, const void *src,
+                   uint64_t count)
+{
+	struct xport *x = &run->x;
+
+	if (run->mode == TPUT && x->ops->send_bytes)
+		return check(pair, x, "send", x->ops->send_bytes(x, src, count));
+	for (uint64_t i = 0; i < count; i++) {
+		if (check(pair, x, "send", x->ops->send(x, src)) < 0)
+			return pair->err;
+		if (run->mode == SYSC_SLEEP)
+			idle_gap();
+	}
+	return 0;
+}
+
+static int consume(struct bh_pair *pair, struct ring_run *run, uint64_t count,
+                   uint64_t *sum)
+{
+	struct xport *x = &run->x;
+	uint64_t first;
+
+	if (run->mode == TPUT && x->ops->recv_bytes)
+		return check(pair, x, "recv", x->ops->recv_bytes(x, count, sum));
+	for (uint64_t i = 0; i < count; i++)
+		if (check(pair, x, "recv", x->ops->recv(x, &first, sum)) < 0)
+			return pair->err;
+	return 0;
+}
+
+/* Stop this side's count of the window; the calls, or -1 (pair failed). */
+static double stop_counter(struct bh_pair *pair, struct syscount *sc)
+{
+	int64_t n = syscount_stop(sc);
+
+	if (n < 0) {
+		bh_pair_fail(pair, (int)n, "counting system calls: %s", strerror((int)-n));
+		return -1;
+	}
+	return (double)n;
+}
+
+/* Meet the other side at the barrier that starts a repetition, with this
+ * side's count of system calls armed before it and started after it. */
+static int start_rep(struct bh_pair *pair, struct ring_run *run, struct syscount *sc,
+                     uint32_t *sense)
+{
+	int rc;
+
+	if (counting(run) && (rc = syscount_arm(sc)) < 0) {
+		bh_pair_fail(pair, rc, "attaching strace: %s", strerror(-rc));
+		return rc;
+	}
+	bh_pair_barrier(pair, sense);
+	if (counting(run))
+		syscount_start(sc);
+	return 0;
+}
+
+static int tput_producer(struct bh_pair *pair, struct ring_run *run, uint32_t *sense)
+{
+	struct xport *x = &run->x;
 	void *src = page_alloc(x->msg);
 	uint64_t count = initial_count(x->msg);
-	int reps = rn->reps;
-	int pc = -1, rc = 0;
+	struct syscount sc;
+	int reps = run->reps;
 
 	if (!src)
 		return -ENOMEM;
 	bh_fill(src, x->msg, 1);
-	if (rn->mode != TPUT) {
-		pc = syscall_counter();
-		if (pc < 0) {
-			bh_pair_fail(pair, pc, "perf_event_open(raw_syscalls:sys_enter): %s",
-			             strerror(-pc));
-			return pc;
-		}
-		count = rn->mode == SYSC_SLEEP ? (bh_opts.quick ? 200 : 1000) : count;
+	if (counting(run)) {
+		if (open_counter(pair, &sc) < 0)
+			return pair->err;
+		count = run->mode == SYSC_SLEEP ? (bh_opts.quick ? 200 : 1000) : count;
 	}
 	for (int k = -bh_opts.warmup; k < reps && !pair->err; k++) {
-		double t0, dt;
-		uint64_t sc = 0;
+		double t0, dt, calls = 0;
 
 		pair->count = count;
-		pair->aux[24] += (double)count;
-		bh_pair_barrier(pair, sense);
-		count_start(pc);
+		report_of(pair)->msgs_total += (double)count;
+		if (start_rep(pair, run, &sc, sense) < 0)
+			break;
 		t0 = bh_now_ns();
-		for (uint64_t i = 0; i < count; i++) {
-			if ((rc = x->ops->send(x, src)) < 0) {
-				bh_pair_fail(pair, rc, "%s send: %s", x->ops->name, strerror(-rc));
-				return rc;
-			}
-			if (rn->mode == SYSC_SLEEP) {
-				/* Let the consumer fall asleep; spin, so this
-				 * side makes no system call of its own. */
-				double until = bh_now_ns() + IDLE_GAP_NS;
-				while (bh_now_ns() < until)
-					bh_relax();
-			}
-		}
-		sc = count_stop(pc);
+		if (produce(pair, run, src, count) < 0)
+			break;
+		if (counting(run) && (calls = stop_counter(pair, &sc)) < 0)
+			break;
 		bh_pair_barrier(pair, sense);
 		dt = bh_now_ns() - t0;
 		if (k < 0) {
-			if (rn->mode == SYSC_SLEEP)
+			if (run->mode == SYSC_SLEEP)
 				continue;
 			double want = bh_opts.rep_ms * 1e6;
 			double c = (double)count * want / (dt > 1 ? dt : 1);
 			count = c < 16 ? 16 : c > 1e9 ? 1e9 : (uint64_t)c;
 			continue;
 		}
-		if (rn->mode == TPUT) {
+		if (run->mode == TPUT) {
 			pair->samples[pair->nsamples++] = (double)count * (double)x->msg / dt * 1e3;
 		} else {
 			/* The consumer adds its count at the barrier. */
-			pair->samples[pair->nsamples++] = (double)sc;
-			pair->aux[k] = (double)count;
+			pair->samples[pair->nsamples++] = calls;
+			report_of(pair)->msgs_per_rep[k] = (double)count;
 		}
 	}
-	if (pc >= 0)
-		close(pc);
+	if (counting(run))
+		syscount_close(&sc);
+	munmap(src, x->msg);
 	return pair->err;
 }
 
-static int tput_consumer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
+static int tput_consumer(struct bh_pair *pair, struct ring_run *run, uint32_t *sense)
 {
-	struct xport *x = &rn->x;
-	uint64_t sum = 0, first;
-	int reps = rn->reps;
-	int pc = -1, rc;
+	uint64_t sum = 0;
+	struct syscount sc;
+	int reps = run->reps;
 
-	if (rn->mode != TPUT) {
-		pc = syscall_counter();
-		if (pc < 0) {
-			bh_pair_fail(pair, pc, "perf_event_open: %s", strerror(-pc));
-			return pc;
-		}
-	}
+	if (counting(run) && open_counter(pair, &sc) < 0)
+		return pair->err;
 	for (int k = -bh_opts.warmup; k < reps && !pair->err; k++) {
-		uint64_t count, sc = 0;
+		double calls = 0;
 
-		bh_pair_barrier(pair, sense);
-		count = pair->count;
-		count_start(pc);
-		for (uint64_t i = 0; i < count; i++) {
-			if ((rc = x->ops->recv(x, &first, &sum)) < 0) {
-				bh_pair_fail(pair, rc, "%s recv: %s", x->ops->name, strerror(-rc));
-				return rc;
-			}
-		}
-		sc = count_stop(pc);
-		if (pc >= 0 && k >= 0)
-			pair->aux[32 + k] = (double)sc;
+		if (start_rep(pair, run, &sc, sense) < 0)
+			break;
+		if (consume(pair, run, pair->count, &sum) < 0)
+			break;
+		if (counting(run) && (calls = stop_counter(pair, &sc)) < 0)
+			break;
+		if (k >= 0)
+			report_of(pair)->consumer_syscalls[k] = calls;
 		bh_pair_barrier(pair, sense);
 	}
 	pair->checksum = sum;
-	if (pc >= 0)
-		close(pc);
+	if (counting(run))
+		syscount_close(&sc);
 	return pair->err;
 }
 
-static int lat_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
+static int lat_producer(struct bh_pair *pair, struct ring_run *run, uint32_t *sense)
 {
-	struct xport *x = &rn->x;
+	struct xport *x = &run->x;
 	void *src = page_alloc(x->msg);
-	int rc;
 
 	if (!src)
 		return -ENOMEM;
 	bh_fill(src, x->msg, 2);
 	bh_pair_barrier(pair, sense);
-	for (uint64_t i = 0; i < rn->lat_msgs && !pair->err; i++) {
+	for (uint64_t i = 0; i < run->lat_msgs && !pair->err; i++) {
 		uint64_t now = (uint64_t)bh_now_ns();
 
 		memcpy(src, &now, sizeof(now));
-		if ((rc = x->ops->send(x, src)) < 0) {
-			bh_pair_fail(pair, rc, "%s send: %s", x->ops->name, strerror(-rc));
-			return rc;
-		}
+		if (check(pair, x, "send", x->ops->send(x, src)) < 0)
+			return pair->err;
 		while (__atomic_load_n(&pair->acked, __ATOMIC_ACQUIRE) != i + 1) {
 			bh_wait_pause();
 			if (pair->err)
 				return pair->err;
 		}
-		if (rn->mode == LATENCY_IDLE) {
-			double until = bh_now_ns() + IDLE_GAP_NS;
-			while (bh_now_ns() < until)
-				bh_relax();
-		}
+		if (run->mode == LATENCY_IDLE)
+			idle_gap();
 	}
 	bh_pair_barrier(pair, sense);
+	munmap(src, x->msg);
 	return pair->err;
 }
 
@@ -701,36 +804,33 @@ static int lat_producer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
  * in several rounds can be pooled. */
 static double *lat_shared;
 
-static int lat_consumer(struct bh_pair *pair, struct run *rn, uint32_t *sense)
+static int lat_consumer(struct bh_pair *pair, struct ring_run *run, uint32_t *sense)
 {
-	struct xport *x = &rn->x;
-	uint64_t n = rn->lat_msgs - rn->lat_warm, sum = 0, first;
+	struct xport *x = &run->x;
+	uint64_t n = run->lat_msgs - run->lat_warm, sum = 0, first;
 	double *lat = lat_shared;
-	int rc;
 
 	if (!lat)
 		return -ENOMEM;
 	bh_pair_barrier(pair, sense);
-	for (uint64_t i = 0; i < rn->lat_msgs; i++) {
-		if ((rc = x->ops->recv(x, &first, &sum)) < 0) {
-			bh_pair_fail(pair, rc, "%s recv: %s", x->ops->name, strerror(-rc));
-			return rc;
-		}
+	for (uint64_t i = 0; i < run->lat_msgs; i++) {
+		if (check(pair, x, "recv", x->ops->recv(x, &first, &sum)) < 0)
+			return pair->err;
 		double now = bh_now_ns();
-		if (i >= rn->lat_warm)
-			lat[i - rn->lat_warm] = now - (double)first;
+		if (i >= run->lat_warm)
+			lat[i - run->lat_warm] = now - (double)first;
 		__atomic_store_n(&pair->acked, i + 1, __ATOMIC_RELEASE);
 	}
 	bh_pair_barrier(pair, sense);
-	pair->aux[4] = (double)n;
+	report_of(pair)->lat_samples = (double)n;
 	pair->checksum = sum;
 	return 0;
 }
 
 static int ring_side(struct bh_pair *pair, int side, void *arg)
 {
-	struct run *rn = arg;
-	struct xport *x = &rn->x;
+	struct ring_run *run = arg;
+	struct xport *x = &run->x;
 	uint32_t sense = 0;
 	int rc = x->ops->open(x, side);
 
@@ -739,41 +839,42 @@ static int ring_side(struct bh_pair *pair, int side, void *arg)
 		             strerror(-rc));
 		return rc;
 	}
-	if (rn->mode == LATENCY || rn->mode == LATENCY_IDLE)
-		rc = side ? lat_consumer(pair, rn, &sense) : lat_producer(pair, rn, &sense);
+	if (run->mode == LATENCY || run->mode == LATENCY_IDLE)
+		rc = side ? lat_consumer(pair, run, &sense) : lat_producer(pair, run, &sense);
 	else
-		rc = side ? tput_consumer(pair, rn, &sense) : tput_producer(pair, rn, &sense);
+		rc = side ? tput_consumer(pair, run, &sense) : tput_producer(pair, run, &sense);
 	if (x->ops->stats)
-		x->ops->stats(x, &pair->aux[16 + 4 * side]);
+		x->ops->stats(x, report_of(pair)->stats[side]);
 	x->ops->close(x);
 	return rc;
 }
 
 static uint64_t lat_round_msgs, lat_round_warm;
 
-/* Run one transport between the two pinned processes; returns the pair
- * (the caller frees it), or NULL with @why filled. */
-static struct bh_pair *run_pair(const struct xport_ops *ops, size_t msg,
+/* Run one transport between the two pinned processes, with a ring (pipe)
+ * of @cap bytes (0: the default for @msg); returns the pair (the caller
+ * frees it), or NULL with @why filled. */
+static struct bh_pair *run_pair(const struct xport_ops *ops, size_t msg, size_t cap,
                                 enum mode mode, int reps, char *why, size_t why_cap)
 {
-	struct run rn = { .mode = mode, .reps = reps };
+	struct ring_run run = { .mode = mode, .reps = reps };
 	struct bh_pair *pair = NULL;
 	int rc;
 
-	rn.x.ops = ops;
-	rn.x.msg = msg;
-	rn.x.cap = ring_cap(msg);
-	rn.x.fd[0] = rn.x.fd[1] = -1;
-	rn.lat_msgs = lat_round_msgs;
-	rn.lat_warm = lat_round_warm;
-	rc = ops->prepare(&rn.x);
+	run.x.ops = ops;
+	run.x.msg = msg;
+	run.x.cap = cap ? cap : ring_cap(msg);
+	run.x.fd[0] = run.x.fd[1] = -1;
+	run.lat_msgs = lat_round_msgs;
+	run.lat_warm = lat_round_warm;
+	rc = ops->prepare(&run.x);
 	if (rc < 0) {
-		snprintf(why, why_cap, "%s", rn.x.note[0] ? rn.x.note : strerror(-rc));
+		snprintf(why, why_cap, "%s", run.x.note[0] ? run.x.note : strerror(-rc));
 		return NULL;
 	}
-	rc = bh_pair_run(ring_side, &rn, 300, &pair);
+	rc = bh_pair_run(ring_side, &run, 300, &pair);
 	if (ops->cleanup)
-		ops->cleanup(&rn.x);
+		ops->cleanup(&run.x);
 	if (rc < 0) {
 		snprintf(why, why_cap, "%s", pair && pair->note[0] ? pair->note : strerror(-rc));
 		bh_pair_free(pair);
@@ -782,96 +883,87 @@ static struct bh_pair *run_pair(const struct xport_ops *ops, size_t msg,
 	return pair;
 }
 
-/* One core copying; appends @reps MB/s samples to @s. */
-static int memcpy_tput(size_t msg, int reps, double *s)
-{
-	char *src = page_alloc(msg), *dst = page_alloc(msg);
-	uint64_t count = initial_count(msg);
-	int n = 0;
-
-	if (!src || !dst)
-		return -ENOMEM;
-	bh_pin(bh_opts.cpu[0]);
-	bh_fill(src, msg, 3);
-	for (int k = -bh_opts.warmup; k < reps; k++) {
-		double t0 = bh_now_ns(), dt;
-
-		for (uint64_t i = 0; i < count; i++) {
-			memcpy(dst, src, msg);
-			/* Keep the copy: the compiler must not drop it. */
-			__asm__ volatile("" : : "r"(dst) : "memory");
-		}
-		dt = bh_now_ns() - t0;
-		if (k < 0) {
-			double c = (double)count * bh_opts.rep_ms * 1e6 / dt;
-			count = c < 16 ? 16 : (uint64_t)c;
-			continue;
-		}
-		s[n++] = (double)count * (double)msg / dt * 1e3;
-	}
-	munmap(src, msg);
-	munmap(dst, msg);
-	return n;
-}
-
 /* One pair run of @reps repetitions, appended to @a. */
-static void tput_round(struct bh_pool *a, const struct xport_ops *ops, size_t msg, int reps)
+static void tput_round(struct bh_pool *a, const struct xport_ops *ops, size_t msg,
+                       size_t cap, int reps)
 {
 	struct bh_pair *pair;
 
 	if (a->why[0])
 		return;
-	if (!ops) {
-		double v[64];
-		int n = memcpy_tput(msg, reps < 64 ? reps : 64, v);
-		if (n < 0)
-			snprintf(a->why, sizeof(a->why), "%s", strerror(-n));
-		else
-			bh_pool_add_samples(a, v, n, NAN);
-		return;
-	}
-	pair = run_pair(ops, msg, TPUT, reps, a->why, sizeof(a->why));
+	pair = run_pair(ops, msg, cap, TPUT, reps, a->why, sizeof(a->why));
 	if (!pair)
 		return;
 	bh_pool_add(a, pair);
 	bh_pair_free(pair);
 }
 
-static void tput_record(const char *group, const char *case_name, const char *impl,
-                        size_t msg, struct bh_pool *a, bool two)
+/* A point of a throughput sweep: messages of @msg bytes through a ring of
+ * @cap (0: the default), recorded as size @key. */
+struct sweep_point {
+	size_t msg, cap, key;
+};
+
+static void tput_sweep(const char *group, const char *case_name,
+                       const struct xport_case *impls, size_t nimpl,
+                       const struct sweep_point *pts, size_t npts, int rounds)
 {
-	bh_pool_record(a, group, case_name, impl, msg, "MB/s", BH_RATE, two ? 2 : 1);
+	struct bh_pool *pools = calloc(nimpl * npts, sizeof(*pools));
+	int per = (bh_opts.reps + rounds - 1) / rounds;
+
+	if (!pools) {
+		for (size_t i = 0; i < nimpl; i++)
+			bh_note(group, case_name, impls[i].impl, 0, "MB/s", "out of memory");
+		return;
+	}
+	for (size_t p = 0; p < npts; p++)
+		for (size_t i = 0; i < nimpl; i++)
+			if (impls[i].skip)
+				snprintf(pools[p * nimpl + i].why, sizeof(pools[0].why), "%s",
+				         impls[i].skip);
+	for (int round = 0; round < rounds; round++)
+		for (size_t p = 0; p < npts; p++)
+			for (size_t i = 0; i < nimpl; i++) {
+				if (!bh_want(case_name, impls[i].impl))
+					continue;
+				bh_progress("%s/%s size %zu (round %d/%d)", case_name,
+				            impls[i].impl, pts[p].key, round + 1, rounds);
+				tput_round(&pools[p * nimpl + i], impls[i].ops, pts[p].msg,
+				           pts[p].cap, per);
+			}
+	for (size_t p = 0; p < npts; p++)
+		for (size_t i = 0; i < nimpl; i++)
+			if (bh_want(case_name, impls[i].impl))
+				bh_pool_record(&pools[p * nimpl + i], group, case_name,
+				               impls[i].impl, pts[p].key, "MB/s", BH_RATE, 2);
+	free(pools);
 }
 
 void xport_tput_sweep(const char *group, const char *case_name,
                       const struct xport_case *impls, size_t nimpl,
                       const size_t *sizes, size_t nsizes)
 {
-	static struct bh_pool acc[8][8];
-	int rounds = bh_rounds(5, 2);
-	int per = (bh_opts.reps + rounds - 1) / rounds;
+	struct sweep_point pts[16];
 
-	if (nimpl > 8 || nsizes > 8)
-		return;
-	memset(acc, 0, sizeof(acc));
+	if (nsizes > 16)
+		nsizes = 16;
 	for (size_t s = 0; s < nsizes; s++)
-		for (size_t i = 0; i < nimpl; i++)
-			if (impls[i].skip)
-				snprintf(acc[s][i].why, sizeof(acc[s][i].why), "%s", impls[i].skip);
-	for (int round = 0; round < rounds; round++)
-		for (size_t s = 0; s < nsizes; s++)
-			for (size_t i = 0; i < nimpl; i++) {
-				if (!bh_want(case_name, impls[i].impl) || acc[s][i].why[0])
-					continue;
-				bh_progress("%s/%s size %zu (round %d/%d)", case_name,
-				            impls[i].impl, sizes[s], round + 1, rounds);
-				tput_round(&acc[s][i], impls[i].ops, sizes[s], per);
-			}
-	for (size_t s = 0; s < nsizes; s++)
-		for (size_t i = 0; i < nimpl; i++)
-			if (bh_want(case_name, impls[i].impl))
-				tput_record(group, case_name, impls[i].impl, sizes[s],
-				            &acc[s][i], impls[i].ops != NULL);
+		pts[s] = (struct sweep_point){ sizes[s], 0, sizes[s] };
+	tput_sweep(group, case_name, impls, nimpl, pts, nsizes, bh_rounds(5, 2));
+}
+
+/* ring.capacity.<msg>: throughput at one message size against the ring's
+ * capacity (the row's size), 64 KiB .. 16 MiB. */
+static void capacity_sweep(const char *case_name, size_t msg,
+                           const struct xport_case *impls, size_t nimpl)
+{
+	struct sweep_point pts[16];
+	size_t n = 0;
+
+	for (size_t cap = 64u << 10; cap <= (16u << 20); cap *= 2)
+		if (cap >= 4 * msg)
+			pts[n++] = (struct sweep_point){ msg, cap, cap };
+	tput_sweep("ring", case_name, impls, nimpl, pts, n, bh_rounds(3, 1));
 }
 
 /* Messages measured per transport (after warm-up), over all rounds. */
@@ -891,160 +983,243 @@ static void latency_round(struct bh_pool *a, const struct xport_ops *ops, bool i
 		return;
 	lat_round_warm = idle ? 50 : (bh_opts.quick ? 500 : 700);
 	lat_round_msgs = lat_round_warm + lat_total(idle) / (size_t)rounds;
-	pair = run_pair(ops, 64, idle ? LATENCY_IDLE : LATENCY, 1, a->why, sizeof(a->why));
+	pair = run_pair(ops, 64, 0, idle ? LATENCY_IDLE : LATENCY, 1, a->why,
+	                sizeof(a->why));
 	if (!pair)
 		return;
-	bh_pool_add_samples(a, lat_shared, (int)pair->aux[4], pair->rtt_ns);
+	bh_pool_add_samples(a, lat_shared, (int)report_of(pair)->lat_samples,
+	                    pair->rtt_ns);
 	bh_pair_free(pair);
-}
-
-static void latency_record(const char *impl, struct bh_pool *a)
-{
-	bh_pool_record(a, "ring", "ring.latency.oneway", impl, 64, "ns", BH_TIME, 2);
 }
 
 static void syscalls_case(const struct xport_ops *ops, const char *impl,
                           enum mode mode)
 {
 	struct bh_pair *pair;
+	struct ring_report *report;
 	double s[32];
 	char why[200];
 	int n;
 
+	if (!bh_want("ring.syscalls", impl))
+		return;
 	bh_progress("ring.syscalls/%s", impl);
-	pair = run_pair(ops, 64, mode, bh_opts.reps < 16 ? bh_opts.reps : 16, why,
+	pair = run_pair(ops, 64, 0, mode, bh_opts.reps < 16 ? bh_opts.reps : 16, why,
 	                sizeof(why));
 	if (!pair) {
 		bh_note("ring", "ring.syscalls", impl, 64, "syscalls/msg", "%s", why);
 		return;
 	}
+	report = report_of(pair);
 	n = pair->nsamples;
 	for (int k = 0; k < n; k++)
-		s[k] = (pair->samples[k] + pair->aux[32 + k]) / pair->aux[k];
+		s[k] = (pair->samples[k] + report->consumer_syscalls[k]) /
+		       report->msgs_per_rep[k];
 	bh_result("ring", "ring.syscalls", impl, 64, "syscalls/msg", BH_COUNT, 2, s,
 	          n, false);
-	if (ops->stats && pair->aux[24] > 0) {
+	if (ops->stats && report->msgs_total > 0) {
 		/* The ring's own counters, over every message of the run. */
-		const double *a = &pair->aux[16], m = pair->aux[24];
+		const double *p = report->stats[0], *c = report->stats[1];
+		double m = report->msgs_total;
 
-		bh_detail("ring stats/msg: producer %.3g sleeps %.3g wakes %.3g checks, "
-		          "consumer %.3g sleeps %.3g wakes %.3g checks",
-		          a[0] / m, a[1] / m, a[2] / m, a[4] / m, a[5] / m, a[6] / m);
+		bh_detail("%s; ring stats/msg: producer %.3g sleeps %.3g wakes %.3g "
+		          "checks, consumer %.3g sleeps %.3g wakes %.3g checks",
+		          report->by_strace ? "strace" : "perf",
+		          p[0] / m, p[1] / m, p[2] / m, c[0] / m, c[1] / m, c[2] / m);
+	} else {
+		bh_detail("%s", report->by_strace ? "strace" : "perf");
 	}
 	bh_pair_free(pair);
 }
 
-struct tp {
+/* ---- The cases ------------------------------------------------------------ */
+
+/* The transports of ring.throughput and ring.latency.oneway. */
+struct ring_peer {
 	const char *impl;
-	const struct xport_ops *ops;	/* NULL: memcpy */
-	bool iox;
+	const struct xport_ops *ops;	/* NULL: not in this build */
+	bool needs_roudi;
+	bool latency;	/* in ring.latency.oneway */
+	bool idle;	/* and after an idle gap: only where a wait can sleep */
 };
+
+#ifdef HAVE_ICEORYX
+#define IF_ICEORYX(ops) (&(ops))
+#else
+#define IF_ICEORYX(ops) NULL
+#endif
+
+static const struct ring_peer peers[] = {
+	{ "mobj", &xport_mobj, false, true, true },
+	{ "mobj-copy", &xport_mobj_copy, false, false, false },
+	{ "bare", &xport_bare, false, true, false },
+	{ "limit", &xport_limit, false, true, false },
+	{ "pipe", &xport_pipe, false, true, true },
+	{ "unix", &xport_unix, false, true, true },
+	{ "spa", &xport_spa, false, true, true },
+	{ "iceoryx", IF_ICEORYX(xport_iceoryx), true, true, true },
+	{ "iceoryx-block", IF_ICEORYX(xport_iceoryx_block), true, true, false },
+};
+
+#define NPEERS (sizeof(peers) / sizeof(peers[0]))
+
+/* Why a peer cannot run (NULL: it can). */
+static const char *roudi_why;
+
+static const char *peer_skip(const struct ring_peer *p)
+{
+	if (!p->ops)
+		return "not built: iceoryx C binding not found at build time";
+	return p->needs_roudi ? roudi_why : NULL;
+}
+
+static bool want_roudi(void)
+{
+	bool want = bh_want("ring.syscalls", "iceoryx-busy") ||
+	            bh_want("ring.syscalls", "iceoryx-sleep");
+
+	for (size_t i = 0; i < NPEERS; i++) {
+		char idle[40];
+
+		if (!peers[i].needs_roudi || !peers[i].ops)
+			continue;
+		snprintf(idle, sizeof(idle), "%s-idle", peers[i].impl);
+		want |= bh_want("ring.throughput", peers[i].impl) ||
+		        bh_want("ring.latency.oneway", peers[i].impl) ||
+		        (peers[i].idle && bh_want("ring.latency.oneway", idle));
+	}
+	return want;
+}
+
+/* Throughput in rounds: every transport and size gets a share of the
+ * repetitions in each round, so a spell of noise from other work on these
+ * cores falls on all of them alike, not on whichever ran then. */
+static void throughput_case(void)
+{
+	struct xport_case cases[NPEERS];
+
+	for (size_t i = 0; i < NPEERS; i++)
+		cases[i] = (struct xport_case){ peers[i].impl, peers[i].ops,
+		                                peer_skip(&peers[i]) };
+	xport_tput_sweep("ring", "ring.throughput", cases, NPEERS, tput_sizes,
+	                 sizeof(tput_sizes) / sizeof(tput_sizes[0]));
+}
+
+/* Latency twice: messages back to back (a receiver that waits spins for
+ * the next one), then after an idle gap (it has gone to sleep). In
+ * interleaved rounds too, pooled. */
+static void latency_case(void)
+{
+	static char names[2][NPEERS][40];
+	static struct bh_pool lat_pools[2][NPEERS];
+	int rounds = bh_rounds(9, 3);
+	bool want[2][NPEERS];
+
+	memset(lat_pools, 0, sizeof(lat_pools));
+	lat_shared = mmap(NULL, lat_total(false) * sizeof(double),
+	                  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	for (int idle = 0; idle < 2; idle++)
+		for (size_t i = 0; i < NPEERS; i++) {
+			const struct ring_peer *p = &peers[i];
+			const char *skip = peer_skip(p);
+			struct bh_pool *pool = &lat_pools[idle][i];
+
+			snprintf(names[idle][i], sizeof(names[idle][i]), "%s%s", p->impl,
+			         idle ? "-idle" : "");
+			want[idle][i] = (idle ? p->idle : p->latency) &&
+			                bh_want("ring.latency.oneway", names[idle][i]);
+			if (!want[idle][i])
+				continue;
+			if (lat_shared == MAP_FAILED)
+				snprintf(pool->why, sizeof(pool->why), "out of memory");
+			else if (skip)
+				snprintf(pool->why, sizeof(pool->why), "%s", skip);
+		}
+	for (int round = 0; round < rounds; round++)
+		for (int idle = 0; idle < 2; idle++)
+			for (size_t i = 0; i < NPEERS; i++) {
+				if (!want[idle][i])
+					continue;
+				bh_progress("ring.latency.oneway/%s (round %d/%d)",
+				            names[idle][i], round + 1, rounds);
+				latency_round(&lat_pools[idle][i], peers[i].ops, idle, rounds);
+			}
+	for (int idle = 0; idle < 2; idle++)
+		for (size_t i = 0; i < NPEERS; i++)
+			if (want[idle][i])
+				bh_pool_record(&lat_pools[idle][i], "ring", "ring.latency.oneway",
+				               names[idle][i], 64, "ns", BH_TIME, 2);
+	if (lat_shared != MAP_FAILED)
+		munmap(lat_shared, lat_total(false) * sizeof(double));
+	lat_shared = NULL;
+}
+
+/* Both sides busy (-busy) and a 200 us pause before each message
+ * (-sleep), for every transport that can sleep; bare never sleeps, so it
+ * has no -sleep row. */
+static void syscalls_cases(void)
+{
+	static const struct { const char *impl; const struct xport_ops *ops; } busy[] = {
+		{ "mobj", &xport_mobj }, { "spa", &xport_spa }, { "pipe", &xport_pipe },
+		{ "unix", &xport_unix }, { "bare", &xport_bare },
+		{ "iceoryx", IF_ICEORYX(xport_iceoryx) },
+	};
+
+	_Static_assert(2 * sizeof(busy) / sizeof(busy[0]) <= 12, "a name per row");
+
+	for (size_t i = 0; i < sizeof(busy) / sizeof(busy[0]); i++)
+		for (int sleep = 0; sleep < 2; sleep++) {
+			static char names[12][40];	/* the rows keep them */
+			char *name = names[2 * i + (size_t)sleep];
+			const char *skip;
+
+			if (sleep && busy[i].ops == &xport_bare)
+				continue;
+			snprintf(name, sizeof(names[0]), "%s-%s", busy[i].impl,
+			         sleep ? "sleep" : "busy");
+			if (!bh_want("ring.syscalls", name))
+				continue;
+			skip = !busy[i].ops ? "not built: iceoryx C binding not found "
+			       "at build time" : !strcmp(busy[i].impl, "iceoryx") ? roudi_why : NULL;
+			if (skip)
+				bh_note("ring", "ring.syscalls", name, 64, "syscalls/msg", "%s", skip);
+			else
+				syscalls_case(busy[i].ops, name, sleep ? SYSC_SLEEP : SYSC_BUSY);
+		}
+}
 
 void bench_ring(void)
 {
 	static const size_t inplace_sizes[] = { 1000, 16000, 100000 };
-	const struct tp impls[] = {
-		{ "mobj", &xport_mobj, false },
-		{ "mobj-copy", &xport_mobj_copy, false },
-		{ "memcpy", NULL, false },
-		{ "pipe", &xport_pipe, false },
-		{ "unix", &xport_unix, false },
-		{ "spa", &xport_spa, false },
-#ifdef HAVE_ICEORYX
-		{ "iceoryx", &xport_iceoryx, true },
-#else
-		{ "iceoryx", NULL, true },
-#endif
-	};
-	const size_t nimpl = sizeof(impls) / sizeof(impls[0]);
-	bool want_iox = false;
-	char why[200] = "";
-	int iox_rc = 0;
+	static char why[200];
+	bool roudi = want_roudi();
 
-	for (size_t i = 0; i < nimpl; i++) {
-		char idle[32];
-
-		snprintf(idle, sizeof(idle), "%s-idle", impls[i].impl);
-		if (impls[i].iox)
-			want_iox = bh_want("ring.throughput", impls[i].impl) ||
-			           bh_want("ring.latency.oneway", impls[i].impl) ||
-			           bh_want("ring.latency.oneway", idle);
-	}
+	roudi_why = NULL;
 #ifdef HAVE_ICEORYX
-	if (want_iox) {
+	if (roudi) {
 		bh_progress("starting iox-roudi");
-		iox_rc = iox_start(why, sizeof(why));
+		if (iox_start(why, sizeof(why)) < 0)
+			roudi_why = why;
 	}
-#else
-	iox_rc = -ENOSYS;
-	snprintf(why, sizeof(why), "not built: iceoryx C binding not found at build time");
 #endif
-
-	/* Throughput in rounds: every transport and size gets a share of the
-	 * repetitions in each round, so a spell of noise from other work on
-	 * these cores falls on all of them alike, not on whichever ran then. */
-	{
-		struct xport_case cases[8];
-
-		for (size_t i = 0; i < nimpl; i++)
-			cases[i] = (struct xport_case){
-				impls[i].impl, impls[i].ops,
-				impls[i].iox && iox_rc < 0 ? why : NULL };
-		xport_tput_sweep("ring", "ring.throughput", cases, nimpl, tput_sizes,
-		                 sizeof(tput_sizes) / sizeof(tput_sizes[0]));
-	}
-	/* Latency twice: messages back to back (a receiver that waits spins
-	 * for the next one), then after an idle gap (it has gone to sleep).
-	 * In interleaved rounds too, pooled. */
-	{
-		static char idle_name[8][32];
-		static struct bh_pool lacc[2][8];
-		int rounds = bh_rounds(9, 3);
-		bool want[2][8];
-
-		memset(lacc, 0, sizeof(lacc));
-		lat_shared = mmap(NULL, lat_total(false) * sizeof(double),
-		                  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		for (int idle = 0; idle < 2; idle++)
-			for (size_t i = 0; i < nimpl; i++) {
-				const struct tp *t = &impls[i];
-
-				snprintf(idle_name[i], sizeof(idle_name[i]), "%s-idle", t->impl);
-				want[idle][i] = (t->ops || t->iox) && strcmp(t->impl, "mobj-copy") &&
-				                bh_want("ring.latency.oneway",
-				                        idle ? idle_name[i] : t->impl);
-				if (!want[idle][i])
-					continue;
-				if (lat_shared == MAP_FAILED)
-					snprintf(lacc[idle][i].why, sizeof(lacc[idle][i].why),
-					         "out of memory");
-				else if (t->iox && iox_rc < 0)
-					snprintf(lacc[idle][i].why, sizeof(lacc[idle][i].why), "%s", why);
-			}
-		for (int round = 0; round < rounds; round++)
-			for (int idle = 0; idle < 2; idle++)
-				for (size_t i = 0; i < nimpl; i++) {
-					if (!want[idle][i])
-						continue;
-					bh_progress("ring.latency.oneway/%s (round %d/%d)",
-					            idle ? idle_name[i] : impls[i].impl, round + 1, rounds);
-					latency_round(&lacc[idle][i], impls[i].ops, idle, rounds);
-				}
-		for (int idle = 0; idle < 2; idle++)
-			for (size_t i = 0; i < nimpl; i++) {
-				if (!want[idle][i])
-					continue;
-				latency_record(idle ? idle_name[i] : impls[i].impl, &lacc[idle][i]);
-			}
-		if (lat_shared != MAP_FAILED)
-			munmap(lat_shared, lat_total(false) * sizeof(double));
-		lat_shared = NULL;
-	}
+	throughput_case();
+	latency_case();
+	syscalls_cases();
 #ifdef HAVE_ICEORYX
-	if (want_iox)
+	if (roudi)
 		iox_stop();
 #endif
+	{
+		const struct xport_case cases[] = {
+			{ "mobj", &xport_mobj, NULL },
+			{ "spa", &xport_spa, NULL },
+			{ "bare", &xport_bare, NULL },
+			{ "limit", &xport_limit, NULL },
+		};
 
+		capacity_sweep("ring.capacity.1K", 1024, cases, 4);
+		capacity_sweep("ring.capacity.64K", 65536, cases, 4);
+	}
 	{
 		const struct xport_case cases[] = {
 			{ "mobj", &xport_mobj_rec, NULL },
@@ -1054,17 +1229,4 @@ void bench_ring(void)
 		xport_tput_sweep("ring", "ring.inplace", cases, 2, inplace_sizes,
 		                 sizeof(inplace_sizes) / sizeof(inplace_sizes[0]));
 	}
-
-	if (bh_want("ring.syscalls", "mobj-busy"))
-		syscalls_case(&xport_mobj, "mobj-busy", SYSC_BUSY);
-	if (bh_want("ring.syscalls", "mobj-sleep"))
-		syscalls_case(&xport_mobj, "mobj-sleep", SYSC_SLEEP);
-	if (bh_want("ring.syscalls", "spa-busy"))
-		syscalls_case(&xport_spa, "spa-busy", SYSC_BUSY);
-	if (bh_want("ring.syscalls", "spa-sleep"))
-		syscalls_case(&xport_spa, "spa-sleep", SYSC_SLEEP);
-	if (bh_want("ring.syscalls", "pipe-busy"))
-		syscalls_case(&xport_pipe, "pipe-busy", SYSC_BUSY);
-	if (bh_want("ring.syscalls", "pipe-sleep"))
-		syscalls_case(&xport_pipe, "pipe-sleep", SYSC_SLEEP);
 }

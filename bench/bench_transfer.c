@@ -38,12 +38,12 @@
 
 #include "harness.h"
 
-enum tkind { T_MOBJ, T_RAW, T_COPY };
-enum tmode { RTT, PAYLOAD };
+enum transfer_kind { T_MOBJ, T_RAW, T_COPY };
+enum transfer_mode { RTT, PAYLOAD };
 
-struct tx {
-	enum tkind kind;
-	enum tmode mode;
+struct transfer {
+	enum transfer_kind kind;
+	enum transfer_mode mode;
 	size_t size;
 	int reps;
 	int fd[2];
@@ -97,7 +97,7 @@ static int raw_recv_fd(int sock, int *fd, uint64_t *size)
 
 /* What the peer does with the pages: touch one byte per page (rtt) or read
  * them all (payload). */
-static uint64_t use_pages(const void *p, size_t size, enum tmode mode)
+static uint64_t use_pages(const void *p, size_t size, enum transfer_mode mode)
 {
 	uint64_t s = 0;
 
@@ -109,7 +109,7 @@ static uint64_t use_pages(const void *p, size_t size, enum tmode mode)
 }
 
 /* Before fork. */
-static int tx_prepare(struct tx *t)
+static int transfer_prepare(struct transfer *t)
 {
 	int rc;
 
@@ -126,7 +126,7 @@ static int tx_prepare(struct tx *t)
 	return 0;
 }
 
-static void tx_cleanup(struct tx *t)
+static void transfer_cleanup(struct transfer *t)
 {
 	for (int i = 0; i < 2; i++)
 		if (t->fd[i] >= 0)
@@ -136,7 +136,7 @@ static void tx_cleanup(struct tx *t)
 }
 
 /* In the child. */
-static int tx_open(struct tx *t, int side)
+static int transfer_open(struct transfer *t, int side)
 {
 	int rc;
 
@@ -179,7 +179,7 @@ static int tx_open(struct tx *t, int side)
 }
 
 /* Producer: one round trip. */
-static int tx_exchange(struct tx *t, const void *src)
+static int transfer_exchange(struct transfer *t, const void *src)
 {
 	uint64_t size = t->size;
 	char ack;
@@ -209,7 +209,7 @@ static int tx_exchange(struct tx *t, const void *src)
 }
 
 /* Consumer: answer one round trip. */
-static int tx_answer(struct tx *t, uint64_t *sum)
+static int transfer_answer(struct transfer *t, uint64_t *sum)
 {
 	uint64_t size = 0;
 	void *p;
@@ -265,13 +265,13 @@ static double cpu_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
-static int tx_side(struct bh_pair *pair, int side, void *arg)
+static int transfer_side(struct bh_pair *pair, int side, void *arg)
 {
-	struct tx *t = arg;
+	struct transfer *t = arg;
 	uint32_t sense = 0;
 	uint64_t count = bh_opts.quick ? 50 : 200, sum = 0;
 	void *src = NULL;
-	int rc = tx_open(t, side);
+	int rc = transfer_open(t, side);
 
 	if (rc < 0) {
 		bh_pair_fail(pair, rc, "set-up: %s", strerror(-rc));
@@ -294,13 +294,13 @@ static int tx_side(struct bh_pair *pair, int side, void *arg)
 		if (side == 0) {
 			t0 = bh_now_ns();
 			for (uint64_t i = 0; i < count; i++)
-				if ((rc = tx_exchange(t, src)) < 0) {
+				if ((rc = transfer_exchange(t, src)) < 0) {
 					bh_pair_fail(pair, rc, "round trip: %s", strerror(-rc));
 					return rc;
 				}
 		} else {
 			for (uint64_t i = 0; i < pair->count; i++)
-				if ((rc = tx_answer(t, &sum)) < 0) {
+				if ((rc = transfer_answer(t, &sum)) < 0) {
 					bh_pair_fail(pair, rc, "peer: %s", strerror(-rc));
 					return rc;
 				}
@@ -308,8 +308,8 @@ static int tx_side(struct bh_pair *pair, int side, void *arg)
 		if (k >= 0) {
 			/* CPU time of this side per round trip: what the exchange
 			 * costs apart from waiting for the other side to wake. */
-			pair->aux[side] += cpu_ns() - c0;
-			pair->aux[2 + side] += (double)pair->count;
+			pair->aux[side] += cpu_ns() - c0;	/* CPU ns of this side */
+			pair->aux[2 + side] += (double)pair->count;	/* its round trips */
 		}
 		bh_pair_barrier(pair, &sense);
 		if (side == 1)
@@ -328,35 +328,35 @@ static int tx_side(struct bh_pair *pair, int side, void *arg)
 
 static const char *kind_name[] = { "mobj", "raw", "copy" };
 
-static const char *case_of(enum tmode mode)
+static const char *case_of(enum transfer_mode mode)
 {
 	return mode == RTT ? "transfer.rtt" : "transfer.crossover";
 }
 
 /* CPU ns and round trips of each side, summed over the rounds, per pool. */
-struct cpu_acc {
+struct cpu_totals {
 	double ns[2], n[2];
 };
 
 /* One pair run of @reps repetitions, pooled into @p. */
-static void tx_round(struct bh_pool *p, struct cpu_acc *cpu, enum tkind kind,
-                     enum tmode mode, size_t size, int reps)
+static void transfer_round(struct bh_pool *p, struct cpu_totals *cpu, enum transfer_kind kind,
+                     enum transfer_mode mode, size_t size, int reps)
 {
-	struct tx t = { .kind = kind, .mode = mode, .size = size, .reps = reps,
+	struct transfer t = { .kind = kind, .mode = mode, .size = size, .reps = reps,
 	                .memfd = -1 };
 	struct bh_pair *pair = NULL;
 	int rc;
 
 	if (p->why[0])
 		return;
-	rc = tx_prepare(&t);
+	rc = transfer_prepare(&t);
 	if (rc < 0) {
 		snprintf(p->why, sizeof(p->why), "%s", rc == -ENOSYS ?
 		         "mobj channels are not in this build yet" : strerror(-rc));
 		return;
 	}
-	rc = bh_pair_run(tx_side, &t, 300, &pair);
-	tx_cleanup(&t);
+	rc = bh_pair_run(transfer_side, &t, 300, &pair);
+	transfer_cleanup(&t);
 	if (rc < 0)
 		snprintf(p->why, sizeof(p->why), "%s",
 		         pair && pair->note[0] ? pair->note : strerror(-rc));
@@ -373,11 +373,11 @@ static void tx_round(struct bh_pool *p, struct cpu_acc *cpu, enum tkind kind,
 /* Round trips in us for every size and kind, in interleaved rounds (so
  * noise and placement changes fall on both sides of each comparison);
  * medians into @med[size][kind]. */
-static void tx_sweep(enum tmode mode, const size_t *sizes, size_t nsizes,
+static void transfer_sweep(enum transfer_mode mode, const size_t *sizes, size_t nsizes,
                      unsigned kinds, double med[][3])
 {
 	static struct bh_pool pool[8][3];
-	static struct cpu_acc cpu[8][3];
+	static struct cpu_totals cpu[8][3];
 	int rounds = bh_rounds(5, 2);
 	int per = (bh_opts.reps + rounds - 1) / rounds;
 	bool want[3];
@@ -393,12 +393,12 @@ static void tx_sweep(enum tmode mode, const size_t *sizes, size_t nsizes,
 					continue;
 				bh_progress("%s/%s size %zu (round %d/%d)", case_of(mode),
 				            kind_name[k], sizes[s], round + 1, rounds);
-				tx_round(&pool[s][k], &cpu[s][k], (enum tkind)k, mode,
+				transfer_round(&pool[s][k], &cpu[s][k], (enum transfer_kind)k, mode,
 				         sizes[s], per);
 			}
 	for (size_t s = 0; s < nsizes; s++)
 		for (int k = T_MOBJ; k <= T_COPY; k++) {
-			const struct cpu_acc *c = &cpu[s][k];
+			const struct cpu_totals *c = &cpu[s][k];
 
 			med[s][k] = NAN;
 			if (!want[k])
@@ -419,11 +419,11 @@ void bench_transfer(void)
 	double med[8][3], pass[6], copy[6];	/* pass: ratio to copy; copy: 1 */
 	struct bh_result r;
 
-	tx_sweep(RTT, rtt_sizes, 3, 1u << T_MOBJ | 1u << T_RAW, med);
+	transfer_sweep(RTT, rtt_sizes, 3, 1u << T_MOBJ | 1u << T_RAW, med);
 
 	if (!bh_want("transfer.crossover", "mobj") && !bh_want("transfer.crossover", "copy"))
 		return;
-	tx_sweep(PAYLOAD, sweep, nsweep, 1u << T_MOBJ | 1u << T_COPY, med);
+	transfer_sweep(PAYLOAD, sweep, nsweep, 1u << T_MOBJ | 1u << T_COPY, med);
 	/* The paired ratio pass/copy per size (1 where both are equal). */
 	for (size_t s = 0; s < nsweep; s++) {
 		pass[s] = NAN;

@@ -32,11 +32,13 @@ struct bh_opts {
 	const char *json;	/* JSON Lines output, or NULL */
 	bool no_plots;
 	bool list;		/* print case names and exit */
+	bool strict;		/* exit 1 when any result could not run */
 	int reps;		/* measured repetitions per result */
 	int warmup;		/* discarded repetitions */
 	double rep_ms;		/* target duration of one repetition */
 	int cpu[2];		/* producer core, consumer core */
 	int ncpu;		/* usable cores (1: both sides share one) */
+	const char *syscall_counter;	/* ring.syscalls: auto, perf, strace */
 };
 
 extern struct bh_opts bh_opts;
@@ -87,7 +89,7 @@ struct bh_result {
 	double round_med[16];		/* medians per round, when run in rounds */
 	int nround;
 	char note[192];			/* non-empty: could not run, why */
-	char extra[192];		/* free text for the table ("cores 0->1") */
+	char extra[256];		/* free text for the table ("cores 0->1") */
 };
 
 /* Compute median/min/max (and p99 when @with_p99) from @n samples (sorted
@@ -131,7 +133,7 @@ struct bh_pair {
 	volatile uint32_t sense;
 	_Alignas(64) volatile uint64_t count;	/* messages per repetition */
 	volatile uint64_t acked;		/* consumer progress (latency) */
-	_Alignas(64) volatile uint32_t pp;	/* placement ping-pong line */
+	_Alignas(64) volatile uint32_t pingpong;	/* placement ping-pong line */
 	double rtt_ns;				/* its round trip, this pair */
 	_Alignas(64) volatile int err;		/* first failure, negative errno */
 	char note[192];
