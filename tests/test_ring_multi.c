@@ -335,7 +335,11 @@ static void spawn_consumers(struct mobj_ring *p, int n, uint64_t total,
 	}
 }
 
-static void test_multi_stream_processes(void **state)
+/* NCONS consumer processes read the whole stream; with @die_after, the
+ * first dies (SIGKILL, no close) that far in, while the producer waits
+ * for it: it stops holding the producer back (every write bounded by
+ * T_MS), and the others still verify every byte. */
+static void stream_processes(uint64_t die_after)
 {
 	struct tu_res res = tu_res_now();
 	struct mobj_ring_consumer_stats st;
@@ -344,43 +348,32 @@ static void test_multi_stream_processes(void **state)
 	pid_t pids[NCONS];
 	int i;
 
-	(void)state;
 	assert_int_equal(mobj_ring_create_multi(256 << 10, NCONS, 0, &p), 0);
-	spawn_consumers(p, NCONS, total, 0, pids);
+	spawn_consumers(p, NCONS, total, die_after, pids);
 	assert_int_equal(produce(p, total), 0);
 	for (i = 0; i < NCONS; i++) {
 		assert_int_equal(mobj_ring_consumer_stats(p, (unsigned)i, &st), 0);
 		assert_true(st.pid > 0);
+		assert_int_equal(st.state, die_after && i == 0 ? MOBJ_RING_DEAD :
+		                                                 MOBJ_RING_LIVE);
 	}
 	mobj_ring_close(p);
 	for (i = 0; i < NCONS; i++)
-		assert_int_equal(tu_wait(pids[i]), 0);
+		assert_int_equal(tu_wait(pids[i]),
+		                 die_after && i == 0 ? 128 + SIGKILL : 0);
 	tu_res_check(res);
 }
 
-/* One consumer dies (SIGKILL, no close) a few MiB in while the producer
- * waits for it: it stops holding the producer back (every write bounded
- * by T_MS), the others verify every byte. */
+static void test_multi_stream_processes(void **state)
+{
+	(void)state;
+	stream_processes(0);
+}
+
 static void test_multi_kill_one(void **state)
 {
-	struct tu_res res = tu_res_now();
-	struct mobj_ring_consumer_stats st;
-	struct mobj_ring *p;
-	uint64_t total = stream_bytes();
-	pid_t pids[NCONS];
-	int i;
-
 	(void)state;
-	assert_int_equal(mobj_ring_create_multi(256 << 10, NCONS, 0, &p), 0);
-	spawn_consumers(p, NCONS, total, 4 << 20, pids);
-	assert_int_equal(produce(p, total), 0);
-	assert_int_equal(mobj_ring_consumer_stats(p, 0, &st), 0);
-	assert_int_equal(st.state, MOBJ_RING_DEAD);
-	mobj_ring_close(p);
-	assert_int_equal(tu_wait(pids[0]), 128 + SIGKILL);
-	for (i = 1; i < NCONS; i++)
-		assert_int_equal(tu_wait(pids[i]), 0);
-	tu_res_check(res);
+	stream_processes(4 << 20);
 }
 
 /* The producer's death (SIGKILL) reaches every consumer: all committed
