@@ -130,11 +130,12 @@ static int broken(struct mobj_ring *r)
  * oldest, publishes it, and leaves -EOVERFLOW for the next data call. */
 int mobj__ring_multi_load(struct mobj_ring *r, uint64_t *out)
 {
-	uint64_t v = atomic_load_explicit(&r->peer->index, memory_order_acquire);
-	uint64_t o = atomic_load_explicit(&r->peer->oldest, memory_order_acquire);
+	const struct mobj__ring_ctl *p = r->peer;
+	uint64_t v = atomic_load_explicit(&p->index, memory_order_acquire);
+	uint64_t o = atomic_load_explicit(&p->oldest, memory_order_acquire);
 
 	if (o > v)
-		v = atomic_load_explicit(&r->peer->index, memory_order_acquire);
+		v = atomic_load_explicit(&p->index, memory_order_acquire);
 	if (v < r->f.peer_seen || o > v || v - o > r->f.cap)
 		return broken(r);
 	if (o > r->f.pos) {
@@ -501,7 +502,8 @@ int mobj_ring_reserve_record(struct mobj_ring *r, size_t len, int timeout_ms,
 	if (len > r->record_max)
 		return -EMSGSIZE;
 	r->rec_next = true;
-	err = mobj_ring_reserve(r, (size_t)mobj__ring_record_total(len), timeout_ms, &dst);
+	err = mobj_ring_reserve(r, (size_t)mobj__ring_record_total(len),
+	                        timeout_ms, &dst);
 	if (err < 0)
 		return err;
 	r->f.in_record = 1;
@@ -662,9 +664,12 @@ int mobj_ring_slow_consume(struct mobj_ring *r, size_t n)
 
 int mobj_ring_consume_record(struct mobj_ring *r)
 {
+	uint64_t n;
+
 	if (!r || r->producer || !r->f.in_record)
 		return -EINVAL;
-	return mobj_ring_consume(r, (size_t)mobj__ring_record_total(r->record_len));
+	n = mobj__ring_record_total(r->record_len);
+	return mobj_ring_consume(r, (size_t)n);
 }
 
 ssize_t mobj_ring_read_record(struct mobj_ring *r, void *p, size_t cap,

@@ -191,7 +191,8 @@ int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
 
 	if (!c || !consumer || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
-	err = mobj__ring_recv_part(c, timeout_ms, RING_PART_DATA, &cap, &data_ro);
+	err = mobj__ring_recv_part(c, timeout_ms, RING_PART_DATA, &cap,
+	                           &data_ro);
 	if (err == 0)
 		err = mobj__ring_recv_part(c, mobj__time_left(timeout_ms, t0),
 		                RING_PART_PCTL, &cap, &pctl_ro);

@@ -340,10 +340,13 @@ void mobj__ring_multi_wake(struct mobj_ring *r)
 		const struct mobj__ring_ctl *c = m->slot[i].ctl;
 
 		if (m->slot[i].state != MOBJ_RING_LIVE ||
-		    !atomic_load_explicit(&c->waiting, memory_order_relaxed) ||
-		    r->f.published < atomic_load_explicit(&c->wait_target,
-		                                          memory_order_relaxed) ||
-		    atomic_load_explicit(&c->wait_seq, memory_order_relaxed) != seq)
+		    !atomic_load_explicit(&c->waiting, memory_order_relaxed))
+			continue;
+		if (r->f.published <
+		            atomic_load_explicit(&c->wait_target,
+		                                 memory_order_relaxed) ||
+		    atomic_load_explicit(&c->wait_seq,
+		                         memory_order_relaxed) != seq)
 			continue;
 		if (!bumped)
 			atomic_fetch_add_explicit(&r->own->wake_seq, 1,

@@ -163,7 +163,8 @@ fail:
  * maps its page. */
 static void join_at_tail(struct mobj_ring *r)
 {
-	uint64_t t = atomic_load_explicit(&r->peer->index, memory_order_acquire);
+	uint64_t t = atomic_load_explicit(&r->peer->index,
+	                                  memory_order_acquire);
 
 	r->multi = true;
 	r->f.pos = r->f.peer_seen = r->f.published = t;
@@ -185,8 +186,8 @@ int mobj__ring_attach(struct mobj *data_ro, struct mobj *pctl_ro,
 		return -ENOMEM;
 	r->f.role = MOBJ_RING_FAST_CONSUMER;
 	set_capacity(r, mobj_size(data_ro));
-	err = mobj__ring_ctl_attach(pctl_ro, MOBJ__RING_PRODUCER, r->f.cap, &r->peer,
-	                 &r->peer_flags);
+	err = mobj__ring_ctl_attach(pctl_ro, MOBJ__RING_PRODUCER, r->f.cap,
+	                            &r->peer, &r->peer_flags);
 	if (err < 0)
 		goto fail;
 	err = mobj_map_mirror(data_ro, MOBJ_PROT_READ, &p);
@@ -217,7 +218,8 @@ int mobj__ring_accept(struct mobj_ring *r, struct mobj *cctl_ro)
 	uint32_t flags;
 	int err;
 
-	err = mobj__ring_ctl_attach(cctl_ro, MOBJ__RING_CONSUMER, r->f.cap, &peer, &flags);
+	err = mobj__ring_ctl_attach(cctl_ro, MOBJ__RING_CONSUMER, r->f.cap,
+	                            &peer, &flags);
 	if (err < 0)
 		return err;
 	if (atomic_load_explicit(&peer->index, memory_order_acquire) != 0) {

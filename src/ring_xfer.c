@@ -184,7 +184,8 @@ int mobj_ring_accept_answer(struct mobj_ring *r,
 	                          &cap) < 0)
 		return -EPROTO;
 	if (r->m)
-		return mobj__ring_multi_accept(r, answer->objs[0], meta_pid(&m));
+		return mobj__ring_multi_accept(r, answer->objs[0],
+		                               meta_pid(&m));
 	err = mobj__ring_accept(r, answer->objs[0]);
 	if (err < 0)
 		return err;

@@ -160,7 +160,7 @@ MOBJ_EXPORT int mobj_ring_create_multi(size_t capacity, unsigned max_consumers,
 
 /** What the producer of a 1:N ring knows of one consumer. */
 struct mobj_ring_consumer_stats {
-	uint64_t head;   /**< bytes it consumed, as the producer last saw them */
+	uint64_t head;   /**< bytes consumed, as the producer last saw */
 	uint64_t lag;    /**< the producer's tail minus head */
 	uint64_t waits;  /**< producer sleeps waiting for it (blocking mode) */
 	int state;       /**< MOBJ_RING_LIVE, _CLOSED, _DEAD or _BROKEN */
