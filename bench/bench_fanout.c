@@ -7,6 +7,10 @@
  *              producer writes each message once (reserve, memcpy, commit)
  *   mobj-Nx1   N SPSC mobj rings fed by the one producer: each message is
  *              written N times, once into each ring
+ *   iox-1:N    iceoryx publish/subscribe (bench_iox.c's transport: loan,
+ *              memcpy, publish; take, read in place, release), N
+ *              subscribers, nothing dropped (WAIT_FOR_CONSUMER,
+ *              BLOCK_PRODUCER); its subscribers read every byte (bh_sum)
  *
  * Results per impl and size: ring.fanout (MB/s each consumer receives,
  * median over consumers and repetitions) and ring.fanout.producer (the
@@ -14,8 +18,7 @@
  * The producer runs on cpu[0], every consumer on cpu[1]: on a 2-vCPU
  * machine the N consumers share one core, so per-consumer throughput falls
  * with N by construction; the comparison between impls at the same N is
- * what is meaningful. iceoryx 1:N publish/subscribe is not measured here
- * (see bench/README.md).
+ * what is meaningful.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +32,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "ring_impl.h"
 
 #include <mobj/mobj.h>
 #include <mobj/ring.h>
@@ -192,18 +196,112 @@ static int run_once(bool multi, int n, size_t size, uint64_t count,
 	return err ? -1 : 0;
 }
 
-static void one(bool multi, int n, size_t size, const char *src)
+#ifdef HAVE_ICEORYX
+/* A subscriber: open (subscribed), say so, take @count messages. */
+static void iox_consumer(struct fan *f, struct xport *x, int i, uint64_t count)
+{
+	uint64_t first, sum = 0, m;
+
+	bh_pin(bh_opts.cpu[1]);
+	if (x->ops->open(x, 1) < 0)
+		_exit(1);
+	__atomic_fetch_add(&f->ready, 1, __ATOMIC_SEQ_CST);
+	for (m = 0; m < count; m++)
+		if (x->ops->recv(x, &first, &sum) < 0)
+			_exit(1);
+	f->end_ns[i] = bh_now_ns();
+	f->sum[i] = sum;
+	x->ops->close(x);
+	_exit(0);
+}
+
+/* The publisher, in a child too (one iceoryx runtime per process). */
+static void iox_producer(struct fan *f, struct xport *x, const char *src,
+                         uint64_t count, double *cost)
+{
+	double c0;
+	uint64_t m;
+
+	bh_pin(bh_opts.cpu[0]);
+	if (x->ops->open(x, 0) < 0)
+		_exit(1);
+	f->start_ns = bh_now_ns();
+	c0 = cpu_ns();
+	for (m = 0; m < count; m++)
+		if (x->ops->send(x, src) < 0)
+			_exit(1);
+	*cost = (cpu_ns() - c0) / (double)count;
+	x->ops->close(x);
+	_exit(0);
+}
+
+/* run_once for iceoryx: every side a child, the publisher forked once all
+ * N subscribers are subscribed (no history: a late one would miss data). */
+static int iox_once(int n, size_t size, uint64_t count, const char *src,
+                    double *tput, double *cost)
+{
+	struct xport x = { .ops = &xport_iceoryx, .msg = size };
+	pid_t pids[MAXN + 1];
+	double t0 = bh_now_ns();
+	struct fan *f;
+	int i, st, err = 0, np = 0;
+
+	x.cap = cap_for(size);
+	f = mmap(NULL, sizeof(*f) + sizeof(double), PROT_READ | PROT_WRITE,
+	         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (f == MAP_FAILED || x.ops->prepare(&x) < 0)
+		return -1;
+	memset(f, 0, sizeof(*f));
+	for (i = 0; i < n; i++) {
+		pids[np] = fork();
+		if (pids[np] == 0)
+			iox_consumer(f, &x, i, count);
+		np += pids[np] > 0;
+	}
+	while (__atomic_load_n(&f->ready, __ATOMIC_SEQ_CST) < n &&
+	       bh_now_ns() - t0 < 20e9)
+		usleep(1000);
+	if (f->ready == n) {
+		pids[np] = fork();
+		if (pids[np] == 0)
+			iox_producer(f, &x, src, count, (double *)(f + 1));
+		np += pids[np] > 0;
+	}
+	for (i = 0; i < np; i++) {
+		if (f->ready != n)
+			kill(pids[i], SIGKILL);
+		if (waitpid(pids[i], &st, 0) < 0 || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) != 0)
+			err = -1;
+	}
+	for (i = 0; i < n && !err && f->ready == n; i++)
+		tput[i] = (double)size * (double)count /
+		          (f->end_ns[i] - f->start_ns) * 1e3;
+	*cost = *(double *)(f + 1);
+	if (f->ready != n)
+		err = -1;
+	if (x.ops->cleanup)
+		x.ops->cleanup(&x);
+	munmap(f, sizeof(*f) + sizeof(double));
+	return err;
+}
+#endif
+
+enum { NX1, ONE_N, IOX };
+
+static void one(int kind, int n, size_t size, const char *src)
 {
 	double tput[64 * MAXN], cost[64];
 	uint64_t total = (bh_opts.quick ? 64ull : 256ull) << 20;
 	uint64_t count = total / size;
 	/* The harness keeps the pointer: static names. */
-	static const char *const names[2][5] = {
+	static const char *const names[3][5] = {
 		{ NULL, "mobj-1x1", "mobj-2x1", NULL, "mobj-4x1" },
 		{ NULL, "mobj-1:1", "mobj-1:2", NULL, "mobj-1:4" },
+		{ NULL, "iox-1:1", "iox-1:2", NULL, "iox-1:4" },
 	};
-	const char *impl = names[multi][n];
-	int rep, reps = bh_opts.reps > 0 ? bh_opts.reps : 3, nt = 0;
+	const char *impl = names[kind][n];
+	int rep, reps = bh_opts.reps > 0 ? bh_opts.reps : 3, nt = 0, rc;
 
 	if (!bh_want("ring.fanout", impl))
 		return;
@@ -213,8 +311,14 @@ static void one(bool multi, int n, size_t size, const char *src)
 		count = 64;
 	for (rep = 0; rep < reps; rep++) {
 		bh_progress("ring.fanout %s %zu B rep %d", impl, size, rep + 1);
-		if (run_once(multi, n, size, count, src, &tput[nt], &cost[rep]) <
-		    0) {
+#ifdef HAVE_ICEORYX
+		if (kind == IOX)
+			rc = iox_once(n, size, count, src, &tput[nt], &cost[rep]);
+		else
+#endif
+			rc = run_once(kind == ONE_N, n, size, count, src,
+			              &tput[nt], &cost[rep]);
+		if (rc < 0) {
 			bh_note("ring", "ring.fanout", impl, size, "MB/s",
 			        "a repetition failed");
 			return;
@@ -231,18 +335,37 @@ static void one(bool multi, int n, size_t size, const char *src)
 
 void bench_fanout(void)
 {
+	const size_t big = sizes[sizeof(sizes) / sizeof(sizes[0]) - 1];
+	bool iox = false;
 	char *src;
 	size_t s;
 	int k;
 
-	src = malloc(sizes[sizeof(sizes) / sizeof(sizes[0]) - 1]);
+#ifdef HAVE_ICEORYX
+	char why[160] = "";
+
+	if (bh_want("ring.fanout", "iox-1:1") || bh_want("ring.fanout", "iox-1:2") ||
+	    bh_want("ring.fanout", "iox-1:4")) {
+		iox = iox_start(why, sizeof(why)) == 0;
+		if (!iox)
+			bh_note("ring", "ring.fanout", "iox-1:N", 0, "MB/s", "%s",
+			        why);
+	}
+#endif
+	src = malloc(big);
 	if (!src)
 		return;
-	memset(src, 0x5a, sizes[sizeof(sizes) / sizeof(sizes[0]) - 1]);
+	memset(src, 0x5a, big);
 	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
 		for (k = 0; k < 3; k++) {
-			one(true, counts[k], sizes[s], src);
-			one(false, counts[k], sizes[s], src);
+			one(ONE_N, counts[k], sizes[s], src);
+			one(NX1, counts[k], sizes[s], src);
+			if (iox)
+				one(IOX, counts[k], sizes[s], src);
 		}
 	free(src);
+#ifdef HAVE_ICEORYX
+	if (iox)
+		iox_stop();
+#endif
 }
