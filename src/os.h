@@ -125,7 +125,10 @@ int mobj__os_chan_welcome(struct mobj__os_chan *c, const void *msg, size_t len);
 int mobj__os_chan_connect(const char *name, int timeout_ms,
                           struct mobj__os_chan *out);
 
-/* Two connected ends, peer credentials set (both are this process). */
+/* Two connected ends. The peer's uid is this process's; its pid is this
+ * process's where the ends cannot leave it (Darwin), else (Linux, where a
+ * child may take one end over fork) 0 until the first message has been
+ * received, then the pid of that message's sender. */
 int mobj__os_chan_pair(struct mobj__os_chan *a, struct mobj__os_chan *b);
 
 /* Close a channel or listener; a listener removes its name. Never blocks
@@ -191,17 +194,27 @@ int mobj__os_waker_pair(struct mobj__os_waker *a, struct mobj__os_waker *b);
  * sides call it at the same step of the ring set-up, after every mobj
  * message of the set-up has been received; @producer tells which side this
  * is (the producer sends first). Every step is bounded by @timeout_ms
- * (-ETIMEDOUT). Linux: the pids, then a pidfd on the peer's. Darwin: the
- * semaphores. -EPIPE when the peer is already gone; -EPROTO when what it
- * sent is not what the backend expects. On failure @w is left untouched. */
+ * (-ETIMEDOUT). Linux: a pidfd of each side, passed as a descriptor (pids
+ * mean nothing across PID namespaces). Darwin: the semaphores. -EPIPE when
+ * the peer is already gone; -EPROTO when what it sent is not what the
+ * backend expects. On failure @w is left untouched. */
 int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj__os_chan *c,
                            bool producer, int timeout_ms);
 
-/* Ends in two processes connected over IPC the user owns: watch process
- * @pid (what the peer said it is, unverified as with waker_connect: a lie
- * only makes the liar look alive or dead). -EPIPE when it is gone already,
- * -EPROTO for a pid that cannot be one; Darwin: -ENOTSUP. */
-int mobj__os_waker_watch(struct mobj__os_waker *w, int pid);
+/* Ends in two processes connected over IPC the user owns (ring_xfer.c):
+ * mobj__os_waker_connect()'s exchange in two halves, carried by the user.
+ * self: what names this process to the peer, in *@fd (Linux: a pidfd of
+ * it, ours to close once passed; -1 when pidfds are missing or refused).
+ * adopt: the peer's claimed @pid (in its own PID namespace) and the
+ * descriptor @fd it passed (-1: none; always consumed), checked as
+ * waker_connect checks its message: the descriptor must be a pidfd of a
+ * whole process (-EPROTO), and is watched; without one, the claimed pid
+ * is (unverified: a lie only makes the liar look alive or dead, and a
+ * peer in another PID namespace is then watched wrongly). -EPIPE when the
+ * peer is gone already, -EPROTO for a pid that cannot be one. On failure
+ * @w is left untouched. Darwin: -ENOTSUP for both. */
+int mobj__os_waker_self(int *fd);
+int mobj__os_waker_adopt(struct mobj__os_waker *w, int pid, int fd);
 
 /* Release what the waker holds. The core calls it only on a waker that
  * mobj__os_waker_pair() or mobj__os_waker_connect() set up. */
@@ -271,6 +284,10 @@ void mobj__os_pevent_signal(struct mobj__os_pevent *e);
 int mobj__os_pevent_drain(struct mobj__os_pevent *e);
 int mobj__os_pevent_fd(const struct mobj__os_pevent *e);
 void mobj__os_pevent_close(struct mobj__os_pevent *e);
+/* close for a forked child's copy of an end: the half's open file
+ * description is the owner's too, so drop our descriptor only (no shut
+ * down, nothing read from the owner's queue). Never blocks. */
+void mobj__os_pevent_drop(struct mobj__os_pevent *e);
 
 /* The ring's asymmetric barrier (ring.c, design block). light: true when
  * this process may publish a ring index with no fence, because a peer about

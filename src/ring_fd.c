@@ -34,9 +34,12 @@
  * last-writer-wins: mixing a blocking call with an armed descriptor can
  * delay a wake-up by one slice, never lose it.
  */
+#define _POSIX_C_SOURCE 200809L /* pthread_sigmask */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "ring_internal.h"
 
@@ -49,6 +52,7 @@ struct mobj__ring_notify {
 	atomic_bool dead;          /* the helper saw the peer's process die */
 	_Atomic uint64_t target;
 	struct mobj__os_event ev;
+	pid_t pid;                 /* the process the helper runs in */
 };
 
 /* One slice of sleep on the peer's wake sequence; true when it showed the
@@ -121,6 +125,7 @@ static void *helper_main(void *arg)
 int mobj_ring_fd(struct mobj_ring *r)
 {
 	struct mobj__ring_notify *n;
+	sigset_t all, old;
 	int err;
 
 	if (!r)
@@ -150,7 +155,13 @@ int mobj_ring_fd(struct mobj_ring *r)
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_cond_init(&n->cond, NULL);
 	r->notify = n;
+	n->pid = getpid();
+	/* Every signal blocked from its first instruction: a process-directed
+	 * signal must go to a thread of the application, never to ours. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = -pthread_create(&n->thread, NULL, helper_main, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err < 0) {
 		r->notify = NULL;
 		pthread_cond_destroy(&n->cond);
@@ -190,6 +201,15 @@ void mobj__ring_notify_stop(struct mobj_ring *r)
 
 	if (!n)
 		return;
+	if (n->pid != getpid()) {
+		/* A forked child: the helper thread stayed in the parent, and
+		 * its lock may have been held at the fork. Only our copies of
+		 * the event and the memory are ours to drop. */
+		mobj__os_event_close(&n->ev);
+		free(n);
+		r->notify = NULL;
+		return;
+	}
 	pthread_mutex_lock(&n->lock);
 	atomic_store(&n->stop, true);
 	pthread_cond_signal(&n->cond);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "internal.h"
 #include "ring_layout.h"
@@ -43,7 +44,10 @@ struct mobj_ring {
 	bool armed;      /* own->waiting holds our fd's registration */
 	bool xfer_event; /* producer, exported: pev made, xfer_fd its peer half */
 	int xfer_fd;
+	int xfer_pidfd;  /* user IPC: the pidfd of ours we handed out, or -1 */
 	struct mobj__os_pevent pev;
+	pid_t owner;     /* the process that connected this end: only it may
+	                  * mark the end closed (a forked child's copy may not) */
 	size_t record_max;
 	struct mobj__ring_ctl *own;         /* read-write */
 	const struct mobj__ring_ctl *peer;  /* read-only mapping */
@@ -143,7 +147,8 @@ int mobj__ring_recv_part(struct mobj_chan *c, int timeout_ms, uint32_t kind,
 int mobj__ring_multi_consumer(struct mobj_ring *r, struct mobj_ring **consumer);
 int mobj__ring_multi_send(struct mobj_chan *c, struct mobj_ring *r,
                           int timeout_ms);
-int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj *cctl_ro, int pid);
+int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj *cctl_ro, int pid,
+                            int fd);
 int mobj__ring_multi_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
                              void **p);
 void mobj__ring_multi_wake(struct mobj_ring *r);

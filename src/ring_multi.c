@@ -450,22 +450,27 @@ int mobj__ring_multi_consumer(struct mobj_ring *r, struct mobj_ring **consumer)
 	return 0;
 }
 
-int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj *cctl_ro, int pid)
+int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj *cctl_ro, int pid,
+                            int fd)
 {
+	struct mobj__os_waker w;
 	struct slot *s;
-	int err = slot_accept(r, cctl_ro, &s);
+	int err = mobj__os_waker_adopt(&w, pid, fd); /* takes fd */
+	bool gone = err == -EPIPE;
 
-	if (err < 0)
+	if (err < 0 && !gone)
 		return err;
-	err = mobj__os_waker_watch(&s->waker, pid);
-	if (err == -EPIPE) {
+	err = slot_accept(r, cctl_ro, &s);
+	if (err < 0) {
+		if (!gone)
+			mobj__os_waker_release(&w);
+		return err;
+	}
+	if (gone) {
 		depart(s, MOBJ_RING_DEAD);
 		return 0;
 	}
-	if (err < 0) {
-		depart(s, MOBJ_RING_CLOSED);
-		return err;
-	}
+	s->waker = w;
 	s->waker_set = true;
 	s->pid = pid;
 	return 0;

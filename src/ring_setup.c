@@ -130,6 +130,7 @@ int mobj_ring_create(size_t capacity, struct mobj_ring **producer)
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->xfer_pidfd = -1;
 	r->producer = true;
 	r->f.role = MOBJ_RING_FAST_PRODUCER;
 	err = mobj_create(capacity, 0, &data);
@@ -148,6 +149,9 @@ int mobj_ring_create(size_t capacity, struct mobj_ring **producer)
 	err = ctl_create(MOBJ__RING_PRODUCER, r->f.cap, &r->own, &r->pctl_ro);
 	if (err < 0)
 		goto fail;
+	/* Until it connects, the creator: a forked child's copy of an
+	 * exported, unconnected end must not shut its event down either. */
+	r->owner = getpid();
 	*producer = r;
 	return 0;
 fail:
@@ -184,6 +188,7 @@ int mobj__ring_attach(struct mobj *data_ro, struct mobj *pctl_ro,
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;
+	r->xfer_pidfd = -1;
 	r->f.role = MOBJ_RING_FAST_CONSUMER;
 	set_capacity(r, mobj_size(data_ro));
 	err = mobj__ring_ctl_attach(pctl_ro, MOBJ__RING_PRODUCER, r->f.cap,
@@ -201,6 +206,7 @@ int mobj__ring_attach(struct mobj *data_ro, struct mobj *pctl_ro,
 		join_at_tail(r);
 	r->connected = true;
 	mobj__ring_refresh(r);
+	r->owner = getpid();
 	*consumer = r;
 	return 0;
 fail:
@@ -230,6 +236,7 @@ int mobj__ring_accept(struct mobj_ring *r, struct mobj *cctl_ro)
 	r->peer_flags = flags;
 	r->connected = true;
 	mobj__ring_refresh(r);
+	r->owner = getpid();
 	mobj_close(r->data_ro);
 	mobj_close(r->pctl_ro);
 	r->data_ro = NULL;
@@ -318,13 +325,19 @@ void mobj__ring_free(struct mobj_ring *r)
 	mobj_close(r->pctl_ro);
 	if (r->waker_set)
 		mobj__os_waker_release(&r->waker);
-	/* Closing our half also tells the peer's event loop we are gone. */
-	if (r->pev_set)
-		mobj__os_pevent_close(&r->pev);
-	if (r->xfer_event) {
-		mobj__os_pevent_close(&r->pev);
-		close(r->xfer_fd);
+	/* Closing our half also tells the peer's event loop we are gone. A
+	 * forked child holds a copy of the owner's socket, whose open file
+	 * description is shared: it only drops its descriptor. */
+	if (r->pev_set || r->xfer_event) {
+		if (r->owner == getpid())
+			mobj__os_pevent_close(&r->pev);
+		else
+			mobj__os_pevent_drop(&r->pev);
 	}
+	if (r->xfer_event)
+		close(r->xfer_fd);
+	if (r->xfer_pidfd >= 0)
+		close(r->xfer_pidfd);
 	free(r);
 }
 
@@ -333,7 +346,9 @@ void mobj_ring_close(struct mobj_ring *r)
 	if (!r)
 		return;
 	mobj__ring_notify_stop(r);
-	if (r->connected) {
+	/* A forked child closing its copy of the end must leave the ring to
+	 * the process that still uses it: only the owner says "closed". */
+	if (r->connected && r->owner == getpid()) {
 		/* Everything committed is readable after close, batched or not. */
 		atomic_store_explicit(&r->own->index, r->f.pos,
 		                      memory_order_release);

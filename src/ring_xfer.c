@@ -5,18 +5,24 @@
  *
  *   producer  mobj_ring_export()         offer: data and pctl (read-only),
  *                                        the consumer's half of the peer
- *                                        event, meta (two part headers, pid)
+ *                                        event, a pidfd of the producer,
+ *                                        meta (two part headers, pid, flags)
  *   consumer  mobj_ring_import()         checks the offer exactly as
  *                                        mobj_ring_recv() checks its parts,
- *                                        attaches, answers: cctl (read-only)
- *                                        and meta (part header, pid)
+ *                                        attaches, answers: cctl (read-only),
+ *                                        a pidfd of the consumer, meta (part
+ *                                        header, pid, flags)
  *   producer  mobj_ring_accept_answer()  checks the answer as
  *                                        mobj_ring_send() does; connected
  *
- * The pids stand in for mobj__os_waker_connect()'s exchange: each side
- * watches the other's (Linux: a pidfd), with the same caveat (a claimed pid
- * is unverified, and a lie only makes the liar look alive or dead). Darwin's
- * waker needs Mach semaphores the user's IPC does not carry: -ENOTSUP.
+ * The pidfds and pids are mobj__os_waker_connect()'s exchange, carried by
+ * the user: each side passes a pidfd of itself, which names it in any PID
+ * namespace, and the other checks it as over a channel (a pidfd of a whole
+ * process, else -EPROTO) and watches it. Only where pidfds are missing or
+ * refused is the claimed pid watched (unverified, and meaningful only in a
+ * shared PID namespace: a lie only makes the liar look alive or dead).
+ * Darwin's waker needs Mach semaphores the user's IPC does not carry:
+ * -ENOTSUP.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -30,9 +36,11 @@
 /* The meta bytes of an offer and of an answer. */
 struct ring_meta {
 	struct mobj__ring_part part[2]; /* offer: DATA, PCTL; answer: CCTL, 0 */
-	uint32_t pid;                   /* the sender's process */
-	uint32_t event;                 /* offer: 1 when event_fd comes too */
+	uint32_t pid;                   /* the sender's, in its namespace */
+	uint32_t flags;                 /* META_EVENT, META_PIDFD */
 };
+#define META_EVENT 1u /* offer only: event_fd comes too */
+#define META_PIDFD 2u /* pidfd comes too: a pidfd of the sender */
 _Static_assert(sizeof(struct ring_meta) == 56, "ring meta layout");
 _Static_assert(sizeof(struct ring_meta) <= MOBJ_RING_META_MAX, "ring meta");
 
@@ -40,6 +48,17 @@ static void xfer_clear(struct mobj_ring_xfer *x)
 {
 	memset(x, 0, sizeof(*x));
 	x->event_fd = -1;
+	x->pidfd = -1;
+}
+
+/* Our pidfd for the peer: made once per end, kept until it is closed. */
+static void self_fd(struct mobj_ring *r, struct ring_meta *m)
+{
+	if (r->xfer_pidfd < 0)
+		(void)mobj__os_waker_self(&r->xfer_pidfd);
+	m->pid = (uint32_t)getpid();
+	if (r->xfer_pidfd >= 0)
+		m->flags |= META_PIDFD;
 }
 
 /* The pid in @m, 0 if it cannot be one. */
@@ -48,11 +67,19 @@ static int meta_pid(const struct ring_meta *m)
 	return m->pid > 0 && m->pid <= INT32_MAX ? (int)m->pid : 0;
 }
 
-/* Watch the peer's process; one already gone counts as gone. */
-static int watch(struct mobj_ring *r, int pid)
+/* Watch the peer's process, by the pidfd it passed (@in's, a copy is
+ * taken) or else its claimed pid; one already gone counts as gone. */
+static int watch(struct mobj_ring *r, const struct ring_meta *m,
+                 const struct mobj_ring_xfer *in)
 {
-	int err = mobj__os_waker_watch(&r->waker, pid);
+	int fd = -1, err;
 
+	if (m->flags & META_PIDFD) {
+		fd = fcntl(in->pidfd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return errno == EBADF ? -EPROTO : -errno;
+	}
+	err = mobj__os_waker_adopt(&r->waker, meta_pid(m), fd);
 	if (err == 0)
 		r->waker_set = true;
 	if (err == -EPIPE) {
@@ -61,6 +88,22 @@ static int watch(struct mobj_ring *r, int pid)
 		err = 0;
 	}
 	return err;
+}
+
+/* 1:N producer: one more consumer, watched in its own slot by the pidfd
+ * it passed (a copy), or its claimed pid. Our pidfd and the offer stay
+ * for the next consumer. */
+static int multi_answer(struct mobj_ring *r, const struct ring_meta *m,
+                        const struct mobj_ring_xfer *answer)
+{
+	int fd = -1;
+
+	if (m->flags & META_PIDFD) {
+		fd = fcntl(answer->pidfd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return errno == EBADF ? -EPROTO : -errno;
+	}
+	return mobj__ring_multi_accept(r, answer->objs[0], meta_pid(m), fd);
 }
 
 int mobj_ring_export(struct mobj_ring *r, struct mobj_ring_xfer *out)
@@ -90,8 +133,10 @@ int mobj_ring_export(struct mobj_ring *r, struct mobj_ring_xfer *out)
 	memset(&m, 0, sizeof(m));
 	mobj__ring_part_init(&m.part[0], RING_PART_DATA, (size_t)r->f.cap);
 	mobj__ring_part_init(&m.part[1], RING_PART_PCTL, (size_t)r->f.cap);
-	m.pid = (uint32_t)getpid();
-	m.event = r->xfer_event;
+	self_fd(r, &m);
+	out->pidfd = r->xfer_pidfd;
+	if (r->xfer_event)
+		m.flags |= META_EVENT;
 	memcpy(out->meta, &m, sizeof(m));
 	out->meta_len = sizeof(m);
 	return 0;
@@ -104,8 +149,10 @@ static int import_offer(const struct mobj_ring_xfer *in, const struct ring_meta 
 	size_t cap = 0;
 	int err, fd;
 
-	if (in->nobjs != 2 || meta_pid(m) == 0 || m->event > 1 ||
-	    (m->event != 0) != (in->event_fd >= 0) ||
+	if (in->nobjs != 2 || meta_pid(m) == 0 ||
+	    (m->flags & ~(META_EVENT | META_PIDFD)) != 0 ||
+	    ((m->flags & META_EVENT) != 0) != (in->event_fd >= 0) ||
+	    ((m->flags & META_PIDFD) != 0) != (in->pidfd >= 0) ||
 	    mobj__ring_part_check(&m->part[0], in->objs[0], RING_PART_DATA,
 	                          &cap) < 0 ||
 	    mobj__ring_part_check(&m->part[1], in->objs[1], RING_PART_PCTL,
@@ -143,7 +190,7 @@ int mobj_ring_import(const struct mobj_ring_xfer *in,
 	err = import_offer(in, &m, &r, &cctl_ro);
 	if (err < 0)
 		return err;
-	err = watch(r, meta_pid(&m));
+	err = watch(r, &m, in);
 	if (err < 0) {
 		mobj_close(cctl_ro);
 		mobj__ring_free(r);
@@ -157,7 +204,8 @@ int mobj_ring_import(const struct mobj_ring_xfer *in,
 	answer->nobjs = 1;
 	memset(&m, 0, sizeof(m));
 	mobj__ring_part_init(&m.part[0], RING_PART_CCTL, (size_t)r->f.cap);
-	m.pid = (uint32_t)getpid();
+	self_fd(r, &m);
+	answer->pidfd = r->xfer_pidfd;
 	memcpy(answer->meta, &m, sizeof(m));
 	answer->meta_len = sizeof(m);
 	*consumer = r;
@@ -178,22 +226,36 @@ int mobj_ring_accept_answer(struct mobj_ring *r,
 		return -EPROTO;
 	memcpy(&m, answer->meta, sizeof(m));
 	cap = (size_t)r->f.cap;
-	if (answer->nobjs != 1 || answer->event_fd >= 0 || m.event != 0 ||
+	if (answer->nobjs != 1 || answer->event_fd >= 0 ||
+	    (m.flags & ~META_PIDFD) != 0 ||
+	    ((m.flags & META_PIDFD) != 0) != (answer->pidfd >= 0) ||
 	    meta_pid(&m) == 0 || memcmp(&m.part[1], &zero, sizeof(zero)) != 0 ||
 	    mobj__ring_part_check(&m.part[0], answer->objs[0], RING_PART_CCTL,
 	                          &cap) < 0)
 		return -EPROTO;
 	if (r->m)
-		return mobj__ring_multi_accept(r, answer->objs[0],
-		                               meta_pid(&m));
-	err = mobj__ring_accept(r, answer->objs[0]);
-	if (err < 0)
+		return multi_answer(r, &m, answer);
+	/* Watch first: a consumer that passed something that is not a pidfd
+	 * of itself leaves the ring unconnected. */
+	err = watch(r, &m, answer);
+	if (err == 0)
+		err = mobj__ring_accept(r, answer->objs[0]);
+	if (err < 0) {
+		if (r->waker_set)
+			mobj__os_waker_release(&r->waker);
+		r->waker_set = r->peer_dead = false;
 		return err;
+	}
+	/* The consumer holds our pidfd now (or never will). */
+	if (r->xfer_pidfd >= 0) {
+		close(r->xfer_pidfd);
+		r->xfer_pidfd = -1;
+	}
 	if (r->xfer_event) {
 		/* The consumer holds its half now (or never will). */
 		close(r->xfer_fd);
 		r->xfer_event = false;
 		r->pev_set = true;
 	}
-	return watch(r, meta_pid(&m));
+	return 0;
 }

@@ -283,6 +283,63 @@ static pid_t spawn_and_accept(struct mobj_chan *l, const char *what,
 
 /* ---- Pairs ----------------------------------------------------------- */
 
+#ifdef __linux__
+/* Regression (mobj_chan_peer() on a mobj_chan_pair() end named the process
+ * that made the pair, on both ends: after fork the parent was told its peer
+ * was itself). The pid is 0 until a message has come, then the process
+ * that sent the first one; later senders do not change it. */
+static int pair_peer_child(struct mobj_chan *c)
+{
+	char buf[8];
+	pid_t peer, pid;
+	uid_t uid;
+
+	if (mobj_chan_peer(c, &peer, &uid) != 0 || peer != 0)
+		return 1;
+	if (mobj_send(c, NULL, "hi", 2) != 0)
+		return 2;
+	if (mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf)) != 2)
+		return 3;
+	if (mobj_chan_peer(c, &peer, &uid) != 0 || peer != getppid() ||
+	    uid != geteuid())
+		return 4;
+	/* A grandchild sends next: the peer stays the first sender. */
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0)
+		_exit(mobj_send(c, NULL, "gc", 2) == 0 ? 0 : 1);
+	return tu_wait(pid) == 0 ? 0 : 5;
+}
+
+static void test_pair_peer_after_fork(void **state)
+{
+	struct tu_res r = tu_res_now();
+	struct mobj_chan *c;
+	char buf[8];
+	pid_t pid, peer;
+	uid_t uid;
+
+	(void)state;
+	pid = tu_fork_chan(&c);
+	if (pid == 0)
+		_exit(pair_peer_child(c));
+	assert_int_equal(mobj_chan_peer(c, &peer, &uid), 0);
+	assert_int_equal(peer, 0);
+	assert_int_equal(uid, geteuid());
+	assert_int_equal(mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf)), 2);
+	assert_int_equal(mobj_chan_peer(c, &peer, &uid), 0);
+	assert_int_equal(peer, pid);
+	assert_int_equal(mobj_send(c, NULL, "ho", 2), 0);
+	assert_int_equal(mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf)), 2);
+	assert_memory_equal(buf, "gc", 2);
+	assert_int_equal(mobj_chan_peer(c, &peer, NULL), 0);
+	assert_int_equal(peer, pid);
+	assert_int_equal(tu_wait(pid), 0);
+	mobj_chan_close(c);
+	tu_res_check(r);
+}
+#endif
+
 static void test_pair_in_process(void **state)
 {
 	struct tu_res r = tu_res_now();
@@ -298,7 +355,12 @@ static void test_pair_in_process(void **state)
 	assert_int_equal(mobj_chan_pair(&a, &b), 0);
 	assert_true(fcntl(mobj_chan_fd(a), F_GETFD) & FD_CLOEXEC);
 	assert_int_equal(mobj_chan_peer(a, &pid, &uid), 0);
+#ifdef __linux__
+	/* Not known before the first message (test_pair_peer_after_fork). */
+	assert_int_equal(pid, 0);
+#else
 	assert_int_equal(pid, getpid());
+#endif
 	assert_int_equal(uid, getuid());
 	assert_int_equal(mobj_chan_peer(b, NULL, NULL), 0);
 
@@ -2291,6 +2353,9 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pair_in_process),
+#ifdef __linux__
+		cmocka_unit_test(test_pair_peer_after_fork),
+#endif
 #ifdef __linux__
 		cmocka_unit_test(test_pair_fork),
 #endif

@@ -178,7 +178,11 @@ static void test_many_small(void **state)
 	assert_non_null(len);
 	assert_int_equal(mobj_heap_create(MiB, 0, &h), 0);
 	mobj_heap_close(h);
-	r = tu_res_now();
+	/* Descriptors and memory-object mappings only: 20,000 small blocks
+	 * make jemalloc add private metadata mappings, which it keeps and
+	 * which merge with their neighbours depending on where the kernel
+	 * puts them (1 run in 15 under load had one more). */
+	r = tu_res_objects();
 	assert_int_equal(mobj_heap_create(16 * MiB, 0, &h), 0);
 	for (round = 0; round < 2; round++) {
 		for (i = 0; i < N; i++) {
@@ -206,7 +210,7 @@ static void test_many_small(void **state)
 	}
 	assert_true(total > 16 * MiB / 8);
 	mobj_heap_close(h);
-	tu_res_check(r);
+	tu_res_objects_check(r);
 	free(p);
 	free(len);
 }

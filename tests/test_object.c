@@ -412,6 +412,156 @@ static void test_readonly_rule(void **state)
 	tu_res_check(r);
 }
 
+#ifdef __linux__
+static bool have_proc(void)
+{
+	return access("/proc/self/fd", F_OK) == 0;
+}
+
+/* Make @view (@len bytes) writable and write it, every way there is; 0 when
+ * the object (seen through @w, a writable mapping made before the freeze,
+ * byte @off) is unchanged. With /proc the upgrade itself must be refused. */
+static int try_write_view(unsigned char *view, size_t len, size_t off,
+                          const unsigned char *w)
+{
+	if (mprotect(view, len, PROT_READ | PROT_WRITE) == 0) {
+		if (have_proc())
+			return 1;
+		((volatile unsigned char *)view)[off] = 0x77;
+	}
+	tu_poke_mem(view + off, 0x78);
+	return w[off] != 0 ? 2 : 0;
+}
+
+/* Regression (the freeze had an mprotect hole: a read-only view made
+ * through the read-write handle before mobj_readonly() kept the kernel's
+ * right to be made writable, and mprotect(PROT_WRITE) on it wrote the
+ * frozen object). Plain views and both halves of a read-only mirror, made
+ * before and after the freeze. Also checks that the views are coherent,
+ * even for a page first read before it was ever written. Returns 0, or
+ * where it failed. */
+static int old_views_case(void *arg)
+{
+	size_t sz = 2 * page(), pg = page(), i;
+	unsigned char *w, *v, *m, *v2, *m2, *views[3];
+	struct mobj *o, *ro;
+	int rc;
+
+	(void)arg;
+	if (mobj_create(sz, 0, &o) != 0 ||
+	    mobj_map(o, 0, sz, RW, (void **)&w) != 0 ||
+	    mobj_map(o, 0, sz, MOBJ_PROT_READ, (void **)&v) != 0 ||
+	    mobj_map_mirror(o, MOBJ_PROT_READ, (void **)&m) != 0)
+		return 1;
+	/* Read first, while the pages are holes: a view must not keep a
+	 * page of zeros of its own. */
+	if (v[0] || m[pg] || m[sz])
+		return 2;
+	w[0] = 1;
+	w[pg] = 2;
+	if (v[0] != 1 || m[0] != 1 || m[sz] != 1 || v[pg] != 2 ||
+	    m[pg] != 2 || m[sz + pg] != 2)
+		return 3;
+	if (mobj_readonly(o, &ro) != 0)
+		return 4;
+	views[0] = v;
+	views[1] = m;
+	views[2] = m + sz;
+	for (i = 0; i < 3; i++) {
+		rc = try_write_view(views[i], i == 0 ? sz : sz, 5 + i, w);
+		if (rc)
+			return 10 * (int)(i + 1) + rc;
+	}
+	/* The writable mapping made before still writes, and every view
+	 * still sees it (page 1: page 0 of a view may now be private). */
+	w[pg + 7] = 9;
+	if (v[pg + 7] != 9 || m[pg + 7] != 9 || m[sz + pg + 7] != 9)
+		return 5;
+	/* Views made after the freeze, through either handle. */
+	if (mobj_map(o, 0, sz, MOBJ_PROT_READ, (void **)&v2) != 0 ||
+	    mobj_map_mirror(ro, MOBJ_PROT_READ, (void **)&m2) != 0)
+		return 6;
+	if (v2[pg + 7] != 9 || m2[sz + pg + 7] != 9)
+		return 7;
+	if ((rc = try_write_view(v2, sz, 9, w)) != 0)
+		return 40 + rc;
+	if ((rc = try_write_view(m2 + sz, sz, 10, w)) != 0)
+		return 50 + rc;
+	mobj_unmap(m2, 2 * sz);
+	mobj_unmap(v2, sz);
+	mobj_unmap(m, 2 * sz);
+	mobj_unmap(v, sz);
+	mobj_unmap(w, sz);
+	mobj_close(ro);
+	mobj_close(o);
+	return 0;
+}
+
+static void test_freeze_mprotect_hole(void **state)
+{
+	struct tu_res r = tu_res_now();
+
+	(void)state;
+	assert_int_equal(old_views_case(NULL), 0);
+	assert_int_equal(tu_in_child(old_views_case, NULL), 0);
+	tu_res_check(r);
+}
+
+static void test_freeze_mprotect_hole_without_proc(void **state)
+{
+	(void)state;
+	assert_int_equal(tu_in_child_without_proc(old_views_case, NULL), 0);
+}
+
+/* Regression (without /proc, in a chroot or a sandbox, mobj_readonly()
+ * failed with -ENOENT, as did mobj_from_fd() of a frozen object held
+ * read-write, so no read-only handle and no ring): both work, and every
+ * write vector there is still refused on the read-only handle. */
+static int noproc_readonly_case(void *arg)
+{
+	struct rovec_target f;
+	struct mobj *x;
+	void *p = NULL;
+	int i;
+
+	(void)arg;
+	if (mobj_create(page(), 0, &f.o) != 0)
+		return 1;
+	if (mobj_readonly(f.o, &f.ro) != 0)
+		return 2;
+	if (mobj_access(f.ro) != MOBJ_READ ||
+	    mobj_map(f.ro, 0, page(), RW, &p) != -EACCES ||
+	    mobj_map(f.o, 0, page(), RW, &p) != -EPERM)
+		return 3;
+	if (mobj_map(f.ro, 0, page(), MOBJ_PROT_READ, (void **)&f.view) != 0)
+		return 4;
+	for (i = 0; rovecs[i].fn; i++) {
+		if (rovecs[i].fn(&f) != 0) {
+			fprintf(stderr, "without /proc: %s got through\n",
+			        rovecs[i].name);
+			return 10 + i;
+		}
+	}
+	/* A frozen object sent with its read-write descriptor. */
+	if (mobj_fd_check(mobj_fd(f.o), page(), MOBJ_READ) != 0 ||
+	    mobj_from_fd(mobj_fd(f.o), page(), MOBJ_READ, &x) != 0)
+		return 5;
+	if (mobj_map(x, 0, page(), RW, &p) != -EACCES)
+		return 6;
+	mobj_close(x);
+	mobj_unmap(f.view, page());
+	mobj_close(f.ro);
+	mobj_close(f.o);
+	return 0;
+}
+
+static void test_readonly_without_proc(void **state)
+{
+	(void)state;
+	assert_int_equal(tu_in_child_without_proc(noproc_readonly_case, NULL), 0);
+}
+#endif /* __linux__ */
+
 /* ---- The read-only vectors (tests/rovec.c), against a frozen object. */
 
 static void frozen_open(struct rovec_target *f)
@@ -1090,6 +1240,52 @@ static int chmod0_case(void *arg)
 	return x == NULL ? 0 : 4;
 }
 
+/* A read-only view of an object whose memfd someone made unreadable
+ * (chmod 0, by any holder of a writable descriptor): the view cannot come
+ * through a reopened descriptor, and must not fail for it. Runs as nobody,
+ * whom the mode stops. */
+static int view_mode0_case(void *arg)
+{
+	struct tu_res r;
+	unsigned char *w, *v;
+	struct mobj *o, *ro;
+	int rc;
+
+	(void)arg;
+	if (getuid() == 0 && (setresgid(65534, 65534, 65534) < 0 ||
+	                      setresuid(65534, 65534, 65534) < 0))
+		return 1;
+	r = tu_res_now();
+	if (mobj_create(page(), 0, &o) != 0 || fchmod(mobj_fd(o), 0) != 0 ||
+	    mobj_map(o, 0, page(), RW, (void **)&w) != 0)
+		return 2;
+	rc = mobj_map(o, 0, page(), MOBJ_PROT_READ, (void **)&v);
+	if (rc != 0) {
+		fprintf(stderr, "read-only view of a mode 0 memfd: %d\n", rc);
+		return 3;
+	}
+	w[3] = 7;
+	if (v[3] != 7)
+		return 4;
+	/* Freezing needs the read-only reopen: refused, as documented. */
+	if (mobj_readonly(o, &ro) != -EACCES)
+		return 5;
+	if (mprotect(v, page(), PROT_READ | PROT_WRITE) == 0)
+		v[3] = 9;
+	if (w[3] != 7)
+		return 6;
+	mobj_unmap(v, page());
+	mobj_unmap(w, page());
+	mobj_close(o);
+	return tu_res_same(r, tu_res_now()) ? 0 : 7;
+}
+
+static void test_view_of_mode0_object(void **state)
+{
+	(void)state;
+	assert_int_equal(tu_in_child(view_mode0_case, NULL), 0);
+}
+
 static void test_from_fd_mode_0(void **state)
 {
 	(void)state;
@@ -1160,6 +1356,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_mirror_write_across_seam),
 		cmocka_unit_test(test_mirror_readonly),
 		cmocka_unit_test(test_readonly_rule),
+#ifdef __linux__
+		cmocka_unit_test(test_freeze_mprotect_hole),
+		cmocka_unit_test(test_freeze_mprotect_hole_without_proc),
+		cmocka_unit_test(test_readonly_without_proc),
+#endif
 		cmocka_unit_test(test_ro_mprotect),
 #ifdef __linux__
 		cmocka_unit_test(test_ro_mmap),
@@ -1187,6 +1388,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_label_in_proc),
 		cmocka_unit_test(test_populate_memory_limit),
 		cmocka_unit_test(test_from_fd_mode_0),
+		cmocka_unit_test(test_view_of_mode0_object),
 #endif
 		cmocka_unit_test(test_strerror),
 	};

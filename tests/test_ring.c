@@ -39,7 +39,13 @@
 #ifdef __linux__
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
 #include "mobj/linux.h"
+#include "rawmsg.h"
 #endif
 #include "ring_layout.h"
 #include "ring_internal.h"
@@ -2094,6 +2100,8 @@ static void test_fd_processes(void **state)
 struct xwire {
 	uint32_t nobjs;
 	int32_t event;
+	int32_t pidfd;
+	int32_t zero;
 	uint64_t sizes[2];
 	uint64_t meta_len;
 	unsigned char meta[MOBJ_RING_META_MAX];
@@ -2103,12 +2111,12 @@ static int xfer_send(int sock, const struct mobj_ring_xfer *x)
 {
 	union {
 		struct cmsghdr h;
-		char b[CMSG_SPACE(3 * sizeof(int))];
+		char b[CMSG_SPACE(4 * sizeof(int))];
 	} cm;
 	struct xwire w;
 	struct iovec iov = { &w, sizeof(w) };
 	struct msghdr mh;
-	int fds[3];
+	int fds[4];
 	unsigned i, n = 0;
 
 	memset(&w, 0, sizeof(w));
@@ -2121,6 +2129,9 @@ static int xfer_send(int sock, const struct mobj_ring_xfer *x)
 	}
 	if (x->event_fd >= 0)
 		fds[n++] = x->event_fd;
+	w.pidfd = x->pidfd >= 0;
+	if (x->pidfd >= 0)
+		fds[n++] = x->pidfd;
 	w.meta_len = x->meta_len;
 	memcpy(w.meta, x->meta, x->meta_len);
 	memset(&mh, 0, sizeof(mh));
@@ -2141,17 +2152,18 @@ static int xfer_recv(int sock, struct mobj_ring_xfer *x)
 {
 	union {
 		struct cmsghdr h;
-		char b[CMSG_SPACE(3 * sizeof(int))];
+		char b[CMSG_SPACE(4 * sizeof(int))];
 	} cm;
 	struct xwire w;
 	struct iovec iov = { &w, sizeof(w) };
 	struct msghdr mh;
-	int fds[3] = { -1, -1, -1 };
+	int fds[4] = { -1, -1, -1, -1 };
 	unsigned i, n;
 
 	memset(&mh, 0, sizeof(mh));
 	memset(x, 0, sizeof(*x));
 	x->event_fd = -1;
+	x->pidfd = -1;
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	mh.msg_control = cm.b;
@@ -2159,7 +2171,7 @@ static int xfer_recv(int sock, struct mobj_ring_xfer *x)
 	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != (ssize_t)sizeof(w) ||
 	    w.nobjs > 2 || w.meta_len > MOBJ_RING_META_MAX)
 		return -1;
-	n = w.nobjs + (w.event ? 1 : 0);
+	n = w.nobjs + (w.event ? 1 : 0) + (w.pidfd ? 1 : 0);
 	if (n == 0 || cm.h.cmsg_len != CMSG_LEN(n * sizeof(int)))
 		return -1;
 	memcpy(fds, CMSG_DATA(&cm.h), n * sizeof(int));
@@ -2171,6 +2183,7 @@ static int xfer_recv(int sock, struct mobj_ring_xfer *x)
 		close(fds[i]);
 	}
 	x->event_fd = w.event ? fds[w.nobjs] : -1;
+	x->pidfd = w.pidfd ? fds[n - 1] : -1;
 	x->meta_len = (size_t)w.meta_len;
 	memcpy(x->meta, w.meta, x->meta_len);
 	return 0;
@@ -2184,8 +2197,10 @@ static void xfer_release(struct mobj_ring_xfer *x)
 		mobj_close(x->objs[i]);
 	if (x->event_fd >= 0)
 		close(x->event_fd);
+	if (x->pidfd >= 0)
+		close(x->pidfd);
 	x->nobjs = 0;
-	x->event_fd = -1;
+	x->event_fd = x->pidfd = -1;
 }
 
 /* The producer in a child: offer, answer, "hello", then SIGKILL. */
@@ -2282,10 +2297,11 @@ static void test_xfer_hostile(void **state)
 	assert_int_equal(mobj_ring_export(p, &offer), 0);
 	assert_int_equal(offer.nobjs, 2);
 	assert_true(offer.event_fd >= 0);
+	assert_true(offer.pidfd >= 0);
 	assert_int_equal(mobj_ring_import(NULL, &c, &answer), -EINVAL);
 	assert_int_equal(mobj_create(page(), 0, &rw), 0);
 	assert_int_equal(pipe(pp), 0);
-	for (i = 0; i < 10; i++) {
+	for (i = 0; i < 13; i++) {
 		bad = offer;
 		switch (i) {
 		case 0: bad.meta_len--; break;
@@ -2298,12 +2314,16 @@ static void test_xfer_hostile(void **state)
 		case 7: bad.objs[1] = rw; break;           /* writable */
 		case 8: bad.nobjs = 1; break;
 		case 9: bad.meta[52] = 2; break;           /* event flag */
+		case 10: bad.pidfd = pp[0]; break;         /* not a pidfd */
+		case 11: bad.pidfd = -1; break;            /* announced, missing */
+		case 12: bad.meta[52] = 4 | 2 | 1; break;  /* unknown flag */
 		}
 		assert_int_equal(mobj_ring_import(&bad, &c, &answer), -EPROTO);
 	}
 	assert_int_equal(mobj_ring_import(&offer, &c, &answer), 0);
 	assert_int_equal(mobj_ring_accept_answer(p, NULL), -EINVAL);
-	for (i = 0; i < 5; i++) {
+	assert_true(answer.pidfd >= 0);
+	for (i = 0; i < 7; i++) {
 		bad = answer;
 		switch (i) {
 		case 0: bad.meta_len = 0; break;
@@ -2311,6 +2331,8 @@ static void test_xfer_hostile(void **state)
 		case 2: bad.event_fd = pp[0]; break;
 		case 3: bad.objs[0] = rw; break;
 		case 4: bad.meta[8] = RING_PART_PCTL; break;
+		case 5: bad.pidfd = pp[0]; break;          /* not a pidfd */
+		case 6: bad.pidfd = -1; break;             /* announced, missing */
 		}
 		assert_int_equal(mobj_ring_accept_answer(p, &bad), -EPROTO);
 		assert_int_equal(mobj_ring_write(p, "x", 1, 0), -ENOTCONN);
@@ -2326,6 +2348,816 @@ static void test_xfer_hostile(void **state)
 	close(pp[0]);
 	close(pp[1]);
 	tu_res_check(res);
+}
+
+/* ---- Promises from other angles: PID namespaces, fork, no /proc -------- */
+
+#ifndef SYS_pidfd_open
+#define SYS_pidfd_open 434
+#endif
+
+/* Milliseconds on the monotonic clock. */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* What a process that dies without mobj_ring_close() leaves behind: the
+ * end is not marked closed. Its memory is freed all the same, so that a
+ * leak checker in the dying child has nothing to report. */
+static void die_without_closing(struct mobj_ring *r)
+{
+	mobj__ring_free(r);
+}
+
+/* The peer of @r died without closing: a consumer reads -EPIPE, a
+ * @producer that fills the ring writes -EPIPE, long before the 5 s timeout. */
+static void peer_death_seen(struct mobj_ring *r, bool producer)
+{
+	unsigned char b[16];
+	uint64_t t0 = now_ms();
+	ssize_t n;
+
+	if (producer) {
+		do
+			n = mobj_ring_write(r, at(0), page() / 2, T_MS);
+		while (n > 0);
+	} else {
+		n = mobj_ring_read(r, b, sizeof(b), T_MS);
+	}
+	assert_int_equal(n, -EPIPE);
+	assert_true(now_ms() - t0 < T_MS / 2);
+}
+
+/* Runs @fn with a channel end in a grandchild that is pid 1 of a new PID
+ * namespace (as in a container or a sandbox); this process gets the other
+ * end in @mine. Returns the middle child's pid: its exit status is the
+ * grandchild's, 77 when the kernel has no PID namespaces. */
+static pid_t fork_in_pidns(int (*fn)(struct mobj_chan *), struct mobj_chan **mine)
+{
+	struct mobj_chan *c;
+	pid_t pid, g;
+
+	pid = tu_fork_chan(&c);
+	if (pid == 0) {
+		if (unshare(CLONE_NEWPID) < 0)
+			_exit(errno == EINVAL ? 77 : 76);
+		g = fork();
+		if (g == 0)
+			_exit(getpid() == 1 ? fn(c) : 75);
+		mobj_chan_close(c);
+		_exit(g < 0 ? 74 : tu_wait(g));
+	}
+	*mine = c;
+	return pid;
+}
+
+static int pidns_producer(struct mobj_chan *c)
+{
+	struct mobj_ring *p;
+
+	if (mobj_ring_create(page(), &p) != 0)
+		return 10;
+	if (mobj_ring_send(c, p, T_MS) != 0)
+		return 11;
+	mobj_chan_close(c);
+	if (mobj_ring_write(p, "hello", 5, T_MS) != 5)
+		return 12;
+	die_without_closing(p);
+	return 0;
+}
+
+/* Regression (each side sent its getpid() and the peer opened a pidfd on
+ * that number in its own namespace: a producer in a new PID namespace got
+ * -EPIPE from its first write, and its consumer tracked whatever process
+ * had that number here, so the producer's death was never seen). */
+static void test_ring_producer_in_pid_namespace(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_chan *ch;
+	struct mobj_ring *c;
+	unsigned char b[16];
+	int err, status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork_in_pidns(pidns_producer, &ch);
+	err = mobj_ring_recv(ch, T_MS, &c);
+	mobj_chan_close(ch);
+	if (err == -EPIPE && (status = tu_wait(pid)) == 77) {
+		print_message("skipped: no PID namespaces in this kernel\n");
+		skip();
+	}
+	assert_int_equal(err, 0);
+	assert_int_equal(tu_wait(pid), 0);
+	assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), 5);
+	assert_memory_equal(b, "hello", 5);
+	peer_death_seen(c, false);
+	mobj_ring_close(c);
+	tu_res_check(res);
+}
+
+static int pidns_consumer(struct mobj_chan *c)
+{
+	struct mobj_ring *r;
+	unsigned char b[16];
+
+	if (mobj_ring_recv(c, T_MS, &r) != 0)
+		return 10;
+	mobj_chan_close(c);
+	if (mobj_ring_read(r, b, sizeof(b), T_MS) != 5)
+		return 11;
+	die_without_closing(r);
+	return 0;
+}
+
+/* The same with the consumer in the namespace: the producer, blocked on a
+ * full ring, learns of the consumer's death. */
+static void test_ring_consumer_in_pid_namespace(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_chan *ch;
+	struct mobj_ring *p;
+	int err;
+	pid_t pid;
+
+	(void)state;
+	pid = fork_in_pidns(pidns_consumer, &ch);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	err = mobj_ring_send(ch, p, T_MS);
+	mobj_chan_close(ch);
+	if (err == -EPIPE && tu_wait(pid) == 77) {
+		mobj_ring_close(p);
+		print_message("skipped: no PID namespaces in this kernel\n");
+		skip();
+	}
+	assert_int_equal(err, 0);
+	assert_int_equal(mobj_ring_write(p, "hello", 5, T_MS), 5);
+	assert_int_equal(tu_wait(pid), 0);
+	peer_death_seen(p, true);
+	mobj_ring_close(p);
+	tu_res_check(res);
+}
+
+/* The waker exchange of the Linux backend (src/linux/ring_chan.c): 16
+ * bytes and, with WAKER_PIDFD, one descriptor, a pidfd of the sender. */
+struct waker_msg {
+	uint32_t magic;
+	uint32_t flags;
+	int32_t pid;
+	uint32_t zero;
+};
+#define WAKER_MAGIC 0x77626f6du /* "mobw" */
+#define WAKER_PIDFD 1u
+
+enum lie {
+	LIE_NONE,        /* the truth: a pidfd of this process */
+	LIE_NOT_PIDFD,   /* a memfd where the pidfd should be */
+	LIE_NO_FD,       /* says a pidfd comes, sends none */
+	LIE_OTHER,       /* a pidfd of another process (our parent) */
+	LIE_MAGIC,
+	LIE_FLAGS,       /* an unknown flag */
+	LIE_COUNT
+};
+
+/* Send on @c the waker message of a peer that lies as @lie says. */
+static void send_waker(struct mobj_chan *c, enum lie lie)
+{
+	struct waker_msg w = { WAKER_MAGIC, WAKER_PIDFD, (int32_t)getpid(), 0 };
+	struct mobj *junk = NULL;
+	int fd = -1;
+
+	switch (lie) {
+	case LIE_NONE:
+		fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+		break;
+	case LIE_NOT_PIDFD:
+		assert_int_equal(mobj_create(page(), 0, &junk), 0);
+		fd = dup(mobj_fd(junk));
+		break;
+	case LIE_NO_FD:
+		break;
+	case LIE_OTHER:
+		fd = (int)syscall(SYS_pidfd_open, getppid(), 0);
+		break;
+	case LIE_MAGIC:
+		w.magic ^= 1;
+		fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+		break;
+	default:
+		w.flags |= 2;
+		fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+		break;
+	}
+	if (lie != LIE_NO_FD)
+		assert_true(fd >= 0);
+	assert_int_equal(raw_send(mobj_chan_fd(c), &w, sizeof(w), &fd,
+	                          fd >= 0 ? 1 : 0), 0);
+	if (fd >= 0)
+		close(fd);
+	mobj_close(junk);
+}
+
+/* Play one side of the set-up by hand on @c, queued before the real other
+ * side runs: the objects that side expects (@consumer: the consumer's
+ * control page; else the data and the producer's control page), then a
+ * waker message that lies as @lie says. */
+static void queue_side(struct mobj_chan *c, bool consumer, enum lie lie)
+{
+	struct hello h;
+	struct mobj *o;
+
+	if (consumer) {
+		h = hello(3, page());
+		o = frozen(page(), MOBJ__RING_CONSUMER, page(), MOBJ__RING_MAGIC);
+		assert_int_equal(mobj_send(c, o, &h, sizeof(h)), 0);
+		mobj_close(o);
+	} else {
+		h = hello(1, page());
+		o = frozen(page(), 0, 0, 0);
+		assert_int_equal(mobj_send(c, o, &h, sizeof(h)), 0);
+		mobj_close(o);
+		h = hello(2, page());
+		o = frozen(page(), MOBJ__RING_PRODUCER, page(), MOBJ__RING_MAGIC);
+		assert_int_equal(mobj_send(c, o, &h, sizeof(h)), 0);
+		mobj_close(o);
+		/* The peer event part, with no socket (allowed: the consumer's
+		 * mobj_ring_fd() then has a helper thread). */
+		h = hello(RING_PART_EVENT, page());
+		assert_int_equal(raw_send(mobj_chan_fd(c), &h, sizeof(h), NULL, 0),
+		                 0);
+	}
+	send_waker(c, lie);
+}
+
+/* Receive and drop @n set-up messages (each with its object) on @c, then
+ * whatever else is queued until the peer is gone. */
+static void drain_side(struct mobj_chan *c, int n)
+{
+	unsigned char msg[64];
+	struct mobj *o;
+	int i, got;
+
+	for (i = 0; i < n; i++) {
+		assert_int_equal(mobj_recv(c, 0, &o, msg, sizeof(msg)),
+		                 (int)sizeof(struct hello));
+		mobj_close(o);
+	}
+	do
+		got = mobj_recv(c, 0, NULL, msg, sizeof(msg));
+	while (got == -EPROTO);
+	assert_int_equal(got, -EPIPE);
+}
+
+/* A peer that lies about who it is: -EPROTO from mobj_ring_send (the
+ * producer is then connected, with its peer counted as gone) and from
+ * mobj_ring_recv (no ring). The truth, told by hand the same way, is
+ * accepted. */
+static void test_ring_lying_peer_pidfd(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_chan *a, *b;
+	struct mobj_ring *p, *c;
+	int lie, fd, err;
+
+	(void)state;
+	fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (fd < 0) {
+		print_message("skipped: no pidfd_open here (%s)\n", strerror(errno));
+		skip();
+	}
+	close(fd);
+	for (lie = 0; lie < LIE_COUNT; lie++) {
+		/* A lying consumer. */
+		assert_int_equal(mobj_chan_pair(&a, &b), 0);
+		assert_int_equal(mobj_ring_create(page(), &p), 0);
+		queue_side(b, true, (enum lie)lie);
+		if (mobj_ring_send(a, p, T_MS) != (lie == LIE_NONE ? 0 : -EPROTO))
+			fail_msg("lie %d to the producer: wrong answer", lie);
+		assert_int_equal(mobj_ring_write(p, "x", 1, 0),
+		                 lie == LIE_NONE ? 1 : -EPIPE);
+		mobj_ring_close(p);
+		mobj_chan_close(a);
+		drain_side(b, 2);
+		mobj_chan_close(b);
+		/* A lying producer. */
+		assert_int_equal(mobj_chan_pair(&a, &b), 0);
+		queue_side(a, false, (enum lie)lie);
+		c = NULL;
+		err = mobj_ring_recv(b, T_MS, &c);
+		if (err != (lie == LIE_NONE ? 0 : -EPROTO))
+			fail_msg("lie %d to the consumer: %d", lie, err);
+		assert_true(lie == LIE_NONE ? c != NULL : c == NULL);
+		mobj_ring_close(c);
+		mobj_chan_close(b);
+		drain_side(a, 1);
+		mobj_chan_close(a);
+	}
+	tu_res_check(res);
+}
+
+/* A forked child that closes the ring ends it inherited, with or without a
+ * helper thread started by mobj_ring_fd() before the fork. */
+struct fork_close {
+	struct mobj_ring *p, *c;
+};
+
+static int child_closes(void *arg)
+{
+	struct fork_close *f = arg;
+
+	mobj_ring_close(f->p);
+	mobj_ring_close(f->c);
+	return 0;
+}
+
+/* Wait for @pid at most @ms; kill it (status 128 + SIGKILL) if it hangs. */
+static int wait_bounded(pid_t pid, int ms)
+{
+	uint64_t t0 = now_ms();
+	struct timespec ts = { 0, 10 * 1000000 };
+	int status;
+
+	while (now_ms() - t0 < (uint64_t)ms) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return WIFEXITED(status) ? WEXITSTATUS(status) :
+			       128 + WTERMSIG(status);
+		nanosleep(&ts, NULL);
+	}
+	kill(pid, SIGKILL);
+	return tu_wait(pid) + 1000;
+}
+
+/* Regression (mobj_ring_close() in a forked child stored "closed" into the
+ * shared control page: the parent's next write was -EPIPE; with a
+ * mobj_ring_fd() helper running, the child's close joined a thread that
+ * does not exist in the child, and hung). The child's close leaves the
+ * parent's ring alone. */
+static void test_ring_fork_child_close(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct fork_close f;
+	unsigned char b[8];
+	int with_fd, fd;
+	pid_t pid;
+
+	(void)state;
+	for (with_fd = 0; with_fd < 2; with_fd++) {
+		assert_int_equal(mobj_ring_create(page(), &f.p), 0);
+		assert_int_equal(mobj_ring_consumer(f.p, &f.c), 0);
+		fd = -1;
+		if (with_fd) {
+			fd = mobj_ring_fd(f.c);
+			assert_true(fd >= 0);
+			assert_true(mobj_ring_fd(f.p) >= 0);
+			assert_int_equal(mobj_ring_read(f.c, b, 1, 0), -EAGAIN);
+		}
+		fflush(NULL);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(child_closes(&f));
+		assert_int_equal(wait_bounded(pid, T_MS), 0);
+		assert_int_equal(mobj_ring_write(f.p, "abc", 3, 0), 3);
+		if (with_fd)
+			assert_true(poll_in(fd, T_MS));
+		assert_int_equal(mobj_ring_read(f.c, b, sizeof(b), 0), 3);
+		mobj_ring_close(f.p);
+		assert_int_equal(mobj_ring_read(f.c, b, sizeof(b), T_MS), -EPIPE);
+		mobj_ring_close(f.c);
+	}
+	tu_res_check(res);
+}
+
+/* Regression (a child's close of its inherited ends shut down the ring's
+ * event socket, whose open file description it shares with the parent:
+ * the parent's mobj_ring_fd() then polled readable for good and the
+ * consumer saw its peer gone; and published the producer's batched index).
+ * The child's close leaves the parent's event socket and batch alone. */
+static void test_ring_fork_child_close_event(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct fork_close f;
+	unsigned char b[8];
+	int cfd, pfd;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &f.p), 0);
+	assert_int_equal(mobj_ring_consumer(f.p, &f.c), 0);
+	assert_int_equal(mobj_ring_set_batch(f.p, page()), 0);
+	assert_int_equal(mobj_ring_write(f.p, "ab", 2, 0), 2);
+	cfd = mobj_ring_fd(f.c);
+	pfd = mobj_ring_fd(f.p);
+	assert_true(cfd >= 0 && pfd >= 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_closes(&f));
+	assert_int_equal(wait_bounded(pid, T_MS), 0);
+	/* Nothing published by the child, and the consumer's socket is not
+	 * at its end: it arms and polls quiet. */
+	assert_int_equal(mobj_ring_read(f.c, b, sizeof(b), 0), -EAGAIN);
+	assert_false(poll_in(cfd, 0));
+	/* The producer's flush still reaches it through the socket. */
+	assert_int_equal(mobj_ring_flush(f.p), 0);
+	assert_true(poll_in(cfd, T_MS));
+	assert_int_equal(mobj_ring_read(f.c, b, sizeof(b), 0), 2);
+	assert_memory_equal(b, "ab", 2);
+	assert_int_equal(mobj_ring_read(f.c, b, sizeof(b), 0), -EAGAIN);
+	assert_false(poll_in(cfd, 0));
+	mobj_ring_close(f.p);
+	assert_true(poll_in(cfd, T_MS));
+	assert_int_equal(mobj_ring_read(f.c, b, sizeof(b), 0), -EPIPE);
+	mobj_ring_close(f.c);
+	tu_res_check(res);
+}
+
+/* fork_in_pidns() for a ring set up over a raw socketpair: @fn gets one
+ * end, this process the other in *@mine. */
+static pid_t fork_in_pidns_sock(int (*fn)(int), int *mine)
+{
+	int sv[2];
+	pid_t pid, g;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		if (unshare(CLONE_NEWPID) < 0)
+			_exit(errno == EINVAL ? 77 : 76);
+		g = fork();
+		if (g == 0)
+			_exit(getpid() == 1 ? fn(sv[1]) : 75);
+		close(sv[1]);
+		_exit(g < 0 ? 74 : tu_wait(g));
+	}
+	close(sv[1]);
+	*mine = sv[0];
+	return pid;
+}
+
+/* The producer of test_xfer_producer_in_pid_namespace: pid 1 of a new PID
+ * namespace, set up over the raw socket @sock, writes and dies without
+ * closing. */
+static int pidns_xfer_producer(int sock)
+{
+	struct mobj_ring_xfer offer, answer;
+	struct mobj_ring *p;
+
+	if (mobj_ring_create(page(), &p) != 0 || mobj_ring_export(p, &offer) != 0)
+		return 10;
+	if (xfer_send(sock, &offer) != 0 || xfer_recv(sock, &answer) != 0)
+		return 11;
+	if (mobj_ring_accept_answer(p, &answer) != 0)
+		return 12;
+	xfer_release(&answer);
+	if (mobj_ring_write(p, "hello", 5, T_MS) != 5)
+		return 13;
+	close(sock);
+	die_without_closing(p);
+	return 0;
+}
+
+/* Regression (the set-up over the user's IPC passed each side's getpid()
+ * and the peer watched that number in its own namespace: a producer in a
+ * new PID namespace got -EPIPE from its first write, and the consumer
+ * watched its own namespace's pid 1, so the producer's death was never
+ * seen). Each side now passes a pidfd of itself in the xfer. */
+static void test_xfer_producer_in_pid_namespace(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring_xfer offer, answer;
+	struct mobj_ring *c;
+	unsigned char b[16];
+	int sock, err;
+	pid_t pid;
+
+	(void)state;
+	pid = fork_in_pidns_sock(pidns_xfer_producer, &sock);
+	err = xfer_recv(sock, &offer);
+	if (err != 0 && tu_wait(pid) == 77) {
+		print_message("skipped: no PID namespaces in this kernel\n");
+		close(sock);
+		skip();
+	}
+	assert_int_equal(err, 0);
+	assert_true(offer.pidfd >= 0);
+	assert_int_equal(mobj_ring_import(&offer, &c, &answer), 0);
+	xfer_release(&offer);
+	assert_true(answer.pidfd >= 0);
+	assert_int_equal(xfer_send(sock, &answer), 0);
+	assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), 5);
+	assert_memory_equal(b, "hello", 5);
+	/* The producer's write worked: it watches us rightly too. */
+	assert_int_equal(tu_wait(pid), 0);
+	peer_death_seen(c, false);
+	mobj_ring_close(c);
+	close(sock);
+	tu_res_check(res);
+}
+
+static int pidns_xfer_consumer(int sock)
+{
+	struct mobj_ring_xfer offer, answer;
+	struct mobj_ring *c;
+	unsigned char b[16];
+
+	if (xfer_recv(sock, &offer) != 0)
+		return 10;
+	if (mobj_ring_import(&offer, &c, &answer) != 0)
+		return 11;
+	xfer_release(&offer);
+	if (xfer_send(sock, &answer) != 0)
+		return 12;
+	close(sock);
+	if (mobj_ring_read(c, b, sizeof(b), T_MS) != 5)
+		return 13;
+	die_without_closing(c);
+	return 0;
+}
+
+/* The same with the consumer in the namespace: the producer, blocked on a
+ * full ring, learns of the consumer's death. */
+static void test_xfer_consumer_in_pid_namespace(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring_xfer offer, answer;
+	struct mobj_ring *p;
+	int sock, err;
+	pid_t pid;
+
+	(void)state;
+	pid = fork_in_pidns_sock(pidns_xfer_consumer, &sock);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+	assert_true(offer.pidfd >= 0);
+	err = xfer_send(sock, &offer);
+	if (err == 0)
+		err = xfer_recv(sock, &answer);
+	if (err != 0 && tu_wait(pid) == 77) {
+		mobj_ring_close(p);
+		close(sock);
+		print_message("skipped: no PID namespaces in this kernel\n");
+		skip();
+	}
+	assert_int_equal(err, 0);
+	assert_true(answer.pidfd >= 0);
+	assert_int_equal(mobj_ring_accept_answer(p, &answer), 0);
+	xfer_release(&answer);
+	assert_int_equal(mobj_ring_write(p, "hello", 5, T_MS), 5);
+	assert_int_equal(tu_wait(pid), 0);
+	peer_death_seen(p, true);
+	mobj_ring_close(p);
+	close(sock);
+	tu_res_check(res);
+}
+
+/* For the tests that run in a child (no cmocka there): fork a producer
+ * that sends a ring over a pair, writes "hello" and exits without closing
+ * (status 0 when the write worked). This process gets the consumer end in
+ * @c and the producer's pid in @pid. Returns 0 or what failed. */
+static int fork_hello_producer(struct mobj_ring **c, pid_t *pid)
+{
+	struct mobj_chan *ch, *other;
+	struct mobj_ring *p;
+	int err;
+
+	err = mobj_chan_pair(&ch, &other);
+	if (err != 0)
+		return err;
+	fflush(NULL);
+	*pid = fork();
+	if (*pid == 0) {
+		mobj_chan_close(other);
+		if (mobj_ring_create(page(), &p) != 0 ||
+		    mobj_ring_send(ch, p, T_MS) != 0)
+			_exit(1);
+		err = mobj_ring_write(p, "hello", 5, T_MS) == 5 ? 0 : 2;
+		mobj_chan_close(ch);
+		die_without_closing(p);
+		_exit(err);
+	}
+	mobj_chan_close(ch);
+	err = *pid < 0 ? -ECHILD : mobj_ring_recv(other, T_MS, c);
+	mobj_chan_close(other);
+	return err;
+}
+
+/* Regression (without /proc mobj_readonly() failed, so mobj_ring_create()
+ * did): a ring in threads and one across processes, in a child whose /proc
+ * is gone; the consumer still cannot write what it must not. */
+static int noproc_ring(void)
+{
+	struct mobj_ring *p, *c;
+	unsigned char b[8], *d;
+	pid_t pid;
+
+	if (mobj_ring_create(page(), &p) != 0)
+		return 10;
+	if (mobj_ring_consumer(p, &c) != 0)
+		return 11;
+	if (mobj_ring_write(p, "abc", 3, T_MS) != 3 ||
+	    mobj_ring_read(c, b, sizeof(b), T_MS) != 3)
+		return 12;
+	d = mobj__ring_data(c);
+	if (cannot_write(d) || cannot_write(d + page()) ||
+	    cannot_write(mobj__ring_peer(c)) || cannot_write(mobj__ring_peer(p)))
+		return 13;
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	/* Across processes: the child produces and dies without closing. */
+	if (fork_hello_producer(&c, &pid) != 0)
+		return 15;
+	d = mobj__ring_data(c);
+	if (cannot_write(d) || cannot_write(mobj__ring_peer(c)))
+		return 16;
+	if (tu_wait(pid) != 0)
+		return 17;
+	if (mobj_ring_read(c, b, sizeof(b), T_MS) != 5 ||
+	    mobj_ring_read(c, b, sizeof(b), T_MS) != -EPIPE)
+		return 18;
+	mobj_ring_close(c);
+	return 0;
+}
+
+static int noproc_case(void *arg)
+{
+	(void)arg;
+	return noproc_ring();
+}
+
+static void test_ring_without_proc(void **state)
+{
+	(void)state;
+	assert_int_equal(tu_in_child_without_proc(noproc_case, NULL), 0);
+}
+
+/* A seccomp filter that makes pidfd_open fail with EPERM, as some container
+ * profiles do. */
+#if defined(__x86_64__)
+#define TEST_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define TEST_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+#ifdef TEST_AUDIT_ARCH
+#include <linux/audit.h>
+
+static int refuse_pidfd_open(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		         offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		         offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pidfd_open, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+		return -1;
+	return syscall(SYS_pidfd_open, getpid(), 0) < 0 && errno == EPERM ? 0 : -1;
+}
+
+static int eperm_case(void *arg)
+{
+	struct tu_res r;
+	struct mobj_ring *c;
+	unsigned char b[8];
+	pid_t pid;
+	int err;
+
+	(void)arg;
+	if (refuse_pidfd_open() < 0)
+		return 77; /* no seccomp filters, or no pidfd_open to refuse */
+	r = tu_res_now();
+	err = fork_hello_producer(&c, &pid);
+	if (err != 0) {
+		fprintf(stderr, "pidfd_open EPERM: ring_recv %d\n", err);
+		return 11;
+	}
+	if (tu_wait(pid) != 0)
+		return 12;
+	if (mobj_ring_read(c, b, sizeof(b), T_MS) != 5 ||
+	    mobj_ring_read(c, b, sizeof(b), T_MS) != -EPIPE)
+		return 13;
+	mobj_ring_close(c);
+	return tu_res_same(r, tu_res_now()) ? 0 : 14;
+}
+
+/* Regression (pidfd_open refused with EPERM, as by some container seccomp
+ * profiles, failed the ring's set-up instead of falling back as for
+ * ENOSYS). Both sides are filtered; the producer's death is still seen. */
+/* eperm_case as pid 1 of a new PID namespace that kept its parent's
+ * /proc, as `unshare -p -f` does: /proc/PID there names the parent
+ * namespace's PID, another process. */
+static int eperm_in_pidns(void *arg)
+{
+	pid_t g;
+
+	if (unshare(CLONE_NEWPID) < 0)
+		return errno == EINVAL ? 77 : 76;
+	fflush(NULL);
+	g = fork();
+	if (g == 0)
+		_exit(eperm_case(arg));
+	return g < 0 ? 74 : tu_wait(g);
+}
+
+static void test_ring_pidfd_open_eperm(void **state)
+{
+	int rc = tu_in_child(eperm_case, NULL);
+
+	(void)state;
+	if (rc == 77) {
+		print_message("skipped: cannot make pidfd_open fail with EPERM "
+		              "here (no seccomp filters, or no pidfd_open)\n");
+		skip();
+	}
+	assert_int_equal(rc, 0);
+}
+
+/* Regression (without pidfds the peer's pid was polled in /proc even where
+ * /proc numbers processes for another PID namespace: the consumer watched
+ * whatever process had that number there, and never saw its producer die). */
+static void test_ring_pidfd_open_eperm_in_pid_namespace(void **state)
+{
+	int rc = tu_in_child(eperm_in_pidns, NULL);
+
+	(void)state;
+	if (rc == 77) {
+		print_message("skipped: no PID namespaces, seccomp filters or "
+		              "pidfd_open here\n");
+		skip();
+	}
+	assert_int_equal(rc, 0);
+}
+#endif /* TEST_AUDIT_ARCH */
+
+static volatile sig_atomic_t usr1_tid;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_tid = (sig_atomic_t)syscall(SYS_gettid);
+}
+
+/* Regression (the mobj_ring_fd() helper thread started with the caller's
+ * signal mask, so a process-directed signal the application blocks in its
+ * own threads ran its handler on the library's thread). */
+static int signal_case(void *arg)
+{
+	struct tu_res r;
+	struct sigaction sa;
+	struct mobj_ring *p, *c;
+	struct timespec ts = { 0, 0 };
+	sigset_t set;
+	int sig;
+
+	(void)arg;
+	r = tu_res_objects();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	if (mobj_ring_create(page(), &p) != 0 || mobj_ring_consumer(p, &c) != 0)
+		return 10;
+	if (mobj_ring_fd(c) < 0)
+		return 11;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	kill(getpid(), SIGUSR1);
+	ts.tv_nsec = 100 * 1000000;
+	nanosleep(&ts, NULL);
+	if (usr1_tid != 0)
+		return 12; /* delivered to the helper thread */
+	ts.tv_sec = 5;
+	ts.tv_nsec = 0;
+	sig = sigtimedwait(&set, NULL, &ts);
+	if (sig != SIGUSR1)
+		return 13;
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	/* Memory objects only: the helper's stack outlives it. */
+	return tu_res_same(r, tu_res_objects()) ? 0 : 14;
+}
+
+static void test_ring_fd_helper_blocks_signals(void **state)
+{
+	(void)state;
+	assert_int_equal(tu_in_child(signal_case, NULL), 0);
 }
 #endif /* __linux__ */
 
@@ -2396,6 +3228,19 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_xfer_socketpair_blocking),
 		cmocka_unit_test(test_xfer_socketpair_fd),
 		cmocka_unit_test(test_xfer_hostile),
+		cmocka_unit_test(test_ring_producer_in_pid_namespace),
+		cmocka_unit_test(test_ring_consumer_in_pid_namespace),
+		cmocka_unit_test(test_ring_lying_peer_pidfd),
+		cmocka_unit_test(test_ring_fork_child_close),
+		cmocka_unit_test(test_ring_fork_child_close_event),
+		cmocka_unit_test(test_xfer_producer_in_pid_namespace),
+		cmocka_unit_test(test_xfer_consumer_in_pid_namespace),
+		cmocka_unit_test(test_ring_without_proc),
+#ifdef TEST_AUDIT_ARCH
+		cmocka_unit_test(test_ring_pidfd_open_eperm),
+		cmocka_unit_test(test_ring_pidfd_open_eperm_in_pid_namespace),
+#endif
+		cmocka_unit_test(test_ring_fd_helper_blocks_signals),
 #endif
 	};
 

@@ -61,6 +61,12 @@ void tu_res_check(struct tu_res before)
 	res_equal(tu_res_now(), before);
 }
 
+bool tu_res_same(struct tu_res before, struct tu_res now)
+{
+	return now.fds == before.fds && now.maps == before.maps &&
+	       now.ports == before.ports;
+}
+
 struct tu_res tu_res_objects(void)
 {
 	struct tu_res r = tu_res_now();

@@ -38,6 +38,10 @@ struct tu_res tu_res_now(void);
  * do not use channels and skip the wait. */
 void tu_res_check(struct tu_res before);
 
+/* The same check for a child process, which reports by exit code: true
+ * when descriptors and mappings are what they were. */
+bool tu_res_same(struct tu_res before, struct tu_res now);
+
 /* Linux: descriptors and mappings of memory objects only, for tests whose
  * other threads make glibc and jemalloc map memory of their own (thread
  * stacks and thread caches outlive the threads). */
@@ -87,6 +91,18 @@ pid_t tu_fork_chan(struct mobj_chan **c);
 /* A memfd of @size bytes with @seals added (0: none), as another program
  * might make one; fails the current test if it cannot. */
 int tu_memfd(size_t size, unsigned seals);
+
+/* In this process (a child: it cannot be undone), take /proc away the way
+ * a chroot or a sandbox without it does: a private mount namespace with
+ * /proc detached, so /proc/self/fd is gone (ENOENT). Mappings are still
+ * counted (through a descriptor of /proc/self opened before). Returns 0,
+ * or a negative errno when the system refuses (not root). */
+int tu_hide_proc(void);
+
+/* tu_in_child(@fn, @arg) with /proc hidden in the child (tu_hide_proc), and
+ * the child checks that @fn leaked nothing when it returns 0. Exit status
+ * 99: /proc could not be hidden; 98: something leaked. */
+int tu_in_child_without_proc(int (*fn)(void *arg), void *arg);
 #endif
 
 #ifdef __APPLE__

@@ -148,7 +148,9 @@ MOBJ_EXPORT int mobj_chan_connect(const char *name, int timeout_ms,
 
 /**
  * A connected pair, for a parent and the child it forks (each closes the end
- * it does not use). Linux: a socketpair; the descriptors are close-on-exec.
+ * it does not use). Linux: a socketpair; the descriptors are close-on-exec;
+ * mobj_chan_peer() names the other end's process only once a message from
+ * it has arrived (see there).
  * Darwin: two Mach ports, which fork() does not carry into the child: there
  * the pair only joins threads of one process, and a child is reached
  * through mobj_chan_listen() / mobj_chan_connect().
@@ -272,6 +274,23 @@ MOBJ_EXPORT int mobj_chan_fd(const struct mobj_chan *c);
  * The peer's process id and user id, as the kernel reported them when the
  * channel was set up (Linux SO_PEERCRED, Darwin audit token). Either
  * pointer may be NULL.
+ *
+ * Which process that is: for mobj_chan_accept(), the process that called
+ * mobj_chan_connect(); for mobj_chan_connect(), the one that called
+ * mobj_chan_listen(). A process that got its end by fork() (or as a passed
+ * descriptor) is not seen: the pid stays the one recorded at set-up.
+ * The pid is translated into the caller's PID namespace; 0 when the peer is
+ * not visible there.
+ *
+ * A mobj_chan_pair() end on Linux (where fork() carries the ends into a
+ * child): the kernel records the pair's creator on both ends, which names
+ * the wrong process as soon as one end moves to a child. So the pid is 0
+ * until the first message has been received on this end, and from then on
+ * the pid of the process that sent that message (from its SCM_CREDENTIALS,
+ * which the kernel fills in; still 0 if that sender is not visible in the
+ * caller's PID namespace; a sender with CAP_SYS_ADMIN may state another
+ * pid there, as it may for SO_PEERCRED by connecting on behalf of another). The uid stays the pair creator's effective uid.
+ * On Darwin a pair never leaves its process, and both are this process's.
  * @return 0, or -EINVAL (NULL channel, or a listener).
  */
 MOBJ_EXPORT int mobj_chan_peer(const struct mobj_chan *c, pid_t *pid, uid_t *uid);

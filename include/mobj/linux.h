@@ -15,7 +15,9 @@ extern "C" {
 /**
  * The object's memfd. Owned by the handle: valid until mobj_close(); dup it
  * to keep it longer. A read-only handle's fd is opened O_RDONLY on a frozen
- * object.
+ * object where /proc is mounted; without /proc it is open O_RDWR, and the
+ * object's seals (F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) alone refuse every
+ * write through it (see mobj_readonly()).
  * @return the descriptor, or -EINVAL for NULL.
  */
 MOBJ_EXPORT int mobj_fd(const struct mobj *o);
@@ -83,9 +85,9 @@ enum mobj_refusal {
  *  -EBADF   fd is negative or not an open descriptor;
  *  -EPROTO  fd is open but not an acceptable object as declared (why:
  *           mobj_fd_check(), or MOBJ_DEBUG);
- *  -EMFILE, -ENFILE, -ENOMEM  no descriptor or memory for the duplicate;
- *  -ENOENT  /proc is not mounted (a read-only object held read-write is
- *           reopened read-only through it).
+ *  -EMFILE, -ENFILE, -ENOMEM  no descriptor or memory for the duplicate.
+ * A read-only object handed over read-write is reopened O_RDONLY through
+ * /proc; without /proc it is held as a duplicate (its seals are checked).
  */
 MOBJ_EXPORT int mobj_from_fd(int fd, size_t size, unsigned access,
                              struct mobj **out);
@@ -97,7 +99,7 @@ MOBJ_EXPORT int mobj_from_fd(int fd, size_t size, unsigned access,
  *
  * @return 0 when it is acceptable, a positive enum mobj_refusal when it is
  *         not, or -EINVAL (access not one of the two values), -EBADF (fd
- *         not an open descriptor), -EMFILE/-ENFILE/-ENOENT (the read-only
+ *         not an open descriptor), -EMFILE/-ENFILE (the read-only
  *         reopen could not be tried).
  */
 MOBJ_EXPORT int mobj_fd_check(int fd, size_t size, unsigned access);

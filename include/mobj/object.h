@@ -116,7 +116,29 @@ MOBJ_EXPORT int mobj_create_labeled(size_t size, unsigned flags,
  * one); writable mappings made before keep working. Map what you need
  * writable first, then derive the read-only handle. Freezing is idempotent
  * and cannot be undone. On a handle that is already read-only this just
- * duplicates it.
+ * duplicates it. "Writable mapping" means one that writes the object: a
+ * private copy-on-write mapping (MAP_PRIVATE) writes only its own copies,
+ * and a process that kept a writable mapping may still duplicate it
+ * (fork(), Linux mremap() with old size 0): no access it did not have.
+ *
+ * Read-only views (mobj_map() or mobj_map_mirror() with MOBJ_PROT_READ)
+ * made before the freeze, through either handle, stay read-only for good:
+ * mprotect() cannot make them write the object. (Linux: such a view of an
+ * object that is not frozen yet is mapped through a read-only descriptor,
+ * so mprotect(PROT_WRITE) on it fails with EACCES; where no such
+ * descriptor can be had (no /proc, or a memfd chmod'ed unreadable) it is a
+ * private mapping, which sees every write to the object, and where
+ * mprotect succeeds but a write only copies the page for this process,
+ * never reaching the object.)
+ *
+ * Linux, what enforces it: the seals F_SEAL_FUTURE_WRITE | F_SEAL_SEAL
+ * (Linux 5.1 or later), for every descriptor of the object alike, root
+ * included: no writable mmap, no write(2), no ftruncate or hole punch, no
+ * seal change. Where /proc is mounted the read-only handle is also the file
+ * reopened O_RDONLY (through /proc/self/fd), as defence in depth. Without
+ * /proc (a chroot, a sandbox) the read-only handle holds a duplicate of the
+ * read-write descriptor, which the seals alone keep read-only; mobj_fd()
+ * of it is then open O_RDWR.
  *
  * @return 0, or
  *  -EINVAL  o or out is NULL;
@@ -125,8 +147,6 @@ MOBJ_EXPORT int mobj_create_labeled(size_t size, unsigned flags,
  *  -EPERM   (Linux) the object can never be frozen: it came from another
  *           program that sealed it F_SEAL_SEAL without F_SEAL_FUTURE_WRITE
  *           (the import table in mobj/linux.h);
- *  -ENOENT  (Linux) /proc is not mounted, so the handle cannot be reopened
- *           read-only;
  *  -EACCES  (Linux) the object came from another program that made its
  *           memfd unreadable (chmod), so it cannot be reopened read-only.
  */
@@ -152,7 +172,9 @@ MOBJ_EXPORT unsigned mobj_access(const struct mobj *o);
  *              Of an imported object whose size is not a page multiple, the
  *              last page runs past its end: those bytes read as zeros and
  *              are not part of the object (never a fault; it cannot shrink).
- * @param prot  MOBJ_PROT_READ or MOBJ_PROT_READ | MOBJ_PROT_WRITE.
+ * @param prot  MOBJ_PROT_READ or MOBJ_PROT_READ | MOBJ_PROT_WRITE. A
+ *              read-only view can never be made to write the object, even
+ *              after a later freeze (see mobj_readonly()).
  * @param addr  receives the address (page aligned).
  *
  * @return 0, or
@@ -160,7 +182,9 @@ MOBJ_EXPORT unsigned mobj_access(const struct mobj *o);
  *           outside the object;
  *  -EACCES  writable mapping requested through a read-only handle;
  *  -EPERM   writable mapping requested of a frozen object (see mobj_readonly);
- *  -ENOMEM  no address space.
+ *  -ENOMEM  no address space;
+ *  -EMFILE, -ENFILE  (Linux) a read-only view of an object that is not
+ *           frozen needs a descriptor for a moment, and none is left.
  */
 MOBJ_EXPORT int mobj_map(struct mobj *o, size_t off, size_t len, unsigned prot,
                          void **addr);

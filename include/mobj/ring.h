@@ -31,7 +31,39 @@
  *
  * Peer death: when the peer closes its end, or its process dies, a waiting
  * side wakes (within about 100 ms for a death without close), the consumer
- * first reads everything committed before, then gets -EPIPE.
+ * first reads everything committed before, then gets -EPIPE. What "its
+ * process" is: the process that called mobj_ring_send() or
+ * mobj_ring_recv() (or mobj_ring_export()/mobj_ring_import()). Linux: each
+ * side passes the other a pidfd of itself during the set-up (Linux 5.3 or
+ * later; over the user's IPC, in struct mobj_ring_xfer), so this holds
+ * across PID
+ * namespaces (a container, a sandbox) in both directions, and a pid reused
+ * later cannot fool it. Without pidfds (older kernels, or pidfd_open
+ * refused by a seccomp profile, EPERM or ENOSYS) the peer's pid as the
+ * kernel reports it with the set-up's last message (over the user's IPC:
+ * as the peer claims it) is polled instead
+ * (through /proc where mounted, else kill(pid, 0): an unreaped zombie then
+ * looks alive); a peer whose pid is not visible in this PID namespace is
+ * then not watched, and only its close is seen, never its death. Darwin:
+ * the peer's semaphores die with it. A peer that exec()s without closing
+ * its end is not dead: its end stays open until that process exits.
+ *
+ * Without /proc (a chroot, a sandbox) rings work the same: the frozen
+ * objects are enforced by their seals alone (see mobj_readonly()).
+ *
+ * fork(): a ring end belongs to the process that connected it (created and
+ * sent it, received it, or called mobj_ring_consumer()). A child that
+ * inherits an end must not use it (two producers or two consumers break
+ * the ring); it may only mobj_ring_close() its copy, which frees the
+ * child's memory and descriptors and leaves the ring alone: it neither
+ * marks the end closed, nor publishes what it committed or consumed
+ * (batched or not), nor shuts down the descriptor mobj_ring_fd() gives
+ * (Linux: the end's socket, whose file the child's copy shares), nor
+ * touches the parent's mobj_ring_fd() helper thread (which stays in the
+ * parent). The same holds for an exported producer that has not accepted
+ * its answer yet. A child that simply exits does nothing to
+ * the ring either. The peer keeps watching the process that connected the
+ * end, not its children.
  *
  * A handle is process-local and used by one thread at a time; the two ends
  * may be used from two threads of one process (mobj_ring_consumer()).
@@ -197,7 +229,8 @@ MOBJ_EXPORT int mobj_ring_consumer(struct mobj_ring *producer,
  * other end of channel @p c, which calls mobj_ring_recv(). Sends the
  * read-only data and producer-index objects, then waits for the consumer's
  * own (frozen) index object. Uses the channel exclusively until it returns;
- * the channel may be closed afterwards (peer death is then noticed by pid).
+ * the channel may be closed afterwards (peer death is then noticed by the
+ * pidfd the consumer passed, see "Peer death" above).
  *
  * @param timeout_ms  bounds the whole set-up: every send and receive of
  *                    it (the sends, the consumer's answer and the exchange
@@ -209,8 +242,10 @@ MOBJ_EXPORT int mobj_ring_consumer(struct mobj_ring *producer,
  *         errors of mobj_send() and mobj_recv() (-EPIPE, -ETIMEDOUT, ...),
  *         -EPROTO (the answer is not a valid consumer index object; the ring
  *         stays unconnected). A failure in the last step (the two sides
- *         learning how to watch each other's death) leaves the ring
- *         connected with the consumer counted as gone (-EPIPE): close it.
+ *         learning how to watch each other's death; -EPROTO there when the
+ *         consumer passed something that is not a pidfd of itself) leaves
+ *         the ring connected with the consumer counted as gone (-EPIPE):
+ *         close it.
  *         A consumer that dies during set-up gives -EPIPE, or 0 and then
  *         -EPIPE from the ring.
  */
@@ -241,7 +276,18 @@ MOBJ_EXPORT int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
  *    mobj_from_fd(fd, size, MOBJ_READ, ...) (the checks mobj_recv()
  *    applies);
  *  - @c event_fd when it is not -1 (Linux: a descriptor, SCM_RIGHTS too);
+ *  - @c pidfd when it is not -1 (Linux: a pidfd of the sending process,
+ *    SCM_RIGHTS too);
  *  - the @c meta_len bytes of @c meta, as they are.
+ * Each side learns of the other's death as over a channel ("Peer death"
+ * above): by the pidfd the other passed, checked on arrival (a pidfd of a
+ * whole process, else -EPROTO), so this holds across PID namespaces. Only
+ * where the sender could not make one (pidfd_open missing or refused) does
+ * the receiver watch the pid the meta claims, unverified, and meaningful
+ * only when both share a PID namespace. Unlike a mobj channel, the user's
+ * IPC gives no kernel credentials, so nothing checks that the pidfd names
+ * the process that sent it: a peer that lies can only make itself look
+ * alive or dead.
  * Everything that arrives is checked again by the receiving call, exactly
  * as mobj_ring_recv()/mobj_ring_send() check their parts; the least
  * privilege split is the same (only read-only objects travel).
@@ -251,13 +297,14 @@ struct mobj_ring_xfer {
 	size_t sizes[2];       /**< their sizes */
 	unsigned nobjs;        /**< 2 in an offer, 1 in an answer */
 	int event_fd;          /**< a descriptor to pass too, or -1 */
+	int pidfd;             /**< a pidfd of the sender to pass too, or -1 */
 	unsigned char meta[MOBJ_RING_META_MAX]; /**< bytes to pass as they are */
 	size_t meta_len;
 };
 
 /**
  * Producer, unconnected: fill @p offer with what the consumer needs. The
- * objects and the descriptor stay owned by the ring (valid until
+ * objects and the descriptors stay owned by the ring (valid until
  * mobj_ring_accept_answer() or mobj_ring_close()): pass copies (sending
  * with SCM_RIGHTS makes them). Calling it again gives the same offer.
  * @return 0, or -EINVAL (NULL, not a producer, already connected),
@@ -269,16 +316,16 @@ MOBJ_EXPORT int mobj_ring_export(struct mobj_ring *producer,
 
 /**
  * Consumer: build the consumer end from an @p offer rebuilt from what
- * arrived (objects from their handles, event_fd as received or -1, the
- * meta bytes), and fill @p answer with what goes back to the producer.
- * Nothing in @p offer is taken: close its objects and descriptor after the
- * call. The answer's object is owned by the consumer end (valid until
- * mobj_ring_close()). The end is usable at once; the producer's data
+ * arrived (objects from their handles, event_fd and pidfd as received or
+ * -1, the meta bytes), and fill @p answer with what goes back to the
+ * producer. Nothing in @p offer is taken: close its objects and
+ * descriptors after the call. The answer's object and pidfd are owned by
+ * the consumer end (valid until mobj_ring_close()). The end is usable at once; the producer's data
  * calls work once it has accepted the answer.
  * @return 0, or -EINVAL (NULL argument), -EPROTO (the offer is not a valid
  *         ring: a header, size, access, role or pid that does not fit, a
- *         descriptor that is not a peer event's half, or one missing
- *         that the meta announces), -ENOMEM, -EMFILE, -ENFILE, -ENOTSUP
+ *         descriptor that is not a peer event's half or not a pidfd of a
+ *         whole process, or one missing that the meta announces), -ENOMEM, -EMFILE, -ENFILE, -ENOTSUP
  *         (Darwin).
  */
 MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
@@ -290,7 +337,8 @@ MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
  * mobj_ring_import(); nothing in it is taken). The exported objects are
  * released.
  * @return 0, or -EINVAL (NULL, not a producer, already connected), -EPROTO
- *         (not a valid answer; the ring stays unconnected), -ENOMEM,
+ *         (not a valid answer, its pidfd included; the ring stays
+ *         unconnected), -ENOMEM, -EMFILE,
  *         -ENOTSUP (Darwin). A consumer whose process is already gone
  *         gives 0 and then -EPIPE from the ring.
  */
@@ -533,8 +581,11 @@ MOBJ_EXPORT int mobj_ring_stats(const struct mobj_ring *r,
  * mobj_ring_accept_answer() without a peer event; no descriptors left at
  * set-up) the first call starts one helper thread for this end, which
  * sleeps the way a blocking call would and signals a local event;
- * mobj_ring_close() stops it (up to 50 ms). Threads do not survive fork():
- * a child must not use an end whose helper was started before the fork.
+ * mobj_ring_close() stops it (up to 50 ms). The helper starts with every
+ * signal blocked, so no signal the application directs at the process
+ * ever runs on it. Threads do not survive fork(): a child must not use an
+ * end whose helper was started before the fork (closing it is fine, see
+ * fork() above).
  *
  * @return the descriptor, or -EINVAL (NULL), -ENOTCONN (a producer with no
  *         consumer yet), -EMFILE, -ENFILE, -ENOMEM, -EAGAIN (no thread).
@@ -545,6 +596,8 @@ MOBJ_EXPORT int mobj_ring_fd(struct mobj_ring *r);
  * Close this end: mark it closed in its index page and wake the peer (which
  * then gets -EPIPE once it has read everything), unmap and free. Data
  * committed before stays readable by the consumer. NULL is a no-op.
+ * In a forked child that inherited the end, only the child's copy is freed
+ * (see fork() above).
  */
 MOBJ_EXPORT void mobj_ring_close(struct mobj_ring *r);
 

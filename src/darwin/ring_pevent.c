@@ -53,10 +53,23 @@ void mobj__os_pevent_close(struct mobj__os_pevent *e)
 	e->fd = -1;
 }
 
-int mobj__os_waker_watch(struct mobj__os_waker *w, int pid)
+void mobj__os_pevent_drop(struct mobj__os_pevent *e)
+{
+	e->fd = -1;
+}
+
+/* The user's IPC cannot carry the semaphores the Darwin waker needs. */
+int mobj__os_waker_self(int *fd)
+{
+	*fd = -1;
+	return -ENOTSUP;
+}
+
+int mobj__os_waker_adopt(struct mobj__os_waker *w, int pid, int fd)
 {
 	(void)w;
 	(void)pid;
+	(void)fd;
 	return -ENOTSUP;
 }
 

@@ -19,6 +19,12 @@ static inline int mobj__neg_errno(void)
 	return r < 0 ? r : -EIO;
 }
 
+/* /proc is mounted and numbers processes as this process's PID namespace
+ * does (our pid there is getpid()): only then does /proc/PID name the
+ * process that has pid PID here. A child namespace often keeps its
+ * parent's /proc. */
+bool mobj__proc_is_ours(void);
+
 /* ---- Disposal (dispose.c): closing what a peer controls ------------------ */
 
 /* True for a memory file (tmpfs or hugetlbfs: what a memfd is) or an O_PATH
@@ -50,6 +56,14 @@ int mobj__disposal_wait_for(uint64_t ticket, int timeout_ms);
 int mobj__disposal_wait(int timeout_ms);
 
 struct mobj__os_chan;
+
+/* mobj__os_chan_recv() that also takes descriptors that are not memory
+ * files (at most @max, here at most 1): for the backend's own messages
+ * (the ring's waker exchange passes a pidfd). The caller gets them in
+ * @fds, and disposes of any it does not keep with mobj__dispose_fd(). */
+int mobj__linux_chan_recv_any(struct mobj__os_chan *c, int timeout_ms,
+                              void *buf, size_t cap, int *fds, unsigned max,
+                              unsigned *nfd);
 
 /* The listener a service manager passed for @name (systemd socket
  * activation, activation.c): 0 with @out set; -ENOENT when none was passed

@@ -25,6 +25,14 @@
  * for as long as the peer likes. Whatever a peer sent and is refused goes
  * to the disposal thread (dispose.c), and so does our own socket at close
  * unless it can be closed here (close_socket).
+ *
+ * The peer's pid: SO_PEERCRED of a connected socket names the process that
+ * connected (or listened), but on a socketpair both ends name the process
+ * that made the pair, which is wrong on both sides once it forks. A pair
+ * end therefore reports 0 until a message comes, then the pid of the
+ * process that sent the first one, from that message's credentials (the
+ * kernel records the sender and translates the pid into the receiver's
+ * PID namespace: 0 there when the sender is not visible).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -122,6 +130,13 @@ static int setup_connected(int fd, struct mobj__os_chan *out)
 	out->pid = cred.pid;
 	out->uid = cred.uid;
 	return 0;
+}
+
+/* A pair end: the peer is whoever sends the first message. */
+static void learn_pid_later(struct mobj__os_chan *c)
+{
+	c->pid = 0;
+	c->learn_pid = true;
 }
 
 /* ---- Listening ---------------------------------------------------------- */
@@ -394,11 +409,13 @@ int mobj__os_chan_pair(struct mobj__os_chan *a, struct mobj__os_chan *b)
 		mobj__os_chan_close(&ca);
 		return err;
 	}
+	learn_pid_later(&ca);
+	learn_pid_later(b);
 	*a = ca;
 	return 0;
 }
 
-static bool has_creds(struct msghdr *mh);
+static bool has_creds(struct msghdr *mh, pid_t *pid);
 
 /* Nothing queued in connected socket @fd, which is shut down: a peek finds
  * the end of the stream, not a message (each carries credentials). */
@@ -413,13 +430,14 @@ static bool nothing_queued(int fd)
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
 	                     .msg_control = ctl.buf,
 	                     .msg_controllen = sizeof(ctl.buf) };
+	pid_t sender;
 	ssize_t n;
 
 	/* No room for descriptors: a peeked message's are not installed
 	 * (the kernel drops its extra references at once; the queue still
 	 * holds the message's own). */
 	n = recvmsg(fd, &mh, MSG_PEEK | MSG_DONTWAIT);
-	return (n == 0 && !has_creds(&mh)) || (n < 0 && errno == EAGAIN);
+	return (n == 0 && !has_creds(&mh, &sender)) || (n < 0 && errno == EAGAIN);
 }
 
 /*
@@ -593,13 +611,21 @@ static bool all_memory_files(const int *fds, unsigned n)
 	return true;
 }
 
-static bool has_creds(struct msghdr *mh)
+/* Whether the message carried credentials; @pid gets the sender's pid. */
+static bool has_creds(struct msghdr *mh, pid_t *pid)
 {
 	struct cmsghdr *cm;
+	struct ucred cred;
 
-	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS)
+	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_CREDENTIALS &&
+		    cm->cmsg_len >= CMSG_LEN(sizeof(cred))) {
+			memcpy(&cred, CMSG_DATA(cm), sizeof(cred));
+			*pid = cred.pid;
 			return true;
+		}
+	}
 	return false;
 }
 
@@ -608,9 +634,11 @@ static bool has_creds(struct msghdr *mh)
  * disposed of as they are counted). */
 #define RECV_FDS (MOBJ_MSG_OBJS_MAX + 1)
 
-int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
-                       size_t cap, struct mobj__os_obj *objs, unsigned max,
-                       unsigned *nobj)
+/* mobj__os_chan_recv(), and with @any_fd descriptors of every kind are
+ * handed over too (mobj__linux_chan_recv_any). */
+static int chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
+                     size_t cap, struct mobj__os_obj *objs, unsigned max,
+                     unsigned *nobj, bool any_fd)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(struct ucred)) +
@@ -623,6 +651,7 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 	struct msghdr mh;
 	bool other = false;
 	unsigned nfds, i;
+	pid_t sender = 0;
 	ssize_t n;
 	int err;
 
@@ -646,14 +675,20 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 			return err;
 	}
 	nfds = collect_fds(&mh, fds, RECV_FDS, &other);
-	if (n == 0 && !has_creds(&mh)) {
+	if (!has_creds(&mh, &sender) && n == 0) {
 		/* End of stream: every message carries a credentials record.
 		 * (Descriptors cannot come without a message; disposed anyway.) */
 		dispose_fds(fds, nfds < RECV_FDS ? nfds : RECV_FDS);
 		return -EPIPE;
 	}
+	c->sender = sender;
+	if (c->learn_pid && sender > 0) {
+		c->pid = sender;
+		c->learn_pid = false;
+	}
 	if (other || nfds > max || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
-	    (size_t)n > cap || n > INT32_MAX || !all_memory_files(fds, nfds)) {
+	    (size_t)n > cap || n > INT32_MAX ||
+	    (!any_fd && !all_memory_files(fds, nfds))) {
 		dispose_fds(fds, nfds < RECV_FDS ? nfds : RECV_FDS);
 		mobj__refused("a message", other ? "an unexpected control message" :
 		              nfds > max ? "more descriptors than allowed" :
@@ -667,6 +702,29 @@ int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
 	for (i = 0; i < nfds; i++)
 		objs[i].fd = fds[i];
 	return (int)n;
+}
+
+int mobj__os_chan_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
+                       size_t cap, struct mobj__os_obj *objs, unsigned max,
+                       unsigned *nobj)
+{
+	return chan_recv(c, timeout_ms, buf, cap, objs, max, nobj, false);
+}
+
+int mobj__linux_chan_recv_any(struct mobj__os_chan *c, int timeout_ms,
+                              void *buf, size_t cap, int *fds, unsigned max,
+                              unsigned *nfd)
+{
+	struct mobj__os_obj objs[1];
+	unsigned i;
+	int n;
+
+	if (max > 1)
+		max = 1;
+	n = chan_recv(c, timeout_ms, buf, cap, objs, max, nfd, true);
+	for (i = 0; n >= 0 && i < *nfd; i++)
+		fds[i] = objs[i].fd;
+	return n;
 }
 
 int mobj__os_chan_fd(const struct mobj__os_chan *c)

@@ -5,12 +5,35 @@
  * holder can ever make another's mapping fault with SIGBUS.
  *
  * Freezing adds F_SEAL_FUTURE_WRITE | F_SEAL_SEAL: every new writable
- * mapping, write(2) and mprotect upgrade then fails for everyone, root
- * included, while writable mappings made before keep working. The read-only
- * handle is the same file reopened O_RDONLY through /proc/self/fd, so it also
- * cannot be mapped writable on its own account. An O_RDONLY fd alone would
- * not be a boundary (anyone can reopen /proc/self/fd/N read-write); the seal
- * is.
+ * mapping, write(2), fallocate hole punch and mprotect upgrade of a view
+ * mapped after the freeze then fails for everyone, root included (the
+ * kernel drops VM_MAYWRITE from every shared mapping of a write-sealed
+ * memfd: memfd_check_seals_mmap, mm/memfd.c; shmem_mmap before 6.7), while
+ * writable mappings made before keep working. The seals are the boundary:
+ * an O_RDONLY fd alone is not one (anyone can reopen /proc/self/fd/N
+ * read-write).
+ *
+ * Read-only views made *before* the freeze are the gap the seal does not
+ * close: the kernel decides VM_MAYWRITE when the view is mapped, from the
+ * descriptor (do_mmap clears it for a MAP_SHARED map of an fd not open for
+ * writing), so a view mapped through the read-write memfd could later be
+ * mprotect()ed writable and write the frozen object. So a read-only view
+ * of an object that is not frozen yet is never mapped through a writable
+ * descriptor: it is mapped MAP_SHARED through the same file reopened
+ * O_RDONLY via /proc/self/fd (no VM_MAYWRITE: mprotect says EACCES), and
+ * where that reopen is impossible (no /proc in a chroot or a sandbox, or a
+ * memfd chmod'ed unreadable) MAP_PRIVATE. A private
+ * read-only file mapping maps the page-cache pages themselves on a read
+ * fault (shmem allocates the page for a hole: shmem_fault, SGP_CACHE), so
+ * it sees every write of the object; made writable and written, it only
+ * ever copies the page (COW) for itself, never writing the object.
+ *
+ * The read-only handle is the same file reopened O_RDONLY through
+ * /proc/self/fd: defence in depth, so that it cannot be mapped writable on
+ * its own account either. Without /proc it holds a duplicate of the
+ * read-write descriptor, and the seals alone keep it read-only (they stop
+ * write(2), writable mmap, ftruncate, fallocate and, with F_SEAL_SEAL,
+ * changes to the seals, for every descriptor alike).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -111,7 +134,7 @@ fail:
 	return err;
 }
 
-/* A new O_RDONLY descriptor for the same file. */
+/* A new O_RDONLY descriptor for the same file; -ENOENT without /proc. */
 static int reopen_rdonly(int fd, int *out)
 {
 	char path[32];
@@ -122,6 +145,21 @@ static int reopen_rdonly(int fd, int *out)
 	if (ro < 0)
 		return mobj__neg_errno();
 	*out = ro;
+	return 0;
+}
+
+/* The descriptor of a read-only handle to frozen @fd: reopened O_RDONLY,
+ * or without /proc a duplicate (the seals keep it read-only). */
+static int hold_rdonly(int fd, int *out)
+{
+	int err = reopen_rdonly(fd, out), dup;
+
+	if (err != -ENOENT)
+		return err;
+	dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dup < 0)
+		return mobj__neg_errno();
+	*out = dup;
 	return 0;
 }
 
@@ -143,7 +181,7 @@ int mobj__os_freeze(struct mobj__os_obj *o, size_t size, bool o_writable,
 		if (fcntl(o->fd, F_ADD_SEALS, FREEZE_SEALS) < 0)
 			return mobj__neg_errno();
 	}
-	return reopen_rdonly(o->fd, &ro->fd);
+	return hold_rdonly(o->fd, &ro->fd);
 }
 
 void mobj__os_release(struct mobj__os_obj *o)
@@ -153,16 +191,53 @@ void mobj__os_release(struct mobj__os_obj *o)
 	o->fd = -1;
 }
 
+/* How to map a read-only view of @fd so that no mprotect can ever make it
+ * write the object (see the top of this file): through @fd itself when
+ * that cannot write or the object is frozen, else through a new O_RDONLY
+ * descriptor in *@ro_fd (the caller closes it), else MAP_PRIVATE. */
+static int view_flags(int fd, int *ro_fd, int *flags)
+{
+	int fl = fcntl(fd, F_GETFL), seals, err;
+
+	*ro_fd = -1;
+	if (fl < 0)
+		return mobj__neg_errno();
+	if ((fl & O_ACCMODE) == O_RDONLY)
+		return 0;
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals >= 0 && (seals & F_SEAL_FUTURE_WRITE))
+		return 0;
+	err = reopen_rdonly(fd, ro_fd);
+	/* No /proc, or the file's mode (any holder of a writable descriptor
+	 * may chmod it) or a sandbox forbids the reopen. */
+	if (err == -ENOENT || err == -EACCES || err == -EPERM) {
+		*flags = (*flags & ~MAP_SHARED) | MAP_PRIVATE;
+		return 0;
+	}
+	return err;
+}
+
 int mobj__os_map(const struct mobj__os_obj *o, size_t off, size_t len,
                  bool write, void *fixed, void **addr)
 {
 	int prot = PROT_READ | (write ? PROT_WRITE : 0);
 	int flags = MAP_SHARED | (fixed ? MAP_FIXED : 0);
+	int fd = o->fd, ro_fd = -1, err;
 	void *p;
 
-	p = mmap(fixed, len, prot, flags, o->fd, (off_t)off);
-	if (p == MAP_FAILED)
-		return mobj__neg_errno();
+	if (!write) {
+		err = view_flags(o->fd, &ro_fd, &flags);
+		if (err < 0)
+			return err;
+		if (ro_fd >= 0)
+			fd = ro_fd;
+	}
+	p = mmap(fixed, len, prot, flags, fd, (off_t)off);
+	err = p == MAP_FAILED ? mobj__neg_errno() : 0;
+	if (ro_fd >= 0)
+		close(ro_fd);
+	if (err < 0)
+		return err;
 	*addr = p;
 	return 0;
 }
@@ -263,7 +338,7 @@ int mobj__os_import_dup(const struct mobj__os_obj *in, size_t size,
 	}
 	/* The creator may have chmod'ed the memfd so that it cannot be opened
 	 * again: an object we cannot hold read-only is not acceptable. */
-	err = reopen_rdonly(in->fd, &out->fd);
+	err = hold_rdonly(in->fd, &out->fd);
 	if (err == -EACCES || err == -EPERM) {
 		log_refusal(in->fd, size, access, seals, MOBJ_REFUSAL_NOT_REOPENABLE);
 		return -EPROTO;
@@ -297,6 +372,8 @@ int mobj_fd_check(int fd, size_t size, unsigned access)
 			close(fl);
 		else if (err == -EACCES || err == -EPERM)
 			return MOBJ_REFUSAL_NOT_REOPENABLE;
+		else if (err == -ENOENT)
+			err = 0; /* no /proc: held as a duplicate (hold_rdonly) */
 	}
 	return err;
 }

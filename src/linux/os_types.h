@@ -11,7 +11,11 @@ struct mobj__os_obj {
 
 struct mobj__os_chan {
 	int fd;          /* AF_UNIX SOCK_SEQPACKET, close-on-exec, non-blocking */
-	pid_t pid;       /* SO_PEERCRED at set-up; a listener: its creator */
+	pid_t pid;       /* SO_PEERCRED at set-up; a listener: its creator;
+	                  * a pair end: the first message's sender, 0 before */
+	bool learn_pid;  /* a pair end that has not received a message yet */
+	pid_t sender;    /* who sent the last message received (its
+	                  * credentials, in our PID namespace; 0 unknown) */
 	uid_t uid;
 	unsigned forks;  /* mobj__forks() when made (see chan.c, close) */
 	bool shared;     /* held by another process too: never shut down */
@@ -21,8 +25,9 @@ struct mobj__os_chan {
 };
 
 /* One end of a ring: a pidfd on the peer process (-1 when the peer is in
- * this process, or when pidfds are missing: then @pid is polled with
- * kill(pid, 0)). The futex words live in the shared control pages. */
+ * this process, or when pidfds are missing: then @pid is polled through
+ * /proc or kill(pid, 0); with neither, 0: only the peer's close is seen).
+ * The futex words live in the shared control pages. */
 struct mobj__os_waker {
 	int pidfd;
 	int pid; /* the peer's pid, 0 when the peer is in this process */

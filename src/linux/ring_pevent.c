@@ -261,3 +261,13 @@ void mobj__os_pevent_close(struct mobj__os_pevent *e)
 		mobj__dispose_socket(e->fd);
 	e->fd = -1;
 }
+
+void mobj__os_pevent_drop(struct mobj__os_pevent *e)
+{
+	if (e->fd < 0)
+		return;
+	/* Should the owner be gone, ours may be the last reference, and its
+	 * release releases what a peer queued: the disposal thread's job. */
+	(void)mobj__dispose_socket(e->fd);
+	e->fd = -1;
+}

@@ -14,17 +14,16 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/futex.h>
 
-#ifndef SYS_pidfd_open
-#define SYS_pidfd_open 434
-#endif
 
 #include "../internal.h"
+#include "backend.h"
 
 int mobj__os_waker_pair(struct mobj__os_waker *a, struct mobj__os_waker *b)
 {
@@ -70,16 +69,29 @@ void mobj__os_waker_wake_self(struct mobj__os_waker *w, const uint32_t *word)
 	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+bool mobj__proc_is_ours(void)
+{
+	char buf[24];
+	ssize_t n = readlink("/proc/self", buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return strtol(buf, NULL, 10) == (long)getpid();
+}
+
 /* Without a pidfd: the process exists and is not a zombie. A zombie (dead,
- * not yet reaped by its parent) still answers kill(pid, 0). */
+ * not yet reaped by its parent) still answers kill(pid, 0), so /proc is
+ * asked first where it numbers processes as we do. */
 static bool pid_alive(int pid)
 {
 	char path[32], buf[512], *paren;
 	ssize_t n;
-	int fd;
+	int fd = -1;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (mobj__proc_is_ours())
+		fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return kill(pid, 0) == 0 || errno != ESRCH;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -105,21 +117,3 @@ bool mobj__os_waker_peer_alive(struct mobj__os_waker *w)
 	return poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR));
 }
 
-int mobj__os_waker_watch(struct mobj__os_waker *w, int pid)
-{
-	int fd;
-
-	if (pid <= 0)
-		return -EPROTO;
-	fd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (fd < 0 && errno == ESRCH)
-		return -EPIPE;
-	if (fd < 0 && errno != ENOSYS)
-		return errno ? -errno : -EIO;
-	/* pidfd_open gives close-on-exec descriptors. Without pidfds (Linux
-	 * before 5.3, valgrind) the pid itself is polled: weaker, as a reused
-	 * pid or an unreaped zombie looks alive. */
-	w->pidfd = fd;
-	w->pid = pid;
-	return 0;
-}
