@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -414,6 +415,66 @@ static void test_multi_producer_killed(void **state)
 	tu_res_check(res);
 }
 
+/* ---- Least privilege ---------------------------------------------------- */
+
+static int cannot_write(const void *addr)
+{
+	void *a = (void *)(uintptr_t)addr;
+
+	if (mprotect(a, mobj_page_size(), PROT_READ | PROT_WRITE) == 0)
+		return 1;
+	if (tu_poke_mem(a, 1))
+		return 2;
+	return 0;
+}
+
+/* A consumer process (the second of two): it maps the data (mirrored) and
+ * the producer's page read-only and cannot make them writable, writes its
+ * own page, and maps nothing else: never the other consumer's page. */
+static void privs_child(struct mobj_chan *ch)
+{
+	struct tu_res before = tu_res_objects(), after;
+	struct mobj_ring *c;
+	unsigned char *d;
+
+	if (mobj_ring_recv(ch, T_MS, &c) < 0)
+		_exit(10);
+	mobj_chan_close(ch);
+	after = tu_res_objects();
+	d = mobj__ring_data(c);
+	if (cannot_write(d) || cannot_write(d + mobj_ring_capacity(c)) ||
+	    cannot_write(mobj__ring_peer(c)))
+		_exit(11);
+	if (!tu_poke_mem(mobj__ring_own(c), 0))
+		_exit(12);
+	/* Two halves of the mirror, the producer's page, our own. */
+	if (after.maps - before.maps != 4)
+		_exit(13);
+	mobj_ring_close(c);
+	_exit(0);
+}
+
+static void test_multi_least_privilege(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_chan *ch;
+	struct mobj_ring *p, *c;
+	pid_t pid;
+
+	(void)state;
+	pid = tu_fork_chan(&ch);
+	if (pid == 0)
+		privs_child(ch);
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_send(ch, p, T_MS), 0);
+	mobj_chan_close(ch);
+	assert_int_equal(tu_wait(pid), 0);
+	mobj_ring_close(c);
+	mobj_ring_close(p);
+	tu_res_check(res);
+}
+
 /* ---- Overwrite mode ----------------------------------------------------- */
 
 /* Records of 100 bytes: an 8-byte sequence number, then bytes of it. */
@@ -640,6 +701,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_multi_stream_processes),
 		cmocka_unit_test(test_multi_kill_one),
 		cmocka_unit_test(test_multi_producer_killed),
+		cmocka_unit_test(test_multi_least_privilege),
 		cmocka_unit_test(test_multi_overwrite_stalled),
 		cmocka_unit_test(test_multi_overwrite_in_place),
 		cmocka_unit_test(test_multi_hostile_index_blocking),
