@@ -131,7 +131,8 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * with no consumer it writes freely (nobody to wait for).
  *
  * Consumers use the data calls unchanged (peek/consume, read, the record
- * calls, available, fd). The producer uses reserve/commit, write, the
+ * calls, available, fd: a consumer's mobj_ring_fd() uses its helper
+ * thread, as on Darwin). The producer uses reserve/commit, write, the
  * record calls, write_some, flush, available (the free space: the minimum
  * over live consumers, or the capacity with MOBJ_RING_OVERWRITE); not
  * mobj_ring_set_batch() (-ENOTSUP: every commit is published) nor
@@ -219,7 +220,8 @@ MOBJ_EXPORT int mobj_ring_consumer_stats(struct mobj_ring *producer,
  * exactly as a consumer in another process does.
  *
  * @return 0, or -EINVAL (NULL argument, not a producer, already connected),
- *         -ENOMEM, -EMFILE, -ENFILE.
+ *         -ENOMEM, -EMFILE, -ENFILE; -ENOSPC (a 1:N ring with
+ *         max_consumers live consumers; it may be called any time).
  */
 MOBJ_EXPORT int mobj_ring_consumer(struct mobj_ring *producer,
                                    struct mobj_ring **consumer);
@@ -247,7 +249,9 @@ MOBJ_EXPORT int mobj_ring_consumer(struct mobj_ring *producer,
  *         the ring connected with the consumer counted as gone (-EPIPE):
  *         close it.
  *         A consumer that dies during set-up gives -EPIPE, or 0 and then
- *         -EPIPE from the ring.
+ *         -EPIPE from the ring. 1:N ring: any number of times, one
+ *         consumer each; -ENOSPC when max_consumers are live (nothing
+ *         sent); a consumer lost in the last step is counted as dead.
  */
 MOBJ_EXPORT int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *producer,
                                int timeout_ms);
@@ -307,6 +311,9 @@ struct mobj_ring_xfer {
  * objects and the descriptors stay owned by the ring (valid until
  * mobj_ring_accept_answer() or mobj_ring_close()): pass copies (sending
  * with SCM_RIGHTS makes them). Calling it again gives the same offer.
+ * 1:N ring: at any time, for any number of consumers (no peer event: the
+ * consumers' mobj_ring_fd() use a helper thread); the objects and the
+ * pidfd stay valid until mobj_ring_close().
  * @return 0, or -EINVAL (NULL, not a producer, already connected),
  *         -ENOTSUP (Darwin: its waker needs Mach semaphores this does not
  *         carry; use mobj_ring_send()).
@@ -340,7 +347,9 @@ MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
  *         (not a valid answer, its pidfd included; the ring stays
  *         unconnected), -ENOMEM, -EMFILE,
  *         -ENOTSUP (Darwin). A consumer whose process is already gone
- *         gives 0 and then -EPIPE from the ring.
+ *         gives 0 and then -EPIPE from the ring. 1:N ring: one more
+ *         consumer per answer, -ENOSPC when max_consumers are live; a
+ *         consumer already gone is counted as dead.
  */
 MOBJ_EXPORT int mobj_ring_accept_answer(struct mobj_ring *producer,
                                         const struct mobj_ring_xfer *answer);
