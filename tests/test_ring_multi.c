@@ -559,6 +559,112 @@ static void test_multi_overwrite_stalled(void **state)
 	tu_res_check(res);
 }
 
+/* Record @seq of the race test: its length and its byte k. */
+static size_t race_len(uint64_t seq)
+{
+	return 16 + (size_t)((seq * 37) % 3000);
+}
+
+static unsigned char race_byte(uint64_t seq, size_t k)
+{
+	return (unsigned char)(seq * 131 + k * 7 + (k >> 8));
+}
+
+/* A consumer process reading records in place while the producer laps it
+ * (@slow: it pauses now and then, so it is lapped often): every record
+ * whose consume returns 0 must have been intact when read, and sequence
+ * numbers only go up. Exits 0, or the first thing that went wrong. */
+static void race_child(struct mobj_chan *ch, bool slow)
+{
+	struct mobj_ring *c;
+	const unsigned char *p;
+	const void *v;
+	uint64_t seq = 0, last = 0, n = 0, ok;
+	size_t len, k;
+	int err;
+
+	if (mobj_ring_recv(ch, T_MS, &c) < 0)
+		_exit(10);
+	mobj_chan_close(ch);
+	for (;;) {
+		err = mobj_ring_peek_record(c, T_MS, &v, &len);
+		if (err == -EOVERFLOW)
+			continue;
+		if (err == -EPIPE)
+			break;
+		if (err < 0)
+			_exit(11);
+		p = v;
+		ok = len >= 8;
+		if (ok)
+			memcpy(&seq, p, 8);
+		ok = ok && len == race_len(seq);
+		for (k = 8; ok && k < len; k++)
+			ok = p[k] == race_byte(seq, k);
+		err = mobj_ring_consume_record(c);
+		if (err == -EOVERFLOW)
+			continue;
+		if (err < 0)
+			_exit(12);
+		/* Consumed without -EOVERFLOW: it was intact. */
+		if (!ok)
+			_exit(13);
+		if (seq <= last)
+			_exit(14);
+		last = seq;
+		if (slow && ++n % 64 == 0)
+			usleep(2000);
+	}
+	mobj_ring_close(c);
+	_exit(last > 0 ? 0 : 15);
+}
+
+/* Overwrite mode under a real race: two consumer processes read in place
+ * while the producer, never waiting, laps them; the seqlock check must
+ * catch every record overwritten under a reader. */
+static void test_multi_overwrite_race(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_chan *ch[2];
+	struct mobj_ring *p;
+	unsigned char *dst;
+	uint64_t seq, nrec = stream_bytes() / 1500 / 4;
+	void *w;
+	size_t k, len;
+	pid_t pids[2];
+	int i;
+
+	(void)state;
+	/* Both consumers exist before the ring: neither inherits it. */
+	for (i = 0; i < 2; i++) {
+		pids[i] = tu_fork_chan(&ch[i]);
+		if (pids[i] == 0) {
+			if (i == 1)
+				mobj_chan_close(ch[0]);
+			race_child(ch[i], i == 1);
+		}
+	}
+	assert_int_equal(mobj_ring_create_multi(64 << 10, 2, MOBJ_RING_OVERWRITE,
+	                                        &p), 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(mobj_ring_send(ch[i], p, T_MS), 0);
+		mobj_chan_close(ch[i]);
+	}
+	for (seq = 1; seq <= nrec; seq++) {
+		len = race_len(seq);
+		assert_int_equal(mobj_ring_reserve_record(p, len, 0, &w), 0);
+		dst = w;
+		memcpy(dst, &seq, 8);
+		for (k = 8; k < len; k++)
+			dst[k] = race_byte(seq, k);
+		assert_int_equal(mobj_ring_commit_record(p, len), 0);
+	}
+	mobj_ring_close(p);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(tu_wait(pids[i]), 0);
+	tu_res_check(res);
+}
+
 /* Reading in place: bytes overwritten between peek and consume make the
  * consume -EOVERFLOW (nothing consumed), and the consumer goes on with
  * intact data. Byte mode: it resumes at the oldest intact byte. */
@@ -704,6 +810,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_multi_least_privilege),
 		cmocka_unit_test(test_multi_overwrite_stalled),
 		cmocka_unit_test(test_multi_overwrite_in_place),
+		cmocka_unit_test(test_multi_overwrite_race),
 		cmocka_unit_test(test_multi_hostile_index_blocking),
 		cmocka_unit_test(test_multi_hostile_index_overwrite),
 		cmocka_unit_test(test_multi_hostile_oldest),
