@@ -2,11 +2,12 @@
  * 1:N rings (mobj_ring_create_multi): argument checks and -ENOSPC, every
  * way of joining, N consumer processes each verifying every byte of a long
  * stream, one consumer killed with SIGKILL mid-stream while the others
- * finish, overwrite mode with a stalled consumer (-EOVERFLOW once, then
- * intact records), the seqlock check of a consumer reading in place,
- * hostile consumer indices in both modes, the producer's death reaching
- * every consumer, and an in-process stream between threads (the form
- * tools/tsan.sh checks).
+ * finish, least privilege across processes, overwrite mode with a stalled
+ * consumer (-EOVERFLOW once, then intact records), the seqlock check of a
+ * consumer reading in place (alone, and racing a producer that laps two
+ * consumer processes), hostile consumer indices in both modes, the
+ * producer's death reaching every consumer, and an in-process stream
+ * between threads (the form tools/tsan.sh checks).
  *
  * MOBJ_RING_STREAM_MB overrides the stream length (default 256).
  */
