@@ -287,10 +287,13 @@ static void mark_oldest(struct mobj_ring *r, uint64_t n, bool rec)
 	o = lost;
 	if (!m->plain) {
 		/* Records tile [rec, pos): our own headers say how. */
-		for (o = m->rec; o < lost; o += mobj__ring_record_total(
-		             (uint64_t)h[0] | (uint64_t)h[1] << 8 |
-		             (uint64_t)h[2] << 16 | (uint64_t)h[3] << 24))
+		for (o = m->rec; o < lost;) {
 			h = r->f.data + o % r->f.cap;
+			o += mobj__ring_record_total((uint64_t)h[0] |
+			                             (uint64_t)h[1] << 8 |
+			                             (uint64_t)h[2] << 16 |
+			                             (uint64_t)h[3] << 24);
+		}
 		if (o > r->f.pos) { /* a record committed as plain bytes */
 			m->plain = true;
 			o = lost;
