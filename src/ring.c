@@ -2,7 +2,10 @@
  * The mirrored SPSC ring.
  *
  * Set-up and teardown are in ring_setup.c, with the objects and who
- * writes what.
+ * writes what. 1:N rings (one producer, many consumers) are in
+ * ring_multi.c; their consumers use this file's calls, with a different
+ * check of the tail (mobj__ring_multi_load) and the seqlock check after
+ * reading (overwritten()).
  *
  * Indices. tail (in pctl) counts bytes ever committed, head (in cctl) bytes
  * ever consumed; 64-bit, free running, never wrapped. The byte at index i
