@@ -418,17 +418,6 @@ static void test_multi_producer_killed(void **state)
 
 /* ---- Least privilege ---------------------------------------------------- */
 
-static int cannot_write(const void *addr)
-{
-	void *a = (void *)(uintptr_t)addr;
-
-	if (mprotect(a, mobj_page_size(), PROT_READ | PROT_WRITE) == 0)
-		return 1;
-	if (tu_poke_mem(a, 1))
-		return 2;
-	return 0;
-}
-
 /* A consumer process (the second of two): it maps the data (mirrored) and
  * the producer's page read-only and cannot make them writable, writes its
  * own page, and maps nothing else: never the other consumer's page. */
@@ -443,8 +432,8 @@ static void privs_child(struct mobj_chan *ch)
 	mobj_chan_close(ch);
 	after = tu_res_objects();
 	d = mobj__ring_data(c);
-	if (cannot_write(d) || cannot_write(d + mobj_ring_capacity(c)) ||
-	    cannot_write(mobj__ring_peer(c)))
+	if (tu_cannot_write(d) || tu_cannot_write(d + mobj_ring_capacity(c)) ||
+	    tu_cannot_write(mobj__ring_peer(c)))
 		_exit(11);
 	if (!tu_poke_mem(mobj__ring_own(c), 0))
 		_exit(12);

@@ -176,6 +176,8 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * and one that lies behind (or stops reading) holds the producer as a slow
  * consumer does: that is what flag 0 asks for; use a timeout, or
  * MOBJ_RING_OVERWRITE, when a consumer may not be trusted to keep up.
+ * As with an SPSC peer, a consumer that claims to sleep can cost the
+ * producer a wake-up (a system call) per commit, nothing more.
  *
  * @return 0, or -EINVAL (producer NULL, capacity 0 or too large,
  *         max_consumers 0 or above 1024, unknown flags), -ENOMEM, -EMFILE,
