@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -249,6 +250,33 @@ static void test_multi_export(void **state)
 		mobj_ring_close(c[i]);
 	}
 	tu_res_check(res);
+}
+
+/* A consumer's mobj_ring_fd() (its helper thread): readable once the
+ * producer commits what a -EAGAIN was waiting for. */
+static void test_multi_consumer_fd(void **state)
+{
+	struct tu_res res = tu_res_objects();
+	struct mobj_ring *p, *c;
+	struct pollfd pfd;
+	char buf[8];
+	int fd;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	fd = mobj_ring_fd(c);
+	assert_true(fd >= 0);
+	assert_int_equal(mobj_ring_read(c, buf, sizeof(buf), 0), -EAGAIN);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(mobj_ring_write(p, "ping", 4, 0), 4);
+	assert_int_equal(poll(&pfd, 1, T_MS), 1);
+	assert_int_equal(mobj_ring_read(c, buf, sizeof(buf), 0), 4);
+	mobj_ring_close(c);
+	mobj_ring_close(p);
+	tu_res_objects_check(res);
 }
 
 /* ---- Streams ------------------------------------------------------------ */
@@ -793,6 +821,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_multi_enospc),
 		cmocka_unit_test(test_multi_slowest),
 		cmocka_unit_test(test_multi_export),
+		cmocka_unit_test(test_multi_consumer_fd),
 		cmocka_unit_test(test_multi_stream_threads),
 		cmocka_unit_test(test_multi_stream_processes),
 		cmocka_unit_test(test_multi_kill_one),
