@@ -149,13 +149,16 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  *
  * Reading in place (a seqlock): the bytes mobj_ring_peek() or
  * mobj_ring_peek_record() returns may be overwritten while the consumer
- * reads them (overwrite mode, or a consumer the producer stopped waiting
- * for). mobj_ring_consume() and mobj_ring_consume_record() check after the
+ * reads them (overwrite mode, a consumer the producer stopped waiting
+ * for, or one that joined over the user's IPC while the producer went on
+ * writing). mobj_ring_consume() and mobj_ring_consume_record() check after the
  * reading, with an acquire fence and a load of `oldest`, that none of the
  * peeked bytes were overwritten, and return -EOVERFLOW (consuming nothing,
  * the consumer moved on) when some may have been: act on what you read
  * only after consume returned 0, or copy with mobj_ring_read() /
- * mobj_ring_read_record(), which return -EOVERFLOW the same way.
+ * mobj_ring_read_record(), which return -EOVERFLOW the same way. The
+ * check runs in both modes and costs a read of the producer's index line
+ * per consume (bench/README.md, ring.fanout).
  *
  * Departure and death. A consumer that closes stops holding the producer
  * back at once; one whose process dies, within about 100 ms of a producer
@@ -170,8 +173,8 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * it never maps another consumer's page, and learns nothing of the others
  * but the producer's waiting state. A consumer index that is impossible
  * (backwards or past the tail) makes the producer drop that consumer
- * (-EPROTO, state MOBJ_RING_BROKEN in mobj_ring_consumer_stats()), never
- * touch memory outside the ring; in blocking mode a consumer that lies
+ * (state MOBJ_RING_BROKEN in mobj_ring_consumer_stats(); the producer's
+ * own calls go on), never touch memory outside the ring; in blocking mode a consumer that lies
  * ahead only loses its own data (the producer waits for the honest ones),
  * and one that lies behind (or stops reading) holds the producer as a slow
  * consumer does: that is what flag 0 asks for; use a timeout, or
