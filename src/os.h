@@ -19,6 +19,8 @@
  *   ring_chan.c   a ring's waker set-up over a channel (waker_connect)
  *   ring_event.c  the pollable event of mobj_ring_fd()'s helper thread
  *   ring_pevent.c the peer event: mobj_ring_fd() with no thread
+ *   ring_xfer.c   a ring's set-up over IPC the user owns: the system's own
+ *                 fields of struct mobj_ring_xfer (xfer_put, xfer_take)
  *   os_types.h    the native handles
  *   backend.h     helpers shared by the backend's own files
  * Linux alone has dispose.c (closing what a peer controls on a thread of
@@ -212,7 +214,9 @@ int mobj__os_waker_connect(struct mobj__os_waker *w, struct mobj__os_chan *c,
  * is (unverified: a lie only makes the liar look alive or dead, and a
  * peer in another PID namespace is then watched wrongly). -EPIPE when the
  * peer is gone already, -EPROTO for a pid that cannot be one. On failure
- * @w is left untouched. Darwin: -ENOTSUP for both. */
+ * @w is left untouched. Darwin: self gives -1 (-ENOTSUP); adopt ignores
+ * @pid, refuses any @fd (-EPROTO) and watches the semaphore that
+ * mobj__os_xfer_take() took (-EPIPE when there is none: it was dead). */
 int mobj__os_waker_self(int *fd);
 int mobj__os_waker_adopt(struct mobj__os_waker *w, int pid, int fd);
 
@@ -252,32 +256,63 @@ void mobj__os_event_clear(struct mobj__os_event *e);
 int mobj__os_event_fd(const struct mobj__os_event *e);
 void mobj__os_event_close(struct mobj__os_event *e);
 
-/* A peer event (mobj_ring_fd() without a thread): a descriptor this end
- * polls and its peer makes readable, and which also polls readable once
- * every copy of the peer's half is closed (its process gone). Linux: one
- * end each of an AF_UNIX socketpair (ring_pevent.c); Darwin: not yet
- * (-ENOTSUP, the core keeps its helper thread).
+/* A peer event (mobj_ring_fd() without a thread; struct mobj__os_pevent,
+ * os_types.h): a descriptor this end polls and its peer makes readable, and
+ * which also polls readable for good once the peer's half is gone (its
+ * process died, or it closed the ring). Linux: one end each of an AF_UNIX
+ * socketpair (ring_pevent.c). Darwin: a receive port per end watched by a
+ * kqueue (EVFILT_MACHPORT), the peer holding a send right to it, and a
+ * dead-name notification on our send right to the peer's port.
  * pair: both halves in this process. split: @mine here, @theirs a native
- * handle to send to the peer (then release it).
+ * handle to send to the peer (then release it); the peer takes it with
+ * recv, which may answer with a handle of its own (Darwin: a send right to
+ * its port), which finish takes (Linux: nothing to take, 0 at once).
  * signal: make the peer's descriptor readable; never blocks, whatever the
  * peer did to its half. drain: clear ours; -EPIPE when the peer's half is
- * closed for good. Neither may block. */
-struct mobj__os_pevent {
-	int fd;
-};
+ * gone for good. Neither may block. */
 int mobj__os_pevent_pair(struct mobj__os_pevent *a, struct mobj__os_pevent *b);
 int mobj__os_pevent_split(struct mobj__os_pevent *mine,
                           struct mobj__os_obj *theirs);
 /* Receive the ring's event message on channel @c (a backend message with
  * at most one handle, which must be a peer event's half: the channel's own
  * receive takes memory objects only): its length, *@nfd 0 or 1 (then @e
- * holds our half). -EPROTO for anything else (what came is disposed of),
- * -ETIMEDOUT, -EPIPE. */
+ * holds our half; Darwin: the answer went back on @c). -EPROTO for
+ * anything else (what came is disposed of), -ETIMEDOUT, -EPIPE. */
 int mobj__os_pevent_recv(struct mobj__os_chan *c, int timeout_ms, void *buf,
                          size_t len, struct mobj__os_pevent *e, unsigned *nfd);
+/* Producer, after the event message with its half went out on @c: take
+ * the consumer's answer to it, if the backend has one (Darwin: a backend
+ * message with a send right to the consumer's port, checked as the
+ * semaphores are: our own port -EPROTO, a dead one -EPIPE). -ETIMEDOUT,
+ * -EPIPE, -EPROTO; on failure @mine is left as it was. */
+int mobj__os_pevent_finish(struct mobj__os_pevent *mine,
+                           struct mobj__os_chan *c, int timeout_ms);
+/* IPC the user owns (mobj_ring_export(), ring_xfer.c): the system's own
+ * fields of struct mobj_ring_xfer, beside the objects, event_fd and meta
+ * the core handles. Linux: none (put returns 0, take 0, and neither does
+ * anything). Darwin: ports[] (ring.h): [0] a send right to the sender's
+ * wake semaphore, [1] one to its peer event's port.
+ * put: fill @x's fields from this end, making what is missing (our
+ * semaphore in @w, our port in @e; idempotent); the rights stay ours (the
+ * user passes copies). Returns which of @w and @e now hold something to
+ * release (MOBJ__OS_XFER_*), or a negative errno.
+ * take: check the peer's fields in @x and hold copies of them (the user
+ * keeps @x's), as waker_connect and pevent_recv/finish check them over a
+ * channel: a right missing, not a send right, no semaphore, or our own
+ * sent back is -EPROTO; a dead one -EPIPE (the peer is gone). It replaces
+ * what an earlier take held; on failure nothing new is held. */
+#define MOBJ__OS_XFER_WAKER 1
+#define MOBJ__OS_XFER_EVENT 2
+struct mobj_ring_xfer;
+int mobj__os_xfer_put(struct mobj__os_waker *w, struct mobj__os_pevent *e,
+                      struct mobj_ring_xfer *x);
+int mobj__os_xfer_take(struct mobj__os_waker *w, struct mobj__os_pevent *e,
+                       const struct mobj_ring_xfer *x);
+
 /* The same with a plain descriptor (IPC the user owns: mobj_ring_export()):
  * split_fd gives the peer's half as @theirs (ours to close once passed),
- * adopt_fd takes @fd (always consumed). Darwin: -ENOTSUP. */
+ * adopt_fd takes @fd (always consumed). Darwin: split -ENOTSUP, adopt
+ * -EPROTO (its event travels in the ports of mobj__os_xfer_put). */
 int mobj__os_pevent_split_fd(struct mobj__os_pevent *mine, int *theirs);
 int mobj__os_pevent_adopt_fd(struct mobj__os_pevent *e, int fd);
 void mobj__os_pevent_signal(struct mobj__os_pevent *e);

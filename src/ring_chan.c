@@ -8,6 +8,9 @@
  *   producer -> consumer  RING_PART_EVENT the consumer's half of the peer
  *                                         event, or no handle (a raw
  *                                         backend message, see send_event)
+ *   consumer -> producer  (backend)       its answer to the event, where
+ *                                         the backend has one (Darwin: a
+ *                                         send right to its own port)
  *
  * then both sides call mobj__os_waker_connect() (peer-death tracking; a
  * backend may exchange more there, e.g. Mach semaphores). Everything that
@@ -82,10 +85,12 @@ int mobj__ring_recv_part(struct mobj_chan *c, int timeout_ms, uint32_t kind,
 
 /* Producer: send the consumer its half of the peer event (mobj_ring_fd()
  * with no thread), or the same message with no handle when the backend
- * has none (the consumer then falls back to a helper thread). The
- * message is the backend's raw kind, never a mobj message. */
+ * has none (the consumer then falls back to a helper thread), and take
+ * the consumer's answer where the backend has one. The message is the
+ * backend's raw kind, never a mobj message. */
 static int send_event(struct mobj_ring *r, struct mobj_chan *c, int timeout_ms)
 {
+	uint64_t t0 = mobj__os_clock_ns();
 	struct mobj__os_obj theirs;
 	struct mobj__ring_part h;
 	bool have;
@@ -97,6 +102,9 @@ static int send_event(struct mobj_ring *r, struct mobj_chan *c, int timeout_ms)
 	                         have ? &theirs : NULL, have ? 1 : 0, timeout_ms);
 	if (have) {
 		mobj__os_release(&theirs);
+		if (err == 0)
+			err = mobj__os_pevent_finish(&r->pev, mobj__chan_os(c),
+			                             mobj__time_left(timeout_ms, t0));
 		if (err == 0)
 			r->pev_set = true;
 		else

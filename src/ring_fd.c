@@ -1,12 +1,14 @@
 /*
  * A pollable descriptor for a ring end, for event loops.
  *
- * With a peer event (Linux, set up by mobj_ring_consumer(), the channel or
+ * With a peer event (set up by mobj_ring_consumer(), the channel or
  * mobj_ring_import()) there is no thread: mobj_ring_fd() hands out this
- * end's half of the socketpair, and a call with timeout 0 that would wait
- * registers as a waiter in our control page instead (ring.c, arm()); the
- * peer's publish that reaches the target sends a byte. What follows is the
- * fallback for ends without one (Darwin).
+ * end's side of it (Linux: its half of a socketpair; Darwin: a kqueue on
+ * its Mach port), and a call with timeout 0 that would wait registers as a
+ * waiter in our control page instead (ring.c, arm()); the peer's publish
+ * that reaches the target signals it (a byte; an empty Mach message). What
+ * follows is the fallback for ends without one (no descriptor or port was
+ * left at set-up).
  *
  * The peer may be another process and the channel passes memory objects
  * only, so the peer cannot signal a descriptor of ours. Instead a helper

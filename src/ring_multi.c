@@ -458,8 +458,12 @@ int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj *cctl_ro, int pid,
 {
 	struct mobj__os_waker w;
 	struct slot *s;
-	int err = mobj__os_waker_adopt(&w, pid, fd); /* takes fd */
-	bool gone = err == -EPIPE;
+	bool gone;
+	int err;
+
+	memset(&w, 0, sizeof(w));
+	err = mobj__os_waker_adopt(&w, pid, fd); /* takes fd */
+	gone = err == -EPIPE;
 
 	if (err < 0 && !gone)
 		return err;

@@ -21,8 +21,10 @@
  * process, else -EPROTO) and watches it. Only where pidfds are missing or
  * refused is the claimed pid watched (unverified, and meaningful only in a
  * shared PID namespace: a lie only makes the liar look alive or dead).
- * Darwin's waker needs Mach semaphores the user's IPC does not carry:
- * -ENOTSUP.
+ * What else a system needs travels in its own fields of the struct, which
+ * its backend fills and checks (mobj__os_xfer_put/take; Darwin: the wake
+ * semaphores and the peer event's ports, both ways, which also stand in
+ * for the pidfds).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -90,6 +92,28 @@ static int watch(struct mobj_ring *r, const struct ring_meta *m,
 	return err;
 }
 
+/* The system's own fields of @x, from this end (os.h). */
+static int put_native(struct mobj_ring *r, struct mobj_ring_xfer *x)
+{
+	int held = mobj__os_xfer_put(&r->waker, &r->pev, x);
+
+	if (held < 0)
+		return held;
+	if (held & MOBJ__OS_XFER_WAKER)
+		r->waker_set = true;
+	if (held & MOBJ__OS_XFER_EVENT)
+		r->pev_set = true;
+	return 0;
+}
+
+/* The peer's, from @x. Gone (-EPIPE) is for watch() to tell. */
+static int take_native(struct mobj_ring *r, const struct mobj_ring_xfer *x)
+{
+	int err = mobj__os_xfer_take(&r->waker, &r->pev, x);
+
+	return err == -EPIPE ? 0 : err;
+}
+
 /* 1:N producer: one more consumer, watched in its own slot by the pidfd
  * it passed (a copy), or its claimed pid. Our pidfd and the offer stay
  * for the next consumer. */
@@ -108,14 +132,12 @@ static int multi_answer(struct mobj_ring *r, const struct ring_meta *m,
 
 int mobj_ring_export(struct mobj_ring *r, struct mobj_ring_xfer *out)
 {
+	struct mobj_ring_xfer x; /* out is written only on success */
 	struct ring_meta m;
-	int fd;
+	int fd, err;
 
 	if (!r || !out || !r->producer || (r->connected && !r->m))
 		return -EINVAL;
-#ifdef __APPLE__
-	return -ENOTSUP;
-#endif
 	/* A peer event if the system has one and descriptors are left; the
 	 * consumer's mobj_ring_fd() falls back to a thread otherwise. */
 	if (!r->m && !r->xfer_event &&
@@ -123,22 +145,34 @@ int mobj_ring_export(struct mobj_ring *r, struct mobj_ring_xfer *out)
 		r->xfer_event = true;
 		r->xfer_fd = fd;
 	}
-	xfer_clear(out);
-	out->objs[0] = r->data_ro;
-	out->objs[1] = r->pctl_ro;
-	out->sizes[0] = (size_t)r->f.cap;
-	out->sizes[1] = mobj_page_size();
-	out->nobjs = 2;
-	out->event_fd = r->xfer_event ? r->xfer_fd : -1;
+#ifdef __APPLE__
+	/* Darwin's waker and event are a pair of ports per end, which a 1:N
+	 * producer would need per consumer: its consumers join with
+	 * mobj_ring_send() or mobj_ring_consumer(). */
+	if (r->m)
+		return -ENOTSUP;
+#endif
+	xfer_clear(&x);
+	/* Linux has nothing of its own to hand out (a 1:N producer none). */
+	err = r->m ? 0 : put_native(r, &x);
+	if (err < 0)
+		return err;
+	x.objs[0] = r->data_ro;
+	x.objs[1] = r->pctl_ro;
+	x.sizes[0] = (size_t)r->f.cap;
+	x.sizes[1] = mobj_page_size();
+	x.nobjs = 2;
+	x.event_fd = r->xfer_event ? r->xfer_fd : -1;
 	memset(&m, 0, sizeof(m));
 	mobj__ring_part_init(&m.part[0], RING_PART_DATA, (size_t)r->f.cap);
 	mobj__ring_part_init(&m.part[1], RING_PART_PCTL, (size_t)r->f.cap);
 	self_fd(r, &m);
-	out->pidfd = r->xfer_pidfd;
+	x.pidfd = r->xfer_pidfd;
 	if (r->xfer_event)
 		m.flags |= META_EVENT;
-	memcpy(out->meta, &m, sizeof(m));
-	out->meta_len = sizeof(m);
+	memcpy(x.meta, &m, sizeof(m));
+	x.meta_len = sizeof(m);
+	*out = x;
 	return 0;
 }
 
@@ -177,6 +211,7 @@ static int import_offer(const struct mobj_ring_xfer *in, const struct ring_meta 
 int mobj_ring_import(const struct mobj_ring_xfer *in,
                      struct mobj_ring **consumer, struct mobj_ring_xfer *answer)
 {
+	struct mobj_ring_xfer a; /* answer is written only on success */
 	struct ring_meta m;
 	struct mobj_ring *r;
 	struct mobj *cctl_ro;
@@ -190,7 +225,12 @@ int mobj_ring_import(const struct mobj_ring_xfer *in,
 	err = import_offer(in, &m, &r, &cctl_ro);
 	if (err < 0)
 		return err;
-	err = watch(r, &m, in);
+	xfer_clear(&a);
+	err = put_native(r, &a);
+	if (err == 0)
+		err = take_native(r, in);
+	if (err == 0)
+		err = watch(r, &m, in);
 	if (err < 0) {
 		mobj_close(cctl_ro);
 		mobj__ring_free(r);
@@ -198,16 +238,16 @@ int mobj_ring_import(const struct mobj_ring_xfer *in,
 	}
 	/* The end keeps the answer's object until it is closed. */
 	r->pctl_ro = cctl_ro;
-	xfer_clear(answer);
-	answer->objs[0] = cctl_ro;
-	answer->sizes[0] = mobj_page_size();
-	answer->nobjs = 1;
+	a.objs[0] = cctl_ro;
+	a.sizes[0] = mobj_page_size();
+	a.nobjs = 1;
 	memset(&m, 0, sizeof(m));
 	mobj__ring_part_init(&m.part[0], RING_PART_CCTL, (size_t)r->f.cap);
 	self_fd(r, &m);
-	answer->pidfd = r->xfer_pidfd;
-	memcpy(answer->meta, &m, sizeof(m));
-	answer->meta_len = sizeof(m);
+	a.pidfd = r->xfer_pidfd;
+	memcpy(a.meta, &m, sizeof(m));
+	a.meta_len = sizeof(m);
+	*answer = a;
 	*consumer = r;
 	return 0;
 }
@@ -235,6 +275,11 @@ int mobj_ring_accept_answer(struct mobj_ring *r,
 		return -EPROTO;
 	if (r->m)
 		return multi_answer(r, &m, answer);
+	/* The system's own fields first (Darwin: the consumer's semaphore and
+	 * port); refused, nothing new is held and the ring stays as it was. */
+	err = take_native(r, answer);
+	if (err < 0)
+		return err;
 	/* Watch first: a consumer that passed something that is not a pidfd
 	 * of itself leaves the ring unconnected. */
 	err = watch(r, &m, answer);

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -779,56 +780,6 @@ static void test_file_backed_entry_refused(void **state)
 	assert_int_equal(port_count(), before);
 }
 
-/* The child: a producer that waits for "die" on the channel, then dies
- * without closing anything and without writing. */
-static int child_idle_producer(const char *name)
-{
-	struct mobj_chan *c;
-	struct mobj_ring *p;
-	char buf[8];
-
-	if (connect_producer(name, &c, &p) < 0)
-		return 10;
-	if (mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf)) != 3)
-		return 11;
-	_exit(0);
-}
-
-/* A dead task's semaphores turn inactive but their ports live on, so every
- * wait on them returns KERN_TERMINATED at once (XNU semaphore_destroy_all,
- * semaphore_wait_internal): the ring fd's helper must take that as death,
- * not spin on it with the fd never readable. */
-static void test_ring_fd_peer_death(void **state)
-{
-	unsigned before = port_count();
-	struct mobj_chan *c;
-	struct mobj_ring *r;
-	struct pollfd pfd;
-	char buf[8];
-	pid_t pid;
-	int st;
-
-	(void)state;
-	pid = fork_peer("ringfd", child_idle_producer, &c);
-	assert_int_equal(mobj_ring_recv(c, LONG_MS, &r), 0);
-	pfd.fd = mobj_ring_fd(r);
-	pfd.events = POLLIN;
-	assert_true(pfd.fd >= 0);
-	/* Arms the helper: it sleeps on the child's semaphore. */
-	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), 0), -EAGAIN);
-	assert_int_equal(poll(&pfd, 1, 0), 0);
-	assert_int_equal(mobj_send(c, NULL, "die", 3), 0);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-	if (poll(&pfd, 1, LONG_MS) != 1)
-		fail_msg("the ring fd never polled readable after the peer died");
-	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), 0), -EPIPE);
-	mobj_ring_close(r);
-	mobj_chan_close(c);
-	assert_int_equal(port_count(), before);
-}
-
 /* Fill the queue of @port (default limit: 5 messages) with simple
  * messages: every later send waits. */
 static void fill_queue(mach_port_t port)
@@ -1137,6 +1088,321 @@ static void test_close_in_forked_child(void **state)
 	assert_int_equal(port_count(), before);
 }
 
+/* The threads of this task (mobj_ring_fd() must start none). */
+static int count_threads(void)
+{
+	thread_act_array_t list = NULL;
+	mach_msg_type_number_t n = 0, i;
+
+	assert_int_equal(task_threads(mach_task_self(), &list, &n), KERN_SUCCESS);
+	for (i = 0; i < n; i++)
+		mach_port_deallocate(mach_task_self(), list[i]);
+	vm_deallocate(mach_task_self(), (vm_address_t)list,
+	              n * sizeof(list[0]));
+	return (int)n;
+}
+
+/* How many of @n descriptors poll readable now. */
+static int poll_ready(struct pollfd *p, int n, bool *ready)
+{
+	int i, got = 0;
+
+	for (i = 0; i < n; i++) {
+		p[i].events = POLLIN;
+		p[i].revents = 0;
+	}
+	assert_true(poll(p, (nfds_t)n, 0) >= 0);
+	for (i = 0; i < n; i++) {
+		ready[i] = (p[i].revents & POLLIN) != 0;
+		got += ready[i];
+	}
+	return got;
+}
+
+#define MANY_PAIRS 100
+
+/* Pollable ring ends with no library thread (issue 13): each end's
+ * descriptor is a kqueue on its own Mach port, which its peer sends an
+ * empty message only when this end said it waits. Before, the first
+ * mobj_ring_fd() of each end started a helper thread. */
+static void test_ring_fd_many_no_thread(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_ring *p[MANY_PAIRS], *c[MANY_PAIRS];
+	static struct pollfd pfd[2 * MANY_PAIRS];
+	static bool ready[2 * MANY_PAIRS];
+	struct rlimit rl;
+	unsigned char *b;
+	const void *q;
+	size_t avail, cap = page();
+	void *w;
+	int i, threads = count_threads();
+
+	(void)state;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < 4 * MANY_PAIRS + 64) {
+		rl.rlim_cur = 4 * MANY_PAIRS + 64;
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	b = calloc(1, cap);
+	assert_non_null(b);
+	for (i = 0; i < MANY_PAIRS; i++) {
+		assert_int_equal(mobj_ring_create(cap, &p[i]), 0);
+		assert_int_equal(mobj_ring_consumer(p[i], &c[i]), 0);
+		pfd[2 * i].fd = mobj_ring_fd(p[i]);
+		pfd[2 * i + 1].fd = mobj_ring_fd(c[i]);
+		assert_true(pfd[2 * i].fd >= 0 && pfd[2 * i + 1].fd >= 0);
+	}
+	assert_int_equal(count_threads(), threads);
+	/* Every end starts readable. */
+	assert_int_equal(poll_ready(pfd, 2 * MANY_PAIRS, ready), 2 * MANY_PAIRS);
+	/* Consumers wait on empty rings, producers fill them and wait for
+	 * room: exactly the consumers are readable. */
+	for (i = 0; i < MANY_PAIRS; i++) {
+		assert_int_equal(mobj_ring_peek(c[i], 1, 0, &q, &avail), -EAGAIN);
+		assert_int_equal(mobj_ring_write(p[i], b, cap, 0), (ssize_t)cap);
+		assert_int_equal(mobj_ring_reserve(p[i], 1, 0, &w), -EAGAIN);
+	}
+	assert_int_equal(count_threads(), threads);
+	assert_int_equal(poll_ready(pfd, 2 * MANY_PAIRS, ready), MANY_PAIRS);
+	for (i = 0; i < MANY_PAIRS; i++)
+		assert_true(ready[2 * i + 1] && !ready[2 * i]);
+	/* Consumers drain and wait again: exactly the producers. */
+	for (i = 0; i < MANY_PAIRS; i++) {
+		assert_int_equal(mobj_ring_peek(c[i], cap, 0, &q, &avail), 0);
+		assert_int_equal(mobj_ring_consume(c[i], cap), 0);
+		assert_int_equal(mobj_ring_peek(c[i], 1, 0, &q, &avail), -EAGAIN);
+	}
+	assert_int_equal(poll_ready(pfd, 2 * MANY_PAIRS, ready), MANY_PAIRS);
+	for (i = 0; i < MANY_PAIRS; i++)
+		assert_true(ready[2 * i] && !ready[2 * i + 1]);
+	/* A producer's close wakes its consumer's loop. */
+	for (i = 0; i < MANY_PAIRS; i++) {
+		assert_int_equal(mobj_ring_reserve(p[i], 1, 0, &w), 0);
+		mobj_ring_close(p[i]);
+	}
+	assert_int_equal(poll_ready(pfd, 2 * MANY_PAIRS, ready), MANY_PAIRS);
+	for (i = 0; i < MANY_PAIRS; i++) {
+		assert_true(ready[2 * i + 1]);
+		assert_int_equal(mobj_ring_peek(c[i], 1, 0, &q, &avail), -EPIPE);
+		mobj_ring_close(c[i]);
+	}
+	assert_int_equal(count_threads(), threads);
+	free(b);
+	assert_int_equal(port_count(), before);
+}
+
+/* The child: a producer that writes "hi" on "go", then dies on "die"
+ * without closing anything. */
+static int child_go_producer(const char *name)
+{
+	struct mobj_chan *c;
+	struct mobj_ring *p;
+	char buf[8];
+
+	if (connect_producer(name, &c, &p) < 0)
+		return 10;
+	if (mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf)) != 2)
+		return 11;
+	if (mobj_ring_write(p, "hi", 2, LONG_MS) != 2)
+		return 12;
+	if (mobj_recv(c, LONG_MS, NULL, buf, sizeof(buf)) != 3)
+		return 13;
+	_exit(0);
+}
+
+/* Across processes: the peer's publish makes our descriptor readable, and
+ * so does its death without a close (its port dies with it, and the
+ * dead-name notification lands on ours), with no thread of ours in
+ * between. (Before, a helper thread slept on the peer's semaphore; it had
+ * to take the KERN_TERMINATED of a dead task's semaphore as death, not
+ * spin on it: XNU semaphore_destroy_all, semaphore_wait_internal.) */
+static void test_ring_fd_remote_no_thread(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_chan *c;
+	struct mobj_ring *r;
+	struct pollfd pfd;
+	char buf[8];
+	pid_t pid;
+	int st, threads;
+
+	(void)state;
+	pid = fork_peer("ringfdnt", child_go_producer, &c);
+	assert_int_equal(mobj_ring_recv(c, LONG_MS, &r), 0);
+	threads = count_threads();
+	pfd.fd = mobj_ring_fd(r);
+	pfd.events = POLLIN;
+	assert_true(pfd.fd >= 0);
+	assert_int_equal(mobj_ring_read(r, buf, 2, 0), -EAGAIN);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(count_threads(), threads);
+	assert_int_equal(mobj_send(c, NULL, "go", 2), 0);
+	if (poll(&pfd, 1, LONG_MS) != 1)
+		fail_msg("the ring fd never polled readable after a write");
+	assert_int_equal(mobj_ring_read(r, buf, 2, 0), 2);
+	assert_memory_equal(buf, "hi", 2);
+	assert_int_equal(mobj_ring_read(r, buf, 2, 0), -EAGAIN);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(mobj_send(c, NULL, "die", 3), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	if (poll(&pfd, 1, LONG_MS) != 1)
+		fail_msg("the ring fd never polled readable after the peer died");
+	assert_int_equal(mobj_ring_read(r, buf, 2, 0), -EPIPE);
+	/* Readable for good, as a socket at its end. */
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	assert_int_equal(count_threads(), threads);
+	mobj_ring_close(r);
+	mobj_chan_close(c);
+	assert_int_equal(port_count(), before);
+}
+
+/* What the user's IPC would deliver of @x within one task: the objects
+ * rebuilt from their ports, a new reference to each port (a received
+ * right lands on the same name), the meta bytes. */
+static void xfer_deliver(const struct mobj_ring_xfer *x,
+                         struct mobj_ring_xfer *out)
+{
+	unsigned i;
+
+	memset(out, 0, sizeof(*out));
+	out->event_fd = x->event_fd;
+	out->pidfd = x->pidfd;
+	out->nobjs = x->nobjs;
+	for (i = 0; i < x->nobjs; i++) {
+		out->sizes[i] = x->sizes[i];
+		assert_int_equal(mobj_from_port(mobj_port(x->objs[i]), x->sizes[i],
+		                                MOBJ_READ, &out->objs[i]), 0);
+	}
+	for (i = 0; i < 2; i++) {
+		out->ports[i] = x->ports[i];
+		if (MACH_PORT_VALID(x->ports[i]))
+			assert_int_equal(mach_port_mod_refs(mach_task_self(),
+			                 x->ports[i], MACH_PORT_RIGHT_SEND, 1), 0);
+	}
+	memcpy(out->meta, x->meta, x->meta_len);
+	out->meta_len = x->meta_len;
+}
+
+static void xfer_release(struct mobj_ring_xfer *x)
+{
+	unsigned i;
+
+	for (i = 0; i < x->nobjs; i++)
+		mobj_close(x->objs[i]);
+	for (i = 0; i < 2; i++)
+		if (MACH_PORT_VALID(x->ports[i]))
+			mach_port_deallocate(mach_task_self(), x->ports[i]);
+}
+
+/* Set-up over the user's own IPC works on Darwin (it was -ENOTSUP): the
+ * struct carries the wake semaphores and the peer event's ports, and the
+ * consumer's descriptor needs no thread. */
+static void test_ring_xfer_ports(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_ring_xfer offer, in, answer, back;
+	struct mobj_ring *p, *c;
+	struct pollfd pfd;
+	char buf[4];
+	int threads = count_threads();
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+	assert_true(MACH_PORT_VALID(offer.ports[0]));
+	assert_true(MACH_PORT_VALID(offer.ports[1]));
+	xfer_deliver(&offer, &in);
+	assert_int_equal(mobj_ring_import(&in, &c, &answer), 0);
+	xfer_release(&in);
+	assert_true(MACH_PORT_VALID(answer.ports[0]));
+	assert_true(MACH_PORT_VALID(answer.ports[1]));
+	xfer_deliver(&answer, &back);
+	assert_int_equal(mobj_ring_accept_answer(p, &back), 0);
+	xfer_release(&back);
+
+	pfd.fd = mobj_ring_fd(c);
+	pfd.events = POLLIN;
+	assert_true(pfd.fd >= 0);
+	assert_int_equal(mobj_ring_read(c, buf, 2, 0), -EAGAIN);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(mobj_ring_write(p, "hi", 2, 0), 2);
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	assert_int_equal(mobj_ring_read(c, buf, 2, 0), 2);
+	assert_memory_equal(buf, "hi", 2);
+	assert_int_equal(count_threads(), threads);
+	mobj_ring_close(p);
+	assert_int_equal(mobj_ring_read(c, buf, 2, 0), -EPIPE);
+	mobj_ring_close(c);
+	assert_int_equal(port_count(), before);
+}
+
+/* The ports are checked as the channel set-up checks them: our own
+ * semaphore or port sent back, a port that is no semaphore, a missing
+ * one: -EPROTO, and the producer stays unconnected; a dead one: the peer
+ * is gone (0, then -EPIPE from the ring). */
+static void test_ring_xfer_ports_checked(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_ring_xfer offer, in, answer, back;
+	struct mobj_ring *p, *c;
+	mach_port_t plain = MACH_PORT_NULL, keep;
+	char buf[4];
+
+	(void)state;
+	assert_int_equal(mach_port_allocate(mach_task_self(),
+	                                    MACH_PORT_RIGHT_RECEIVE, &plain), 0);
+	assert_int_equal(mach_port_insert_right(mach_task_self(), plain, plain,
+	                                        MACH_MSG_TYPE_MAKE_SEND), 0);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+
+	/* An offer whose semaphore is a plain port, or missing. */
+	xfer_deliver(&offer, &in);
+	keep = in.ports[0];
+	in.ports[0] = plain;
+	assert_int_equal(mobj_ring_import(&in, &c, &answer), -EPROTO);
+	in.ports[0] = MACH_PORT_NULL;
+	assert_int_equal(mobj_ring_import(&in, &c, &answer), -EPROTO);
+	in.ports[0] = keep;
+
+	assert_int_equal(mobj_ring_import(&in, &c, &answer), 0);
+	xfer_release(&in);
+	xfer_deliver(&answer, &back);
+	/* The producer's own semaphore, then its own port, sent back. */
+	keep = back.ports[0];
+	back.ports[0] = offer.ports[0];
+	assert_int_equal(mobj_ring_accept_answer(p, &back), -EPROTO);
+	back.ports[0] = keep;
+	keep = back.ports[1];
+	back.ports[1] = offer.ports[1];
+	assert_int_equal(mobj_ring_accept_answer(p, &back), -EPROTO);
+	back.ports[1] = keep;
+	assert_int_equal(mobj_ring_fd(p), -ENOTCONN);
+	assert_int_equal(mobj_ring_accept_answer(p, &back), 0);
+	xfer_release(&back);
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+
+	/* A semaphore that died in transit: connected, the peer gone. */
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+	xfer_deliver(&offer, &in);
+	mach_port_deallocate(mach_task_self(), in.ports[0]);
+	in.ports[0] = MACH_PORT_DEAD;
+	assert_int_equal(mobj_ring_import(&in, &c, &answer), 0);
+	xfer_release(&in);
+	assert_int_equal(mobj_ring_read(c, buf, 2, LONG_MS), -EPIPE);
+	mobj_ring_close(c);
+	mobj_ring_close(p);
+
+	mach_port_deallocate(mach_task_self(), plain);
+	mach_port_mod_refs(mach_task_self(), plain, MACH_PORT_RIGHT_RECEIVE, -1);
+	assert_int_equal(port_count(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1152,13 +1418,16 @@ int main(void)
 		cmocka_unit_test(test_msg_check_layout),
 		cmocka_unit_test(test_purgeable_entry_refused),
 		cmocka_unit_test(test_file_backed_entry_refused),
-		cmocka_unit_test(test_ring_fd_peer_death),
 		cmocka_unit_test(test_accept_connector_with_full_queue),
 		cmocka_unit_test(test_map_aligned_to_mobj_page_size),
 		cmocka_unit_test(test_listen_name_owned_elsewhere),
 		cmocka_unit_test(test_close_bounded_against_flooding_peer),
 		cmocka_unit_test(test_frozen_name_not_recycled),
 		cmocka_unit_test(test_close_in_forked_child),
+		cmocka_unit_test(test_ring_fd_many_no_thread),
+		cmocka_unit_test(test_ring_fd_remote_no_thread),
+		cmocka_unit_test(test_ring_xfer_ports),
+		cmocka_unit_test(test_ring_xfer_ports_checked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,11 +1,13 @@
 /*
  * Darwin backend checks that need its internals (run only on macOS): the
  * ring's semaphores (src/darwin/ring_wait.c) and their exchange over a
- * channel (src/darwin/ring_chan.c), driven one side at a time so a test
+ * channel (src/darwin/ring_chan.c), and the peer event's ports
+ * (src/darwin/ring_pevent.c), driven one side at a time so a test
  * can play a broken or hostile peer. Every test counts this task's Mach
  * port names before and after.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -183,6 +185,94 @@ static void test_ring_port_send_honours_timeout(void **state)
 	assert_int_equal(port_count(), before);
 }
 
+static int readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0);
+}
+
+/* The peer event over a channel, one side at a time: the consumer's answer
+ * is checked as the semaphores are (our own port sent back -EPROTO, a dead
+ * one -EPIPE); then a signal makes the other side's kqueue readable, a
+ * drain clears it, and the other side's end (its port destroyed) arrives
+ * as a dead-name notification: -EPIPE, readable for good. */
+static void test_pevent_answer_checked(void **state)
+{
+	unsigned before = port_count();
+	struct mobj__os_pevent pm, ce;
+	struct mobj__os_obj theirs, got, again;
+	struct mobj_chan *x, *y;
+	mach_port_t p = MACH_PORT_NULL;
+	char buf[8];
+	unsigned n = 0;
+
+	(void)state;
+	assert_int_equal(mobj_chan_pair(&x, &y), 0);
+	assert_int_equal(mobj__os_pevent_split(&pm, &theirs), 0);
+	assert_int_equal(mobj__os_chan_send(mobj__chan_os(x), "ev", 2, &theirs,
+	                                    1, LONG_MS), 0);
+	mobj__os_release(&theirs);
+
+	/* A consumer that answers with the producer's own port. */
+	assert_int_equal(mobj__os_chan_recv(mobj__chan_os(y), LONG_MS, buf,
+	                                    sizeof(buf), &got, 1, &n), 2);
+	assert_int_equal(n, 1);
+	assert_int_equal(mobj__darwin_chan_send_port(mobj__chan_os(y), got.port,
+	                                             LONG_MS), 0);
+	assert_int_equal(mobj__os_pevent_finish(&pm, mobj__chan_os(x), LONG_MS),
+	                 -EPROTO);
+	mach_port_deallocate(mach_task_self(), got.port);
+
+	/* One whose port died in transit. */
+	assert_int_equal(mach_port_allocate(mach_task_self(),
+	                                    MACH_PORT_RIGHT_RECEIVE, &p), 0);
+	assert_int_equal(mach_port_insert_right(mach_task_self(), p, p,
+	                                        MACH_MSG_TYPE_MAKE_SEND), 0);
+	assert_int_equal(mobj__darwin_chan_send_port(mobj__chan_os(y), p,
+	                                             LONG_MS), 0);
+	mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1);
+	mach_port_deallocate(mach_task_self(), p);
+	assert_int_equal(mobj__os_pevent_finish(&pm, mobj__chan_os(x), LONG_MS),
+	                 -EPIPE);
+
+	/* The real consumer. */
+	assert_int_equal(mach_port_insert_right(mach_task_self(), pm.recv,
+	                                        pm.recv, MACH_MSG_TYPE_MAKE_SEND),
+	                 0);
+	again.port = pm.recv;
+	again.gen = pm.gen;
+	assert_int_equal(mobj__os_chan_send(mobj__chan_os(x), "ev", 2, &again,
+	                                    1, LONG_MS), 0);
+	mobj__os_release(&again);
+	assert_int_equal(mobj__os_pevent_recv(mobj__chan_os(y), LONG_MS, buf,
+	                                      sizeof(buf), &ce, &n), 2);
+	assert_int_equal(n, 1);
+	assert_int_equal(mobj__os_pevent_finish(&pm, mobj__chan_os(x), LONG_MS), 0);
+
+	/* Each starts readable; a drain clears it; a signal sets it. */
+	assert_int_equal(readable(mobj__os_pevent_fd(&ce)), 1);
+	assert_int_equal(mobj__os_pevent_drain(&ce), 0);
+	assert_int_equal(readable(mobj__os_pevent_fd(&ce)), 0);
+	mobj__os_pevent_signal(&pm);
+	mobj__os_pevent_signal(&pm); /* the queue holds one: never blocks */
+	assert_int_equal(readable(mobj__os_pevent_fd(&ce)), 1);
+	assert_int_equal(mobj__os_pevent_drain(&ce), 0);
+	assert_int_equal(readable(mobj__os_pevent_fd(&ce)), 0);
+
+	/* The consumer's end goes: the producer's port hears of it. */
+	assert_int_equal(mobj__os_pevent_drain(&pm), 0);
+	mobj__os_pevent_close(&ce);
+	assert_int_equal(readable(mobj__os_pevent_fd(&pm)), 1);
+	assert_int_equal(mobj__os_pevent_drain(&pm), -EPIPE);
+	assert_int_equal(readable(mobj__os_pevent_fd(&pm)), 1);
+	mobj__os_pevent_signal(&pm); /* to a dead port: nothing, no block */
+	mobj__os_pevent_close(&pm);
+	mobj_chan_close(x);
+	mobj_chan_close(y);
+	assert_int_equal(port_count(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -191,6 +281,7 @@ int main(void)
 		cmocka_unit_test(test_ring_exchange_refuses_own_semaphore),
 		cmocka_unit_test(test_ring_exchange_dead_port_is_epipe),
 		cmocka_unit_test(test_ring_port_send_honours_timeout),
+		cmocka_unit_test(test_pevent_answer_checked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1983,7 +1983,7 @@ static void test_fd_many_no_thread(void **state)
 	free(b);
 	tu_res_check(res);
 }
-#endif /* __linux__: Darwin's mobj_ring_fd() still has its helper thread */
+#endif /* __linux__: epoll and /proc/self/task; test_darwin has the Darwin twin */
 
 #ifdef __linux__
 /* A peer cannot park descriptors in our event socket (releasing one could

@@ -82,6 +82,10 @@
 #include "object.h"
 #include "chan.h"
 
+#ifdef __APPLE__
+#include <mach/port.h>
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -277,19 +281,27 @@ MOBJ_EXPORT int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
 #define MOBJ_RING_META_MAX 64u
 
 /**
- * Set-up over IPC the user owns (PipeWire's protocol, Wayland, D-Bus...),
- * instead of mobj_ring_send()/mobj_ring_recv() over a mobj channel: what
- * one end hands to the other. Carry, in one message or several:
- *  - each of the @c nobjs objects, as its native handle (Linux: mobj_fd(),
- *    with SCM_RIGHTS) with its size, rebuilt on arrival with
- *    mobj_from_fd(fd, size, MOBJ_READ, ...) (the checks mobj_recv()
- *    applies);
- *  - @c event_fd when it is not -1 (Linux: a descriptor, SCM_RIGHTS too);
- *  - @c pidfd when it is not -1 (Linux: a pidfd of the sending process,
+ * Set-up over IPC the user owns (PipeWire's protocol, Wayland, D-Bus, XPC,
+ * Mojo...), instead of mobj_ring_send()/mobj_ring_recv() over a mobj
+ * channel: what one end hands to the other. Carry, in one message or
+ * several:
+ *  - each of the @c nobjs objects, as its native handle with its size,
+ *    rebuilt on arrival with the checks mobj_recv() applies. Linux:
+ *    mobj_fd(), with SCM_RIGHTS, rebuilt with mobj_from_fd(fd, size,
+ *    MOBJ_READ, ...). Darwin: mobj_port() (mobj/darwin.h) as a send right
+ *    (MACH_MSG_TYPE_COPY_SEND), rebuilt with mobj_from_port(port, size,
+ *    MOBJ_READ, ...);
+ *  - Linux: @c event_fd when it is not -1 (SCM_RIGHTS too), in an offer;
+ *  - Linux: @c pidfd when it is not -1 (a pidfd of the sending process,
  *    SCM_RIGHTS too);
+ *  - Darwin: both @c ports, in an offer and in an answer, as send rights
+ *    (COPY_SEND; an XPC mach_send right, a Mojo PlatformHandle, a port
+ *    descriptor), put in the rebuilt struct as the names that arrived
+ *    (MACH_PORT_DEAD if one died in transit); event_fd and pidfd are -1;
  *  - the @c meta_len bytes of @c meta, as they are.
  * Each side learns of the other's death as over a channel ("Peer death"
- * above): by the pidfd the other passed, checked on arrival (a pidfd of a
+ * above). Darwin: by the semaphore of ports[0], which dies with its task.
+ * Linux: by the pidfd the other passed, checked on arrival (a pidfd of a
  * whole process, else -EPROTO), so this holds across PID namespaces. Only
  * where the sender could not make one (pidfd_open missing or refused) does
  * the receiver watch the pid the meta claims, unverified, and meaningful
@@ -305,23 +317,37 @@ struct mobj_ring_xfer {
 	struct mobj *objs[2];  /**< read-only memory objects */
 	size_t sizes[2];       /**< their sizes */
 	unsigned nobjs;        /**< 2 in an offer, 1 in an answer */
-	int event_fd;          /**< a descriptor to pass too, or -1 */
-	int pidfd;             /**< a pidfd of the sender to pass too, or -1 */
+	int event_fd;          /**< Linux: a descriptor to pass too, or -1 */
+	int pidfd;             /**< Linux: a pidfd of the sender to pass too, or -1 */
+#ifdef __APPLE__
+	/** Darwin: send rights to pass too: [0] the sender's wake semaphore
+	 *  (its death wakes the peer), [1] its peer event's port (what
+	 *  mobj_ring_fd() polls, with no thread). */
+	mach_port_t ports[2];
+#endif
 	unsigned char meta[MOBJ_RING_META_MAX]; /**< bytes to pass as they are */
 	size_t meta_len;
 };
 
 /**
  * Producer, unconnected: fill @p offer with what the consumer needs. The
+<<<<<<< HEAD
  * objects and the descriptors stay owned by the ring (valid until
  * mobj_ring_accept_answer() or mobj_ring_close()): pass copies (sending
  * with SCM_RIGHTS makes them). Calling it again gives the same offer.
  * 1:N ring: at any time, for any number of consumers (no peer event: the
  * consumers' mobj_ring_fd() use a helper thread); the objects and the
- * pidfd stay valid until mobj_ring_close().
+ * pidfd stay valid until mobj_ring_close(). Darwin: -ENOTSUP for a 1:N
+ * ring (its consumers join with mobj_ring_send()).
+=======
+ * objects, the descriptors and the ports stay owned by the ring (valid
+ * until mobj_ring_accept_answer() or mobj_ring_close()): pass copies
+ * (sending with SCM_RIGHTS or COPY_SEND makes them). Calling it again gives
+ * the same offer.
+>>>>>>> main
  * @return 0, or -EINVAL (NULL, not a producer, already connected),
- *         -ENOTSUP (Darwin: its waker needs Mach semaphores this does not
- *         carry; use mobj_ring_send()).
+ *         -ENOMEM, -EMFILE (Darwin: the semaphore, port and kqueue are
+ *         made here).
  */
 MOBJ_EXPORT int mobj_ring_export(struct mobj_ring *producer,
                                  struct mobj_ring_xfer *offer);
@@ -329,16 +355,20 @@ MOBJ_EXPORT int mobj_ring_export(struct mobj_ring *producer,
 /**
  * Consumer: build the consumer end from an @p offer rebuilt from what
  * arrived (objects from their handles, event_fd and pidfd as received or
- * -1, the meta bytes), and fill @p answer with what goes back to the
- * producer. Nothing in @p offer is taken: close its objects and
- * descriptors after the call. The answer's object and pidfd are owned by
- * the consumer end (valid until mobj_ring_close()). The end is usable at once; the producer's data
+ * -1, Darwin's ports as received, the meta bytes), and fill @p answer with
+ * what goes back to the producer. Nothing in @p offer is taken: close its
+ * objects and descriptors, and deallocate its ports, after the call. The
+ * answer's object, pidfd and ports are owned by the consumer end (valid
+ * until mobj_ring_close()). The end is usable at once; the producer's data
  * calls work once it has accepted the answer.
  * @return 0, or -EINVAL (NULL argument), -EPROTO (the offer is not a valid
  *         ring: a header, size, access, role or pid that does not fit, a
  *         descriptor that is not a peer event's half or not a pidfd of a
- *         whole process, or one missing that the meta announces), -ENOMEM, -EMFILE, -ENFILE, -ENOTSUP
- *         (Darwin).
+ *         whole process, or one missing that the meta announces; Darwin: a
+ *         port missing, not a send right, a [0] that is no semaphore, or
+ *         one of our own sent back), -ENOMEM, -EMFILE, -ENFILE. A producer
+ *         whose process is already gone (Darwin: a port dead in transit,
+ *         its semaphore terminated) gives 0 and then -EPIPE from the ring.
  */
 MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
                                  struct mobj_ring **consumer,
@@ -349,12 +379,19 @@ MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
  * mobj_ring_import(); nothing in it is taken). The exported objects are
  * released.
  * @return 0, or -EINVAL (NULL, not a producer, already connected), -EPROTO
+<<<<<<< HEAD
  *         (not a valid answer, its pidfd included; the ring stays
  *         unconnected), -ENOMEM, -EMFILE,
  *         -ENOTSUP (Darwin). A consumer whose process is already gone
  *         gives 0 and then -EPIPE from the ring. 1:N ring: one more
  *         consumer per answer, -ENOSPC when max_consumers are live; a
  *         consumer already gone is counted as dead.
+=======
+ *         (not a valid answer, checked as mobj_ring_import() checks an
+ *         offer, its pidfd and ports included; the ring stays
+ *         unconnected), -ENOMEM, -EMFILE. A consumer whose process is
+ *         already gone gives 0 and then -EPIPE from the ring.
+>>>>>>> main
  */
 MOBJ_EXPORT int mobj_ring_accept_answer(struct mobj_ring *producer,
                                         const struct mobj_ring_xfer *answer);
@@ -582,24 +619,27 @@ MOBJ_EXPORT int mobj_ring_stats(const struct mobj_ring *r,
  * poll readable spuriously: call again with timeout 0 and go back to
  * polling on -EAGAIN. Owned by the ring: do not read, write or close it.
  *
- * Linux, ends connected by mobj_ring_consumer() or mobj_ring_send()/
- * mobj_ring_recv(): no thread. The descriptor is this end's half of a
- * socketpair exchanged at set-up; a -EAGAIN registers in this end's
- * control page as a waiter (the protocol of a blocking call, without the
- * sleep), and the peer sends one byte only to a registered waiter whose
- * target it reached. The peer's process dying closes its half, which
- * also makes the descriptor readable. Costs one descriptor per end, made
- * at set-up whether or not this is called.
+ * No thread where set-up made a peer event (every way of connecting does,
+ * descriptors and ports permitting): a -EAGAIN registers in this
+ * end's control page as a waiter (the protocol of a blocking call, without
+ * the sleep), and the peer signals only a registered waiter whose target it
+ * reached. Linux: the descriptor is this end's half of a socketpair
+ * exchanged at set-up; the peer sends one byte; the peer's process dying
+ * closes its half. Darwin: the descriptor is a kqueue watching this end's
+ * own Mach port (EVFILT_MACHPORT), to which the peer sends an empty
+ * message; the peer's process dying destroys its port, and the dead-name
+ * notification lands on ours. Either way the death makes the descriptor
+ * readable for good. Costs one descriptor (Darwin: and one port) per end,
+ * made at set-up whether or not this is called.
  *
- * Otherwise (Darwin; an end set up with mobj_ring_import()/
- * mobj_ring_accept_answer() without a peer event; no descriptors left at
- * set-up) the first call starts one helper thread for this end, which
- * sleeps the way a blocking call would and signals a local event;
- * mobj_ring_close() stops it (up to 50 ms). The helper starts with every
- * signal blocked, so no signal the application directs at the process
- * ever runs on it. Threads do not survive fork(): a child must not use an
- * end whose helper was started before the fork (closing it is fine, see
- * fork() above).
+ * Otherwise (no descriptor or port was left at set-up; Linux, an offer
+ * imported without its event_fd) the first call starts one helper thread
+ * for this end, which sleeps the way a blocking call would and signals a
+ * local event; mobj_ring_close() stops it (up to 50 ms). The helper starts
+ * with every signal blocked, so no signal the application directs at the
+ * process ever runs on it. Threads do not survive fork(): a child must not
+ * use an end whose helper was started before the fork (closing it is fine,
+ * see fork() above).
  *
  * @return the descriptor, or -EINVAL (NULL), -ENOTCONN (a producer with no
  *         consumer yet), -EMFILE, -ENFILE, -ENOMEM, -EAGAIN (no thread).

@@ -42,4 +42,14 @@ int mobj__darwin_chan_send_port(struct mobj__os_chan *c, mach_port_t port,
 int mobj__darwin_chan_recv_port(struct mobj__os_chan *c, int timeout_ms,
                                 mach_port_t *port);
 
+struct mobj__os_pevent;
+
+/* The peer event's halves (ring_pevent.c), for ring_xfer.c: open makes
+ * this end's port, its kqueue and the first wake; watch arms the dead-name
+ * request on @e->peer (a peer already dead marks @e dead), unwatch
+ * cancels it. */
+int mobj__darwin_pevent_open(struct mobj__os_pevent *e);
+int mobj__darwin_pevent_watch(struct mobj__os_pevent *e);
+void mobj__darwin_pevent_unwatch(struct mobj__os_pevent *e);
+
 #endif

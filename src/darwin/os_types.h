@@ -50,4 +50,20 @@ struct mobj__os_event {
 	int wfd;
 };
 
+/* A peer event (ring_pevent.c): this end's receive port, which the peer
+ * holds a send right to and sends empty messages to; a send right to the
+ * peer's port, whose death a dead-name notification reports to ours; and
+ * a kqueue watching ours (EVFILT_MACHPORT), plus a user event triggered
+ * for good once the peer's port is known dead. */
+struct mobj__os_pevent {
+	mach_port_t recv;
+	mach_port_t peer;    /* MACH_PORT_NULL until the peer's answer */
+	int kq;
+	bool watching;       /* a dead-name request on peer is armed */
+	bool sendable;       /* recv also holds a send right of ours (the one
+	                      * mobj_ring_export() offers) */
+	bool dead;           /* the peer's port died, or it closed its end */
+	unsigned gen;        /* mobj__darwin_gen() when made */
+};
+
 #endif

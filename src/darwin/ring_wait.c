@@ -22,6 +22,7 @@
  * would not end a wait when the peer dies; it is not used.
  */
 #include <errno.h>
+#include <unistd.h>
 
 #include <mach/mach.h>
 #include <mach/semaphore.h>
@@ -161,4 +162,22 @@ void mobj__os_waker_wake_self(struct mobj__os_waker *w, const uint32_t *word)
 	(void)word;
 	if (MACH_PORT_VALID(w->theirs) && !mobj__darwin_inherited(w->gen))
 		semaphore_signal(w->theirs);
+}
+
+/* Over IPC the user owns no descriptor names the peer: its semaphore,
+ * which mobj__os_xfer_take() (ring_xfer.c) took, dies with it. */
+int mobj__os_waker_self(int *fd)
+{
+	*fd = -1;
+	return -ENOTSUP;
+}
+
+int mobj__os_waker_adopt(struct mobj__os_waker *w, int pid, int fd)
+{
+	(void)pid;
+	if (fd >= 0) {
+		close(fd);
+		return -EPROTO;
+	}
+	return MACH_PORT_VALID(w->theirs) ? 0 : -EPIPE;
 }

@@ -38,4 +38,10 @@ struct mobj__os_event {
 	int fd;
 };
 
+/* A peer event: this end's socket of an AF_UNIX socketpair
+ * (ring_pevent.c), -1 when none. */
+struct mobj__os_pevent {
+	int fd;
+};
+
 #endif
