@@ -76,7 +76,7 @@ static const char *case_list[] = {
 	"placement.pingpong", "map.create", "map.map", "map.firsttouch", "map.mirror", "map.readonly",
 	"map.unmap", "transfer.rtt", "transfer.crossover", "ring.throughput",
 	"ring.latency.oneway", "ring.syscalls", "ring.capacity.1K", "ring.capacity.64K",
-	"ring.inplace", "heap.message",
+	"ring.inplace", "ring.fanout", "ring.fanout.producer", "heap.message",
 };
 
 /* The 1-minute load average: other work on these cores moves the numbers. */

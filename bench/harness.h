@@ -233,6 +233,7 @@ static inline double bh_now_ns(void)
 /* Cases, one function per group (bench_*.c). */
 void bench_map(void);
 void bench_ring(void);
+void bench_fanout(void);
 void bench_transfer(void);
 void bench_heap(void);
 

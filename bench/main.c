@@ -14,6 +14,7 @@ int main(int argc, char **argv)
 	bench_map();
 	bench_transfer();
 	bench_ring();
+	bench_fanout();
 #ifdef HAVE_MOBJ_HEAP
 	bench_heap();
 #else

@@ -2,7 +2,10 @@
  * The mirrored SPSC ring.
  *
  * Set-up and teardown are in ring_setup.c, with the objects and who
- * writes what.
+ * writes what. 1:N rings (one producer, many consumers) are in
+ * ring_multi.c; their consumers use this file's calls, with a different
+ * check of the tail (mobj__ring_multi_load) and the seqlock check after
+ * reading (overwritten()).
  *
  * Indices. tail (in pctl) counts bytes ever committed, head (in cctl) bytes
  * ever consumed; 64-bit, free running, never wrapped. The byte at index i
@@ -114,19 +117,6 @@
 #include "ring_layout.h"
 #include "ring_internal.h"
 
-/* Re-reads of the peer's index before sleeping: a few microseconds, enough
- * for a busy peer on another core to catch up. */
-#define SPINS 256
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield");
-#endif
-}
-
 /* Mark the end broken (-EPROTO from now on). */
 static int broken(struct mobj_ring *r)
 {
@@ -135,11 +125,43 @@ static int broken(struct mobj_ring *r)
 	return -EPROTO;
 }
 
+/* Consumer of a 1:N ring: the tail and the producer's oldest intact
+ * index (ring_multi.c). The tail may run ahead of our head by more than
+ * the capacity (we were lapped); it may not run ahead of oldest by more,
+ * nor oldest ahead of it (oldest is stored before the tail that follows:
+ * re-read the tail when a stale one is behind). A lap moves our head to
+ * oldest, publishes it, and leaves -EOVERFLOW for the next data call. */
+int mobj__ring_multi_load(struct mobj_ring *r, uint64_t *out)
+{
+	const struct mobj__ring_ctl *p = r->peer;
+	uint64_t v = atomic_load_explicit(&p->index, memory_order_acquire);
+	uint64_t o = atomic_load_explicit(&p->oldest, memory_order_acquire);
+
+	if (o > v)
+		v = atomic_load_explicit(&p->index, memory_order_acquire);
+	if (v < r->f.peer_seen || o > v || v - o > r->f.cap)
+		return broken(r);
+	if (o > r->f.pos) {
+		r->f.pos = o;
+		r->f.off = o % r->f.cap;
+		r->f.in_record = 0;
+		r->lapped = true;
+		r->f.peer_seen = v;
+		mobj_ring__publish(&r->f, r, 1);
+	}
+	r->f.peer_seen = v;
+	*out = v;
+	return 0;
+}
+
 /* Load the peer's index and validate it against the invariant. */
 static int load_peer(struct mobj_ring *r, uint64_t *out)
 {
-	uint64_t v = atomic_load_explicit(&r->peer->index, memory_order_acquire);
+	uint64_t v;
 
+	if (r->multi)
+		return mobj__ring_multi_load(r, out);
+	v = atomic_load_explicit(&r->peer->index, memory_order_acquire);
 	if (v < r->f.peer_seen)
 		return broken(r);
 	if (r->producer ? v > r->f.pos : v - r->f.pos > r->f.cap)
@@ -195,6 +217,10 @@ void mobj_ring_slow_wake(struct mobj_ring *r)
 {
 	if (!r || !r->connected)
 		return;
+	if (r->m) {
+		mobj__ring_multi_wake(r);
+		return;
+	}
 	/* One wake per sleep: once wake_seq moved past what the sleeper saw,
 	 * its futex wait cannot block, so further wakes would be wasted. */
 	if (r->f.published >= atomic_load_explicit(&r->peer->wait_target,
@@ -221,8 +247,8 @@ static int spin_peer(struct mobj_ring *r, uint64_t target, bool *reached)
 
 	if (poll)
 		atomic_store_explicit(&r->own->polling, 1, memory_order_relaxed);
-	for (i = 0; i < SPINS; i++) {
-		cpu_relax();
+	for (i = 0; i < MOBJ__RING_SPINS; i++) {
+		mobj__cpu_relax();
 		err = peer_reached(r, target, reached);
 		if (err < 0 || *reached)
 			break;
@@ -397,6 +423,8 @@ int mobj_ring_set_batch(struct mobj_ring *r, size_t bytes)
 {
 	if (!r || bytes > r->f.cap)
 		return -EINVAL;
+	if (r->m)
+		return -ENOTSUP;
 	r->f.batch = bytes;
 	atomic_store_explicit(&r->own->batching, bytes != 0,
 	                      memory_order_relaxed);
@@ -415,6 +443,8 @@ int mobj_ring_slow_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
 
 	if (err < 0)
 		return err;
+	if (r->m)
+		return mobj__ring_multi_reserve(r, n, timeout_ms, p);
 	mobj__ring_disarm(r);
 	if (!p)
 		return -EINVAL;
@@ -462,11 +492,6 @@ ssize_t mobj_ring_write(struct mobj_ring *r, const void *p, size_t n,
 	return copy_in(r, p, n, timeout_ms, false);
 }
 
-static uint64_t record_total(uint64_t len)
-{
-	return MOBJ_RING_RECORD_HEADER + ((len + 7) & ~(uint64_t)7);
-}
-
 int mobj_ring_reserve_record(struct mobj_ring *r, size_t len, int timeout_ms,
                              void **p)
 {
@@ -479,7 +504,9 @@ int mobj_ring_reserve_record(struct mobj_ring *r, size_t len, int timeout_ms,
 		return -EINVAL;
 	if (len > r->record_max)
 		return -EMSGSIZE;
-	err = mobj_ring_reserve(r, (size_t)record_total(len), timeout_ms, &dst);
+	r->rec_next = true;
+	err = mobj_ring_reserve(r, (size_t)mobj__ring_record_total(len),
+	                        timeout_ms, &dst);
 	if (err < 0)
 		return err;
 	r->f.in_record = 1;
@@ -500,13 +527,35 @@ int mobj_ring_commit_record(struct mobj_ring *r, size_t len)
 	/* Bytes, little endian: a ring that mixed plain bytes in is not
 	 * 8-byte aligned. */
 	memcpy(r->f.data + r->f.off, h, sizeof(h));
-	return mobj_ring_commit(r, (size_t)record_total(len));
+	return mobj_ring_commit(r, (size_t)mobj__ring_record_total(len));
 }
 
 ssize_t mobj_ring_write_record(struct mobj_ring *r, const void *p, size_t len,
                                int timeout_ms)
 {
 	return copy_in(r, p, len, timeout_ms, true);
+}
+
+/* 1:N consumer, after reading bytes from our head on (the seqlock's read
+ * side, ring_multi.c): 0 when none of them was overwritten; otherwise move
+ * to the oldest intact data and return -EOVERFLOW (this lap reported). */
+static int overwritten(struct mobj_ring *r)
+{
+	uint64_t v;
+	int err;
+
+	if (!r->multi || r->broken)
+		return 0;
+	atomic_thread_fence(memory_order_acquire);
+	if (atomic_load_explicit(&r->peer->oldest, memory_order_relaxed) <=
+	    r->f.pos)
+		return 0;
+	err = load_peer(r, &v);
+	if (err < 0)
+		return err;
+	r->lapped = false;
+	r->f.in_record = 0;
+	return -EOVERFLOW;
 }
 
 /* ---- Consumer ------------------------------------------------------------ */
@@ -540,6 +589,10 @@ int mobj_ring_slow_peek(struct mobj_ring *r, size_t min, int timeout_ms,
 				return err;
 		}
 	}
+	if (r->lapped) {
+		r->lapped = false;
+		return -EOVERFLOW;
+	}
 	*p = r->f.data + r->f.off;
 	*avail = (size_t)(r->f.peer_seen - r->f.pos);
 	return 0;
@@ -559,8 +612,8 @@ ssize_t mobj_ring_read(struct mobj_ring *r, void *p, size_t cap, int timeout_ms)
 	if (avail > cap)
 		avail = cap;
 	memcpy(p, src, avail);
-	mobj_ring_consume(r, avail);
-	return (ssize_t)avail;
+	err = mobj_ring_consume(r, avail);
+	return err < 0 ? err : (ssize_t)avail;
 }
 
 int mobj_ring_peek_record(struct mobj_ring *r, int timeout_ms, const void **p,
@@ -586,8 +639,10 @@ int mobj_ring_peek_record(struct mobj_ring *r, int timeout_ms, const void **p,
 	/* The 4 bytes after the length are zero: read as one 64-bit length,
 	 * a header is never more than 32 bits. */
 	if ((h[4] | h[5] | h[6] | h[7]) != 0 || n > r->record_max ||
-	    record_total(n) > avail) {
-		return broken(r);
+	    mobj__ring_record_total(n) > avail) {
+		/* Overwritten under us (1:N), or a lie. */
+		err = overwritten(r);
+		return err < 0 ? err : broken(r);
 	}
 	r->f.in_record = 1;
 	r->record_len = n;
@@ -596,11 +651,28 @@ int mobj_ring_peek_record(struct mobj_ring *r, int timeout_ms, const void **p,
 	return 0;
 }
 
+int mobj_ring_slow_consume(struct mobj_ring *r, size_t n)
+{
+	int err;
+
+	if (!r || r->producer || n > r->f.peer_seen - r->f.pos)
+		return -EINVAL;
+	if (n > 0) {
+		err = overwritten(r);
+		if (err < 0)
+			return err;
+	}
+	return mobj_ring__advance(&r->f, r, n);
+}
+
 int mobj_ring_consume_record(struct mobj_ring *r)
 {
+	uint64_t n;
+
 	if (!r || r->producer || !r->f.in_record)
 		return -EINVAL;
-	return mobj_ring_consume(r, (size_t)record_total(r->record_len));
+	n = mobj__ring_record_total(r->record_len);
+	return mobj_ring_consume(r, (size_t)n);
 }
 
 ssize_t mobj_ring_read_record(struct mobj_ring *r, void *p, size_t cap,
@@ -619,8 +691,8 @@ ssize_t mobj_ring_read_record(struct mobj_ring *r, void *p, size_t cap,
 		return -EMSGSIZE;
 	if (len > 0)
 		memcpy(p, src, len);
-	mobj_ring_consume_record(r);
-	return (ssize_t)len;
+	err = mobj_ring_consume_record(r);
+	return err < 0 ? err : (ssize_t)len;
 }
 
 /* ---- Fill level and partial writes -------------------------------------- */
@@ -632,6 +704,8 @@ ssize_t mobj_ring_available(struct mobj_ring *r)
 
 	if (err < 0)
 		return err;
+	if (r->m)
+		return mobj__ring_multi_available(r);
 	err = load_peer(r, &v);
 	if (err < 0)
 		return err;
@@ -669,8 +743,9 @@ ssize_t mobj_ring_write_some(struct mobj_ring *r, const void *p, size_t n,
 		return -EINVAL;
 	if (n == 0)
 		return 0;
-	/* What we know of the head may understate the room: look again. */
-	if (n > r->f.cap - (r->f.pos - r->f.peer_seen)) {
+	/* What we know of the head may understate the room: look again
+	 * (a 1:N producer looks in its reserve). */
+	if (!r->m && n > r->f.cap - (r->f.pos - r->f.peer_seen)) {
 		err = load_peer(r, &v);
 		if (err < 0)
 			return err;
@@ -681,6 +756,12 @@ ssize_t mobj_ring_write_some(struct mobj_ring *r, const void *p, size_t n,
 	room = (size_t)(r->f.cap - (r->f.pos - r->f.peer_seen));
 	if (n > room)
 		n = room;
+	/* A 1:N producer marks what the whole span overwrites. */
+	if (r->m) {
+		err = mobj_ring_reserve(r, n, 0, &dst);
+		if (err < 0)
+			return err;
+	}
 	memcpy(dst, p, n);
 	r->f.reserved = n;
 	mobj_ring_commit(r, n);

@@ -52,8 +52,8 @@ int mobj__ring_part_check(const struct mobj__ring_part *h, struct mobj *o,
 	return 0;
 }
 
-static int send_part(struct mobj_chan *c, struct mobj *o, uint32_t kind,
-                     size_t cap, int timeout_ms)
+int mobj__ring_send_part(struct mobj_chan *c, struct mobj *o, uint32_t kind,
+                         size_t cap, int timeout_ms)
 {
 	struct mobj__ring_part h;
 
@@ -63,8 +63,8 @@ static int send_part(struct mobj_chan *c, struct mobj *o, uint32_t kind,
 
 /* Receive one part of @kind with a read-only object. @cap: 0 to learn the
  * capacity from the header (data), else the capacity it must repeat. */
-static int recv_part(struct mobj_chan *c, int timeout_ms, uint32_t kind,
-                     size_t *cap, struct mobj **out)
+int mobj__ring_recv_part(struct mobj_chan *c, int timeout_ms, uint32_t kind,
+                         size_t *cap, struct mobj **out)
 {
 	struct mobj__ring_part h;
 	struct mobj *o = NULL;
@@ -158,17 +158,19 @@ int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *r, int timeout_ms)
 
 	if (!c || !r || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
+	if (r->m)
+		return mobj__ring_multi_send(c, r, timeout_ms);
 	err = mobj__ring_export(r, &data_ro, &pctl_ro);
 	if (err < 0)
 		return err;
 	cap = (size_t)r->f.cap;
-	err = send_part(c, data_ro, RING_PART_DATA, cap,
+	err = mobj__ring_send_part(c, data_ro, RING_PART_DATA, cap,
 	                mobj__time_left(timeout_ms, t0));
 	if (err == 0)
-		err = send_part(c, pctl_ro, RING_PART_PCTL, cap,
+		err = mobj__ring_send_part(c, pctl_ro, RING_PART_PCTL, cap,
 		                mobj__time_left(timeout_ms, t0));
 	if (err == 0)
-		err = recv_part(c, mobj__time_left(timeout_ms, t0),
+		err = mobj__ring_recv_part(c, mobj__time_left(timeout_ms, t0),
 		                RING_PART_CCTL, &cap, &cctl_ro);
 	if (err != 0)
 		return err; /* negative: send_part's and recv_part's contract */
@@ -197,9 +199,10 @@ int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
 
 	if (!c || !consumer || mobj__bad_timeout(timeout_ms))
 		return -EINVAL;
-	err = recv_part(c, timeout_ms, RING_PART_DATA, &cap, &data_ro);
+	err = mobj__ring_recv_part(c, timeout_ms, RING_PART_DATA, &cap,
+	                           &data_ro);
 	if (err == 0)
-		err = recv_part(c, mobj__time_left(timeout_ms, t0),
+		err = mobj__ring_recv_part(c, mobj__time_left(timeout_ms, t0),
 		                RING_PART_PCTL, &cap, &pctl_ro);
 	if (err == 0)
 		err = mobj__ring_attach(data_ro, pctl_ro, &r, &cctl_ro);
@@ -207,7 +210,7 @@ int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
 	mobj_close(pctl_ro);
 	if (err < 0)
 		return err;
-	err = send_part(c, cctl_ro, RING_PART_CCTL, cap,
+	err = mobj__ring_send_part(c, cctl_ro, RING_PART_CCTL, cap,
 	                mobj__time_left(timeout_ms, t0));
 	mobj_close(cctl_ro);
 	if (err == 0)

@@ -134,6 +134,8 @@ int mobj_ring_fd(struct mobj_ring *r)
 		return -EINVAL;
 	if (!r->connected)
 		return -ENOTCONN;
+	if (r->m)
+		return -ENOTSUP; /* a 1:N producer has N peers to sleep on */
 	if (r->pev_set) {
 		r->fd_used = true;
 		return mobj__os_pevent_fd(&r->pev);

@@ -12,6 +12,25 @@
 #include "internal.h"
 #include "ring_layout.h"
 
+/* Re-reads of the peer's index before sleeping: a few microseconds, enough
+ * for a busy peer on another core to catch up. */
+#define MOBJ__RING_SPINS 256
+
+static inline void mobj__cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+/* Bytes a record of @len payload bytes takes in the ring. */
+static inline uint64_t mobj__ring_record_total(uint64_t len)
+{
+	return MOBJ_RING_RECORD_HEADER + ((len + 7) & ~(uint64_t)7);
+}
+
 struct mobj_ring {
 	struct mobj_ring_fast f; /* first: the inline calls see only this */
 	bool producer;
@@ -39,6 +58,15 @@ struct mobj_ring {
 	struct mobj__os_waker waker;
 	struct mobj_ring_stats stats;
 	struct mobj__ring_notify *notify; /* mobj_ring_fd()'s helper, or NULL */
+	/* 1:N rings (ring_multi.c). Producer: its consumers, or NULL for an
+	 * SPSC producer; rec_next: the reservation being made is a record.
+	 * Consumer: multi (its producer's page says MOBJ__RING_MULTI), and
+	 * lapped: it was moved to the oldest intact data and has not said so
+	 * yet (the next data call returns -EOVERFLOW). */
+	struct mobj__ring_multi *m;
+	bool rec_next;
+	bool multi;
+	bool lapped;
 };
 
 /* Recompute f.ready (and f.fence) after connected, broken or peer_dead
@@ -100,6 +128,37 @@ void mobj__ring_part_init(struct mobj__ring_part *h, uint32_t kind, size_t cap);
  * the capacity it must repeat (a control page). 0 or -EPROTO. */
 int mobj__ring_part_check(const struct mobj__ring_part *h, struct mobj *o,
                           uint32_t kind, size_t *cap);
+
+/* Map a peer's frozen control page read-only and check its header (role,
+ * capacity); its flags in @flags. 0, -EPROTO or a mapping error. */
+int mobj__ring_ctl_attach(struct mobj *ro, uint32_t role, size_t cap,
+                          const struct mobj__ring_ctl **out, uint32_t *flags);
+
+/* One part of a ring's set-up over a channel (ring_chan.c): send @o with
+ * its header; receive one of @kind (@cap as in mobj__ring_part_check). */
+int mobj__ring_send_part(struct mobj_chan *c, struct mobj *o, uint32_t kind,
+                         size_t cap, int timeout_ms);
+int mobj__ring_recv_part(struct mobj_chan *c, int timeout_ms, uint32_t kind,
+                         size_t *cap, struct mobj **out);
+
+/* 1:N rings (ring_multi.c): the producer's side of each joining call
+ * (mobj_ring_consumer, mobj_ring_send, mobj_ring_export/accept_answer),
+ * its slow reserve and wake, its fill level; freeing its consumers. */
+int mobj__ring_multi_consumer(struct mobj_ring *r, struct mobj_ring **consumer);
+int mobj__ring_multi_send(struct mobj_chan *c, struct mobj_ring *r,
+                          int timeout_ms);
+int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj *cctl_ro, int pid,
+                            int fd);
+int mobj__ring_multi_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
+                             void **p);
+void mobj__ring_multi_wake(struct mobj_ring *r);
+ssize_t mobj__ring_multi_available(struct mobj_ring *r);
+void mobj__ring_multi_refresh(struct mobj_ring *r);
+void mobj__ring_multi_free(struct mobj_ring *r);
+
+/* Consumer of a 1:N ring: the producer's index (validated, and a lap
+ * moves the head to the oldest intact data, setting lapped) in *@out. */
+int mobj__ring_multi_load(struct mobj_ring *r, uint64_t *out);
 
 /* Unmap and free without marking the end closed. */
 void mobj__ring_free(struct mobj_ring *r);

@@ -24,6 +24,11 @@
 #define MOBJ__RING_PRODUCER 1u
 #define MOBJ__RING_CONSUMER 2u
 #define MOBJ__RING_LIGHT 1u /* flags */
+/* Producer's page of a 1:N ring (ring_multi.c): consumers join at the
+ * tail, check `oldest` after reading, and never trust a tail that runs
+ * more than the capacity past it. OVERWRITE: the producer never waits. */
+#define MOBJ__RING_MULTI 2u
+#define MOBJ__RING_OVERWRITE 4u
 _Static_assert(MOBJ__RING_PRODUCER == MOBJ_RING_FAST_PRODUCER &&
                MOBJ__RING_CONSUMER == MOBJ_RING_FAST_CONSUMER,
                "a ring end's role is its fast path's ready value");
@@ -45,7 +50,12 @@ struct mobj__ring_ctl {
 	 * consumed (head). Free running, never wraps in practice (2^64 bytes).
 	 * Store-release by the owner, load-acquire by the peer. */
 	_Atomic uint64_t index;
-	uint8_t pad1[120];
+	/* Producer of a 1:N ring: the oldest index whose bytes are intact (a
+	 * record start when the producer writes records only). Stored before
+	 * the producer overwrites anything older (the seqlock of ring_multi.c);
+	 * never decreases. Zero and unused otherwise. */
+	_Atomic uint64_t oldest;
+	uint8_t pad1[112];
 	/* Bumped by the owner each time it wakes the peer (the futex word the
 	 * peer sleeps on); closed is set once by mobj_ring_close(). */
 	_Atomic uint32_t wake_seq;
@@ -77,6 +87,7 @@ _Static_assert(offsetof(struct mobj__ring_ctl, header_size) == 12, "ring layout"
 _Static_assert(offsetof(struct mobj__ring_ctl, capacity) == 16, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, flags) == 24, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, index) == 128, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, oldest) == 136, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, wake_seq) == 256, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, closed) == 260, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, waiting) == 384, "ring layout");

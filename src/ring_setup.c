@@ -87,8 +87,8 @@ out:
 }
 
 /* Map a peer's frozen control page read-only and check it. */
-static int ctl_attach(struct mobj *ro, uint32_t role, size_t cap,
-                      const struct mobj__ring_ctl **out, uint32_t *flags)
+int mobj__ring_ctl_attach(struct mobj *ro, uint32_t role, size_t cap,
+                          const struct mobj__ring_ctl **out, uint32_t *flags)
 {
 	void *p;
 	int err;
@@ -162,6 +162,20 @@ fail:
 	return err;
 }
 
+/* A consumer of a 1:N ring starts at the tail it finds (validated by its
+ * first load, as every later one); its head says so before the producer
+ * maps its page. */
+static void join_at_tail(struct mobj_ring *r)
+{
+	uint64_t t = atomic_load_explicit(&r->peer->index,
+	                                  memory_order_acquire);
+
+	r->multi = true;
+	r->f.pos = r->f.peer_seen = r->f.published = t;
+	r->f.off = t % r->f.cap;
+	atomic_store_explicit(&r->own->index, t, memory_order_release);
+}
+
 int mobj__ring_attach(struct mobj *data_ro, struct mobj *pctl_ro,
                       struct mobj_ring **consumer, struct mobj **cctl_ro)
 {
@@ -177,8 +191,8 @@ int mobj__ring_attach(struct mobj *data_ro, struct mobj *pctl_ro,
 	r->xfer_pidfd = -1;
 	r->f.role = MOBJ_RING_FAST_CONSUMER;
 	set_capacity(r, mobj_size(data_ro));
-	err = ctl_attach(pctl_ro, MOBJ__RING_PRODUCER, r->f.cap, &r->peer,
-	                 &r->peer_flags);
+	err = mobj__ring_ctl_attach(pctl_ro, MOBJ__RING_PRODUCER, r->f.cap,
+	                            &r->peer, &r->peer_flags);
 	if (err < 0)
 		goto fail;
 	err = mobj_map_mirror(data_ro, MOBJ_PROT_READ, &p);
@@ -188,6 +202,8 @@ int mobj__ring_attach(struct mobj *data_ro, struct mobj *pctl_ro,
 	err = ctl_create(MOBJ__RING_CONSUMER, r->f.cap, &r->own, cctl_ro);
 	if (err < 0)
 		goto fail;
+	if (r->peer_flags & MOBJ__RING_MULTI)
+		join_at_tail(r);
 	r->connected = true;
 	mobj__ring_refresh(r);
 	r->owner = getpid();
@@ -208,7 +224,8 @@ int mobj__ring_accept(struct mobj_ring *r, struct mobj *cctl_ro)
 	uint32_t flags;
 	int err;
 
-	err = ctl_attach(cctl_ro, MOBJ__RING_CONSUMER, r->f.cap, &peer, &flags);
+	err = mobj__ring_ctl_attach(cctl_ro, MOBJ__RING_CONSUMER, r->f.cap,
+	                            &peer, &flags);
 	if (err < 0)
 		return err;
 	if (atomic_load_explicit(&peer->index, memory_order_acquire) != 0) {
@@ -243,6 +260,8 @@ int mobj_ring_consumer(struct mobj_ring *producer, struct mobj_ring **consumer)
 	struct mobj *cctl_ro;
 	int err;
 
+	if (producer && consumer && producer->m)
+		return mobj__ring_multi_consumer(producer, consumer);
 	if (!producer || !consumer || !producer->producer || producer->connected)
 		return -EINVAL;
 	err = mobj__ring_attach(producer->data_ro, producer->pctl_ro, &c,
@@ -270,7 +289,13 @@ int mobj_ring_consumer(struct mobj_ring *producer, struct mobj_ring **consumer)
 void mobj__ring_refresh(struct mobj_ring *r)
 {
 	/* Armed, the slow path must disarm before anything else. */
-	bool sound = r->connected && !r->broken && !r->peer_dead && !r->armed;
+	bool sound = r->connected && !r->broken && !r->peer_dead && !r->armed &&
+	             !r->multi;
+
+	if (r->m) {
+		mobj__ring_multi_refresh(r);
+		return;
+	}
 
 	r->f.ready = !sound ? 0 : r->producer ? MOBJ__RING_PRODUCER :
 	                                        MOBJ__RING_CONSUMER;
@@ -288,6 +313,8 @@ void mobj__ring_refresh(struct mobj_ring *r)
 void mobj__ring_free(struct mobj_ring *r)
 {
 	mobj__ring_notify_stop(r);
+	if (r->m)
+		mobj__ring_multi_free(r);
 	if (r->f.data)
 		mobj_unmap(r->f.data, 2 * r->f.cap);
 	if (r->own)

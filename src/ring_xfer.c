@@ -114,22 +114,47 @@ static int take_native(struct mobj_ring *r, const struct mobj_ring_xfer *x)
 	return err == -EPIPE ? 0 : err;
 }
 
+/* 1:N producer: one more consumer, watched in its own slot by the pidfd
+ * it passed (a copy), or its claimed pid. Our pidfd and the offer stay
+ * for the next consumer. */
+static int multi_answer(struct mobj_ring *r, const struct ring_meta *m,
+                        const struct mobj_ring_xfer *answer)
+{
+	int fd = -1;
+
+	if (m->flags & META_PIDFD) {
+		fd = fcntl(answer->pidfd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return errno == EBADF ? -EPROTO : -errno;
+	}
+	return mobj__ring_multi_accept(r, answer->objs[0], meta_pid(m), fd);
+}
+
 int mobj_ring_export(struct mobj_ring *r, struct mobj_ring_xfer *out)
 {
 	struct mobj_ring_xfer x; /* out is written only on success */
 	struct ring_meta m;
 	int fd, err;
 
-	if (!r || !out || !r->producer || r->connected)
+	if (!r || !out || !r->producer || (r->connected && !r->m))
 		return -EINVAL;
 	/* A peer event if the system has one and descriptors are left; the
 	 * consumer's mobj_ring_fd() falls back to a thread otherwise. */
-	if (!r->xfer_event && mobj__os_pevent_split_fd(&r->pev, &fd) == 0) {
+	if (!r->m && !r->xfer_event &&
+	    mobj__os_pevent_split_fd(&r->pev, &fd) == 0) {
 		r->xfer_event = true;
 		r->xfer_fd = fd;
 	}
+#ifdef __APPLE__
+	/* Darwin's waker and event are a pair of ports per end, which a 1:N
+	 * producer would need per consumer: its consumers join with
+	 * mobj_ring_send() or mobj_ring_consumer(). */
+	if (r->m)
+		return -ENOTSUP;
+#endif
 	xfer_clear(&x);
-	err = put_native(r, &x);
+	/* Linux has nothing of its own to hand out (a 1:N producer none). */
+	err = r->m ? 0 : put_native(r, &x);
 	if (err < 0)
 		return err;
 	x.objs[0] = r->data_ro;
@@ -235,7 +260,7 @@ int mobj_ring_accept_answer(struct mobj_ring *r,
 	size_t cap;
 	int err;
 
-	if (!r || !answer || !r->producer || r->connected)
+	if (!r || !answer || !r->producer || (r->connected && !r->m))
 		return -EINVAL;
 	if (answer->meta_len != sizeof(m))
 		return -EPROTO;
@@ -248,6 +273,8 @@ int mobj_ring_accept_answer(struct mobj_ring *r,
 	    mobj__ring_part_check(&m.part[0], answer->objs[0], RING_PART_CCTL,
 	                          &cap) < 0)
 		return -EPROTO;
+	if (r->m)
+		return multi_answer(r, &m, answer);
 	/* The system's own fields first (Darwin: the consumer's semaphore and
 	 * port); refused, nothing new is held and the ring stays as it was. */
 	err = take_native(r, answer);

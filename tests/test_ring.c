@@ -1112,17 +1112,6 @@ static void test_write_some(void **state)
 
 /* ---- Least privilege ---------------------------------------------------- */
 
-static int cannot_write(const void *addr)
-{
-	void *a = (void *)(uintptr_t)addr;
-
-	if (mprotect(a, page(), PROT_READ | PROT_WRITE) == 0)
-		return 1;
-	if (tu_poke_mem(a, 1))
-		return 2;
-	return 0;
-}
-
 struct privs {
 	struct mobj_ring *p, *c;
 };
@@ -1135,14 +1124,14 @@ static int check_privs(void *arg)
 	int rc;
 
 	/* The consumer's views of the data (both copies) and of the tail. */
-	if ((rc = cannot_write(cdata)) != 0)
+	if ((rc = tu_cannot_write(cdata)) != 0)
 		return 10 + rc;
-	if ((rc = cannot_write(cdata + cap)) != 0)
+	if ((rc = tu_cannot_write(cdata + cap)) != 0)
 		return 20 + rc;
-	if ((rc = cannot_write(mobj__ring_peer(v->c))) != 0)
+	if ((rc = tu_cannot_write(mobj__ring_peer(v->c))) != 0)
 		return 30 + rc;
 	/* The producer's view of the head. */
-	if ((rc = cannot_write(mobj__ring_peer(v->p))) != 0)
+	if ((rc = tu_cannot_write(mobj__ring_peer(v->p))) != 0)
 		return 40 + rc;
 	/* And what each side owns stays writable. */
 	if (!tu_poke_mem(mobj__ring_own(v->c), 'M'))
@@ -1560,9 +1549,9 @@ static void test_least_privilege_processes(void **state)
 	(void)state;
 	pid = fork_producer(page(), child_idle, NULL, &c);
 	d = mobj__ring_data(c);
-	assert_int_equal(cannot_write(d), 0);
-	assert_int_equal(cannot_write(d + page()), 0);
-	assert_int_equal(cannot_write(mobj__ring_peer(c)), 0);
+	assert_int_equal(tu_cannot_write(d), 0);
+	assert_int_equal(tu_cannot_write(d + page()), 0);
+	assert_int_equal(tu_cannot_write(mobj__ring_peer(c)), 0);
 	assert_true(tu_poke_mem(mobj__ring_own(c), 'M'));
 	mobj_ring_close(c);
 	assert_int_equal(tu_wait(pid), 0);
@@ -2967,8 +2956,8 @@ static int noproc_ring(void)
 	    mobj_ring_read(c, b, sizeof(b), T_MS) != 3)
 		return 12;
 	d = mobj__ring_data(c);
-	if (cannot_write(d) || cannot_write(d + page()) ||
-	    cannot_write(mobj__ring_peer(c)) || cannot_write(mobj__ring_peer(p)))
+	if (tu_cannot_write(d) || tu_cannot_write(d + page()) ||
+	    tu_cannot_write(mobj__ring_peer(c)) || tu_cannot_write(mobj__ring_peer(p)))
 		return 13;
 	mobj_ring_close(p);
 	mobj_ring_close(c);
@@ -2976,7 +2965,7 @@ static int noproc_ring(void)
 	if (fork_hello_producer(&c, &pid) != 0)
 		return 15;
 	d = mobj__ring_data(c);
-	if (cannot_write(d) || cannot_write(mobj__ring_peer(c)))
+	if (tu_cannot_write(d) || tu_cannot_write(mobj__ring_peer(c)))
 		return 16;
 	if (tu_wait(pid) != 0)
 		return 17;

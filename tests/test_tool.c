@@ -228,6 +228,43 @@ static void test_info_other_process(void **state)
 	tu_res_check(r);
 }
 
+/* A 1:N ring's pages: the producer's (1:N, its tail) and each consumer's
+ * (its head), read-only where the producer maps them. */
+static void test_info_ring_consumers(void **state)
+{
+	struct tu_res r = tu_res_now();
+	static char out[1 << 16];
+	struct mobj_ring *p, *c[2];
+	char args[64], want[128], buf[8];
+	const char *s;
+	int i, n = 0;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(4096, 2, MOBJ_RING_OVERWRITE,
+	                                        &p), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(mobj_ring_consumer(p, &c[i]), 0);
+	assert_int_equal(mobj_ring_write(p, "abc", 3, 0), 3);
+	assert_int_equal(mobj_ring_read(c[0], buf, sizeof(buf), 0), 3);
+	snprintf(args, sizeof(args), "info %d", (int)getpid());
+	assert_int_equal(run(args, out, sizeof(out)), 0);
+	snprintf(want, sizeof(want), "ring producer page: capacity %zu, tail 3, "
+	         "1:N, overwrite\n", mobj_ring_capacity(p));
+	assert_non_null(strstr(out, want));
+	/* Each consumer page: mapped by its consumer and by the producer. */
+	snprintf(want, sizeof(want), "r--s offset 0 (%zu bytes)\n    ring "
+	         "consumer page: capacity %zu, head 3\n", mobj_page_size(),
+	         mobj_ring_capacity(p));
+	assert_non_null(strstr(out, want));
+	for (s = out; (s = strstr(s, "ring consumer page:")); s++)
+		n++;
+	assert_int_equal(n, 4);
+	for (i = 0; i < 2; i++)
+		mobj_ring_close(c[i]);
+	mobj_ring_close(p);
+	tu_res_check(r);
+}
+
 /* A process maps a file whose path it chose: over 511 bytes (the tool's
  * old line buffer), with a forged maps line from byte 511 of its line on,
  * whose permissions field is a terminal escape and whose name is a mobj
@@ -436,6 +473,7 @@ int main(void)
 #ifdef __linux__
 		cmocka_unit_test(test_info_own_process),
 		cmocka_unit_test(test_info_other_process),
+		cmocka_unit_test(test_info_ring_consumers),
 		cmocka_unit_test(test_info_crafted_maps_path),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_info_no_process),

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -165,4 +166,16 @@ void tu_helper_dispatch(int argc, char **argv, const struct tu_helper *table)
 			exit(table->fn(argc - 3, argv + 3));
 	fprintf(stderr, "unknown helper %s\n", argv[2]);
 	exit(127);
+}
+
+int tu_cannot_write(const void *addr)
+{
+	void *a = (void *)(uintptr_t)addr;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	if (mprotect(a, page, PROT_READ | PROT_WRITE) == 0)
+		return 1;
+	if (tu_poke_mem(a, 1))
+		return 2;
+	return 0;
 }

@@ -78,6 +78,10 @@ void tu_helper_dispatch(int argc, char **argv, const struct tu_helper *table);
  * mach_vm_write() into this task. True if the write went through. */
 bool tu_poke_mem(void *p, unsigned char byte);
 
+/* 0 when the page at @addr can be made writable neither by mprotect() nor
+ * by tu_poke_mem(); 1 or 2 saying which one let it. */
+int tu_cannot_write(const void *addr);
+
 struct mobj_chan;
 /* Forks, with a channel between parent and child: returns the child's pid
  * in the parent and 0 in the child, each with its end in @c (the other end

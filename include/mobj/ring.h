@@ -67,6 +67,9 @@
  *
  * A handle is process-local and used by one thread at a time; the two ends
  * may be used from two threads of one process (mobj_ring_consumer()).
+ *
+ * One producer, many consumers: mobj_ring_create_multi() makes a 1:N ring
+ * whose consumers use the same calls (see there for what differs).
  */
 #ifndef MOBJ_RING_H
 #define MOBJ_RING_H
@@ -112,13 +115,122 @@ struct mobj_ring;
  */
 MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
 
+/** mobj_ring_create_multi() flag: the producer never waits for consumers. */
+#define MOBJ_RING_OVERWRITE 1u
+
+/**
+ * Create a 1:N ring (fan-out) and return its producer end: one producer,
+ * up to @p max_consumers consumers, each reading every byte through its
+ * own read-only view.
+ *
+ * Joining. Each consumer joins with the calls of the SPSC ring, any number
+ * of times on the same producer: mobj_ring_send() (one per consumer, each
+ * over its own channel; the other side calls mobj_ring_recv()),
+ * mobj_ring_consumer() (a consumer in this process, for a thread), and
+ * mobj_ring_export()/mobj_ring_accept_answer() (every export gives the
+ * same offer; each answer is one more consumer). A consumer joins at the
+ * producer's tail as it finds it: it reads what is committed after it
+ * joined. One consumer more than @p max_consumers (counting those still
+ * live) is -ENOSPC from the joining call. The producer is usable at once;
+ * with no consumer it writes freely (nobody to wait for).
+ *
+ * Consumers use the data calls unchanged (peek/consume, read, the record
+ * calls, available, fd: a consumer's mobj_ring_fd() uses its helper
+ * thread, as on Darwin). The producer uses reserve/commit, write, the
+ * record calls, write_some, flush, available (the free space: the minimum
+ * over live consumers, or the capacity with MOBJ_RING_OVERWRITE); not
+ * mobj_ring_set_batch() (-ENOTSUP: every commit is published) nor
+ * mobj_ring_fd() (-ENOTSUP).
+ *
+ * @p flags 0: the producer waits for the slowest live consumer (reserve
+ * blocks by the timeout rules). MOBJ_RING_OVERWRITE: the producer never
+ * waits; a consumer that fell a whole ring behind is *lapped*: its next
+ * data call (peek, read, the record calls, or the consume of bytes it
+ * peeked before the lap) returns -EOVERFLOW, exactly once per lap, having
+ * moved it to the oldest intact data, at a record start when the producer
+ * writes only records (the producer publishes that index, `oldest`, in its
+ * control page before it overwrites anything older).
+ *
+ * Reading in place (a seqlock): the bytes mobj_ring_peek() or
+ * mobj_ring_peek_record() returns may be overwritten while the consumer
+ * reads them (overwrite mode, a consumer the producer stopped waiting
+ * for, or one that joined over the user's IPC while the producer went on
+ * writing). mobj_ring_consume() and mobj_ring_consume_record() check after the
+ * reading, with an acquire fence and a load of `oldest`, that none of the
+ * peeked bytes were overwritten, and return -EOVERFLOW (consuming nothing,
+ * the consumer moved on) when some may have been: act on what you read
+ * only after consume returned 0, or copy with mobj_ring_read() /
+ * mobj_ring_read_record(), which return -EOVERFLOW the same way. The
+ * check runs in both modes and costs a read of the producer's index line
+ * per consume (bench/README.md, ring.fanout).
+ *
+ * Departure and death. A consumer that closes stops holding the producer
+ * back at once; one whose process dies, within about 100 ms of a producer
+ * waiting for it (its pid is checked after each silent 50 ms slice);
+ * neither disturbs the other consumers. The producer's close or death
+ * reaches every consumer: all committed data, then -EPIPE.
+ *
+ * Least privilege: the producer maps the data read-write, its own control
+ * page read-write and each consumer's control page read-only. Each
+ * consumer maps the data and the producer's page read-only and its own
+ * page read-write (it creates and freezes it, as an SPSC consumer does);
+ * it never maps another consumer's page, and learns nothing of the others
+ * but the producer's waiting state. A consumer index that is impossible
+ * (backwards or past the tail) makes the producer drop that consumer
+ * (state MOBJ_RING_BROKEN in mobj_ring_consumer_stats(); the producer's
+ * own calls go on), never touch memory outside the ring; in blocking mode a consumer that lies
+ * ahead only loses its own data (the producer waits for the honest ones),
+ * and one that lies behind (or stops reading) holds the producer as a slow
+ * consumer does: that is what flag 0 asks for; use a timeout, or
+ * MOBJ_RING_OVERWRITE, when a consumer may not be trusted to keep up.
+ * As with an SPSC peer, a consumer that claims to sleep can cost the
+ * producer a wake-up (a system call) per commit, nothing more.
+ *
+ * @return 0, or -EINVAL (producer NULL, capacity 0 or too large,
+ *         max_consumers 0 or above 1024, unknown flags), -ENOMEM, -EMFILE,
+ *         -ENFILE, -ENOSPC.
+ */
+MOBJ_EXPORT int mobj_ring_create_multi(size_t capacity, unsigned max_consumers,
+                                       unsigned flags,
+                                       struct mobj_ring **producer);
+
+/** A consumer slot's state (mobj_ring_consumer_stats()). */
+#define MOBJ_RING_LIVE 1   /**< joined and reading */
+#define MOBJ_RING_CLOSED 2 /**< closed its end */
+#define MOBJ_RING_DEAD 3   /**< its process died */
+#define MOBJ_RING_BROKEN 4 /**< published an impossible index: dropped */
+
+/** What the producer of a 1:N ring knows of one consumer. */
+struct mobj_ring_consumer_stats {
+	uint64_t head;   /**< bytes consumed, as the producer last saw */
+	uint64_t lag;    /**< the producer's tail minus head */
+	uint64_t waits;  /**< producer sleeps waiting for it (blocking mode) */
+	int state;       /**< MOBJ_RING_LIVE, _CLOSED, _DEAD or _BROKEN */
+	int pid;         /**< its process, 0 in this process or unknown */
+};
+
+/**
+ * Producer of a 1:N ring: the state of consumer slot @p i (0 ..
+ * max_consumers - 1). A departed consumer's slot keeps its last state
+ * until another consumer joins in its place. mobj_ring_stats() on the
+ * producer gives the totals (its sleeps, the wakes it sent, its checks).
+ * Refreshes what it reports (reads each consumer's index, and checks the
+ * consumer's process when @p i is the one asked).
+ * @return 0, or -EINVAL (NULL, not a 1:N producer, i out of range),
+ *         -ENOENT (no consumer ever joined in slot i).
+ */
+MOBJ_EXPORT int mobj_ring_consumer_stats(struct mobj_ring *producer,
+                                         unsigned i,
+                                         struct mobj_ring_consumer_stats *out);
+
 /**
  * Get the consumer end of an unconnected ring in this process, for a
  * thread. The consumer maps the data and the producer's index read-only,
  * exactly as a consumer in another process does.
  *
  * @return 0, or -EINVAL (NULL argument, not a producer, already connected),
- *         -ENOMEM, -EMFILE, -ENFILE.
+ *         -ENOMEM, -EMFILE, -ENFILE; -ENOSPC (a 1:N ring with
+ *         max_consumers live consumers; it may be called any time).
  */
 MOBJ_EXPORT int mobj_ring_consumer(struct mobj_ring *producer,
                                    struct mobj_ring **consumer);
@@ -146,7 +258,9 @@ MOBJ_EXPORT int mobj_ring_consumer(struct mobj_ring *producer,
  *         the ring connected with the consumer counted as gone (-EPIPE):
  *         close it.
  *         A consumer that dies during set-up gives -EPIPE, or 0 and then
- *         -EPIPE from the ring.
+ *         -EPIPE from the ring. 1:N ring: any number of times, one
+ *         consumer each; -ENOSPC when max_consumers are live (nothing
+ *         sent); a consumer lost in the last step is counted as dead.
  */
 MOBJ_EXPORT int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *producer,
                                int timeout_ms);
@@ -217,10 +331,20 @@ struct mobj_ring_xfer {
 
 /**
  * Producer, unconnected: fill @p offer with what the consumer needs. The
+<<<<<<< HEAD
+ * objects and the descriptors stay owned by the ring (valid until
+ * mobj_ring_accept_answer() or mobj_ring_close()): pass copies (sending
+ * with SCM_RIGHTS makes them). Calling it again gives the same offer.
+ * 1:N ring: at any time, for any number of consumers (no peer event: the
+ * consumers' mobj_ring_fd() use a helper thread); the objects and the
+ * pidfd stay valid until mobj_ring_close(). Darwin: -ENOTSUP for a 1:N
+ * ring (its consumers join with mobj_ring_send()).
+=======
  * objects, the descriptors and the ports stay owned by the ring (valid
  * until mobj_ring_accept_answer() or mobj_ring_close()): pass copies
  * (sending with SCM_RIGHTS or COPY_SEND makes them). Calling it again gives
  * the same offer.
+>>>>>>> main
  * @return 0, or -EINVAL (NULL, not a producer, already connected),
  *         -ENOMEM, -EMFILE (Darwin: the semaphore, port and kqueue are
  *         made here).
@@ -255,10 +379,19 @@ MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
  * mobj_ring_import(); nothing in it is taken). The exported objects are
  * released.
  * @return 0, or -EINVAL (NULL, not a producer, already connected), -EPROTO
+<<<<<<< HEAD
+ *         (not a valid answer, its pidfd included; the ring stays
+ *         unconnected), -ENOMEM, -EMFILE,
+ *         -ENOTSUP (Darwin). A consumer whose process is already gone
+ *         gives 0 and then -EPIPE from the ring. 1:N ring: one more
+ *         consumer per answer, -ENOSPC when max_consumers are live; a
+ *         consumer already gone is counted as dead.
+=======
  *         (not a valid answer, checked as mobj_ring_import() checks an
  *         offer, its pidfd and ports included; the ring stays
  *         unconnected), -ENOMEM, -EMFILE. A consumer whose process is
  *         already gone gives 0 and then -EPIPE from the ring.
+>>>>>>> main
  */
 MOBJ_EXPORT int mobj_ring_accept_answer(struct mobj_ring *producer,
                                         const struct mobj_ring_xfer *answer);
@@ -338,7 +471,9 @@ MOBJ_EXPORT int mobj_ring_flush(struct mobj_ring *r);
  *  -EMSGSIZE  min > capacity;
  *  -EAGAIN    timeout 0 and fewer than min bytes;  -ETIMEDOUT;
  *  -EPIPE     the producer closed or died and fewer than min bytes remain;
- *  -EPROTO    the producer's index is impossible (sticky).
+ *  -EPROTO    the producer's index is impossible (sticky);
+ *  -EOVERFLOW 1:N ring, this consumer was lapped: it now stands at the
+ *             oldest intact data (once per lap; mobj_ring_create_multi()).
  * Inline (the fast path section at the end of this header).
  */
 MOBJ_RING_INLINE int mobj_ring_peek(struct mobj_ring *r, size_t min,
@@ -350,7 +485,9 @@ MOBJ_RING_INLINE int mobj_ring_peek(struct mobj_ring *r, size_t min,
  * at once unless mobj_ring_set_batch() defers it). n may be at most the
  * readable amount last returned by mobj_ring_peek() (less what was consumed
  * since).
- * @return 0, or -EINVAL (NULL, not a consumer, n too large).
+ * @return 0, or -EINVAL (NULL, not a consumer, n too large), -EOVERFLOW
+ *         (1:N ring: some peeked bytes may have been overwritten while
+ *         read; nothing consumed, see mobj_ring_create_multi()).
  * Inline (the fast path section at the end of this header).
  */
 MOBJ_RING_INLINE int mobj_ring_consume(struct mobj_ring *r, size_t n);
@@ -569,6 +706,13 @@ MOBJ_EXPORT int mobj_ring_slow_peek(struct mobj_ring *r, size_t min,
                                     size_t *avail);
 
 /**
+ * The out-of-line half of mobj_ring_consume() (same contract), for ends
+ * the inline call does not serve (a consumer of a 1:N ring: the seqlock
+ * check). Not for direct use.
+ */
+MOBJ_EXPORT int mobj_ring_slow_consume(struct mobj_ring *r, size_t n);
+
+/**
  * After a publish that saw the peer waiting: wake it if it waits for what
  * was published (one system call at most). Not for direct use.
  */
@@ -659,6 +803,8 @@ MOBJ_RING_INLINE int mobj_ring_consume(struct mobj_ring *r, size_t n)
 
 	if (!r || f->role != MOBJ_RING_FAST_CONSUMER || n > f->peer_seen - f->pos)
 		return -EINVAL;
+	if (f->ready != MOBJ_RING_FAST_CONSUMER)
+		return mobj_ring_slow_consume(r, n);
 	return mobj_ring__advance(f, r, n);
 }
 

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "info.h"
+#include "ring_layout.h"
 
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE 0x0010
@@ -363,8 +364,43 @@ static const char *access_name(int accmode)
 }
 
 /* Mappings of inode @ino, mirrors shown as one line. */
-static int print_mappings(FILE *out, const struct mapping *ms, int n,
-                          unsigned long long ino)
+/* A one-page mapping that holds a ring's control page (src/ring_layout.h),
+ * read through /proc/PID/mem (the permission reopening a descriptor needs:
+ * ptrace-read). Shown only when the header is exactly a ring's, and only
+ * as numbers and fixed words: in a producer's process the pages of its
+ * consumers are the read-only ones that say "consumer". */
+static void print_ring_page(FILE *out, pid_t pid, const struct mapping *m)
+{
+	struct mobj__ring_ctl c;
+	char path[48];
+	ssize_t n;
+	int fd;
+
+	if (m->off != 0 || m->perms[0] != 'r' ||
+	    m->end - m->start != (unsigned long)sysconf(_SC_PAGESIZE))
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = pread(fd, &c, sizeof(c), (off_t)m->start);
+	close(fd);
+	if (n != (ssize_t)sizeof(c) || c.magic != MOBJ__RING_MAGIC ||
+	    c.version != MOBJ__RING_VERSION || c.header_size != sizeof(c) ||
+	    (c.role != MOBJ__RING_PRODUCER && c.role != MOBJ__RING_CONSUMER))
+		return;
+	fprintf(out, "    ring %s page: capacity %llu, %s %llu%s%s%s\n",
+	        c.role == MOBJ__RING_PRODUCER ? "producer" : "consumer",
+	        (unsigned long long)c.capacity,
+	        c.role == MOBJ__RING_PRODUCER ? "tail" : "head",
+	        (unsigned long long)atomic_load(&c.index),
+	        c.flags & MOBJ__RING_MULTI ? ", 1:N" : "",
+	        c.flags & MOBJ__RING_OVERWRITE ? ", overwrite" : "",
+	        atomic_load(&c.closed) ? ", closed" : "");
+}
+
+static int print_mappings(FILE *out, pid_t pid, const struct mapping *ms,
+                          int n, unsigned long long ino)
 {
 	int i, count = 0;
 
@@ -386,6 +422,7 @@ static int print_mappings(FILE *out, const struct mapping *ms, int n,
 		}
 		fprintf(out, "    mapped 0x%lx-0x%lx %s offset %lu (%lu bytes)\n",
 		        m->start, m->end, m->perms, m->off, m->end - m->start);
+		print_ring_page(out, pid, m);
 	}
 	if (!count)
 		fprintf(out, "    not mapped\n");
@@ -471,7 +508,7 @@ int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 		if (j < i)
 			fprintf(out, "    same object as fd %d\n", hs[j].fd);
 		else if (h->ino)
-			print_mappings(out, ms, nm, h->ino);
+			print_mappings(out, pid, ms, nm, h->ino);
 	}
 	/* Mapped objects with no handle left (mappings outlive close). */
 	for (i = 0; i < nm; i++) {
@@ -489,7 +526,7 @@ int mobj_tool_info(pid_t pid, FILE *out, FILE *err)
 		if (ms[i].label[0])
 			print_label(out, ms[i].label);
 		map_file_state(pid, &ms[i], &shm, out);
-		print_mappings(out, ms, nm, ms[i].ino);
+		print_mappings(out, pid, ms, nm, ms[i].ino);
 	}
 	free(ms);
 	return 0;

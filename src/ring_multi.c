@@ -1,0 +1,569 @@
+/*
+ * 1:N rings (fan-out): one producer, up to max consumers, each with its
+ * own control page (the contract is in ring.h, mobj_ring_create_multi()).
+ *
+ * Objects. The data object and the producer's control page (pctl) are the
+ * SPSC ring's, shared read-only by every consumer; each consumer creates,
+ * maps read-write and freezes its own control page (cctl) exactly as an
+ * SPSC consumer does, and the producer maps each cctl read-only in a slot.
+ * A consumer never sees another's page.
+ *
+ * Indices. tail and each head are the SPSC ring's (ring.c). A consumer
+ * joins at the tail it finds. Blocking mode: the producer may reserve n
+ * bytes only when every live consumer's head >= tail + n - capacity; it
+ * validates each head (monotonic, <= tail) and drops a consumer whose head
+ * is impossible (BROKEN) instead of failing itself. Overwrite mode: it
+ * never reads a head for flow control.
+ *
+ * oldest (a seqlock over the data). Before the producer hands out a
+ * reservation [pos, pos + n), which overwrites the bytes of indices below
+ * lost = pos + n - capacity, it stores oldest = the first record start at
+ * or after lost (lost itself once a plain reservation was made), then a
+ * release fence, then writes. A consumer that read bytes [h, ...) checks,
+ * after an acquire fence, that oldest <= h: a write of a byte it read
+ * belongs to a reservation whose lost > h, and seeing that write means
+ * seeing its oldest (fence-fence synchronisation, as seqlock readers do;
+ * the bytes are read with plain loads, a race the C model does not bless
+ * and every seqlock relies on, and only the reader's checked result is
+ * used). A consumer whose head is below oldest was lapped: it moves to
+ * oldest and reports -EOVERFLOW once (ring.c, multi_load). The producer
+ * finds record starts by walking the headers it wrote itself (its own,
+ * writable-only-by-it data), amortised one header per record.
+ *
+ * Waiting and waking: the SPSC Dekker protocol (ring.c) per pair. Every
+ * consumer sleeps on pctl's wake_seq and announces in its own page; the
+ * producer's publish (inline, f.peer_waiting points at a local 1 so every
+ * commit comes here) looks at each live consumer's page and bumps wake_seq
+ * once when any waits for what was published (one bump makes every
+ * consumer whose wait_seq is older re-check: a spurious wake-up at worst).
+ * The producer waits for one laggard at a time: it announces in pctl with
+ * the laggard's wake_seq and sleeps on it; another consumer that happens to
+ * match wakes it spuriously, nothing worse. The producer publishes with a
+ * fence unless it and every consumer are light; it sleeps with the heavy
+ * barrier when it is light, which covers light and fenced consumers alike.
+ *
+ * Death. Each slot holds a waker for its consumer's process; after every
+ * silent slice of a producer's sleep (MOBJ__OS_WAKER_SLICE_MS) all live
+ * consumers are checked, and a joining call that finds no free slot checks
+ * them before it says -ENOSPC.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mobj/chan.h"
+#include "ring_internal.h"
+
+#define MAX_CONSUMERS 1024u
+
+struct slot {
+	const struct mobj__ring_ctl *ctl; /* read-only; NULL when not live */
+	struct mobj__os_waker waker;
+	bool waker_set;
+	int state; /* 0: never used, else MOBJ_RING_LIVE ... */
+	int pid;
+	uint32_t flags;
+	uint64_t head;  /* last validated */
+	uint64_t waits;
+};
+
+struct mobj__ring_multi {
+	unsigned max;
+	bool overwrite;
+	bool plain;      /* a plain reservation was made: oldest is a byte */
+	uint32_t one;    /* 1: what f.peer_waiting points at */
+	uint32_t zero;   /* 0: f.peer_polling and f.peer_closed */
+	uint64_t rec;    /* the oldest record start known (walking) */
+	uint64_t oldest; /* what pctl's oldest says */
+	struct slot slot[];
+};
+
+int mobj_ring_create_multi(size_t capacity, unsigned max_consumers,
+                           unsigned flags, struct mobj_ring **producer)
+{
+	struct mobj__ring_multi *m;
+	struct mobj_ring *r;
+	int err;
+
+	if (!producer || max_consumers == 0 || max_consumers > MAX_CONSUMERS ||
+	    (flags & ~MOBJ_RING_OVERWRITE) != 0)
+		return -EINVAL;
+	m = calloc(1, sizeof(*m) + max_consumers * sizeof(m->slot[0]));
+	if (!m)
+		return -ENOMEM;
+	err = mobj_ring_create(capacity, &r);
+	if (err < 0) {
+		free(m);
+		return err;
+	}
+	m->max = max_consumers;
+	m->overwrite = (flags & MOBJ_RING_OVERWRITE) != 0;
+	m->one = 1;
+	r->m = m;
+	/* No consumer has mapped the page yet: still written once. */
+	r->own->flags |= MOBJ__RING_MULTI |
+	                 (m->overwrite ? MOBJ__RING_OVERWRITE : 0);
+	r->connected = true;
+	mobj__ring_refresh(r);
+	*producer = r;
+	return 0;
+}
+
+void mobj__ring_multi_refresh(struct mobj_ring *r)
+{
+	struct mobj__ring_multi *m = r->m;
+	bool light = (r->own->flags & MOBJ__RING_LIGHT) != 0;
+	unsigned i;
+
+	/* Every reserve goes out of line (flow control over N heads, the
+	 * oldest mark) and every publish looks for sleepers. */
+	r->f.ready = 0;
+	r->f.own_index = (uint64_t *)&r->own->index;
+	r->f.peer_waiting = &m->one;
+	r->f.peer_polling = &m->zero;
+	r->f.peer_closed = &m->zero;
+	for (i = 0; i < m->max; i++)
+		if (m->slot[i].state == MOBJ_RING_LIVE &&
+		    !(m->slot[i].flags & MOBJ__RING_LIGHT))
+			light = false;
+	r->f.fence = !light;
+}
+
+static void depart(struct slot *s, int state)
+{
+	s->state = state;
+	if (s->ctl)
+		mobj_unmap((void *)s->ctl, mobj_page_size());
+	s->ctl = NULL;
+	if (s->waker_set)
+		mobj__os_waker_release(&s->waker);
+	s->waker_set = false;
+}
+
+/* Read and validate a live consumer's head; an impossible one (backwards,
+ * past what we published) drops the consumer, as does its close. */
+static void slot_poll(struct mobj_ring *r, struct slot *s)
+{
+	uint64_t v;
+
+	if (s->state != MOBJ_RING_LIVE)
+		return;
+	v = atomic_load_explicit(&s->ctl->index, memory_order_acquire);
+	if (v < s->head || v > r->f.published) {
+		depart(s, MOBJ_RING_BROKEN);
+		return;
+	}
+	s->head = v;
+	if (atomic_load_explicit(&s->ctl->closed, memory_order_acquire))
+		depart(s, MOBJ_RING_CLOSED);
+}
+
+/* After a silent slice, or before refusing a consumer: who died. */
+static void check_alive(struct mobj_ring *r)
+{
+	struct mobj__ring_multi *m = r->m;
+	unsigned i;
+
+	for (i = 0; i < m->max; i++) {
+		struct slot *s = &m->slot[i];
+
+		if (s->state != MOBJ_RING_LIVE || !s->waker_set)
+			continue;
+		r->stats.peer_checks++;
+		if (!mobj__os_waker_peer_alive(&s->waker))
+			depart(s, MOBJ_RING_DEAD);
+	}
+}
+
+/* Poll every live consumer; f.peer_seen becomes the lowest head (our tail
+ * when none is live). The first live consumer whose head is below @need,
+ * or NULL. */
+static struct slot *laggard(struct mobj_ring *r, uint64_t need)
+{
+	struct mobj__ring_multi *m = r->m;
+	struct slot *lag = NULL;
+	uint64_t min = r->f.pos;
+	unsigned i;
+
+	for (i = 0; i < m->max; i++) {
+		struct slot *s = &m->slot[i];
+
+		slot_poll(r, s);
+		if (s->state != MOBJ_RING_LIVE)
+			continue;
+		if (s->head < min)
+			min = s->head;
+		if (s->head < need && !lag)
+			lag = s;
+	}
+	r->f.peer_seen = min;
+	return lag;
+}
+
+/* W1..W3 of ring.c, waiting for @s: its wake sequence to sleep on. */
+static uint32_t announce(struct mobj_ring *r, struct slot *s, uint64_t need)
+{
+	uint32_t seq;
+
+	seq = atomic_load_explicit(&s->ctl->wake_seq, memory_order_acquire);
+	atomic_store_explicit(&r->own->wait_seq, seq, memory_order_relaxed);
+	atomic_store_explicit(&r->own->wait_target, need, memory_order_relaxed);
+	atomic_fetch_add_explicit(&r->own->waiting, 1, memory_order_seq_cst);
+	if (r->own->flags & MOBJ__RING_LIGHT)
+		mobj__os_barrier_heavy();
+	else
+		atomic_thread_fence(memory_order_seq_cst);
+	return seq;
+}
+
+/* One sliced sleep on laggard @s (W4, W5), then what it taught us. */
+static void sleep_on(struct mobj_ring *r, struct slot *s, uint64_t need,
+                     int slice)
+{
+	uint32_t seq = announce(r, s, need);
+	int rc = 0;
+
+	slot_poll(r, s);
+	if (s->state == MOBJ_RING_LIVE && s->head < need) {
+		r->stats.sleeps++;
+		s->waits++;
+		rc = mobj__os_waker_wait(&s->waker,
+		                         (const uint32_t *)&s->ctl->wake_seq,
+		                         seq, slice);
+	}
+	atomic_fetch_sub_explicit(&r->own->waiting, 1, memory_order_relaxed);
+	if (rc == -EPIPE && s->state == MOBJ_RING_LIVE)
+		depart(s, MOBJ_RING_DEAD);
+	else if (rc == -ETIMEDOUT)
+		check_alive(r);
+}
+
+/* Blocking mode: wait until every live consumer's head is >= @need. */
+static int wait_room(struct mobj_ring *r, uint64_t need, int timeout_ms)
+{
+	uint64_t start = timeout_ms > 0 ? mobj__os_clock_ns() : 0;
+	struct slot *s = laggard(r, need);
+	int i, slice;
+
+	for (i = 0; s && timeout_ms != 0 && i < MOBJ__RING_SPINS; i++) {
+		mobj__cpu_relax();
+		s = laggard(r, need);
+	}
+	if (!s && i > 0)
+		r->stats.spins++;
+	while (s) {
+		if (timeout_ms == 0)
+			return -EAGAIN;
+		slice = MOBJ__OS_WAKER_SLICE_MS;
+		if (timeout_ms > 0) {
+			int left = mobj__time_left(timeout_ms, start);
+
+			if (left == 0)
+				return -ETIMEDOUT;
+			if (left < slice)
+				slice = left;
+		}
+		sleep_on(r, s, need, slice);
+		s = laggard(r, need);
+	}
+	return 0;
+}
+
+/* Before a reservation of @n bytes at our tail: publish the oldest index
+ * left intact (the seqlock's write side, see the design block). */
+static void mark_oldest(struct mobj_ring *r, uint64_t n, bool rec)
+{
+	struct mobj__ring_multi *m = r->m;
+	const unsigned char *h;
+	uint64_t lost, o;
+
+	if (!rec)
+		m->plain = true;
+	if (r->f.pos + n <= r->f.cap)
+		return;
+	lost = r->f.pos + n - r->f.cap;
+	if (lost <= m->oldest)
+		return;
+	o = lost;
+	if (!m->plain) {
+		/* Records tile [rec, pos): our own headers say how. */
+		for (o = m->rec; o < lost;) {
+			h = r->f.data + o % r->f.cap;
+			o += mobj__ring_record_total((uint64_t)h[0] |
+			                             (uint64_t)h[1] << 8 |
+			                             (uint64_t)h[2] << 16 |
+			                             (uint64_t)h[3] << 24);
+		}
+		if (o > r->f.pos) { /* a record committed as plain bytes */
+			m->plain = true;
+			o = lost;
+		}
+		m->rec = o;
+	}
+	m->oldest = o;
+	atomic_store_explicit(&r->own->oldest, o, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
+}
+
+int mobj__ring_multi_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
+                             void **p)
+{
+	bool rec = r->rec_next;
+	int err;
+
+	r->rec_next = false;
+	if (!p)
+		return -EINVAL;
+	if (n > r->f.cap)
+		return -EMSGSIZE;
+	if (r->m->overwrite) {
+		r->f.peer_seen = r->f.pos;
+	} else if (r->f.pos + n - r->f.peer_seen > r->f.cap) {
+		err = wait_room(r, r->f.pos + n - r->f.cap, timeout_ms);
+		if (err < 0)
+			return err;
+	}
+	mark_oldest(r, n, rec);
+	r->f.reserved = n;
+	r->f.in_record = 0;
+	*p = r->f.data + r->f.off;
+	return 0;
+}
+
+/* K3 for every consumer: one bump of our wake sequence serves all. */
+void mobj__ring_multi_wake(struct mobj_ring *r)
+{
+	struct mobj__ring_multi *m = r->m;
+	uint32_t seq = atomic_load_explicit(&r->own->wake_seq,
+	                                    memory_order_relaxed);
+	bool bumped = false;
+	unsigned i;
+
+	for (i = 0; i < m->max; i++) {
+		const struct mobj__ring_ctl *c = m->slot[i].ctl;
+
+		if (m->slot[i].state != MOBJ_RING_LIVE ||
+		    !atomic_load_explicit(&c->waiting, memory_order_relaxed))
+			continue;
+		if (r->f.published <
+		            atomic_load_explicit(&c->wait_target,
+		                                 memory_order_relaxed) ||
+		    atomic_load_explicit(&c->wait_seq,
+		                         memory_order_relaxed) != seq)
+			continue;
+		if (!bumped)
+			atomic_fetch_add_explicit(&r->own->wake_seq, 1,
+			                          memory_order_release);
+		bumped = true;
+		/* Linux: one futex wake would do; Darwin's semaphores are
+		 * per consumer. */
+		mobj__os_waker_wake(&m->slot[i].waker,
+		                    (uint32_t *)&r->own->wake_seq);
+		r->stats.wakes++;
+	}
+}
+
+ssize_t mobj__ring_multi_available(struct mobj_ring *r)
+{
+	if (r->m->overwrite)
+		return (ssize_t)r->f.cap;
+	(void)laggard(r, 0);
+	if (r->f.pos - r->f.peer_seen >= r->f.cap)
+		return 0;
+	return (ssize_t)(r->f.cap - (r->f.pos - r->f.peer_seen));
+}
+
+/* A slot for one more consumer, or NULL: -ENOSPC. */
+static struct slot *free_slot(struct mobj_ring *r)
+{
+	struct mobj__ring_multi *m = r->m;
+	unsigned i, pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < m->max; i++) {
+			slot_poll(r, &m->slot[i]);
+			if (m->slot[i].state != MOBJ_RING_LIVE)
+				return &m->slot[i];
+		}
+		check_alive(r);
+	}
+	return NULL;
+}
+
+/* Map a joining consumer's page into a free slot. */
+static int slot_accept(struct mobj_ring *r, struct mobj *cctl_ro,
+                       struct slot **out)
+{
+	const struct mobj__ring_ctl *ctl;
+	struct slot *s = free_slot(r);
+	uint32_t flags;
+	uint64_t head;
+	int err;
+
+	if (!s)
+		return -ENOSPC;
+	err = mobj__ring_ctl_attach(cctl_ro, MOBJ__RING_CONSUMER,
+	                            (size_t)r->f.cap, &ctl, &flags);
+	if (err < 0)
+		return err;
+	/* It joined at a tail we published. */
+	head = atomic_load_explicit(&ctl->index, memory_order_acquire);
+	if (head > r->f.published ||
+	    atomic_load_explicit(&ctl->closed, memory_order_acquire)) {
+		mobj_unmap((void *)ctl, mobj_page_size());
+		return -EPROTO;
+	}
+	memset(s, 0, sizeof(*s));
+	s->ctl = ctl;
+	s->flags = flags;
+	s->head = head;
+	s->state = MOBJ_RING_LIVE;
+	if (head < r->f.peer_seen)
+		r->f.peer_seen = head;
+	mobj__ring_refresh(r);
+	*out = s;
+	return 0;
+}
+
+int mobj__ring_multi_consumer(struct mobj_ring *r, struct mobj_ring **consumer)
+{
+	struct mobj_ring *c;
+	struct mobj *cctl_ro;
+	struct slot *s;
+	int err;
+
+	if (!free_slot(r))
+		return -ENOSPC;
+	err = mobj__ring_attach(r->data_ro, r->pctl_ro, &c, &cctl_ro);
+	if (err < 0)
+		return err;
+	err = slot_accept(r, cctl_ro, &s);
+	mobj_close(cctl_ro);
+	if (err == 0) {
+		err = mobj__os_waker_pair(&s->waker, &c->waker);
+		if (err < 0)
+			depart(s, MOBJ_RING_CLOSED);
+	}
+	if (err < 0) {
+		mobj__ring_free(c);
+		return err;
+	}
+	s->waker_set = c->waker_set = true;
+	*consumer = c;
+	return 0;
+}
+
+int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj *cctl_ro, int pid,
+                            int fd)
+{
+	struct mobj__os_waker w;
+	struct slot *s;
+	bool gone;
+	int err;
+
+	memset(&w, 0, sizeof(w));
+	err = mobj__os_waker_adopt(&w, pid, fd); /* takes fd */
+	gone = err == -EPIPE;
+
+	if (err < 0 && !gone)
+		return err;
+	err = slot_accept(r, cctl_ro, &s);
+	if (err < 0) {
+		if (!gone)
+			mobj__os_waker_release(&w);
+		return err;
+	}
+	if (gone) {
+		depart(s, MOBJ_RING_DEAD);
+		return 0;
+	}
+	s->waker = w;
+	s->waker_set = true;
+	s->pid = pid;
+	return 0;
+}
+
+int mobj__ring_multi_send(struct mobj_chan *c, struct mobj_ring *r,
+                          int timeout_ms)
+{
+	struct mobj__ring_part h;
+	struct mobj *cctl_ro;
+	uint64_t t0 = mobj__os_clock_ns();
+	size_t cap = (size_t)r->f.cap;
+	struct slot *s;
+	int err;
+
+	if (!free_slot(r))
+		return -ENOSPC;
+	err = mobj__ring_send_part(c, r->data_ro, RING_PART_DATA, cap,
+	                           timeout_ms);
+	if (err == 0)
+		err = mobj__ring_send_part(c, r->pctl_ro, RING_PART_PCTL, cap,
+		                           mobj__time_left(timeout_ms, t0));
+	if (err == 0)
+		err = mobj__ring_recv_part(c, mobj__time_left(timeout_ms, t0),
+		                           RING_PART_CCTL, &cap, &cctl_ro);
+	if (err != 0)
+		return err;
+	err = slot_accept(r, cctl_ro, &s);
+	mobj_close(cctl_ro);
+	if (err < 0)
+		return err;
+	/* No peer event: the consumer's mobj_ring_fd() uses its helper
+	 * thread (the producer would have to signal N sockets per wake). */
+	mobj__ring_part_init(&h, RING_PART_EVENT, cap);
+	err = mobj__os_chan_send(mobj__chan_os(c), &h, sizeof(h), NULL, 0,
+	                         mobj__time_left(timeout_ms, t0));
+	if (err == 0)
+		err = mobj__os_waker_connect(&s->waker, mobj__chan_os(c), true,
+		                             mobj__time_left(timeout_ms, t0));
+	if (err < 0) {
+		depart(s, MOBJ_RING_DEAD);
+		return err == -EPIPE ? 0 : err;
+	}
+	s->waker_set = true;
+#ifdef __linux__
+	s->pid = s->waker.pid; /* what the consumer said (mobj info shows it) */
+#endif
+	return 0;
+}
+
+int mobj_ring_consumer_stats(struct mobj_ring *r, unsigned i,
+                             struct mobj_ring_consumer_stats *out)
+{
+	struct slot *s;
+
+	if (!r || !r->m || !out || i >= r->m->max)
+		return -EINVAL;
+	s = &r->m->slot[i];
+	if (s->state == 0)
+		return -ENOENT;
+	slot_poll(r, s);
+	if (s->state == MOBJ_RING_LIVE && s->waker_set &&
+	    !mobj__os_waker_peer_alive(&s->waker))
+		depart(s, MOBJ_RING_DEAD);
+	memset(out, 0, sizeof(*out));
+	out->head = s->head;
+	out->lag = r->f.published - s->head;
+	out->waits = s->waits;
+	out->state = s->state;
+	out->pid = s->pid;
+	return 0;
+}
+
+void mobj__ring_multi_free(struct mobj_ring *r)
+{
+	struct mobj__ring_multi *m = r->m;
+	unsigned i;
+
+	for (i = 0; i < m->max; i++) {
+		/* mobj_ring_close() woke the consumers through the futex;
+		 * Darwin's semaphores are per consumer. */
+		if (m->slot[i].waker_set)
+			mobj__os_waker_wake(&m->slot[i].waker,
+			                    (uint32_t *)&r->own->wake_seq);
+		depart(&m->slot[i], m->slot[i].state);
+	}
+	free(m);
+	r->m = NULL;
+}

@@ -1,0 +1,840 @@
+/*
+ * 1:N rings (mobj_ring_create_multi): argument checks and -ENOSPC, every
+ * way of joining, N consumer processes each verifying every byte of a long
+ * stream, one consumer killed with SIGKILL mid-stream while the others
+ * finish, least privilege across processes, overwrite mode with a stalled
+ * consumer (-EOVERFLOW once, then intact records), the seqlock check of a
+ * consumer reading in place (alone, and racing a producer that laps two
+ * consumer processes), hostile consumer indices in both modes, the
+ * producer's death reaching every consumer, and an in-process stream
+ * between threads (the form tools/tsan.sh checks).
+ *
+ * MOBJ_RING_STREAM_MB overrides the stream length (default 256).
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mobj/mobj.h"
+#include "ring_layout.h"
+#include "ring_internal.h"
+#include "testutil.h"
+
+#define T_MS 5000
+#define NCONS 3
+
+static uint64_t stream_bytes(void)
+{
+	const char *e = getenv("MOBJ_RING_STREAM_MB");
+
+	return (uint64_t)(e ? strtoul(e, NULL, 10) : 256) << 20;
+}
+
+/* Stream byte i: position-dependent, with a prime period (a lost, repeated
+ * or shifted block shows). */
+static unsigned char pat(uint64_t i)
+{
+	return (unsigned char)((i % 251) ^ (i / 251) ^ (i >> 17));
+}
+
+/* Produce @total bytes in chunks of varying size (reserve, fill, commit);
+ * 0 or the first error. */
+static int produce(struct mobj_ring *p, uint64_t total)
+{
+	uint64_t i = 0;
+	size_t n, k;
+	void *dst;
+	int err;
+
+	while (i < total) {
+		n = 1 + (size_t)((i * 7919) % 20000);
+		if (n > total - i)
+			n = (size_t)(total - i);
+		err = mobj_ring_reserve(p, n, T_MS, &dst);
+		if (err < 0)
+			return err;
+		for (k = 0; k < n; k++)
+			((unsigned char *)dst)[k] = pat(i + k);
+		err = mobj_ring_commit(p, n);
+		if (err < 0)
+			return err;
+		i += n;
+	}
+	return 0;
+}
+
+/* Read and check the next @total bytes of the stream in place (from byte
+ * @from on). 0, a negative errno, or 1 for a wrong byte. */
+static int verify_from(struct mobj_ring *c, uint64_t from, uint64_t total)
+{
+	uint64_t got = 0;
+	const unsigned char *p;
+	const void *v;
+	size_t avail, k;
+	int err;
+
+	while (got < total) {
+		err = mobj_ring_peek(c, 1, T_MS, &v, &avail);
+		if (err < 0)
+			return err;
+		p = v;
+		if (avail > total - got)
+			avail = (size_t)(total - got);
+		for (k = 0; k < avail; k++)
+			if (p[k] != pat(from + got + k))
+				return 1;
+		err = mobj_ring_consume(c, avail);
+		if (err < 0)
+			return err;
+		got += avail;
+	}
+	return 0;
+}
+
+static int verify_n(struct mobj_ring *c, uint64_t total)
+{
+	return verify_from(c, 0, total);
+}
+
+/* The whole @total-byte stream, then -EPIPE. */
+static int verify(struct mobj_ring *c, uint64_t total)
+{
+	const void *v;
+	size_t avail;
+	int err = verify_n(c, total);
+
+	if (err != 0)
+		return err;
+	err = mobj_ring_peek(c, 1, T_MS, &v, &avail);
+	return err == -EPIPE ? 0 : err < 0 ? err : 2;
+}
+
+/* ---- Arguments, slots, joining ------------------------------------------ */
+
+static void test_multi_bad_input(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p;
+	struct mobj_ring_consumer_stats st;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, NULL), -EINVAL);
+	assert_int_equal(mobj_ring_create_multi(4096, 0, 0, &p), -EINVAL);
+	assert_int_equal(mobj_ring_create_multi(4096, 1025, 0, &p), -EINVAL);
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 2, &p), -EINVAL);
+	assert_int_equal(mobj_ring_create_multi(0, 2, 0, &p), -EINVAL);
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	assert_int_equal(mobj_ring_set_batch(p, 64), -ENOTSUP);
+	assert_int_equal(mobj_ring_fd(p), -ENOTSUP);
+	assert_int_equal(mobj_ring_consumer_stats(p, 0, &st), -ENOENT);
+	assert_int_equal(mobj_ring_consumer_stats(p, 2, &st), -EINVAL);
+	assert_int_equal(mobj_ring_consumer_stats(NULL, 0, &st), -EINVAL);
+	/* No consumer: the producer writes freely. */
+	assert_int_equal(mobj_ring_available(p), (ssize_t)mobj_ring_capacity(p));
+	assert_int_equal(mobj_ring_write(p, "abc", 3, 0), 3);
+	mobj_ring_close(p);
+	tu_res_check(res);
+}
+
+static void test_multi_enospc(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c[3];
+	struct mobj_ring_consumer_stats st;
+	char buf[8];
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c[0]), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c[1]), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c[2]), -ENOSPC);
+	assert_int_equal(mobj_ring_write(p, "abcd", 4, 0), 4);
+	assert_int_equal(mobj_ring_read(c[0], buf, sizeof(buf), 0), 4);
+	assert_memory_equal(buf, "abcd", 4);
+	/* A closed consumer frees its slot; the new one joins at the tail. */
+	mobj_ring_close(c[0]);
+	assert_int_equal(mobj_ring_consumer(p, &c[2]), 0);
+	assert_int_equal(mobj_ring_consumer_stats(p, 0, &st), 0);
+	assert_int_equal(st.state, MOBJ_RING_LIVE);
+	assert_int_equal(st.head, 4);
+	assert_int_equal(mobj_ring_read(c[2], buf, sizeof(buf), 0), -EAGAIN);
+	assert_int_equal(mobj_ring_write(p, "ef", 2, 0), 2);
+	assert_int_equal(mobj_ring_read(c[2], buf, sizeof(buf), 0), 2);
+	assert_memory_equal(buf, "ef", 2);
+	assert_int_equal(mobj_ring_read(c[1], buf, sizeof(buf), 0), 6);
+	assert_memory_equal(buf, "abcdef", 6);
+	mobj_ring_close(c[1]);
+	mobj_ring_close(c[2]);
+	mobj_ring_close(p);
+	tu_res_check(res);
+}
+
+/* Blocking mode: the producer waits for the slowest live consumer, and a
+ * closed one stops holding it back at once. */
+static void test_multi_slowest(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *a, *b;
+	struct mobj_ring_consumer_stats st;
+	size_t cap;
+	char *buf;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(4096, 4, 0, &p), 0);
+	cap = mobj_ring_capacity(p);
+	buf = calloc(1, cap);
+	assert_non_null(buf);
+	assert_int_equal(mobj_ring_consumer(p, &a), 0);
+	assert_int_equal(mobj_ring_consumer(p, &b), 0);
+	assert_int_equal(mobj_ring_write(p, buf, cap, 0), (ssize_t)cap);
+	assert_int_equal(mobj_ring_write(p, buf, 1, 0), -EAGAIN);
+	assert_int_equal(mobj_ring_read(a, buf, cap, 0), (ssize_t)cap);
+	assert_int_equal(mobj_ring_write(p, buf, 1, 0), -EAGAIN);
+	assert_int_equal(mobj_ring_available(p), 0);
+	assert_int_equal(mobj_ring_read(b, buf, 16, 0), 16);
+	assert_int_equal(mobj_ring_available(p), 16);
+	assert_int_equal(mobj_ring_write(p, buf, 16, 0), 16);
+	assert_int_equal(mobj_ring_consumer_stats(p, 1, &st), 0);
+	assert_int_equal(st.lag, cap);
+	mobj_ring_close(b);
+	assert_int_equal(mobj_ring_write(p, buf, 16, 0), 16);
+	assert_int_equal(mobj_ring_consumer_stats(p, 1, &st), 0);
+	assert_int_equal(st.state, MOBJ_RING_CLOSED);
+	mobj_ring_close(a);
+	mobj_ring_close(p);
+	free(buf);
+	tu_res_check(res);
+}
+
+/* Joining over the user's IPC: every export gives the same offer, each
+ * answer is one more consumer. */
+static void test_multi_export(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring_xfer offer, ans;
+	struct mobj_ring *p, *c[2];
+	char buf[8];
+	int i;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(mobj_ring_export(p, &offer), 0);
+		assert_int_equal(offer.event_fd, -1);
+		assert_int_equal(mobj_ring_import(&offer, &c[i], &ans), 0);
+		assert_int_equal(mobj_ring_accept_answer(p, &ans), 0);
+	}
+	assert_int_equal(mobj_ring_write(p, "xyz", 3, 0), 3);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(mobj_ring_read(c[i], buf, sizeof(buf), T_MS), 3);
+		assert_memory_equal(buf, "xyz", 3);
+	}
+	mobj_ring_close(p);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(mobj_ring_read(c[i], buf, sizeof(buf), T_MS),
+		                 -EPIPE);
+		mobj_ring_close(c[i]);
+	}
+	tu_res_check(res);
+}
+
+/* A consumer's mobj_ring_fd() (its helper thread): readable once the
+ * producer commits what a -EAGAIN was waiting for. */
+static void test_multi_consumer_fd(void **state)
+{
+	struct tu_res res = tu_res_objects();
+	struct mobj_ring *p, *c;
+	struct pollfd pfd;
+	char buf[8];
+	int fd;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	fd = mobj_ring_fd(c);
+	assert_true(fd >= 0);
+	assert_int_equal(mobj_ring_read(c, buf, sizeof(buf), 0), -EAGAIN);
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(mobj_ring_write(p, "ping", 4, 0), 4);
+	assert_int_equal(poll(&pfd, 1, T_MS), 1);
+	assert_int_equal(mobj_ring_read(c, buf, sizeof(buf), 0), 4);
+	mobj_ring_close(c);
+	mobj_ring_close(p);
+	tu_res_objects_check(res);
+}
+
+/* ---- Streams ------------------------------------------------------------ */
+
+struct reader {
+	struct mobj_ring *c;
+	uint64_t total;
+	int err;
+};
+
+static void *reader_main(void *arg)
+{
+	struct reader *rd = arg;
+
+	rd->err = verify(rd->c, rd->total);
+	return NULL;
+}
+
+/* In-process (threads): what tools/tsan.sh checks. */
+static void test_multi_stream_threads(void **state)
+{
+	struct tu_res res = tu_res_objects();
+	struct reader rd[NCONS];
+	pthread_t th[NCONS];
+	struct mobj_ring *p;
+	uint64_t total = stream_bytes() / 4;
+	int i;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(64 << 10, NCONS, 0, &p), 0);
+	for (i = 0; i < NCONS; i++) {
+		rd[i].total = total;
+		assert_int_equal(mobj_ring_consumer(p, &rd[i].c), 0);
+		assert_int_equal(pthread_create(&th[i], NULL, reader_main,
+		                                &rd[i]), 0);
+	}
+	assert_int_equal(produce(p, total), 0);
+	mobj_ring_close(p);
+	for (i = 0; i < NCONS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(rd[i].err, 0);
+		mobj_ring_close(rd[i].c);
+	}
+	tu_res_objects_check(res);
+}
+
+/* Consumer process: receive, verify (or die after @die_after bytes), exit
+ * with the result. */
+static void consumer_child(struct mobj_chan *ch, uint64_t total,
+                           uint64_t die_after)
+{
+	struct mobj_ring *c;
+	char buf[4096];
+	uint64_t got = 0;
+	ssize_t n;
+
+	if (mobj_ring_recv(ch, T_MS, &c) < 0)
+		_exit(10);
+	mobj_chan_close(ch);
+	if (die_after) {
+		while (got < die_after) {
+			n = mobj_ring_read(c, buf, sizeof(buf), T_MS);
+			if (n <= 0)
+				_exit(11);
+			got += (uint64_t)n;
+		}
+		raise(SIGKILL);
+	}
+	_exit(verify(c, total) == 0 ? 0 : 12);
+}
+
+/* Fork @n consumer processes (before the ring exists, so none inherits a
+ * writable mapping), connect each over its own channel. */
+static void spawn_consumers(struct mobj_ring *p, int n, uint64_t total,
+                            uint64_t die_after_first, pid_t *pids)
+{
+	struct mobj_chan *ch;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		pids[i] = tu_fork_chan(&ch);
+		if (pids[i] == 0)
+			consumer_child(ch, total, i == 0 ? die_after_first : 0);
+		assert_int_equal(mobj_ring_send(ch, p, T_MS), 0);
+		mobj_chan_close(ch);
+	}
+}
+
+/* NCONS consumer processes read the whole stream; with @die_after, the
+ * first dies (SIGKILL, no close) that far in, while the producer waits
+ * for it: it stops holding the producer back (every write bounded by
+ * T_MS), and the others still verify every byte. */
+static void stream_processes(uint64_t die_after)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring_consumer_stats st;
+	struct mobj_ring *p;
+	uint64_t total = stream_bytes();
+	pid_t pids[NCONS];
+	int i;
+
+	assert_int_equal(mobj_ring_create_multi(256 << 10, NCONS, 0, &p), 0);
+	spawn_consumers(p, NCONS, total, die_after, pids);
+	assert_int_equal(produce(p, total), 0);
+	for (i = 0; i < NCONS; i++) {
+		assert_int_equal(mobj_ring_consumer_stats(p, (unsigned)i, &st), 0);
+		assert_true(st.pid > 0);
+		assert_int_equal(st.state, die_after && i == 0 ? MOBJ_RING_DEAD :
+		                                                 MOBJ_RING_LIVE);
+	}
+	mobj_ring_close(p);
+	for (i = 0; i < NCONS; i++)
+		assert_int_equal(tu_wait(pids[i]),
+		                 die_after && i == 0 ? 128 + SIGKILL : 0);
+	tu_res_check(res);
+}
+
+static void test_multi_stream_processes(void **state)
+{
+	(void)state;
+	stream_processes(0);
+}
+
+static void test_multi_kill_one(void **state)
+{
+	(void)state;
+	stream_processes(4 << 20);
+}
+
+/* The producer's death (SIGKILL) reaches every consumer: all committed
+ * data, then -EPIPE. */
+static void test_multi_producer_killed(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_chan *ch[2];
+	struct mobj_ring *p, *c[2];
+	char buf[64];
+	pid_t pid;
+	int i;
+
+	(void)state;
+	pid = tu_fork_chan(&ch[0]);
+	if (pid == 0) {
+		if (mobj_ring_create_multi(4096, 2, 0, &p) < 0 ||
+		    mobj_ring_send(ch[0], p, T_MS) < 0)
+			_exit(2);
+		/* The second consumer's channel: the same pair, again. */
+		if (mobj_ring_send(ch[0], p, T_MS) < 0 ||
+		    mobj_ring_write(p, "last words", 10, T_MS) != 10)
+			_exit(3);
+		raise(SIGKILL);
+	}
+	ch[1] = ch[0];
+	for (i = 0; i < 2; i++)
+		assert_int_equal(mobj_ring_recv(ch[i], T_MS, &c[i]), 0);
+	mobj_chan_close(ch[0]);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(mobj_ring_read(c[i], buf, sizeof(buf), T_MS), 10);
+		assert_memory_equal(buf, "last words", 10);
+		assert_int_equal(mobj_ring_read(c[i], buf, sizeof(buf), T_MS),
+		                 -EPIPE);
+		mobj_ring_close(c[i]);
+	}
+	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+	tu_res_check(res);
+}
+
+/* ---- Least privilege ---------------------------------------------------- */
+
+/* A consumer process (the second of two): it maps the data (mirrored) and
+ * the producer's page read-only and cannot make them writable, writes its
+ * own page, and maps nothing else: never the other consumer's page. */
+static void privs_child(struct mobj_chan *ch)
+{
+	struct tu_res before = tu_res_objects(), after;
+	struct mobj_ring *c;
+	unsigned char *d;
+
+	if (mobj_ring_recv(ch, T_MS, &c) < 0)
+		_exit(10);
+	mobj_chan_close(ch);
+	after = tu_res_objects();
+	d = mobj__ring_data(c);
+	if (tu_cannot_write(d) || tu_cannot_write(d + mobj_ring_capacity(c)) ||
+	    tu_cannot_write(mobj__ring_peer(c)))
+		_exit(11);
+	if (!tu_poke_mem(mobj__ring_own(c), 0))
+		_exit(12);
+	/* Two halves of the mirror, the producer's page, our own. */
+	if (after.maps - before.maps != 4)
+		_exit(13);
+	mobj_ring_close(c);
+	_exit(0);
+}
+
+static void test_multi_least_privilege(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_chan *ch;
+	struct mobj_ring *p, *c;
+	pid_t pid;
+
+	(void)state;
+	pid = tu_fork_chan(&ch);
+	if (pid == 0)
+		privs_child(ch);
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_send(ch, p, T_MS), 0);
+	mobj_chan_close(ch);
+	assert_int_equal(tu_wait(pid), 0);
+	mobj_ring_close(c);
+	mobj_ring_close(p);
+	tu_res_check(res);
+}
+
+/* ---- Overwrite mode ----------------------------------------------------- */
+
+/* Records of 100 bytes: an 8-byte sequence number, then bytes of it. */
+static void record_fill(unsigned char *r, uint64_t seq)
+{
+	int k;
+
+	memcpy(r, &seq, 8);
+	for (k = 8; k < 100; k++)
+		r[k] = (unsigned char)(seq + (uint64_t)k);
+}
+
+static int record_ok(const unsigned char *r, size_t len, uint64_t *seq)
+{
+	int k;
+
+	if (len != 100)
+		return 0;
+	memcpy(seq, r, 8);
+	for (k = 8; k < 100; k++)
+		if (r[k] != (unsigned char)(*seq + (uint64_t)k))
+			return 0;
+	return 1;
+}
+
+/* A consumer process stalls while the producer (never waiting) laps it
+ * three times: its next read is -EOVERFLOW, exactly once, then it reads
+ * intact, consecutive records to the last one. */
+static void test_multi_overwrite_stalled(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_chan *ch;
+	struct mobj_ring *p, *c;
+	unsigned char rec[100];
+	uint64_t seq, next, nrec;
+	int go[2], overflows = 0;
+	ssize_t n;
+	pid_t pid;
+	char x;
+
+	(void)state;
+	assert_int_equal(pipe(go), 0);
+	pid = tu_fork_chan(&ch);
+	if (pid == 0) {
+		close(go[1]);
+		if (mobj_ring_recv(ch, T_MS, &c) < 0)
+			_exit(10);
+		mobj_chan_close(ch);
+		if (read(go[0], &x, 1) != 1)
+			_exit(11);
+		next = 0;
+		for (;;) {
+			n = mobj_ring_read_record(c, rec, sizeof(rec), T_MS);
+			if (n == -EOVERFLOW) {
+				overflows++;
+				continue;
+			}
+			if (n == -EPIPE)
+				break;
+			if (n < 0 || !record_ok(rec, (size_t)n, &seq) ||
+			    (next && seq != next))
+				_exit(12);
+			next = seq + 1;
+		}
+		_exit(overflows == 1 && next > 0 ? (int)(next % 200) : 13);
+	}
+	close(go[0]);
+	assert_int_equal(mobj_ring_create_multi(16 << 10, 1, MOBJ_RING_OVERWRITE,
+	                                        &p), 0);
+	assert_int_equal(mobj_ring_send(ch, p, T_MS), 0);
+	mobj_chan_close(ch);
+	nrec = 3 * (16 << 10) / 108 + 7;
+	for (seq = 1; seq <= nrec; seq++) {
+		record_fill(rec, seq);
+		/* Timeout 0: the producer never waits. */
+		assert_int_equal(mobj_ring_write_record(p, rec, 100, 0), 100);
+	}
+	assert_int_equal(write(go[1], "g", 1), 1);
+	mobj_ring_close(p);
+	close(go[1]);
+	assert_int_equal(tu_wait(pid), (int)((nrec + 1) % 200));
+	tu_res_check(res);
+}
+
+/* Record @seq of the race test: its length and its byte k. */
+static size_t race_len(uint64_t seq)
+{
+	return 16 + (size_t)((seq * 37) % 3000);
+}
+
+static unsigned char race_byte(uint64_t seq, size_t k)
+{
+	return (unsigned char)(seq * 131 + k * 7 + (k >> 8));
+}
+
+/* A consumer process reading records in place while the producer laps it
+ * (@slow: it pauses now and then, so it is lapped often): every record
+ * whose consume returns 0 must have been intact when read, and sequence
+ * numbers only go up. Exits 0, or the first thing that went wrong. */
+static void race_child(struct mobj_chan *ch, bool slow)
+{
+	struct mobj_ring *c;
+	const unsigned char *p;
+	const void *v;
+	uint64_t seq = 0, last = 0, n = 0, ok;
+	size_t len, k;
+	int err;
+
+	if (mobj_ring_recv(ch, T_MS, &c) < 0)
+		_exit(10);
+	mobj_chan_close(ch);
+	for (;;) {
+		err = mobj_ring_peek_record(c, T_MS, &v, &len);
+		if (err == -EOVERFLOW)
+			continue;
+		if (err == -EPIPE)
+			break;
+		if (err < 0)
+			_exit(11);
+		p = v;
+		ok = len >= 8;
+		if (ok)
+			memcpy(&seq, p, 8);
+		ok = ok && len == race_len(seq);
+		for (k = 8; ok && k < len; k++)
+			ok = p[k] == race_byte(seq, k);
+		err = mobj_ring_consume_record(c);
+		if (err == -EOVERFLOW)
+			continue;
+		if (err < 0)
+			_exit(12);
+		/* Consumed without -EOVERFLOW: it was intact. */
+		if (!ok)
+			_exit(13);
+		if (seq <= last)
+			_exit(14);
+		last = seq;
+		if (slow && ++n % 64 == 0)
+			usleep(2000);
+	}
+	mobj_ring_close(c);
+	_exit(last > 0 ? 0 : 15);
+}
+
+/* Overwrite mode under a real race: two consumer processes read in place
+ * while the producer, never waiting, laps them; the seqlock check must
+ * catch every record overwritten under a reader. */
+static void test_multi_overwrite_race(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_chan *ch[2];
+	struct mobj_ring *p;
+	unsigned char *dst;
+	uint64_t seq, nrec = stream_bytes() / 1500 / 4;
+	void *w;
+	size_t k, len;
+	pid_t pids[2];
+	int i;
+
+	(void)state;
+	/* Both consumers exist before the ring: neither inherits it. */
+	for (i = 0; i < 2; i++) {
+		pids[i] = tu_fork_chan(&ch[i]);
+		if (pids[i] == 0) {
+			if (i == 1)
+				mobj_chan_close(ch[0]);
+			race_child(ch[i], i == 1);
+		}
+	}
+	assert_int_equal(mobj_ring_create_multi(64 << 10, 2, MOBJ_RING_OVERWRITE,
+	                                        &p), 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(mobj_ring_send(ch[i], p, T_MS), 0);
+		mobj_chan_close(ch[i]);
+	}
+	for (seq = 1; seq <= nrec; seq++) {
+		len = race_len(seq);
+		assert_int_equal(mobj_ring_reserve_record(p, len, 0, &w), 0);
+		dst = w;
+		memcpy(dst, &seq, 8);
+		for (k = 8; k < len; k++)
+			dst[k] = race_byte(seq, k);
+		assert_int_equal(mobj_ring_commit_record(p, len), 0);
+	}
+	mobj_ring_close(p);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(tu_wait(pids[i]), 0);
+	tu_res_check(res);
+}
+
+/* Reading in place: bytes overwritten between peek and consume make the
+ * consume -EOVERFLOW (nothing consumed), and the consumer goes on with
+ * intact data. Byte mode: it resumes at the oldest intact byte. */
+static void test_multi_overwrite_in_place(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	uint64_t v, want, i;
+	const void *src;
+	size_t avail, cap;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(4096, 1, MOBJ_RING_OVERWRITE,
+	                                        &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	cap = mobj_ring_capacity(p);
+	for (i = 0; i < 8; i++)
+		assert_int_equal(mobj_ring_write(p, &i, 8, 0), 8);
+	assert_int_equal(mobj_ring_peek(c, 8, 0, &src, &avail), 0);
+	assert_int_equal(avail, 64);
+	/* A whole ring more: the peeked bytes are gone. */
+	for (; i < 8 + cap / 8; i++)
+		assert_int_equal(mobj_ring_write(p, &i, 8, 0), 8);
+	assert_int_equal(mobj_ring_consume(c, 8), -EOVERFLOW);
+	/* Reported once: what follows is intact and consecutive. */
+	want = 8;
+	while (mobj_ring_read(c, &v, 8, 0) == 8) {
+		assert_int_equal(v, want);
+		want++;
+	}
+	assert_int_equal(want, i);
+	/* Nothing overwritten: consume is 0. */
+	assert_int_equal(mobj_ring_write(p, &i, 8, 0), 8);
+	assert_int_equal(mobj_ring_peek(c, 8, 0, &src, &avail), 0);
+	assert_int_equal(mobj_ring_consume(c, 8), 0);
+	mobj_ring_close(c);
+	mobj_ring_close(p);
+	tu_res_check(res);
+}
+
+/* ---- Hostile consumer indices ------------------------------------------- */
+
+/* A consumer whose index is impossible is dropped (BROKEN) and never makes
+ * the producer overwrite what an honest consumer has not read (blocking
+ * mode); in overwrite mode nothing depends on it. Each lie: ahead of the
+ * tail, backwards. */
+static void hostile_index(unsigned flags, int lie)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring_consumer_stats st;
+	struct mobj_ring *p, *honest, *liar;
+	struct mobj__ring_ctl *own;
+	unsigned char buf[256];
+	uint64_t i, n, total;
+	size_t cap;
+
+	assert_int_equal(mobj_ring_create_multi(4096, 2, flags, &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &liar), 0);
+	assert_int_equal(mobj_ring_consumer(p, &honest), 0);
+	cap = mobj_ring_capacity(p);
+	for (i = 0; i < 256; i++)
+		buf[i] = pat(i);
+	assert_int_equal(mobj_ring_write(p, buf, 256, 0), 256);
+	own = mobj__ring_own(liar);
+	if (lie == 0)
+		atomic_store(&own->index, (uint64_t)1 << 60);
+	else {
+		assert_int_equal(mobj_ring_read(liar, buf, 128, 0), 128);
+		/* The producer sees 128, then the index goes back. */
+		assert_true(mobj_ring_available(p) >= 0);
+		atomic_store(&own->index, 64);
+	}
+	/* Fill the ring: blocking mode stops where the honest consumer is. */
+	total = 256;
+	do {
+		for (i = 0; i < 256; i++)
+			buf[i] = pat(total + i);
+		n = (uint64_t)mobj_ring_write(p, buf, 256, 0);
+		if ((ssize_t)n > 0)
+			total += n;
+	} while ((ssize_t)n > 0 && total < 4 * cap);
+	if (flags & MOBJ_RING_OVERWRITE) {
+		assert_int_equal(total, 4 * cap);
+	} else {
+		assert_int_equal((ssize_t)n, -EAGAIN);
+		assert_int_equal(total, cap);
+		assert_int_equal(mobj_ring_consumer_stats(p, 0, &st), 0);
+		assert_int_equal(st.state, MOBJ_RING_BROKEN);
+		/* The honest one reads every byte intact. */
+		assert_int_equal(verify_n(honest, cap), 0);
+	}
+	mobj_ring_close(liar);
+	mobj_ring_close(honest);
+	mobj_ring_close(p);
+	tu_res_check(res);
+}
+
+static void test_multi_hostile_index_blocking(void **state)
+{
+	(void)state;
+	hostile_index(0, 0);
+	hostile_index(0, 1);
+}
+
+static void test_multi_hostile_index_overwrite(void **state)
+{
+	(void)state;
+	hostile_index(MOBJ_RING_OVERWRITE, 0);
+	hostile_index(MOBJ_RING_OVERWRITE, 1);
+}
+
+/* A hostile producer's oldest (past its tail) is -EPROTO, never a jump
+ * outside the ring. */
+static void test_multi_hostile_oldest(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	char buf[8];
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(4096, 1, MOBJ_RING_OVERWRITE,
+	                                        &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_write(p, "abcd", 4, 0), 4);
+	atomic_store(&mobj__ring_own(p)->oldest, (uint64_t)1 << 50);
+	assert_int_equal(mobj_ring_read(c, buf, sizeof(buf), 0), -EPROTO);
+	mobj_ring_close(c);
+	mobj_ring_close(p);
+	tu_res_check(res);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_multi_bad_input),
+		cmocka_unit_test(test_multi_enospc),
+		cmocka_unit_test(test_multi_slowest),
+		cmocka_unit_test(test_multi_export),
+		cmocka_unit_test(test_multi_consumer_fd),
+		cmocka_unit_test(test_multi_stream_threads),
+		cmocka_unit_test(test_multi_stream_processes),
+		cmocka_unit_test(test_multi_kill_one),
+		cmocka_unit_test(test_multi_producer_killed),
+		cmocka_unit_test(test_multi_least_privilege),
+		cmocka_unit_test(test_multi_overwrite_stalled),
+		cmocka_unit_test(test_multi_overwrite_in_place),
+		cmocka_unit_test(test_multi_overwrite_race),
+		cmocka_unit_test(test_multi_hostile_index_blocking),
+		cmocka_unit_test(test_multi_hostile_index_overwrite),
+		cmocka_unit_test(test_multi_hostile_oldest),
+	};
+
+	tu_helper_dispatch(argc, argv, NULL);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
