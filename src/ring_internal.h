@@ -60,12 +60,15 @@ struct mobj_ring {
 	struct mobj__ring_notify *notify; /* mobj_ring_fd()'s helper, or NULL */
 	/* 1:N rings (ring_multi.c). Producer: its consumers, or NULL for an
 	 * SPSC producer; rec_next: the reservation being made is a record.
-	 * Consumer: multi (its producer's page says MOBJ__RING_MULTI), and
+	 * Consumer: multi (its producer's page says MOBJ__RING_MULTI),
+	 * seqlock (it also says MOBJ__RING_OVERWRITE; in blocking mode a
+	 * consumer is an SPSC consumer once it joined), and
 	 * lapped: it was moved to the oldest intact data and has not said so
 	 * yet (the next data call returns -EOVERFLOW). */
 	struct mobj__ring_multi *m;
 	bool rec_next;
 	bool multi;
+	bool seqlock; /* multi, overwrite mode: oldest is checked */
 	bool lapped;
 };
 

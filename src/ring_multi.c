@@ -113,23 +113,33 @@ void mobj__ring_multi_refresh(struct mobj_ring *r)
 {
 	struct mobj__ring_multi *m = r->m;
 	bool light = (r->own->flags & MOBJ__RING_LIGHT) != 0;
-	unsigned i;
+	const struct mobj__ring_ctl *only = NULL;
+	unsigned i, live = 0;
 
-	/* Every reserve goes out of line (flow control over N heads, the
-	 * oldest mark) and every publish looks for sleepers. */
-	r->f.ready = 0;
+	for (i = 0; i < m->max; i++) {
+		if (m->slot[i].state != MOBJ_RING_LIVE)
+			continue;
+		live++;
+		only = m->slot[i].ctl;
+		if (!(m->slot[i].flags & MOBJ__RING_LIGHT))
+			light = false;
+	}
+	/* Blocking mode: the inline reserve's check against peer_seen (the
+	 * lowest head seen, stale is conservative) is the flow control, as
+	 * in SPSC. Overwrite mode: every reserve marks oldest, out of line. */
+	r->f.ready = (!m->overwrite && !r->broken && !r->armed) ?
+	                     MOBJ__RING_PRODUCER : 0;
 	r->f.own_index = (uint64_t *)&r->own->index;
-	r->f.peer_waiting = &m->one;
+	/* A publish looks for sleepers: with one consumer its page's waiting
+	 * count (as in SPSC), else every page (f.peer_waiting points at a
+	 * local 1, so every publish comes to mobj__ring_multi_wake). */
+	r->f.peer_waiting = live == 1 ? (uint32_t *)&only->waiting : &m->one;
 	r->f.peer_polling = &m->zero;
 	r->f.peer_closed = &m->zero;
-	for (i = 0; i < m->max; i++)
-		if (m->slot[i].state == MOBJ_RING_LIVE &&
-		    !(m->slot[i].flags & MOBJ__RING_LIGHT))
-			light = false;
 	r->f.fence = !light;
 }
 
-static void depart(struct slot *s, int state)
+static void depart(struct mobj_ring *r, struct slot *s, int state)
 {
 	s->state = state;
 	if (s->ctl)
@@ -138,6 +148,7 @@ static void depart(struct slot *s, int state)
 	if (s->waker_set)
 		mobj__os_waker_release(&s->waker);
 	s->waker_set = false;
+	mobj__ring_refresh(r); /* f.peer_waiting may have pointed at its page */
 }
 
 /* Read and validate a live consumer's head; an impossible one (backwards,
@@ -150,12 +161,12 @@ static void slot_poll(struct mobj_ring *r, struct slot *s)
 		return;
 	v = atomic_load_explicit(&s->ctl->index, memory_order_acquire);
 	if (v < s->head || v > r->f.published) {
-		depart(s, MOBJ_RING_BROKEN);
+		depart(r, s, MOBJ_RING_BROKEN);
 		return;
 	}
 	s->head = v;
 	if (atomic_load_explicit(&s->ctl->closed, memory_order_acquire))
-		depart(s, MOBJ_RING_CLOSED);
+		depart(r, s, MOBJ_RING_CLOSED);
 }
 
 /* After a silent slice, or before refusing a consumer: who died. */
@@ -171,7 +182,7 @@ static void check_alive(struct mobj_ring *r)
 			continue;
 		r->stats.peer_checks++;
 		if (!mobj__os_waker_peer_alive(&s->waker))
-			depart(s, MOBJ_RING_DEAD);
+			depart(r, s, MOBJ_RING_DEAD);
 	}
 }
 
@@ -233,7 +244,7 @@ static void sleep_on(struct mobj_ring *r, struct slot *s, uint64_t need,
 	}
 	atomic_fetch_sub_explicit(&r->own->waiting, 1, memory_order_relaxed);
 	if (rc == -EPIPE && s->state == MOBJ_RING_LIVE)
-		depart(s, MOBJ_RING_DEAD);
+		depart(r, s, MOBJ_RING_DEAD);
 	else if (rc == -ETIMEDOUT)
 		check_alive(r);
 }
@@ -323,7 +334,8 @@ int mobj__ring_multi_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
 		if (err < 0)
 			return err;
 	}
-	mark_oldest(r, n, rec);
+	if (r->m->overwrite)
+		mark_oldest(r, n, rec);
 	r->f.reserved = n;
 	r->f.in_record = 0;
 	*p = r->f.data + r->f.off;
@@ -442,7 +454,7 @@ int mobj__ring_multi_consumer(struct mobj_ring *r, struct mobj_ring **consumer)
 	if (err == 0) {
 		err = mobj__os_waker_pair(&s->waker, &c->waker);
 		if (err < 0)
-			depart(s, MOBJ_RING_CLOSED);
+			depart(r, s, MOBJ_RING_CLOSED);
 	}
 	if (err < 0) {
 		mobj__ring_free(c);
@@ -474,7 +486,7 @@ int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj *cctl_ro, int pid,
 		return err;
 	}
 	if (gone) {
-		depart(s, MOBJ_RING_DEAD);
+		depart(r, s, MOBJ_RING_DEAD);
 		return 0;
 	}
 	s->waker = w;
@@ -518,7 +530,7 @@ int mobj__ring_multi_send(struct mobj_chan *c, struct mobj_ring *r,
 		err = mobj__os_waker_connect(&s->waker, mobj__chan_os(c), true,
 		                             mobj__time_left(timeout_ms, t0));
 	if (err < 0) {
-		depart(s, MOBJ_RING_DEAD);
+		depart(r, s, MOBJ_RING_DEAD);
 		return err == -EPIPE ? 0 : err;
 	}
 	s->waker_set = true;
@@ -541,7 +553,7 @@ int mobj_ring_consumer_stats(struct mobj_ring *r, unsigned i,
 	slot_poll(r, s);
 	if (s->state == MOBJ_RING_LIVE && s->waker_set &&
 	    !mobj__os_waker_peer_alive(&s->waker))
-		depart(s, MOBJ_RING_DEAD);
+		depart(r, s, MOBJ_RING_DEAD);
 	memset(out, 0, sizeof(*out));
 	out->head = s->head;
 	out->lag = r->f.published - s->head;
@@ -562,7 +574,7 @@ void mobj__ring_multi_free(struct mobj_ring *r)
 		if (m->slot[i].waker_set)
 			mobj__os_waker_wake(&m->slot[i].waker,
 			                    (uint32_t *)&r->own->wake_seq);
-		depart(&m->slot[i], m->slot[i].state);
+		depart(r, &m->slot[i], m->slot[i].state);
 	}
 	free(m);
 	r->m = NULL;
