@@ -50,6 +50,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mobj/chan.h"
 #include "ring_internal.h"
@@ -60,6 +61,8 @@ struct slot {
 	const struct mobj__ring_ctl *ctl; /* read-only; NULL when not live */
 	struct mobj__os_waker waker;
 	bool waker_set;
+	struct mobj__os_pevent pev; /* our half of its peer event */
+	bool pev_set;
 	int state; /* 0: never used, else MOBJ_RING_LIVE ... */
 	int pid;
 	uint32_t flags;
@@ -75,6 +78,7 @@ struct mobj__ring_multi {
 	uint32_t zero;   /* 0: f.peer_polling and f.peer_closed */
 	uint64_t rec;    /* the oldest record start known (walking) */
 	uint64_t oldest; /* what pctl's oldest says */
+	int set;         /* mobj_ring_fd(): the set of the slots' events, or -1 */
 	struct slot slot[];
 };
 
@@ -97,6 +101,7 @@ int mobj_ring_create_multi(size_t capacity, unsigned max_consumers,
 		return err;
 	}
 	m->max = max_consumers;
+	m->set = -1;
 	m->overwrite = (flags & MOBJ_RING_OVERWRITE) != 0;
 	m->one = 1;
 	r->m = m;
@@ -148,6 +153,16 @@ static void depart(struct mobj_ring *r, struct slot *s, int state)
 	if (s->waker_set)
 		mobj__os_waker_release(&s->waker);
 	s->waker_set = false;
+	if (s->pev_set) {
+		if (r->m->set >= 0)
+			mobj__os_pevent_set_del(r->m->set, &s->pev);
+		/* A forked child's copy shares the owner's socket. */
+		if (r->owner == getpid())
+			mobj__os_pevent_close(&s->pev);
+		else
+			mobj__os_pevent_drop(&s->pev);
+	}
+	s->pev_set = false;
 	mobj__ring_refresh(r); /* f.peer_waiting may have pointed at its page */
 }
 
@@ -249,6 +264,45 @@ static void sleep_on(struct mobj_ring *r, struct slot *s, uint64_t need,
 		check_alive(r);
 }
 
+/* Clear every slot's event; a consumer whose half is gone for good (its
+ * process died or it closed) departs: its head is final. */
+static void drain_slots(struct mobj_ring *r)
+{
+	struct mobj__ring_multi *m = r->m;
+	unsigned i;
+
+	for (i = 0; i < m->max; i++) {
+		struct slot *s = &m->slot[i];
+
+		if (s->state == MOBJ_RING_LIVE && s->pev_set &&
+		    mobj__os_pevent_drain(&s->pev) == -EPIPE)
+			depart(r, s, MOBJ_RING_DEAD);
+	}
+}
+
+/* A call with timeout 0 found no room and mobj_ring_fd() is in use (the
+ * SPSC arm() of ring.c, per laggard): register in pctl as waiting for the
+ * first laggard, whose next consume that reaches @need signals its event.
+ * Heads only grow, so the first laggard only moves on: at most one round
+ * per slot. 0 when there is room after all. */
+static int arm_room(struct mobj_ring *r, uint64_t need)
+{
+	struct slot *s, *again;
+
+	drain_slots(r);
+	for (s = laggard(r, need); s; s = again) {
+		atomic_store_explicit(&r->own->armed, 1, memory_order_relaxed);
+		(void)announce(r, s, need);
+		r->armed = true;
+		mobj__ring_refresh(r);
+		again = laggard(r, need);
+		if (again == s)
+			return -EAGAIN;
+		mobj__ring_disarm(r);
+	}
+	return 0;
+}
+
 /* Blocking mode: wait until every live consumer's head is >= @need. */
 static int wait_room(struct mobj_ring *r, uint64_t need, int timeout_ms)
 {
@@ -264,7 +318,7 @@ static int wait_room(struct mobj_ring *r, uint64_t need, int timeout_ms)
 		r->stats.spins++;
 	while (s) {
 		if (timeout_ms == 0)
-			return -EAGAIN;
+			return r->fd_used ? arm_room(r, need) : -EAGAIN;
 		slice = MOBJ__OS_WAKER_SLICE_MS;
 		if (timeout_ms > 0) {
 			int left = mobj__time_left(timeout_ms, start);
@@ -323,6 +377,7 @@ int mobj__ring_multi_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
 	int err;
 
 	r->rec_next = false;
+	mobj__ring_disarm(r);
 	if (!p)
 		return -EINVAL;
 	if (n > r->f.cap)
@@ -371,6 +426,9 @@ void mobj__ring_multi_wake(struct mobj_ring *r)
 		 * per consumer. */
 		mobj__os_waker_wake(&m->slot[i].waker,
 		                    (uint32_t *)&r->own->wake_seq);
+		if (m->slot[i].pev_set &&
+		    atomic_load_explicit(&c->armed, memory_order_relaxed))
+			mobj__os_pevent_signal(&m->slot[i].pev);
 		r->stats.wakes++;
 	}
 }
@@ -383,6 +441,35 @@ ssize_t mobj__ring_multi_available(struct mobj_ring *r)
 	if (r->f.pos - r->f.peer_seen >= r->f.cap)
 		return 0;
 	return (ssize_t)(r->f.cap - (r->f.pos - r->f.peer_seen));
+}
+
+/* A new slot's event joins the producer's set, if mobj_ring_fd() made
+ * one; failing that, the slot goes without (a wake-up it would carry is
+ * then seen only by blocking calls, so drop it from the set's view). */
+static void add_to_set(struct mobj_ring *r, struct slot *s)
+{
+	if (r->m->set >= 0 && s->pev_set &&
+	    mobj__os_pevent_set_add(r->m->set, &s->pev) < 0) {
+		mobj__os_pevent_close(&s->pev);
+		s->pev_set = false;
+	}
+}
+
+int mobj__ring_multi_fd(struct mobj_ring *r)
+{
+	struct mobj__ring_multi *m = r->m;
+	unsigned i;
+	int err;
+
+	if (m->set < 0) {
+		err = mobj__os_pevent_set_open(&m->set);
+		if (err < 0)
+			return err;
+		for (i = 0; i < m->max; i++)
+			add_to_set(r, &m->slot[i]);
+	}
+	r->fd_used = true;
+	return m->set;
 }
 
 /* A slot for one more consumer, or NULL: -ENOSPC. */
@@ -461,6 +548,11 @@ int mobj__ring_multi_consumer(struct mobj_ring *r, struct mobj_ring **consumer)
 		return err;
 	}
 	s->waker_set = c->waker_set = true;
+	/* Without a peer event the consumer's mobj_ring_fd() uses a thread. */
+	if (mobj__os_pevent_pair(&s->pev, &c->pev) == 0) {
+		s->pev_set = c->pev_set = true;
+		add_to_set(r, s);
+	}
 	*consumer = c;
 	return 0;
 }
@@ -498,7 +590,6 @@ int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj *cctl_ro, int pid,
 int mobj__ring_multi_send(struct mobj_chan *c, struct mobj_ring *r,
                           int timeout_ms)
 {
-	struct mobj__ring_part h;
 	struct mobj *cctl_ro;
 	uint64_t t0 = mobj__os_clock_ns();
 	size_t cap = (size_t)r->f.cap;
@@ -521,11 +612,10 @@ int mobj__ring_multi_send(struct mobj_chan *c, struct mobj_ring *r,
 	mobj_close(cctl_ro);
 	if (err < 0)
 		return err;
-	/* No peer event: the consumer's mobj_ring_fd() uses its helper
-	 * thread (the producer would have to signal N sockets per wake). */
-	mobj__ring_part_init(&h, RING_PART_EVENT, cap);
-	err = mobj__os_chan_send(mobj__chan_os(c), &h, sizeof(h), NULL, 0,
-	                         mobj__time_left(timeout_ms, t0));
+	err = mobj__ring_send_event(c, &s->pev, &s->pev_set, cap,
+	                            mobj__time_left(timeout_ms, t0));
+	if (s->pev_set)
+		add_to_set(r, s);
 	if (err == 0)
 		err = mobj__os_waker_connect(&s->waker, mobj__chan_os(c), true,
 		                             mobj__time_left(timeout_ms, t0));
@@ -576,6 +666,8 @@ void mobj__ring_multi_free(struct mobj_ring *r)
 			                    (uint32_t *)&r->own->wake_seq);
 		depart(r, &m->slot[i], m->slot[i].state);
 	}
+	if (m->set >= 0)
+		mobj__os_pevent_set_close(m->set);
 	free(m);
 	r->m = NULL;
 }

@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -139,7 +141,6 @@ static void test_multi_bad_input(void **state)
 	assert_int_equal(mobj_ring_create_multi(0, 2, 0, &p), -EINVAL);
 	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
 	assert_int_equal(mobj_ring_set_batch(p, 64), -ENOTSUP);
-	assert_int_equal(mobj_ring_fd(p), -ENOTSUP);
 	assert_int_equal(mobj_ring_consumer_stats(p, 0, &st), -ENOENT);
 	assert_int_equal(mobj_ring_consumer_stats(p, 2, &st), -EINVAL);
 	assert_int_equal(mobj_ring_consumer_stats(NULL, 0, &st), -EINVAL);
@@ -277,6 +278,189 @@ static void test_multi_consumer_fd(void **state)
 	mobj_ring_close(c);
 	mobj_ring_close(p);
 	tu_res_objects_check(res);
+}
+
+/* Threads of this process (entries of /proc/self/task). */
+static int thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Write the stream from byte @sent on with timeout 0 until -EAGAIN (or
+ * @total): the bytes written. */
+static uint64_t produce_now(struct mobj_ring *p, uint64_t sent,
+                            uint64_t total, unsigned char *buf, size_t cap)
+{
+	uint64_t from = sent;
+	size_t k, want;
+	ssize_t n;
+
+	while (sent < total) {
+		want = cap - (size_t)(sent % 977);
+		if (want > total - sent)
+			want = (size_t)(total - sent);
+		for (k = 0; k < want; k++)
+			buf[k] = pat(sent + k);
+		n = mobj_ring_write(p, buf, want, 0);
+		if (n == -EAGAIN)
+			break;
+		assert_true(n > 0);
+		sent += (uint64_t)n;
+	}
+	return sent - from;
+}
+
+/* The producer and two consumers of one 1:N ring in one epoll loop, every
+ * call with timeout 0: each fd (the producer's a set over its consumers'
+ * peer events) polls readable whenever the -EAGAIN it followed would now
+ * succeed (a lost wake-up leaves epoll_wait silent for T_MS and fails),
+ * every byte arrives in order at both, and no thread was started. */
+static void test_multi_fd_epoll_no_thread(void **state)
+{
+	struct tu_res res = tu_res_objects();
+	const uint64_t total = 4 << 20;
+	struct epoll_event ev, out[3];
+	struct mobj_ring *p, *c[2];
+	uint64_t sent = 0, got[2] = { 0, 0 };
+	unsigned char buf[3000];
+	int ep, fd, i, threads, sleeps = 0;
+	ssize_t n;
+	size_t k;
+
+	(void)state;
+	threads = thread_count();
+	assert_int_equal(mobj_ring_create_multi(16384, 2, 0, &p), 0);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(mobj_ring_consumer(p, &c[i]), 0);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	assert_true(ep >= 0);
+	for (i = 0; i < 3; i++) {
+		fd = mobj_ring_fd(i == 0 ? p : c[i - 1]);
+		assert_true(fd >= 0);
+		ev.events = EPOLLIN;
+		ev.data.u32 = (uint32_t)i;
+		assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
+	}
+	/* Each end is serviced only when epoll says its fd is readable (every
+	 * fd starts readable): a lost wake-up stalls the loop. */
+	while (got[0] < total || got[1] < total) {
+		int m = epoll_wait(ep, out, 3, T_MS);
+
+		assert_true(m > 0);
+		sleeps++;
+		for (int e = 0; e < m; e++) {
+			i = (int)out[e].data.u32 - 1;
+			if (i < 0) {
+				sent += produce_now(p, sent, total, buf,
+				                    sizeof(buf));
+				continue;
+			}
+			while ((n = mobj_ring_read(c[i], buf, 1000, 0)) > 0) {
+				for (k = 0; k < (size_t)n; k++)
+					assert_int_equal(buf[k],
+					                 pat(got[i] + k));
+				got[i] += (uint64_t)n;
+			}
+			assert_true(n == -EAGAIN);
+		}
+	}
+	assert_int_equal(thread_count(), threads);
+	assert_true(sleeps > 2);
+	close(ep);
+	for (i = 0; i < 2; i++)
+		mobj_ring_close(c[i]);
+	mobj_ring_close(p);
+	tu_res_objects_check(res);
+}
+
+/* The fd of a 1:N producer with no room polls readable when the consumer
+ * that held it back dies (SIGKILL, no close), and the producer's next
+ * call finds the room (the dead consumer departed). */
+static void test_multi_fd_consumer_death(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring_consumer_stats st;
+	struct pollfd pfd = { .events = POLLIN };
+	struct mobj_chan *ch;
+	struct mobj_ring *p, *c;
+	char buf[4096];
+	pid_t pid;
+
+	(void)state;
+	memset(buf, 'x', sizeof(buf));
+	pid = tu_fork_chan(&ch);
+	if (pid == 0) {
+		if (mobj_ring_recv(ch, T_MS, &c) < 0)
+			_exit(10);
+		alarm(20); /* bounded, should the parent fail before kill */
+		for (;;)
+			pause();
+	}
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	assert_int_equal(mobj_ring_send(ch, p, T_MS), 0);
+	mobj_chan_close(ch);
+	pfd.fd = mobj_ring_fd(p);
+	assert_true(pfd.fd >= 0);
+	assert_int_equal(mobj_ring_write(p, buf, sizeof(buf), 0), 4096);
+	assert_int_equal(mobj_ring_write(p, buf, 1, 0), -EAGAIN);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(poll(&pfd, 1, T_MS), 1);
+	assert_int_equal(mobj_ring_write(p, buf, 1, 0), 1);
+	assert_int_equal(mobj_ring_consumer_stats(p, 0, &st), 0);
+	assert_int_equal(st.state, MOBJ_RING_DEAD);
+	mobj_ring_close(p);
+	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+	tu_res_check(res);
+}
+
+/* A consumer's fd polls readable when the producer's process dies, with
+ * no thread of ours watching: then all data, then -EPIPE. */
+static void test_multi_fd_producer_death(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct pollfd pfd = { .events = POLLIN };
+	struct mobj_chan *ch;
+	struct mobj_ring *p, *c;
+	char buf[16];
+	int threads;
+	pid_t pid;
+
+	(void)state;
+	pid = tu_fork_chan(&ch);
+	if (pid == 0) {
+		if (mobj_ring_create_multi(4096, 1, 0, &p) < 0 ||
+		    mobj_ring_send(ch, p, T_MS) < 0 ||
+		    mobj_ring_write(p, "bye", 3, T_MS) != 3)
+			_exit(2);
+		alarm(20); /* bounded, should the parent fail before kill */
+		for (;;)
+			pause();
+	}
+	threads = thread_count();
+	assert_int_equal(mobj_ring_recv(ch, T_MS, &c), 0);
+	mobj_chan_close(ch);
+	pfd.fd = mobj_ring_fd(c);
+	assert_true(pfd.fd >= 0);
+	assert_int_equal(mobj_ring_read(c, buf, sizeof(buf), T_MS), 3);
+	assert_int_equal(mobj_ring_read(c, buf, sizeof(buf), 0), -EAGAIN);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(poll(&pfd, 1, T_MS), 1);
+	assert_int_equal(mobj_ring_read(c, buf, sizeof(buf), 0), -EPIPE);
+	assert_int_equal(thread_count(), threads);
+	mobj_ring_close(c);
+	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+	tu_res_check(res);
 }
 
 /* ---- Streams ------------------------------------------------------------ */
@@ -822,6 +1006,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_multi_slowest),
 		cmocka_unit_test(test_multi_export),
 		cmocka_unit_test(test_multi_consumer_fd),
+		cmocka_unit_test(test_multi_fd_epoll_no_thread),
+		cmocka_unit_test(test_multi_fd_consumer_death),
+		cmocka_unit_test(test_multi_fd_producer_death),
 		cmocka_unit_test(test_multi_stream_threads),
 		cmocka_unit_test(test_multi_stream_processes),
 		cmocka_unit_test(test_multi_kill_one),

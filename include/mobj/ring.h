@@ -135,12 +135,23 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * with no consumer it writes freely (nobody to wait for).
  *
  * Consumers use the data calls unchanged (peek/consume, read, the record
- * calls, available, fd: a consumer's mobj_ring_fd() uses its helper
- * thread, as on Darwin). The producer uses reserve/commit, write, the
+ * calls, available, fd). The producer uses reserve/commit, write, the
  * record calls, write_some, flush, available (the free space: the minimum
- * over live consumers, or the capacity with MOBJ_RING_OVERWRITE); not
- * mobj_ring_set_batch() (-ENOTSUP: every commit is published) nor
- * mobj_ring_fd() (-ENOTSUP).
+ * over live consumers, or the capacity with MOBJ_RING_OVERWRITE) and fd;
+ * not mobj_ring_set_batch() (-ENOTSUP: every commit is published).
+ *
+ * mobj_ring_fd() with no thread (Linux): each consumer that joined with
+ * mobj_ring_consumer() or mobj_ring_send() shares a peer event with the
+ * producer, as an SPSC ring's ends do; the consumer's descriptor is its
+ * half, the producer's an epoll descriptor over its halves (one per
+ * consumer). A timeout-0 call that returns -EAGAIN registers (the
+ * producer: as waiting for the first consumer that holds it back); the
+ * descriptor then polls readable when that call would succeed, when the
+ * peer (for the producer: any consumer) closes or dies, and possibly
+ * spuriously. A consumer that joined over mobj_ring_export() uses the
+ * helper thread (an offer is one for every importer: there is no slot to
+ * hold the producer's half yet), as do Darwin's consumers, and Darwin's
+ * producer's mobj_ring_fd() is -ENOTSUP (no set of ports built yet).
  *
  * @p flags 0: the producer waits for the slowest live consumer (reserve
  * blocks by the timeout rules). MOBJ_RING_OVERWRITE: the producer never
@@ -331,20 +342,13 @@ struct mobj_ring_xfer {
 
 /**
  * Producer, unconnected: fill @p offer with what the consumer needs. The
-<<<<<<< HEAD
- * objects and the descriptors stay owned by the ring (valid until
- * mobj_ring_accept_answer() or mobj_ring_close()): pass copies (sending
- * with SCM_RIGHTS makes them). Calling it again gives the same offer.
- * 1:N ring: at any time, for any number of consumers (no peer event: the
- * consumers' mobj_ring_fd() use a helper thread); the objects and the
- * pidfd stay valid until mobj_ring_close(). Darwin: -ENOTSUP for a 1:N
- * ring (its consumers join with mobj_ring_send()).
-=======
  * objects, the descriptors and the ports stay owned by the ring (valid
  * until mobj_ring_accept_answer() or mobj_ring_close()): pass copies
  * (sending with SCM_RIGHTS or COPY_SEND makes them). Calling it again gives
- * the same offer.
->>>>>>> main
+ * the same offer. 1:N ring: at any time, for any number of consumers (no
+ * peer event: the consumers' mobj_ring_fd() use a helper thread); the
+ * objects and the pidfd stay valid until mobj_ring_close(). Darwin:
+ * -ENOTSUP for a 1:N ring (its consumers join with mobj_ring_send()).
  * @return 0, or -EINVAL (NULL, not a producer, already connected),
  *         -ENOMEM, -EMFILE (Darwin: the semaphore, port and kqueue are
  *         made here).
@@ -379,19 +383,12 @@ MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
  * mobj_ring_import(); nothing in it is taken). The exported objects are
  * released.
  * @return 0, or -EINVAL (NULL, not a producer, already connected), -EPROTO
-<<<<<<< HEAD
- *         (not a valid answer, its pidfd included; the ring stays
- *         unconnected), -ENOMEM, -EMFILE,
- *         -ENOTSUP (Darwin). A consumer whose process is already gone
- *         gives 0 and then -EPIPE from the ring. 1:N ring: one more
- *         consumer per answer, -ENOSPC when max_consumers are live; a
- *         consumer already gone is counted as dead.
-=======
  *         (not a valid answer, checked as mobj_ring_import() checks an
  *         offer, its pidfd and ports included; the ring stays
  *         unconnected), -ENOMEM, -EMFILE. A consumer whose process is
- *         already gone gives 0 and then -EPIPE from the ring.
->>>>>>> main
+ *         already gone gives 0 and then -EPIPE from the ring. 1:N ring:
+ *         one more consumer per answer, -ENOSPC when max_consumers are
+ *         live; a consumer already gone is counted as dead.
  */
 MOBJ_EXPORT int mobj_ring_accept_answer(struct mobj_ring *producer,
                                         const struct mobj_ring_xfer *answer);
@@ -642,7 +639,9 @@ MOBJ_EXPORT int mobj_ring_stats(const struct mobj_ring *r,
  * see fork() above).
  *
  * @return the descriptor, or -EINVAL (NULL), -ENOTCONN (a producer with no
- *         consumer yet), -EMFILE, -ENFILE, -ENOMEM, -EAGAIN (no thread).
+ *         consumer yet), -EMFILE, -ENFILE, -ENOMEM, -EAGAIN (no thread),
+ *         -ENOTSUP (Darwin: a 1:N producer). A 1:N producer's descriptor
+ *         is a set over its consumers' peer events (mobj_ring_create_multi()).
  */
 MOBJ_EXPORT int mobj_ring_fd(struct mobj_ring *r);
 
