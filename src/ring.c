@@ -425,8 +425,6 @@ int mobj_ring_set_batch(struct mobj_ring *r, size_t bytes)
 {
 	if (!r || bytes > r->f.cap)
 		return -EINVAL;
-	if (r->m)
-		return -ENOTSUP;
 	r->f.batch = bytes;
 	atomic_store_explicit(&r->own->batching, bytes != 0,
 	                      memory_order_relaxed);

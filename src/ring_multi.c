@@ -137,9 +137,10 @@ void mobj__ring_multi_refresh(struct mobj_ring *r)
 	r->f.own_index = (uint64_t *)&r->own->index;
 	/* A publish looks for sleepers: with one consumer its page's waiting
 	 * count (as in SPSC), else every page (f.peer_waiting points at a
-	 * local 1, so every publish comes to mobj__ring_multi_wake). */
+	 * local 1, so every publish comes to mobj__ring_multi_wake, and a
+	 * batching producer publishes every commit: correct, no gain). */
 	r->f.peer_waiting = live == 1 ? (uint32_t *)&only->waiting : &m->one;
-	r->f.peer_polling = &m->zero;
+	r->f.peer_polling = live == 1 ? (uint32_t *)&only->polling : &m->zero;
 	r->f.peer_closed = &m->zero;
 	r->f.fence = !light;
 }
@@ -365,6 +366,10 @@ static void mark_oldest(struct mobj_ring *r, uint64_t n, bool rec)
 		}
 		m->rec = o;
 	}
+	/* oldest may never pass the tail consumers see (they would take
+	 * the tail for a lie): a batching producer publishes first. */
+	if (o > r->f.published)
+		mobj_ring__publish(&r->f, r, 1);
 	m->oldest = o;
 	atomic_store_explicit(&r->own->oldest, o, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
@@ -385,6 +390,10 @@ int mobj__ring_multi_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
 	if (r->m->overwrite) {
 		r->f.peer_seen = r->f.pos;
 	} else if (r->f.pos + n - r->f.peer_seen > r->f.cap) {
+		/* Never wait with progress unpublished (batching): a
+		 * consumer may be waiting for it. */
+		if (r->f.published != r->f.pos)
+			mobj_ring__publish(&r->f, r, 1);
 		err = wait_room(r, r->f.pos + n - r->f.cap, timeout_ms);
 		if (err < 0)
 			return err;

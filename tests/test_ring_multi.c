@@ -140,7 +140,6 @@ static void test_multi_bad_input(void **state)
 	assert_int_equal(mobj_ring_create_multi(4096, 2, 2, &p), -EINVAL);
 	assert_int_equal(mobj_ring_create_multi(0, 2, 0, &p), -EINVAL);
 	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
-	assert_int_equal(mobj_ring_set_batch(p, 64), -ENOTSUP);
 	assert_int_equal(mobj_ring_consumer_stats(p, 0, &st), -ENOENT);
 	assert_int_equal(mobj_ring_consumer_stats(p, 2, &st), -EINVAL);
 	assert_int_equal(mobj_ring_consumer_stats(NULL, 0, &st), -EINVAL);
@@ -504,6 +503,72 @@ static void test_multi_stream_threads(void **state)
 		assert_int_equal(rd[i].err, 0);
 		mobj_ring_close(rd[i].c);
 	}
+	tu_res_objects_check(res);
+}
+
+/* mobj_ring_set_batch() on a 1:N producer defers publishing as in SPSC
+ * (a consumer with timeout 0 sees nothing until flush), and a producer
+ * waiting for room publishes first, so consumers blocked on the deferred
+ * bytes never deadlock with it (two threads stream every byte). */
+static void test_multi_batch(void **state)
+{
+	struct tu_res res = tu_res_objects();
+	struct mobj_ring *p, *c[2];
+	struct reader rd[2];
+	pthread_t t[2];
+	char buf[8];
+	int i;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(1 << 16, 2, 0, &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c[0]), 0);
+	assert_int_equal(mobj_ring_set_batch(p, 4096), 0);
+	assert_int_equal(mobj_ring_write(p, "abcd", 4, 0), 4);
+	assert_int_equal(mobj_ring_read(c[0], buf, sizeof(buf), 0), -EAGAIN);
+	assert_int_equal(mobj_ring_flush(p), 0);
+	assert_int_equal(mobj_ring_read(c[0], buf, sizeof(buf), 0), 4);
+	assert_int_equal(mobj_ring_consumer(p, &c[1]), 0);
+	for (i = 0; i < 2; i++) {
+		rd[i].c = c[i];
+		rd[i].total = 64 << 20;
+		assert_int_equal(pthread_create(&t[i], NULL, reader_main,
+		                                &rd[i]), 0);
+	}
+	assert_int_equal(produce(p, 64 << 20), 0);
+	mobj_ring_close(p);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(rd[i].err, 0);
+		mobj_ring_close(c[i]);
+	}
+	tu_res_objects_check(res);
+}
+
+/* Overwrite mode with batching: the oldest mark never passes the tail the
+ * consumers see (which they would take for a lie, -EPROTO): the lapped
+ * consumer gets -EOVERFLOW, then the intact bytes. */
+static void test_multi_batch_overwrite(void **state)
+{
+	struct tu_res res = tu_res_objects();
+	static unsigned char big[3000], out[4096];
+	struct mobj_ring *p, *c;
+	uint64_t k;
+
+	(void)state;
+	for (k = 0; k < sizeof(big); k++)
+		big[k] = pat(k);
+	assert_int_equal(mobj_ring_create_multi(4096, 1, MOBJ_RING_OVERWRITE,
+	                                        &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	assert_int_equal(mobj_ring_set_batch(p, 4096), 0);
+	assert_int_equal(mobj_ring_write(p, big, sizeof(big), 0), 3000);
+	assert_int_equal(mobj_ring_write(p, big, sizeof(big), 0), 3000);
+	assert_int_equal(mobj_ring_read(c, out, sizeof(out), 0), -EOVERFLOW);
+	/* Published: the first 3000 bytes; intact: from 6000 - 4096 on. */
+	assert_int_equal(mobj_ring_read(c, out, sizeof(out), 0), 3000 - 1904);
+	assert_memory_equal(out, big + 1904, 3000 - 1904);
+	mobj_ring_close(c);
+	mobj_ring_close(p);
 	tu_res_objects_check(res);
 }
 
@@ -1009,6 +1074,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_multi_fd_epoll_no_thread),
 		cmocka_unit_test(test_multi_fd_consumer_death),
 		cmocka_unit_test(test_multi_fd_producer_death),
+		cmocka_unit_test(test_multi_batch),
+		cmocka_unit_test(test_multi_batch_overwrite),
 		cmocka_unit_test(test_multi_stream_threads),
 		cmocka_unit_test(test_multi_stream_processes),
 		cmocka_unit_test(test_multi_kill_one),

@@ -137,8 +137,15 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * Consumers use the data calls unchanged (peek/consume, read, the record
  * calls, available, fd). The producer uses reserve/commit, write, the
  * record calls, write_some, flush, available (the free space: the minimum
- * over live consumers, or the capacity with MOBJ_RING_OVERWRITE) and fd;
- * not mobj_ring_set_batch() (-ENOTSUP: every commit is published).
+ * over live consumers, or the capacity with MOBJ_RING_OVERWRITE), fd and
+ * mobj_ring_set_batch(). Batching publishes as in SPSC (at the batch size,
+ * at flush and close, before the producer waits for room, and when its
+ * one consumer waits or spins); with two or more live consumers every
+ * commit is published (the producer would have to read each consumer's
+ * page per commit to know none waits), so it saves nothing there. In
+ * overwrite mode a reservation that moves `oldest` past the published tail
+ * publishes first (a consumer takes an `oldest` ahead of the tail for a
+ * lie).
  *
  * mobj_ring_fd() with no thread (Linux): each consumer that joined with
  * mobj_ring_consumer() or mobj_ring_send() shares a peer event with the
