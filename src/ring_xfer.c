@@ -147,7 +147,9 @@ int mobj_ring_export(struct mobj_ring *r, struct mobj_ring_xfer *out)
 	}
 #ifdef __APPLE__
 	/* Darwin's waker and event are a pair of ports per end, which a 1:N
-	 * producer would need per consumer: its consumers join with
+	 * producer would need per consumer (one offer serves every importer,
+	 * and a departing slot's semaphore_destroy, XNU sync_sema.c, would end
+	 * a shared semaphore for all): its consumers join with
 	 * mobj_ring_send() or mobj_ring_consumer(). */
 	if (r->m)
 		return -ENOTSUP;

@@ -26,7 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#ifdef __linux__
 #include <sys/epoll.h>
+#endif
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -232,6 +234,17 @@ static void test_multi_export(void **state)
 
 	(void)state;
 	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+#ifdef __APPLE__
+	/* Darwin: a 1:N export is not built (ring.h, mobj_ring_export()). */
+	assert_int_equal(mobj_ring_export(p, &offer), -ENOTSUP);
+	mobj_ring_close(p);
+	(void)ans;
+	(void)c;
+	(void)buf;
+	(void)i;
+	tu_res_check(res);
+	return;
+#endif
 	for (i = 0; i < 2; i++) {
 		assert_int_equal(mobj_ring_export(p, &offer), 0);
 		assert_int_equal(offer.event_fd, -1);
@@ -279,6 +292,9 @@ static void test_multi_consumer_fd(void **state)
 	tu_res_objects_check(res);
 }
 
+#ifdef __linux__
+/* Linux: a 1:N producer's fd (epoll) and /proc/self/task. Darwin's
+ * producer fd is -ENOTSUP (ring.h). */
 /* Threads of this process (entries of /proc/self/task). */
 static int thread_count(void)
 {
@@ -461,6 +477,7 @@ static void test_multi_fd_producer_death(void **state)
 	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
 	tu_res_check(res);
 }
+#endif /* __linux__ */
 
 /* ---- Streams ------------------------------------------------------------ */
 
@@ -1071,9 +1088,11 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_multi_slowest),
 		cmocka_unit_test(test_multi_export),
 		cmocka_unit_test(test_multi_consumer_fd),
+#ifdef __linux__
 		cmocka_unit_test(test_multi_fd_epoll_no_thread),
 		cmocka_unit_test(test_multi_fd_consumer_death),
 		cmocka_unit_test(test_multi_fd_producer_death),
+#endif
 		cmocka_unit_test(test_multi_batch),
 		cmocka_unit_test(test_multi_batch_overwrite),
 		cmocka_unit_test(test_multi_stream_threads),

@@ -169,18 +169,32 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * writes only records (the producer publishes that index, `oldest`, in its
  * control page before it overwrites anything older).
  *
- * Reading in place (a seqlock): the bytes mobj_ring_peek() or
- * mobj_ring_peek_record() returns may be overwritten while the consumer
- * reads them (overwrite mode, a consumer the producer stopped waiting
- * for, or one that joined over the user's IPC while the producer went on
- * writing). mobj_ring_consume() and mobj_ring_consume_record() check after the
- * reading, with an acquire fence and a load of `oldest`, that none of the
- * peeked bytes were overwritten, and return -EOVERFLOW (consuming nothing,
- * the consumer moved on) when some may have been: act on what you read
- * only after consume returned 0, or copy with mobj_ring_read() /
- * mobj_ring_read_record(), which return -EOVERFLOW the same way. The
- * check runs in both modes and costs a read of the producer's index line
- * per consume (bench/README.md, ring.fanout).
+ * Reading in place (a seqlock), overwrite mode: the bytes mobj_ring_peek()
+ * or mobj_ring_peek_record() returns may be overwritten while the consumer
+ * reads them. mobj_ring_consume() and mobj_ring_consume_record() check
+ * after the reading, with an acquire fence and a load of `oldest` (a cache
+ * line of its own in the producer's page), that none of the peeked bytes
+ * were overwritten, and return -EOVERFLOW (consuming nothing, the consumer
+ * moved on) when some may have been: act on what you read only after
+ * consume returned 0, or copy with mobj_ring_read() /
+ * mobj_ring_read_record(), which return -EOVERFLOW the same way. Blocking
+ * mode has no check: the producer never reserves bytes a live consumer
+ * has not consumed (a consumer it dropped as dead or lying is no longer
+ * read for), so a consumer, once joined, runs the SPSC consumer's inline
+ * path, and the producer the SPSC producer's inline reserve.
+ *
+ * Darwin (cross-compiled, never run here): mobj_ring_send() and
+ * mobj_ring_consumer() give each consumer slot its own semaphore pair
+ * (semaphore_create per slot, XNU osfmk/kern/sync_sema.c) and its own
+ * peer event (a port and kqueue per slot), so the consumer's
+ * mobj_ring_fd() needs no thread. Not built: the producer's
+ * mobj_ring_fd() (-ENOTSUP: it would be a kqueue over the slots'
+ * kqueues) and mobj_ring_export() of a 1:N producer (-ENOTSUP: the offer
+ * is one for every importer, but its ports[0] semaphore and ports[1] port
+ * would have to be per consumer: a slot destroys its semaphore when its
+ * consumer departs, and XNU's semaphore_destroy ends it for every holder,
+ * osfmk/kern/sync_sema.c; a consumer's death reaches the producer as
+ * KERN_TERMINATED because semaphore_destroy_all runs at task teardown).
  *
  * Departure and death. A consumer that closes stops holding the producer
  * back at once; one whose process dies, within about 100 ms of a producer
