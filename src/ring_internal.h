@@ -162,6 +162,8 @@ int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj *cctl_ro, int pid,
 int mobj__ring_multi_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
                              void **p);
 void mobj__ring_multi_wake(struct mobj_ring *r);
+/* A 1:N producer was exported: keep oldest from now on, for importers. */
+void mobj__ring_multi_exported(struct mobj_ring *r);
 /* A 1:N producer's mobj_ring_fd(): the set of its slots' peer events. */
 int mobj__ring_multi_fd(struct mobj_ring *r);
 ssize_t mobj__ring_multi_available(struct mobj_ring *r);

@@ -15,25 +15,31 @@
  * is impossible (BROKEN) instead of failing itself. Overwrite mode: it
  * never reads a head for flow control.
  *
- * oldest (a seqlock over the data). Before the producer hands out a
- * reservation [pos, pos + n), which overwrites the bytes of indices below
- * lost = pos + n - capacity, it stores oldest = the first record start at
- * or after lost (lost itself once a plain reservation was made), then a
- * release fence, then writes. A consumer that read bytes [h, ...) checks,
- * after an acquire fence, that oldest <= h: a write of a byte it read
- * belongs to a reservation whose lost > h, and seeing that write means
- * seeing its oldest (fence-fence synchronisation, as seqlock readers do;
- * the bytes are read with plain loads, a race the C model does not bless
- * and every seqlock relies on, and only the reader's checked result is
- * used). A consumer whose head is below oldest was lapped: it moves to
+ * Blocking mode never overwrites unconsumed bytes of a live consumer, so
+ * it has no seqlock: its consumers are SPSC consumers once joined (inline
+ * peek and consume), and the producer reserves inline against peer_seen,
+ * the lowest head it saw (stale is conservative: heads only grow).
+ *
+ * oldest (overwrite mode: a seqlock over the data). Before the producer
+ * hands out a reservation [pos, pos + n), which overwrites the bytes of
+ * indices below lost = pos + n - capacity, it stores oldest = the first
+ * record start at or after lost (lost itself once a plain reservation was
+ * made), then a release fence, then writes. A consumer that read bytes [h,
+ * ...) checks, after an acquire fence, that oldest <= h: a write of a byte
+ * it read belongs to a reservation whose lost > h, and seeing that write
+ * means seeing its oldest (fence-fence synchronisation, as seqlock readers
+ * do; the bytes are read with plain loads, a race the C model does not
+ * bless and every seqlock relies on, and only the reader's checked result
+ * is used). A consumer whose head is below oldest was lapped: it moves to
  * oldest and reports -EOVERFLOW once (ring.c, multi_load). The producer
  * finds record starts by walking the headers it wrote itself (its own,
  * writable-only-by-it data), amortised one header per record.
  *
  * Waiting and waking: the SPSC Dekker protocol (ring.c) per pair. Every
  * consumer sleeps on pctl's wake_seq and announces in its own page; the
- * producer's publish (inline, f.peer_waiting points at a local 1 so every
- * commit comes here) looks at each live consumer's page and bumps wake_seq
+ * producer's publish (inline; f.peer_waiting is the one live consumer's
+ * waiting word, or a local 1 with two or more, so every commit comes here)
+ * looks at each live consumer's page and bumps wake_seq
  * once when any waits for what was published (one bump makes every
  * consumer whose wait_seq is older re-check: a spurious wake-up at worst).
  * The producer waits for one laggard at a time: it announces in pctl with
@@ -41,6 +47,12 @@
  * match wakes it spuriously, nothing worse. The producer publishes with a
  * fence unless it and every consumer are light; it sleeps with the heavy
  * barrier when it is light, which covers light and fenced consumers alike.
+ *
+ * Pollable descriptors: each slot holds our half of a peer event with its
+ * consumer (ring_pevent.c), signalled when that consumer is armed; the
+ * producer's mobj_ring_fd() is a set over the halves (Linux: epoll), and
+ * its timeout-0 reserve that finds no room arms for the first laggard
+ * (arm_room), which signals its half when it consumed enough.
  *
  * Death. Each slot holds a waker for its consumer's process; after every
  * silent slice of a producer's sleep (MOBJ__OS_WAKER_SLICE_MS) all live
@@ -74,6 +86,8 @@ struct mobj__ring_multi {
 	unsigned max;
 	bool overwrite;
 	bool plain;      /* a plain reservation was made: oldest is a byte */
+	bool marks;      /* oldest is kept: overwrite mode, or exported (an
+	                  * importer reads before we know of it) */
 	uint32_t one;    /* 1: what f.peer_waiting points at */
 	uint32_t zero;   /* 0: f.peer_polling and f.peer_closed */
 	uint64_t rec;    /* the oldest record start known (walking) */
@@ -103,6 +117,7 @@ int mobj_ring_create_multi(size_t capacity, unsigned max_consumers,
 	m->max = max_consumers;
 	m->set = -1;
 	m->overwrite = (flags & MOBJ_RING_OVERWRITE) != 0;
+	m->marks = m->overwrite;
 	m->one = 1;
 	r->m = m;
 	/* No consumer has mapped the page yet: still written once. */
@@ -131,8 +146,8 @@ void mobj__ring_multi_refresh(struct mobj_ring *r)
 	}
 	/* Blocking mode: the inline reserve's check against peer_seen (the
 	 * lowest head seen, stale is conservative) is the flow control, as
-	 * in SPSC. Overwrite mode: every reserve marks oldest, out of line. */
-	r->f.ready = (!m->overwrite && !r->broken && !r->armed) ?
+	 * in SPSC. Marking oldest: every reserve out of line. */
+	r->f.ready = (!m->marks && !r->broken && !r->armed) ?
 	                     MOBJ__RING_PRODUCER : 0;
 	r->f.own_index = (uint64_t *)&r->own->index;
 	/* A publish looks for sleepers: with one consumer its page's waiting
@@ -398,7 +413,7 @@ int mobj__ring_multi_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
 		if (err < 0)
 			return err;
 	}
-	if (r->m->overwrite)
+	if (r->m->marks)
 		mark_oldest(r, n, rec);
 	r->f.reserved = n;
 	r->f.in_record = 0;
@@ -462,6 +477,16 @@ static void add_to_set(struct mobj_ring *r, struct slot *s)
 		mobj__os_pevent_close(&s->pev);
 		s->pev_set = false;
 	}
+}
+
+void mobj__ring_multi_exported(struct mobj_ring *r)
+{
+	/* The record walk starts here: a record start (between reservations)
+	 * and at or below the tail any importer finds. */
+	if (!r->m->marks)
+		r->m->rec = r->f.published;
+	r->m->marks = true;
+	mobj__ring_refresh(r);
 }
 
 int mobj__ring_multi_fd(struct mobj_ring *r)

@@ -295,6 +295,39 @@ static void test_multi_consumer_fd(void **state)
 #ifdef __linux__
 /* Linux: a 1:N producer's fd (epoll) and /proc/self/task. Darwin's
  * producer fd is -ENOTSUP (ring.h). */
+/* Blocking mode keeps no seqlock for consumers the producer waits for,
+ * but an importer reads before the producer accepts its answer, and the
+ * producer writes on without waiting for it: bytes it peeked and the
+ * producer overwrote are -EOVERFLOW at consume, never silently taken. */
+static void test_multi_import_overwritten_blocking(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring_xfer offer, ans;
+	static char big[4096];
+	struct mobj_ring *p, *c;
+	const void *v;
+	size_t avail;
+
+	(void)state;
+	memset(big, 'B', sizeof(big));
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	if (mobj_ring_export(p, &offer) == -ENOTSUP) { /* Darwin */
+		mobj_ring_close(p);
+		tu_res_check(res);
+		return;
+	}
+	assert_int_equal(mobj_ring_import(&offer, &c, &ans), 0);
+	assert_int_equal(mobj_ring_write(p, big, 100, 0), 100);
+	assert_int_equal(mobj_ring_peek(c, 1, 0, &v, &avail), 0);
+	assert_int_equal(avail, 100);
+	assert_int_equal(mobj_ring_write(p, big, sizeof(big), 0), 4096);
+	assert_int_equal(mobj_ring_consume(c, 100), -EOVERFLOW);
+	assert_int_equal(mobj_ring_accept_answer(p, &ans), 0);
+	mobj_ring_close(c);
+	mobj_ring_close(p);
+	tu_res_check(res);
+}
+
 /* Threads of this process (entries of /proc/self/task). */
 static int thread_count(void)
 {
@@ -1088,6 +1121,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_multi_slowest),
 		cmocka_unit_test(test_multi_export),
 		cmocka_unit_test(test_multi_consumer_fd),
+		cmocka_unit_test(test_multi_import_overwritten_blocking),
 #ifdef __linux__
 		cmocka_unit_test(test_multi_fd_epoll_no_thread),
 		cmocka_unit_test(test_multi_fd_consumer_death),
