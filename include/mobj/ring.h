@@ -178,10 +178,13 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * moved on) when some may have been: act on what you read only after
  * consume returned 0, or copy with mobj_ring_read() /
  * mobj_ring_read_record(), which return -EOVERFLOW the same way. Blocking
- * mode has no check: the producer never reserves bytes a live consumer
- * has not consumed (a consumer it dropped as dead or lying is no longer
- * read for), so a consumer, once joined, runs the SPSC consumer's inline
- * path, and the producer the SPSC producer's inline reserve.
+ * mode checks only in consumers that joined with mobj_ring_import() (the
+ * producer writes on, not waiting for them, until it accepts the answer;
+ * an exported producer keeps `oldest`, its reserve out of line): the
+ * producer never reserves bytes a consumer it knows has not consumed (one
+ * it dropped as dead or lying is no longer waited for), so the others,
+ * once joined, run the SPSC consumer's inline path, and a producer never
+ * exported the SPSC producer's inline reserve.
  *
  * Darwin (cross-compiled, never run here): mobj_ring_send() and
  * mobj_ring_consumer() give each consumer slot its own semaphore pair
