@@ -883,9 +883,16 @@ static struct bh_pair *run_pair(const struct xport_ops *ops, size_t msg, size_t 
 	return pair;
 }
 
-/* One pair run of @reps repetitions, appended to @a. */
-static void tput_round(struct bh_pool *a, const struct xport_ops *ops, size_t msg,
-                       size_t cap, int reps)
+/* The ring's own counters over the pair runs of one result: messages,
+ * then the producer's and the consumer's sleeps and wakes. */
+struct tput_stats {
+	double msgs, psleeps, pwakes, csleeps, cwakes;
+};
+
+/* One pair run of @reps repetitions, appended to @a (and its ring
+ * counters to @st, for impls that have them). */
+static void tput_round(struct bh_pool *a, struct tput_stats *st,
+                       const struct xport_ops *ops, size_t msg, size_t cap, int reps)
 {
 	struct bh_pair *pair;
 
@@ -895,7 +902,32 @@ static void tput_round(struct bh_pool *a, const struct xport_ops *ops, size_t ms
 	if (!pair)
 		return;
 	bh_pool_add(a, pair);
+	if (ops->stats) {
+		const struct ring_report *r = report_of(pair);
+
+		st->msgs += r->msgs_total;
+		st->psleeps += r->stats[0][0];
+		st->pwakes += r->stats[0][1];
+		st->csleeps += r->stats[1][0];
+		st->cwakes += r->stats[1][1];
+	}
 	bh_pair_free(pair);
+}
+
+/* Record pool @a, with the ring's sleeps and wakes per message as the
+ * row's detail: where a ring waits differently from busy-polling
+ * references (bare, limit), this is the difference. */
+static void tput_record(struct bh_pool *a, const struct tput_stats *st,
+                        const char *group, const char *case_name, const char *impl,
+                        size_t key)
+{
+	double med = bh_pool_record(a, group, case_name, impl, key, "MB/s", BH_RATE, 2);
+
+	if (!isnan(med) && st->msgs > 0)
+		bh_detail("ring stats/msg: producer %.3g sleeps %.3g wakes, "
+		          "consumer %.3g sleeps %.3g wakes",
+		          st->psleeps / st->msgs, st->pwakes / st->msgs,
+		          st->csleeps / st->msgs, st->cwakes / st->msgs);
 }
 
 /* A point of a throughput sweep: messages of @msg bytes through a ring of
@@ -909,9 +941,12 @@ static void tput_sweep(const char *group, const char *case_name,
                        const struct sweep_point *pts, size_t npts, int rounds)
 {
 	struct bh_pool *pools = calloc(nimpl * npts, sizeof(*pools));
+	struct tput_stats *stats = calloc(nimpl * npts, sizeof(*stats));
 	int per = (bh_opts.reps + rounds - 1) / rounds;
 
-	if (!pools) {
+	if (!pools || !stats) {
+		free(pools);
+		free(stats);
 		for (size_t i = 0; i < nimpl; i++)
 			bh_note(group, case_name, impls[i].impl, 0, "MB/s", "out of memory");
 		return;
@@ -928,15 +963,16 @@ static void tput_sweep(const char *group, const char *case_name,
 					continue;
 				bh_progress("%s/%s size %zu (round %d/%d)", case_name,
 				            impls[i].impl, pts[p].key, round + 1, rounds);
-				tput_round(&pools[p * nimpl + i], impls[i].ops, pts[p].msg,
-				           pts[p].cap, per);
+				tput_round(&pools[p * nimpl + i], &stats[p * nimpl + i],
+				           impls[i].ops, pts[p].msg, pts[p].cap, per);
 			}
 	for (size_t p = 0; p < npts; p++)
 		for (size_t i = 0; i < nimpl; i++)
 			if (bh_want(case_name, impls[i].impl))
-				bh_pool_record(&pools[p * nimpl + i], group, case_name,
-				               impls[i].impl, pts[p].key, "MB/s", BH_RATE, 2);
+				tput_record(&pools[p * nimpl + i], &stats[p * nimpl + i],
+				            group, case_name, impls[i].impl, pts[p].key);
 	free(pools);
+	free(stats);
 }
 
 void xport_tput_sweep(const char *group, const char *case_name,

@@ -58,7 +58,8 @@ static void usage(FILE *f)
 "usage: mobj-bench [--quick] [--filter SUBSTRING] [--json FILE] [--no-plots]\n"
 "                  [--cpus A,B] [--reps N] [--syscalls auto|perf|strace] [--strict] [--list]\n"
 "  --quick          fewer and shorter repetitions (CI)\n"
-"  --filter S       run only cases whose \"case/impl\" contains S\n"
+"  --filter S       run only cases whose \"case/impl\" contains S (or any\n"
+"                   of several, comma-separated: S1,S2)\n"
 "  --json FILE      write JSON Lines (one object per result) to FILE, and PNG\n"
 "                   plots next to it (gnuplot, when installed)\n"
 "  --no-plots       no PNG plots\n"
@@ -184,7 +185,21 @@ bool bh_want(const char *case_name, const char *impl)
 	if (!bh_opts.filter)
 		return true;
 	snprintf(key, sizeof(key), "%s/%s", case_name, impl ? impl : "");
-	return strstr(key, bh_opts.filter) != NULL;
+	if (!bh_opts.filter[0])
+		return true;
+	/* Comma-separated substrings, any of which selects: several impls
+	 * then run in the same interleaved rounds, so their ratios are
+	 * paired as in the full suite. */
+	for (const char *f = bh_opts.filter; *f;) {
+		size_t n = strcspn(f, ",");
+		char one[128];
+
+		snprintf(one, sizeof(one), "%.*s", (int)(n < 127 ? n : 127), f);
+		if (n && strstr(key, one))
+			return true;
+		f += n + (f[n] == ',');
+	}
+	return false;
 }
 
 int bh_pin(int cpu)
