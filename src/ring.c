@@ -507,6 +507,7 @@ int mobj_ring_reserve_record(struct mobj_ring *r, size_t len, int timeout_ms,
 	r->rec_next = true;
 	err = mobj_ring_reserve(r, (size_t)mobj__ring_record_total(len),
 	                        timeout_ms, &dst);
+	r->rec_next = false; /* the inline path leaves it set */
 	if (err < 0)
 		return err;
 	r->f.in_record = 1;
