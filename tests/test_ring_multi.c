@@ -292,9 +292,6 @@ static void test_multi_consumer_fd(void **state)
 	tu_res_objects_check(res);
 }
 
-#ifdef __linux__
-/* Linux: a 1:N producer's fd (epoll) and /proc/self/task. Darwin's
- * producer fd is -ENOTSUP (ring.h). */
 /* Blocking mode keeps no seqlock for consumers the producer waits for,
  * but an importer reads before the producer accepts its answer, and the
  * producer writes on without waiting for it: bytes it peeked and the
@@ -328,6 +325,9 @@ static void test_multi_import_overwritten_blocking(void **state)
 	tu_res_check(res);
 }
 
+#ifdef __linux__
+/* Linux: a 1:N producer's fd (epoll) and /proc/self/task. Darwin's
+ * producer fd is -ENOTSUP (ring.h). */
 /* Threads of this process (entries of /proc/self/task). */
 static int thread_count(void)
 {
