@@ -324,6 +324,16 @@ void mobj__os_pevent_close(struct mobj__os_pevent *e);
  * down, nothing read from the owner's queue). Never blocks. */
 void mobj__os_pevent_drop(struct mobj__os_pevent *e);
 
+/* A set of peer events, one descriptor for a 1:N producer's
+ * mobj_ring_fd(): it polls readable while any member's descriptor does.
+ * open makes an empty set (its descriptor in *@fd); add and del change
+ * members (del before the member's close). Linux: an epoll descriptor,
+ * level-triggered. Darwin: -ENOTSUP from open (add and del do nothing). */
+int mobj__os_pevent_set_open(int *fd);
+int mobj__os_pevent_set_add(int set, const struct mobj__os_pevent *e);
+void mobj__os_pevent_set_del(int set, const struct mobj__os_pevent *e);
+void mobj__os_pevent_set_close(int set);
+
 /* The ring's asymmetric barrier (ring.c, design block). light: true when
  * this process may publish a ring index with no fence, because a peer about
  * to sleep can force a full barrier on every thread of it with

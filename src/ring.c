@@ -3,9 +3,11 @@
  *
  * Set-up and teardown are in ring_setup.c, with the objects and who
  * writes what. 1:N rings (one producer, many consumers) are in
- * ring_multi.c; their consumers use this file's calls, with a different
- * check of the tail (mobj__ring_multi_load) and the seqlock check after
- * reading (overwritten()).
+ * ring_multi.c; their consumers use this file's calls: in blocking mode
+ * exactly as an SPSC consumer once joined (nothing is overwritten unread,
+ * so the fast path stays on), in overwrite mode with a different check of
+ * the tail (mobj__ring_multi_load) and the seqlock check after reading
+ * (overwritten()).
  *
  * Indices. tail (in pctl) counts bytes ever committed, head (in cctl) bytes
  * ever consumed; 64-bit, free running, never wrapped. The byte at index i
@@ -159,7 +161,7 @@ static int load_peer(struct mobj_ring *r, uint64_t *out)
 {
 	uint64_t v;
 
-	if (r->multi)
+	if (r->seqlock)
 		return mobj__ring_multi_load(r, out);
 	v = atomic_load_explicit(&r->peer->index, memory_order_acquire);
 	if (v < r->f.peer_seen)
@@ -423,8 +425,6 @@ int mobj_ring_set_batch(struct mobj_ring *r, size_t bytes)
 {
 	if (!r || bytes > r->f.cap)
 		return -EINVAL;
-	if (r->m)
-		return -ENOTSUP;
 	r->f.batch = bytes;
 	atomic_store_explicit(&r->own->batching, bytes != 0,
 	                      memory_order_relaxed);
@@ -507,6 +507,7 @@ int mobj_ring_reserve_record(struct mobj_ring *r, size_t len, int timeout_ms,
 	r->rec_next = true;
 	err = mobj_ring_reserve(r, (size_t)mobj__ring_record_total(len),
 	                        timeout_ms, &dst);
+	r->rec_next = false; /* the inline path leaves it set */
 	if (err < 0)
 		return err;
 	r->f.in_record = 1;
@@ -544,7 +545,7 @@ static int overwritten(struct mobj_ring *r)
 	uint64_t v;
 	int err;
 
-	if (!r->multi || r->broken)
+	if (!r->seqlock || r->broken)
 		return 0;
 	atomic_thread_fence(memory_order_acquire);
 	if (atomic_load_explicit(&r->peer->oldest, memory_order_relaxed) <=

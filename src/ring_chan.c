@@ -83,12 +83,13 @@ int mobj__ring_recv_part(struct mobj_chan *c, int timeout_ms, uint32_t kind,
 	return 0;
 }
 
-/* Producer: send the consumer its half of the peer event (mobj_ring_fd()
+/* Producer (SPSC or a 1:N slot): send the consumer its half of the peer event (mobj_ring_fd()
  * with no thread), or the same message with no handle when the backend
  * has none (the consumer then falls back to a helper thread), and take
  * the consumer's answer where the backend has one. The message is the
  * backend's raw kind, never a mobj message. */
-static int send_event(struct mobj_ring *r, struct mobj_chan *c, int timeout_ms)
+int mobj__ring_send_event(struct mobj_chan *c, struct mobj__os_pevent *pev,
+                          bool *set, size_t cap, int timeout_ms)
 {
 	uint64_t t0 = mobj__os_clock_ns();
 	struct mobj__os_obj theirs;
@@ -96,19 +97,19 @@ static int send_event(struct mobj_ring *r, struct mobj_chan *c, int timeout_ms)
 	bool have;
 	int err;
 
-	have = mobj__os_pevent_split(&r->pev, &theirs) == 0;
-	mobj__ring_part_init(&h, RING_PART_EVENT, (size_t)r->f.cap);
+	have = mobj__os_pevent_split(pev, &theirs) == 0;
+	mobj__ring_part_init(&h, RING_PART_EVENT, cap);
 	err = mobj__os_chan_send(mobj__chan_os(c), &h, sizeof(h),
 	                         have ? &theirs : NULL, have ? 1 : 0, timeout_ms);
 	if (have) {
 		mobj__os_release(&theirs);
 		if (err == 0)
-			err = mobj__os_pevent_finish(&r->pev, mobj__chan_os(c),
+			err = mobj__os_pevent_finish(pev, mobj__chan_os(c),
 			                             mobj__time_left(timeout_ms, t0));
 		if (err == 0)
-			r->pev_set = true;
+			*set = true;
 		else
-			mobj__os_pevent_close(&r->pev);
+			mobj__os_pevent_close(pev);
 	}
 	return err;
 }
@@ -179,7 +180,8 @@ int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *r, int timeout_ms)
 	if (err < 0)
 		return err;
 	/* Connected from here on: a failure leaves the peer counted gone. */
-	err = send_event(r, c, mobj__time_left(timeout_ms, t0));
+	err = mobj__ring_send_event(c, &r->pev, &r->pev_set, (size_t)r->f.cap,
+	                            mobj__time_left(timeout_ms, t0));
 	if (err < 0) {
 		r->peer_dead = true;
 		mobj__ring_refresh(r);

@@ -135,7 +135,7 @@ int mobj_ring_fd(struct mobj_ring *r)
 	if (!r->connected)
 		return -ENOTCONN;
 	if (r->m)
-		return -ENOTSUP; /* a 1:N producer has N peers to sleep on */
+		return mobj__ring_multi_fd(r);
 	if (r->pev_set) {
 		r->fd_used = true;
 		return mobj__os_pevent_fd(&r->pev);

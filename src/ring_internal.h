@@ -60,12 +60,15 @@ struct mobj_ring {
 	struct mobj__ring_notify *notify; /* mobj_ring_fd()'s helper, or NULL */
 	/* 1:N rings (ring_multi.c). Producer: its consumers, or NULL for an
 	 * SPSC producer; rec_next: the reservation being made is a record.
-	 * Consumer: multi (its producer's page says MOBJ__RING_MULTI), and
+	 * Consumer: multi (its producer's page says MOBJ__RING_MULTI),
+	 * seqlock (it also says MOBJ__RING_OVERWRITE; in blocking mode a
+	 * consumer is an SPSC consumer once it joined), and
 	 * lapped: it was moved to the oldest intact data and has not said so
 	 * yet (the next data call returns -EOVERFLOW). */
 	struct mobj__ring_multi *m;
 	bool rec_next;
 	bool multi;
+	bool seqlock; /* multi, overwrite mode: oldest is checked */
 	bool lapped;
 };
 
@@ -104,6 +107,13 @@ void mobj__ring_notify_stop(struct mobj_ring *r);
 
 /* Disarm mobj_ring_fd()'s registration, if any (ring.c). */
 void mobj__ring_disarm(struct mobj_ring *r);
+
+/* Send the consumer its half of @pev on @c, as the RING_PART_EVENT part
+ * (ring_chan.c); *@set becomes true when @pev now holds our half (without
+ * one the message goes with no handle). */
+struct mobj_chan;
+int mobj__ring_send_event(struct mobj_chan *c, struct mobj__os_pevent *pev,
+                          bool *set, size_t cap, int timeout_ms);
 
 /* The header of each part of a ring's set-up (ring_chan.c), on a channel
  * and in what mobj_ring_export() hands out (ring_xfer.c). */
@@ -152,6 +162,10 @@ int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj *cctl_ro, int pid,
 int mobj__ring_multi_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
                              void **p);
 void mobj__ring_multi_wake(struct mobj_ring *r);
+/* A 1:N producer was exported: keep oldest from now on, for importers. */
+void mobj__ring_multi_exported(struct mobj_ring *r);
+/* A 1:N producer's mobj_ring_fd(): the set of its slots' peer events. */
+int mobj__ring_multi_fd(struct mobj_ring *r);
 ssize_t mobj__ring_multi_available(struct mobj_ring *r);
 void mobj__ring_multi_refresh(struct mobj_ring *r);
 void mobj__ring_multi_free(struct mobj_ring *r);

@@ -54,8 +54,11 @@ struct mobj__ring_ctl {
 	 * record start when the producer writes records only). Stored before
 	 * the producer overwrites anything older (the seqlock of ring_multi.c);
 	 * never decreases. Zero and unused otherwise. */
+	uint8_t pad1a[56];
+	/* On a line of its own: an overwrite-mode consumer loads it after
+	 * every read, and the producer stores index for every commit. */
 	_Atomic uint64_t oldest;
-	uint8_t pad1[112];
+	uint8_t pad1[56];
 	/* Bumped by the owner each time it wakes the peer (the futex word the
 	 * peer sleeps on); closed is set once by mobj_ring_close(). */
 	_Atomic uint32_t wake_seq;
@@ -87,7 +90,7 @@ _Static_assert(offsetof(struct mobj__ring_ctl, header_size) == 12, "ring layout"
 _Static_assert(offsetof(struct mobj__ring_ctl, capacity) == 16, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, flags) == 24, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, index) == 128, "ring layout");
-_Static_assert(offsetof(struct mobj__ring_ctl, oldest) == 136, "ring layout");
+_Static_assert(offsetof(struct mobj__ring_ctl, oldest) == 192, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, wake_seq) == 256, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, closed) == 260, "ring layout");
 _Static_assert(offsetof(struct mobj__ring_ctl, waiting) == 384, "ring layout");

@@ -15,25 +15,31 @@
  * is impossible (BROKEN) instead of failing itself. Overwrite mode: it
  * never reads a head for flow control.
  *
- * oldest (a seqlock over the data). Before the producer hands out a
- * reservation [pos, pos + n), which overwrites the bytes of indices below
- * lost = pos + n - capacity, it stores oldest = the first record start at
- * or after lost (lost itself once a plain reservation was made), then a
- * release fence, then writes. A consumer that read bytes [h, ...) checks,
- * after an acquire fence, that oldest <= h: a write of a byte it read
- * belongs to a reservation whose lost > h, and seeing that write means
- * seeing its oldest (fence-fence synchronisation, as seqlock readers do;
- * the bytes are read with plain loads, a race the C model does not bless
- * and every seqlock relies on, and only the reader's checked result is
- * used). A consumer whose head is below oldest was lapped: it moves to
+ * Blocking mode never overwrites unconsumed bytes of a live consumer, so
+ * it has no seqlock: its consumers are SPSC consumers once joined (inline
+ * peek and consume), and the producer reserves inline against peer_seen,
+ * the lowest head it saw (stale is conservative: heads only grow).
+ *
+ * oldest (overwrite mode: a seqlock over the data). Before the producer
+ * hands out a reservation [pos, pos + n), which overwrites the bytes of
+ * indices below lost = pos + n - capacity, it stores oldest = the first
+ * record start at or after lost (lost itself once a plain reservation was
+ * made), then a release fence, then writes. A consumer that read bytes [h,
+ * ...) checks, after an acquire fence, that oldest <= h: a write of a byte
+ * it read belongs to a reservation whose lost > h, and seeing that write
+ * means seeing its oldest (fence-fence synchronisation, as seqlock readers
+ * do; the bytes are read with plain loads, a race the C model does not
+ * bless and every seqlock relies on, and only the reader's checked result
+ * is used). A consumer whose head is below oldest was lapped: it moves to
  * oldest and reports -EOVERFLOW once (ring.c, multi_load). The producer
  * finds record starts by walking the headers it wrote itself (its own,
  * writable-only-by-it data), amortised one header per record.
  *
  * Waiting and waking: the SPSC Dekker protocol (ring.c) per pair. Every
  * consumer sleeps on pctl's wake_seq and announces in its own page; the
- * producer's publish (inline, f.peer_waiting points at a local 1 so every
- * commit comes here) looks at each live consumer's page and bumps wake_seq
+ * producer's publish (inline; f.peer_waiting is the one live consumer's
+ * waiting word, or a local 1 with two or more, so every commit comes here)
+ * looks at each live consumer's page and bumps wake_seq
  * once when any waits for what was published (one bump makes every
  * consumer whose wait_seq is older re-check: a spurious wake-up at worst).
  * The producer waits for one laggard at a time: it announces in pctl with
@@ -41,6 +47,12 @@
  * match wakes it spuriously, nothing worse. The producer publishes with a
  * fence unless it and every consumer are light; it sleeps with the heavy
  * barrier when it is light, which covers light and fenced consumers alike.
+ *
+ * Pollable descriptors: each slot holds our half of a peer event with its
+ * consumer (ring_pevent.c), signalled when that consumer is armed; the
+ * producer's mobj_ring_fd() is a set over the halves (Linux: epoll), and
+ * its timeout-0 reserve that finds no room arms for the first laggard
+ * (arm_room), which signals its half when it consumed enough.
  *
  * Death. Each slot holds a waker for its consumer's process; after every
  * silent slice of a producer's sleep (MOBJ__OS_WAKER_SLICE_MS) all live
@@ -50,6 +62,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mobj/chan.h"
 #include "ring_internal.h"
@@ -60,6 +73,8 @@ struct slot {
 	const struct mobj__ring_ctl *ctl; /* read-only; NULL when not live */
 	struct mobj__os_waker waker;
 	bool waker_set;
+	struct mobj__os_pevent pev; /* our half of its peer event */
+	bool pev_set;
 	int state; /* 0: never used, else MOBJ_RING_LIVE ... */
 	int pid;
 	uint32_t flags;
@@ -71,10 +86,13 @@ struct mobj__ring_multi {
 	unsigned max;
 	bool overwrite;
 	bool plain;      /* a plain reservation was made: oldest is a byte */
+	bool marks;      /* oldest is kept: overwrite mode, or exported (an
+	                  * importer reads before we know of it) */
 	uint32_t one;    /* 1: what f.peer_waiting points at */
 	uint32_t zero;   /* 0: f.peer_polling and f.peer_closed */
 	uint64_t rec;    /* the oldest record start known (walking) */
 	uint64_t oldest; /* what pctl's oldest says */
+	int set;         /* mobj_ring_fd(): the set of the slots' events, or -1 */
 	struct slot slot[];
 };
 
@@ -97,7 +115,9 @@ int mobj_ring_create_multi(size_t capacity, unsigned max_consumers,
 		return err;
 	}
 	m->max = max_consumers;
+	m->set = -1;
 	m->overwrite = (flags & MOBJ_RING_OVERWRITE) != 0;
+	m->marks = m->overwrite;
 	m->one = 1;
 	r->m = m;
 	/* No consumer has mapped the page yet: still written once. */
@@ -113,23 +133,34 @@ void mobj__ring_multi_refresh(struct mobj_ring *r)
 {
 	struct mobj__ring_multi *m = r->m;
 	bool light = (r->own->flags & MOBJ__RING_LIGHT) != 0;
-	unsigned i;
+	const struct mobj__ring_ctl *only = NULL;
+	unsigned i, live = 0;
 
-	/* Every reserve goes out of line (flow control over N heads, the
-	 * oldest mark) and every publish looks for sleepers. */
-	r->f.ready = 0;
-	r->f.own_index = (uint64_t *)&r->own->index;
-	r->f.peer_waiting = &m->one;
-	r->f.peer_polling = &m->zero;
-	r->f.peer_closed = &m->zero;
-	for (i = 0; i < m->max; i++)
-		if (m->slot[i].state == MOBJ_RING_LIVE &&
-		    !(m->slot[i].flags & MOBJ__RING_LIGHT))
+	for (i = 0; i < m->max; i++) {
+		if (m->slot[i].state != MOBJ_RING_LIVE)
+			continue;
+		live++;
+		only = m->slot[i].ctl;
+		if (!(m->slot[i].flags & MOBJ__RING_LIGHT))
 			light = false;
+	}
+	/* Blocking mode: the inline reserve's check against peer_seen (the
+	 * lowest head seen, stale is conservative) is the flow control, as
+	 * in SPSC. Marking oldest: every reserve out of line. */
+	r->f.ready = (!m->marks && !r->broken && !r->armed) ?
+	                     MOBJ__RING_PRODUCER : 0;
+	r->f.own_index = (uint64_t *)&r->own->index;
+	/* A publish looks for sleepers: with one consumer its page's waiting
+	 * count (as in SPSC), else every page (f.peer_waiting points at a
+	 * local 1, so every publish comes to mobj__ring_multi_wake, and a
+	 * batching producer publishes every commit: correct, no gain). */
+	r->f.peer_waiting = live == 1 ? (uint32_t *)&only->waiting : &m->one;
+	r->f.peer_polling = live == 1 ? (uint32_t *)&only->polling : &m->zero;
+	r->f.peer_closed = &m->zero;
 	r->f.fence = !light;
 }
 
-static void depart(struct slot *s, int state)
+static void depart(struct mobj_ring *r, struct slot *s, int state)
 {
 	s->state = state;
 	if (s->ctl)
@@ -138,6 +169,17 @@ static void depart(struct slot *s, int state)
 	if (s->waker_set)
 		mobj__os_waker_release(&s->waker);
 	s->waker_set = false;
+	if (s->pev_set) {
+		if (r->m->set >= 0)
+			mobj__os_pevent_set_del(r->m->set, &s->pev);
+		/* A forked child's copy shares the owner's socket. */
+		if (r->owner == getpid())
+			mobj__os_pevent_close(&s->pev);
+		else
+			mobj__os_pevent_drop(&s->pev);
+	}
+	s->pev_set = false;
+	mobj__ring_refresh(r); /* f.peer_waiting may have pointed at its page */
 }
 
 /* Read and validate a live consumer's head; an impossible one (backwards,
@@ -150,12 +192,12 @@ static void slot_poll(struct mobj_ring *r, struct slot *s)
 		return;
 	v = atomic_load_explicit(&s->ctl->index, memory_order_acquire);
 	if (v < s->head || v > r->f.published) {
-		depart(s, MOBJ_RING_BROKEN);
+		depart(r, s, MOBJ_RING_BROKEN);
 		return;
 	}
 	s->head = v;
 	if (atomic_load_explicit(&s->ctl->closed, memory_order_acquire))
-		depart(s, MOBJ_RING_CLOSED);
+		depart(r, s, MOBJ_RING_CLOSED);
 }
 
 /* After a silent slice, or before refusing a consumer: who died. */
@@ -171,7 +213,7 @@ static void check_alive(struct mobj_ring *r)
 			continue;
 		r->stats.peer_checks++;
 		if (!mobj__os_waker_peer_alive(&s->waker))
-			depart(s, MOBJ_RING_DEAD);
+			depart(r, s, MOBJ_RING_DEAD);
 	}
 }
 
@@ -233,9 +275,48 @@ static void sleep_on(struct mobj_ring *r, struct slot *s, uint64_t need,
 	}
 	atomic_fetch_sub_explicit(&r->own->waiting, 1, memory_order_relaxed);
 	if (rc == -EPIPE && s->state == MOBJ_RING_LIVE)
-		depart(s, MOBJ_RING_DEAD);
+		depart(r, s, MOBJ_RING_DEAD);
 	else if (rc == -ETIMEDOUT)
 		check_alive(r);
+}
+
+/* Clear every slot's event; a consumer whose half is gone for good (its
+ * process died or it closed) departs: its head is final. */
+static void drain_slots(struct mobj_ring *r)
+{
+	struct mobj__ring_multi *m = r->m;
+	unsigned i;
+
+	for (i = 0; i < m->max; i++) {
+		struct slot *s = &m->slot[i];
+
+		if (s->state == MOBJ_RING_LIVE && s->pev_set &&
+		    mobj__os_pevent_drain(&s->pev) == -EPIPE)
+			depart(r, s, MOBJ_RING_DEAD);
+	}
+}
+
+/* A call with timeout 0 found no room and mobj_ring_fd() is in use (the
+ * SPSC arm() of ring.c, per laggard): register in pctl as waiting for the
+ * first laggard, whose next consume that reaches @need signals its event.
+ * Heads only grow, so the first laggard only moves on: at most one round
+ * per slot. 0 when there is room after all. */
+static int arm_room(struct mobj_ring *r, uint64_t need)
+{
+	struct slot *s, *again;
+
+	drain_slots(r);
+	for (s = laggard(r, need); s; s = again) {
+		atomic_store_explicit(&r->own->armed, 1, memory_order_relaxed);
+		(void)announce(r, s, need);
+		r->armed = true;
+		mobj__ring_refresh(r);
+		again = laggard(r, need);
+		if (again == s)
+			return -EAGAIN;
+		mobj__ring_disarm(r);
+	}
+	return 0;
 }
 
 /* Blocking mode: wait until every live consumer's head is >= @need. */
@@ -253,7 +334,7 @@ static int wait_room(struct mobj_ring *r, uint64_t need, int timeout_ms)
 		r->stats.spins++;
 	while (s) {
 		if (timeout_ms == 0)
-			return -EAGAIN;
+			return r->fd_used ? arm_room(r, need) : -EAGAIN;
 		slice = MOBJ__OS_WAKER_SLICE_MS;
 		if (timeout_ms > 0) {
 			int left = mobj__time_left(timeout_ms, start);
@@ -300,6 +381,10 @@ static void mark_oldest(struct mobj_ring *r, uint64_t n, bool rec)
 		}
 		m->rec = o;
 	}
+	/* oldest may never pass the tail consumers see (they would take
+	 * the tail for a lie): a batching producer publishes first. */
+	if (o > r->f.published)
+		mobj_ring__publish(&r->f, r, 1);
 	m->oldest = o;
 	atomic_store_explicit(&r->own->oldest, o, memory_order_relaxed);
 	atomic_thread_fence(memory_order_release);
@@ -312,6 +397,7 @@ int mobj__ring_multi_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
 	int err;
 
 	r->rec_next = false;
+	mobj__ring_disarm(r);
 	if (!p)
 		return -EINVAL;
 	if (n > r->f.cap)
@@ -319,11 +405,16 @@ int mobj__ring_multi_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
 	if (r->m->overwrite) {
 		r->f.peer_seen = r->f.pos;
 	} else if (r->f.pos + n - r->f.peer_seen > r->f.cap) {
+		/* Never wait with progress unpublished (batching): a
+		 * consumer may be waiting for it. */
+		if (r->f.published != r->f.pos)
+			mobj_ring__publish(&r->f, r, 1);
 		err = wait_room(r, r->f.pos + n - r->f.cap, timeout_ms);
 		if (err < 0)
 			return err;
 	}
-	mark_oldest(r, n, rec);
+	if (r->m->marks)
+		mark_oldest(r, n, rec);
 	r->f.reserved = n;
 	r->f.in_record = 0;
 	*p = r->f.data + r->f.off;
@@ -359,6 +450,9 @@ void mobj__ring_multi_wake(struct mobj_ring *r)
 		 * per consumer. */
 		mobj__os_waker_wake(&m->slot[i].waker,
 		                    (uint32_t *)&r->own->wake_seq);
+		if (m->slot[i].pev_set &&
+		    atomic_load_explicit(&c->armed, memory_order_relaxed))
+			mobj__os_pevent_signal(&m->slot[i].pev);
 		r->stats.wakes++;
 	}
 }
@@ -371,6 +465,45 @@ ssize_t mobj__ring_multi_available(struct mobj_ring *r)
 	if (r->f.pos - r->f.peer_seen >= r->f.cap)
 		return 0;
 	return (ssize_t)(r->f.cap - (r->f.pos - r->f.peer_seen));
+}
+
+/* A new slot's event joins the producer's set, if mobj_ring_fd() made
+ * one; failing that, the slot goes without (a wake-up it would carry is
+ * then seen only by blocking calls, so drop it from the set's view). */
+static void add_to_set(struct mobj_ring *r, struct slot *s)
+{
+	if (r->m->set >= 0 && s->pev_set &&
+	    mobj__os_pevent_set_add(r->m->set, &s->pev) < 0) {
+		mobj__os_pevent_close(&s->pev);
+		s->pev_set = false;
+	}
+}
+
+void mobj__ring_multi_exported(struct mobj_ring *r)
+{
+	/* The record walk starts here: a record start (between reservations)
+	 * and at or below the tail any importer finds. */
+	if (!r->m->marks)
+		r->m->rec = r->f.published;
+	r->m->marks = true;
+	mobj__ring_refresh(r);
+}
+
+int mobj__ring_multi_fd(struct mobj_ring *r)
+{
+	struct mobj__ring_multi *m = r->m;
+	unsigned i;
+	int err;
+
+	if (m->set < 0) {
+		err = mobj__os_pevent_set_open(&m->set);
+		if (err < 0)
+			return err;
+		for (i = 0; i < m->max; i++)
+			add_to_set(r, &m->slot[i]);
+	}
+	r->fd_used = true;
+	return m->set;
 }
 
 /* A slot for one more consumer, or NULL: -ENOSPC. */
@@ -442,13 +575,18 @@ int mobj__ring_multi_consumer(struct mobj_ring *r, struct mobj_ring **consumer)
 	if (err == 0) {
 		err = mobj__os_waker_pair(&s->waker, &c->waker);
 		if (err < 0)
-			depart(s, MOBJ_RING_CLOSED);
+			depart(r, s, MOBJ_RING_CLOSED);
 	}
 	if (err < 0) {
 		mobj__ring_free(c);
 		return err;
 	}
 	s->waker_set = c->waker_set = true;
+	/* Without a peer event the consumer's mobj_ring_fd() uses a thread. */
+	if (mobj__os_pevent_pair(&s->pev, &c->pev) == 0) {
+		s->pev_set = c->pev_set = true;
+		add_to_set(r, s);
+	}
 	*consumer = c;
 	return 0;
 }
@@ -474,7 +612,7 @@ int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj *cctl_ro, int pid,
 		return err;
 	}
 	if (gone) {
-		depart(s, MOBJ_RING_DEAD);
+		depart(r, s, MOBJ_RING_DEAD);
 		return 0;
 	}
 	s->waker = w;
@@ -486,7 +624,6 @@ int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj *cctl_ro, int pid,
 int mobj__ring_multi_send(struct mobj_chan *c, struct mobj_ring *r,
                           int timeout_ms)
 {
-	struct mobj__ring_part h;
 	struct mobj *cctl_ro;
 	uint64_t t0 = mobj__os_clock_ns();
 	size_t cap = (size_t)r->f.cap;
@@ -509,16 +646,15 @@ int mobj__ring_multi_send(struct mobj_chan *c, struct mobj_ring *r,
 	mobj_close(cctl_ro);
 	if (err < 0)
 		return err;
-	/* No peer event: the consumer's mobj_ring_fd() uses its helper
-	 * thread (the producer would have to signal N sockets per wake). */
-	mobj__ring_part_init(&h, RING_PART_EVENT, cap);
-	err = mobj__os_chan_send(mobj__chan_os(c), &h, sizeof(h), NULL, 0,
-	                         mobj__time_left(timeout_ms, t0));
+	err = mobj__ring_send_event(c, &s->pev, &s->pev_set, cap,
+	                            mobj__time_left(timeout_ms, t0));
+	if (s->pev_set)
+		add_to_set(r, s);
 	if (err == 0)
 		err = mobj__os_waker_connect(&s->waker, mobj__chan_os(c), true,
 		                             mobj__time_left(timeout_ms, t0));
 	if (err < 0) {
-		depart(s, MOBJ_RING_DEAD);
+		depart(r, s, MOBJ_RING_DEAD);
 		return err == -EPIPE ? 0 : err;
 	}
 	s->waker_set = true;
@@ -541,7 +677,7 @@ int mobj_ring_consumer_stats(struct mobj_ring *r, unsigned i,
 	slot_poll(r, s);
 	if (s->state == MOBJ_RING_LIVE && s->waker_set &&
 	    !mobj__os_waker_peer_alive(&s->waker))
-		depart(s, MOBJ_RING_DEAD);
+		depart(r, s, MOBJ_RING_DEAD);
 	memset(out, 0, sizeof(*out));
 	out->head = s->head;
 	out->lag = r->f.published - s->head;
@@ -562,8 +698,10 @@ void mobj__ring_multi_free(struct mobj_ring *r)
 		if (m->slot[i].waker_set)
 			mobj__os_waker_wake(&m->slot[i].waker,
 			                    (uint32_t *)&r->own->wake_seq);
-		depart(&m->slot[i], m->slot[i].state);
+		depart(r, &m->slot[i], m->slot[i].state);
 	}
+	if (m->set >= 0)
+		mobj__os_pevent_set_close(m->set);
 	free(m);
 	r->m = NULL;
 }

@@ -171,6 +171,7 @@ static void join_at_tail(struct mobj_ring *r)
 	                                  memory_order_acquire);
 
 	r->multi = true;
+	r->seqlock = (r->peer_flags & MOBJ__RING_OVERWRITE) != 0;
 	r->f.pos = r->f.peer_seen = r->f.published = t;
 	r->f.off = t % r->f.cap;
 	atomic_store_explicit(&r->own->index, t, memory_order_release);
@@ -290,7 +291,7 @@ void mobj__ring_refresh(struct mobj_ring *r)
 {
 	/* Armed, the slow path must disarm before anything else. */
 	bool sound = r->connected && !r->broken && !r->peer_dead && !r->armed &&
-	             !r->multi;
+	             !r->seqlock;
 
 	if (r->m) {
 		mobj__ring_multi_refresh(r);

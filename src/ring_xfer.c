@@ -147,11 +147,15 @@ int mobj_ring_export(struct mobj_ring *r, struct mobj_ring_xfer *out)
 	}
 #ifdef __APPLE__
 	/* Darwin's waker and event are a pair of ports per end, which a 1:N
-	 * producer would need per consumer: its consumers join with
+	 * producer would need per consumer (one offer serves every importer,
+	 * and a departing slot's semaphore_destroy, XNU sync_sema.c, would end
+	 * a shared semaphore for all): its consumers join with
 	 * mobj_ring_send() or mobj_ring_consumer(). */
 	if (r->m)
 		return -ENOTSUP;
 #endif
+	if (r->m)
+		mobj__ring_multi_exported(r);
 	xfer_clear(&x);
 	/* Linux has nothing of its own to hand out (a 1:N producer none). */
 	err = r->m ? 0 : put_native(r, &x);
@@ -193,6 +197,12 @@ static int import_offer(const struct mobj_ring_xfer *in, const struct ring_meta 
 	                          &cap) < 0)
 		return -EPROTO;
 	err = mobj__ring_attach(in->objs[0], in->objs[1], r, cctl_ro);
+	if (err == 0 && (*r)->multi) {
+		/* A 1:N producer writes on until it accepts our answer, not
+		 * waiting for us: even in blocking mode, check what we read. */
+		(*r)->seqlock = true;
+		mobj__ring_refresh(*r);
+	}
 	if (err < 0 || in->event_fd < 0)
 		return err;
 	/* The caller keeps its descriptor: adopt a copy. */

@@ -135,12 +135,30 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * with no consumer it writes freely (nobody to wait for).
  *
  * Consumers use the data calls unchanged (peek/consume, read, the record
- * calls, available, fd: a consumer's mobj_ring_fd() uses its helper
- * thread, as on Darwin). The producer uses reserve/commit, write, the
+ * calls, available, fd). The producer uses reserve/commit, write, the
  * record calls, write_some, flush, available (the free space: the minimum
- * over live consumers, or the capacity with MOBJ_RING_OVERWRITE); not
- * mobj_ring_set_batch() (-ENOTSUP: every commit is published) nor
- * mobj_ring_fd() (-ENOTSUP).
+ * over live consumers, or the capacity with MOBJ_RING_OVERWRITE), fd and
+ * mobj_ring_set_batch(). Batching publishes as in SPSC (at the batch size,
+ * at flush and close, before the producer waits for room, and when its
+ * one consumer waits or spins); with two or more live consumers every
+ * commit is published (the producer would have to read each consumer's
+ * page per commit to know none waits), so it saves nothing there. In
+ * overwrite mode a reservation that moves `oldest` past the published tail
+ * publishes first (a consumer takes an `oldest` ahead of the tail for a
+ * lie).
+ *
+ * mobj_ring_fd() with no thread (Linux): each consumer that joined with
+ * mobj_ring_consumer() or mobj_ring_send() shares a peer event with the
+ * producer, as an SPSC ring's ends do; the consumer's descriptor is its
+ * half, the producer's an epoll descriptor over its halves (one per
+ * consumer). A timeout-0 call that returns -EAGAIN registers (the
+ * producer: as waiting for the first consumer that holds it back); the
+ * descriptor then polls readable when that call would succeed, when the
+ * peer (for the producer: any consumer) closes or dies, and possibly
+ * spuriously. A consumer that joined over mobj_ring_export() uses the
+ * helper thread (an offer is one for every importer: there is no slot to
+ * hold the producer's half yet), as do Darwin's consumers, and Darwin's
+ * producer's mobj_ring_fd() is -ENOTSUP (no set of ports built yet).
  *
  * @p flags 0: the producer waits for the slowest live consumer (reserve
  * blocks by the timeout rules). MOBJ_RING_OVERWRITE: the producer never
@@ -151,18 +169,35 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * writes only records (the producer publishes that index, `oldest`, in its
  * control page before it overwrites anything older).
  *
- * Reading in place (a seqlock): the bytes mobj_ring_peek() or
- * mobj_ring_peek_record() returns may be overwritten while the consumer
- * reads them (overwrite mode, a consumer the producer stopped waiting
- * for, or one that joined over the user's IPC while the producer went on
- * writing). mobj_ring_consume() and mobj_ring_consume_record() check after the
- * reading, with an acquire fence and a load of `oldest`, that none of the
- * peeked bytes were overwritten, and return -EOVERFLOW (consuming nothing,
- * the consumer moved on) when some may have been: act on what you read
- * only after consume returned 0, or copy with mobj_ring_read() /
- * mobj_ring_read_record(), which return -EOVERFLOW the same way. The
- * check runs in both modes and costs a read of the producer's index line
- * per consume (bench/README.md, ring.fanout).
+ * Reading in place (a seqlock), overwrite mode: the bytes mobj_ring_peek()
+ * or mobj_ring_peek_record() returns may be overwritten while the consumer
+ * reads them. mobj_ring_consume() and mobj_ring_consume_record() check
+ * after the reading, with an acquire fence and a load of `oldest` (a cache
+ * line of its own in the producer's page), that none of the peeked bytes
+ * were overwritten, and return -EOVERFLOW (consuming nothing, the consumer
+ * moved on) when some may have been: act on what you read only after
+ * consume returned 0, or copy with mobj_ring_read() /
+ * mobj_ring_read_record(), which return -EOVERFLOW the same way. Blocking
+ * mode checks only in consumers that joined with mobj_ring_import() (the
+ * producer writes on, not waiting for them, until it accepts the answer;
+ * an exported producer keeps `oldest`, its reserve out of line): the
+ * producer never reserves bytes a consumer it knows has not consumed (one
+ * it dropped as dead or lying is no longer waited for), so the others,
+ * once joined, run the SPSC consumer's inline path, and a producer never
+ * exported the SPSC producer's inline reserve.
+ *
+ * Darwin (cross-compiled, never run here): mobj_ring_send() and
+ * mobj_ring_consumer() give each consumer slot its own semaphore pair
+ * (semaphore_create per slot, XNU osfmk/kern/sync_sema.c) and its own
+ * peer event (a port and kqueue per slot), so the consumer's
+ * mobj_ring_fd() needs no thread. Not built: the producer's
+ * mobj_ring_fd() (-ENOTSUP: it would be a kqueue over the slots'
+ * kqueues) and mobj_ring_export() of a 1:N producer (-ENOTSUP: the offer
+ * is one for every importer, but its ports[0] semaphore and ports[1] port
+ * would have to be per consumer: a slot destroys its semaphore when its
+ * consumer departs, and XNU's semaphore_destroy ends it for every holder,
+ * osfmk/kern/sync_sema.c; a consumer's death reaches the producer as
+ * KERN_TERMINATED because semaphore_destroy_all runs at task teardown).
  *
  * Departure and death. A consumer that closes stops holding the producer
  * back at once; one whose process dies, within about 100 ms of a producer
@@ -331,20 +366,13 @@ struct mobj_ring_xfer {
 
 /**
  * Producer, unconnected: fill @p offer with what the consumer needs. The
-<<<<<<< HEAD
- * objects and the descriptors stay owned by the ring (valid until
- * mobj_ring_accept_answer() or mobj_ring_close()): pass copies (sending
- * with SCM_RIGHTS makes them). Calling it again gives the same offer.
- * 1:N ring: at any time, for any number of consumers (no peer event: the
- * consumers' mobj_ring_fd() use a helper thread); the objects and the
- * pidfd stay valid until mobj_ring_close(). Darwin: -ENOTSUP for a 1:N
- * ring (its consumers join with mobj_ring_send()).
-=======
  * objects, the descriptors and the ports stay owned by the ring (valid
  * until mobj_ring_accept_answer() or mobj_ring_close()): pass copies
  * (sending with SCM_RIGHTS or COPY_SEND makes them). Calling it again gives
- * the same offer.
->>>>>>> main
+ * the same offer. 1:N ring: at any time, for any number of consumers (no
+ * peer event: the consumers' mobj_ring_fd() use a helper thread); the
+ * objects and the pidfd stay valid until mobj_ring_close(). Darwin:
+ * -ENOTSUP for a 1:N ring (its consumers join with mobj_ring_send()).
  * @return 0, or -EINVAL (NULL, not a producer, already connected),
  *         -ENOMEM, -EMFILE (Darwin: the semaphore, port and kqueue are
  *         made here).
@@ -379,19 +407,12 @@ MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
  * mobj_ring_import(); nothing in it is taken). The exported objects are
  * released.
  * @return 0, or -EINVAL (NULL, not a producer, already connected), -EPROTO
-<<<<<<< HEAD
- *         (not a valid answer, its pidfd included; the ring stays
- *         unconnected), -ENOMEM, -EMFILE,
- *         -ENOTSUP (Darwin). A consumer whose process is already gone
- *         gives 0 and then -EPIPE from the ring. 1:N ring: one more
- *         consumer per answer, -ENOSPC when max_consumers are live; a
- *         consumer already gone is counted as dead.
-=======
  *         (not a valid answer, checked as mobj_ring_import() checks an
  *         offer, its pidfd and ports included; the ring stays
  *         unconnected), -ENOMEM, -EMFILE. A consumer whose process is
- *         already gone gives 0 and then -EPIPE from the ring.
->>>>>>> main
+ *         already gone gives 0 and then -EPIPE from the ring. 1:N ring:
+ *         one more consumer per answer, -ENOSPC when max_consumers are
+ *         live; a consumer already gone is counted as dead.
  */
 MOBJ_EXPORT int mobj_ring_accept_answer(struct mobj_ring *producer,
                                         const struct mobj_ring_xfer *answer);
@@ -642,7 +663,9 @@ MOBJ_EXPORT int mobj_ring_stats(const struct mobj_ring *r,
  * see fork() above).
  *
  * @return the descriptor, or -EINVAL (NULL), -ENOTCONN (a producer with no
- *         consumer yet), -EMFILE, -ENFILE, -ENOMEM, -EAGAIN (no thread).
+ *         consumer yet), -EMFILE, -ENFILE, -ENOMEM, -EAGAIN (no thread),
+ *         -ENOTSUP (Darwin: a 1:N producer). A 1:N producer's descriptor
+ *         is a set over its consumers' peer events (mobj_ring_create_multi()).
  */
 MOBJ_EXPORT int mobj_ring_fd(struct mobj_ring *r);
 

@@ -493,3 +493,29 @@ int mobj__os_pevent_adopt_fd(struct mobj__os_pevent *e, int fd)
 	close(fd);
 	return -EPROTO;
 }
+
+/* A 1:N producer's set of peer events: not built on Darwin yet (a kqueue
+ * watching each consumer's kqueue would do; ring.h says what is missing). */
+int mobj__os_pevent_set_open(int *fd)
+{
+	*fd = -1;
+	return -ENOTSUP;
+}
+
+int mobj__os_pevent_set_add(int set, const struct mobj__os_pevent *e)
+{
+	(void)set;
+	(void)e;
+	return -ENOTSUP;
+}
+
+void mobj__os_pevent_set_del(int set, const struct mobj__os_pevent *e)
+{
+	(void)set;
+	(void)e;
+}
+
+void mobj__os_pevent_set_close(int set)
+{
+	(void)set;
+}

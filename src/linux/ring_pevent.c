@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -280,4 +281,36 @@ void mobj__os_pevent_drop(struct mobj__os_pevent *e)
 	 * release releases what a peer queued: the disposal thread's job. */
 	(void)mobj__dispose_socket(e->fd);
 	e->fd = -1;
+}
+
+/* Level-triggered: a member with a byte queued or at its end (EOF) keeps
+ * the set readable until the producer drains it or drops the member. The
+ * set holds only our own halves, so a peer cannot reach it. */
+int mobj__os_pevent_set_open(int *fd)
+{
+	int e = epoll_create1(EPOLL_CLOEXEC);
+
+	if (e < 0)
+		return mobj__neg_errno();
+	*fd = e;
+	return 0;
+}
+
+int mobj__os_pevent_set_add(int set, const struct mobj__os_pevent *e)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = e->fd };
+
+	if (epoll_ctl(set, EPOLL_CTL_ADD, e->fd, &ev) < 0)
+		return mobj__neg_errno();
+	return 0;
+}
+
+void mobj__os_pevent_set_del(int set, const struct mobj__os_pevent *e)
+{
+	(void)epoll_ctl(set, EPOLL_CTL_DEL, e->fd, NULL);
+}
+
+void mobj__os_pevent_set_close(int set)
+{
+	close(set);
 }
