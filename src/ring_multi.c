@@ -137,7 +137,9 @@ void mobj__ring_multi_refresh(struct mobj_ring *r)
 	unsigned i, live = 0;
 
 	for (i = 0; i < m->max; i++) {
-		if (m->slot[i].state != MOBJ_RING_LIVE)
+		/* Freeing departs slots without changing their state: a slot
+		 * whose page is gone counts as gone. */
+		if (m->slot[i].state != MOBJ_RING_LIVE || !m->slot[i].ctl)
 			continue;
 		live++;
 		only = m->slot[i].ctl;
