@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -752,7 +753,8 @@ static void test_purgeable_entry_refused(void **state)
 static void test_file_backed_entry_refused(void **state)
 {
 	unsigned before = port_count();
-	char path[] = "/tmp/mobj-test-file.XXXXXX";
+	const char *tmp = getenv("TMPDIR");
+	char path[PATH_MAX];
 	memory_object_size_t sz = page();
 	mach_port_t e = MACH_PORT_NULL;
 	struct mobj *got = NULL;
@@ -760,6 +762,8 @@ static void test_file_backed_entry_refused(void **state)
 	int fd;
 
 	(void)state;
+	snprintf(path, sizeof(path), "%s/mobj-test-file.XXXXXX",
+	         tmp && *tmp ? tmp : "/tmp");
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	unlink(path);
