@@ -325,14 +325,23 @@ void mobj__os_pevent_close(struct mobj__os_pevent *e);
 void mobj__os_pevent_drop(struct mobj__os_pevent *e);
 
 /* A set of peer events, one descriptor for a 1:N producer's
- * mobj_ring_fd(): it polls readable while any member's descriptor does.
- * open makes an empty set (its descriptor in *@fd); add and del change
- * members (del before the member's close). Linux: an epoll descriptor,
- * level-triggered. Darwin: -ENOTSUP from open (add and del do nothing). */
+ * mobj_ring_fd(): it polls readable while any member's descriptor does
+ * (and possibly spuriously until drain). open makes an empty set (its
+ * descriptor in *@fd); add and del change members (del before the
+ * member's close); drain, after the members were drained, makes the set
+ * stop polling readable for what they no longer say; none blocks.
+ * In a fork() child the set is not its own: drop its copy (never del, nor
+ * close). Linux: an epoll descriptor, level-triggered (drain does
+ * nothing; the child's copy shares the owner's epoll instance, whose
+ * members a del there would remove, so drop only closes the descriptor).
+ * Darwin: a kqueue watching each member's kqueue (EVFILT_READ), settled
+ * by drain (ring_pevent.c); not inherited by a child (drop does nothing). */
 int mobj__os_pevent_set_open(int *fd);
 int mobj__os_pevent_set_add(int set, const struct mobj__os_pevent *e);
 void mobj__os_pevent_set_del(int set, const struct mobj__os_pevent *e);
+void mobj__os_pevent_set_drain(int set);
 void mobj__os_pevent_set_close(int set);
+void mobj__os_pevent_set_drop(int set);
 
 /* The ring's asymmetric barrier (ring.c, design block). light: true when
  * this process may publish a ring index with no fence, because a peer about

@@ -50,7 +50,8 @@
  *
  * Pollable descriptors: each slot holds our half of a peer event with its
  * consumer (ring_pevent.c), signalled when that consumer is armed; the
- * producer's mobj_ring_fd() is a set over the halves (Linux: epoll), and
+ * producer's mobj_ring_fd() is a set over the halves (Linux: epoll;
+ * Darwin: a kqueue of the halves' kqueues), and
  * its timeout-0 reserve that finds no room arms for the first laggard
  * (arm_room), which signals its half when it consumed enough.
  *
@@ -80,6 +81,8 @@ struct slot {
 	uint32_t flags;
 	uint64_t head;  /* last validated */
 	uint64_t waits;
+	uint32_t served; /* the wait_seq of the last announcement woken */
+	bool served_set;
 };
 
 struct mobj__ring_multi {
@@ -172,13 +175,15 @@ static void depart(struct mobj_ring *r, struct slot *s, int state)
 		mobj__os_waker_release(&s->waker);
 	s->waker_set = false;
 	if (s->pev_set) {
-		if (r->m->set >= 0)
-			mobj__os_pevent_set_del(r->m->set, &s->pev);
-		/* A forked child's copy shares the owner's socket. */
-		if (r->owner == getpid())
+		/* A forked child's copy shares the owner's socket (and, on
+		 * Linux, its epoll set, which a del would empty). */
+		if (r->owner == getpid()) {
+			if (r->m->set >= 0)
+				mobj__os_pevent_set_del(r->m->set, &s->pev);
 			mobj__os_pevent_close(&s->pev);
-		else
+		} else {
 			mobj__os_pevent_drop(&s->pev);
+		}
 	}
 	s->pev_set = false;
 	mobj__ring_refresh(r); /* f.peer_waiting may have pointed at its page */
@@ -296,6 +301,8 @@ static void drain_slots(struct mobj_ring *r)
 		    mobj__os_pevent_drain(&s->pev) == -EPIPE)
 			depart(r, s, MOBJ_RING_DEAD);
 	}
+	if (m->set >= 0)
+		mobj__os_pevent_set_drain(m->set);
 }
 
 /* A call with timeout 0 found no room and mobj_ring_fd() is in use (the
@@ -423,6 +430,32 @@ int mobj__ring_multi_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
 	return 0;
 }
 
+/* Whether @s announced a wait that @r's publish reached and that was not
+ * woken yet. SPSC wakes only an announcement of the current wake_seq
+ * (after the bump the sleeper cannot block on the old value); here a bump
+ * made for one consumer leaves the others' announcements older while they
+ * still wait: on their own semaphore (Darwin), or for their peer event
+ * (armed, no sleep at all), which only the wake below signals. So each
+ * slot remembers the announcement it was last woken for (its next one
+ * names a later sequence: we bump before every wake). */
+static bool wants_wake(struct mobj_ring *r, struct slot *s, uint32_t seq)
+{
+	const struct mobj__ring_ctl *c = s->ctl;
+	uint32_t ws;
+
+	if (s->state != MOBJ_RING_LIVE ||
+	    !atomic_load_explicit(&c->waiting, memory_order_relaxed) ||
+	    r->f.published < atomic_load_explicit(&c->wait_target,
+	                                          memory_order_relaxed))
+		return false;
+	ws = atomic_load_explicit(&c->wait_seq, memory_order_relaxed);
+	if (ws != seq && s->served_set && ws == s->served)
+		return false;
+	s->served = ws;
+	s->served_set = true;
+	return true;
+}
+
 /* K3 for every consumer: one bump of our wake sequence serves all. */
 void mobj__ring_multi_wake(struct mobj_ring *r)
 {
@@ -435,14 +468,7 @@ void mobj__ring_multi_wake(struct mobj_ring *r)
 	for (i = 0; i < m->max; i++) {
 		const struct mobj__ring_ctl *c = m->slot[i].ctl;
 
-		if (m->slot[i].state != MOBJ_RING_LIVE ||
-		    !atomic_load_explicit(&c->waiting, memory_order_relaxed))
-			continue;
-		if (r->f.published <
-		            atomic_load_explicit(&c->wait_target,
-		                                 memory_order_relaxed) ||
-		    atomic_load_explicit(&c->wait_seq,
-		                         memory_order_relaxed) != seq)
+		if (!wants_wake(r, &m->slot[i], seq))
 			continue;
 		if (!bumped)
 			atomic_fetch_add_explicit(&r->own->wake_seq, 1,
@@ -702,8 +728,10 @@ void mobj__ring_multi_free(struct mobj_ring *r)
 			                    (uint32_t *)&r->own->wake_seq);
 		depart(r, &m->slot[i], m->slot[i].state);
 	}
-	if (m->set >= 0)
+	if (m->set >= 0 && r->owner == getpid())
 		mobj__os_pevent_set_close(m->set);
+	else if (m->set >= 0)
+		mobj__os_pevent_set_drop(m->set);
 	free(m);
 	r->m = NULL;
 }

@@ -98,7 +98,7 @@ check_exports() {
 # link the internal library (they look at the shared layout).
 test_public="test_darwin test_object test_chan test_tool testutil
 	testutil_darwin rovec"
-test_internal="test_ring test_ring_multi test_layout test_msg_check test_darwin_internal fuzz/fuzz_msg fuzz/fuzz_ring
+test_internal="test_ring test_ring_multi test_ring_set test_layout test_msg_check test_darwin_internal fuzz/fuzz_msg fuzz/fuzz_ring
 	fuzz/fuzz_machmsg"
 cmocka_dir=
 check_tests() {
@@ -115,7 +115,7 @@ check_tests() {
 	mkdir -p "$out/fuzz"
 	for t in $test_public $test_internal; do
 		case $t in
-		test_ring|test_ring_multi|test_layout|test_msg_check|test_darwin_internal|fuzz/*)
+		test_ring|test_ring_multi|test_ring_set|test_layout|test_msg_check|test_darwin_internal|fuzz/*)
 			extra="-Isrc -Isrc/darwin -Itests -DMOBJ_HAVE_RING_CHAN" ;;
 		*)	extra="-Itests" ;;
 		esac

@@ -393,6 +393,32 @@ static void take(struct mobj__os_pevent *e, struct pev_rcv *r)
 	mach_msg_destroy(&r->hdr);
 }
 
+/* Process what is queued in kqueue @kq, ignoring it: XNU keeps a knote
+ * queued once it fired until its kqueue is processed, and poll() and
+ * select() on a kqueue only count queued knotes (see the set's block at
+ * the end of this file), so without this an end whose wake was received
+ * by mach_msg would poll readable for good. kevent() with a zero timeout
+ * (kqueue_process -> knote_process) asks each queued knote's filter
+ * again: one that no longer holds (filt_machportprocess finds the port's
+ * queue empty: its receive with MACH_RCV_TIMEOUT times out, without
+ * MACH_RCV_MSG nothing is dequeued; filt_kqprocess finds a member's
+ * kq_count 0) is left inactive, off the queue; one that holds is handed
+ * back here and queued again (no EV_CLEAR: filt_userprocess keeps a
+ * triggered user event triggered). Active ones fill the batch; those past
+ * it stay queued, live by construction or settled by the next round. */
+#define SETTLE_BATCH 64
+#define SET_SETTLE_ROUNDS 17 /* ring_multi.c's 1024 members / 64, + 1 */
+static void settle(int kq, int rounds)
+{
+	struct kevent out[SETTLE_BATCH];
+	struct timespec zero = { 0, 0 };
+	int i;
+
+	for (i = 0; i < rounds; i++)
+		if (kevent(kq, NULL, 0, out, SETTLE_BATCH, &zero) < SETTLE_BATCH)
+			break;
+}
+
 int mobj__os_pevent_drain(struct mobj__os_pevent *e)
 {
 	struct pev_rcv r;
@@ -419,6 +445,10 @@ int mobj__os_pevent_drain(struct mobj__os_pevent *e)
 		}
 		break;
 	}
+	/* After the queue is found empty: a message queued since is either
+	 * seen by this processing or, queued on an empty queue, KNOTEs the
+	 * port again (XNU ipc_mqueue_post -> filt_portevent) after it. */
+	settle(e->kq, 1);
 	return e->dead ? -EPIPE : 0;
 }
 
@@ -494,28 +524,86 @@ int mobj__os_pevent_adopt_fd(struct mobj__os_pevent *e, int fd)
 	return -EPROTO;
 }
 
-/* A 1:N producer's set of peer events: not built on Darwin yet (a kqueue
- * watching each consumer's kqueue would do; ring.h says what is missing). */
+/*
+ * A 1:N producer's set of peer events (ring_multi.c): one kqueue watching
+ * each member's kqueue descriptor with EVFILT_READ, level-triggered (no
+ * EV_CLEAR), so it polls readable while any member's kqueue does: a wake
+ * or a dead-name notification queued on the member's port, or its user
+ * event triggered for good. Why a kqueue of kqueues rather than the
+ * members' ports (EVFILT_MACHPORT) in the set directly: a member's
+ * descriptor already says everything, its death included (mark_dead
+ * triggers a user event of the member's own kqueue, which the set then
+ * sees without knowing of it), and a member made dead before it joined
+ * needs no second trigger.
+ *
+ * What XNU does with it (bsd/kern/kern_event.c):
+ *  - kqueue_kqfilter attaches an EVFILT_READ knote on a kqueue descriptor
+ *    (any other filter is EINVAL) to the member's kqf_sel.si_note, and
+ *    refuses a cycle or a depth over MAX_NESTED_KQ (10) with EINVAL: the
+ *    set is at level 2, the caller's own kqueue or poll() above it at 3.
+ *  - filt_kqueue / filt_kqprocess: the knote is active while the member's
+ *    kq_count (its queued knotes) is nonzero; knote_enqueue in the member
+ *    calls kqfile_wakeup, which KNOTEs the set.
+ *  - A queued knote is retired only when its kqueue is processed
+ *    (kqueue_process -> knote_process: f_process returns 0, the knote is
+ *    left inactive); a message received with mach_msg leaves the member's
+ *    EVFILT_MACHPORT knote queued, and poll() and select() only count
+ *    (kqueue_select returns kqf_count; poll's EVFILT_READ on a kqueue is
+ *    filt_kqprocess above). So each level is settled with a kevent() that
+ *    processes it: a member's in drain, the set's in set_drain.
+ *  - Closing a member's kqueue while it is in the set drops the set's
+ *    knote (close -> knote_fdclose); ring_multi.c deletes first anyway.
+ *  - kqueue() descriptors are FP_CLOFORK and FG_CONFINED
+ *    (kqueue_internal), skipped by fdt_fork: a fork() child has no set,
+ *    and the number may be another file of the child's (set_drop).
+ * The set holds only our own members' kqueues: no peer can reach it.
+ */
 int mobj__os_pevent_set_open(int *fd)
 {
-	*fd = -1;
-	return -ENOTSUP;
+	int kq = kqueue();
+
+	if (kq < 0)
+		return mobj__neg_errno();
+	(void)fcntl(kq, F_SETFD, FD_CLOEXEC);
+	*fd = kq;
+	return 0;
 }
 
 int mobj__os_pevent_set_add(int set, const struct mobj__os_pevent *e)
 {
-	(void)set;
-	(void)e;
-	return -ENOTSUP;
+	struct kevent ev;
+
+	if (e->kq < 0 || mobj__darwin_inherited(e->gen))
+		return -EBADF;
+	EV_SET(&ev, (uintptr_t)e->kq, EVFILT_READ, EV_ADD, 0, 0, NULL);
+	if (kevent(set, &ev, 1, NULL, 0, NULL) < 0)
+		return mobj__neg_errno();
+	return 0;
 }
 
 void mobj__os_pevent_set_del(int set, const struct mobj__os_pevent *e)
 {
-	(void)set;
-	(void)e;
+	struct kevent ev;
+
+	if (e->kq < 0 || mobj__darwin_inherited(e->gen))
+		return;
+	EV_SET(&ev, (uintptr_t)e->kq, EVFILT_READ, EV_DELETE, 0, 0, NULL);
+	(void)kevent(set, &ev, 1, NULL, 0, NULL);
+}
+
+/* Retire the set's stale knotes (members drained since): see settle. */
+void mobj__os_pevent_set_drain(int set)
+{
+	settle(set, SET_SETTLE_ROUNDS);
 }
 
 void mobj__os_pevent_set_close(int set)
+{
+	close(set);
+}
+
+/* Nothing of the set crossed fork(): the descriptor number is not ours. */
+void mobj__os_pevent_set_drop(int set)
 {
 	(void)set;
 }

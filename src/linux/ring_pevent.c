@@ -310,7 +310,19 @@ void mobj__os_pevent_set_del(int set, const struct mobj__os_pevent *e)
 	(void)epoll_ctl(set, EPOLL_CTL_DEL, e->fd, NULL);
 }
 
+/* epoll looks at each member again on every poll: nothing goes stale. */
+void mobj__os_pevent_set_drain(int set)
+{
+	(void)set;
+}
+
 void mobj__os_pevent_set_close(int set)
+{
+	close(set);
+}
+
+/* Our copy only: the epoll instance and its members stay the owner's. */
+void mobj__os_pevent_set_drop(int set)
 {
 	close(set);
 }
