@@ -161,8 +161,8 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * peer (for the producer: any consumer) closes or dies, and possibly
  * spuriously. A consumer that joined over mobj_ring_export() uses the
  * helper thread (an offer is one for every importer: there is no slot to
- * hold the producer's half yet), as do Darwin's consumers, and Darwin's
- * producer's mobj_ring_fd() is -ENOTSUP (no set of ports built yet).
+ * hold the producer's half yet). Darwin's producer's descriptor is a
+ * kqueue watching its halves' kqueues (below).
  *
  * @p flags 0: the producer waits for the slowest live consumer (reserve
  * blocks by the timeout rules). MOBJ_RING_OVERWRITE: the producer never
@@ -194,14 +194,15 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * mobj_ring_consumer() give each consumer slot its own semaphore pair
  * (semaphore_create per slot, XNU osfmk/kern/sync_sema.c) and its own
  * peer event (a port and kqueue per slot), so the consumer's
- * mobj_ring_fd() needs no thread. Not built: the producer's
- * mobj_ring_fd() (-ENOTSUP: it would be a kqueue over the slots'
- * kqueues) and mobj_ring_export() of a 1:N producer (-ENOTSUP: the offer
- * is one for every importer, but its ports[0] semaphore and ports[1] port
- * would have to be per consumer: a slot destroys its semaphore when its
- * consumer departs, and XNU's semaphore_destroy ends it for every holder,
- * osfmk/kern/sync_sema.c; a consumer's death reaches the producer as
- * KERN_TERMINATED because semaphore_destroy_all runs at task teardown).
+ * mobj_ring_fd() needs no thread; the producer's mobj_ring_fd() is a
+ * kqueue watching each slot's kqueue (EVFILT_READ, level-triggered), no
+ * thread either. Not built: mobj_ring_export() of a 1:N producer
+ * (-ENOTSUP: the offer is one for every importer, but its ports[0]
+ * semaphore and ports[1] port would have to be per consumer: a slot
+ * destroys its semaphore when its consumer departs, and XNU's
+ * semaphore_destroy ends it for every holder, osfmk/kern/sync_sema.c; a
+ * consumer's death reaches the producer as KERN_TERMINATED because
+ * semaphore_destroy_all runs at task teardown).
  *
  * Departure and death. A consumer that closes stops holding the producer
  * back at once; one whose process dies, within about 100 ms of a producer
@@ -667,9 +668,9 @@ MOBJ_EXPORT int mobj_ring_stats(const struct mobj_ring *r,
  * see fork() above).
  *
  * @return the descriptor, or -EINVAL (NULL), -ENOTCONN (a producer with no
- *         consumer yet), -EMFILE, -ENFILE, -ENOMEM, -EAGAIN (no thread),
- *         -ENOTSUP (Darwin: a 1:N producer). A 1:N producer's descriptor
- *         is a set over its consumers' peer events (mobj_ring_create_multi()).
+ *         consumer yet), -EMFILE, -ENFILE, -ENOMEM, -EAGAIN (no thread).
+ *         A 1:N producer's descriptor is a set over its consumers' peer
+ *         events (mobj_ring_create_multi()).
  */
 MOBJ_EXPORT int mobj_ring_fd(struct mobj_ring *r);
 

@@ -548,9 +548,10 @@ int mobj__os_pevent_adopt_fd(struct mobj__os_pevent *e, int fd)
  *    (kqueue_process -> knote_process: f_process returns 0, the knote is
  *    left inactive); a message received with mach_msg leaves the member's
  *    EVFILT_MACHPORT knote queued, and poll() and select() only count
- *    (kqueue_select returns kqf_count; poll's EVFILT_READ on a kqueue is
- *    filt_kqprocess above). So each level is settled with a kevent() that
- *    processes it: a member's in drain, the set's in set_drain.
+ *    (kqueue_select returns kqf_count; poll_nocancel in
+ *    bsd/kern/sys_generic.c registers EVFILT_READ on the descriptor, which
+ *    is filt_kqprocess above). So each level is settled with a kevent()
+ *    that processes it: a member's in drain, the set's in set_drain.
  *  - Closing a member's kqueue while it is in the set drops the set's
  *    knote (close -> knote_fdclose); ring_multi.c deletes first anyway.
  *  - kqueue() descriptors are FP_CLOFORK and FG_CONFINED
