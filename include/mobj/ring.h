@@ -208,8 +208,7 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * waiting for it (its pid is checked after each silent 50 ms slice);
  * neither disturbs the other consumers. In overwrite mode nobody holds the
  * producer back: a dead consumer's slot is freed when a joining call needs
- * it or mobj_ring_consumer_stats() looks at it (or at once, through the
- * producer's mobj_ring_fd(), when that is polled). The producer's close or
+ * it or mobj_ring_consumer_stats() looks at it. The producer's close or
  * death reaches every consumer: all committed data, then -EPIPE.
  *
  * Least privilege: the producer maps the data read-write, its own control
