@@ -39,9 +39,11 @@
  * consumer sleeps on pctl's wake_seq and announces in its own page; the
  * producer's publish (inline; f.peer_waiting is the one live consumer's
  * waiting word, or a local 1 with two or more, so every commit comes here)
- * looks at each live consumer's page and bumps wake_seq
- * once when any waits for what was published (one bump makes every
- * consumer whose wait_seq is older re-check: a spurious wake-up at worst).
+ * looks at each live consumer's page, bumps wake_seq once when any waits
+ * for what was published, and wakes each of those whose announcement was
+ * not woken yet, older ones included: a bump reaches only futex sleepers
+ * (Linux), not a consumer's own semaphore (Darwin) nor an armed peer
+ * event (wants_wake).
  * The producer waits for one laggard at a time: it announces in pctl with
  * the laggard's wake_seq and sleeps on it; another consumer that happens to
  * match wakes it spuriously, nothing worse. The producer publishes with a
