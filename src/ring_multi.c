@@ -168,7 +168,8 @@ void mobj__ring_multi_refresh(struct mobj_ring *r)
 	r->f.fence = !light;
 }
 
-static void depart(struct mobj_ring *r, struct slot *s, int state)
+/* Release what slot @s holds (its page, waker and peer event) as @state. */
+static void slot_release(struct mobj_ring *r, struct slot *s, int state)
 {
 	s->state = state;
 	if (s->ctl)
@@ -189,6 +190,11 @@ static void depart(struct mobj_ring *r, struct slot *s, int state)
 		}
 	}
 	s->pev_set = false;
+}
+
+static void depart(struct mobj_ring *r, struct slot *s, int state)
+{
+	slot_release(r, s, state);
 	mobj__ring_refresh(r); /* f.peer_waiting may have pointed at its page */
 }
 
@@ -729,7 +735,10 @@ void mobj__ring_multi_free(struct mobj_ring *r)
 		if (m->slot[i].waker_set)
 			mobj__os_waker_wake(&m->slot[i].waker,
 			                    (uint32_t *)&r->own->wake_seq);
-		depart(r, &m->slot[i], m->slot[i].state);
+		/* Not depart: its refresh reads our control page, which a
+		 * fork() child lacks on Darwin (mapped VM_INHERIT_NONE), and
+		 * nothing reads r->f after this. */
+		slot_release(r, &m->slot[i], m->slot[i].state);
 	}
 	if (m->set >= 0 && r->owner == getpid())
 		mobj__os_pevent_set_close(m->set);
