@@ -24,8 +24,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #ifdef __APPLE__
+#include <mach/mach.h>
 #include <sys/event.h>
 #else
+#include <dirent.h>
 #include <sys/epoll.h>
 #endif
 
@@ -48,6 +50,33 @@ static int readable(int fd, int ms)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 
 	return poll(&p, 1, ms);
+}
+
+/* The threads of this process: mobj_ring_fd() must start none. */
+static int count_threads(void)
+{
+#ifdef __APPLE__
+	thread_act_array_t list = NULL;
+	mach_msg_type_number_t n = 0, i;
+
+	assert_int_equal(task_threads(mach_task_self(), &list, &n), KERN_SUCCESS);
+	for (i = 0; i < n; i++)
+		mach_port_deallocate(mach_task_self(), list[i]);
+	vm_deallocate(mach_task_self(), (vm_address_t)list,
+	              n * sizeof(list[0]));
+	return (int)n;
+#else
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+#endif
 }
 
 /* The application's own event loop (Darwin: a kqueue, Linux: epoll) with
@@ -490,7 +519,8 @@ static void consume_now(struct mobj_ring *c, uint64_t *got)
 
 /* One producer and one in-process consumer in one poll() loop, two
  * consumer processes joined over channels polling their own descriptors:
- * every byte of the stream arrives in order at each of the three. */
+ * every byte of the stream arrives in order at each of the three, and no
+ * thread was started. */
 static void test_set_stream_poll(void **state)
 {
 	struct tu_res res = tu_res_now();
@@ -499,7 +529,7 @@ static void test_set_stream_poll(void **state)
 	struct mobj_ring *p, *in;
 	uint64_t sent = 0, got = 0;
 	pid_t pid[2];
-	int i, polls = 0;
+	int i, polls = 0, threads;
 
 	(void)state;
 	for (i = 0; i < 2; i++) {
@@ -513,6 +543,7 @@ static void test_set_stream_poll(void **state)
 		mobj_chan_close(ch[i]);
 	}
 	assert_int_equal(mobj_ring_consumer(p, &in), 0);
+	threads = count_threads();
 	pf[0].fd = mobj_ring_fd(p);
 	pf[1].fd = mobj_ring_fd(in);
 	assert_true(pf[0].fd >= 0 && pf[1].fd >= 0);
@@ -525,6 +556,7 @@ static void test_set_stream_poll(void **state)
 			consume_now(in, &got);
 	}
 	assert_true(polls > 2);
+	assert_int_equal(count_threads(), threads);
 	mobj_ring_close(p);
 	for (i = 0; i < 2; i++)
 		assert_int_equal(tu_wait(pid[i]), 0);
