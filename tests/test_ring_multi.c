@@ -28,6 +28,7 @@
 #include <dirent.h>
 #ifdef __linux__
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #endif
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -329,20 +330,6 @@ static void test_multi_import_overwritten_blocking(void **state)
 /* Linux: a 1:N producer's fd (epoll) and /proc/self/task. Darwin's
  * producer fd is -ENOTSUP (ring.h). */
 /* Threads of this process (entries of /proc/self/task). */
-static int thread_count(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* Write the stream from byte @sent on with timeout 0 until -EAGAIN (or
  * @total): the bytes written. */
 static uint64_t produce_now(struct mobj_ring *p, uint64_t sent,
@@ -385,7 +372,7 @@ static void test_multi_fd_epoll_no_thread(void **state)
 	size_t k;
 
 	(void)state;
-	threads = thread_count();
+	threads = tu_count_threads();
 	assert_int_equal(mobj_ring_create_multi(16384, 2, 0, &p), 0);
 	for (i = 0; i < 2; i++)
 		assert_int_equal(mobj_ring_consumer(p, &c[i]), 0);
@@ -421,7 +408,7 @@ static void test_multi_fd_epoll_no_thread(void **state)
 			assert_true(n == -EAGAIN);
 		}
 	}
-	assert_int_equal(thread_count(), threads);
+	assert_int_equal(tu_count_threads(), threads);
 	assert_true(sleeps > 2);
 	close(ep);
 	for (i = 0; i < 2; i++)
@@ -494,7 +481,7 @@ static void test_multi_fd_producer_death(void **state)
 		for (;;)
 			pause();
 	}
-	threads = thread_count();
+	threads = tu_count_threads();
 	assert_int_equal(mobj_ring_recv(ch, T_MS, &c), 0);
 	mobj_chan_close(ch);
 	pfd.fd = mobj_ring_fd(c);
@@ -505,9 +492,281 @@ static void test_multi_fd_producer_death(void **state)
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(poll(&pfd, 1, T_MS), 1);
 	assert_int_equal(mobj_ring_read(c, buf, sizeof(buf), 0), -EPIPE);
-	assert_int_equal(thread_count(), threads);
+	assert_int_equal(tu_count_threads(), threads);
 	mobj_ring_close(c);
 	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+	tu_res_check(res);
+}
+
+/* ---- Joining over the user's IPC, one offer per consumer ---------------- */
+
+/* The offer token's place in the meta bytes of a 1:N offer and answer
+ * (tools/doc/wire.md). */
+#define TOKEN_AT 56
+
+/* Read and check the next @total bytes of the stream with timeout 0 only,
+ * waiting for -EAGAIN through @fd; @slow pauses now and then, so that the
+ * producer must wait for this consumer. Then -EPIPE. 0, a negative errno,
+ * 1 for a wrong byte, 3 when @fd stayed silent for T_MS. */
+static int verify_polled(struct mobj_ring *c, int fd, uint64_t total,
+                         bool slow)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint64_t got = 0;
+	const unsigned char *b;
+	const void *v;
+	size_t avail, k;
+	unsigned calls = 0;
+	int err;
+
+	for (;;) {
+		err = mobj_ring_peek(c, 1, 0, &v, &avail);
+		if (err == -EAGAIN) {
+			if (poll(&pfd, 1, T_MS) != 1)
+				return 3;
+			continue;
+		}
+		if (err < 0)
+			return err == -EPIPE && got == total ? 0 : err;
+		b = v;
+		if (avail > total - got)
+			return 2;
+		for (k = 0; k < avail; k++)
+			if (b[k] != pat(got + k))
+				return 1;
+		err = mobj_ring_consume(c, avail);
+		if (err < 0)
+			return err;
+		got += avail;
+		if (slow && ++calls % 4 == 0)
+			usleep(1000);
+	}
+}
+
+/* A consumer process: joins over the test's own IPC on @sock and reads
+ * the stream through its mobj_ring_fd() with no thread of the library.
+ * Exit status 0, or the step that failed. */
+static int xfer_consumer(int sock, uint64_t total, bool slow)
+{
+	struct mobj_ring_xfer offer, answer;
+	struct mobj_ring *c;
+	int threads = tu_count_threads(), fd, err;
+
+	alarm(60); /* bounded, should the parent fail */
+	if (tu_xfer_recv(sock, &offer) < 0)
+		return 10;
+	if (offer.event_fd < 0)
+		return 11;
+	if (mobj_ring_import(&offer, &c, &answer) < 0)
+		return 12;
+	tu_xfer_release(&offer);
+	if (tu_xfer_send(sock, &answer) < 0)
+		return 13;
+	fd = mobj_ring_fd(c);
+	if (fd < 0)
+		return 14;
+	if (tu_count_threads() != threads)
+		return 15;
+	err = verify_polled(c, fd, total, slow);
+	if (err != 0)
+		return err < 0 ? 40 : 20 + err;
+	if (tu_count_threads() != threads)
+		return 16;
+	mobj_ring_close(c);
+	return 0;
+}
+
+/* Fork a consumer process joined to us by a socketpair: its pid, our end
+ * in *@sock. */
+static pid_t fork_xfer_consumer(int *sock, uint64_t total, bool slow)
+{
+	int sv[2];
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	                            sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		_exit(xfer_consumer(sv[1], total, slow));
+	}
+	close(sv[1]);
+	*sock = sv[0];
+	return pid;
+}
+
+/* Producer: one fresh offer to the consumer at @sock, its answer
+ * accepted. */
+static void xfer_join(struct mobj_ring *p, int sock)
+{
+	struct mobj_ring_xfer offer, answer;
+
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+	assert_int_equal(tu_xfer_send(sock, &offer), 0);
+	assert_int_equal(tu_xfer_recv(sock, &answer), 0);
+	assert_int_equal(mobj_ring_accept_answer(p, &answer), 0);
+	tu_xfer_release(&answer);
+}
+
+/* The stream with timeout 0 only, waiting for -EAGAIN through @fd: the
+ * number of waits. */
+static unsigned produce_polled(struct mobj_ring *p, int fd, uint64_t total)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint64_t i = 0;
+	unsigned waits = 0;
+	size_t n, k;
+	void *dst;
+	int err;
+
+	while (i < total) {
+		n = 1 + (size_t)((i * 7919) % 20000);
+		if (n > total - i)
+			n = (size_t)(total - i);
+		err = mobj_ring_reserve(p, n, 0, &dst);
+		if (err == -EAGAIN) {
+			waits++;
+			assert_int_equal(poll(&pfd, 1, T_MS), 1);
+			continue;
+		}
+		assert_int_equal(err, 0);
+		for (k = 0; k < n; k++)
+			((unsigned char *)dst)[k] = pat(i + k);
+		assert_int_equal(mobj_ring_commit(p, n), 0);
+		i += n;
+	}
+	return waits;
+}
+
+/* NCONS consumer processes join by export/import over the test's own
+ * socketpairs (each offer its own, with a peer event), each verifies
+ * every byte waiting only through its mobj_ring_fd() with no library
+ * thread; the producer, held back by a slow one, waits through its own
+ * mobj_ring_fd() and is woken by the importers. */
+static void test_multi_xfer_fd_no_thread(void **state)
+{
+	struct tu_res res = tu_res_now();
+	const uint64_t total = stream_bytes() / 16;
+	struct mobj_ring *p;
+	int sock[NCONS], fd, i, threads = tu_count_threads();
+	pid_t pid[NCONS];
+
+	(void)state;
+	for (i = 0; i < NCONS; i++)
+		pid[i] = fork_xfer_consumer(&sock[i], total, i == 0);
+	assert_int_equal(mobj_ring_create_multi(64 << 10, NCONS, 0, &p), 0);
+	for (i = 0; i < NCONS; i++)
+		xfer_join(p, sock[i]);
+	fd = mobj_ring_fd(p);
+	assert_true(fd >= 0);
+	assert_true(produce_polled(p, fd, total) > 0);
+	assert_int_equal(tu_count_threads(), threads);
+	mobj_ring_close(p);
+	for (i = 0; i < NCONS; i++) {
+		assert_int_equal(tu_wait(pid[i]), 0);
+		close(sock[i]);
+	}
+	tu_res_check(res);
+}
+
+/* kill -9 of an imported consumer that holds the producer back: the
+ * producer's descriptor polls readable within the death bound and the
+ * consumer departs as DEAD. */
+static void test_multi_xfer_consumer_killed(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring_consumer_stats st;
+	struct pollfd pfd = { .events = POLLIN };
+	struct mobj_ring *p;
+	char buf[4096];
+	uint64_t t0;
+	int sock;
+	pid_t pid;
+
+	(void)state;
+	memset(buf, 'x', sizeof(buf));
+	/* It joins, then reads nothing: the ring fills. */
+	pid = fork_xfer_consumer(&sock, 0, false);
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	xfer_join(p, sock);
+	pfd.fd = mobj_ring_fd(p);
+	assert_true(pfd.fd >= 0);
+	assert_int_equal(mobj_ring_write(p, buf, sizeof(buf), 0), 4096);
+	assert_int_equal(mobj_ring_write(p, buf, 1, 0), -EAGAIN);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	t0 = tu_now_ms();
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(poll(&pfd, 1, T_MS), 1);
+	/* The death bound (ring.h: about 100 ms), with slack for a loaded
+	 * machine; a descriptor that missed the death stays silent. */
+	assert_true(tu_now_ms() - t0 < 2000);
+	assert_int_equal(mobj_ring_write(p, buf, 1, 0), 1);
+	assert_int_equal(mobj_ring_consumer_stats(p, 0, &st), 0);
+	assert_int_equal(st.state, MOBJ_RING_DEAD);
+	mobj_ring_close(p);
+	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+	close(sock);
+	tu_res_check(res);
+}
+
+/* An in-process importer of a fresh offer: its end and its answer. */
+static void import_one(struct mobj_ring *p, struct mobj_ring_xfer *offer,
+                       struct mobj_ring **c, struct mobj_ring_xfer *answer)
+{
+	assert_int_equal(mobj_ring_export(p, offer), 0);
+	assert_int_equal(mobj_ring_import(offer, c, answer), 0);
+}
+
+/* Answers that no pending offer asked for are -EPROTO and change
+ * nothing: an unknown token, an answer without one, an event_fd in an
+ * answer, a token replayed by a second answer (its offer was answered);
+ * the honest consumers still join, and nothing leaks. */
+static void test_multi_xfer_hostile_answers(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring_xfer offer[2], ans[2], bad;
+	struct mobj_ring *p, *c[2];
+	char buf[8];
+	int i, pp[2];
+
+	(void)state;
+	assert_int_equal(pipe(pp), 0);
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	for (i = 0; i < 2; i++)
+		import_one(p, &offer[i], &c[i], &ans[i]);
+	assert_int_equal(ans[0].meta_len, TOKEN_AT + 8);
+	assert_memory_equal(ans[0].meta + TOKEN_AT, offer[0].meta + TOKEN_AT, 8);
+	assert_memory_not_equal(offer[0].meta + TOKEN_AT,
+	                        offer[1].meta + TOKEN_AT, 8);
+	for (i = 0; i < 3; i++) {
+		bad = ans[0];
+		switch (i) {
+		case 0: bad.meta[TOKEN_AT] ^= 1; break; /* unknown token */
+		case 1: bad.meta_len = TOKEN_AT; break; /* none */
+		case 2: bad.event_fd = pp[0]; break;
+		}
+		assert_int_equal(mobj_ring_accept_answer(p, &bad), -EPROTO);
+	}
+	assert_int_equal(mobj_ring_consumer_stats(p, 0, &(struct mobj_ring_consumer_stats){ 0 }),
+	                 -ENOENT);
+	assert_int_equal(mobj_ring_accept_answer(p, &ans[0]), 0);
+	/* Replayed, as it is and as the other consumer's answer. */
+	assert_int_equal(mobj_ring_accept_answer(p, &ans[0]), -EPROTO);
+	bad = ans[1];
+	memcpy(bad.meta + TOKEN_AT, ans[0].meta + TOKEN_AT, 8);
+	assert_int_equal(mobj_ring_accept_answer(p, &bad), -EPROTO);
+	assert_int_equal(mobj_ring_accept_answer(p, &ans[1]), 0);
+	assert_int_equal(mobj_ring_write(p, "xyz", 3, 0), 3);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(mobj_ring_read(c[i], buf, sizeof(buf), T_MS), 3);
+		assert_memory_equal(buf, "xyz", 3);
+	}
+	mobj_ring_close(p);
+	for (i = 0; i < 2; i++)
+		mobj_ring_close(c[i]);
+	close(pp[0]);
+	close(pp[1]);
 	tu_res_check(res);
 }
 #endif /* __linux__ */
@@ -1126,6 +1385,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_multi_fd_epoll_no_thread),
 		cmocka_unit_test(test_multi_fd_consumer_death),
 		cmocka_unit_test(test_multi_fd_producer_death),
+		cmocka_unit_test(test_multi_xfer_fd_no_thread),
+		cmocka_unit_test(test_multi_xfer_consumer_killed),
+		cmocka_unit_test(test_multi_xfer_hostile_answers),
 #endif
 		cmocka_unit_test(test_multi_batch),
 		cmocka_unit_test(test_multi_batch_overwrite),
