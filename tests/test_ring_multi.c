@@ -223,33 +223,38 @@ static void test_multi_slowest(void **state)
 	tu_res_check(res);
 }
 
-/* Joining over the user's IPC: every export gives the same offer, each
- * answer is one more consumer. */
+/* Joining over the user's IPC: each export is a fresh offer with its own
+ * token and peer event (Darwin: its own semaphore and port), each answer
+ * one more consumer. */
 static void test_multi_export(void **state)
 {
 	struct tu_res res = tu_res_now();
-	struct mobj_ring_xfer offer, ans;
+	struct mobj_ring_xfer offer[2], ans;
 	struct mobj_ring *p, *c[2];
 	char buf[8];
 	int i;
 
 	(void)state;
 	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(mobj_ring_export(p, &offer[i]), 0);
 #ifdef __APPLE__
-	/* Darwin: a 1:N export is not built (ring.h, mobj_ring_export()). */
-	assert_int_equal(mobj_ring_export(p, &offer), -ENOTSUP);
-	mobj_ring_close(p);
-	(void)ans;
-	(void)c;
-	(void)buf;
-	(void)i;
-	tu_res_check(res);
-	return;
+		assert_true(MACH_PORT_VALID(offer[i].ports[0]));
+		assert_true(MACH_PORT_VALID(offer[i].ports[1]));
+#else
+		assert_true(offer[i].event_fd >= 0);
+#endif
+	}
+	assert_int_equal(offer[0].meta_len, offer[1].meta_len);
+	assert_memory_not_equal(offer[0].meta, offer[1].meta, offer[0].meta_len);
+#ifdef __APPLE__
+	assert_int_not_equal(offer[0].ports[0], offer[1].ports[0]);
+	assert_int_not_equal(offer[0].ports[1], offer[1].ports[1]);
+#else
+	assert_int_not_equal(offer[0].event_fd, offer[1].event_fd);
 #endif
 	for (i = 0; i < 2; i++) {
-		assert_int_equal(mobj_ring_export(p, &offer), 0);
-		assert_int_equal(offer.event_fd, -1);
-		assert_int_equal(mobj_ring_import(&offer, &c[i], &ans), 0);
+		assert_int_equal(mobj_ring_import(&offer[i], &c[i], &ans), 0);
 		assert_int_equal(mobj_ring_accept_answer(p, &ans), 0);
 	}
 	assert_int_equal(mobj_ring_write(p, "xyz", 3, 0), 3);
@@ -263,6 +268,65 @@ static void test_multi_export(void **state)
 		                 -EPIPE);
 		mobj_ring_close(c[i]);
 	}
+	tu_res_check(res);
+}
+
+/* An empty struct mobj_ring_xfer, to rebuild what arrived into. */
+static void test_xfer_init(void **state)
+{
+	struct mobj_ring_xfer x;
+
+	(void)state;
+	assert_int_equal(mobj_ring_xfer_init(NULL), -EINVAL);
+	memset(&x, 0x5a, sizeof(x));
+	assert_int_equal(mobj_ring_xfer_init(&x), 0);
+	assert_int_equal(x.nobjs, 0);
+	assert_null(x.objs[0]);
+	assert_int_equal(x.event_fd, -1);
+	assert_int_equal(x.pidfd, -1);
+	assert_int_equal(x.meta_len, 0);
+#ifdef __APPLE__
+	assert_int_equal(x.ports[0], MACH_PORT_NULL);
+	assert_int_equal(x.ports[1], MACH_PORT_NULL);
+#endif
+}
+
+/* Pending offers are bounded (max_consumers, -ENOSPC beyond), and hold
+ * their descriptors (Darwin: ports) until answered, withdrawn, or the
+ * ring is closed; an answer to a withdrawn offer joins nobody. */
+static void test_multi_offer_bound(void **state)
+{
+	struct tu_res res = tu_res_now(), one;
+	struct mobj_ring_xfer offer[3], ans, spsc;
+	struct mobj_ring *p, *s, *c;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	assert_int_equal(mobj_ring_export(p, &offer[0]), 0);
+	one = tu_res_now();
+	assert_int_equal(mobj_ring_export(p, &offer[1]), 0);
+	assert_int_equal(mobj_ring_export(p, &offer[2]), -ENOSPC);
+	assert_int_equal(mobj_ring_withdraw(NULL, &offer[1]), -EINVAL);
+	assert_int_equal(mobj_ring_withdraw(p, NULL), -EINVAL);
+	assert_int_equal(mobj_ring_withdraw(p, &offer[1]), 0);
+	tu_res_check(one);
+	assert_int_equal(mobj_ring_withdraw(p, &offer[1]), -ENOENT);
+	/* Withdrawn before its answer came. */
+	assert_int_equal(mobj_ring_export(p, &offer[2]), 0);
+	assert_int_equal(mobj_ring_import(&offer[2], &c, &ans), 0);
+	assert_int_equal(mobj_ring_withdraw(p, &offer[2]), 0);
+	assert_int_equal(mobj_ring_accept_answer(p, &ans), -EPROTO);
+	mobj_ring_close(c);
+	tu_res_check(one);
+	/* SPSC: one offer, until answered or closed. */
+	assert_int_equal(mobj_ring_create(4096, &s), 0);
+	assert_int_equal(mobj_ring_export(s, &spsc), 0);
+	assert_int_equal(mobj_ring_withdraw(s, &spsc), -EINVAL);
+	assert_int_equal(mobj_ring_withdraw(p, &spsc), -EINVAL);
+	mobj_ring_close(s);
+	/* Closed with offers pending. */
+	assert_int_equal(mobj_ring_export(p, &offer[1]), 0);
+	mobj_ring_close(p);
 	tu_res_check(res);
 }
 
@@ -309,11 +373,7 @@ static void test_multi_import_overwritten_blocking(void **state)
 	(void)state;
 	memset(big, 'B', sizeof(big));
 	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
-	if (mobj_ring_export(p, &offer) == -ENOTSUP) { /* Darwin */
-		mobj_ring_close(p);
-		tu_res_check(res);
-		return;
-	}
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
 	assert_int_equal(mobj_ring_import(&offer, &c, &ans), 0);
 	assert_int_equal(mobj_ring_write(p, big, 100, 0), 100);
 	assert_int_equal(mobj_ring_peek(c, 1, 0, &v, &avail), 0);
@@ -329,7 +389,6 @@ static void test_multi_import_overwritten_blocking(void **state)
 #ifdef __linux__
 /* Linux: a 1:N producer's fd (epoll) and /proc/self/task. Darwin's
  * producer fd is -ENOTSUP (ring.h). */
-/* Threads of this process (entries of /proc/self/task). */
 /* Write the stream from byte @sent on with timeout 0 until -EAGAIN (or
  * @total): the bytes written. */
 static uint64_t produce_now(struct mobj_ring *p, uint64_t sent,
@@ -1379,6 +1438,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_multi_enospc),
 		cmocka_unit_test(test_multi_slowest),
 		cmocka_unit_test(test_multi_export),
+		cmocka_unit_test(test_xfer_init),
+		cmocka_unit_test(test_multi_offer_bound),
 		cmocka_unit_test(test_multi_consumer_fd),
 		cmocka_unit_test(test_multi_import_overwritten_blocking),
 #ifdef __linux__

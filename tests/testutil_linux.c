@@ -277,9 +277,7 @@ int tu_xfer_recv(int sock, struct mobj_ring_xfer *x)
 	unsigned i, n;
 
 	memset(&mh, 0, sizeof(mh));
-	memset(x, 0, sizeof(*x));
-	x->event_fd = -1;
-	x->pidfd = -1;
+	(void)mobj_ring_xfer_init(x);
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
 	mh.msg_control = cm.b;

@@ -421,6 +421,29 @@ MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
 MOBJ_EXPORT int mobj_ring_accept_answer(struct mobj_ring *producer,
                                         const struct mobj_ring_xfer *answer);
 
+/**
+ * Producer of a 1:N ring: drop the pending @p offer (as mobj_ring_export()
+ * filled it, or a copy with the same meta bytes), e.g. when the client it
+ * was for went away. Its descriptors (Darwin: its semaphore and port) are
+ * released at once, so call it only once the user's IPC no longer sends
+ * them; an answer to it is -EPROTO from then on. An SPSC producer has one
+ * offer, released when it is answered or the ring is closed: -EINVAL.
+ * @return 0, or -EINVAL (NULL, not a 1:N producer, not a 1:N ring's
+ *         offer), -ENOENT (no such offer pending: answered, withdrawn, or
+ *         not this ring's).
+ */
+MOBJ_EXPORT int mobj_ring_withdraw(struct mobj_ring *producer,
+                                   const struct mobj_ring_xfer *offer);
+
+/**
+ * Make @p x an empty struct mobj_ring_xfer: no objects, event_fd and pidfd
+ * -1, Darwin's ports MACH_PORT_NULL, no meta bytes. Start every struct
+ * rebuilt from what arrived with it (a zeroed struct says "fd 0" in
+ * event_fd and pidfd, which the receiving call refuses with -EPROTO).
+ * @return 0, or -EINVAL (NULL).
+ */
+MOBJ_EXPORT int mobj_ring_xfer_init(struct mobj_ring_xfer *x);
+
 /** The capacity in bytes (a multiple of mobj_page_size()); 0 for NULL. */
 MOBJ_EXPORT size_t mobj_ring_capacity(const struct mobj_ring *r);
 
