@@ -748,9 +748,10 @@ static void test_multi_xfer_consumer_killed(void **state)
 	/* It joins, then reads nothing: the ring fills. */
 	pid = fork_xfer_consumer(&sock, 0, false);
 	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
-	xfer_join(p, sock);
+	/* The set exists before the consumer joins: the join adds to it. */
 	pfd.fd = mobj_ring_fd(p);
 	assert_true(pfd.fd >= 0);
+	xfer_join(p, sock);
 	assert_int_equal(mobj_ring_write(p, buf, sizeof(buf), 0), 4096);
 	assert_int_equal(mobj_ring_write(p, buf, 1, 0), -EAGAIN);
 	assert_int_equal(poll(&pfd, 1, 0), 0);
@@ -779,8 +780,9 @@ static void import_one(struct mobj_ring *p, struct mobj_ring_xfer *offer,
 
 /* Answers that no pending offer asked for are -EPROTO and change
  * nothing: an unknown token, an answer without one, an event_fd in an
- * answer, a token replayed by a second answer (its offer was answered);
- * the honest consumers still join, and nothing leaks. */
+ * answer, a token replayed by a second answer (its offer was answered),
+ * a pending offer's token with a pidfd that is not one; the honest
+ * consumers still join, and nothing leaks. */
 static void test_multi_xfer_hostile_answers(void **state)
 {
 	struct tu_res res = tu_res_now();
@@ -814,6 +816,11 @@ static void test_multi_xfer_hostile_answers(void **state)
 	assert_int_equal(mobj_ring_accept_answer(p, &ans[0]), -EPROTO);
 	bad = ans[1];
 	memcpy(bad.meta + TOKEN_AT, ans[0].meta + TOKEN_AT, 8);
+	assert_int_equal(mobj_ring_accept_answer(p, &bad), -EPROTO);
+	/* A pending offer's token with something else wrong: refused, and
+	 * the offer stays for its honest answer. */
+	bad = ans[1];
+	bad.pidfd = pp[0];
 	assert_int_equal(mobj_ring_accept_answer(p, &bad), -EPROTO);
 	assert_int_equal(mobj_ring_accept_answer(p, &ans[1]), 0);
 	assert_int_equal(mobj_ring_write(p, "xyz", 3, 0), 3);
