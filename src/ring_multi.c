@@ -48,6 +48,14 @@
  * fence unless it and every consumer are light; it sleeps with the heavy
  * barrier when it is light, which covers light and fenced consumers alike.
  *
+ * Joining over the user's IPC (ring_xfer.c): each mobj_ring_export() makes
+ * a pending offer (struct mobj__ring_offer) with its own peer event and
+ * waker (Darwin: a semaphore and port of its own, as a slot must have:
+ * semaphore_destroy at departure ends it for every holder), named by a
+ * random token; the answer that repeats it moves them into a slot, so an
+ * importer's slot is like any other. At most max offers are pending, so
+ * what unanswered offers hold is bounded; withdraw and close release them.
+ *
  * Pollable descriptors: each slot holds our half of a peer event with its
  * consumer (ring_pevent.c), signalled when that consumer is armed; the
  * producer's mobj_ring_fd() is a set over the halves (Linux: epoll), and
