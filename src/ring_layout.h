@@ -29,6 +29,19 @@
  * more than the capacity past it. OVERWRITE: the producer never waits. */
 #define MOBJ__RING_MULTI 2u
 #define MOBJ__RING_OVERWRITE 4u
+/* A 1:N producer's page says version 2: a consumer built before 1:N rings
+ * checks version 1 only, and would otherwise take the page for an SPSC
+ * producer's (joining at head 0, never checking oldest: an overwrite-mode
+ * ring would hand it overwritten bytes). Every other page says 1, so SPSC
+ * peers of every version still meet. */
+#define MOBJ__RING_VERSION_MULTI 2u
+
+/* The version a page with @flags must say (mobj__ring_ctl's, below). */
+static inline uint32_t mobj__ring_page_version(uint32_t flags)
+{
+	return (flags & MOBJ__RING_MULTI) ? MOBJ__RING_VERSION_MULTI :
+	                                    MOBJ__RING_VERSION;
+}
 _Static_assert(MOBJ__RING_PRODUCER == MOBJ_RING_FAST_PRODUCER &&
                MOBJ__RING_CONSUMER == MOBJ_RING_FAST_CONSUMER,
                "a ring end's role is its fast path's ready value");

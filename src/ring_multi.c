@@ -134,6 +134,7 @@ int mobj_ring_create_multi(size_t capacity, unsigned max_consumers,
 	/* No consumer has mapped the page yet: still written once. */
 	r->own->flags |= MOBJ__RING_MULTI |
 	                 (m->overwrite ? MOBJ__RING_OVERWRITE : 0);
+	r->own->version = mobj__ring_page_version(r->own->flags);
 	r->connected = true;
 	mobj__ring_refresh(r);
 	*producer = r;

@@ -50,12 +50,16 @@ static int ctl_check(const struct mobj__ring_ctl *c, uint32_t role, size_t cap,
                      uint32_t *flags)
 {
 	const volatile struct mobj__ring_ctl *v = c;
+	uint32_t f = v->flags;
 
-	if (v->magic != MOBJ__RING_MAGIC || v->version != MOBJ__RING_VERSION ||
-	    v->role != role || v->header_size != sizeof(*c) ||
-	    v->capacity != cap)
+	/* Only a producer's page may say 1:N, and then version 2. */
+	if (v->magic != MOBJ__RING_MAGIC ||
+	    v->version != mobj__ring_page_version(f) || v->role != role ||
+	    v->header_size != sizeof(*c) || v->capacity != cap ||
+	    ((f & MOBJ__RING_MULTI) != 0 && role != MOBJ__RING_PRODUCER) ||
+	    ((f & MOBJ__RING_OVERWRITE) != 0 && (f & MOBJ__RING_MULTI) == 0))
 		return -EPROTO;
-	*flags = v->flags;
+	*flags = f;
 	return 0;
 }
 

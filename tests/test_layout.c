@@ -73,6 +73,7 @@ static void test_ring_ctl_offsets(void **state)
 	assert_int_equal(offsetof(struct mobj__ring_ctl, wait_target), 392);
 	assert_int_equal(MOBJ__RING_MAGIC, 0x72626f6du);
 	assert_int_equal(MOBJ__RING_VERSION, 1);
+	assert_int_equal(MOBJ__RING_VERSION_MULTI, 2);
 	assert_int_equal(MOBJ__RING_PRODUCER, 1);
 	assert_int_equal(MOBJ__RING_CONSUMER, 2);
 	assert_int_equal(sizeof(struct mobj__ring_record), 8);

@@ -1572,9 +1572,11 @@ static struct hello hello(uint32_t kind, uint64_t cap)
 	return h;
 }
 
-/* A frozen object of @size, optionally with a control page header. */
-static struct mobj *frozen(size_t size, uint32_t role, uint64_t cap,
-                           uint32_t magic)
+/* A frozen object of @size, optionally with a control page header that
+ * says @version and @flags. */
+static struct mobj *frozen_page(size_t size, uint32_t role, uint64_t cap,
+                                uint32_t magic, uint32_t version,
+                                uint32_t flags)
 {
 	struct mobj *o, *ro;
 	struct mobj__ring_ctl *ctl;
@@ -1584,7 +1586,8 @@ static struct mobj *frozen(size_t size, uint32_t role, uint64_t cap,
 		assert_int_equal(mobj_map(o, 0, size, MOBJ_PROT_READ | MOBJ_PROT_WRITE,
 		                          (void **)&ctl), 0);
 		ctl->magic = magic;
-		ctl->version = MOBJ__RING_VERSION;
+		ctl->version = version;
+		ctl->flags = flags;
 		ctl->role = role;
 		ctl->header_size = sizeof(*ctl);
 		ctl->capacity = cap;
@@ -1595,11 +1598,21 @@ static struct mobj *frozen(size_t size, uint32_t role, uint64_t cap,
 	return ro;
 }
 
+static struct mobj *frozen(size_t size, uint32_t role, uint64_t cap,
+                           uint32_t magic)
+{
+	return frozen_page(size, role, cap, magic, MOBJ__RING_VERSION, 0);
+}
+
 enum bad_setup {
 	BAD_NO_OBJECT, BAD_MAGIC, BAD_KIND, BAD_SIZE, BAD_WRITABLE,
 	BAD_CTL_MAGIC, BAD_CTL_ROLE, BAD_CTL_CAP, BAD_CTL_SIZE, BAD_SHORT,
 	BAD_CTL_PAGE_CAP, /* the hello is right, the page's own field not */
 	BAD_ODD_DATA,     /* an imported data object that is no page multiple */
+	/* 1:N pages say version 2 (a consumer built before 1:N rings would
+	 * take a version-1 one for an SPSC producer's): each mismatch, and
+	 * overwrite without 1:N. */
+	BAD_CTL_MULTI_V1, BAD_CTL_SPSC_V2, BAD_CTL_OVERWRITE_ONLY,
 	BAD_COUNT
 };
 
@@ -1664,6 +1677,16 @@ static void send_bad_setup(struct mobj_chan *a, enum bad_setup bad)
 			mobj_close(ctl);
 			ctl = frozen(2 * page(), MOBJ__RING_PRODUCER, cap,
 			             MOBJ__RING_MAGIC);
+		} else if (bad >= BAD_CTL_MULTI_V1) {
+			static const uint32_t v[] = { 1, 2, 1 };
+			static const uint32_t f[] = {
+				MOBJ__RING_MULTI, 0, MOBJ__RING_OVERWRITE
+			};
+			unsigned k = (unsigned)(bad - BAD_CTL_MULTI_V1);
+
+			mobj_close(ctl);
+			ctl = frozen_page(page(), MOBJ__RING_PRODUCER, cap,
+			                  MOBJ__RING_MAGIC, v[k], f[k]);
 		}
 		assert_int_equal(mobj_send(a, ctl, &h, sizeof(h)), 0);
 		break;
@@ -3040,12 +3063,38 @@ static void test_layout_frozen(void **state)
 	assert_int_equal(sizeof(struct mobj__ring_ctl), 512);
 	assert_int_equal(MOBJ__RING_MAGIC, 0x72626f6du);
 	assert_int_equal(MOBJ__RING_VERSION, 1);
+	assert_int_equal(MOBJ__RING_VERSION_MULTI, 2);
+}
+
+/* What each kind of producer's page says: an SPSC producer's version 1
+ * (peers built before 1:N rings still meet it), a 1:N producer's version 2
+ * with its flags (such peers refuse it). */
+static void test_page_versions(void **state)
+{
+	struct mobj_ring *p, *m, *c;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_create_multi(page(), 2, MOBJ_RING_OVERWRITE,
+	                                        &m), 0);
+	assert_int_equal(mobj_ring_consumer(m, &c), 0);
+	assert_int_equal(mobj__ring_own(p)->version, 1);
+	assert_int_equal(mobj__ring_own(p)->flags & ~MOBJ__RING_LIGHT, 0);
+	assert_int_equal(mobj__ring_own(m)->version, 2);
+	assert_int_equal(mobj__ring_own(m)->flags & ~MOBJ__RING_LIGHT,
+	                 MOBJ__RING_MULTI | MOBJ__RING_OVERWRITE);
+	/* A consumer's page is never 1:N, whatever its producer. */
+	assert_int_equal(mobj__ring_own(c)->version, 1);
+	mobj_ring_close(c);
+	mobj_ring_close(m);
+	mobj_ring_close(p);
 }
 
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_layout_frozen),
+		cmocka_unit_test(test_page_versions),
 		cmocka_unit_test(test_create_bad_input),
 		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_wrap_contiguous),

@@ -204,8 +204,10 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * Departure and death. A consumer that closes stops holding the producer
  * back at once; one whose process dies, within about 100 ms of a producer
  * waiting for it (its pid is checked after each silent 50 ms slice);
- * neither disturbs the other consumers. The producer's close or death
- * reaches every consumer: all committed data, then -EPIPE.
+ * neither disturbs the other consumers. In overwrite mode nobody holds the
+ * producer back: a dead consumer's slot is freed when a joining call needs
+ * it or mobj_ring_consumer_stats() looks at it. The producer's close or
+ * death reaches every consumer: all committed data, then -EPIPE.
  *
  * Least privilege: the producer maps the data read-write, its own control
  * page read-write and each consumer's control page read-only. Each

@@ -386,7 +386,8 @@ static void print_ring_page(FILE *out, pid_t pid, const struct mapping *m)
 	n = pread(fd, &c, sizeof(c), (off_t)m->start);
 	close(fd);
 	if (n != (ssize_t)sizeof(c) || c.magic != MOBJ__RING_MAGIC ||
-	    c.version != MOBJ__RING_VERSION || c.header_size != sizeof(c) ||
+	    c.version != mobj__ring_page_version(c.flags) ||
+	    c.header_size != sizeof(c) ||
 	    (c.role != MOBJ__RING_PRODUCER && c.role != MOBJ__RING_CONSUMER))
 		return;
 	fprintf(out, "    ring %s page: capacity %llu, %s %llu%s%s%s\n",
