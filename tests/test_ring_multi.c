@@ -57,9 +57,13 @@ static unsigned char pat(uint64_t i)
 }
 
 /* Produce @total bytes in chunks of varying size (reserve, fill, commit);
- * 0 or the first error. */
-static int produce(struct mobj_ring *p, uint64_t total)
+ * 0 or the first error. @fd -1: blocking calls; else timeout 0 only,
+ * waiting through @fd after -EAGAIN (counted in *@waits; silent for T_MS:
+ * -ETIMEDOUT). */
+static int produce_waiting(struct mobj_ring *p, uint64_t total, int fd,
+                           unsigned *waits)
 {
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	uint64_t i = 0;
 	size_t n, k;
 	void *dst;
@@ -69,7 +73,13 @@ static int produce(struct mobj_ring *p, uint64_t total)
 		n = 1 + (size_t)((i * 7919) % 20000);
 		if (n > total - i)
 			n = (size_t)(total - i);
-		err = mobj_ring_reserve(p, n, T_MS, &dst);
+		err = mobj_ring_reserve(p, n, fd < 0 ? T_MS : 0, &dst);
+		if (err == -EAGAIN && fd >= 0) {
+			(*waits)++;
+			if (poll(&pfd, 1, T_MS) != 1)
+				return -ETIMEDOUT;
+			continue;
+		}
 		if (err < 0)
 			return err;
 		for (k = 0; k < n; k++)
@@ -80,6 +90,13 @@ static int produce(struct mobj_ring *p, uint64_t total)
 		i += n;
 	}
 	return 0;
+}
+
+static int produce(struct mobj_ring *p, uint64_t total)
+{
+	unsigned waits = 0;
+
+	return produce_waiting(p, total, -1, &waits);
 }
 
 /* Read and check the next @total bytes of the stream in place (from byte
@@ -476,21 +493,44 @@ static void test_multi_fd_epoll_no_thread(void **state)
 	tu_res_objects_check(res);
 }
 
+/* Producer @p (4096 bytes, its fd @fd) and one consumer, process @pid,
+ * that reads nothing: fill the ring, kill -9 the consumer; the fd polls
+ * readable within the death bound (ring.h: about 100 ms; 2 s of slack
+ * for a loaded machine, where a descriptor that missed the death stays
+ * silent for T_MS), and the consumer departed as DEAD. */
+static void kill_seen_by_fd(struct mobj_ring *p, int fd, pid_t pid)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct mobj_ring_consumer_stats st;
+	char buf[4096];
+	uint64_t t0;
+
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(mobj_ring_write(p, buf, sizeof(buf), 0), 4096);
+	assert_int_equal(mobj_ring_write(p, buf, 1, 0), -EAGAIN);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	t0 = tu_now_ms();
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(poll(&pfd, 1, T_MS), 1);
+	assert_true(tu_now_ms() - t0 < 2000);
+	assert_int_equal(mobj_ring_write(p, buf, 1, 0), 1);
+	assert_int_equal(mobj_ring_consumer_stats(p, 0, &st), 0);
+	assert_int_equal(st.state, MOBJ_RING_DEAD);
+	mobj_ring_close(p);
+	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+}
+
 /* The fd of a 1:N producer with no room polls readable when the consumer
  * that held it back dies (SIGKILL, no close), and the producer's next
  * call finds the room (the dead consumer departed). */
 static void test_multi_fd_consumer_death(void **state)
 {
 	struct tu_res res = tu_res_now();
-	struct mobj_ring_consumer_stats st;
-	struct pollfd pfd = { .events = POLLIN };
 	struct mobj_chan *ch;
 	struct mobj_ring *p, *c;
-	char buf[4096];
 	pid_t pid;
 
 	(void)state;
-	memset(buf, 'x', sizeof(buf));
 	pid = tu_fork_chan(&ch);
 	if (pid == 0) {
 		if (mobj_ring_recv(ch, T_MS, &c) < 0)
@@ -502,18 +542,7 @@ static void test_multi_fd_consumer_death(void **state)
 	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
 	assert_int_equal(mobj_ring_send(ch, p, T_MS), 0);
 	mobj_chan_close(ch);
-	pfd.fd = mobj_ring_fd(p);
-	assert_true(pfd.fd >= 0);
-	assert_int_equal(mobj_ring_write(p, buf, sizeof(buf), 0), 4096);
-	assert_int_equal(mobj_ring_write(p, buf, 1, 0), -EAGAIN);
-	assert_int_equal(poll(&pfd, 1, 0), 0);
-	assert_int_equal(kill(pid, SIGKILL), 0);
-	assert_int_equal(poll(&pfd, 1, T_MS), 1);
-	assert_int_equal(mobj_ring_write(p, buf, 1, 0), 1);
-	assert_int_equal(mobj_ring_consumer_stats(p, 0, &st), 0);
-	assert_int_equal(st.state, MOBJ_RING_DEAD);
-	mobj_ring_close(p);
-	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+	kill_seen_by_fd(p, mobj_ring_fd(p), pid);
 	tu_res_check(res);
 }
 
@@ -668,36 +697,6 @@ static void xfer_join(struct mobj_ring *p, int sock)
 	tu_xfer_release(&answer);
 }
 
-/* The stream with timeout 0 only, waiting for -EAGAIN through @fd: the
- * number of waits. */
-static unsigned produce_polled(struct mobj_ring *p, int fd, uint64_t total)
-{
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
-	uint64_t i = 0;
-	unsigned waits = 0;
-	size_t n, k;
-	void *dst;
-	int err;
-
-	while (i < total) {
-		n = 1 + (size_t)((i * 7919) % 20000);
-		if (n > total - i)
-			n = (size_t)(total - i);
-		err = mobj_ring_reserve(p, n, 0, &dst);
-		if (err == -EAGAIN) {
-			waits++;
-			assert_int_equal(poll(&pfd, 1, T_MS), 1);
-			continue;
-		}
-		assert_int_equal(err, 0);
-		for (k = 0; k < n; k++)
-			((unsigned char *)dst)[k] = pat(i + k);
-		assert_int_equal(mobj_ring_commit(p, n), 0);
-		i += n;
-	}
-	return waits;
-}
-
 /* NCONS consumer processes join by export/import over the test's own
  * socketpairs (each offer its own, with a peer event), each verifies
  * every byte waiting only through its mobj_ring_fd() with no library
@@ -709,6 +708,7 @@ static void test_multi_xfer_fd_no_thread(void **state)
 	const uint64_t total = stream_bytes() / 16;
 	struct mobj_ring *p;
 	int sock[NCONS], fd, i, threads = tu_count_threads();
+	unsigned waits = 0;
 	pid_t pid[NCONS];
 
 	(void)state;
@@ -719,7 +719,8 @@ static void test_multi_xfer_fd_no_thread(void **state)
 		xfer_join(p, sock[i]);
 	fd = mobj_ring_fd(p);
 	assert_true(fd >= 0);
-	assert_true(produce_polled(p, fd, total) > 0);
+	assert_int_equal(produce_waiting(p, total, fd, &waits), 0);
+	assert_true(waits > 0);
 	assert_int_equal(tu_count_threads(), threads);
 	mobj_ring_close(p);
 	for (i = 0; i < NCONS; i++) {
@@ -735,37 +736,19 @@ static void test_multi_xfer_fd_no_thread(void **state)
 static void test_multi_xfer_consumer_killed(void **state)
 {
 	struct tu_res res = tu_res_now();
-	struct mobj_ring_consumer_stats st;
-	struct pollfd pfd = { .events = POLLIN };
 	struct mobj_ring *p;
-	char buf[4096];
-	uint64_t t0;
-	int sock;
+	int sock, fd;
 	pid_t pid;
 
 	(void)state;
-	memset(buf, 'x', sizeof(buf));
 	/* It joins, then reads nothing: the ring fills. */
 	pid = fork_xfer_consumer(&sock, 0, false);
 	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
 	/* The set exists before the consumer joins: the join adds to it. */
-	pfd.fd = mobj_ring_fd(p);
-	assert_true(pfd.fd >= 0);
+	fd = mobj_ring_fd(p);
+	assert_true(fd >= 0);
 	xfer_join(p, sock);
-	assert_int_equal(mobj_ring_write(p, buf, sizeof(buf), 0), 4096);
-	assert_int_equal(mobj_ring_write(p, buf, 1, 0), -EAGAIN);
-	assert_int_equal(poll(&pfd, 1, 0), 0);
-	t0 = tu_now_ms();
-	assert_int_equal(kill(pid, SIGKILL), 0);
-	assert_int_equal(poll(&pfd, 1, T_MS), 1);
-	/* The death bound (ring.h: about 100 ms), with slack for a loaded
-	 * machine; a descriptor that missed the death stays silent. */
-	assert_true(tu_now_ms() - t0 < 2000);
-	assert_int_equal(mobj_ring_write(p, buf, 1, 0), 1);
-	assert_int_equal(mobj_ring_consumer_stats(p, 0, &st), 0);
-	assert_int_equal(st.state, MOBJ_RING_DEAD);
-	mobj_ring_close(p);
-	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+	kill_seen_by_fd(p, fd, pid);
 	close(sock);
 	tu_res_check(res);
 }

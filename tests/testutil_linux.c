@@ -225,12 +225,15 @@ struct xwire {
 	unsigned char meta[MOBJ_RING_META_MAX];
 };
 
+/* Room for the descriptors of one xfer: 2 objects, event_fd, pidfd. */
+union xcmsg {
+	struct cmsghdr h;
+	char b[CMSG_SPACE(4 * sizeof(int))];
+};
+
 int tu_xfer_send(int sock, const struct mobj_ring_xfer *x)
 {
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(4 * sizeof(int))];
-	} cm;
+	union xcmsg cm;
 	struct xwire w;
 	struct iovec iov = { &w, sizeof(w) };
 	struct msghdr mh;
@@ -266,10 +269,7 @@ int tu_xfer_send(int sock, const struct mobj_ring_xfer *x)
 
 int tu_xfer_recv(int sock, struct mobj_ring_xfer *x)
 {
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(4 * sizeof(int))];
-	} cm;
+	union xcmsg cm;
 	struct xwire w;
 	struct iovec iov = { &w, sizeof(w) };
 	struct msghdr mh;
