@@ -632,8 +632,9 @@ static int verify_polled(struct mobj_ring *c, int fd, uint64_t total,
 }
 
 /* A consumer process: joins over the test's own IPC on @sock and reads
- * the stream through its mobj_ring_fd() with no thread of the library.
- * Exit status 0, or the step that failed. */
+ * the stream (@total bytes; 0: nothing, it waits to be killed) through its
+ * mobj_ring_fd() with no thread of the library. Exit status 0, or the
+ * step that failed. */
 static int xfer_consumer(int sock, uint64_t total, bool slow)
 {
 	struct mobj_ring_xfer offer, answer;
@@ -655,6 +656,9 @@ static int xfer_consumer(int sock, uint64_t total, bool slow)
 		return 14;
 	if (tu_count_threads() != threads)
 		return 15;
+	/* total 0: read nothing, until killed (or the parent goes). */
+	if (total == 0 && read(sock, &err, 1) >= 0)
+		return 17;
 	err = verify_polled(c, fd, total, slow);
 	if (err != 0)
 		return err < 0 ? 40 : 20 + err;
