@@ -40,6 +40,9 @@
 #include "testutil.h"
 
 #define T_MS 5000
+/* The offer token's place in the meta bytes of a 1:N offer and answer
+ * (tools/doc/wire.md). */
+#define TOKEN_AT 56
 #define NCONS 3
 
 static uint64_t stream_bytes(void)
@@ -314,7 +317,7 @@ static void test_xfer_init(void **state)
 static void test_multi_offer_bound(void **state)
 {
 	struct tu_res res = tu_res_now(), one;
-	struct mobj_ring_xfer offer[3], ans, spsc;
+	struct mobj_ring_xfer offer[3], ans, spsc, bad;
 	struct mobj_ring *p, *s, *c;
 
 	(void)state;
@@ -340,6 +343,18 @@ static void test_multi_offer_bound(void **state)
 	assert_int_equal(mobj_ring_export(s, &spsc), 0);
 	assert_int_equal(mobj_ring_withdraw(s, &spsc), -EINVAL);
 	assert_int_equal(mobj_ring_withdraw(p, &spsc), -EINVAL);
+	/* A consumer refuses an SPSC offer with a token, a 1:N offer
+	 * without one, and a zero token. */
+	bad = spsc;
+	bad.meta_len = TOKEN_AT + 8;
+	memset(bad.meta + TOKEN_AT, 1, 8);
+	assert_int_equal(mobj_ring_import(&bad, &c, &ans), -EPROTO);
+	bad = offer[0];
+	bad.meta_len = TOKEN_AT;
+	assert_int_equal(mobj_ring_import(&bad, &c, &ans), -EPROTO);
+	bad = offer[0];
+	memset(bad.meta + TOKEN_AT, 0, 8);
+	assert_int_equal(mobj_ring_import(&bad, &c, &ans), -EPROTO);
 	mobj_ring_close(s);
 	/* Closed with offers pending. */
 	assert_int_equal(mobj_ring_export(p, &offer[1]), 0);
@@ -588,9 +603,6 @@ static void test_multi_fd_producer_death(void **state)
 
 /* ---- Joining over the user's IPC, one offer per consumer ---------------- */
 
-/* The offer token's place in the meta bytes of a 1:N offer and answer
- * (tools/doc/wire.md). */
-#define TOKEN_AT 56
 
 /* Read and check the next @total bytes of the stream with timeout 0 only,
  * waiting for -EAGAIN through @fd; @slow pauses now and then, so that the
