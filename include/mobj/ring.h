@@ -443,7 +443,8 @@ MOBJ_EXPORT int mobj_ring_accept_answer(struct mobj_ring *producer,
  * filled it, or a copy with the same meta bytes), e.g. when the client it
  * was for went away. Its descriptors (Darwin: its semaphore and port) are
  * released at once, so call it only once the user's IPC no longer sends
- * them; an answer to it is -EPROTO from then on. An SPSC producer has one
+ * them; an answer to it is -EPROTO from then on (a consumer that imported
+ * it never joins: close it). An SPSC producer has one
  * offer, released when it is answered or the ring is closed: -EINVAL.
  * @return 0, or -EINVAL (NULL, not a 1:N producer, not a 1:N ring's
  *         offer), -ENOENT (no such offer pending: answered, withdrawn, or
