@@ -309,6 +309,12 @@ int mobj__os_xfer_put(struct mobj__os_waker *w, struct mobj__os_pevent *e,
 int mobj__os_xfer_take(struct mobj__os_waker *w, struct mobj__os_pevent *e,
                        const struct mobj_ring_xfer *x);
 
+/* Fill @buf with @len bytes no one can guess (the token of a 1:N ring's
+ * offer, ring_xfer.c). Linux: getrandom(); Darwin: arc4random_buf(). May
+ * block only while the system's random pool is not yet initialised (early
+ * boot). 0, or a negative errno (Linux: -ENOSYS on kernels before 3.17). */
+int mobj__os_random(void *buf, size_t len);
+
 /* The same with a plain descriptor (IPC the user owns: mobj_ring_export()):
  * split_fd gives the peer's half as @theirs (ours to close once passed),
  * adopt_fd takes @fd (always consumed). Darwin: split -ENOTSUP, adopt

@@ -157,8 +157,34 @@ int mobj__ring_recv_part(struct mobj_chan *c, int timeout_ms, uint32_t kind,
 int mobj__ring_multi_consumer(struct mobj_ring *r, struct mobj_ring **consumer);
 int mobj__ring_multi_send(struct mobj_chan *c, struct mobj_ring *r,
                           int timeout_ms);
-int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj *cctl_ro, int pid,
-                            int fd);
+/* A 1:N producer's pending offer (mobj_ring_export()): what one consumer
+ * was offered, held until its answer is accepted, it is withdrawn, or the
+ * ring is closed. */
+struct mobj__ring_offer {
+	uint64_t token;              /* unguessable, never 0; 0: a free entry */
+	struct mobj__os_waker waker; /* what xfer_put made (Darwin: a semaphore) */
+	struct mobj__os_pevent pev;  /* our half of its peer event */
+	bool waker_set;
+	bool pev_set;
+	int event_fd;                /* the consumer's half, or -1 */
+};
+/* A fresh pending offer: its event_fd and the system's fields in @x, its
+ * token in *@token. -ENOSPC when max_consumers offers are pending. */
+int mobj__ring_multi_offer(struct mobj_ring *r, struct mobj_ring_xfer *x,
+                           uint64_t *token);
+/* The pending offer of @token, or NULL. */
+struct mobj__ring_offer *mobj__ring_multi_find(struct mobj_ring *r,
+                                               uint64_t token);
+/* The consumer that answered @o joins (its page @cctl_ro, its claimed
+ * @pid, the @pidfd it passed or -1, not taken), moving @o's waker and
+ * event into its slot; on failure @o stays pending. */
+int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj__ring_offer *o,
+                            struct mobj *cctl_ro, int pid, int pidfd);
+/* Release the pending offer of @token: 0, or -ENOENT. */
+int mobj__ring_multi_withdraw(struct mobj_ring *r, uint64_t token);
+/* A copy (close-on-exec) of a descriptor that came over the user's IPC:
+ * -EPROTO when it is not open (ring_xfer.c). */
+int mobj__ring_dup_in(int fd);
 int mobj__ring_multi_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
                              void **p);
 void mobj__ring_multi_wake(struct mobj_ring *r);

@@ -50,6 +50,14 @@
  * fence unless it and every consumer are light; it sleeps with the heavy
  * barrier when it is light, which covers light and fenced consumers alike.
  *
+ * Joining over the user's IPC (ring_xfer.c): each mobj_ring_export() makes
+ * a pending offer (struct mobj__ring_offer) with its own peer event and
+ * waker (Darwin: a semaphore and port of its own, as a slot must have:
+ * semaphore_destroy at departure ends it for every holder), named by a
+ * random token; the answer that repeats it moves them into a slot, so an
+ * importer's slot is like any other. At most max offers are pending, so
+ * what unanswered offers hold is bounded; withdraw and close release them.
+ *
  * Pollable descriptors: each slot holds our half of a peer event with its
  * consumer (ring_pevent.c), signalled when that consumer is armed; the
  * producer's mobj_ring_fd() is a set over the halves (Linux: epoll;
@@ -98,6 +106,7 @@ struct mobj__ring_multi {
 	uint64_t rec;    /* the oldest record start known (walking) */
 	uint64_t oldest; /* what pctl's oldest says */
 	int set;         /* mobj_ring_fd(): the set of the slots' events, or -1 */
+	struct mobj__ring_offer *offer; /* max entries: pending offers */
 	struct slot slot[];
 };
 
@@ -112,10 +121,12 @@ int mobj_ring_create_multi(size_t capacity, unsigned max_consumers,
 	    (flags & ~MOBJ_RING_OVERWRITE) != 0)
 		return -EINVAL;
 	m = calloc(1, sizeof(*m) + max_consumers * sizeof(m->slot[0]));
-	if (!m)
-		return -ENOMEM;
-	err = mobj_ring_create(capacity, &r);
+	if (m)
+		m->offer = calloc(max_consumers, sizeof(m->offer[0]));
+	err = m && m->offer ? mobj_ring_create(capacity, &r) : -ENOMEM;
 	if (err < 0) {
+		if (m)
+			free(m->offer);
 		free(m);
 		return err;
 	}
@@ -560,37 +571,60 @@ static struct slot *free_slot(struct mobj_ring *r)
 	return NULL;
 }
 
+/* A joining consumer's page, mapped and checked, not yet in a slot. */
+struct joiner {
+	const struct mobj__ring_ctl *ctl;
+	uint32_t flags;
+	uint64_t head;
+};
+
+/* Map and check a joining consumer's page; nothing else changes. */
+static int joiner_attach(struct mobj_ring *r, struct mobj *cctl_ro,
+                         struct joiner *j)
+{
+	int err = mobj__ring_ctl_attach(cctl_ro, MOBJ__RING_CONSUMER,
+	                                (size_t)r->f.cap, &j->ctl, &j->flags);
+
+	if (err < 0)
+		return err;
+	/* It joined at a tail we published. */
+	j->head = atomic_load_explicit(&j->ctl->index, memory_order_acquire);
+	if (j->head > r->f.published ||
+	    atomic_load_explicit(&j->ctl->closed, memory_order_acquire)) {
+		mobj_unmap((void *)j->ctl, mobj_page_size());
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* The joiner becomes slot @s's live consumer. */
+static void slot_fill(struct mobj_ring *r, struct slot *s,
+                      const struct joiner *j)
+{
+	memset(s, 0, sizeof(*s));
+	s->ctl = j->ctl;
+	s->flags = j->flags;
+	s->head = j->head;
+	s->state = MOBJ_RING_LIVE;
+	if (j->head < r->f.peer_seen)
+		r->f.peer_seen = j->head;
+	mobj__ring_refresh(r);
+}
+
 /* Map a joining consumer's page into a free slot. */
 static int slot_accept(struct mobj_ring *r, struct mobj *cctl_ro,
                        struct slot **out)
 {
-	const struct mobj__ring_ctl *ctl;
 	struct slot *s = free_slot(r);
-	uint32_t flags;
-	uint64_t head;
+	struct joiner j;
 	int err;
 
 	if (!s)
 		return -ENOSPC;
-	err = mobj__ring_ctl_attach(cctl_ro, MOBJ__RING_CONSUMER,
-	                            (size_t)r->f.cap, &ctl, &flags);
+	err = joiner_attach(r, cctl_ro, &j);
 	if (err < 0)
 		return err;
-	/* It joined at a tail we published. */
-	head = atomic_load_explicit(&ctl->index, memory_order_acquire);
-	if (head > r->f.published ||
-	    atomic_load_explicit(&ctl->closed, memory_order_acquire)) {
-		mobj_unmap((void *)ctl, mobj_page_size());
-		return -EPROTO;
-	}
-	memset(s, 0, sizeof(*s));
-	s->ctl = ctl;
-	s->flags = flags;
-	s->head = head;
-	s->state = MOBJ_RING_LIVE;
-	if (head < r->f.peer_seen)
-		r->f.peer_seen = head;
-	mobj__ring_refresh(r);
+	slot_fill(r, s, &j);
 	*out = s;
 	return 0;
 }
@@ -628,33 +662,131 @@ int mobj__ring_multi_consumer(struct mobj_ring *r, struct mobj_ring **consumer)
 	return 0;
 }
 
-int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj *cctl_ro, int pid,
-                            int fd)
+/* Release a pending offer's handles; the entry becomes free. A forked
+ * child's copy shares the owner's sockets: it only drops its descriptors. */
+static void offer_drop(struct mobj_ring *r, struct mobj__ring_offer *o)
 {
-	struct mobj__os_waker w;
-	struct slot *s;
-	bool gone;
+	if (o->pev_set && r->owner == getpid())
+		mobj__os_pevent_close(&o->pev);
+	else if (o->pev_set)
+		mobj__os_pevent_drop(&o->pev);
+	if (o->event_fd >= 0)
+		close(o->event_fd);
+	if (o->waker_set)
+		mobj__os_waker_release(&o->waker);
+	memset(o, 0, sizeof(*o));
+}
+
+struct mobj__ring_offer *mobj__ring_multi_find(struct mobj_ring *r,
+                                               uint64_t token)
+{
+	unsigned i;
+
+	for (i = 0; token != 0 && i < r->m->max; i++)
+		if (r->m->offer[i].token == token)
+			return &r->m->offer[i];
+	return NULL;
+}
+
+/* A token no pending offer has, never 0. */
+static int new_token(struct mobj_ring *r, uint64_t *out)
+{
+	uint64_t t = 0;
 	int err;
 
-	memset(&w, 0, sizeof(w));
-	err = mobj__os_waker_adopt(&w, pid, fd); /* takes fd */
-	gone = err == -EPIPE;
+	while (t == 0 || mobj__ring_multi_find(r, t)) {
+		err = mobj__os_random(&t, sizeof(t));
+		if (err < 0)
+			return err;
+	}
+	*out = t;
+	return 0;
+}
 
-	if (err < 0 && !gone)
+int mobj__ring_multi_offer(struct mobj_ring *r, struct mobj_ring_xfer *x,
+                           uint64_t *token)
+{
+	struct mobj__ring_offer *o = NULL;
+	unsigned i;
+	int held, fd;
+
+	for (i = 0; !o && i < r->m->max; i++)
+		if (r->m->offer[i].token == 0)
+			o = &r->m->offer[i];
+	if (!o)
+		return -ENOSPC;
+	held = new_token(r, token);
+	if (held < 0)
+		return held;
+	memset(o, 0, sizeof(*o));
+	o->event_fd = -1;
+	/* Without a peer event (no descriptors left; Darwin: the event goes
+	 * in xfer_put's ports) the consumer's mobj_ring_fd() uses a thread. */
+	if (mobj__os_pevent_split_fd(&o->pev, &fd) == 0) {
+		o->pev_set = true;
+		o->event_fd = fd;
+	}
+	held = mobj__os_xfer_put(&o->waker, &o->pev, x);
+	if (held < 0) {
+		offer_drop(r, o);
+		return held;
+	}
+	o->waker_set = (held & MOBJ__OS_XFER_WAKER) != 0;
+	o->pev_set = o->pev_set || (held & MOBJ__OS_XFER_EVENT) != 0;
+	x->event_fd = o->event_fd;
+	o->token = *token;
+	return 0;
+}
+
+int mobj__ring_multi_withdraw(struct mobj_ring *r, uint64_t token)
+{
+	struct mobj__ring_offer *o = mobj__ring_multi_find(r, token);
+
+	if (!o)
+		return -ENOENT;
+	offer_drop(r, o);
+	return 0;
+}
+
+int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj__ring_offer *o,
+                            struct mobj *cctl_ro, int pid, int pidfd)
+{
+	struct mobj__os_waker w = o->waker;
+	struct slot *s = free_slot(r);
+	struct joiner j;
+	int err, fd = -1;
+
+	if (!s)
+		return -ENOSPC;
+	err = joiner_attach(r, cctl_ro, &j);
+	if (err < 0)
 		return err;
-	err = slot_accept(r, cctl_ro, &s);
-	if (err < 0) {
-		if (!gone)
-			mobj__os_waker_release(&w);
+	if (pidfd >= 0) {
+		fd = mobj__ring_dup_in(pidfd);
+		err = fd < 0 ? fd : 0;
+	}
+	/* adopt takes fd, and adds to what xfer_put made only what is new
+	 * (Linux: the pidfd; Darwin: nothing, it watches the semaphore
+	 * xfer_take took into @o): on failure @w holds nothing of its own. */
+	if (err == 0)
+		err = mobj__os_waker_adopt(&w, pid, fd);
+	if (err < 0 && err != -EPIPE) {
+		mobj_unmap((void *)j.ctl, mobj_page_size());
 		return err;
 	}
-	if (gone) {
-		depart(r, s, MOBJ_RING_DEAD);
-		return 0;
-	}
+	slot_fill(r, s, &j);
+	/* Gone already (-EPIPE): adopt left @w as xfer_put made it. */
 	s->waker = w;
-	s->waker_set = true;
+	s->waker_set = err == 0 || o->waker_set;
+	s->pev = o->pev;
+	s->pev_set = o->pev_set;
 	s->pid = pid;
+	o->pev_set = o->waker_set = false; /* moved */
+	offer_drop(r, o);                  /* the consumer's half: it has it */
+	if (err == -EPIPE)
+		depart(r, s, MOBJ_RING_DEAD);
+	else
+		add_to_set(r, s);
 	return 0;
 }
 
@@ -744,6 +876,10 @@ void mobj__ring_multi_free(struct mobj_ring *r)
 		mobj__os_pevent_set_close(m->set);
 	else if (m->set >= 0)
 		mobj__os_pevent_set_drop(m->set);
+	for (i = 0; i < m->max; i++)
+		if (m->offer[i].token != 0)
+			offer_drop(r, &m->offer[i]);
+	free(m->offer);
 	free(m);
 	r->m = NULL;
 }

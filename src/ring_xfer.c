@@ -25,6 +25,20 @@
  * its backend fills and checks (mobj__os_xfer_put/take; Darwin: the wake
  * semaphores and the peer event's ports, both ways, which also stand in
  * for the pidfds).
+ *
+ * 1:N producers (ring_multi.c): one offer per consumer. Each export makes
+ * a fresh pending offer with its own peer event (Linux: a socketpair, the
+ * consumer's half in event_fd) and its own system fields (Darwin: a wake
+ * semaphore and a port, since a departing slot's semaphore_destroy ends
+ * the semaphore for every holder, XNU sync_sema.c), the shared objects
+ * and pidfd, and an unguessable 64-bit token in the meta, which the
+ * answer repeats. accept_answer finds the pending offer by its token
+ * (none: -EPROTO, nothing changes; so a replayed or forged answer, or one
+ * to a withdrawn offer, joins nobody), and the offer's waker and event
+ * become the new slot's, in the producer's mobj_ring_fd() set. Pending
+ * offers hold descriptors (Darwin: ports): at most max_consumers of them
+ * (-ENOSPC), each until answered, mobj_ring_withdraw() or close. SPSC
+ * offers carry no token (the meta's first 56 bytes only).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,13 +58,67 @@ struct ring_meta {
 #define META_EVENT 1u /* offer only: event_fd comes too */
 #define META_PIDFD 2u /* pidfd comes too: a pidfd of the sender */
 _Static_assert(sizeof(struct ring_meta) == 56, "ring meta layout");
-_Static_assert(sizeof(struct ring_meta) <= MOBJ_RING_META_MAX, "ring meta");
+/* A 1:N ring's offer and answer: the same, then the offer's token. */
+struct ring_meta_multi {
+	struct ring_meta m;
+	uint64_t token; /* never 0 */
+};
+_Static_assert(sizeof(struct ring_meta_multi) == 64, "ring meta layout");
+_Static_assert(sizeof(struct ring_meta_multi) <= MOBJ_RING_META_MAX,
+               "ring meta");
 
+/* The meta bytes of @x in @m, the token in *@token (0: an SPSC ring's,
+ * which has none). 0 or -EPROTO. */
+static int meta_get(const struct mobj_ring_xfer *x, struct ring_meta *m,
+                    uint64_t *token)
+{
+	struct ring_meta_multi mm;
+
+	if (x->meta_len == sizeof(*m)) {
+		memcpy(m, x->meta, sizeof(*m));
+		*token = 0;
+		return 0;
+	}
+	if (x->meta_len != sizeof(mm))
+		return -EPROTO;
+	memcpy(&mm, x->meta, sizeof(mm));
+	*m = mm.m;
+	*token = mm.token;
+	return mm.token != 0 ? 0 : -EPROTO;
+}
+
+static void meta_put(struct mobj_ring_xfer *x, const struct ring_meta *m,
+                     uint64_t token)
+{
+	struct ring_meta_multi mm = { *m, token };
+
+	x->meta_len = token != 0 ? sizeof(mm) : sizeof(*m);
+	memcpy(x->meta, &mm, x->meta_len);
+}
+
+/* Darwin's ports become MACH_PORT_NULL (0) too. */
 static void xfer_clear(struct mobj_ring_xfer *x)
 {
 	memset(x, 0, sizeof(*x));
 	x->event_fd = -1;
 	x->pidfd = -1;
+}
+
+int mobj_ring_xfer_init(struct mobj_ring_xfer *x)
+{
+	if (!x)
+		return -EINVAL;
+	xfer_clear(x);
+	return 0;
+}
+
+int mobj__ring_dup_in(int fd)
+{
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+
+	if (copy < 0)
+		return errno == EBADF ? -EPROTO : -errno;
+	return copy;
 }
 
 /* Our pidfd for the peer: made once per end, kept until it is closed. */
@@ -77,9 +145,9 @@ static int watch(struct mobj_ring *r, const struct ring_meta *m,
 	int fd = -1, err;
 
 	if (m->flags & META_PIDFD) {
-		fd = fcntl(in->pidfd, F_DUPFD_CLOEXEC, 0);
+		fd = mobj__ring_dup_in(in->pidfd);
 		if (fd < 0)
-			return errno == EBADF ? -EPROTO : -errno;
+			return fd;
 	}
 	err = mobj__os_waker_adopt(&r->waker, meta_pid(m), fd);
 	if (err == 0)
@@ -114,74 +182,106 @@ static int take_native(struct mobj_ring *r, const struct mobj_ring_xfer *x)
 	return err == -EPIPE ? 0 : err;
 }
 
-/* 1:N producer: one more consumer, watched in its own slot by the pidfd
- * it passed (a copy), or its claimed pid. Our pidfd and the offer stay
- * for the next consumer. */
+/* 1:N producer: the consumer that answered the pending offer of @token
+ * joins, in a slot of its own, with that offer's waker and event. An
+ * unknown token is -EPROTO before anything is taken. */
 static int multi_answer(struct mobj_ring *r, const struct ring_meta *m,
-                        const struct mobj_ring_xfer *answer)
+                        uint64_t token, const struct mobj_ring_xfer *answer)
 {
-	int fd = -1;
+	struct mobj__ring_offer *o = mobj__ring_multi_find(r, token);
+	int err;
 
-	if (m->flags & META_PIDFD) {
-		fd = fcntl(answer->pidfd, F_DUPFD_CLOEXEC, 0);
-		if (fd < 0)
-			return errno == EBADF ? -EPROTO : -errno;
-	}
-	return mobj__ring_multi_accept(r, answer->objs[0], meta_pid(m), fd);
+	if (!o)
+		return -EPROTO;
+	/* The system's own fields (Darwin: the consumer's semaphore and port,
+	 * replacing what an earlier refused answer left); dead: the slot's
+	 * waker says so. */
+	err = mobj__os_xfer_take(&o->waker, &o->pev, answer);
+	if (err < 0 && err != -EPIPE)
+		return err;
+	return mobj__ring_multi_accept(r, o, answer->objs[0], meta_pid(m),
+	                               (m->flags & META_PIDFD) ? answer->pidfd
+	                                                       : -1);
+}
+
+/* Producer: the parts every offer has (objects, meta, our pidfd). */
+static void offer_fill(struct mobj_ring *r, struct mobj_ring_xfer *x,
+                       uint64_t token)
+{
+	struct ring_meta m;
+
+	x->objs[0] = r->data_ro;
+	x->objs[1] = r->pctl_ro;
+	x->sizes[0] = (size_t)r->f.cap;
+	x->sizes[1] = mobj_page_size();
+	x->nobjs = 2;
+	memset(&m, 0, sizeof(m));
+	mobj__ring_part_init(&m.part[0], RING_PART_DATA, (size_t)r->f.cap);
+	mobj__ring_part_init(&m.part[1], RING_PART_PCTL, (size_t)r->f.cap);
+	self_fd(r, &m);
+	x->pidfd = r->xfer_pidfd;
+	if (x->event_fd >= 0)
+		m.flags |= META_EVENT;
+	meta_put(x, &m, token);
+}
+
+/* 1:N producer: a fresh pending offer. */
+static int multi_export(struct mobj_ring *r, struct mobj_ring_xfer *out)
+{
+	struct mobj_ring_xfer x;
+	uint64_t token;
+	int err;
+
+	xfer_clear(&x);
+	err = mobj__ring_multi_offer(r, &x, &token);
+	if (err < 0)
+		return err;
+	mobj__ring_multi_exported(r);
+	offer_fill(r, &x, token);
+	*out = x;
+	return 0;
 }
 
 int mobj_ring_export(struct mobj_ring *r, struct mobj_ring_xfer *out)
 {
 	struct mobj_ring_xfer x; /* out is written only on success */
-	struct ring_meta m;
 	int fd, err;
 
 	if (!r || !out || !r->producer || (r->connected && !r->m))
 		return -EINVAL;
+	if (r->m)
+		return multi_export(r, out);
 	/* A peer event if the system has one and descriptors are left; the
 	 * consumer's mobj_ring_fd() falls back to a thread otherwise. */
-	if (!r->m && !r->xfer_event &&
-	    mobj__os_pevent_split_fd(&r->pev, &fd) == 0) {
+	if (!r->xfer_event && mobj__os_pevent_split_fd(&r->pev, &fd) == 0) {
 		r->xfer_event = true;
 		r->xfer_fd = fd;
 	}
-#ifdef __APPLE__
-	/* Darwin's waker and event are a pair of ports per end, which a 1:N
-	 * producer would need per consumer (one offer serves every importer,
-	 * and a departing slot's semaphore_destroy, XNU sync_sema.c, would end
-	 * a shared semaphore for all): its consumers join with
-	 * mobj_ring_send() or mobj_ring_consumer(). */
-	if (r->m)
-		return -ENOTSUP;
-#endif
-	if (r->m)
-		mobj__ring_multi_exported(r);
 	xfer_clear(&x);
-	/* Linux has nothing of its own to hand out (a 1:N producer none). */
-	err = r->m ? 0 : put_native(r, &x);
+	err = put_native(r, &x); /* Linux: nothing of its own */
 	if (err < 0)
 		return err;
-	x.objs[0] = r->data_ro;
-	x.objs[1] = r->pctl_ro;
-	x.sizes[0] = (size_t)r->f.cap;
-	x.sizes[1] = mobj_page_size();
-	x.nobjs = 2;
 	x.event_fd = r->xfer_event ? r->xfer_fd : -1;
-	memset(&m, 0, sizeof(m));
-	mobj__ring_part_init(&m.part[0], RING_PART_DATA, (size_t)r->f.cap);
-	mobj__ring_part_init(&m.part[1], RING_PART_PCTL, (size_t)r->f.cap);
-	self_fd(r, &m);
-	x.pidfd = r->xfer_pidfd;
-	if (r->xfer_event)
-		m.flags |= META_EVENT;
-	memcpy(x.meta, &m, sizeof(m));
-	x.meta_len = sizeof(m);
+	offer_fill(r, &x, 0);
 	*out = x;
 	return 0;
 }
 
-/* The offer's parts and event; on success the consumer end in @r. */
-static int import_offer(const struct mobj_ring_xfer *in, const struct ring_meta *m,
+int mobj_ring_withdraw(struct mobj_ring *r, const struct mobj_ring_xfer *offer)
+{
+	struct ring_meta m;
+	uint64_t token;
+
+	if (!r || !offer || !r->producer || !r->m ||
+	    meta_get(offer, &m, &token) < 0 || token == 0)
+		return -EINVAL;
+	return mobj__ring_multi_withdraw(r, token);
+}
+
+/* The offer's parts and event; on success the consumer end in @r. A
+ * token comes with a 1:N ring's offers only. */
+static int import_offer(const struct mobj_ring_xfer *in,
+                        const struct ring_meta *m, uint64_t token,
                         struct mobj_ring **r, struct mobj **cctl_ro)
 {
 	size_t cap = 0;
@@ -197,22 +297,24 @@ static int import_offer(const struct mobj_ring_xfer *in, const struct ring_meta 
 	                          &cap) < 0)
 		return -EPROTO;
 	err = mobj__ring_attach(in->objs[0], in->objs[1], r, cctl_ro);
+	if (err < 0)
+		return err;
+	if ((*r)->multi != (token != 0))
+		err = -EPROTO;
+	if (err == 0 && in->event_fd >= 0) {
+		/* The caller keeps its descriptor: adopt a copy. */
+		fd = mobj__ring_dup_in(in->event_fd);
+		err = fd < 0 ? fd : mobj__os_pevent_adopt_fd(&(*r)->pev, fd);
+		(*r)->pev_set = err == 0;
+	}
 	if (err == 0 && (*r)->multi) {
 		/* A 1:N producer writes on until it accepts our answer, not
 		 * waiting for us: even in blocking mode, check what we read. */
 		(*r)->seqlock = true;
 		mobj__ring_refresh(*r);
 	}
-	if (err < 0 || in->event_fd < 0)
-		return err;
-	/* The caller keeps its descriptor: adopt a copy. */
-	fd = fcntl(in->event_fd, F_DUPFD_CLOEXEC, 0);
-	err = fd < 0 ? (errno == EBADF ? -EPROTO : -errno) :
-	               mobj__os_pevent_adopt_fd(&(*r)->pev, fd);
-	if (err == 0) {
-		(*r)->pev_set = true;
+	if (err == 0)
 		return 0;
-	}
 	mobj_close(*cctl_ro);
 	mobj__ring_free(*r);
 	return err;
@@ -225,14 +327,14 @@ int mobj_ring_import(const struct mobj_ring_xfer *in,
 	struct ring_meta m;
 	struct mobj_ring *r;
 	struct mobj *cctl_ro;
+	uint64_t token;
 	int err;
 
 	if (!in || !consumer || !answer)
 		return -EINVAL;
-	if (in->meta_len != sizeof(m))
+	if (meta_get(in, &m, &token) < 0)
 		return -EPROTO;
-	memcpy(&m, in->meta, sizeof(m));
-	err = import_offer(in, &m, &r, &cctl_ro);
+	err = import_offer(in, &m, token, &r, &cctl_ro);
 	if (err < 0)
 		return err;
 	xfer_clear(&a);
@@ -255,8 +357,7 @@ int mobj_ring_import(const struct mobj_ring_xfer *in,
 	mobj__ring_part_init(&m.part[0], RING_PART_CCTL, (size_t)r->f.cap);
 	self_fd(r, &m);
 	a.pidfd = r->xfer_pidfd;
-	memcpy(a.meta, &m, sizeof(m));
-	a.meta_len = sizeof(m);
+	meta_put(&a, &m, token); /* the offer's token, repeated */
 	*answer = a;
 	*consumer = r;
 	return 0;
@@ -267,16 +368,16 @@ int mobj_ring_accept_answer(struct mobj_ring *r,
 {
 	static const struct mobj__ring_part zero;
 	struct ring_meta m;
+	uint64_t token;
 	size_t cap;
 	int err;
 
 	if (!r || !answer || !r->producer || (r->connected && !r->m))
 		return -EINVAL;
-	if (answer->meta_len != sizeof(m))
-		return -EPROTO;
-	memcpy(&m, answer->meta, sizeof(m));
 	cap = (size_t)r->f.cap;
-	if (answer->nobjs != 1 || answer->event_fd >= 0 ||
+	/* A 1:N producer's answers carry a token, an SPSC one's none. */
+	if (meta_get(answer, &m, &token) < 0 || (token != 0) != (r->m != NULL) ||
+	    answer->nobjs != 1 || answer->event_fd >= 0 ||
 	    (m.flags & ~META_PIDFD) != 0 ||
 	    ((m.flags & META_PIDFD) != 0) != (answer->pidfd >= 0) ||
 	    meta_pid(&m) == 0 || memcmp(&m.part[1], &zero, sizeof(zero)) != 0 ||
@@ -284,7 +385,7 @@ int mobj_ring_accept_answer(struct mobj_ring *r,
 	                          &cap) < 0)
 		return -EPROTO;
 	if (r->m)
-		return multi_answer(r, &m, answer);
+		return multi_answer(r, &m, token, answer);
 	/* The system's own fields first (Darwin: the consumer's semaphore and
 	 * port); refused, nothing new is held and the ring stays as it was. */
 	err = take_native(r, answer);

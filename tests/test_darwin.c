@@ -1271,7 +1271,7 @@ static void xfer_deliver(const struct mobj_ring_xfer *x,
 {
 	unsigned i;
 
-	memset(out, 0, sizeof(*out));
+	assert_int_equal(mobj_ring_xfer_init(out), 0);
 	out->event_fd = x->event_fd;
 	out->pidfd = x->pidfd;
 	out->nobjs = x->nobjs;

@@ -1893,21 +1893,6 @@ static void test_fd_threads(void **state)
 }
 
 #ifdef __linux__
-/* Threads of this process: /proc/self/task has one entry per thread. */
-static int count_threads(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 #define MANY_PAIRS 500
 
 /* Which of the @n registered ends poll readable now: ready[i] set. */
@@ -1946,7 +1931,7 @@ static void test_fd_many_no_thread(void **state)
 	const void *q;
 	size_t avail, cap = page();
 	void *w;
-	int ep, i, threads = count_threads();
+	int ep, i, threads = tu_count_threads();
 
 	(void)state;
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
@@ -1968,7 +1953,7 @@ static void test_fd_many_no_thread(void **state)
 		ev.data.u32 = (uint32_t)(2 * i + 1);
 		assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, mobj_ring_fd(c[i]), &ev), 0);
 	}
-	assert_int_equal(count_threads(), threads);
+	assert_int_equal(tu_count_threads(), threads);
 	/* Every end starts readable. */
 	assert_int_equal(epoll_ready(ep, ready, 2 * MANY_PAIRS), 2 * MANY_PAIRS);
 	/* Consumers wait on empty rings, then producers fill them and wait
@@ -2001,7 +1986,7 @@ static void test_fd_many_no_thread(void **state)
 		assert_int_equal(mobj_ring_peek(c[i], 1, 0, &q, &avail), -EPIPE);
 		mobj_ring_close(c[i]);
 	}
-	assert_int_equal(count_threads(), threads);
+	assert_int_equal(tu_count_threads(), threads);
 	close(ep);
 	free(b);
 	tu_res_check(res);
@@ -2084,14 +2069,14 @@ static void test_fd_processes(void **state)
 
 	(void)state;
 #ifdef __linux__
-	int threads = count_threads();
+	int threads = tu_count_threads();
 #endif
 
 	pid = fork_producer(page(), child_write_then_die, NULL, &c);
 	fd = mobj_ring_fd(c);
 	assert_true(fd >= 0);
 #ifdef __linux__
-	assert_int_equal(count_threads(), threads);
+	assert_int_equal(tu_count_threads(), threads);
 #endif
 	while (mobj_ring_read(c, b, sizeof(b), 0) == -EAGAIN)
 		assert_true(poll_in(fd, T_MS));
@@ -2107,114 +2092,6 @@ static void test_fd_processes(void **state)
 /* ---- Set-up over IPC the user owns --------------------------------------- */
 
 #ifdef __linux__
-/* The test's own IPC: one SOCK_SEQPACKET message per mobj_ring_xfer, the
- * handles as SCM_RIGHTS, the sizes and meta as bytes. */
-struct xwire {
-	uint32_t nobjs;
-	int32_t event;
-	int32_t pidfd;
-	int32_t zero;
-	uint64_t sizes[2];
-	uint64_t meta_len;
-	unsigned char meta[MOBJ_RING_META_MAX];
-};
-
-static int xfer_send(int sock, const struct mobj_ring_xfer *x)
-{
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(4 * sizeof(int))];
-	} cm;
-	struct xwire w;
-	struct iovec iov = { &w, sizeof(w) };
-	struct msghdr mh;
-	int fds[4];
-	unsigned i, n = 0;
-
-	memset(&w, 0, sizeof(w));
-	memset(&cm, 0, sizeof(cm));
-	w.nobjs = x->nobjs;
-	w.event = x->event_fd >= 0;
-	for (i = 0; i < x->nobjs; i++) {
-		w.sizes[i] = x->sizes[i];
-		fds[n++] = mobj_fd(x->objs[i]);
-	}
-	if (x->event_fd >= 0)
-		fds[n++] = x->event_fd;
-	w.pidfd = x->pidfd >= 0;
-	if (x->pidfd >= 0)
-		fds[n++] = x->pidfd;
-	w.meta_len = x->meta_len;
-	memcpy(w.meta, x->meta, x->meta_len);
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.b;
-	mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
-	cm.h.cmsg_level = SOL_SOCKET;
-	cm.h.cmsg_type = SCM_RIGHTS;
-	cm.h.cmsg_len = CMSG_LEN(n * sizeof(int));
-	memcpy(CMSG_DATA(&cm.h), fds, n * sizeof(int));
-	return sendmsg(sock, &mh, 0) == (ssize_t)sizeof(w) ? 0 : -1;
-}
-
-/* Rebuild what arrived: objects with mobj_from_fd(), the descriptor as it
- * is. 0, or -1. */
-static int xfer_recv(int sock, struct mobj_ring_xfer *x)
-{
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(4 * sizeof(int))];
-	} cm;
-	struct xwire w;
-	struct iovec iov = { &w, sizeof(w) };
-	struct msghdr mh;
-	int fds[4] = { -1, -1, -1, -1 };
-	unsigned i, n;
-
-	memset(&mh, 0, sizeof(mh));
-	memset(x, 0, sizeof(*x));
-	x->event_fd = -1;
-	x->pidfd = -1;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.b;
-	mh.msg_controllen = sizeof(cm.b);
-	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != (ssize_t)sizeof(w) ||
-	    w.nobjs > 2 || w.meta_len > MOBJ_RING_META_MAX)
-		return -1;
-	n = w.nobjs + (w.event ? 1 : 0) + (w.pidfd ? 1 : 0);
-	if (n == 0 || cm.h.cmsg_len != CMSG_LEN(n * sizeof(int)))
-		return -1;
-	memcpy(fds, CMSG_DATA(&cm.h), n * sizeof(int));
-	x->nobjs = w.nobjs;
-	for (i = 0; i < w.nobjs; i++) {
-		x->sizes[i] = (size_t)w.sizes[i];
-		if (mobj_from_fd(fds[i], x->sizes[i], MOBJ_READ, &x->objs[i]) < 0)
-			return -1;
-		close(fds[i]);
-	}
-	x->event_fd = w.event ? fds[w.nobjs] : -1;
-	x->pidfd = w.pidfd ? fds[n - 1] : -1;
-	x->meta_len = (size_t)w.meta_len;
-	memcpy(x->meta, w.meta, x->meta_len);
-	return 0;
-}
-
-static void xfer_release(struct mobj_ring_xfer *x)
-{
-	unsigned i;
-
-	for (i = 0; i < x->nobjs; i++)
-		mobj_close(x->objs[i]);
-	if (x->event_fd >= 0)
-		close(x->event_fd);
-	if (x->pidfd >= 0)
-		close(x->pidfd);
-	x->nobjs = 0;
-	x->event_fd = x->pidfd = -1;
-}
-
 /* The producer in a child: offer, answer, "hello", then SIGKILL. */
 static void xfer_child(int sock)
 {
@@ -2223,10 +2100,10 @@ static void xfer_child(int sock)
 	char x;
 
 	if (mobj_ring_create(page(), &p) < 0 || mobj_ring_export(p, &offer) < 0 ||
-	    xfer_send(sock, &offer) < 0 || xfer_recv(sock, &answer) < 0 ||
+	    tu_xfer_send(sock, &offer) < 0 || tu_xfer_recv(sock, &answer) < 0 ||
 	    mobj_ring_accept_answer(p, &answer) < 0)
 		_exit(2);
-	xfer_release(&answer);
+	tu_xfer_release(&answer);
 	if (mobj_ring_write(p, "hello", 5, T_MS) != 5 || read(sock, &x, 1) != 1)
 		_exit(3);
 	raise(SIGKILL);
@@ -2242,7 +2119,7 @@ static void xfer_over_socketpair(bool poll_fd)
 	struct mobj_ring *c;
 	struct mobj *rw;
 	unsigned char b[64];
-	int sv[2], fd, threads = count_threads();
+	int sv[2], fd, threads = tu_count_threads();
 	pid_t pid;
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
@@ -2253,17 +2130,17 @@ static void xfer_over_socketpair(bool poll_fd)
 		xfer_child(sv[1]);
 	}
 	close(sv[1]);
-	assert_int_equal(xfer_recv(sv[0], &offer), 0);
+	assert_int_equal(tu_xfer_recv(sv[0], &offer), 0);
 	/* Least privilege: what travels cannot be taken read-write. */
 	assert_int_equal(mobj_from_fd(mobj_fd(offer.objs[0]), offer.sizes[0],
 	                              MOBJ_READ | MOBJ_WRITE, &rw), -EPROTO);
 	assert_int_equal(mobj_ring_import(&offer, &c, &answer), 0);
-	xfer_release(&offer);
+	tu_xfer_release(&offer);
 	assert_int_equal(mobj_access(answer.objs[0]), MOBJ_READ);
-	assert_int_equal(xfer_send(sv[0], &answer), 0);
+	assert_int_equal(tu_xfer_send(sv[0], &answer), 0);
 	fd = mobj_ring_fd(c);
 	assert_true(fd >= 0);
-	assert_int_equal(count_threads(), threads);
+	assert_int_equal(tu_count_threads(), threads);
 	assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), 5);
 	assert_memory_equal(b, "hello", 5);
 	assert_int_equal(write(sv[0], "k", 1), 1);
@@ -2825,11 +2702,11 @@ static int pidns_xfer_producer(int sock)
 
 	if (mobj_ring_create(page(), &p) != 0 || mobj_ring_export(p, &offer) != 0)
 		return 10;
-	if (xfer_send(sock, &offer) != 0 || xfer_recv(sock, &answer) != 0)
+	if (tu_xfer_send(sock, &offer) != 0 || tu_xfer_recv(sock, &answer) != 0)
 		return 11;
 	if (mobj_ring_accept_answer(p, &answer) != 0)
 		return 12;
-	xfer_release(&answer);
+	tu_xfer_release(&answer);
 	if (mobj_ring_write(p, "hello", 5, T_MS) != 5)
 		return 13;
 	close(sock);
@@ -2853,7 +2730,7 @@ static void test_xfer_producer_in_pid_namespace(void **state)
 
 	(void)state;
 	pid = fork_in_pidns_sock(pidns_xfer_producer, &sock);
-	err = xfer_recv(sock, &offer);
+	err = tu_xfer_recv(sock, &offer);
 	if (err != 0 && tu_wait(pid) == 77) {
 		print_message("skipped: no PID namespaces in this kernel\n");
 		close(sock);
@@ -2862,9 +2739,9 @@ static void test_xfer_producer_in_pid_namespace(void **state)
 	assert_int_equal(err, 0);
 	assert_true(offer.pidfd >= 0);
 	assert_int_equal(mobj_ring_import(&offer, &c, &answer), 0);
-	xfer_release(&offer);
+	tu_xfer_release(&offer);
 	assert_true(answer.pidfd >= 0);
-	assert_int_equal(xfer_send(sock, &answer), 0);
+	assert_int_equal(tu_xfer_send(sock, &answer), 0);
 	assert_int_equal(mobj_ring_read(c, b, sizeof(b), T_MS), 5);
 	assert_memory_equal(b, "hello", 5);
 	/* The producer's write worked: it watches us rightly too. */
@@ -2881,12 +2758,12 @@ static int pidns_xfer_consumer(int sock)
 	struct mobj_ring *c;
 	unsigned char b[16];
 
-	if (xfer_recv(sock, &offer) != 0)
+	if (tu_xfer_recv(sock, &offer) != 0)
 		return 10;
 	if (mobj_ring_import(&offer, &c, &answer) != 0)
 		return 11;
-	xfer_release(&offer);
-	if (xfer_send(sock, &answer) != 0)
+	tu_xfer_release(&offer);
+	if (tu_xfer_send(sock, &answer) != 0)
 		return 12;
 	close(sock);
 	if (mobj_ring_read(c, b, sizeof(b), T_MS) != 5)
@@ -2910,9 +2787,9 @@ static void test_xfer_consumer_in_pid_namespace(void **state)
 	assert_int_equal(mobj_ring_create(page(), &p), 0);
 	assert_int_equal(mobj_ring_export(p, &offer), 0);
 	assert_true(offer.pidfd >= 0);
-	err = xfer_send(sock, &offer);
+	err = tu_xfer_send(sock, &offer);
 	if (err == 0)
-		err = xfer_recv(sock, &answer);
+		err = tu_xfer_recv(sock, &answer);
 	if (err != 0 && tu_wait(pid) == 77) {
 		mobj_ring_close(p);
 		close(sock);
@@ -2922,7 +2799,7 @@ static void test_xfer_consumer_in_pid_namespace(void **state)
 	assert_int_equal(err, 0);
 	assert_true(answer.pidfd >= 0);
 	assert_int_equal(mobj_ring_accept_answer(p, &answer), 0);
-	xfer_release(&answer);
+	tu_xfer_release(&answer);
 	assert_int_equal(mobj_ring_write(p, "hello", 5, T_MS), 5);
 	assert_int_equal(tu_wait(pid), 0);
 	peer_death_seen(p, true);

@@ -28,6 +28,7 @@
 #include <dirent.h>
 #ifdef __linux__
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #endif
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -39,6 +40,9 @@
 #include "testutil.h"
 
 #define T_MS 5000
+/* The offer token's place in the meta bytes of a 1:N offer and answer
+ * (tools/doc/wire.md). */
+#define TOKEN_AT 56
 #define NCONS 3
 
 static uint64_t stream_bytes(void)
@@ -56,9 +60,13 @@ static unsigned char pat(uint64_t i)
 }
 
 /* Produce @total bytes in chunks of varying size (reserve, fill, commit);
- * 0 or the first error. */
-static int produce(struct mobj_ring *p, uint64_t total)
+ * 0 or the first error. @fd -1: blocking calls; else timeout 0 only,
+ * waiting through @fd after -EAGAIN (counted in *@waits; silent for T_MS:
+ * -ETIMEDOUT). */
+static int produce_waiting(struct mobj_ring *p, uint64_t total, int fd,
+                           unsigned *waits)
 {
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	uint64_t i = 0;
 	size_t n, k;
 	void *dst;
@@ -68,7 +76,13 @@ static int produce(struct mobj_ring *p, uint64_t total)
 		n = 1 + (size_t)((i * 7919) % 20000);
 		if (n > total - i)
 			n = (size_t)(total - i);
-		err = mobj_ring_reserve(p, n, T_MS, &dst);
+		err = mobj_ring_reserve(p, n, fd < 0 ? T_MS : 0, &dst);
+		if (err == -EAGAIN && fd >= 0) {
+			(*waits)++;
+			if (poll(&pfd, 1, T_MS) != 1)
+				return -ETIMEDOUT;
+			continue;
+		}
 		if (err < 0)
 			return err;
 		for (k = 0; k < n; k++)
@@ -79,6 +93,13 @@ static int produce(struct mobj_ring *p, uint64_t total)
 		i += n;
 	}
 	return 0;
+}
+
+static int produce(struct mobj_ring *p, uint64_t total)
+{
+	unsigned waits = 0;
+
+	return produce_waiting(p, total, -1, &waits);
 }
 
 /* Read and check the next @total bytes of the stream in place (from byte
@@ -222,33 +243,38 @@ static void test_multi_slowest(void **state)
 	tu_res_check(res);
 }
 
-/* Joining over the user's IPC: every export gives the same offer, each
- * answer is one more consumer. */
+/* Joining over the user's IPC: each export is a fresh offer with its own
+ * token and peer event (Darwin: its own semaphore and port), each answer
+ * one more consumer. */
 static void test_multi_export(void **state)
 {
 	struct tu_res res = tu_res_now();
-	struct mobj_ring_xfer offer, ans;
+	struct mobj_ring_xfer offer[2], ans;
 	struct mobj_ring *p, *c[2];
 	char buf[8];
 	int i;
 
 	(void)state;
 	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(mobj_ring_export(p, &offer[i]), 0);
 #ifdef __APPLE__
-	/* Darwin: a 1:N export is not built (ring.h, mobj_ring_export()). */
-	assert_int_equal(mobj_ring_export(p, &offer), -ENOTSUP);
-	mobj_ring_close(p);
-	(void)ans;
-	(void)c;
-	(void)buf;
-	(void)i;
-	tu_res_check(res);
-	return;
+		assert_true(MACH_PORT_VALID(offer[i].ports[0]));
+		assert_true(MACH_PORT_VALID(offer[i].ports[1]));
+#else
+		assert_true(offer[i].event_fd >= 0);
+#endif
+	}
+	assert_int_equal(offer[0].meta_len, offer[1].meta_len);
+	assert_memory_not_equal(offer[0].meta, offer[1].meta, offer[0].meta_len);
+#ifdef __APPLE__
+	assert_int_not_equal(offer[0].ports[0], offer[1].ports[0]);
+	assert_int_not_equal(offer[0].ports[1], offer[1].ports[1]);
+#else
+	assert_int_not_equal(offer[0].event_fd, offer[1].event_fd);
 #endif
 	for (i = 0; i < 2; i++) {
-		assert_int_equal(mobj_ring_export(p, &offer), 0);
-		assert_int_equal(offer.event_fd, -1);
-		assert_int_equal(mobj_ring_import(&offer, &c[i], &ans), 0);
+		assert_int_equal(mobj_ring_import(&offer[i], &c[i], &ans), 0);
 		assert_int_equal(mobj_ring_accept_answer(p, &ans), 0);
 	}
 	assert_int_equal(mobj_ring_write(p, "xyz", 3, 0), 3);
@@ -262,6 +288,77 @@ static void test_multi_export(void **state)
 		                 -EPIPE);
 		mobj_ring_close(c[i]);
 	}
+	tu_res_check(res);
+}
+
+/* An empty struct mobj_ring_xfer, to rebuild what arrived into. */
+static void test_xfer_init(void **state)
+{
+	struct mobj_ring_xfer x;
+
+	(void)state;
+	assert_int_equal(mobj_ring_xfer_init(NULL), -EINVAL);
+	memset(&x, 0x5a, sizeof(x));
+	assert_int_equal(mobj_ring_xfer_init(&x), 0);
+	assert_int_equal(x.nobjs, 0);
+	assert_null(x.objs[0]);
+	assert_int_equal(x.event_fd, -1);
+	assert_int_equal(x.pidfd, -1);
+	assert_int_equal(x.meta_len, 0);
+#ifdef __APPLE__
+	assert_int_equal(x.ports[0], MACH_PORT_NULL);
+	assert_int_equal(x.ports[1], MACH_PORT_NULL);
+#endif
+}
+
+/* Pending offers are bounded (max_consumers, -ENOSPC beyond), and hold
+ * their descriptors (Darwin: ports) until answered, withdrawn, or the
+ * ring is closed; an answer to a withdrawn offer joins nobody. */
+static void test_multi_offer_bound(void **state)
+{
+	struct tu_res res = tu_res_now(), one;
+	struct mobj_ring_xfer offer[3], ans, spsc, bad;
+	struct mobj_ring *p, *s, *c;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	assert_int_equal(mobj_ring_export(p, &offer[0]), 0);
+	one = tu_res_now();
+	assert_int_equal(mobj_ring_export(p, &offer[1]), 0);
+	assert_int_equal(mobj_ring_export(p, &offer[2]), -ENOSPC);
+	assert_int_equal(mobj_ring_withdraw(NULL, &offer[1]), -EINVAL);
+	assert_int_equal(mobj_ring_withdraw(p, NULL), -EINVAL);
+	assert_int_equal(mobj_ring_withdraw(p, &offer[1]), 0);
+	tu_res_check(one);
+	assert_int_equal(mobj_ring_withdraw(p, &offer[1]), -ENOENT);
+	/* Withdrawn before its answer came. */
+	assert_int_equal(mobj_ring_export(p, &offer[2]), 0);
+	assert_int_equal(mobj_ring_import(&offer[2], &c, &ans), 0);
+	assert_int_equal(mobj_ring_withdraw(p, &offer[2]), 0);
+	assert_int_equal(mobj_ring_accept_answer(p, &ans), -EPROTO);
+	mobj_ring_close(c);
+	tu_res_check(one);
+	/* SPSC: one offer, until answered or closed. */
+	assert_int_equal(mobj_ring_create(4096, &s), 0);
+	assert_int_equal(mobj_ring_export(s, &spsc), 0);
+	assert_int_equal(mobj_ring_withdraw(s, &spsc), -EINVAL);
+	assert_int_equal(mobj_ring_withdraw(p, &spsc), -EINVAL);
+	/* A consumer refuses an SPSC offer with a token, a 1:N offer
+	 * without one, and a zero token. */
+	bad = spsc;
+	bad.meta_len = TOKEN_AT + 8;
+	memset(bad.meta + TOKEN_AT, 1, 8);
+	assert_int_equal(mobj_ring_import(&bad, &c, &ans), -EPROTO);
+	bad = offer[0];
+	bad.meta_len = TOKEN_AT;
+	assert_int_equal(mobj_ring_import(&bad, &c, &ans), -EPROTO);
+	bad = offer[0];
+	memset(bad.meta + TOKEN_AT, 0, 8);
+	assert_int_equal(mobj_ring_import(&bad, &c, &ans), -EPROTO);
+	mobj_ring_close(s);
+	/* Closed with offers pending. */
+	assert_int_equal(mobj_ring_export(p, &offer[1]), 0);
+	mobj_ring_close(p);
 	tu_res_check(res);
 }
 
@@ -308,11 +405,7 @@ static void test_multi_import_overwritten_blocking(void **state)
 	(void)state;
 	memset(big, 'B', sizeof(big));
 	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
-	if (mobj_ring_export(p, &offer) == -ENOTSUP) { /* Darwin */
-		mobj_ring_close(p);
-		tu_res_check(res);
-		return;
-	}
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
 	assert_int_equal(mobj_ring_import(&offer, &c, &ans), 0);
 	assert_int_equal(mobj_ring_write(p, big, 100, 0), 100);
 	assert_int_equal(mobj_ring_peek(c, 1, 0, &v, &avail), 0);
@@ -328,21 +421,6 @@ static void test_multi_import_overwritten_blocking(void **state)
 #ifdef __linux__
 /* Linux: a 1:N producer's fd (epoll) and /proc/self/task. Darwin's
  * producer fd is -ENOTSUP (ring.h). */
-/* Threads of this process (entries of /proc/self/task). */
-static int thread_count(void)
-{
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
 /* Write the stream from byte @sent on with timeout 0 until -EAGAIN (or
  * @total): the bytes written. */
 static uint64_t produce_now(struct mobj_ring *p, uint64_t sent,
@@ -385,7 +463,7 @@ static void test_multi_fd_epoll_no_thread(void **state)
 	size_t k;
 
 	(void)state;
-	threads = thread_count();
+	threads = tu_count_threads();
 	assert_int_equal(mobj_ring_create_multi(16384, 2, 0, &p), 0);
 	for (i = 0; i < 2; i++)
 		assert_int_equal(mobj_ring_consumer(p, &c[i]), 0);
@@ -421,7 +499,7 @@ static void test_multi_fd_epoll_no_thread(void **state)
 			assert_true(n == -EAGAIN);
 		}
 	}
-	assert_int_equal(thread_count(), threads);
+	assert_int_equal(tu_count_threads(), threads);
 	assert_true(sleeps > 2);
 	close(ep);
 	for (i = 0; i < 2; i++)
@@ -430,21 +508,44 @@ static void test_multi_fd_epoll_no_thread(void **state)
 	tu_res_objects_check(res);
 }
 
+/* Producer @p (4096 bytes, its fd @fd) and one consumer, process @pid,
+ * that reads nothing: fill the ring, kill -9 the consumer; the fd polls
+ * readable within the death bound (ring.h: about 100 ms; 2 s of slack
+ * for a loaded machine, where a descriptor that missed the death stays
+ * silent for T_MS), and the consumer departed as DEAD. */
+static void kill_seen_by_fd(struct mobj_ring *p, int fd, pid_t pid)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct mobj_ring_consumer_stats st;
+	char buf[4096];
+	uint64_t t0;
+
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(mobj_ring_write(p, buf, sizeof(buf), 0), 4096);
+	assert_int_equal(mobj_ring_write(p, buf, 1, 0), -EAGAIN);
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	t0 = tu_now_ms();
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(poll(&pfd, 1, T_MS), 1);
+	assert_true(tu_now_ms() - t0 < 2000);
+	assert_int_equal(mobj_ring_write(p, buf, 1, 0), 1);
+	assert_int_equal(mobj_ring_consumer_stats(p, 0, &st), 0);
+	assert_int_equal(st.state, MOBJ_RING_DEAD);
+	mobj_ring_close(p);
+	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+}
+
 /* The fd of a 1:N producer with no room polls readable when the consumer
  * that held it back dies (SIGKILL, no close), and the producer's next
  * call finds the room (the dead consumer departed). */
 static void test_multi_fd_consumer_death(void **state)
 {
 	struct tu_res res = tu_res_now();
-	struct mobj_ring_consumer_stats st;
-	struct pollfd pfd = { .events = POLLIN };
 	struct mobj_chan *ch;
 	struct mobj_ring *p, *c;
-	char buf[4096];
 	pid_t pid;
 
 	(void)state;
-	memset(buf, 'x', sizeof(buf));
 	pid = tu_fork_chan(&ch);
 	if (pid == 0) {
 		if (mobj_ring_recv(ch, T_MS, &c) < 0)
@@ -456,18 +557,7 @@ static void test_multi_fd_consumer_death(void **state)
 	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
 	assert_int_equal(mobj_ring_send(ch, p, T_MS), 0);
 	mobj_chan_close(ch);
-	pfd.fd = mobj_ring_fd(p);
-	assert_true(pfd.fd >= 0);
-	assert_int_equal(mobj_ring_write(p, buf, sizeof(buf), 0), 4096);
-	assert_int_equal(mobj_ring_write(p, buf, 1, 0), -EAGAIN);
-	assert_int_equal(poll(&pfd, 1, 0), 0);
-	assert_int_equal(kill(pid, SIGKILL), 0);
-	assert_int_equal(poll(&pfd, 1, T_MS), 1);
-	assert_int_equal(mobj_ring_write(p, buf, 1, 0), 1);
-	assert_int_equal(mobj_ring_consumer_stats(p, 0, &st), 0);
-	assert_int_equal(st.state, MOBJ_RING_DEAD);
-	mobj_ring_close(p);
-	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+	kill_seen_by_fd(p, mobj_ring_fd(p), pid);
 	tu_res_check(res);
 }
 
@@ -494,7 +584,7 @@ static void test_multi_fd_producer_death(void **state)
 		for (;;)
 			pause();
 	}
-	threads = thread_count();
+	threads = tu_count_threads();
 	assert_int_equal(mobj_ring_recv(ch, T_MS, &c), 0);
 	mobj_chan_close(ch);
 	pfd.fd = mobj_ring_fd(c);
@@ -505,9 +595,243 @@ static void test_multi_fd_producer_death(void **state)
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(poll(&pfd, 1, T_MS), 1);
 	assert_int_equal(mobj_ring_read(c, buf, sizeof(buf), 0), -EPIPE);
-	assert_int_equal(thread_count(), threads);
+	assert_int_equal(tu_count_threads(), threads);
 	mobj_ring_close(c);
 	assert_int_equal(tu_wait(pid), 128 + SIGKILL);
+	tu_res_check(res);
+}
+
+/* ---- Joining over the user's IPC, one offer per consumer ---------------- */
+
+
+/* Read and check the next @total bytes of the stream with timeout 0 only,
+ * waiting for -EAGAIN through @fd; @slow pauses now and then, so that the
+ * producer must wait for this consumer. Then -EPIPE. 0, a negative errno,
+ * 1 for a wrong byte, 3 when @fd stayed silent for T_MS. */
+static int verify_polled(struct mobj_ring *c, int fd, uint64_t total,
+                         bool slow)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint64_t got = 0;
+	const unsigned char *b;
+	const void *v;
+	size_t avail, k;
+	unsigned calls = 0;
+	int err;
+
+	for (;;) {
+		err = mobj_ring_peek(c, 1, 0, &v, &avail);
+		if (err == -EAGAIN) {
+			if (poll(&pfd, 1, T_MS) != 1)
+				return 3;
+			continue;
+		}
+		if (err < 0)
+			return err == -EPIPE && got == total ? 0 : err;
+		b = v;
+		if (avail > total - got)
+			return 2;
+		for (k = 0; k < avail; k++)
+			if (b[k] != pat(got + k))
+				return 1;
+		err = mobj_ring_consume(c, avail);
+		if (err < 0)
+			return err;
+		got += avail;
+		if (slow && ++calls % 4 == 0)
+			usleep(1000);
+	}
+}
+
+/* A consumer process: joins over the test's own IPC on @sock and reads
+ * the stream (@total bytes; 0: nothing, it waits to be killed) through its
+ * mobj_ring_fd() with no thread of the library. Exit status 0, or the
+ * step that failed. */
+static int xfer_consumer(int sock, uint64_t total, bool slow)
+{
+	struct mobj_ring_xfer offer, answer;
+	struct mobj_ring *c;
+	int threads = tu_count_threads(), fd, err;
+
+	alarm(60); /* bounded, should the parent fail */
+	if (tu_xfer_recv(sock, &offer) < 0)
+		return 10;
+	if (offer.event_fd < 0)
+		return 11;
+	if (mobj_ring_import(&offer, &c, &answer) < 0)
+		return 12;
+	tu_xfer_release(&offer);
+	if (tu_xfer_send(sock, &answer) < 0)
+		return 13;
+	fd = mobj_ring_fd(c);
+	if (fd < 0)
+		return 14;
+	if (tu_count_threads() != threads)
+		return 15;
+	/* total 0: read nothing, until killed (or the parent goes). */
+	if (total == 0 && read(sock, &err, 1) >= 0)
+		return 17;
+	err = verify_polled(c, fd, total, slow);
+	if (err != 0)
+		return err < 0 ? 40 : 20 + err;
+	if (tu_count_threads() != threads)
+		return 16;
+	mobj_ring_close(c);
+	return 0;
+}
+
+/* Fork a consumer process joined to us by a socketpair: its pid, our end
+ * in *@sock. */
+static pid_t fork_xfer_consumer(int *sock, uint64_t total, bool slow)
+{
+	int sv[2];
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	                            sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[0]);
+		_exit(xfer_consumer(sv[1], total, slow));
+	}
+	close(sv[1]);
+	*sock = sv[0];
+	return pid;
+}
+
+/* Producer: one fresh offer to the consumer at @sock, its answer
+ * accepted. */
+static void xfer_join(struct mobj_ring *p, int sock)
+{
+	struct mobj_ring_xfer offer, answer;
+
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+	assert_int_equal(tu_xfer_send(sock, &offer), 0);
+	assert_int_equal(tu_xfer_recv(sock, &answer), 0);
+	assert_int_equal(mobj_ring_accept_answer(p, &answer), 0);
+	tu_xfer_release(&answer);
+}
+
+/* NCONS consumer processes join by export/import over the test's own
+ * socketpairs (each offer its own, with a peer event), each verifies
+ * every byte waiting only through its mobj_ring_fd() with no library
+ * thread; the producer, held back by a slow one, waits through its own
+ * mobj_ring_fd() and is woken by the importers. */
+static void test_multi_xfer_fd_no_thread(void **state)
+{
+	struct tu_res res = tu_res_now();
+	const uint64_t total = stream_bytes() / 16;
+	struct mobj_ring *p;
+	int sock[NCONS], fd, i, threads = tu_count_threads();
+	unsigned waits = 0;
+	pid_t pid[NCONS];
+
+	(void)state;
+	for (i = 0; i < NCONS; i++)
+		pid[i] = fork_xfer_consumer(&sock[i], total, i == 0);
+	assert_int_equal(mobj_ring_create_multi(64 << 10, NCONS, 0, &p), 0);
+	for (i = 0; i < NCONS; i++)
+		xfer_join(p, sock[i]);
+	fd = mobj_ring_fd(p);
+	assert_true(fd >= 0);
+	assert_int_equal(produce_waiting(p, total, fd, &waits), 0);
+	assert_true(waits > 0);
+	assert_int_equal(tu_count_threads(), threads);
+	mobj_ring_close(p);
+	for (i = 0; i < NCONS; i++) {
+		assert_int_equal(tu_wait(pid[i]), 0);
+		close(sock[i]);
+	}
+	tu_res_check(res);
+}
+
+/* kill -9 of an imported consumer that holds the producer back: the
+ * producer's descriptor polls readable within the death bound and the
+ * consumer departs as DEAD. */
+static void test_multi_xfer_consumer_killed(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p;
+	int sock, fd;
+	pid_t pid;
+
+	(void)state;
+	/* It joins, then reads nothing: the ring fills. */
+	pid = fork_xfer_consumer(&sock, 0, false);
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	/* The set exists before the consumer joins: the join adds to it. */
+	fd = mobj_ring_fd(p);
+	assert_true(fd >= 0);
+	xfer_join(p, sock);
+	kill_seen_by_fd(p, fd, pid);
+	close(sock);
+	tu_res_check(res);
+}
+
+/* An in-process importer of a fresh offer: its end and its answer. */
+static void import_one(struct mobj_ring *p, struct mobj_ring_xfer *offer,
+                       struct mobj_ring **c, struct mobj_ring_xfer *answer)
+{
+	assert_int_equal(mobj_ring_export(p, offer), 0);
+	assert_int_equal(mobj_ring_import(offer, c, answer), 0);
+}
+
+/* Answers that no pending offer asked for are -EPROTO and change
+ * nothing: an unknown token, an answer without one, an event_fd in an
+ * answer, a token replayed by a second answer (its offer was answered),
+ * a pending offer's token with a pidfd that is not one; the honest
+ * consumers still join, and nothing leaks. */
+static void test_multi_xfer_hostile_answers(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring_xfer offer[2], ans[2], bad;
+	struct mobj_ring *p, *c[2];
+	char buf[8];
+	int i, pp[2];
+
+	(void)state;
+	assert_int_equal(pipe(pp), 0);
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	for (i = 0; i < 2; i++)
+		import_one(p, &offer[i], &c[i], &ans[i]);
+	assert_int_equal(ans[0].meta_len, TOKEN_AT + 8);
+	assert_memory_equal(ans[0].meta + TOKEN_AT, offer[0].meta + TOKEN_AT, 8);
+	assert_memory_not_equal(offer[0].meta + TOKEN_AT,
+	                        offer[1].meta + TOKEN_AT, 8);
+	for (i = 0; i < 3; i++) {
+		bad = ans[0];
+		switch (i) {
+		case 0: bad.meta[TOKEN_AT] ^= 1; break; /* unknown token */
+		case 1: bad.meta_len = TOKEN_AT; break; /* none */
+		case 2: bad.event_fd = pp[0]; break;
+		}
+		assert_int_equal(mobj_ring_accept_answer(p, &bad), -EPROTO);
+	}
+	assert_int_equal(mobj_ring_consumer_stats(p, 0, &(struct mobj_ring_consumer_stats){ 0 }),
+	                 -ENOENT);
+	assert_int_equal(mobj_ring_accept_answer(p, &ans[0]), 0);
+	/* Replayed, as it is and as the other consumer's answer. */
+	assert_int_equal(mobj_ring_accept_answer(p, &ans[0]), -EPROTO);
+	bad = ans[1];
+	memcpy(bad.meta + TOKEN_AT, ans[0].meta + TOKEN_AT, 8);
+	assert_int_equal(mobj_ring_accept_answer(p, &bad), -EPROTO);
+	/* A pending offer's token with something else wrong: refused, and
+	 * the offer stays for its honest answer. */
+	bad = ans[1];
+	bad.pidfd = pp[0];
+	assert_int_equal(mobj_ring_accept_answer(p, &bad), -EPROTO);
+	assert_int_equal(mobj_ring_accept_answer(p, &ans[1]), 0);
+	assert_int_equal(mobj_ring_write(p, "xyz", 3, 0), 3);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(mobj_ring_read(c[i], buf, sizeof(buf), T_MS), 3);
+		assert_memory_equal(buf, "xyz", 3);
+	}
+	mobj_ring_close(p);
+	for (i = 0; i < 2; i++)
+		mobj_ring_close(c[i]);
+	close(pp[0]);
+	close(pp[1]);
 	tu_res_check(res);
 }
 #endif /* __linux__ */
@@ -1120,12 +1444,17 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_multi_enospc),
 		cmocka_unit_test(test_multi_slowest),
 		cmocka_unit_test(test_multi_export),
+		cmocka_unit_test(test_xfer_init),
+		cmocka_unit_test(test_multi_offer_bound),
 		cmocka_unit_test(test_multi_consumer_fd),
 		cmocka_unit_test(test_multi_import_overwritten_blocking),
 #ifdef __linux__
 		cmocka_unit_test(test_multi_fd_epoll_no_thread),
 		cmocka_unit_test(test_multi_fd_consumer_death),
 		cmocka_unit_test(test_multi_fd_producer_death),
+		cmocka_unit_test(test_multi_xfer_fd_no_thread),
+		cmocka_unit_test(test_multi_xfer_consumer_killed),
+		cmocka_unit_test(test_multi_xfer_hostile_answers),
 #endif
 		cmocka_unit_test(test_multi_batch),
 		cmocka_unit_test(test_multi_batch_overwrite),

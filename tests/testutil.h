@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Open descriptors, mappings and (Darwin) Mach port names of this process
@@ -62,6 +63,9 @@ pid_t tu_spawn_helper(const char *name, const char *const *args);
  * that a bug would keep from ever returning. */
 bool tu_wait_flag(volatile int *flag, int timeout_ms);
 
+/* Milliseconds on the monotonic clock. */
+uint64_t tu_now_ms(void);
+
 /* Waits for @pid; exit status or 128 + signal. */
 int tu_wait(pid_t pid);
 
@@ -107,6 +111,20 @@ int tu_hide_proc(void);
  * the child checks that @fn leaked nothing when it returns 0. Exit status
  * 99: /proc could not be hidden; 98: something leaked. */
 int tu_in_child_without_proc(int (*fn)(void *arg), void *arg);
+
+/* Threads of this process (/proc/self/task has one entry per thread). */
+int tu_count_threads(void);
+
+/* The tests' own IPC for struct mobj_ring_xfer (set-up over IPC the user
+ * owns), as an application would write it: one SOCK_SEQPACKET message per
+ * xfer, its descriptors (objects, event_fd, pidfd) as SCM_RIGHTS, sizes and
+ * meta as bytes. recv rebuilds what arrived (objects with mobj_from_fd(),
+ * descriptors as they are, the rest -1); release closes what it holds.
+ * send and recv return 0 or -1. */
+struct mobj_ring_xfer;
+int tu_xfer_send(int sock, const struct mobj_ring_xfer *x);
+int tu_xfer_recv(int sock, struct mobj_ring_xfer *x);
+void tu_xfer_release(struct mobj_ring_xfer *x);
 #endif
 
 #ifdef __APPLE__

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -18,9 +19,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "mobj/chan.h"
+#include "mobj/linux.h"
+#include "mobj/ring.h"
 #include "testutil.h"
 
 /* Valgrind maps and unmaps memory of its own while the test runs; under it
@@ -194,4 +198,121 @@ int tu_in_child_without_proc(int (*fn)(void *arg), void *arg)
 	struct noproc np = { fn, arg };
 
 	return tu_in_child(noproc_child, &np);
+}
+
+int tu_count_threads(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The wire of tu_xfer_send(): one message per mobj_ring_xfer. */
+struct xwire {
+	uint32_t nobjs;
+	int32_t event;
+	int32_t pidfd;
+	int32_t zero;
+	uint64_t sizes[2];
+	uint64_t meta_len;
+	unsigned char meta[MOBJ_RING_META_MAX];
+};
+
+/* Room for the descriptors of one xfer: 2 objects, event_fd, pidfd. */
+union xcmsg {
+	struct cmsghdr h;
+	char b[CMSG_SPACE(4 * sizeof(int))];
+};
+
+int tu_xfer_send(int sock, const struct mobj_ring_xfer *x)
+{
+	union xcmsg cm;
+	struct xwire w;
+	struct iovec iov = { &w, sizeof(w) };
+	struct msghdr mh;
+	int fds[4];
+	unsigned i, n = 0;
+
+	memset(&w, 0, sizeof(w));
+	memset(&cm, 0, sizeof(cm));
+	w.nobjs = x->nobjs;
+	w.event = x->event_fd >= 0;
+	for (i = 0; i < x->nobjs; i++) {
+		w.sizes[i] = x->sizes[i];
+		fds[n++] = mobj_fd(x->objs[i]);
+	}
+	if (x->event_fd >= 0)
+		fds[n++] = x->event_fd;
+	w.pidfd = x->pidfd >= 0;
+	if (x->pidfd >= 0)
+		fds[n++] = x->pidfd;
+	w.meta_len = x->meta_len;
+	memcpy(w.meta, x->meta, x->meta_len);
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
+	cm.h.cmsg_level = SOL_SOCKET;
+	cm.h.cmsg_type = SCM_RIGHTS;
+	cm.h.cmsg_len = CMSG_LEN(n * sizeof(int));
+	memcpy(CMSG_DATA(&cm.h), fds, n * sizeof(int));
+	return sendmsg(sock, &mh, 0) == (ssize_t)sizeof(w) ? 0 : -1;
+}
+
+int tu_xfer_recv(int sock, struct mobj_ring_xfer *x)
+{
+	union xcmsg cm;
+	struct xwire w;
+	struct iovec iov = { &w, sizeof(w) };
+	struct msghdr mh;
+	int fds[4] = { -1, -1, -1, -1 };
+	unsigned i, n;
+
+	memset(&mh, 0, sizeof(mh));
+	(void)mobj_ring_xfer_init(x);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = sizeof(cm.b);
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != (ssize_t)sizeof(w) ||
+	    w.nobjs > 2 || w.meta_len > MOBJ_RING_META_MAX)
+		return -1;
+	n = w.nobjs + (w.event ? 1 : 0) + (w.pidfd ? 1 : 0);
+	if (n == 0 || cm.h.cmsg_len != CMSG_LEN(n * sizeof(int)))
+		return -1;
+	memcpy(fds, CMSG_DATA(&cm.h), n * sizeof(int));
+	x->nobjs = w.nobjs;
+	for (i = 0; i < w.nobjs; i++) {
+		x->sizes[i] = (size_t)w.sizes[i];
+		if (mobj_from_fd(fds[i], x->sizes[i], MOBJ_READ, &x->objs[i]) < 0)
+			return -1;
+		close(fds[i]);
+	}
+	x->event_fd = w.event ? fds[w.nobjs] : -1;
+	x->pidfd = w.pidfd ? fds[n - 1] : -1;
+	x->meta_len = (size_t)w.meta_len;
+	memcpy(x->meta, w.meta, x->meta_len);
+	return 0;
+}
+
+void tu_xfer_release(struct mobj_ring_xfer *x)
+{
+	unsigned i;
+
+	for (i = 0; i < x->nobjs; i++)
+		mobj_close(x->objs[i]);
+	if (x->event_fd >= 0)
+		close(x->event_fd);
+	if (x->pidfd >= 0)
+		close(x->pidfd);
+	x->nobjs = 0;
+	x->event_fd = x->pidfd = -1;
 }

@@ -131,8 +131,9 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * of times on the same producer: mobj_ring_send() (one per consumer, each
  * over its own channel; the other side calls mobj_ring_recv()),
  * mobj_ring_consumer() (a consumer in this process, for a thread), and
- * mobj_ring_export()/mobj_ring_accept_answer() (every export gives the
- * same offer; each answer is one more consumer). A consumer joins at the
+ * mobj_ring_export()/mobj_ring_accept_answer() (each export makes a fresh
+ * offer for one consumer, with its own peer event and token; its answer
+ * is one more consumer). A consumer joins at the
  * producer's tail as it finds it: it reads what is committed after it
  * joined. One consumer more than @p max_consumers (counting those still
  * live) is -ENOSPC from the joining call. The producer is usable at once;
@@ -151,18 +152,17 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * publishes first (a consumer takes an `oldest` ahead of the tail for a
  * lie).
  *
- * mobj_ring_fd() with no thread (Linux): each consumer that joined with
- * mobj_ring_consumer() or mobj_ring_send() shares a peer event with the
- * producer, as an SPSC ring's ends do; the consumer's descriptor is its
+ * mobj_ring_fd() with no thread (Linux): each consumer, however it
+ * joined, shares a peer event with the producer, as an SPSC ring's ends
+ * do (an importer's came in its offer); the consumer's descriptor is its
  * half, the producer's an epoll descriptor over its halves (one per
  * consumer). A timeout-0 call that returns -EAGAIN registers (the
  * producer: as waiting for the first consumer that holds it back); the
  * descriptor then polls readable when that call would succeed, when the
  * peer (for the producer: any consumer) closes or dies, and possibly
- * spuriously. A consumer that joined over mobj_ring_export() uses the
- * helper thread (an offer is one for every importer: there is no slot to
- * hold the producer's half yet). Darwin's producer's descriptor is a
- * kqueue watching its halves' kqueues (below).
+ * spuriously. Only an importer whose offer came without an event_fd (no
+ * descriptors were left) uses the helper thread. Darwin's producer's
+ * descriptor is a kqueue watching its halves' kqueues (below).
  *
  * @p flags 0: the producer waits for the slowest live consumer (reserve
  * blocks by the timeout rules). MOBJ_RING_OVERWRITE: the producer never
@@ -190,19 +190,16 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * once joined, run the SPSC consumer's inline path, and a producer never
  * exported the SPSC producer's inline reserve.
  *
- * Darwin (cross-compiled, never run here): mobj_ring_send() and
- * mobj_ring_consumer() give each consumer slot its own semaphore pair
- * (semaphore_create per slot, XNU osfmk/kern/sync_sema.c) and its own
- * peer event (a port and kqueue per slot), so the consumer's
- * mobj_ring_fd() needs no thread; the producer's mobj_ring_fd() is a
- * kqueue watching each slot's kqueue (EVFILT_READ, level-triggered), no
- * thread either. Not built: mobj_ring_export() of a 1:N producer
- * (-ENOTSUP: the offer is one for every importer, but its ports[0]
- * semaphore and ports[1] port would have to be per consumer: a slot
- * destroys its semaphore when its consumer departs, and XNU's
- * semaphore_destroy ends it for every holder, osfmk/kern/sync_sema.c; a
- * consumer's death reaches the producer as KERN_TERMINATED because
- * semaphore_destroy_all runs at task teardown).
+ * Darwin (cross-compiled, never run here): every way of joining gives
+ * each consumer slot its own semaphore pair (semaphore_create per slot or
+ * per offer, XNU osfmk/kern/sync_sema.c) and its own peer event (a port
+ * and kqueue per slot), so the consumer's mobj_ring_fd() needs no thread;
+ * per consumer because a slot destroys its semaphore when its consumer
+ * departs, and semaphore_destroy ends it for every holder (a consumer's
+ * death reaches the producer as KERN_TERMINATED because
+ * semaphore_destroy_all runs at task teardown). The producer's
+ * mobj_ring_fd() is a kqueue watching each slot's kqueue (EVFILT_READ,
+ * level-triggered), no thread either.
  *
  * Departure and death. A consumer that closes stops holding the producer
  * back at once; one whose process dies, within about 100 ms of a producer
@@ -354,6 +351,11 @@ MOBJ_EXPORT int mobj_ring_recv(struct mobj_chan *c, int timeout_ms,
  * Everything that arrives is checked again by the receiving call, exactly
  * as mobj_ring_recv()/mobj_ring_send() check their parts; the least
  * privilege split is the same (only read-only objects travel).
+ * Rebuild what arrived into a struct made empty by mobj_ring_xfer_init():
+ * a zeroed struct says "descriptor 0" in event_fd and pidfd (-EPROTO).
+ * The meta bytes of a 1:N ring's offer carry a token no one else can
+ * guess (64 random bits); its answer repeats it. Treat it as the
+ * capability it is: whoever has it can answer that offer.
  */
 struct mobj_ring_xfer {
 	struct mobj *objs[2];  /**< read-only memory objects */
@@ -376,13 +378,18 @@ struct mobj_ring_xfer {
  * objects, the descriptors and the ports stay owned by the ring (valid
  * until mobj_ring_accept_answer() or mobj_ring_close()): pass copies
  * (sending with SCM_RIGHTS or COPY_SEND makes them). Calling it again gives
- * the same offer. 1:N ring: at any time, for any number of consumers (no
- * peer event: the consumers' mobj_ring_fd() use a helper thread); the
- * objects and the pidfd stay valid until mobj_ring_close(). Darwin:
- * -ENOTSUP for a 1:N ring (its consumers join with mobj_ring_send()).
+ * the same offer. 1:N ring: at any time; each call makes a fresh offer
+ * for one consumer, pending until its answer is accepted: its own peer
+ * event (Linux: event_fd; Darwin: ports[1]) and wake semaphore (Darwin:
+ * ports[0]), so every importer's mobj_ring_fd() needs no thread and the
+ * producer's covers it, and a token in the meta bytes. Its descriptors
+ * and ports stay owned by the ring until the offer is answered,
+ * withdrawn (mobj_ring_withdraw(), for a client that went away) or the
+ * ring is closed; the shared objects and pidfd until mobj_ring_close().
+ * At most max_consumers offers are pending at once.
  * @return 0, or -EINVAL (NULL, not a producer, already connected),
  *         -ENOMEM, -EMFILE (Darwin: the semaphore, port and kqueue are
- *         made here).
+ *         made here); 1:N ring: -ENOSPC (max_consumers offers pending).
  */
 MOBJ_EXPORT int mobj_ring_export(struct mobj_ring *producer,
                                  struct mobj_ring_xfer *offer);
@@ -404,6 +411,8 @@ MOBJ_EXPORT int mobj_ring_export(struct mobj_ring *producer,
  *         one of our own sent back), -ENOMEM, -EMFILE, -ENFILE. A producer
  *         whose process is already gone (Darwin: a port dead in transit,
  *         its semaphore terminated) gives 0 and then -EPIPE from the ring.
+ *         An offer of a 1:N ring is for one consumer: import each once
+ *         (the producer accepts one answer per offer).
  */
 MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
                                  struct mobj_ring **consumer,
@@ -418,11 +427,40 @@ MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
  *         offer, its pidfd and ports included; the ring stays
  *         unconnected), -ENOMEM, -EMFILE. A consumer whose process is
  *         already gone gives 0 and then -EPIPE from the ring. 1:N ring:
- *         one more consumer per answer, -ENOSPC when max_consumers are
- *         live; a consumer already gone is counted as dead.
+ *         the answer to a pending offer (found by its token) is one more
+ *         consumer, with that offer's event and semaphore; -EPROTO (and
+ *         nothing changes) for an answer whose token no pending offer has
+ *         (unknown, already answered, withdrawn) or that fails a check
+ *         above (its offer stays pending for the honest answer); -ENOSPC
+ *         when max_consumers are live; a consumer already gone is counted
+ *         as dead.
  */
 MOBJ_EXPORT int mobj_ring_accept_answer(struct mobj_ring *producer,
                                         const struct mobj_ring_xfer *answer);
+
+/**
+ * Producer of a 1:N ring: drop the pending @p offer (as mobj_ring_export()
+ * filled it, or a copy with the same meta bytes), e.g. when the client it
+ * was for went away. Its descriptors (Darwin: its semaphore and port) are
+ * released at once, so call it only once the user's IPC no longer sends
+ * them; an answer to it is -EPROTO from then on (a consumer that imported
+ * it never joins: close it). An SPSC producer has one
+ * offer, released when it is answered or the ring is closed: -EINVAL.
+ * @return 0, or -EINVAL (NULL, not a 1:N producer, not a 1:N ring's
+ *         offer), -ENOENT (no such offer pending: answered, withdrawn, or
+ *         not this ring's).
+ */
+MOBJ_EXPORT int mobj_ring_withdraw(struct mobj_ring *producer,
+                                   const struct mobj_ring_xfer *offer);
+
+/**
+ * Make @p x an empty struct mobj_ring_xfer: no objects, event_fd and pidfd
+ * -1, Darwin's ports MACH_PORT_NULL, no meta bytes. Start every struct
+ * rebuilt from what arrived with it (a zeroed struct says "fd 0" in
+ * event_fd and pidfd, which the receiving call refuses with -EPROTO).
+ * @return 0, or -EINVAL (NULL).
+ */
+MOBJ_EXPORT int mobj_ring_xfer_init(struct mobj_ring_xfer *x);
 
 /** The capacity in bytes (a multiple of mobj_page_size()); 0 for NULL. */
 MOBJ_EXPORT size_t mobj_ring_capacity(const struct mobj_ring *r);

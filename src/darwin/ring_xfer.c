@@ -12,8 +12,14 @@
  *
  * The pid in the meta bytes is not used here: the peer's semaphore dies
  * with its task (ring_wait.c), and its port with it (ring_pevent.c).
+ *
+ * A 1:N producer makes a put per offer (its own semaphore and port for
+ * each consumer, ring_multi.c), so that a departing consumer's
+ * semaphore_destroy ends only its own (XNU osfmk/kern/sync_sema.c,
+ * semaphore_destroy_internal). The offer tokens come from arc4random_buf.
  */
 #include <errno.h>
+#include <stdlib.h>
 
 #include <mach/mach.h>
 #include <mach/semaphore.h>
@@ -148,4 +154,12 @@ int mobj__os_xfer_take(struct mobj__os_waker *w, struct mobj__os_pevent *e,
 	if (err < 0)
 		drop_peer(w, e);
 	return err;
+}
+
+/* arc4random_buf never fails (libc's ChaCha20 seeded by the kernel's
+ * getentropy). */
+int mobj__os_random(void *buf, size_t len)
+{
+	arc4random_buf(buf, len);
+	return 0;
 }
