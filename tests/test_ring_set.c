@@ -251,6 +251,47 @@ static void test_set_laggard(void **state)
 	tu_res_check(res);
 }
 
+/* Consumers that joined over the user's IPC (export, import, accept the
+ * answer; here in one process) are members too: the set made before they
+ * joined covers them, each holds the producer back until it consumes, and
+ * one that closes makes the descriptor readable. */
+static void test_set_importers(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring_xfer offer, ans;
+	struct mobj_ring *p, *c[2];
+	int fd, i;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	fd = mobj_ring_fd(p);
+	assert_true(fd >= 0);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(mobj_ring_export(p, &offer), 0);
+		assert_int_equal(mobj_ring_import(&offer, &c[i], &ans), 0);
+		assert_int_equal(mobj_ring_accept_answer(p, &ans), 0);
+	}
+	assert_int_equal(readable(fd, 0), 1);
+	fill(p);
+	assert_int_equal(readable(fd, 0), 0);
+	empty(c[1]);
+	assert_int_equal(mobj_ring_write(p, "x", 1, 0), -EAGAIN);
+	assert_int_equal(readable(fd, 0), 0);
+	empty(c[0]);
+	assert_int_equal(readable(fd, T_MS), 1);
+	assert_int_equal(mobj_ring_write(p, "x", 1, 0), 1);
+	fill(p);
+	empty(c[0]);
+	assert_int_equal(mobj_ring_write(p, "x", 1, 0), -EAGAIN);
+	assert_int_equal(readable(fd, 0), 0);
+	mobj_ring_close(c[1]);
+	assert_int_equal(readable(fd, T_MS), 1);
+	assert_int_equal(mobj_ring_write(p, "x", 1, 0), 1);
+	mobj_ring_close(c[0]);
+	mobj_ring_close(p);
+	tu_res_check(res);
+}
+
 /* A consumer process killed (no close) while it holds the producer back:
  * the producer's descriptor polls readable, the next call finds the room
  * (the dead consumer departed), and the in-process consumer is not
@@ -569,6 +610,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_set_follows_members),
 		cmocka_unit_test(test_set_laggard),
+		cmocka_unit_test(test_set_importers),
 		cmocka_unit_test(test_set_consumer_death),
 		cmocka_unit_test(test_set_hundred_members),
 		cmocka_unit_test(test_set_fork_child_close),
