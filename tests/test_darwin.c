@@ -1092,20 +1092,6 @@ static void test_close_in_forked_child(void **state)
 	assert_int_equal(port_count(), before);
 }
 
-/* The threads of this task (mobj_ring_fd() must start none). */
-static int count_threads(void)
-{
-	thread_act_array_t list = NULL;
-	mach_msg_type_number_t n = 0, i;
-
-	assert_int_equal(task_threads(mach_task_self(), &list, &n), KERN_SUCCESS);
-	for (i = 0; i < n; i++)
-		mach_port_deallocate(mach_task_self(), list[i]);
-	vm_deallocate(mach_task_self(), (vm_address_t)list,
-	              n * sizeof(list[0]));
-	return (int)n;
-}
-
 /* How many of @n descriptors poll readable now. */
 static int poll_ready(struct pollfd *p, int n, bool *ready)
 {
@@ -1140,7 +1126,7 @@ static void test_ring_fd_many_no_thread(void **state)
 	const void *q;
 	size_t avail, cap = page();
 	void *w;
-	int i, threads = count_threads();
+	int i, threads = tu_count_threads();
 
 	(void)state;
 	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
@@ -1157,7 +1143,7 @@ static void test_ring_fd_many_no_thread(void **state)
 		pfd[2 * i + 1].fd = mobj_ring_fd(c[i]);
 		assert_true(pfd[2 * i].fd >= 0 && pfd[2 * i + 1].fd >= 0);
 	}
-	assert_int_equal(count_threads(), threads);
+	assert_int_equal(tu_count_threads(), threads);
 	/* Every end starts readable. */
 	assert_int_equal(poll_ready(pfd, 2 * MANY_PAIRS, ready), 2 * MANY_PAIRS);
 	/* Consumers wait on empty rings, producers fill them and wait for
@@ -1167,7 +1153,7 @@ static void test_ring_fd_many_no_thread(void **state)
 		assert_int_equal(mobj_ring_write(p[i], b, cap, 0), (ssize_t)cap);
 		assert_int_equal(mobj_ring_reserve(p[i], 1, 0, &w), -EAGAIN);
 	}
-	assert_int_equal(count_threads(), threads);
+	assert_int_equal(tu_count_threads(), threads);
 	assert_int_equal(poll_ready(pfd, 2 * MANY_PAIRS, ready), MANY_PAIRS);
 	for (i = 0; i < MANY_PAIRS; i++)
 		assert_true(ready[2 * i + 1] && !ready[2 * i]);
@@ -1191,7 +1177,7 @@ static void test_ring_fd_many_no_thread(void **state)
 		assert_int_equal(mobj_ring_peek(c[i], 1, 0, &q, &avail), -EPIPE);
 		mobj_ring_close(c[i]);
 	}
-	assert_int_equal(count_threads(), threads);
+	assert_int_equal(tu_count_threads(), threads);
 	free(b);
 	assert_int_equal(port_count(), before);
 }
@@ -1234,13 +1220,13 @@ static void test_ring_fd_remote_no_thread(void **state)
 	(void)state;
 	pid = fork_peer("ringfdnt", child_go_producer, &c);
 	assert_int_equal(mobj_ring_recv(c, LONG_MS, &r), 0);
-	threads = count_threads();
+	threads = tu_count_threads();
 	pfd.fd = mobj_ring_fd(r);
 	pfd.events = POLLIN;
 	assert_true(pfd.fd >= 0);
 	assert_int_equal(mobj_ring_read(r, buf, 2, 0), -EAGAIN);
 	assert_int_equal(poll(&pfd, 1, 0), 0);
-	assert_int_equal(count_threads(), threads);
+	assert_int_equal(tu_count_threads(), threads);
 	assert_int_equal(mobj_send(c, NULL, "go", 2), 0);
 	if (poll(&pfd, 1, LONG_MS) != 1)
 		fail_msg("the ring fd never polled readable after a write");
@@ -1257,7 +1243,7 @@ static void test_ring_fd_remote_no_thread(void **state)
 	assert_int_equal(mobj_ring_read(r, buf, 2, 0), -EPIPE);
 	/* Readable for good, as a socket at its end. */
 	assert_int_equal(poll(&pfd, 1, 0), 1);
-	assert_int_equal(count_threads(), threads);
+	assert_int_equal(tu_count_threads(), threads);
 	mobj_ring_close(r);
 	mobj_chan_close(c);
 	assert_int_equal(port_count(), before);
@@ -1311,7 +1297,7 @@ static void test_ring_xfer_ports(void **state)
 	struct mobj_ring *p, *c;
 	struct pollfd pfd;
 	char buf[4];
-	int threads = count_threads();
+	int threads = tu_count_threads();
 
 	(void)state;
 	assert_int_equal(mobj_ring_create(page(), &p), 0);
@@ -1336,7 +1322,7 @@ static void test_ring_xfer_ports(void **state)
 	assert_int_equal(poll(&pfd, 1, 0), 1);
 	assert_int_equal(mobj_ring_read(c, buf, 2, 0), 2);
 	assert_memory_equal(buf, "hi", 2);
-	assert_int_equal(count_threads(), threads);
+	assert_int_equal(tu_count_threads(), threads);
 	mobj_ring_close(p);
 	assert_int_equal(mobj_ring_read(c, buf, 2, 0), -EPIPE);
 	mobj_ring_close(c);

@@ -24,10 +24,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #ifdef __APPLE__
-#include <mach/mach.h>
 #include <sys/event.h>
 #else
-#include <dirent.h>
 #include <sys/epoll.h>
 #endif
 
@@ -50,33 +48,6 @@ static int readable(int fd, int ms)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 
 	return poll(&p, 1, ms);
-}
-
-/* The threads of this process: mobj_ring_fd() must start none. */
-static int count_threads(void)
-{
-#ifdef __APPLE__
-	thread_act_array_t list = NULL;
-	mach_msg_type_number_t n = 0, i;
-
-	assert_int_equal(task_threads(mach_task_self(), &list, &n), KERN_SUCCESS);
-	for (i = 0; i < n; i++)
-		mach_port_deallocate(mach_task_self(), list[i]);
-	vm_deallocate(mach_task_self(), (vm_address_t)list,
-	              n * sizeof(list[0]));
-	return (int)n;
-#else
-	DIR *d = opendir("/proc/self/task");
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)) != NULL)
-		if (e->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-#endif
 }
 
 /* The application's own event loop (Darwin: a kqueue, Linux: epoll) with
@@ -203,6 +174,23 @@ static void empty(struct mobj_ring *c)
 	assert_int_equal(n, -EAGAIN);
 }
 
+/* One round with two consumers: the producer fills the ring, @early
+ * consumes everything, the producer still finds no room (@late holds it
+ * back) and its descriptor stays unreadable until @late consumes. */
+static void hold_back(struct mobj_ring *p, int fd, struct mobj_ring *early,
+                      struct mobj_ring *late)
+{
+	fill(p);
+	assert_int_equal(readable(fd, 0), 0);
+	empty(early);
+	/* early's consume may make it readable, spuriously. */
+	assert_int_equal(mobj_ring_write(p, "x", 1, 0), -EAGAIN);
+	assert_int_equal(readable(fd, 0), 0);
+	empty(late);
+	assert_int_equal(readable(fd, T_MS), 1);
+	assert_int_equal(mobj_ring_write(p, "x", 1, 0), 1);
+}
+
 /* Two consumers: the producer's -EAGAIN leaves its descriptor unreadable
  * (the wakes queued at set-up drained, every level settled), and it turns
  * readable when the consumer that held it back consumes: first one
@@ -236,14 +224,7 @@ static void test_set_laggard(void **state)
 	assert_int_equal(loop_ready(loop, T_MS), 1);
 	assert_int_equal(readable(fd, 0), 1);
 	assert_int_equal(mobj_ring_write(p, "x", 1, 0), 1);
-	fill(p);
-	assert_int_equal(readable(fd, 0), 0);
-	empty(c[0]);
-	assert_int_equal(mobj_ring_write(p, "x", 1, 0), -EAGAIN);
-	assert_int_equal(readable(fd, 0), 0);
-	empty(c[1]);
-	assert_int_equal(readable(fd, T_MS), 1);
-	assert_int_equal(mobj_ring_write(p, "x", 1, 0), 1);
+	hold_back(p, fd, c[0], c[1]);
 	close(loop);
 	mobj_ring_close(c[0]);
 	mobj_ring_close(c[1]);
@@ -272,14 +253,7 @@ static void test_set_importers(void **state)
 		assert_int_equal(mobj_ring_accept_answer(p, &ans), 0);
 	}
 	assert_int_equal(readable(fd, 0), 1);
-	fill(p);
-	assert_int_equal(readable(fd, 0), 0);
-	empty(c[1]);
-	assert_int_equal(mobj_ring_write(p, "x", 1, 0), -EAGAIN);
-	assert_int_equal(readable(fd, 0), 0);
-	empty(c[0]);
-	assert_int_equal(readable(fd, T_MS), 1);
-	assert_int_equal(mobj_ring_write(p, "x", 1, 0), 1);
+	hold_back(p, fd, c[1], c[0]);
 	fill(p);
 	empty(c[0]);
 	assert_int_equal(mobj_ring_write(p, "x", 1, 0), -EAGAIN);
@@ -584,7 +558,7 @@ static void test_set_stream_poll(void **state)
 		mobj_chan_close(ch[i]);
 	}
 	assert_int_equal(mobj_ring_consumer(p, &in), 0);
-	threads = count_threads();
+	threads = tu_count_threads();
 	pf[0].fd = mobj_ring_fd(p);
 	pf[1].fd = mobj_ring_fd(in);
 	assert_true(pf[0].fd >= 0 && pf[1].fd >= 0);
@@ -597,7 +571,7 @@ static void test_set_stream_poll(void **state)
 			consume_now(in, &got);
 	}
 	assert_true(polls > 2);
-	assert_int_equal(count_threads(), threads);
+	assert_int_equal(tu_count_threads(), threads);
 	mobj_ring_close(p);
 	for (i = 0; i < 2; i++)
 		assert_int_equal(tu_wait(pid[i]), 0);

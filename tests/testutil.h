@@ -66,6 +66,10 @@ bool tu_wait_flag(volatile int *flag, int timeout_ms);
 /* Milliseconds on the monotonic clock. */
 uint64_t tu_now_ms(void);
 
+/* Threads of this process (Linux: entries of /proc/self/task; Darwin:
+ * task_threads()), for checks that a call started none. */
+int tu_count_threads(void);
+
 /* Waits for @pid; exit status or 128 + signal. */
 int tu_wait(pid_t pid);
 
@@ -111,9 +115,6 @@ int tu_hide_proc(void);
  * the child checks that @fn leaked nothing when it returns 0. Exit status
  * 99: /proc could not be hidden; 98: something leaked. */
 int tu_in_child_without_proc(int (*fn)(void *arg), void *arg);
-
-/* Threads of this process (/proc/self/task has one entry per thread). */
-int tu_count_threads(void);
 
 /* The tests' own IPC for struct mobj_ring_xfer (set-up over IPC the user
  * owns), as an application would write it: one SOCK_SEQPACKET message per

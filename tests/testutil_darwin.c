@@ -73,6 +73,19 @@ void tu__settle(void)
 {
 }
 
+int tu_count_threads(void)
+{
+	thread_act_array_t list = NULL;
+	mach_msg_type_number_t n = 0, i;
+
+	assert_int_equal(task_threads(mach_task_self(), &list, &n), KERN_SUCCESS);
+	for (i = 0; i < n; i++)
+		mach_port_deallocate(mach_task_self(), list[i]);
+	vm_deallocate(mach_task_self(), (vm_address_t)list,
+	              n * sizeof(list[0]));
+	return (int)n;
+}
+
 const char *tu__self_exe(void)
 {
 	static char path[4096];
