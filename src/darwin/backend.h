@@ -52,4 +52,11 @@ int mobj__darwin_pevent_open(struct mobj__os_pevent *e);
 int mobj__darwin_pevent_watch(struct mobj__os_pevent *e);
 void mobj__darwin_pevent_unwatch(struct mobj__os_pevent *e);
 
+/* Retire the stale knotes of kqueue @kq (ring_pevent.c, where the XNU
+ * functions are cited): poll() on a kqueue counts the knotes queued, and
+ * one that fired stays queued until a kevent() processes it, so a kqueue
+ * over a port that mach_msg emptied polls readable until this runs.
+ * @rounds of 64 knotes each. */
+void mobj__darwin_kq_settle(int kq, int rounds);
+
 #endif

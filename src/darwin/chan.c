@@ -47,7 +47,9 @@
  *
  * mobj_chan_fd() is a kqueue watching the receive port with
  * EVFILT_MACHPORT (readiness only, nothing is dequeued by it), plus a user
- * event triggered once the peer is known gone. Ports and
+ * event triggered once the peer is known gone. Every receive settles it
+ * (mobj__darwin_kq_settle): XNU's kqueue_select counts queued knotes, and
+ * one stays queued after mach_msg emptied the port until kevent() runs. Ports and
  * kqueues do not survive fork(): mobj_chan_pair() works between threads of
  * one process; a parent and child meet through a name.
  */
@@ -521,6 +523,10 @@ static int recv_msg(struct mobj__os_chan *c, int timeout_ms,
 	int kind;
 
 	kind = rcv_checked(c, timeout_ms, r, &mg);
+	/* mobj_chan_fd() must stop polling readable once the queue is empty
+	 * (a message queued since keeps its knote active). */
+	if (c->kq >= 0)
+		mobj__darwin_kq_settle(c->kq, 1);
 	if (kind == -ETIMEDOUT)
 		return c->dead ? -EPIPE : -ETIMEDOUT;
 	if (kind == MOBJ__MACH_DEAD_NAME || kind == MOBJ__MACH_NO_SENDERS)

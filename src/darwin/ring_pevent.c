@@ -408,7 +408,7 @@ static void take(struct mobj__os_pevent *e, struct pev_rcv *r)
  * it stay queued, live by construction or settled by the next round. */
 #define SETTLE_BATCH 64
 #define SET_SETTLE_ROUNDS 17 /* ring_multi.c's 1024 members / 64, + 1 */
-static void settle(int kq, int rounds)
+void mobj__darwin_kq_settle(int kq, int rounds)
 {
 	struct kevent out[SETTLE_BATCH];
 	struct timespec zero = { 0, 0 };
@@ -448,7 +448,7 @@ int mobj__os_pevent_drain(struct mobj__os_pevent *e)
 	/* After the queue is found empty: a message queued since is either
 	 * seen by this processing or, queued on an empty queue, KNOTEs the
 	 * port again (XNU ipc_mqueue_post -> filt_portevent) after it. */
-	settle(e->kq, 1);
+	mobj__darwin_kq_settle(e->kq, 1);
 	return e->dead ? -EPIPE : 0;
 }
 
@@ -595,7 +595,7 @@ void mobj__os_pevent_set_del(int set, const struct mobj__os_pevent *e)
 /* Retire the set's stale knotes (members drained since): see settle. */
 void mobj__os_pevent_set_drain(int set)
 {
-	settle(set, SET_SETTLE_ROUNDS);
+	mobj__darwin_kq_settle(set, SET_SETTLE_ROUNDS);
 }
 
 void mobj__os_pevent_set_close(int set)
