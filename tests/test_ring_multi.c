@@ -419,8 +419,9 @@ static void test_multi_import_overwritten_blocking(void **state)
 }
 
 #ifdef __linux__
-/* Linux: a 1:N producer's fd (epoll) and /proc/self/task. Darwin's
- * producer fd is -ENOTSUP (ring.h). */
+/* Linux: xfers carried over the tests' own socketpairs with SCM_RIGHTS
+ * (testutil_linux.c). The descriptors themselves on both systems:
+ * test_ring_set.c. */
 /* Write the stream from byte @sent on with timeout 0 until -EAGAIN (or
  * @total): the bytes written. */
 static uint64_t produce_now(struct mobj_ring *p, uint64_t sent,
@@ -542,18 +543,11 @@ static void test_multi_fd_consumer_death(void **state)
 {
 	struct tu_res res = tu_res_now();
 	struct mobj_chan *ch;
-	struct mobj_ring *p, *c;
+	struct mobj_ring *p;
 	pid_t pid;
 
 	(void)state;
-	pid = tu_fork_chan(&ch);
-	if (pid == 0) {
-		if (mobj_ring_recv(ch, T_MS, &c) < 0)
-			_exit(10);
-		alarm(20); /* bounded, should the parent fail before kill */
-		for (;;)
-			pause();
-	}
+	pid = tu_fork_parked_consumer(&ch);
 	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
 	assert_int_equal(mobj_ring_send(ch, p, T_MS), 0);
 	mobj_chan_close(ch);

@@ -275,20 +275,13 @@ static void test_set_consumer_death(void **state)
 	struct tu_res res = tu_res_now();
 	struct mobj_ring_consumer_stats st;
 	struct mobj_chan *ch;
-	struct mobj_ring *p, *c, *in;
+	struct mobj_ring *p, *in;
 	char buf[4096];
 	pid_t pid;
 	int fd;
 
 	(void)state;
-	pid = tu_fork_chan(&ch);
-	if (pid == 0) {
-		if (mobj_ring_recv(ch, T_MS, &c) < 0)
-			_exit(10);
-		alarm(20); /* bounded, should the parent fail before kill */
-		for (;;)
-			pause();
-	}
+	pid = tu_fork_parked_consumer(&ch);
 	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
 	assert_int_equal(mobj_ring_send(ch, p, T_MS), 0);
 	mobj_chan_close(ch);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mobj/ring.h"
 #include "testutil.h"
 
 /* Open descriptors: /dev/fd lists them on Linux (a link to /proc/self/fd)
@@ -187,4 +188,19 @@ uint64_t tu_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+pid_t tu_fork_parked_consumer(struct mobj_chan **c)
+{
+	struct mobj_ring *r;
+	pid_t pid = tu_fork_chan(c);
+
+	if (pid == 0) {
+		if (mobj_ring_recv(*c, 10000, &r) < 0)
+			_exit(10);
+		alarm(20);
+		for (;;)
+			pause();
+	}
+	return pid;
 }

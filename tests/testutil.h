@@ -99,6 +99,12 @@ struct mobj_chan;
  * current test if it cannot. */
 pid_t tu_fork_chan(struct mobj_chan **c);
 
+/* tu_fork_chan(), and the child joins the ring the parent sends on @c
+ * (mobj_ring_recv) and then parks, reading nothing, until it is killed
+ * (at most 20 s: alarm, should the parent fail first); exit status 10 if
+ * it could not join. The parent's return is the child's pid. */
+pid_t tu_fork_parked_consumer(struct mobj_chan **c);
+
 #ifdef __linux__
 /* A memfd of @size bytes with @seals added (0: none), as another program
  * might make one; fails the current test if it cannot. */
