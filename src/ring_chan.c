@@ -89,7 +89,7 @@ int mobj__ring_recv_part(struct mobj_chan *c, int timeout_ms, uint32_t kind,
  * the consumer's answer where the backend has one. The message is the
  * backend's raw kind, never a mobj message. */
 int mobj__ring_send_event(struct mobj_chan *c, struct mobj__os_pevent *pev,
-                          bool *set, size_t cap, int timeout_ms)
+                          bool *set, bool need, size_t cap, int timeout_ms)
 {
 	uint64_t t0 = mobj__os_clock_ns();
 	struct mobj__os_obj theirs;
@@ -97,7 +97,10 @@ int mobj__ring_send_event(struct mobj_chan *c, struct mobj__os_pevent *pev,
 	bool have;
 	int err;
 
-	have = mobj__os_pevent_split(pev, &theirs) == 0;
+	err = mobj__os_pevent_split(pev, &theirs);
+	if (err < 0 && need)
+		return err;
+	have = err == 0;
 	mobj__ring_part_init(&h, RING_PART_EVENT, cap);
 	err = mobj__os_chan_send(mobj__chan_os(c), &h, sizeof(h),
 	                         have ? &theirs : NULL, have ? 1 : 0, timeout_ms);
@@ -180,7 +183,8 @@ int mobj_ring_send(struct mobj_chan *c, struct mobj_ring *r, int timeout_ms)
 	if (err < 0)
 		return err;
 	/* Connected from here on: a failure leaves the peer counted gone. */
-	err = mobj__ring_send_event(c, &r->pev, &r->pev_set, (size_t)r->f.cap,
+	err = mobj__ring_send_event(c, &r->pev, &r->pev_set, false,
+	                            (size_t)r->f.cap,
 	                            mobj__time_left(timeout_ms, t0));
 	if (err < 0) {
 		r->peer_dead = true;

@@ -109,11 +109,12 @@ void mobj__ring_notify_stop(struct mobj_ring *r);
 void mobj__ring_disarm(struct mobj_ring *r);
 
 /* Send the consumer its half of @pev on @c, as the RING_PART_EVENT part
- * (ring_chan.c); *@set becomes true when @pev now holds our half (without
- * one the message goes with no handle). */
+ * (ring_chan.c); *@set becomes true when @pev now holds our half. Without
+ * one (no descriptors left) the message goes with no handle, or, when
+ * @need, nothing is sent and the error is returned. */
 struct mobj_chan;
 int mobj__ring_send_event(struct mobj_chan *c, struct mobj__os_pevent *pev,
-                          bool *set, size_t cap, int timeout_ms);
+                          bool *set, bool need, size_t cap, int timeout_ms);
 
 /* The header of each part of a ring's set-up (ring_chan.c), on a channel
  * and in what mobj_ring_export() hands out (ring_xfer.c). */

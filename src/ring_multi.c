@@ -516,15 +516,14 @@ ssize_t mobj__ring_multi_available(struct mobj_ring *r)
 }
 
 /* A new slot's event joins the producer's set, if mobj_ring_fd() made
- * one; failing that, the slot goes without (a wake-up it would carry is
- * then seen only by blocking calls, so drop it from the set's view). */
-static void add_to_set(struct mobj_ring *r, struct slot *s)
+ * one. Every slot has an event (a join that cannot make one fails), and
+ * one left out of the set would never wake the producer's descriptor: a
+ * failure here fails the join. */
+static int add_to_set(struct mobj_ring *r, struct slot *s)
 {
-	if (r->m->set >= 0 && s->pev_set &&
-	    mobj__os_pevent_set_add(r->m->set, &s->pev) < 0) {
-		mobj__os_pevent_close(&s->pev);
-		s->pev_set = false;
-	}
+	if (r->m->set < 0 || !s->pev_set)
+		return 0;
+	return mobj__os_pevent_set_add(r->m->set, &s->pev);
 }
 
 void mobj__ring_multi_exported(struct mobj_ring *r)
@@ -545,10 +544,16 @@ int mobj__ring_multi_fd(struct mobj_ring *r)
 
 	if (m->set < 0) {
 		err = mobj__os_pevent_set_open(&m->set);
-		if (err < 0)
+		for (i = 0; err == 0 && i < m->max; i++)
+			if (m->slot[i].state == MOBJ_RING_LIVE)
+				err = add_to_set(r, &m->slot[i]);
+		if (err < 0) {
+			/* Nothing half made: the next call tries again. */
+			if (m->set >= 0)
+				mobj__os_pevent_set_close(m->set);
+			m->set = -1;
 			return err;
-		for (i = 0; i < m->max; i++)
-			add_to_set(r, &m->slot[i]);
+		}
 	}
 	r->fd_used = true;
 	return m->set;
@@ -653,10 +658,14 @@ int mobj__ring_multi_consumer(struct mobj_ring *r, struct mobj_ring **consumer)
 		return err;
 	}
 	s->waker_set = c->waker_set = true;
-	/* Without a peer event the consumer's mobj_ring_fd() uses a thread. */
-	if (mobj__os_pevent_pair(&s->pev, &c->pev) == 0) {
-		s->pev_set = c->pev_set = true;
-		add_to_set(r, s);
+	err = mobj__os_pevent_pair(&s->pev, &c->pev);
+	s->pev_set = c->pev_set = err == 0;
+	if (err == 0)
+		err = add_to_set(r, s);
+	if (err < 0) {
+		depart(r, s, MOBJ_RING_CLOSED);
+		mobj__ring_free(c);
+		return err;
 	}
 	*consumer = c;
 	return 0;
@@ -708,7 +717,7 @@ int mobj__ring_multi_offer(struct mobj_ring *r, struct mobj_ring_xfer *x,
 {
 	struct mobj__ring_offer *o = NULL;
 	unsigned i;
-	int held, fd;
+	int held, split, fd;
 
 	for (i = 0; !o && i < r->m->max; i++)
 		if (r->m->offer[i].token == 0)
@@ -720,19 +729,25 @@ int mobj__ring_multi_offer(struct mobj_ring *r, struct mobj_ring_xfer *x,
 		return held;
 	memset(o, 0, sizeof(*o));
 	o->event_fd = -1;
-	/* Without a peer event (no descriptors left; Darwin: the event goes
-	 * in xfer_put's ports) the consumer's mobj_ring_fd() uses a thread. */
-	if (mobj__os_pevent_split_fd(&o->pev, &fd) == 0) {
+	/* The peer event: Linux's a socketpair (-ENOTSUP on Darwin, whose
+	 * event goes in xfer_put's ports). Every offer must have one (see
+	 * add_to_set). */
+	split = mobj__os_pevent_split_fd(&o->pev, &fd);
+	if (split == 0) {
 		o->pev_set = true;
 		o->event_fd = fd;
 	}
 	held = mobj__os_xfer_put(&o->waker, &o->pev, x);
+	if (held >= 0) {
+		o->waker_set = (held & MOBJ__OS_XFER_WAKER) != 0;
+		o->pev_set = o->pev_set || (held & MOBJ__OS_XFER_EVENT) != 0;
+		if (!o->pev_set)
+			held = split < 0 ? split : -ENOTSUP;
+	}
 	if (held < 0) {
 		offer_drop(r, o);
 		return held;
 	}
-	o->waker_set = (held & MOBJ__OS_XFER_WAKER) != 0;
-	o->pev_set = o->pev_set || (held & MOBJ__OS_XFER_EVENT) != 0;
 	x->event_fd = o->event_fd;
 	o->token = *token;
 	return 0;
@@ -783,11 +798,14 @@ int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj__ring_offer *o,
 	s->pid = pid;
 	o->pev_set = o->waker_set = false; /* moved */
 	offer_drop(r, o);                  /* the consumer's half: it has it */
-	if (err == -EPIPE)
+	if (err == -EPIPE) {
 		depart(r, s, MOBJ_RING_DEAD);
-	else
-		add_to_set(r, s);
-	return 0;
+		return 0;
+	}
+	err = add_to_set(r, s);
+	if (err < 0)
+		depart(r, s, MOBJ_RING_CLOSED);
+	return err;
 }
 
 int mobj__ring_multi_send(struct mobj_chan *c, struct mobj_ring *r,
@@ -815,10 +833,10 @@ int mobj__ring_multi_send(struct mobj_chan *c, struct mobj_ring *r,
 	mobj_close(cctl_ro);
 	if (err < 0)
 		return err;
-	err = mobj__ring_send_event(c, &s->pev, &s->pev_set, cap,
+	err = mobj__ring_send_event(c, &s->pev, &s->pev_set, true, cap,
 	                            mobj__time_left(timeout_ms, t0));
-	if (s->pev_set)
-		add_to_set(r, s);
+	if (err == 0)
+		err = add_to_set(r, s);
 	if (err == 0)
 		err = mobj__os_waker_connect(&s->waker, mobj__chan_os(c), true,
 		                             mobj__time_left(timeout_ms, t0));

@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #endif
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1431,6 +1432,116 @@ static void test_multi_hostile_oldest(void **state)
 	tu_res_check(res);
 }
 
+/* ---- Joining with descriptors running out ------------------------------ */
+
+/* Lower this process's descriptor limit so that at most the @k lowest
+ * free numbers can still be opened (0: restore @saved). */
+static void fd_limit(int k, const struct rlimit *saved)
+{
+	struct rlimit rl = *saved;
+	int fd, lowest;
+
+	if (k >= 0) {
+		fd = dup(0);
+		assert_true(fd >= 0);
+		lowest = fd;
+		close(fd);
+		rl.rlim_cur = (rlim_t)(lowest + k);
+	}
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+}
+
+enum join_way { JOIN_CONSUMER, JOIN_EXPORT, JOIN_FD };
+
+/* One attempt of @way with at most @k more descriptors: 0 when it worked
+ * (undone again), else its error, which must leave nothing behind. */
+static int join_step(struct mobj_ring *p, enum join_way way, int k,
+                     const struct rlimit *saved)
+{
+	struct mobj_ring_xfer x;
+	struct mobj_ring *c = NULL;
+	int err;
+
+	fd_limit(k, saved);
+	if (way == JOIN_CONSUMER)
+		err = mobj_ring_consumer(p, &c);
+	else if (way == JOIN_EXPORT)
+		err = mobj_ring_export(p, &x);
+	else
+		err = mobj_ring_fd(p);
+	fd_limit(-1, saved);
+	if (err >= 0 && way == JOIN_CONSUMER) {
+		assert_true(c->pev_set); /* joined with its event */
+		mobj_ring_close(c);
+	}
+	if (err >= 0 && way == JOIN_EXPORT) {
+#ifdef __linux__
+		assert_true(x.event_fd >= 0);
+#endif
+		assert_int_equal(mobj_ring_withdraw(p, &x), 0);
+	}
+	return err < 0 ? err : 0;
+}
+
+/* Every way of joining a 1:N ring, and the producer's mobj_ring_fd(),
+ * retried with one more descriptor allowed each time: each failure (at
+ * whatever step it ran out) is an error that leaves no descriptor, mapping
+ * or slot behind and the producer working; a consumer joins with an event
+ * or not at all (the producer's descriptor could not cover it), so an
+ * event loop never waits on a descriptor that misses a consumer. */
+static int join_sweep(void *arg)
+{
+	enum join_way way;
+	struct mobj_ring_consumer_stats st;
+	struct mobj_ring_xfer x;
+	struct mobj_ring *p, *c;
+	struct rlimit saved;
+	struct tu_res before;
+	int k, err, fails;
+
+	(void)arg;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	for (way = JOIN_CONSUMER; way <= JOIN_FD; way++) {
+		assert_int_equal(mobj_ring_create_multi(4096, 4, 0, &p), 0);
+		/* Made once and kept: the disposal thread, our pidfd. */
+		assert_int_equal(mobj_ring_consumer(p, &c), 0);
+		mobj_ring_close(c);
+		/* The producer sees the close (and frees the slot) here. */
+		assert_int_equal(mobj_ring_consumer_stats(p, 0, &st), 0);
+		assert_int_equal(st.state, MOBJ_RING_CLOSED);
+		assert_int_equal(mobj_ring_export(p, &x), 0);
+		assert_int_equal(mobj_ring_withdraw(p, &x), 0);
+		if (way != JOIN_FD)
+			assert_true(mobj_ring_fd(p) >= 0); /* joins add to it */
+		before = tu_res_now();
+		fails = 0;
+		for (k = 0; k < 64; k++) {
+			err = join_step(p, way, k, &saved);
+			if (err == 0)
+				break;
+			fails++;
+			assert_true(err == -EMFILE || err == -ENFILE ||
+			            err == -ENOMEM);
+			if (!tu_res_same(before, tu_res_now()))
+				return 20 + (int)way;
+			/* No slot is left live by a failed join. */
+			assert_int_equal(mobj_ring_consumer_stats(p, 0, &st), 0);
+			assert_int_not_equal(st.state, MOBJ_RING_LIVE);
+			assert_int_equal(mobj_ring_write(p, "x", 1, 0), 1);
+		}
+		if (k == 64 || fails == 0)
+			return 30 + (int)way;
+		mobj_ring_close(p);
+	}
+	return 0;
+}
+
+static void test_multi_join_out_of_fds(void **state)
+{
+	(void)state;
+	assert_int_equal(tu_in_child(join_sweep, NULL), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -1463,6 +1574,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_multi_hostile_index_blocking),
 		cmocka_unit_test(test_multi_hostile_index_overwrite),
 		cmocka_unit_test(test_multi_hostile_oldest),
+		cmocka_unit_test(test_multi_join_out_of_fds),
 	};
 
 	tu_helper_dispatch(argc, argv, NULL);

@@ -160,8 +160,11 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * producer: as waiting for the first consumer that holds it back); the
  * descriptor then polls readable when that call would succeed, when the
  * peer (for the producer: any consumer) closes or dies, and possibly
- * spuriously. Only an importer whose offer came without an event_fd (no
- * descriptors were left) uses the helper thread. Darwin's producer's
+ * spuriously. A join (or an export) that cannot make its consumer's peer
+ * event fails (-EMFILE, -ENFILE, -ENOMEM; nothing is left behind) rather
+ * than add a consumer the producer's descriptor would never hear from; so
+ * does the producer's mobj_ring_fd() when its set cannot take every
+ * consumer (the next call tries again). Darwin's producer's
  * descriptor is a kqueue watching its halves' kqueues (below).
  *
  * @p flags 0: the producer waits for the slowest live consumer (reserve
