@@ -233,7 +233,11 @@ int mobj__os_waker_wait(struct mobj__os_waker *w, const uint32_t *word,
                         uint32_t expect, int timeout_ms);
 
 /* Wake the peer sleeping in mobj__os_waker_wait() on @word (our own wake
- * sequence, already incremented by the core). */
+ * sequence, already incremented by the core). Each backend's os_types.h
+ * defines MOBJ__OS_WAKE_SHARED: 1 when this call wakes every waiter asleep
+ * on @word, whichever waker it sleeps through (Linux: a futex; a 1:N
+ * producer then makes one call per wake round), 0 when it wakes only
+ * @w's peer (Darwin: a semaphore per consumer, one call each). */
 void mobj__os_waker_wake(struct mobj__os_waker *w, uint32_t *word);
 
 /* false once the peer's process is gone (not merely closed). A system call

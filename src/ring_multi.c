@@ -105,6 +105,8 @@ struct mobj__ring_multi {
 	uint32_t zero;   /* 0: f.peer_polling and f.peer_closed */
 	uint64_t rec;    /* the oldest record start known (walking) */
 	uint64_t oldest; /* what pctl's oldest says */
+	unsigned nlive;  /* live slots, listed in live[] (by refresh) */
+	struct slot **live;
 	int set;         /* mobj_ring_fd(): the set of the slots' events, or -1 */
 	struct mobj__ring_offer *offer; /* max entries: pending offers */
 	struct slot slot[];
@@ -121,12 +123,17 @@ int mobj_ring_create_multi(size_t capacity, unsigned max_consumers,
 	    (flags & ~MOBJ_RING_OVERWRITE) != 0)
 		return -EINVAL;
 	m = calloc(1, sizeof(*m) + max_consumers * sizeof(m->slot[0]));
-	if (m)
+	if (m) {
 		m->offer = calloc(max_consumers, sizeof(m->offer[0]));
-	err = m && m->offer ? mobj_ring_create(capacity, &r) : -ENOMEM;
+		m->live = calloc(max_consumers, sizeof(m->live[0]));
+	}
+	err = m && m->offer && m->live ? mobj_ring_create(capacity, &r) :
+	                                 -ENOMEM;
 	if (err < 0) {
-		if (m)
+		if (m) {
 			free(m->offer);
+			free(m->live);
+		}
 		free(m);
 		return err;
 	}
@@ -158,7 +165,7 @@ void mobj__ring_multi_refresh(struct mobj_ring *r)
 		 * whose page is gone counts as gone. */
 		if (m->slot[i].state != MOBJ_RING_LIVE || !m->slot[i].ctl)
 			continue;
-		live++;
+		m->live[live++] = &m->slot[i];
 		only = m->slot[i].ctl;
 		if (!(m->slot[i].flags & MOBJ__RING_LIGHT))
 			light = false;
@@ -169,14 +176,20 @@ void mobj__ring_multi_refresh(struct mobj_ring *r)
 	r->f.ready = (!m->marks && !r->broken && !r->armed) ?
 	                     MOBJ__RING_PRODUCER : 0;
 	r->f.own_index = (uint64_t *)&r->own->index;
+	m->nlive = live;
 	/* A publish looks for sleepers: with one consumer its page's waiting
-	 * count (as in SPSC), else every page (f.peer_waiting points at a
+	 * count (as in SPSC), else every page: f.peer_waiting points at a
 	 * local 1, so every publish comes to mobj__ring_multi_wake, and a
-	 * batching producer publishes every commit: correct, no gain). */
+	 * publish that batching may defer goes to mobj_ring_slow_publish
+	 * (f.fan), which reads every page first. A binary built before f.fan
+	 * publishes every commit instead: correct, no gain. With none live,
+	 * every commit is published: a consumer joins at a published tail,
+	 * and reads nothing committed long before it. */
 	r->f.peer_waiting = live == 1 ? (uint32_t *)&only->waiting : &m->one;
 	r->f.peer_polling = live == 1 ? (uint32_t *)&only->polling : &m->zero;
 	r->f.peer_closed = &m->zero;
 	r->f.fence = !light;
+	r->f.fan = live >= 2;
 }
 
 /* Release what slot @s holds (its page, waker and peer event) as @state. */
@@ -476,33 +489,63 @@ static bool wants_wake(struct mobj_ring *r, struct slot *s, uint32_t seq)
 	return true;
 }
 
-/* K3 for every consumer: one bump of our wake sequence serves all. */
+/* K3 for every consumer: one bump of our wake sequence serves all, and
+ * where one wake on the word reaches every sleeper (MOBJ__OS_WAKE_SHARED,
+ * Linux: FUTEX_WAKE of INT_MAX) one call does too; each armed peer event
+ * is still signalled on its own. */
 void mobj__ring_multi_wake(struct mobj_ring *r)
 {
 	struct mobj__ring_multi *m = r->m;
+	uint32_t *word = (uint32_t *)&r->own->wake_seq;
 	uint32_t seq = atomic_load_explicit(&r->own->wake_seq,
 	                                    memory_order_relaxed);
 	bool bumped = false;
 	unsigned i;
 
-	for (i = 0; i < m->max; i++) {
-		const struct mobj__ring_ctl *c = m->slot[i].ctl;
+	for (i = 0; i < m->nlive; i++) {
+		struct slot *s = m->live[i];
 
-		if (!wants_wake(r, &m->slot[i], seq))
+		if (!wants_wake(r, s, seq))
 			continue;
-		if (!bumped)
+		if (!bumped) {
 			atomic_fetch_add_explicit(&r->own->wake_seq, 1,
 			                          memory_order_release);
+			if (MOBJ__OS_WAKE_SHARED)
+				mobj__os_waker_wake(&s->waker, word);
+		}
 		bumped = true;
-		/* Linux: one futex wake would do; Darwin's semaphores are
-		 * per consumer. */
-		mobj__os_waker_wake(&m->slot[i].waker,
-		                    (uint32_t *)&r->own->wake_seq);
-		if (m->slot[i].pev_set &&
-		    atomic_load_explicit(&c->armed, memory_order_relaxed))
-			mobj__os_pevent_signal(&m->slot[i].pev);
+		if (!MOBJ__OS_WAKE_SHARED)
+			mobj__os_waker_wake(&s->waker, word);
+		if (s->pev_set &&
+		    atomic_load_explicit(&s->ctl->armed, memory_order_relaxed))
+			mobj__os_pevent_signal(&s->pev);
 		r->stats.wakes++;
 	}
+}
+
+/* Whether a live consumer waits (asleep, or armed for its descriptor) or
+ * spins: then a batching producer publishes at once, as in SPSC. */
+static bool consumers_busy(const struct mobj__ring_multi *m)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nlive; i++) {
+		const struct mobj__ring_ctl *c = m->live[i]->ctl;
+
+		if (atomic_load_explicit(&c->waiting, memory_order_relaxed) ||
+		    atomic_load_explicit(&c->polling, memory_order_relaxed))
+			return true;
+	}
+	return false;
+}
+
+void mobj_ring_slow_publish(struct mobj_ring *r)
+{
+	if (!r)
+		return;
+	if (r->m && r->connected && !consumers_busy(r->m))
+		return;
+	mobj_ring__publish(&r->f, r, 1);
 }
 
 ssize_t mobj__ring_multi_available(struct mobj_ring *r)
@@ -882,7 +925,7 @@ void mobj__ring_multi_free(struct mobj_ring *r)
 	for (i = 0; i < m->max; i++) {
 		/* mobj_ring_close() woke the consumers through the futex;
 		 * Darwin's semaphores are per consumer. */
-		if (m->slot[i].waker_set)
+		if (m->slot[i].waker_set && !MOBJ__OS_WAKE_SHARED)
 			mobj__os_waker_wake(&m->slot[i].waker,
 			                    (uint32_t *)&r->own->wake_seq);
 		/* Not depart: its refresh reads our control page, which a
@@ -898,6 +941,7 @@ void mobj__ring_multi_free(struct mobj_ring *r)
 		if (m->offer[i].token != 0)
 			offer_drop(r, &m->offer[i]);
 	free(m->offer);
+	free(m->live);
 	free(m);
 	r->m = NULL;
 }

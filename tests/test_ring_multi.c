@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -941,6 +942,309 @@ static void test_multi_batch_overwrite(void **state)
 	tu_res_objects_check(res);
 }
 
+/* ---- Batching with two or more consumers -------------------------------- */
+
+/* With two or more live consumers a batching producer defers as in SPSC:
+ * nothing is published below the batch size while no consumer waits or
+ * polls (each consumer's page is read), everything at the batch size, at
+ * flush, and at once for a consumer that polls or waits. Before
+ * mobj_ring_slow_publish() every commit was published (and scanned). */
+static void test_multi_batch_defers_with_two(void **state)
+{
+	struct tu_res res = tu_res_objects();
+	struct mobj_ring *p, *c[3];
+	struct mobj__ring_ctl *own;
+	struct mobj_ring_stats st;
+	static char buf[8192];
+	int i;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(1 << 16, 3, 0, &p), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(mobj_ring_consumer(p, &c[i]), 0);
+	own = mobj__ring_own(p);
+	assert_int_equal(mobj_ring_set_batch(p, 4096), 0);
+	assert_int_equal(mobj_ring_write(p, "abcd", 4, 0), 4);
+	assert_int_equal(atomic_load(&own->index), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(mobj_ring_read(c[i], buf, sizeof(buf), 0),
+		                 -EAGAIN);
+	assert_int_equal(mobj_ring_flush(p), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(mobj_ring_read(c[i], buf, sizeof(buf), 0), 4);
+	/* One departs: two are left, still deferred. */
+	mobj_ring_close(c[2]);
+	assert_int_equal(mobj_ring_write(p, buf, 4095, 0), 4095);
+	assert_int_equal(atomic_load(&own->index), 4);
+	assert_int_equal(mobj_ring_write(p, buf, 1, 0), 1); /* the batch size */
+	assert_int_equal(atomic_load(&own->index), 4100);
+	for (i = 0; i < 2; i++)
+		assert_int_equal(mobj_ring_read(c[i], buf, sizeof(buf), 0), 4096);
+	/* The second consumer polls (spins in a wait): published at once. */
+	atomic_store(&mobj__ring_own(c[1])->polling, 1);
+	assert_int_equal(mobj_ring_write(p, "efgh", 4, 0), 4);
+	atomic_store(&mobj__ring_own(c[1])->polling, 0);
+	assert_int_equal(atomic_load(&own->index), 4104);
+	assert_int_equal(mobj_ring_read(c[0], buf, sizeof(buf), 0), 4);
+	assert_int_equal(mobj_ring_write(p, "ijkl", 4, 0), 4);
+	assert_int_equal(atomic_load(&own->index), 4104);
+	/* It waits (announced for the next byte): published and woken. */
+	assert_int_equal(mobj_ring_stats(p, &st), 0);
+	assert_int_equal(st.wakes, 0);
+	mobj__ring_own(c[1])->wait_seq = atomic_load(&own->wake_seq);
+	mobj__ring_own(c[1])->wait_target = 4105;
+	atomic_store(&mobj__ring_own(c[1])->waiting, 1);
+	assert_int_equal(mobj_ring_write(p, "mnop", 4, 0), 4);
+	atomic_store(&mobj__ring_own(c[1])->waiting, 0);
+	assert_int_equal(atomic_load(&own->index), 4112);
+	assert_int_equal(mobj_ring_stats(p, &st), 0);
+	assert_int_equal(st.wakes, 1);
+	assert_int_equal(mobj_ring_read(c[0], buf, sizeof(buf), 0), 8);
+	assert_int_equal(mobj_ring_read(c[1], buf, sizeof(buf), 0), 12);
+	mobj_ring_close(c[0]);
+	mobj_ring_close(c[1]);
+	mobj_ring_close(p);
+	tu_res_objects_check(res);
+}
+
+#define WAKE_ROUNDS 300
+#define WAKE_CONS 4
+
+struct waker_test {
+	struct mobj_ring *c[WAKE_CONS];
+	_Atomic uint64_t got[WAKE_CONS]; /* bytes each consumer verified */
+	int err[WAKE_CONS];
+	int batch; /* the consumers batch their consumes too */
+};
+
+struct waker_arg {
+	struct waker_test *t;
+	int i;
+};
+
+/* Read (blocking, small reads so that the consumer often sleeps) and
+ * verify until -EPIPE. */
+static void *wake_reader(void *arg)
+{
+	struct waker_arg *a = arg;
+	struct waker_test *t = a->t;
+	struct mobj_ring *c = t->c[a->i];
+	unsigned char buf[16];
+	uint64_t at = 0;
+	ssize_t n, k;
+
+	if (t->batch)
+		mobj_ring_set_batch(c, 64);
+	for (;;) {
+		n = mobj_ring_read(c, buf, sizeof(buf), T_MS);
+		if (n == -EPIPE)
+			break;
+		if (n < 0) {
+			t->err[a->i] = (int)n;
+			break;
+		}
+		for (k = 0; k < n; k++)
+			if (buf[k] != pat(at + (uint64_t)k))
+				t->err[a->i] = 1;
+		at += (uint64_t)n;
+		atomic_store(&t->got[a->i], at);
+	}
+	return NULL;
+}
+
+/* Every consumer has @target, or the ones that lack it all wait. */
+static bool all_got_or_wait(struct waker_test *t, uint64_t target, bool *got)
+{
+	bool all = true;
+	int i;
+
+	for (i = 0; i < WAKE_CONS; i++) {
+		if (atomic_load(&t->got[i]) >= target)
+			continue;
+		all = false;
+		if (!atomic_load(&mobj__ring_own(t->c[i])->waiting))
+			return false;
+	}
+	*got = all;
+	return true;
+}
+
+/* One byte of the stream at @at. */
+static void write_pat(struct mobj_ring *p, uint64_t at, size_t n)
+{
+	unsigned char buf[64];
+	size_t k;
+
+	for (k = 0; k < n; k++)
+		buf[k] = pat(at + k);
+	assert_int_equal(mobj_ring_write(p, buf, n, T_MS), (ssize_t)n);
+}
+
+/* The sleep/wake loop: four consumer threads, a producer batching 4096
+ * bytes writes a short message per round; odd rounds flush, even rounds
+ * add one byte at a time while the round is unpublished and every
+ * consumer that lacks it waits (a commit that sees a waiting consumer
+ * must publish: a deferral there would leave them waiting, and the bytes
+ * added per round grow to the batch size). Every consumer gets every
+ * byte; nobody times out. */
+static void wake_loop(int consumer_batch)
+{
+	struct tu_res res = tu_res_objects();
+	static struct waker_test t;
+	struct waker_arg a[WAKE_CONS];
+	pthread_t th[WAKE_CONS];
+	struct mobj_ring *p;
+	uint64_t at = 0, extra = 0, start;
+	bool got;
+	int i, r;
+
+	memset(&t, 0, sizeof(t));
+	t.batch = consumer_batch;
+	assert_int_equal(mobj_ring_create_multi(1 << 16, WAKE_CONS, 0, &p), 0);
+	assert_int_equal(mobj_ring_set_batch(p, 4096), 0);
+	for (i = 0; i < WAKE_CONS; i++) {
+		a[i].t = &t;
+		a[i].i = i;
+		assert_int_equal(mobj_ring_consumer(p, &t.c[i]), 0);
+		assert_int_equal(pthread_create(&th[i], NULL, wake_reader,
+		                                &a[i]), 0);
+	}
+	for (r = 0; r < WAKE_ROUNDS; r++) {
+		size_t n = 1 + (size_t)(r % 13);
+
+		write_pat(p, at, n);
+		at += n;
+		if (r % 2)
+			assert_int_equal(mobj_ring_flush(p), 0);
+		start = tu_now_ms();
+		for (;;) {
+			if (all_got_or_wait(&t, at, &got) && got)
+				break;
+			if (!(r % 2) &&
+			    atomic_load(&mobj__ring_own(p)->index) < at &&
+			    all_got_or_wait(&t, at, &got)) {
+				write_pat(p, at, 1);
+				at++;
+				extra++;
+			}
+			assert_true(tu_now_ms() - start < T_MS);
+			sched_yield();
+		}
+	}
+	mobj_ring_close(p);
+	for (i = 0; i < WAKE_CONS; i++) {
+		pthread_join(th[i], NULL);
+		assert_int_equal(t.err[i], 0);
+		assert_int_equal(atomic_load(&t.got[i]), at);
+		mobj_ring_close(t.c[i]);
+	}
+	/* One byte per even round (its message was deferred before they
+	 * waited); a count stale for a moment (a sleeper between its slice
+	 * and its next announcement) may cost one more. A deferral past a
+	 * waiter costs the batch size. */
+	assert_true(extra <= WAKE_ROUNDS);
+	tu_res_objects_check(res);
+}
+
+static void test_multi_batch_wake_loop(void **state)
+{
+	(void)state;
+	wake_loop(0);
+	wake_loop(1);
+}
+
+/* A program built against the header before mobj_ring_slow_publish()
+ * keeps this inline publish (a copy of it): it still sees peer_waiting
+ * at the producer's local 1 with two or more consumers, so it publishes
+ * every commit and wakes through mobj_ring_slow_wake(). */
+static void old_publish(struct mobj_ring_fast *f, struct mobj_ring *r,
+                        int force)
+{
+	if (!force && f->pos - f->published < f->batch &&
+	    !__atomic_load_n(f->peer_waiting, __ATOMIC_RELAXED) &&
+	    !__atomic_load_n(f->peer_polling, __ATOMIC_RELAXED))
+		return;
+	__atomic_store_n(f->own_index, f->pos, __ATOMIC_RELEASE);
+	f->published = f->pos;
+	if (f->fence)
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	else
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(f->peer_waiting, __ATOMIC_RELAXED))
+		mobj_ring_slow_wake(r);
+}
+
+/* The old inline mobj_ring_commit() (through old_publish). */
+static int old_commit(struct mobj_ring *r, size_t n)
+{
+	struct mobj_ring_fast *f = (struct mobj_ring_fast *)r;
+
+	if (!r || f->role != MOBJ_RING_FAST_PRODUCER || n > f->reserved)
+		return -EINVAL;
+	f->reserved = 0;
+	f->in_record = 0;
+	if (n == 0)
+		return 0;
+	f->pos += n;
+	f->off += n;
+	if (f->off >= f->cap)
+		f->off -= f->cap;
+	old_publish(f, r, 0);
+	return 0;
+}
+
+static void test_multi_batch_old_binary(void **state)
+{
+	struct tu_res res = tu_res_objects();
+	struct reader rd[3];
+	pthread_t th[3];
+	struct mobj_ring *p;
+	uint64_t total = 8 << 20, i = 0;
+	unsigned char *dst;
+	size_t n, k;
+	int j;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(1 << 16, 3, 0, &p), 0);
+	assert_int_equal(mobj_ring_set_batch(p, 4096), 0);
+	for (j = 0; j < 3; j++) {
+		rd[j].total = total;
+		assert_int_equal(mobj_ring_consumer(p, &rd[j].c), 0);
+	}
+	/* Every commit published, none deferred. */
+	for (k = 1; k <= 64; k++) {
+		assert_int_equal(mobj_ring_reserve(p, 1, 0, (void **)&dst), 0);
+		*dst = pat(i++);
+		assert_int_equal(old_commit(p, 1), 0);
+		assert_int_equal(atomic_load(&mobj__ring_own(p)->index), k);
+	}
+	/* The consumers sleep often (small messages) and are never left
+	 * asleep: every byte arrives, each read bounded by T_MS. */
+	for (j = 0; j < 3; j++)
+		assert_int_equal(pthread_create(&th[j], NULL, reader_main,
+		                                &rd[j]), 0);
+	while (i < total) {
+		n = 1 + (size_t)((i * 7919) % 300);
+		if (n > total - i)
+			n = (size_t)(total - i);
+		assert_int_equal(mobj_ring_reserve(p, n, T_MS, (void **)&dst), 0);
+		for (k = 0; k < n; k++)
+			dst[k] = pat(i + k);
+		assert_int_equal(old_commit(p, n), 0);
+		assert_int_equal(atomic_load(&mobj__ring_own(p)->index), i + n);
+		i += n;
+		if (i % 7 == 0)
+			sched_yield();
+	}
+	mobj_ring_close(p);
+	for (j = 0; j < 3; j++) {
+		pthread_join(th[j], NULL);
+		assert_int_equal(rd[j].err, 0);
+		mobj_ring_close(rd[j].c);
+	}
+	tu_res_objects_check(res);
+}
+
 /* Consumer process: receive, verify (or die after @die_after bytes), exit
  * with the result. */
 static void consumer_child(struct mobj_chan *ch, uint64_t total,
@@ -987,7 +1291,7 @@ static void spawn_consumers(struct mobj_ring *p, int n, uint64_t total,
  * first dies (SIGKILL, no close) that far in, while the producer waits
  * for it: it stops holding the producer back (every write bounded by
  * T_MS), and the others still verify every byte. */
-static void stream_processes(uint64_t die_after)
+static void stream_processes(uint64_t die_after, size_t batch)
 {
 	struct tu_res res = tu_res_now();
 	struct mobj_ring_consumer_stats st;
@@ -997,6 +1301,7 @@ static void stream_processes(uint64_t die_after)
 	int i;
 
 	assert_int_equal(mobj_ring_create_multi(256 << 10, NCONS, 0, &p), 0);
+	assert_int_equal(mobj_ring_set_batch(p, batch), 0);
 	spawn_consumers(p, NCONS, total, die_after, pids);
 	assert_int_equal(produce(p, total), 0);
 	for (i = 0; i < NCONS; i++) {
@@ -1015,13 +1320,21 @@ static void stream_processes(uint64_t die_after)
 static void test_multi_stream_processes(void **state)
 {
 	(void)state;
-	stream_processes(0);
+	stream_processes(0, 0);
+}
+
+/* The same with the producer batching (deferring while no consumer
+ * process waits or polls): every byte reaches each. */
+static void test_multi_stream_processes_batch(void **state)
+{
+	(void)state;
+	stream_processes(0, 4096);
 }
 
 static void test_multi_kill_one(void **state)
 {
 	(void)state;
-	stream_processes(4 << 20);
+	stream_processes(4 << 20, 0);
 }
 
 /* The producer's death (SIGKILL) reaches every consumer: all committed
@@ -1563,8 +1876,12 @@ int main(int argc, char **argv)
 #endif
 		cmocka_unit_test(test_multi_batch),
 		cmocka_unit_test(test_multi_batch_overwrite),
+		cmocka_unit_test(test_multi_batch_defers_with_two),
+		cmocka_unit_test(test_multi_batch_wake_loop),
+		cmocka_unit_test(test_multi_batch_old_binary),
 		cmocka_unit_test(test_multi_stream_threads),
 		cmocka_unit_test(test_multi_stream_processes),
+		cmocka_unit_test(test_multi_stream_processes_batch),
 		cmocka_unit_test(test_multi_kill_one),
 		cmocka_unit_test(test_multi_producer_killed),
 		cmocka_unit_test(test_multi_least_privilege),

@@ -755,6 +755,11 @@ struct mobj_ring_fast {
 	uint32_t fence;     /* publish with a seq_cst fence (no heavy barrier) */
 	uint32_t in_record; /* a record is reserved (peeked) */
 	uint32_t role;      /* MOBJ_RING_FAST_PRODUCER or _CONSUMER */
+	/* Last, so binaries built before it never read it: a 1:N producer
+	 * whose peer_waiting points at a local 1 (not one consumer's page).
+	 * Such binaries publish every commit there; this header sends a
+	 * publish that batching may defer to mobj_ring_slow_publish(). */
+	uint32_t fan;
 };
 
 /** Values of struct mobj_ring_fast's role and ready. */
@@ -789,16 +794,31 @@ MOBJ_EXPORT int mobj_ring_slow_consume(struct mobj_ring *r, size_t n);
  */
 MOBJ_EXPORT void mobj_ring_slow_wake(struct mobj_ring *r);
 
+/**
+ * The out-of-line half of a publish that batching may defer, for a 1:N
+ * producer with no single consumer to look at: defer unless some live
+ * consumer waits or spins (each consumer's page is read), else publish
+ * and wake. Not for direct use.
+ */
+MOBJ_EXPORT void mobj_ring_slow_publish(struct mobj_ring *r);
+
 /* After commit or consume moved f->pos: publish it unless batching defers
  * it (@force: publish anyway). The design block of src/ring.c proves that
- * no wake-up is lost with the fence or, when light, the compiler barrier. */
+ * no wake-up is lost with the fence or, when light, the compiler barrier.
+ * f->fan is read only where batching would defer but the peer word says
+ * waiting: an SPSC end that does not batch, or defers, never reads it. */
 static inline void mobj_ring__publish(struct mobj_ring_fast *f,
                                       struct mobj_ring *r, int force)
 {
-	if (!force && f->pos - f->published < f->batch &&
-	    !__atomic_load_n(f->peer_waiting, __ATOMIC_RELAXED) &&
-	    !__atomic_load_n(f->peer_polling, __ATOMIC_RELAXED))
-		return;
+	if (!force && f->pos - f->published < f->batch) {
+		if (!__atomic_load_n(f->peer_waiting, __ATOMIC_RELAXED) &&
+		    !__atomic_load_n(f->peer_polling, __ATOMIC_RELAXED))
+			return;
+		if (f->fan) {
+			mobj_ring_slow_publish(r);
+			return;
+		}
+	}
 	__atomic_store_n(f->own_index, f->pos, __ATOMIC_RELEASE);
 	f->published = f->pos;
 	if (f->fence)
