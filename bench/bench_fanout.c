@@ -5,6 +5,9 @@
  *
  *   mobj-1:N   one 1:N ring (mobj_ring_create_multi, blocking mode): the
  *              producer writes each message once (reserve, memcpy, commit)
+ *   mobj-1:N+b the same with the producer batching (mobj_ring_set_batch,
+ *              BATCH bytes): it publishes its tail at the batch size, or
+ *              at once when a consumer waits or spins
  *   mobj-Nx1   N SPSC mobj rings fed by the one producer: each message is
  *              written N times, once into each ring
  *   iox-1:N    iceoryx publish/subscribe (bench_iox.c's transport: loan,
@@ -39,6 +42,8 @@
 
 #define MAXN 4
 #define T_MS 10000
+/* mobj-1:N+b's batch: 1/16 of the smallest capacity (cap_for). */
+#define BATCH (16 * 1024)
 
 static const size_t sizes[] = { 64, 1024, 65536, 1048576 };
 static const int counts[] = { 1, 2, 4 };
@@ -149,8 +154,9 @@ static int produce(struct mobj_ring **r, int nr, const char *src, size_t size,
 
 /* One repetition: per-consumer MB/s in @tput[0..n), producer CPU ns per
  * message in *@cost. 0 or -1. */
-static int run_once(bool multi, int n, size_t size, uint64_t count,
-                    const char *src, double *tput, double *cost)
+static int run_once(bool multi, size_t batch, int n, size_t size,
+                    uint64_t count, const char *src, double *tput,
+                    double *cost)
 {
 	struct mobj_ring *r[MAXN] = { 0 };
 	pid_t pids[MAXN];
@@ -167,6 +173,8 @@ static int run_once(bool multi, int n, size_t size, uint64_t count,
 		err = multi ? mobj_ring_create_multi(cap_for(size), (unsigned)n,
 		                                     0, &r[i]) :
 		              mobj_ring_create(cap_for(size), &r[i]);
+	if (err == 0 && batch)
+		err = mobj_ring_set_batch(r[0], batch);
 	for (i = 0; i < n; i++)
 		pids[i] = -1;
 	if (err == 0)
@@ -287,7 +295,7 @@ static int iox_once(int n, size_t size, uint64_t count, const char *src,
 }
 #endif
 
-enum { NX1, ONE_N, IOX };
+enum { NX1, ONE_N, IOX, ONE_N_BATCH };
 
 static void one(int kind, int n, size_t size, const char *src)
 {
@@ -295,10 +303,11 @@ static void one(int kind, int n, size_t size, const char *src)
 	uint64_t total = (bh_opts.quick ? 64ull : 256ull) << 20;
 	uint64_t count = total / size;
 	/* The harness keeps the pointer: static names. */
-	static const char *const names[3][5] = {
+	static const char *const names[4][5] = {
 		{ NULL, "mobj-1x1", "mobj-2x1", NULL, "mobj-4x1" },
 		{ NULL, "mobj-1:1", "mobj-1:2", NULL, "mobj-1:4" },
 		{ NULL, "iox-1:1", "iox-1:2", NULL, "iox-1:4" },
+		{ NULL, "mobj-1:1+b", "mobj-1:2+b", NULL, "mobj-1:4+b" },
 	};
 	const char *impl = names[kind][n];
 	int rep, reps = bh_opts.reps > 0 ? bh_opts.reps : 3, nt = 0, rc;
@@ -316,8 +325,9 @@ static void one(int kind, int n, size_t size, const char *src)
 			rc = iox_once(n, size, count, src, &tput[nt], &cost[rep]);
 		else
 #endif
-			rc = run_once(kind == ONE_N, n, size, count, src,
-			              &tput[nt], &cost[rep]);
+			rc = run_once(kind != NX1,
+			              kind == ONE_N_BATCH ? BATCH : 0, n, size,
+			              count, src, &tput[nt], &cost[rep]);
 		if (rc < 0) {
 			bh_note("ring", "ring.fanout", impl, size, "MB/s",
 			        "a repetition failed");
@@ -359,6 +369,7 @@ void bench_fanout(void)
 	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
 		for (k = 0; k < 3; k++) {
 			one(ONE_N, counts[k], sizes[s], src);
+			one(ONE_N_BATCH, counts[k], sizes[s], src);
 			one(NX1, counts[k], sizes[s], src);
 			if (iox)
 				one(IOX, counts[k], sizes[s], src);

@@ -179,9 +179,9 @@ void mobj__ring_multi_refresh(struct mobj_ring *r)
 	m->nlive = live;
 	/* A publish looks for sleepers: with one consumer its page's waiting
 	 * count (as in SPSC), else every page: f.peer_waiting points at a
-	 * local 1, so every publish comes to mobj__ring_multi_wake, and a
-	 * publish that batching may defer goes to mobj_ring_slow_publish
-	 * (f.fan), which reads every page first. A binary built before f.fan
+	 * local 1, so every publish comes to mobj__ring_multi_wake, and so
+	 * does, before publishing, a publish that batching may defer (f.fan),
+	 * which it makes only when a consumer waits or spins. A binary built before f.fan
 	 * publishes every commit instead: correct, no gain. With none live,
 	 * every commit is published: a consumer joins at a published tail,
 	 * and reads nothing committed long before it. */
@@ -489,6 +489,22 @@ static bool wants_wake(struct mobj_ring *r, struct slot *s, uint32_t seq)
 	return true;
 }
 
+/* Whether a live consumer waits (asleep, or armed for its descriptor) or
+ * spins: then a batching producer publishes at once, as in SPSC. */
+static bool consumers_busy(const struct mobj__ring_multi *m)
+{
+	unsigned i;
+
+	for (i = 0; i < m->nlive; i++) {
+		const struct mobj__ring_ctl *c = m->live[i]->ctl;
+
+		if (atomic_load_explicit(&c->waiting, memory_order_relaxed) ||
+		    atomic_load_explicit(&c->polling, memory_order_relaxed))
+			return true;
+	}
+	return false;
+}
+
 /* K3 for every consumer: one bump of our wake sequence serves all, and
  * where one wake on the word reaches every sleeper (MOBJ__OS_WAKE_SHARED,
  * Linux: FUTEX_WAKE of INT_MAX) one call does too; each armed peer event
@@ -502,6 +518,19 @@ void mobj__ring_multi_wake(struct mobj_ring *r)
 	bool bumped = false;
 	unsigned i;
 
+	if (r->f.published != r->f.pos) {
+		/* f.fan: a publish batching may defer (ring.h); K1 and K2 of
+		 * its publish here, then K3 for every consumer below. */
+		if (!consumers_busy(m))
+			return;
+		atomic_store_explicit((_Atomic uint64_t *)r->f.own_index,
+		                      r->f.pos, memory_order_release);
+		r->f.published = r->f.pos;
+		if (r->f.fence)
+			atomic_thread_fence(memory_order_seq_cst);
+		else
+			atomic_signal_fence(memory_order_seq_cst);
+	}
 	for (i = 0; i < m->nlive; i++) {
 		struct slot *s = m->live[i];
 
@@ -521,31 +550,6 @@ void mobj__ring_multi_wake(struct mobj_ring *r)
 			mobj__os_pevent_signal(&s->pev);
 		r->stats.wakes++;
 	}
-}
-
-/* Whether a live consumer waits (asleep, or armed for its descriptor) or
- * spins: then a batching producer publishes at once, as in SPSC. */
-static bool consumers_busy(const struct mobj__ring_multi *m)
-{
-	unsigned i;
-
-	for (i = 0; i < m->nlive; i++) {
-		const struct mobj__ring_ctl *c = m->live[i]->ctl;
-
-		if (atomic_load_explicit(&c->waiting, memory_order_relaxed) ||
-		    atomic_load_explicit(&c->polling, memory_order_relaxed))
-			return true;
-	}
-	return false;
-}
-
-void mobj_ring_slow_publish(struct mobj_ring *r)
-{
-	if (!r)
-		return;
-	if (r->m && r->connected && !consumers_busy(r->m))
-		return;
-	mobj_ring__publish(&r->f, r, 1);
 }
 
 ssize_t mobj__ring_multi_available(struct mobj_ring *r)

@@ -948,7 +948,7 @@ static void test_multi_batch_overwrite(void **state)
  * nothing is published below the batch size while no consumer waits or
  * polls (each consumer's page is read), everything at the batch size, at
  * flush, and at once for a consumer that polls or waits. Before
- * mobj_ring_slow_publish() every commit was published (and scanned). */
+ * f.fan every commit was published (and scanned). */
 static void test_multi_batch_defers_with_two(void **state)
 {
 	struct tu_res res = tu_res_objects();
@@ -1153,7 +1153,7 @@ static void test_multi_batch_wake_loop(void **state)
 	wake_loop(1);
 }
 
-/* A program built against the header before mobj_ring_slow_publish()
+/* A program built against the header before f.fan (struct mobj_ring_fast)
  * keeps this inline publish (a copy of it): it still sees peer_waiting
  * at the producer's local 1 with two or more consumers, so it publishes
  * every commit and wakes through mobj_ring_slow_wake(). */

@@ -758,7 +758,7 @@ struct mobj_ring_fast {
 	/* Last, so binaries built before it never read it: a 1:N producer
 	 * whose peer_waiting points at a local 1 (not one consumer's page).
 	 * Such binaries publish every commit there; this header sends a
-	 * publish that batching may defer to mobj_ring_slow_publish(). */
+	 * publish that batching may defer to mobj_ring_slow_wake(). */
 	uint32_t fan;
 };
 
@@ -790,23 +790,21 @@ MOBJ_EXPORT int mobj_ring_slow_consume(struct mobj_ring *r, size_t n);
 
 /**
  * After a publish that saw the peer waiting: wake it if it waits for what
- * was published (one system call at most). Not for direct use.
+ * was published (one system call at most; a 1:N producer: one per wake
+ * round on Linux, one per consumer on Darwin, and a send per consumer
+ * armed for its descriptor). A 1:N producer with two or more consumers
+ * (f->fan) also comes here before a publish that batching may defer:
+ * it publishes (and wakes) only when some consumer waits or spins. Not
+ * for direct use.
  */
 MOBJ_EXPORT void mobj_ring_slow_wake(struct mobj_ring *r);
-
-/**
- * The out-of-line half of a publish that batching may defer, for a 1:N
- * producer with no single consumer to look at: defer unless some live
- * consumer waits or spins (each consumer's page is read), else publish
- * and wake. Not for direct use.
- */
-MOBJ_EXPORT void mobj_ring_slow_publish(struct mobj_ring *r);
 
 /* After commit or consume moved f->pos: publish it unless batching defers
  * it (@force: publish anyway). The design block of src/ring.c proves that
  * no wake-up is lost with the fence or, when light, the compiler barrier.
- * f->fan is read only where batching would defer but the peer word says
- * waiting: an SPSC end that does not batch, or defers, never reads it. */
+ * f->fan is read only where batching would defer but the peer's words say
+ * it waits or spins, and shares the one out-of-line call: an SPSC end
+ * that does not batch, or defers, runs the instructions it ran before. */
 static inline void mobj_ring__publish(struct mobj_ring_fast *f,
                                       struct mobj_ring *r, int force)
 {
@@ -814,8 +812,8 @@ static inline void mobj_ring__publish(struct mobj_ring_fast *f,
 		if (!__atomic_load_n(f->peer_waiting, __ATOMIC_RELAXED) &&
 		    !__atomic_load_n(f->peer_polling, __ATOMIC_RELAXED))
 			return;
-		if (f->fan) {
-			mobj_ring_slow_publish(r);
+		if (f->fan) { /* a 1:N producer decides out of line */
+			mobj_ring_slow_wake(r);
 			return;
 		}
 	}
