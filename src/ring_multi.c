@@ -489,17 +489,29 @@ static bool wants_wake(struct mobj_ring *r, struct slot *s, uint32_t seq)
 	return true;
 }
 
-/* Whether a live consumer waits (asleep, or armed for its descriptor) or
- * spins: then a batching producer publishes at once, as in SPSC. */
-static bool consumers_busy(const struct mobj__ring_multi *m)
+/* Whether publishing now gains a live consumer something, so that a
+ * batching producer should not defer: it spins (polling), or it waits
+ * (asleep, or armed for its descriptor) for a target that what we hold
+ * back reaches. A waiter whose target is published already was woken (or
+ * will see it at W4) and has not run yet, which on a busy shared core
+ * lasts a scheduling slice: publishing every commit meanwhile helps
+ * nobody. One whose target lies beyond our tail gains nothing either.
+ * Every word is a relaxed hint: the next commit looks again. */
+static bool consumers_busy(const struct mobj_ring *r)
 {
+	const struct mobj__ring_multi *m = r->m;
+	uint64_t t;
 	unsigned i;
 
 	for (i = 0; i < m->nlive; i++) {
 		const struct mobj__ring_ctl *c = m->live[i]->ctl;
 
-		if (atomic_load_explicit(&c->waiting, memory_order_relaxed) ||
-		    atomic_load_explicit(&c->polling, memory_order_relaxed))
+		if (atomic_load_explicit(&c->polling, memory_order_relaxed))
+			return true;
+		if (!atomic_load_explicit(&c->waiting, memory_order_relaxed))
+			continue;
+		t = atomic_load_explicit(&c->wait_target, memory_order_relaxed);
+		if (t > r->f.published && t <= r->f.pos)
 			return true;
 	}
 	return false;
@@ -521,7 +533,7 @@ void mobj__ring_multi_wake(struct mobj_ring *r)
 	if (r->f.published != r->f.pos) {
 		/* f.fan: a publish batching may defer (ring.h); K1 and K2 of
 		 * its publish here, then K3 for every consumer below. */
-		if (!consumers_busy(m))
+		if (!consumers_busy(r))
 			return;
 		atomic_store_explicit((_Atomic uint64_t *)r->f.own_index,
 		                      r->f.pos, memory_order_release);
