@@ -96,6 +96,21 @@
  * either. A waiter takes its count back out of waiting when it returns (a
  * counter, because the mobj_ring_fd() helper thread may wait at the same
  * time, ring_fd.c); a stale nonzero value only costs a spare wake.
+ * N consumers (ring_multi.c). Each consumer runs W1..W5 against pctl as
+ * an SPSC consumer does, announcing in its own page; every publish of a
+ * 1:N producer (peer_waiting points at a local 1: inline commits, flush,
+ * close, the publish before it waits) is followed by K3 for every live
+ * consumer, each pairing with that consumer's W3 exactly as above, so
+ * the proof holds per consumer: K3 sees consumer i's announcement or its
+ * W4 sees the index. One bump of wake_seq serves all: a consumer that read
+ * the old value at W1 cannot sleep on it after the bump, and on Linux the
+ * one FUTEX_WAKE that follows reaches every sleeper on the word. With two
+ * or more consumers a deferrable commit (f.fan) reads each consumer's
+ * polling, waiting and wait_target first, and defers unless publishing
+ * now reaches a target; a deferral is not a publish, so it needs no K3,
+ * and the deferred bytes reach the consumers with the producer's next
+ * publish, which is a K1..K3 like any other (as in SPSC: the threshold,
+ * a later commit that sees a waiter, its own wait, flush or close).
  * Everything the peer writes here (waiting, polling, targets, sequences,
  * its flags) only decides whether and how we make a wake-up call: a lie
  * costs the liar a slice of latency or us a system call, never memory

@@ -38,12 +38,20 @@
  * Waiting and waking: the SPSC Dekker protocol (ring.c) per pair. Every
  * consumer sleeps on pctl's wake_seq and announces in its own page; the
  * producer's publish (inline; f.peer_waiting is the one live consumer's
- * waiting word, or a local 1 with two or more, so every commit comes here)
- * looks at each live consumer's page, bumps wake_seq once when any waits
- * for what was published, and wakes each of those whose announcement was
- * not woken yet, older ones included: a bump reaches only futex sleepers
- * (Linux), not a consumer's own semaphore (Darwin) nor an armed peer
- * event (wants_wake).
+ * waiting word, or a local 1 with two or more, so every publish comes
+ * here) looks at each live consumer's page, bumps wake_seq once when any
+ * waits for what was published, and wakes each of those whose
+ * announcement was not woken yet, older ones included: a bump reaches
+ * only futex sleepers, not a consumer's own semaphore (Darwin) nor an
+ * armed peer event (wants_wake). On Linux one FUTEX_WAKE per round wakes
+ * every futex sleeper (MOBJ__OS_WAKE_SHARED); Darwin signals each woken
+ * consumer's semaphore.
+ * Batching with two or more consumers: the inline publish cannot tell
+ * from one word whether anyone waits, so f.fan sends a commit that
+ * batching would defer here before it publishes (mobj_ring_slow_wake with
+ * published != pos): it defers unless a consumer polls or waits for a
+ * target the held-back bytes reach (consumers_busy), else publishes and
+ * wakes in one go. Why no wake-up is lost with N consumers: ring.c.
  * The producer waits for one laggard at a time: it announces in pctl with
  * the laggard's wake_seq and sleeps on it; another consumer that happens to
  * match wakes it spuriously, nothing worse. The producer publishes with a

@@ -143,14 +143,18 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * calls, available, fd). The producer uses reserve/commit, write, the
  * record calls, write_some, flush, available (the free space: the minimum
  * over live consumers, or the capacity with MOBJ_RING_OVERWRITE), fd and
- * mobj_ring_set_batch(). Batching publishes as in SPSC (at the batch size,
- * at flush and close, before the producer waits for room, and when its
- * one consumer waits or spins); with two or more live consumers every
- * commit is published (the producer would have to read each consumer's
- * page per commit to know none waits), so it saves nothing there. In
- * overwrite mode a reservation that moves `oldest` past the published tail
- * publishes first (a consumer takes an `oldest` ahead of the tail for a
- * lie).
+ * mobj_ring_set_batch(). Batching publishes as in SPSC: at the batch size,
+ * at flush and close, before the producer waits for room, and at once
+ * when a consumer spins, or sleeps (or is armed for its descriptor)
+ * waiting for bytes the commit holds back; a consumer woken already, or
+ * waiting for more than was committed, does not stop the deferral. With
+ * two or more live consumers each deferring commit reads every live
+ * consumer's page, out of line (a program built against ring.h before
+ * this release publishes every commit there, as it did: correct, no
+ * gain; the benchmark ring.fanout, mobj-1:N+b, measures it). In
+ * overwrite mode a reservation that moves `oldest`
+ * past the published tail publishes first (a consumer takes an `oldest`
+ * ahead of the tail for a lie).
  *
  * mobj_ring_fd() with no thread (Linux): each consumer, however it
  * joined, shares a peer event with the producer, as an SPSC ring's ends
@@ -501,7 +505,8 @@ MOBJ_RING_INLINE int mobj_ring_commit(struct mobj_ring *r, size_t n);
  * unpublished (producer: committed bytes; consumer: consumed bytes), like
  * filling io_uring SQEs before one submit. 0 (the default) publishes every
  * commit and consume. A batching end still publishes at once when the peer
- * sleeps or spins waiting for it, whenever it is about to wait itself
+ * sleeps or spins waiting for it (a 1:N producer: any live consumer, see
+ * mobj_ring_create_multi()), whenever it is about to wait itself
  * (a reserve that finds the ring full, a peek that finds it empty, with any
  * timeout), on mobj_ring_flush() and on mobj_ring_close(). So a pair of
  * ends never waits on unpublished progress, but progress made just before
@@ -671,7 +676,9 @@ MOBJ_EXPORT ssize_t mobj_ring_read_record(struct mobj_ring *r, void *p,
  *  wake) a call makes when it returns -EAGAIN with the descriptor in use. */
 struct mobj_ring_stats {
 	uint64_t sleeps; /**< sleeps waiting for the peer */
-	uint64_t wakes;  /**< wake-ups sent to a sleeping or polling peer */
+	uint64_t wakes;  /**< wake-ups sent to a sleeping or polling peer (a
+	                  *   1:N producer: each consumer woken; on Linux
+	                  *   one futex call wakes all of a round's) */
 	uint64_t peer_checks; /**< liveness checks of the peer (one system call each on Linux) */
 	uint64_t spins;  /**< waits that ended while spinning, with no system call */
 };
