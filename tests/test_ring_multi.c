@@ -364,6 +364,54 @@ static void test_multi_offer_bound(void **state)
 	tu_res_check(res);
 }
 
+/* fork() with offers pending: a child that closes its copy of the producer
+ * (or exits) leaves the parent's pending offers whole, peer events
+ * included (a shutdown of the shared sockets would make both sides' fds
+ * poll readable for good, as at a death). */
+static void test_multi_fork_child_closes_pending(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct pollfd pc = { .events = POLLIN }, pp = { .events = POLLIN };
+	struct mobj_ring_xfer offer, ans;
+	struct mobj_ring *p, *c;
+	char buf[4096];
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		mobj_ring_close(p);
+		_exit(0);
+	}
+	assert_int_equal(tu_wait(pid), 0);
+	assert_int_equal(mobj_ring_import(&offer, &c, &ans), 0);
+	assert_int_equal(mobj_ring_accept_answer(p, &ans), 0);
+	pc.fd = mobj_ring_fd(c);
+	pp.fd = mobj_ring_fd(p);
+	assert_true(pc.fd >= 0 && pp.fd >= 0);
+	/* The consumer's event: quiet, then a wake. */
+	assert_int_equal(mobj_ring_read(c, buf, 1, 0), -EAGAIN);
+	assert_int_equal(poll(&pc, 1, 0), 0);
+	assert_int_equal(mobj_ring_write(p, "x", 1, 0), 1);
+	assert_int_equal(poll(&pc, 1, T_MS), 1);
+	assert_int_equal(mobj_ring_read(c, buf, 1, 0), 1);
+	/* The producer's: quiet while full, a wake when there is room. */
+	memset(buf, 'y', sizeof(buf));
+	assert_int_equal(mobj_ring_write(p, buf, sizeof(buf), 0), 4096);
+	assert_int_equal(mobj_ring_write(p, buf, 1, 0), -EAGAIN);
+	assert_int_equal(poll(&pp, 1, 0), 0);
+	assert_int_equal(mobj_ring_read(c, buf, sizeof(buf), 0), 4096);
+	assert_int_equal(poll(&pp, 1, T_MS), 1);
+	assert_int_equal(mobj_ring_write(p, buf, 1, 0), 1);
+	mobj_ring_close(c);
+	mobj_ring_close(p);
+	tu_res_check(res);
+}
+
 /* A consumer's mobj_ring_fd() (its helper thread): readable once the
  * producer commits what a -EAGAIN was waiting for. */
 static void test_multi_consumer_fd(void **state)
@@ -1900,6 +1948,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_multi_hostile_index_overwrite),
 		cmocka_unit_test(test_multi_hostile_oldest),
 		cmocka_unit_test(test_multi_join_out_of_fds),
+		cmocka_unit_test(test_multi_fork_child_closes_pending),
 	};
 
 	tu_helper_dispatch(argc, argv, NULL);
