@@ -743,7 +743,8 @@ MOBJ_EXPORT void mobj_ring_close(struct mobj_ring *r);
  * summed up in @c ready; the peer's index is read and validated only in the
  * out-of-line calls (mobj_ring_slow_*), exactly as before. Not an API:
  * never read or write a field; the layout changes only with the library's
- * soname.
+ * soname, except for fields added at the end (the library allocates the
+ * struct, and a binary built before a field never reads it).
  */
 struct mobj_ring_fast {
 	unsigned char *data;          /* the mirror, 2 * cap bytes */
