@@ -6,8 +6,10 @@
  * consumer (-EOVERFLOW once, then intact records), the seqlock check of a
  * consumer reading in place (alone, and racing a producer that laps two
  * consumer processes), hostile consumer indices in both modes, the
- * producer's death reaching every consumer, and an in-process stream
- * between threads (the form tools/tsan.sh checks).
+ * producer's death reaching every consumer, an in-process stream
+ * between threads (the form tools/tsan.sh checks), and batching with two
+ * to four consumers (deferral, a sleep/wake loop, a batched process
+ * stream, and a copy of the inline publish of binaries built before).
  *
  * MOBJ_RING_STREAM_MB overrides the stream length (default 256).
  */
