@@ -189,10 +189,10 @@ void mobj__ring_multi_refresh(struct mobj_ring *r)
 	 * count (as in SPSC), else every page: f.peer_waiting points at a
 	 * local 1, so every publish comes to mobj__ring_multi_wake, and so
 	 * does, before publishing, a publish that batching may defer (f.fan),
-	 * which it makes only when a consumer waits or spins. A binary built before f.fan
-	 * publishes every commit instead: correct, no gain. With none live,
-	 * every commit is published: a consumer joins at a published tail,
-	 * and reads nothing committed long before it. */
+	 * made only when a consumer waits or spins. A binary built before
+	 * f.fan publishes every commit instead: correct, no gain. With none
+	 * live, every commit is published: a consumer joins at a published
+	 * tail, and reads nothing committed long before it. */
 	r->f.peer_waiting = live == 1 ? (uint32_t *)&only->waiting : &m->one;
 	r->f.peer_polling = live == 1 ? (uint32_t *)&only->polling : &m->zero;
 	r->f.peer_closed = &m->zero;

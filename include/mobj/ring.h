@@ -152,9 +152,9 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * consumer's page, out of line (a program built against ring.h before
  * this release publishes every commit there, as it did: correct, no
  * gain; the benchmark ring.fanout, mobj-1:N+b, measures it). In
- * overwrite mode a reservation that moves `oldest`
- * past the published tail publishes first (a consumer takes an `oldest`
- * ahead of the tail for a lie).
+ * overwrite mode a reservation that moves `oldest` past the published
+ * tail publishes first (a consumer takes an `oldest` ahead of the tail
+ * for a lie).
  *
  * mobj_ring_fd() with no thread (Linux): each consumer, however it
  * joined, shares a peer event with the producer, as an SPSC ring's ends

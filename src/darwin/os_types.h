@@ -68,8 +68,7 @@ struct mobj__os_pevent {
 
 /* Whether mobj__os_waker_wake() on a ring's wake word wakes every waiter
  * asleep on that word, whichever waker it sleeps through (os.h);
- * 0 here: each 1:N consumer sleeps on a semaphore
- * of its own. */
+ * 0 here: each 1:N consumer sleeps on a semaphore of its own. */
 #define MOBJ__OS_WAKE_SHARED 0
 
 #endif

@@ -46,8 +46,8 @@ struct mobj__os_pevent {
 
 /* Whether mobj__os_waker_wake() on a ring's wake word wakes every waiter
  * asleep on that word, whichever waker it sleeps through (os.h);
- * 1 here: FUTEX_WAKE of INT_MAX on the shared word
- * wakes every thread asleep on it. */
+ * 1 here: FUTEX_WAKE of INT_MAX on the shared word wakes every thread
+ * asleep on it. */
 #define MOBJ__OS_WAKE_SHARED 1
 
 #endif
