@@ -1211,6 +1211,90 @@ static void test_multi_batch_wake_loop(void **state)
 	wake_loop(1);
 }
 
+#define FLUSH_ROUNDS 400
+
+/* A consumer process of test_multi_batch_flush_rounds_processes: read the
+ * stream in small blocking reads, verify it, and count it in @got (shared
+ * memory); exit 0 at -EPIPE. */
+static void flush_round_child(struct mobj_chan *ch, _Atomic uint64_t *got)
+{
+	struct mobj_ring *c;
+	unsigned char buf[16];
+	uint64_t at = 0;
+	ssize_t n, k;
+
+	if (mobj_ring_recv(ch, T_MS, &c) < 0)
+		_exit(10);
+	mobj_chan_close(ch);
+	for (;;) {
+		n = mobj_ring_read(c, buf, sizeof(buf), T_MS);
+		if (n == -EPIPE)
+			break;
+		if (n < 0)
+			_exit(11);
+		for (k = 0; k < n; k++)
+			if (buf[k] != pat(at + (uint64_t)k))
+				_exit(12);
+		at += (uint64_t)n;
+		atomic_store(got, at);
+	}
+	mobj_ring_close(c);
+	_exit(0);
+}
+
+/* Four consumer processes asleep in a read; a producer batching 4096 bytes
+ * writes a short message and flushes, FLUSH_ROUNDS times, each round once
+ * all four have the last one. The flush's one wake (one FUTEX_WAKE on
+ * Linux) must reach every sleeper: a consumer it missed would sleep out
+ * its 50 ms slice, so the rounds would take 20 s; they take milliseconds
+ * (bounded here by 10 s). */
+static void test_multi_batch_flush_rounds_processes(void **state)
+{
+	struct tu_res res = tu_res_now();
+	_Atomic uint64_t *got;
+	struct mobj_chan *ch;
+	struct mobj_ring *p;
+	pid_t pids[WAKE_CONS];
+	uint64_t at = 0, start, round_start;
+	int i, r;
+
+	(void)state;
+	got = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+	           MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(got != MAP_FAILED);
+	for (i = 0; i < WAKE_CONS; i++)
+		atomic_store(&got[i], 0);
+	assert_int_equal(mobj_ring_create_multi(1 << 16, WAKE_CONS, 0, &p), 0);
+	assert_int_equal(mobj_ring_set_batch(p, 4096), 0);
+	for (i = 0; i < WAKE_CONS; i++) {
+		pids[i] = tu_fork_chan(&ch);
+		if (pids[i] == 0)
+			flush_round_child(ch, &got[i]);
+		assert_int_equal(mobj_ring_send(ch, p, T_MS), 0);
+		mobj_chan_close(ch);
+	}
+	start = tu_now_ms();
+	for (r = 0; r < FLUSH_ROUNDS; r++) {
+		size_t n = 1 + (size_t)(r % 13);
+
+		write_pat(p, at, n);
+		at += n;
+		assert_int_equal(mobj_ring_flush(p), 0);
+		round_start = tu_now_ms();
+		for (i = 0; i < WAKE_CONS; i++)
+			while (atomic_load(&got[i]) < at) {
+				assert_true(tu_now_ms() - round_start < T_MS);
+				sched_yield();
+			}
+	}
+	assert_true(tu_now_ms() - start < 10000);
+	mobj_ring_close(p);
+	for (i = 0; i < WAKE_CONS; i++)
+		assert_int_equal(tu_wait(pids[i]), 0);
+	munmap(got, 4096);
+	tu_res_check(res);
+}
+
 /* A program built against the header before f.fan (struct mobj_ring_fast)
  * keeps this inline publish (a copy of it): it still sees peer_waiting
  * at the producer's local 1 with two or more consumers, so it publishes
@@ -1936,6 +2020,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_multi_batch_overwrite),
 		cmocka_unit_test(test_multi_batch_defers_with_two),
 		cmocka_unit_test(test_multi_batch_wake_loop),
+		cmocka_unit_test(test_multi_batch_flush_rounds_processes),
 		cmocka_unit_test(test_multi_batch_old_binary),
 		cmocka_unit_test(test_multi_stream_threads),
 		cmocka_unit_test(test_multi_stream_processes),
