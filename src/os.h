@@ -312,6 +312,10 @@ int mobj__os_xfer_put(struct mobj__os_waker *w, struct mobj__os_pevent *e,
                       struct mobj_ring_xfer *x);
 int mobj__os_xfer_take(struct mobj__os_waker *w, struct mobj__os_pevent *e,
                        const struct mobj_ring_xfer *x);
+/* Let go of what mobj__os_xfer_take() took (an answer refused after it),
+ * keeping what put made: the offer stays as the peer that holds it knows
+ * it. Linux: nothing. Darwin: the peer's semaphore and port. */
+void mobj__os_xfer_drop(struct mobj__os_waker *w, struct mobj__os_pevent *e);
 
 /* Fill @buf with @len bytes no one can guess (the token of a 1:N ring's
  * offer, ring_xfer.c). Linux: getrandom(); Darwin: arc4random_buf(). May

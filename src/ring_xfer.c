@@ -363,6 +363,20 @@ int mobj_ring_import(const struct mobj_ring_xfer *in,
 	return 0;
 }
 
+/* An answer refused after take_native(): release what it brought (Linux:
+ * the pidfd watch() adopted; Darwin: the consumer's semaphore and port),
+ * not what the offer carries (@put: Darwin's semaphore, which the right
+ * consumer may hold already: releasing it destroys it, and that consumer
+ * would see us dead and our next accept fail). */
+static void refuse(struct mobj_ring *r, bool put)
+{
+	mobj__os_xfer_drop(&r->waker, &r->pev);
+	if (r->waker_set && !put)
+		mobj__os_waker_release(&r->waker);
+	r->waker_set = put;
+	r->peer_dead = false;
+}
+
 int mobj_ring_accept_answer(struct mobj_ring *r,
                             const struct mobj_ring_xfer *answer)
 {
@@ -370,6 +384,7 @@ int mobj_ring_accept_answer(struct mobj_ring *r,
 	struct ring_meta m;
 	uint64_t token;
 	size_t cap;
+	bool put;
 	int err;
 
 	if (!r || !answer || !r->producer || (r->connected && !r->m))
@@ -388,6 +403,7 @@ int mobj_ring_accept_answer(struct mobj_ring *r,
 		return multi_answer(r, &m, token, answer);
 	/* The system's own fields first (Darwin: the consumer's semaphore and
 	 * port); refused, nothing new is held and the ring stays as it was. */
+	put = r->waker_set; /* Darwin: our semaphore, in the offer */
 	err = take_native(r, answer);
 	if (err < 0)
 		return err;
@@ -397,9 +413,7 @@ int mobj_ring_accept_answer(struct mobj_ring *r,
 	if (err == 0)
 		err = mobj__ring_accept(r, answer->objs[0]);
 	if (err < 0) {
-		if (r->waker_set)
-			mobj__os_waker_release(&r->waker);
-		r->waker_set = r->peer_dead = false;
+		refuse(r, put);
 		return err;
 	}
 	/* The consumer holds our pidfd now (or never will). */

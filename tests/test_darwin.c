@@ -1393,6 +1393,100 @@ static void test_ring_xfer_ports_checked(void **state)
 	assert_int_equal(port_count(), before);
 }
 
+/* An answer that claims a pidfd of its sender (Darwin never sends one):
+ * refused after its semaphore and port were taken, in the meta's flags
+ * (byte 52, META_PIDFD). */
+static void claim_pidfd(struct mobj_ring_xfer *x, int fd)
+{
+	x->meta[52] |= 2;
+	x->pidfd = fd;
+}
+
+/* An answer refused after its ports were taken leaves the offer as the
+ * consumer that holds it knows it: that consumer is not told we died, and
+ * its own answer still connects. It failed before: the refusal released
+ * the producer's whole waker, semaphore_destroy ended the consumer's waits
+ * on the offered semaphore (XNU semaphore_destroy_internal: its read was
+ * -EPIPE at once) and the next accept found no semaphore (-EINVAL). */
+static void test_ring_xfer_refused_answer_keeps_offer(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_ring_xfer offer, in, answer, back;
+	struct mobj_ring *p, *c;
+	char buf[4];
+	int pp[2];
+
+	(void)state;
+	assert_int_equal(pipe(pp), 0);
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+	xfer_deliver(&offer, &in);
+	assert_int_equal(mobj_ring_import(&in, &c, &answer), 0);
+	xfer_release(&in);
+	xfer_deliver(&answer, &back);
+	claim_pidfd(&back, pp[0]);
+	assert_int_equal(mobj_ring_accept_answer(p, &back), -EPROTO);
+	assert_int_equal(mobj_ring_fd(p), -ENOTCONN);
+	/* The consumer's wait on our semaphore runs to its timeout. */
+	assert_int_equal(mobj_ring_read(c, buf, 2, 200), -ETIMEDOUT);
+	back.meta[52] &= (unsigned char)~2;
+	back.pidfd = -1;
+	assert_int_equal(mobj_ring_accept_answer(p, &back), 0);
+	xfer_release(&back);
+	assert_int_equal(mobj_ring_write(p, "hi", 2, 0), 2);
+	assert_int_equal(mobj_ring_read(c, buf, 2, LONG_MS), 2);
+	assert_memory_equal(buf, "hi", 2);
+	mobj_ring_close(p);
+	assert_int_equal(mobj_ring_read(c, buf, 2, LONG_MS), -EPIPE);
+	mobj_ring_close(c);
+	close(pp[0]);
+	close(pp[1]);
+	assert_int_equal(port_count(), before);
+}
+
+/* A dead-name notification about a consumer no longer the offer's (its
+ * answer was refused after its port was taken, then it closed, then
+ * another answer to the offer joined) holds a reference to the dead name
+ * (XNU ipc_right_delta raised it for the armed request), released when it
+ * is drained. It failed before: only a notification about the current peer
+ * was released, and each stale one left a dead name in our space. */
+static void test_multi_stale_dead_name_released(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_ring_xfer offer, in, answer, back;
+	struct mobj_ring *p, *c;
+	char buf[4];
+	int pp[2];
+
+	(void)state;
+	assert_int_equal(pipe(pp), 0);
+	assert_int_equal(mobj_ring_create_multi(page(), 2, 0, &p), 0);
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+	xfer_deliver(&offer, &in);
+	assert_int_equal(mobj_ring_import(&in, &c, &answer), 0);
+	xfer_release(&in);
+	xfer_deliver(&answer, &back);
+	claim_pidfd(&back, pp[0]);
+	assert_int_equal(mobj_ring_accept_answer(p, &back), -EPROTO);
+	xfer_release(&back);
+	/* Its port goes: a dead-name notification on the offer's port. */
+	mobj_ring_close(c);
+	xfer_deliver(&offer, &in);
+	assert_int_equal(mobj_ring_import(&in, &c, &answer), 0);
+	xfer_release(&in);
+	xfer_deliver(&answer, &back);
+	assert_int_equal(mobj_ring_accept_answer(p, &back), 0);
+	xfer_release(&back);
+	assert_int_equal(mobj_ring_write(p, "hi", 2, 0), 2);
+	assert_int_equal(mobj_ring_read(c, buf, 2, LONG_MS), 2);
+	/* Close drains the slot's port, the stale notification with it. */
+	mobj_ring_close(p);
+	mobj_ring_close(c);
+	close(pp[0]);
+	close(pp[1]);
+	assert_int_equal(port_count(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1418,6 +1512,8 @@ int main(void)
 		cmocka_unit_test(test_ring_fd_remote_no_thread),
 		cmocka_unit_test(test_ring_xfer_ports),
 		cmocka_unit_test(test_ring_xfer_ports_checked),
+		cmocka_unit_test(test_ring_xfer_refused_answer_keeps_offer),
+		cmocka_unit_test(test_multi_stale_dead_name_released),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

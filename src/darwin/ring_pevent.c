@@ -368,29 +368,33 @@ void mobj__os_pevent_signal(struct mobj__os_pevent *e)
 		say(e->peer, MACH_MSG_TYPE_COPY_SEND);
 }
 
-/* One received message, checked. A dead-name notification about our
- * peer carries one more reference to the dead name (XNU ipc_port_destroy
- * -> ipc_port_dnnotify -> ipc_notify_dead_name; the urefs were raised in
- * ipc_right_check or ipc_right_delta), released here; anything else,
- * wakes included, is destroyed with whatever rights it carries. */
+/* One received message, checked. A dead-name notification carries one
+ * more reference to the dead name (XNU ipc_port_destroy ->
+ * ipc_port_dnnotify -> ipc_notify_dead_name, which leaves the request in
+ * the port's table, so ipc_right_check or ipc_right_delta raise the urefs
+ * of every name whose request fired), released here whoever it is about:
+ * also a peer let go since it fired (ring_xfer.c replaces a refused
+ * answer's), whose name that reference alone keeps.
+ * The kernel sends them only for our own requests (the audit token says
+ * it is the kernel's). Anything else, wakes included, is destroyed with
+ * whatever rights it carries. */
 static void take(struct mobj__os_pevent *e, struct pev_rcv *r)
 {
 	struct mobj__mach_got g;
-	int kind;
 
-	if (r->hdr.msgh_id != ID_WAKE) {
-		kind = mobj__mach_check(r, sizeof(*r), 0, &g);
-		/* Not e->watching: close cancels the request before it
-		 * drains, and one may have fired already. */
-		if (kind == MOBJ__MACH_DEAD_NAME && !e->dead &&
-		    MACH_PORT_VALID(e->peer) && g.port[0] == e->peer) {
-			mach_port_deallocate(mach_task_self(), e->peer);
-			e->watching = false;
-			mark_dead(e);
-			return;
-		}
+	if (r->hdr.msgh_id == ID_WAKE ||
+	    mobj__mach_check(r, sizeof(*r), 0, &g) != MOBJ__MACH_DEAD_NAME) {
+		mach_msg_destroy(&r->hdr);
+		return;
 	}
-	mach_msg_destroy(&r->hdr);
+	if (MACH_PORT_VALID(g.port[0]))
+		mach_port_deallocate(mach_task_self(), g.port[0]);
+	/* Not e->watching: close cancels the request before it drains, and
+	 * one may have fired already. */
+	if (!e->dead && MACH_PORT_VALID(e->peer) && g.port[0] == e->peer) {
+		e->watching = false;
+		mark_dead(e);
+	}
 }
 
 /* Process what is queued in kqueue @kq, ignoring it: XNU keeps a knote

@@ -113,8 +113,10 @@ static int check_sema(mach_port_t s)
 	return kr == KERN_TERMINATED ? -EPIPE : -EPROTO;
 }
 
-/* Let go of what an earlier take held. */
-static void drop_peer(struct mobj__os_waker *w, struct mobj__os_pevent *e)
+/* Let go of what an earlier take held; our own semaphore stays (a peer
+ * holding the offer would see its waits end, XNU semaphore_destroy ->
+ * semaphore_destroy_internal: KERN_TERMINATED). */
+void mobj__os_xfer_drop(struct mobj__os_waker *w, struct mobj__os_pevent *e)
 {
 	if (MACH_PORT_VALID(w->theirs))
 		mach_port_deallocate(mach_task_self(), w->theirs);
@@ -137,7 +139,7 @@ int mobj__os_xfer_take(struct mobj__os_waker *w, struct mobj__os_pevent *e,
 	 * the peer die. */
 	if (s == w->mine || p == e->recv)
 		return -EPROTO;
-	drop_peer(w, e);
+	mobj__os_xfer_drop(w, e);
 	err = copy_send(s);
 	if (err < 0)
 		return err;
@@ -152,7 +154,7 @@ int mobj__os_xfer_take(struct mobj__os_waker *w, struct mobj__os_pevent *e,
 	e->peer = p;
 	err = mobj__darwin_pevent_watch(e);
 	if (err < 0)
-		drop_peer(w, e);
+		mobj__os_xfer_drop(w, e);
 	return err;
 }
 

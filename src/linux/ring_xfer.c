@@ -29,6 +29,12 @@ int mobj__os_xfer_take(struct mobj__os_waker *w, struct mobj__os_pevent *e,
 	return 0;
 }
 
+void mobj__os_xfer_drop(struct mobj__os_waker *w, struct mobj__os_pevent *e)
+{
+	(void)w;
+	(void)e;
+}
+
 int mobj__os_random(void *buf, size_t len)
 {
 	unsigned char *p = buf;
