@@ -1393,13 +1393,23 @@ static void test_ring_xfer_ports_checked(void **state)
 	assert_int_equal(port_count(), before);
 }
 
-/* An answer that claims a pidfd of its sender (Darwin never sends one):
- * refused after its semaphore and port were taken, in the meta's flags
- * (byte 52, META_PIDFD). */
-static void claim_pidfd(struct mobj_ring_xfer *x, int fd)
+/* A consumer *@c imports @offer; its answer in @back claims a pidfd of its
+ * sender (@fd; Darwin never sends one: META_PIDFD in the meta's flags,
+ * byte 52), which @p refuses after taking its semaphore and port. */
+static void import_refused(struct mobj_ring *p,
+                           const struct mobj_ring_xfer *offer,
+                           struct mobj_ring **c, struct mobj_ring_xfer *back,
+                           int fd)
 {
-	x->meta[52] |= 2;
-	x->pidfd = fd;
+	struct mobj_ring_xfer in, answer;
+
+	xfer_deliver(offer, &in);
+	assert_int_equal(mobj_ring_import(&in, c, &answer), 0);
+	xfer_release(&in);
+	xfer_deliver(&answer, back);
+	back->meta[52] |= 2;
+	back->pidfd = fd;
+	assert_int_equal(mobj_ring_accept_answer(p, back), -EPROTO);
 }
 
 /* An answer refused after its ports were taken leaves the offer as the
@@ -1411,7 +1421,7 @@ static void claim_pidfd(struct mobj_ring_xfer *x, int fd)
 static void test_ring_xfer_refused_answer_keeps_offer(void **state)
 {
 	unsigned before = port_count();
-	struct mobj_ring_xfer offer, in, answer, back;
+	struct mobj_ring_xfer offer, back;
 	struct mobj_ring *p, *c;
 	char buf[4];
 	int pp[2];
@@ -1420,12 +1430,7 @@ static void test_ring_xfer_refused_answer_keeps_offer(void **state)
 	assert_int_equal(pipe(pp), 0);
 	assert_int_equal(mobj_ring_create(page(), &p), 0);
 	assert_int_equal(mobj_ring_export(p, &offer), 0);
-	xfer_deliver(&offer, &in);
-	assert_int_equal(mobj_ring_import(&in, &c, &answer), 0);
-	xfer_release(&in);
-	xfer_deliver(&answer, &back);
-	claim_pidfd(&back, pp[0]);
-	assert_int_equal(mobj_ring_accept_answer(p, &back), -EPROTO);
+	import_refused(p, &offer, &c, &back, pp[0]);
 	assert_int_equal(mobj_ring_fd(p), -ENOTCONN);
 	/* The consumer's wait on our semaphore runs to its timeout. */
 	assert_int_equal(mobj_ring_read(c, buf, 2, 200), -ETIMEDOUT);
@@ -1462,12 +1467,7 @@ static void test_multi_stale_dead_name_released(void **state)
 	assert_int_equal(pipe(pp), 0);
 	assert_int_equal(mobj_ring_create_multi(page(), 2, 0, &p), 0);
 	assert_int_equal(mobj_ring_export(p, &offer), 0);
-	xfer_deliver(&offer, &in);
-	assert_int_equal(mobj_ring_import(&in, &c, &answer), 0);
-	xfer_release(&in);
-	xfer_deliver(&answer, &back);
-	claim_pidfd(&back, pp[0]);
-	assert_int_equal(mobj_ring_accept_answer(p, &back), -EPROTO);
+	import_refused(p, &offer, &c, &back, pp[0]);
 	xfer_release(&back);
 	/* Its port goes: a dead-name notification on the offer's port. */
 	mobj_ring_close(c);
