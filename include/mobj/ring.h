@@ -206,7 +206,11 @@ MOBJ_EXPORT int mobj_ring_create(size_t capacity, struct mobj_ring **producer);
  * death reaches the producer as KERN_TERMINATED because
  * semaphore_destroy_all runs at task teardown). The producer's
  * mobj_ring_fd() is a kqueue watching each slot's kqueue (EVFILT_READ,
- * level-triggered), no thread either.
+ * level-triggered), no thread either. XNU orders nested kqueues by level
+ * (kqueue_kqfilter): once a consumer joined, kevent() cannot add this one
+ * to a kqueue of yours that is watched itself (by poll(), ever, or by
+ * another kqueue) and holds no kqueue (EINVAL); poll(), select() and any
+ * other kqueue take it.
  *
  * Departure and death. A consumer that closes stops holding the producer
  * back at once; one whose process dies, within about 100 ms of a producer

@@ -545,6 +545,9 @@ int mobj__os_pevent_adopt_fd(struct mobj__os_pevent *e, int fd)
  *    (any other filter is EINVAL) to the member's kqf_sel.si_note, and
  *    refuses a cycle or a depth over MAX_NESTED_KQ (10) with EINVAL: the
  *    set is at level 2, the caller's own kqueue or poll() above it at 3.
+ *    Levels only grow, and a parent at a level from 1 to below its
+ *    child's is refused: a caller's kqueue at level 1 (watched itself,
+ *    holding no kqueue) cannot take the set (ring.h says so).
  *  - filt_kqueue / filt_kqprocess: the knote is active while the member's
  *    kq_count (its queued knotes) is nonzero; knote_enqueue in the member
  *    calls kqfile_wakeup, which KNOTEs the set.
