@@ -572,6 +572,54 @@ static void test_set_stream_poll(void **state)
 	tu_res_check(res);
 }
 
+#ifdef __APPLE__
+/* kevent() adding @fd to @kq for reading: 0, or the error it reports
+ * (through the event list, or errno). */
+static int kq_add_error(int kq, int fd)
+{
+	struct kevent ev, out;
+	int n;
+
+	EV_SET(&ev, (uintptr_t)fd, EVFILT_READ, EV_ADD | EV_RECEIPT, 0, 0, NULL);
+	n = kevent(kq, &ev, 1, &out, 1, NULL);
+	if (n < 0)
+		return errno;
+	assert_int_equal(n, 1);
+	assert_true(out.flags & EV_ERROR);
+	return (int)out.data;
+}
+
+/* XNU orders nested kqueues by level (kqueue_kqfilter): a 1:N producer's
+ * descriptor made with a consumer in it is at level 2, and a kqueue at
+ * level 1 (poll() watched it once; it holds no kqueue) refuses it with
+ * EINVAL, as ring.h says; a fresh kqueue takes it. */
+static void test_set_level_ceiling(void **state)
+{
+	struct tu_res res = tu_res_now();
+	struct mobj_ring *p, *c;
+	int fd, kq;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(4096, 2, 0, &p), 0);
+	assert_int_equal(mobj_ring_consumer(p, &c), 0);
+	fd = mobj_ring_fd(p);
+	assert_true(fd >= 0);
+	kq = kqueue();
+	assert_true(kq >= 0);
+	assert_int_equal(readable(kq, 0), 0);
+	assert_int_equal(kq_add_error(kq, fd), EINVAL);
+	close(kq);
+	kq = kqueue();
+	assert_true(kq >= 0);
+	assert_int_equal(kq_add_error(kq, fd), 0);
+	assert_int_equal(readable(kq, T_MS), 1); /* every end starts readable */
+	close(kq);
+	mobj_ring_close(c);
+	mobj_ring_close(p);
+	tu_res_check(res);
+}
+#endif
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -583,6 +631,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_set_fork_child_close),
 		cmocka_unit_test(test_set_wake_lost_for_older_wait_seq),
 		cmocka_unit_test(test_set_stream_poll),
+#ifdef __APPLE__
+		cmocka_unit_test(test_set_level_ceiling),
+#endif
 	};
 
 	tu_helper_dispatch(argc, argv, NULL);
