@@ -46,7 +46,10 @@
  * looks alive); a peer whose pid is not visible in this PID namespace is
  * then not watched, and only its close is seen, never its death. Darwin:
  * the peer's semaphores die with it. A peer that exec()s without closing
- * its end is not dead: its end stays open until that process exits.
+ * its end is not dead: its end stays open until that process exits (on
+ * Darwin it is dead: exec() runs the new image in a new task and
+ * terminates the old one, its semaphores and ports with it, XNU
+ * __mac_execve -> task_terminate_internal).
  *
  * Without /proc (a chroot, a sandbox) rings work the same: the frozen
  * objects are enforced by their seals alone (see mobj_readonly()).
