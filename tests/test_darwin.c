@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -378,6 +379,47 @@ static void test_ring_peer_death(void **state)
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
 	assert_int_equal(WEXITSTATUS(st), 0);
+	mobj_ring_close(r);
+	mobj_chan_close(c);
+	assert_int_equal(port_count(), before);
+}
+
+/* The producer writes, then exec()s a program that runs on (its end
+ * never closed). */
+static int child_producer_exec(const char *name)
+{
+	struct mobj_chan *c;
+	struct mobj_ring *p;
+
+	if (connect_producer(name, &c, &p) < 0)
+		return 10;
+	if (mobj_ring_write(p, "hi", 2, LONG_MS) != 2)
+		return 11;
+	execl("/bin/sleep", "sleep", "30", (char *)NULL);
+	return 12;
+}
+
+/* On Darwin a peer that exec()s is dead, as ring.h says: the new image
+ * runs in a new task and the old one is terminated (XNU __mac_execve ->
+ * task_terminate_internal -> semaphore_destroy_all), while the process
+ * lives on. The read ends with -EPIPE and the process is still there. */
+static void test_ring_peer_exec(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_chan *c;
+	struct mobj_ring *r;
+	char buf[8];
+	pid_t pid;
+	int st;
+
+	(void)state;
+	pid = fork_peer("ringexec", child_producer_exec, &c);
+	assert_int_equal(mobj_ring_recv(c, LONG_MS, &r), 0);
+	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), LONG_MS), 2);
+	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), LONG_MS), -EPIPE);
+	assert_int_equal(waitpid(pid, &st, WNOHANG), 0);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
 	mobj_ring_close(r);
 	mobj_chan_close(c);
 	assert_int_equal(port_count(), before);
@@ -1498,6 +1540,7 @@ int main(void)
 		cmocka_unit_test(test_named_fork),
 		cmocka_unit_test(test_ring_semaphores),
 		cmocka_unit_test(test_ring_peer_death),
+		cmocka_unit_test(test_ring_peer_exec),
 		cmocka_unit_test(test_hostile_mach_peer),
 		cmocka_unit_test(test_msg_check_layout),
 		cmocka_unit_test(test_purgeable_entry_refused),
