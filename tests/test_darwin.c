@@ -1491,6 +1491,41 @@ static void test_ring_xfer_refused_answer_keeps_offer(void **state)
 	assert_int_equal(port_count(), before);
 }
 
+/* An offer imported twice in one process: a name holds one dead-name
+ * request in a task (XNU ipc_right_request_alloc replaces an earlier one),
+ * so the second import would take the first consumer's, whose descriptor
+ * would then never learn of the producer's death. The second is refused
+ * and the first keeps its request. It failed before: the second import
+ * succeeded. */
+static void test_ring_xfer_offer_imported_twice(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_ring_xfer offer, in, answer, again, back;
+	struct mobj_ring *p, *c, *c2 = NULL;
+	mach_port_type_t type = 0;
+	char buf[4];
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+	xfer_deliver(&offer, &in);
+	assert_int_equal(mobj_ring_import(&in, &c, &answer), 0);
+	assert_int_equal(mobj_ring_import(&in, &c2, &again), -EPROTO);
+	assert_int_equal(mach_port_type(mach_task_self(), in.ports[1], &type),
+	                 KERN_SUCCESS);
+	assert_true(type & MACH_PORT_TYPE_DNREQUEST);
+	xfer_release(&in);
+	xfer_deliver(&answer, &back);
+	assert_int_equal(mobj_ring_accept_answer(p, &back), 0);
+	xfer_release(&back);
+	assert_int_equal(mobj_ring_write(p, "hi", 2, 0), 2);
+	assert_int_equal(mobj_ring_read(c, buf, 2, LONG_MS), 2);
+	mobj_ring_close(p);
+	assert_int_equal(mobj_ring_read(c, buf, 2, LONG_MS), -EPIPE);
+	mobj_ring_close(c);
+	assert_int_equal(port_count(), before);
+}
+
 /* A dead-name notification about a consumer no longer the offer's (its
  * answer was refused after its port was taken, then it closed, then
  * another answer to the offer joined) holds a reference to the dead name
@@ -1557,6 +1592,7 @@ int main(void)
 		cmocka_unit_test(test_ring_xfer_ports_checked),
 		cmocka_unit_test(test_ring_xfer_refused_answer_keeps_offer),
 		cmocka_unit_test(test_multi_stale_dead_name_released),
+		cmocka_unit_test(test_ring_xfer_offer_imported_twice),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -178,18 +178,29 @@ fail:
  * On a name that is dead already the request fails (XNU
  * mach_port_request_notification -> ipc_right_request_alloc:
  * KERN_INVALID_ARGUMENT without the send-possible option): then the peer
- * is gone now. */
+ * is gone now. A name holds one request in a task: ipc_right_request_alloc
+ * replaces an earlier one and hands back its send-once right. Another of
+ * our ends (or a channel) watches this port already, given us twice (an
+ * offer imported twice, a peer sending its channel's port): its request
+ * goes back, and the port is refused. */
 int mobj__darwin_pevent_watch(struct mobj__os_pevent *e)
 {
-	mach_port_t prev = MACH_PORT_NULL;
+	mach_port_t prev = MACH_PORT_NULL, ours = MACH_PORT_NULL;
 	mach_port_type_t type = 0;
 	kern_return_t kr;
 
 	kr = mach_port_request_notification(mach_task_self(), e->peer,
 	                                    MACH_NOTIFY_DEAD_NAME, 0, e->recv,
 	                                    MACH_MSG_TYPE_MAKE_SEND_ONCE, &prev);
-	if (MACH_PORT_VALID(prev))
-		mach_port_deallocate(mach_task_self(), prev);
+	if (kr == KERN_SUCCESS && MACH_PORT_VALID(prev)) {
+		(void)mach_port_request_notification(mach_task_self(), e->peer,
+		                                     MACH_NOTIFY_DEAD_NAME, 0, prev,
+		                                     MACH_MSG_TYPE_MOVE_SEND_ONCE,
+		                                     &ours);
+		if (MACH_PORT_VALID(ours))
+			mach_port_deallocate(mach_task_self(), ours);
+		return -EPROTO;
+	}
 	if (kr == KERN_SUCCESS) {
 		e->watching = true;
 		return 0;
