@@ -344,9 +344,9 @@ static int connect_producer(const char *name, struct mobj_chan **c,
 	return 0;
 }
 
-/* The child: a producer over a named channel that writes once and dies
- * without closing anything. */
-static int child_producer(const char *name)
+/* A producer over a named channel that writes once, never closing
+ * anything: 0, or what failed. */
+static int write_once(const char *name)
 {
 	struct mobj_chan *c;
 	struct mobj_ring *p;
@@ -356,10 +356,32 @@ static int child_producer(const char *name)
 	usleep(100000);
 	if (mobj_ring_write(p, "hi", 2, LONG_MS) != 2)
 		return 11;
-	_exit(0);
+	return 0;
 }
 
-static void test_ring_peer_death(void **state)
+/* The child: writes once and dies without closing anything. */
+static int child_producer(const char *name)
+{
+	_exit(write_once(name));
+}
+
+/* The child: writes once, then exec()s a program that runs on. */
+static int child_producer_exec(const char *name)
+{
+	int rc = write_once(name);
+
+	if (rc == 0)
+		execl("/bin/sleep", "sleep", "30", (char *)NULL);
+	return rc != 0 ? rc : 12;
+}
+
+/* The child's producer writes, then its task goes while the reader sleeps
+ * on its semaphore, which dies with it: by death, or (@runs_on) by exec()
+ * while the process lives on (XNU __mac_execve runs the new image in a new
+ * task and terminates the old one: task_terminate_internal ->
+ * semaphore_destroy_all), as ring.h says: on Darwin such a peer is dead. */
+static void ring_peer_gone(const char *tag, int (*child)(const char *),
+                           bool runs_on)
 {
 	unsigned before = port_count();
 	struct mobj_chan *c;
@@ -368,61 +390,37 @@ static void test_ring_peer_death(void **state)
 	pid_t pid;
 	int st;
 
-	(void)state;
-	pid = fork_peer("ring", child_producer, &c);
+	pid = fork_peer(tag, child, &c);
 	assert_int_equal(mobj_ring_recv(c, LONG_MS, &r), 0);
 	/* Asleep on the child's semaphore until it writes... */
 	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), LONG_MS), 2);
 	assert_memory_equal(buf, "hi", 2);
-	/* ...and until it dies: its semaphore dies with it. */
+	/* ...and until its task goes. */
 	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), LONG_MS), -EPIPE);
+	if (runs_on) {
+		assert_int_equal(waitpid(pid, &st, WNOHANG), 0);
+		assert_int_equal(kill(pid, SIGKILL), 0);
+	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	if (!runs_on) {
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+	}
 	mobj_ring_close(r);
 	mobj_chan_close(c);
 	assert_int_equal(port_count(), before);
 }
 
-/* The producer writes, then exec()s a program that runs on (its end
- * never closed). */
-static int child_producer_exec(const char *name)
+static void test_ring_peer_death(void **state)
 {
-	struct mobj_chan *c;
-	struct mobj_ring *p;
-
-	if (connect_producer(name, &c, &p) < 0)
-		return 10;
-	if (mobj_ring_write(p, "hi", 2, LONG_MS) != 2)
-		return 11;
-	execl("/bin/sleep", "sleep", "30", (char *)NULL);
-	return 12;
+	(void)state;
+	ring_peer_gone("ring", child_producer, false);
 }
 
-/* On Darwin a peer that exec()s is dead, as ring.h says: the new image
- * runs in a new task and the old one is terminated (XNU __mac_execve ->
- * task_terminate_internal -> semaphore_destroy_all), while the process
- * lives on. The read ends with -EPIPE and the process is still there. */
 static void test_ring_peer_exec(void **state)
 {
-	unsigned before = port_count();
-	struct mobj_chan *c;
-	struct mobj_ring *r;
-	char buf[8];
-	pid_t pid;
-	int st;
-
 	(void)state;
-	pid = fork_peer("ringexec", child_producer_exec, &c);
-	assert_int_equal(mobj_ring_recv(c, LONG_MS, &r), 0);
-	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), LONG_MS), 2);
-	assert_int_equal(mobj_ring_read(r, buf, sizeof(buf), LONG_MS), -EPIPE);
-	assert_int_equal(waitpid(pid, &st, WNOHANG), 0);
-	assert_int_equal(kill(pid, SIGKILL), 0);
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	mobj_ring_close(r);
-	mobj_chan_close(c);
-	assert_int_equal(port_count(), before);
+	ring_peer_gone("ringexec", child_producer_exec, true);
 }
 
 /* ---- A hostile peer speaking raw Mach messages ----------------------------
@@ -1435,6 +1433,23 @@ static void test_ring_xfer_ports_checked(void **state)
 	assert_int_equal(port_count(), before);
 }
 
+/* @p accepts @back (released then), a write reaches @c, @p closes and @c
+ * reads -EPIPE, @c closes. */
+static void connect_finish(struct mobj_ring *p, struct mobj_ring *c,
+                           struct mobj_ring_xfer *back)
+{
+	char buf[4];
+
+	assert_int_equal(mobj_ring_accept_answer(p, back), 0);
+	xfer_release(back);
+	assert_int_equal(mobj_ring_write(p, "hi", 2, 0), 2);
+	assert_int_equal(mobj_ring_read(c, buf, 2, LONG_MS), 2);
+	assert_memory_equal(buf, "hi", 2);
+	mobj_ring_close(p);
+	assert_int_equal(mobj_ring_read(c, buf, 2, LONG_MS), -EPIPE);
+	mobj_ring_close(c);
+}
+
 /* A consumer *@c imports @offer; its answer in @back claims a pidfd of its
  * sender (@fd; Darwin never sends one: META_PIDFD in the meta's flags,
  * byte 52), which @p refuses after taking its semaphore and port. */
@@ -1478,14 +1493,7 @@ static void test_ring_xfer_refused_answer_keeps_offer(void **state)
 	assert_int_equal(mobj_ring_read(c, buf, 2, 200), -ETIMEDOUT);
 	back.meta[52] &= (unsigned char)~2;
 	back.pidfd = -1;
-	assert_int_equal(mobj_ring_accept_answer(p, &back), 0);
-	xfer_release(&back);
-	assert_int_equal(mobj_ring_write(p, "hi", 2, 0), 2);
-	assert_int_equal(mobj_ring_read(c, buf, 2, LONG_MS), 2);
-	assert_memory_equal(buf, "hi", 2);
-	mobj_ring_close(p);
-	assert_int_equal(mobj_ring_read(c, buf, 2, LONG_MS), -EPIPE);
-	mobj_ring_close(c);
+	connect_finish(p, c, &back);
 	close(pp[0]);
 	close(pp[1]);
 	assert_int_equal(port_count(), before);
@@ -1503,7 +1511,6 @@ static void test_ring_xfer_offer_imported_twice(void **state)
 	struct mobj_ring_xfer offer, in, answer, again, back;
 	struct mobj_ring *p, *c, *c2 = NULL;
 	mach_port_type_t type = 0;
-	char buf[4];
 
 	(void)state;
 	assert_int_equal(mobj_ring_create(page(), &p), 0);
@@ -1516,13 +1523,7 @@ static void test_ring_xfer_offer_imported_twice(void **state)
 	assert_true(type & MACH_PORT_TYPE_DNREQUEST);
 	xfer_release(&in);
 	xfer_deliver(&answer, &back);
-	assert_int_equal(mobj_ring_accept_answer(p, &back), 0);
-	xfer_release(&back);
-	assert_int_equal(mobj_ring_write(p, "hi", 2, 0), 2);
-	assert_int_equal(mobj_ring_read(c, buf, 2, LONG_MS), 2);
-	mobj_ring_close(p);
-	assert_int_equal(mobj_ring_read(c, buf, 2, LONG_MS), -EPIPE);
-	mobj_ring_close(c);
+	connect_finish(p, c, &back);
 	assert_int_equal(port_count(), before);
 }
 
@@ -1537,7 +1538,6 @@ static void test_multi_stale_dead_name_released(void **state)
 	unsigned before = port_count();
 	struct mobj_ring_xfer offer, in, answer, back;
 	struct mobj_ring *p, *c;
-	char buf[4];
 	int pp[2];
 
 	(void)state;
@@ -1552,13 +1552,8 @@ static void test_multi_stale_dead_name_released(void **state)
 	assert_int_equal(mobj_ring_import(&in, &c, &answer), 0);
 	xfer_release(&in);
 	xfer_deliver(&answer, &back);
-	assert_int_equal(mobj_ring_accept_answer(p, &back), 0);
-	xfer_release(&back);
-	assert_int_equal(mobj_ring_write(p, "hi", 2, 0), 2);
-	assert_int_equal(mobj_ring_read(c, buf, 2, LONG_MS), 2);
 	/* Close drains the slot's port, the stale notification with it. */
-	mobj_ring_close(p);
-	mobj_ring_close(c);
+	connect_finish(p, c, &back);
 	close(pp[0]);
 	close(pp[1]);
 	assert_int_equal(port_count(), before);
