@@ -421,10 +421,12 @@ MOBJ_EXPORT int mobj_ring_export(struct mobj_ring *producer,
  *         ring: a header, size, access, role or pid that does not fit, a
  *         descriptor that is not a peer event's half or not a pidfd of a
  *         whole process, or one missing that the meta announces; Darwin: a
- *         port missing, not a send right, a [0] that is no semaphore, or
- *         one of our own sent back), -ENOMEM, -EMFILE, -ENFILE. A producer
- *         whose process is already gone (Darwin: a port dead in transit,
- *         its semaphore terminated) gives 0 and then -EPIPE from the ring.
+ *         port missing, not a send right, a [0] that is no semaphore,
+ *         one of our own sent back, or a [1] that another end of this
+ *         process watches already: an offer imported twice), -ENOMEM,
+ *         -EMFILE, -ENFILE. A producer whose process is already gone
+ *         (Darwin: a port dead in transit, its semaphore terminated) gives
+ *         0 and then -EPIPE from the ring.
  *         An offer of a 1:N ring is for one consumer: import each once
  *         (the producer accepts one answer per offer).
  */
