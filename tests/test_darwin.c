@@ -1132,6 +1132,36 @@ static void test_close_in_forked_child(void **state)
 	assert_int_equal(port_count(), before);
 }
 
+/* A fork() child must not use an inherited end (ring.h): an SPSC export
+ * gives the parent's offer, whose port names in the child are the
+ * parent's and may name a right of the child's own, which the user would
+ * send. The child's export is -EBADF. It failed before: it returned the
+ * parent's names. */
+static void test_ring_xfer_export_in_forked_child(void **state)
+{
+	unsigned before = port_count();
+	struct mobj_ring_xfer offer, again;
+	struct mobj_ring *p;
+	pid_t pid;
+	int st;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create(page(), &p), 0);
+	assert_int_equal(mobj_ring_export(p, &offer), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(mobj_ring_export(p, &again) == -EBADF ? 0 : 1);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(mobj_ring_export(p, &again), 0);
+	assert_int_equal(again.ports[0], offer.ports[0]);
+	mobj_ring_close(p);
+	assert_int_equal(port_count(), before);
+}
+
 /* How many of @n descriptors poll readable now. */
 static int poll_ready(struct pollfd *p, int n, bool *ready)
 {
@@ -1581,6 +1611,7 @@ int main(void)
 		cmocka_unit_test(test_close_bounded_against_flooding_peer),
 		cmocka_unit_test(test_frozen_name_not_recycled),
 		cmocka_unit_test(test_close_in_forked_child),
+		cmocka_unit_test(test_ring_xfer_export_in_forked_child),
 		cmocka_unit_test(test_ring_fd_many_no_thread),
 		cmocka_unit_test(test_ring_fd_remote_no_thread),
 		cmocka_unit_test(test_ring_xfer_ports),

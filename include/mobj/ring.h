@@ -404,6 +404,8 @@ struct mobj_ring_xfer {
  * @return 0, or -EINVAL (NULL, not a producer, already connected),
  *         -ENOMEM, -EMFILE (Darwin: the semaphore, port and kqueue are
  *         made here); 1:N ring: -ENOSPC (max_consumers offers pending).
+ *         Darwin: -EBADF in a fork() child for an offer its parent
+ *         made (its ports' names are the parent's).
  */
 MOBJ_EXPORT int mobj_ring_export(struct mobj_ring *producer,
                                  struct mobj_ring_xfer *offer);
@@ -449,7 +451,8 @@ MOBJ_EXPORT int mobj_ring_import(const struct mobj_ring_xfer *offer,
  *         (unknown, already answered, withdrawn) or that fails a check
  *         above (its offer stays pending for the honest answer); -ENOSPC
  *         when max_consumers are live; a consumer already gone is counted
- *         as dead.
+ *         as dead. Darwin: -EBADF in a fork() child for an answer to
+ *         an offer its parent made (as mobj_ring_export()).
  */
 MOBJ_EXPORT int mobj_ring_accept_answer(struct mobj_ring *producer,
                                         const struct mobj_ring_xfer *answer);

@@ -19,6 +19,7 @@
  * semaphore_destroy_internal). The offer tokens come from arc4random_buf.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include <mach/mach.h>
@@ -47,12 +48,24 @@ static int open_event(struct mobj__os_pevent *e)
 	return 0;
 }
 
+/* Made before a fork(): the names are the parent's (a child's task starts
+ * with a fresh IPC space), and here they may name a right of the child's
+ * own, which a put would hand out and a take release. */
+static bool inherited(const struct mobj__os_waker *w,
+                      const struct mobj__os_pevent *e)
+{
+	return (MACH_PORT_VALID(w->mine) && mobj__darwin_inherited(w->gen)) ||
+	       (MACH_PORT_VALID(e->recv) && mobj__darwin_inherited(e->gen));
+}
+
 int mobj__os_xfer_put(struct mobj__os_waker *w, struct mobj__os_pevent *e,
                       struct mobj_ring_xfer *x)
 {
 	kern_return_t kr;
 	int err;
 
+	if (inherited(w, e))
+		return -EBADF;
 	if (!MACH_PORT_VALID(e->recv)) {
 		err = open_event(e);
 		if (err < 0)
@@ -133,6 +146,8 @@ int mobj__os_xfer_take(struct mobj__os_waker *w, struct mobj__os_pevent *e,
 	mach_port_t s = x->ports[0], p = x->ports[1];
 	int err;
 
+	if (inherited(w, e))
+		return -EBADF;
 	if (!MACH_PORT_VALID(w->mine) || !MACH_PORT_VALID(e->recv))
 		return -EINVAL; /* put first */
 	/* Our own sent back: waiting on it, or watching it, would never see
