@@ -221,7 +221,8 @@ int mobj__os_waker_self(int *fd);
 int mobj__os_waker_adopt(struct mobj__os_waker *w, int pid, int fd);
 
 /* Release what the waker holds. The core calls it only on a waker that
- * mobj__os_waker_pair() or mobj__os_waker_connect() set up. */
+ * mobj__os_waker_pair(), mobj__os_waker_connect(), mobj__os_xfer_put() or
+ * mobj__os_waker_adopt() set up. */
 void mobj__os_waker_release(struct mobj__os_waker *w);
 
 /* Sleep until the peer wakes us, or *@word (the peer's wake sequence,
