@@ -369,19 +369,42 @@ static int arm_room(struct mobj_ring *r, uint64_t need)
 	return 0;
 }
 
+/* Spin a little until every live consumer's head is >= @need, telling
+ * batching consumers that we do (pctl's polling, as SPSC's spin_peer), so
+ * they publish at once: the first laggard left, or NULL. */
+static struct slot *spin_room(struct mobj_ring *r, uint64_t need)
+{
+	struct mobj__ring_multi *m = r->m;
+	struct slot *s = laggard(r, need);
+	bool poll = false;
+	unsigned k;
+	int i;
+
+	for (k = 0; s && k < m->nlive; k++)
+		if (atomic_load_explicit(&m->live[k]->ctl->batching,
+		                         memory_order_relaxed))
+			poll = true;
+	if (poll)
+		atomic_store_explicit(&r->own->polling, 1, memory_order_relaxed);
+	for (i = 0; s && i < MOBJ__RING_SPINS; i++) {
+		mobj__cpu_relax();
+		s = laggard(r, need);
+	}
+	if (poll)
+		atomic_store_explicit(&r->own->polling, 0, memory_order_relaxed);
+	if (!s && i > 0)
+		r->stats.spins++;
+	return s;
+}
+
 /* Blocking mode: wait until every live consumer's head is >= @need. */
 static int wait_room(struct mobj_ring *r, uint64_t need, int timeout_ms)
 {
 	uint64_t start = timeout_ms > 0 ? mobj__os_clock_ns() : 0;
-	struct slot *s = laggard(r, need);
-	int i, slice;
+	struct slot *s = timeout_ms != 0 ? spin_room(r, need) :
+	                                   laggard(r, need);
+	int slice;
 
-	for (i = 0; s && timeout_ms != 0 && i < MOBJ__RING_SPINS; i++) {
-		mobj__cpu_relax();
-		s = laggard(r, need);
-	}
-	if (!s && i > 0)
-		r->stats.spins++;
 	while (s) {
 		if (timeout_ms == 0)
 			return r->fd_used ? arm_room(r, need) : -EAGAIN;
