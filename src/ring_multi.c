@@ -500,8 +500,14 @@ int mobj__ring_multi_reserve(struct mobj_ring *r, size_t n, int timeout_ms,
  * made for one consumer leaves the others' announcements older while they
  * still wait: on their own semaphore (Darwin), or for their peer event
  * (armed, no sleep at all), which only the wake below signals. So each
- * slot remembers the announcement it was last woken for (its next one
- * names a later sequence: we bump before every wake). */
+ * slot remembers the announcement it was last woken for, when its next
+ * one must name a later sequence: the round bumps wake_seq from @seq to
+ * seq + 1 before its first wake, so an announcement of seq or older is
+ * past for good. One that already names seq + 1 (made after this round's
+ * bump) is woken but not remembered: the consumer may announce again
+ * before the next bump, with the same seq + 1, and that wait must not be
+ * taken for this one (it would never be woken: a descriptor silent for
+ * good). The cost is at most one spare wake. */
 static bool wants_wake(struct mobj_ring *r, struct slot *s, uint32_t seq)
 {
 	const struct mobj__ring_ctl *c = s->ctl;
@@ -516,7 +522,7 @@ static bool wants_wake(struct mobj_ring *r, struct slot *s, uint32_t seq)
 	if (ws != seq && s->served_set && ws == s->served)
 		return false;
 	s->served = ws;
-	s->served_set = true;
+	s->served_set = ws != seq + 1;
 	return true;
 }
 

@@ -36,6 +36,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mobj/mobj.h"
@@ -1211,6 +1212,122 @@ static void test_multi_batch_wake_loop(void **state)
 	wake_loop(1);
 }
 
+/* ---- Consumers waiting on their descriptors, among others -------------- */
+
+#define FDW_CONS 3
+#define FDW_POLL_MS 200
+
+struct fdw {
+	struct mobj_ring *c;
+	bool use_fd;
+	unsigned seed;
+	uint64_t got;
+	int lost; /* polls that timed out with data committed before */
+};
+
+static _Atomic uint64_t fdw_commit_ns; /* the producer's last commit */
+
+static uint64_t fdw_now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* Peek @min bytes, waiting on the descriptor (poll, bounded) or blocking. */
+static int fdw_peek(struct fdw *a, int fd, size_t min, const void **p,
+                    size_t *avail)
+{
+	struct pollfd pf = { .fd = fd, .events = POLLIN };
+	uint64_t back;
+	int err, rc;
+
+	if (!a->use_fd)
+		return mobj_ring_peek(a->c, min, -1, p, avail);
+	err = mobj_ring_peek(a->c, min, 0, p, avail);
+	while (err == -EAGAIN) {
+		rc = poll(&pf, 1, FDW_POLL_MS);
+		back = fdw_now_ns();
+		err = mobj_ring_peek(a->c, min, 0, p, avail);
+		/* Silent although what it waited for was committed (and the
+		 * wake sent) 2 ms or more before the poll gave up. */
+		if (rc == 0 && err == 0 &&
+		    atomic_load(&fdw_commit_ns) + 2000000u <= back)
+			a->lost++;
+	}
+	return err;
+}
+
+static void *fdw_consumer(void *arg)
+{
+	struct fdw *a = arg;
+	int fd = a->use_fd ? mobj_ring_fd(a->c) : -1;
+	const void *p;
+	size_t avail, n;
+	int err;
+
+	for (;;) {
+		err = fdw_peek(a, fd, 1 + rand_r(&a->seed) % 3000, &p, &avail);
+		if (err == -EPIPE)
+			err = mobj_ring_peek(a->c, 1, 0, &p, &avail);
+		if (err < 0)
+			break;
+		n = rand_r(&a->seed) % 2 ? avail : 1 + rand_r(&a->seed) % avail;
+		assert_int_equal(mobj_ring_consume(a->c, n), 0);
+		a->got += n;
+	}
+	return NULL;
+}
+
+/* Three consumers, two waiting on their descriptors and one blocking,
+ * reading odd amounts behind a producer of odd-sized writes. Each wake
+ * round bumps the producer's wake sequence for one consumer while another
+ * arms: a descriptor armed with the sequence after the bump, woken, then
+ * armed again with the same sequence used to be taken for already woken
+ * and never signalled again (a poll with no timeout hung: 1 run in 4 of
+ * 100 MB; a 200 ms poll saw its data only at the timeout in 3 of 4). */
+static void test_multi_fd_consumers_wake_rounds(void **state)
+{
+	struct tu_res res = tu_res_objects();
+	struct fdw a[FDW_CONS];
+	pthread_t t[FDW_CONS];
+	uint64_t total = stream_bytes(), done = 0;
+	unsigned seed = 42;
+	struct mobj_ring *p;
+	size_t n;
+	void *w;
+	int i;
+
+	(void)state;
+	assert_int_equal(mobj_ring_create_multi(1 << 16, FDW_CONS, 0, &p), 0);
+	for (i = 0; i < FDW_CONS; i++) {
+		memset(&a[i], 0, sizeof(a[i]));
+		a[i].use_fd = i != 1;
+		a[i].seed = (unsigned)i * 7919u + 1;
+		assert_int_equal(mobj_ring_consumer(p, &a[i].c), 0);
+	}
+	for (i = 0; i < FDW_CONS; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, fdw_consumer, &a[i]),
+		                 0);
+	while (done < total) {
+		n = 1 + rand_r(&seed) % 2048;
+		assert_int_equal(mobj_ring_reserve(p, n, T_MS, &w), 0);
+		memset(w, 1, n);
+		assert_int_equal(mobj_ring_commit(p, n), 0);
+		atomic_store(&fdw_commit_ns, fdw_now_ns());
+		done += n;
+	}
+	mobj_ring_close(p);
+	for (i = 0; i < FDW_CONS; i++) {
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+		assert_int_equal(a[i].got, done);
+		assert_int_equal(a[i].lost, 0);
+		mobj_ring_close(a[i].c);
+	}
+	tu_res_objects_check(res);
+}
+
 #define FLUSH_ROUNDS 400
 
 /* A consumer process of test_multi_batch_flush_rounds_processes: read the
@@ -2036,6 +2153,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_multi_hostile_oldest),
 		cmocka_unit_test(test_multi_join_out_of_fds),
 		cmocka_unit_test(test_multi_fork_child_closes_pending),
+		cmocka_unit_test(test_multi_fd_consumers_wake_rounds),
 	};
 
 	tu_helper_dispatch(argc, argv, NULL);
