@@ -865,14 +865,21 @@ int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj__ring_offer *o,
 	struct mobj__os_waker w = o->waker;
 	struct slot *s = free_slot(r);
 	struct joiner j;
-	int err, fd = -1;
+	int err = 0, fd = -1;
+	bool in_set;
 
 	if (!s)
 		return -ENOSPC;
 	err = joiner_attach(r, cctl_ro, &j);
 	if (err < 0)
 		return err;
-	if (pidfd >= 0) {
+	/* The offer's event joins the producer's set first (members are
+	 * named by descriptor, which the move below keeps): a failure leaves
+	 * the offer pending, as every failure here does. */
+	in_set = r->m->set >= 0 && o->pev_set;
+	if (in_set)
+		err = mobj__os_pevent_set_add(r->m->set, &o->pev);
+	if (err == 0 && pidfd >= 0) {
 		fd = mobj__ring_dup_in(pidfd);
 		err = fd < 0 ? fd : 0;
 	}
@@ -882,6 +889,8 @@ int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj__ring_offer *o,
 	if (err == 0)
 		err = mobj__os_waker_adopt(&w, pid, fd);
 	if (err < 0 && err != -EPIPE) {
+		if (in_set)
+			mobj__os_pevent_set_del(r->m->set, &o->pev);
 		mobj_unmap((void *)j.ctl, mobj_page_size());
 		return err;
 	}
@@ -894,14 +903,9 @@ int mobj__ring_multi_accept(struct mobj_ring *r, struct mobj__ring_offer *o,
 	s->pid = pid;
 	o->pev_set = o->waker_set = false; /* moved */
 	offer_drop(r, o);                  /* the consumer's half: it has it */
-	if (err == -EPIPE) {
+	if (err == -EPIPE)
 		depart(r, s, MOBJ_RING_DEAD);
-		return 0;
-	}
-	err = add_to_set(r, s);
-	if (err < 0)
-		depart(r, s, MOBJ_RING_CLOSED);
-	return err;
+	return 0;
 }
 
 int mobj__ring_multi_send(struct mobj_chan *c, struct mobj_ring *r,

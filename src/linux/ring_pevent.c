@@ -300,8 +300,10 @@ int mobj__os_pevent_set_add(int set, const struct mobj__os_pevent *e)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = e->fd };
 
+	/* ENOSPC is max_user_watches: to the joining call's caller a lack
+	 * of memory, not its -ENOSPC (max_consumers live). */
 	if (epoll_ctl(set, EPOLL_CTL_ADD, e->fd, &ev) < 0)
-		return mobj__neg_errno();
+		return errno == ENOSPC ? -ENOMEM : mobj__neg_errno();
 	return 0;
 }
 
