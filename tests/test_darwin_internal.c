@@ -119,6 +119,22 @@ static void test_ring_exchange_refuses_own_semaphore(void **state)
 	assert_int_equal(port_count(), before);
 }
 
+/* Send on @y a send right to a port of ours, then destroy the port while
+ * the message is queued: it arrives as MACH_PORT_DEAD. */
+static void send_port_that_dies(struct mobj_chan *y)
+{
+	mach_port_t p = MACH_PORT_NULL;
+
+	assert_int_equal(mach_port_allocate(mach_task_self(),
+	                                    MACH_PORT_RIGHT_RECEIVE, &p), 0);
+	assert_int_equal(mach_port_insert_right(mach_task_self(), p, p,
+	                                        MACH_MSG_TYPE_MAKE_SEND), 0);
+	assert_int_equal(mobj__darwin_chan_send_port(mobj__chan_os(y), p,
+	                                             LONG_MS), 0);
+	mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1);
+	mach_port_deallocate(mach_task_self(), p);
+}
+
 /* A port that died in transit arrives as MACH_PORT_DEAD (XNU
  * ipc_kmsg_copyout_port): the peer is gone, -EPIPE, not a protocol
  * error. */
@@ -127,20 +143,11 @@ static void test_ring_exchange_dead_port_is_epipe(void **state)
 	unsigned before = port_count();
 	struct connect_arg a = { .producer = false, .timeout_ms = LONG_MS };
 	struct mobj_chan *x, *y;
-	mach_port_t p = MACH_PORT_NULL;
 	pthread_t t;
 
 	(void)state;
 	assert_int_equal(mobj_chan_pair(&x, &y), 0);
-	assert_int_equal(mach_port_allocate(mach_task_self(),
-	                                    MACH_PORT_RIGHT_RECEIVE, &p), 0);
-	assert_int_equal(mach_port_insert_right(mach_task_self(), p, p,
-	                                        MACH_MSG_TYPE_MAKE_SEND), 0);
-	assert_int_equal(mobj__darwin_chan_send_port(mobj__chan_os(y), p,
-	                                             LONG_MS), 0);
-	/* Dies while queued. */
-	mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1);
-	mach_port_deallocate(mach_task_self(), p);
+	send_port_that_dies(y);
 	a.c = x;
 	assert_int_equal(pthread_create(&t, NULL, connect_thread, &a), 0);
 	assert_true(tu_wait_flag(&a.done, LONG_MS));
@@ -203,7 +210,6 @@ static void test_pevent_answer_checked(void **state)
 	struct mobj__os_pevent pm, ce;
 	struct mobj__os_obj theirs, got, again;
 	struct mobj_chan *x, *y;
-	mach_port_t p = MACH_PORT_NULL;
 	char buf[8];
 	unsigned n = 0;
 
@@ -225,14 +231,7 @@ static void test_pevent_answer_checked(void **state)
 	mach_port_deallocate(mach_task_self(), got.port);
 
 	/* One whose port died in transit. */
-	assert_int_equal(mach_port_allocate(mach_task_self(),
-	                                    MACH_PORT_RIGHT_RECEIVE, &p), 0);
-	assert_int_equal(mach_port_insert_right(mach_task_self(), p, p,
-	                                        MACH_MSG_TYPE_MAKE_SEND), 0);
-	assert_int_equal(mobj__darwin_chan_send_port(mobj__chan_os(y), p,
-	                                             LONG_MS), 0);
-	mach_port_mod_refs(mach_task_self(), p, MACH_PORT_RIGHT_RECEIVE, -1);
-	mach_port_deallocate(mach_task_self(), p);
+	send_port_that_dies(y);
 	assert_int_equal(mobj__os_pevent_finish(&pm, mobj__chan_os(x), LONG_MS),
 	                 -EPIPE);
 
